@@ -1,0 +1,120 @@
+#include "audit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "../lib/log.h"
+
+#define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+
+static void entry_hash(const char *prev, int64_t time, const char *actor, const char *action,
+		       const char *object, const char *detail, char out[65])
+{
+	/* Fields are length-prefixed so that no two different rows hash alike. */
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	const char *fields[] = {prev, actor, action, object ? object : "", detail ? detail : ""};
+	char buf[32];
+	snprintf(buf, sizeof buf, "%lld|", (long long)time);
+	EVP_DigestUpdate(ctx, buf, strlen(buf));
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		snprintf(buf, sizeof buf, "%zu:", strlen(fields[i]));
+		EVP_DigestUpdate(ctx, buf, strlen(buf));
+		EVP_DigestUpdate(ctx, fields[i], strlen(fields[i]));
+	}
+	unsigned char md[32];
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int csod_audit(csod_db *db, const char *actor, const char *action, const char *object,
+	       const char *detail_fmt, ...)
+{
+	char detail[2048] = "";
+	if (detail_fmt) {
+		va_list ap;
+		va_start(ap, detail_fmt);
+		vsnprintf(detail, sizeof detail, detail_fmt, ap);
+		va_end(ap);
+	}
+	csod_log(LOG_NOTICE, NULL, "audit: %s %s %s %s", actor, action, object ? object : "-",
+		 detail);
+	/* SAVEPOINT nests inside a caller's transaction and works outside one. */
+	if (csod_db_exec(db, "SAVEPOINT audit", NULL) < 0)
+		return -1;
+	char prev[65] = GENESIS;
+	sqlite3_stmt *st = csod_db_prepare(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1",
+					   NULL);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(prev, sizeof prev, "%s", csod_db_text(st, 0));
+	sqlite3_finalize(st);
+	int64_t now = csod_now();
+	char hash[65];
+	entry_hash(prev, now, actor, action, object, detail, hash);
+	st = csod_db_prepare(db,
+			     "INSERT INTO audit(time, actor, action, object, detail, prev_hash, hash)"
+			     " VALUES(?, ?, ?, ?, ?, ?, ?)",
+			     NULL);
+	int rc = -1;
+	if (st) {
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, object, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, prev, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, hash, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	if (rc == 0)
+		csod_db_exec(db, "RELEASE audit", NULL);
+	else
+		csod_db_exec(db, "ROLLBACK TO audit; RELEASE audit", NULL);
+	if (rc < 0)
+		csod_log(LOG_ERR, NULL, "audit: cannot record %s %s: %s", action,
+			 object ? object : "-", sqlite3_errmsg(db->sql));
+	return rc;
+}
+
+int csod_audit_verify(csod_db *db, long *rows, csod_error *err)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+		db, "SELECT id, time, actor, action, object, detail, prev_hash, hash FROM audit "
+		    "ORDER BY id",
+		err);
+	if (!st)
+		return -1;
+	char prev[65] = GENESIS;
+	long n = 0, last_id = 0;
+	int rc = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		long id = (long)sqlite3_column_int64(st, 0);
+		const char *stored_prev = csod_db_text(st, 6);
+		const char *stored = csod_db_text(st, 7);
+		char hash[65];
+		entry_hash(prev, sqlite3_column_int64(st, 1), csod_db_text(st, 2),
+			   csod_db_text(st, 3), csod_db_text(st, 4), csod_db_text(st, 5), hash);
+		if (!stored_prev || strcmp(stored_prev, prev) != 0) {
+			rc = csod_fail(err, "audit row %ld does not follow row %ld (a row was deleted "
+					    "or reordered)", id, last_id);
+			break;
+		}
+		if (!stored || strcmp(stored, hash) != 0) {
+			rc = csod_fail(err, "audit row %ld was altered (hash mismatch)", id);
+			break;
+		}
+		snprintf(prev, sizeof prev, "%s", stored);
+		last_id = id;
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rows)
+		*rows = n;
+	return rc;
+}

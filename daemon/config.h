@@ -1,0 +1,117 @@
+/* csod.conf, parsed once into plain structs. A reload parses into a new
+ * csod_config and swaps it in only when the whole file is valid. */
+#ifndef CSOD_CONFIG_H
+#define CSOD_CONFIG_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../lib/error.h"
+
+enum csod_role { CSOD_ROLE_MRAO, CSOD_ROLE_RAO, CSOD_ROLE_DRAO };
+
+typedef struct csod_organization {
+	char *name;
+	char **domains; /* NULL-terminated; email domains the organization owns */
+	char **departments; /* NULL-terminated */
+	int auto_approve;   /* -1 = follow the global setting */
+} csod_organization;
+
+typedef struct csod_developer {
+	char *user;  /* Unix user name; also the inbox and outbox folder name */
+	char *email;
+	char *name;  /* full name */
+	char *organization;
+	char *department; /* may be NULL */
+	char **digests;   /* default digests, NULL-terminated; NULL = "sha256" */
+	char *service;	  /* default service; NULL = by extension */
+} csod_developer;
+
+typedef struct csod_admin {
+	char *user;
+	uid_t uid; /* resolved from user at load time, or given as uid */
+	char *email;
+	enum csod_role role;
+	char **organizations; /* RAO scope, NULL-terminated */
+	char **departments;   /* DRAO scope, "Org/Dept" or "Dept", NULL-terminated */
+} csod_admin;
+
+typedef struct csod_mail_config {
+	char *transport; /* "spool" | "smtp" | "none" */
+	char *from;
+	char *host;
+	int port;
+	char *starttls; /* "never" | "if-available" | "required" */
+	char *user;
+	char *password_file;
+	int timeout_s;
+	int64_t max_age_s; /* give up (dead) after this long */
+} csod_mail_config;
+
+typedef struct csod_timestamp_config {
+	char *url; /* NULL = no timestamps */
+	int required;
+	int timeout_s;
+	int retries;
+} csod_timestamp_config;
+
+typedef struct csod_keys_config {
+	char *backend;	       /* "database" | "pkcs11" */
+	char *master_key_file; /* relative paths are taken from the spool */
+	char *pkcs11_module;
+	char *pkcs11_token;
+	char *pkcs11_pin_file;
+} csod_keys_config;
+
+typedef struct csod_ca_config {
+	char *backend; /* "local" | "directory" | "command" */
+	char *command;
+	int command_timeout_s;
+	int auto_enroll; /* enroll every developer without a certificate at start */
+	char *key_algorithm; /* "rsa" | "ec" */
+	int key_bits;	     /* RSA 2048/3072/4096, EC 256/384 */
+	int term_years;
+	char *subject_country;
+} csod_ca_config;
+
+typedef struct csod_config {
+	char *path; /* the file this came from */
+	char *spool;
+	int64_t settle_ms;
+	int64_t poll_interval_s; /* 0 = no periodic scan */
+	int64_t retention_s;
+	int auto_approve;
+	int64_t max_file_size;
+	int64_t max_request_files;
+	int workers; /* signing threads; 0 = one per core */
+	char *log_level; /* "debug" | "info" | "notice" | "warning" | "error" */
+	csod_mail_config mail;
+	csod_timestamp_config timestamp;
+	csod_keys_config keys;
+	csod_ca_config ca;
+	csod_organization *organizations;
+	int n_organizations;
+	csod_developer *developers;
+	int n_developers;
+	csod_admin *admins;
+	int n_admins;
+} csod_config;
+
+/* Parses path. spool_override (may be NULL) replaces the file's `spool`.
+ * Every error names the file, the line and the key, and what was expected. */
+csod_config *csod_config_load(const char *path, const char *spool_override, csod_error *err);
+void csod_config_free(csod_config *cfg);
+
+const csod_developer *csod_config_developer(const csod_config *cfg, const char *user);
+const csod_organization *csod_config_organization(const csod_config *cfg, const char *name);
+const csod_admin *csod_config_admin_by_uid(const csod_config *cfg, uid_t uid);
+
+/* Whether requests of this organization skip approval. */
+int csod_config_auto_approve(const csod_config *cfg, const char *organization);
+
+/* "3d", "72h", "90m", "30s", or a plain number of seconds. -1 if invalid. */
+int64_t csod_parse_duration(const char *text);
+/* "100M", "2G", "512k" or a plain number of bytes. -1 if invalid. */
+int64_t csod_parse_size(const char *text);
+
+#endif

@@ -1,0 +1,157 @@
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db_schema.h"
+
+int64_t csod_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int csod_db_exec(csod_db *db, const char *sql, csod_error *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		csod_fail(err, "database: %s", msg ? msg : sqlite3_errmsg(db->sql));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3_stmt *csod_db_prepare(csod_db *db, const char *sql, csod_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL) != SQLITE_OK) {
+		csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+		return NULL;
+	}
+	return st;
+}
+
+const char *csod_db_text(sqlite3_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st, col);
+}
+
+int csod_db_schema_version(csod_db *db)
+{
+	sqlite3_stmt *st = csod_db_prepare(db, "PRAGMA user_version", NULL);
+	int v = -1;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(csod_db *db, csod_error *err)
+{
+	int have = csod_db_schema_version(db);
+	if (have < 0)
+		return csod_fail(err, "database: cannot read the schema version");
+	if (have > csod_schema_latest())
+		return csod_fail(err, "database schema version %d is newer than this csod (%d)", have,
+				 csod_schema_latest());
+	for (int v = have + 1; v <= csod_schema_latest(); v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v);
+		if (csod_db_exec(db, "BEGIN IMMEDIATE", err) < 0)
+			return -1;
+		if (csod_db_exec(db, csod_schema_migration(v), err) < 0 ||
+		    csod_db_exec(db, pragma, err) < 0) {
+			csod_db_rollback(db);
+			return -1;
+		}
+		if (csod_db_exec(db, "COMMIT", err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+csod_db *csod_db_open(const char *path, int readonly, csod_error *err)
+{
+	csod_db *db = calloc(1, sizeof *db);
+	if (!db) {
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &db->sql, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		csod_fail(err, "cannot open database %s: %s", path,
+			  db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+		csod_db_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db->sql, 5000);
+	if (!readonly &&
+	    (csod_db_exec(db, "PRAGMA journal_mode=WAL", err) < 0 ||
+	     csod_db_exec(db, "PRAGMA synchronous=FULL", err) < 0 ||
+	     csod_db_exec(db, "PRAGMA foreign_keys=ON", err) < 0 || migrate(db, err) < 0)) {
+		csod_db_close(db);
+		return NULL;
+	}
+	if (readonly && csod_db_schema_version(db) != csod_schema_latest()) {
+		csod_fail(err, "database %s has schema %d, expected %d (start csodd once to migrate)",
+			  path, csod_db_schema_version(db), csod_schema_latest());
+		csod_db_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+void csod_db_close(csod_db *db)
+{
+	if (!db)
+		return;
+	sqlite3_close_v2(db->sql);
+	free(db);
+}
+
+int csod_db_begin(csod_db *db)
+{
+	return csod_db_exec(db, "BEGIN IMMEDIATE", NULL);
+}
+
+int csod_db_commit(csod_db *db)
+{
+	return csod_db_exec(db, "COMMIT", NULL);
+}
+
+void csod_db_rollback(csod_db *db)
+{
+	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int csod_db_setting_get(csod_db *db, const char *key, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = csod_db_prepare(db, "SELECT value FROM settings WHERE key = ?", NULL);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int found = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(out, outlen, "%s", csod_db_text(st, 0));
+		found = 0;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+int csod_db_setting_set(csod_db *db, const char *key, const char *value, csod_error *err)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+		db, "INSERT INTO settings(key, value) VALUES(?, ?) "
+		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : csod_fail(err, "database: %s",
+								  sqlite3_errmsg(db->sql));
+	sqlite3_finalize(st);
+	return rc;
+}

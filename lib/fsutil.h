@@ -1,0 +1,42 @@
+/* Filesystem helpers for the one rule that matters most: nothing partially
+ * written is ever visible. Everything published is written in a scratch
+ * directory on the same filesystem, fsynced, then renamed into place. */
+#ifndef CSOD_FSUTIL_H
+#define CSOD_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Creates a unique empty file in dir; path receives its name. Returns an fd
+ * opened O_RDWR|O_CLOEXEC, or -1. */
+int csod_tmpfile(const char *dir, const char *hint, char *path, size_t pathlen, csod_error *err);
+
+/* fsyncs the file at tmp_path, renames it to dest and fsyncs dest's directory. */
+int csod_publish(const char *tmp_path, const char *dest, csod_error *err);
+
+/* Writes data to a temporary file in tmpdir, sets mode, fsyncs, renames to
+ * dest. */
+int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *data, size_t len,
+			   mode_t mode, csod_error *err);
+
+/* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
+int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_error *err);
+
+int csod_fsync_dir(const char *dir);
+
+/* mkdir -p; existing directories are fine. */
+int csod_mkdir_p(const char *path, mode_t mode, csod_error *err);
+
+/* rm -rf that never follows symlinks. Missing path is not an error. */
+int csod_rm_rf(const char *path);
+
+/* Copies from in_fd to out_fd (both at their current offsets) until EOF,
+ * using copy_file_range where the kernel can, read/write otherwise. */
+int csod_copy_fd(int in_fd, int out_fd, csod_error *err);
+
+/* snprintf into a PATH_MAX buffer that fails (returns -1) on truncation. */
+int csod_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,65 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static enum csod_log_target log_target = CSOD_LOG_STDERR;
+static int log_min_level = LOG_INFO;
+static const char *log_ident = "csod";
+
+void csod_log_open(const char *ident, enum csod_log_target target, int min_level)
+{
+	log_ident = ident;
+	log_target = target;
+	log_min_level = min_level;
+	if (target == CSOD_LOG_SYSLOG)
+		openlog(ident, LOG_PID, LOG_DAEMON);
+}
+
+static const char *level_name(int level)
+{
+	switch (level) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+void csod_log(int level, const char *request_id, const char *fmt, ...)
+{
+	if (level > log_min_level)
+		return;
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (log_target == CSOD_LOG_SYSLOG) {
+		if (request_id)
+			syslog(level, "[%s] %s", request_id, line);
+		else
+			syslog(level, "%s", line);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char when[32];
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s %s: %s%s%s%s\n", when, ts.tv_nsec / 1000000, log_ident,
+		level_name(level), request_id ? "[" : "", request_id ? request_id : "",
+		request_id ? "] " : "", line);
+}

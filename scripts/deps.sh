@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs the Debian packages csod needs to build, test and benchmark.
+# Called by `make deps` (and so by `make check` and `make demo`); a no-op
+# when everything is already there, so it is cheap to run every time.
+set -eu
+
+BUILD="gcc make pkg-config libssl-dev libconfig-dev libsqlite3-dev libzip-dev
+libesmtp-dev libcurl4-openssl-dev libp11-dev libjansson-dev"
+TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc
+gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl gcab zip unzip
+openjdk-17-jdk-headless apksigner zipalign python3-aiosmtpd inotify-tools
+clang libclang-rt-14-dev valgrind procps psmisc"
+BENCH="hyperfine time"
+
+want="$BUILD"
+case "${1:-test}" in
+build) ;;
+test) want="$BUILD $TEST" ;;
+bench) want="$BUILD $TEST $BENCH" ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "csod: missing Debian packages:$missing" >&2
+	echo "csod: run as root, or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "csod: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,87 @@
+/* Which engine signs which file. */
+#include "signer.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+extern const csod_signer csod_signer_hash;
+extern const csod_signer csod_signer_pe;
+extern const csod_signer csod_signer_msi;
+extern const csod_signer csod_signer_cab;
+extern const csod_signer csod_signer_jar;
+extern const csod_signer csod_signer_apk;
+
+const csod_signer *const csod_signers[] = {
+	&csod_signer_hash, &csod_signer_pe,  &csod_signer_msi,
+	&csod_signer_cab,  &csod_signer_jar, &csod_signer_apk,
+	NULL,
+};
+
+static const struct {
+	const char *ext;
+	const char *service;
+} extension_services[] = {
+	{"exe", "authenticode"}, {"dll", "authenticode"}, {"ocx", "authenticode"},
+	{"sys", "authenticode"}, {"efi", "authenticode"}, {"scr", "authenticode"},
+	{"cpl", "authenticode"}, {"drv", "authenticode"}, {"msi", "authenticode"},
+	{"cab", "authenticode"}, {"jar", "java"},	  {"war", "java"},
+	{"ear", "java"},	 {"apk", "android"},	  {"sha1", "hash"},
+	{"sha256", "hash"},	 {"sha384", "hash"},	  {"sha512", "hash"},
+	{"md5", "hash"},	 {"txt", "hash"},
+};
+
+const char *csod_service_for_name(const char *filename)
+{
+	const char *dot = strrchr(filename, '.');
+	if (!dot || dot == filename)
+		return NULL;
+	for (size_t i = 0; i < sizeof extension_services / sizeof extension_services[0]; i++)
+		if (strcasecmp(dot + 1, extension_services[i].ext) == 0)
+			return extension_services[i].service;
+	return NULL;
+}
+
+const csod_signer *csod_signer_for(const char *service, const char *filename, int fd,
+				   csod_error *err)
+{
+	if (!service || !*service || strcmp(service, "auto") == 0) {
+		service = csod_service_for_name(filename);
+		if (!service)
+			return csod_fail(err, "%s: unknown file type (no signing service for its extension)",
+					 filename),
+			       NULL;
+	}
+	unsigned char head[4096];
+	ssize_t n = pread(fd, head, sizeof head, 0);
+	if (n < 0)
+		return csod_fail_errno(err, "%s: cannot read", filename), NULL;
+	if (n == 0)
+		return csod_fail(err, "%s: empty file", filename), NULL;
+	off_t size = lseek(fd, 0, SEEK_END);
+	int known_service = 0;
+	for (int i = 0; csod_signers[i]; i++) {
+		const csod_signer *s = csod_signers[i];
+		if (strcmp(s->service, service) != 0)
+			continue;
+		known_service = 1;
+		if (s->detect(head, (size_t)n, size))
+			return s;
+	}
+	if (!known_service)
+		return csod_fail(err, "%s: unknown signing service '%s'", filename, service), NULL;
+	return csod_fail(err, "%s: not a file the %s service can sign (unrecognised content)",
+			 filename, service),
+	       NULL;
+}
+
+const EVP_MD *csod_digest_by_name(const char *name)
+{
+	static const char *const allowed[] = {"md5", "sha1", "sha256", "sha384", "sha512"};
+	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+		if (strcasecmp(name, allowed[i]) == 0)
+			return EVP_get_digestbyname(allowed[i]);
+	return NULL;
+}

@@ -1,0 +1,89 @@
+/* The one small interface every format engine implements.
+ *
+ * An engine reads its input from a file descriptor (never a path, so the
+ * caller decides how the file was opened: O_NOFOLLOW, from the store) and
+ * writes the signed result to another descriptor that the caller later
+ * publishes atomically. Engines know nothing about the daemon, the spool or
+ * the database; the daemon, csod-sign and the tests all call them the same
+ * way. Engines must stream: memory may not grow with the input's size. */
+#ifndef CSOD_SIGNER_H
+#define CSOD_SIGNER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../lib/error.h"
+
+#define CSOD_MAX_DIGESTS 5
+
+/* Who signs: the key (which may live on a PKCS#11 token and never be
+ * exported), its certificate, and the rest of the chain up to the root. */
+typedef struct csod_identity {
+	EVP_PKEY *key;
+	X509 *cert;
+	STACK_OF(X509) *chain; /* intermediates then root; may be NULL */
+} csod_identity;
+
+typedef struct csod_sign_options {
+	/* "md5" "sha1" "sha256" "sha384" "sha512". The first is the primary
+	 * signature; each further one is a nested signature where the format
+	 * has them (Authenticode), or another digest where it does not. */
+	const char *digests[CSOD_MAX_DIGESTS];
+	int n_digests;
+	/* RFC 3161 time-stamping authority; NULL or "" for none. */
+	const char *timestamp_url;
+	int timestamp_required; /* fail when the TSA cannot be reached */
+	int timestamp_timeout_s; /* per attempt; 0 = 10 s */
+	int timestamp_retries;	 /* extra attempts; backoff between them */
+	/* Keep the file's existing signatures and add ours beside (nested in
+	 * Authenticode, another signer in JAR). Off: existing ones are replaced. */
+	int append;
+	int min_sdk; /* Android minSdkVersion; 0 means 24 */
+	const char *description; /* program name (Authenticode SpcSpOpusInfo) */
+	const char *url;	 /* more-info URL (SpcSpOpusInfo) */
+	const char *alias;	 /* JAR signer name (META-INF/<ALIAS>.SF); NULL = "CSOD" */
+	int64_t max_size; /* refuse inputs larger than this; 0 = no limit of ours */
+} csod_sign_options;
+
+typedef struct csod_signer {
+	const char *name;    /* engine: "hash" "pe" "msi" "cab" "jar" "apk" */
+	const char *service; /* "hash" "authenticode" "java" "android" */
+
+	/* 1 if the file looks like this engine's format. head holds the first
+	 * headlen bytes (up to 4096) of the file, size is its full size. */
+	int (*detect)(const unsigned char *head, size_t headlen, off_t size);
+
+	/* Name of the signed output for an input named in_name (hash signing
+	 * answers with "<name>.p7s"); NULL means the same name. */
+	void (*output_name)(const char *in_name, char *out, size_t outlen);
+
+	/* Signs in_fd (read with pread; its offset is not relied on) into out_fd,
+	 * an empty file opened read-write. */
+	int (*sign)(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
+		    csod_error *err);
+
+	/* Checks with csod's own code that out_fd carries a valid signature over
+	 * exactly the content of in_fd, from a certificate that chains to a
+	 * certificate in trust. The daemon publishes nothing that fails this. */
+	int (*verify)(int in_fd, int out_fd, X509_STORE *trust, csod_error *err);
+} csod_signer;
+
+/* The service a file name implies by its extension (DESIGN.md), or NULL. */
+const char *csod_service_for_name(const char *filename);
+
+/* Picks the engine for a file: service may be NULL or "auto" (then it is
+ * taken from the extension). For authenticode the container (PE, MSI, CAB)
+ * is told apart by content. Fails with a reason naming the file. */
+const csod_signer *csod_signer_for(const char *service, const char *filename, int fd,
+				   csod_error *err);
+
+/* Every engine, NULL-terminated. */
+extern const csod_signer *const csod_signers[];
+
+/* Digest name to OpenSSL type; NULL for an unknown name. */
+const EVP_MD *csod_digest_by_name(const char *name);
+
+#endif
