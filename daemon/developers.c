@@ -1,0 +1,143 @@
+#include "developers.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/fsutil.h"
+
+int csod_user_name_ok(const char *user)
+{
+	size_t n = strlen(user);
+	if (n == 0 || n > 64 || user[0] == '.' || user[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = user[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const char *s = csod_db_text(st, col);
+	snprintf(out, len, "%s", s ? s : "");
+}
+
+static void fill_record(sqlite3_stmt *st, csod_dev_record *out)
+{
+	copy_col(st, 0, out->user, sizeof out->user);
+	copy_col(st, 1, out->email, sizeof out->email);
+	copy_col(st, 2, out->name, sizeof out->name);
+	copy_col(st, 3, out->organization, sizeof out->organization);
+	copy_col(st, 4, out->department, sizeof out->department);
+	copy_col(st, 5, out->digests, sizeof out->digests);
+	copy_col(st, 6, out->service, sizeof out->service);
+}
+
+#define DEV_COLUMNS "user, email, name, organization, department, digests, service"
+
+int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+		db, "SELECT " DEV_COLUMNS " FROM developers WHERE user = ? AND removed IS NULL", NULL);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		fill_record(st, out);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev),
+			 void *ctx)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+		db, "SELECT " DEV_COLUMNS " FROM developers WHERE removed IS NULL ORDER BY user",
+		NULL);
+	if (!st)
+		return -1;
+	csod_dev_record rec;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		fill_record(st, &rec);
+		fn(ctx, &rec);
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static void join_list(char **items, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (int i = 0; items && items[i]; i++) {
+		size_t n = strlen(out);
+		snprintf(out + n, len - n, "%s%s", i ? "," : "", items[i]);
+	}
+}
+
+int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+		db,
+		"INSERT INTO developers(" DEV_COLUMNS ", created) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
+		"ON CONFLICT(user) DO UPDATE SET email = excluded.email, name = excluded.name, "
+		"organization = excluded.organization, department = excluded.department, "
+		"digests = excluded.digests, service = excluded.service, removed = NULL",
+		err);
+	if (!st)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < cfg->n_developers && rc == 0; i++) {
+		const csod_developer *d = &cfg->developers[i];
+		char digests[128];
+		join_list(d->digests, digests, sizeof digests);
+		sqlite3_bind_text(st, 1, d->user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, d->email ? d->email : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, d->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, d->organization, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, d->department, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, digests, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 7, d->service, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 8, csod_now());
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = csod_fail(err, "database: cannot record developer %s: %s", d->user,
+				       sqlite3_errmsg(db->sql));
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int csod_developer_make_dirs(const char *spool, const char *user, csod_error *err)
+{
+	if (!csod_user_name_ok(user))
+		return csod_fail(err, "'%s' is not a usable developer name", user);
+	char inbox[PATH_MAX], outbox[PATH_MAX];
+	if (csod_path(inbox, sizeof inbox, "%s/inbox/%s", spool, user) < 0 ||
+	    csod_path(outbox, sizeof outbox, "%s/outbox/%s", spool, user) < 0)
+		return csod_fail(err, "spool path too long");
+	struct passwd *pw = getpwnam(user);
+	/* Without a Unix user of that name (the demo, tests) the folders are the
+	 * daemon's own, open to read as an ordinary spool would be. */
+	mode_t inbox_mode = pw ? 02770 : 0755, outbox_mode = pw ? 0750 : 0755;
+	if (csod_mkdir_p(inbox, inbox_mode, err) < 0 || csod_mkdir_p(outbox, outbox_mode, err) < 0)
+		return -1;
+	if (pw) {
+		/* The developer owns their inbox; the daemon's group lets it take
+		 * drops out. The outbox is the daemon's, readable by the developer's
+		 * group only. */
+		if (chown(inbox, pw->pw_uid, getegid()) < 0 || chmod(inbox, inbox_mode) < 0 ||
+		    chown(outbox, geteuid(), pw->pw_gid) < 0 || chmod(outbox, outbox_mode) < 0)
+			return csod_fail_errno(err, "cannot set the owner of %s's folders", user);
+	}
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* Developers live in the database (the config file seeds them), so adding
+ * one needs no restart. Each has an inbox and an outbox folder named after
+ * their Unix user. */
+#ifndef CSOD_DEVELOPERS_H
+#define CSOD_DEVELOPERS_H
+
+#include "config.h"
+#include "db.h"
+
+typedef struct csod_dev_record {
+	char user[65];
+	char email[256];
+	char name[256];
+	char organization[256];
+	char department[256]; /* "" when none */
+	char digests[128];    /* comma-separated, "" = sha256 */
+	char service[32];     /* "" = by extension */
+} csod_dev_record;
+
+/* 0 found, 1 no such (or removed) developer, -1 database error. */
+int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out);
+
+/* Inserts or updates every developer of the config file (config wins for
+ * the fields it sets). Developers added with csodctl are left alone. */
+int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err);
+
+/* Calls fn for every active developer. */
+int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev),
+			 void *ctx);
+
+/* Creates inbox/<user>/ and outbox/<user>/ under spool. When the Unix user
+ * exists, the inbox is owned by them (mode 0700 plus the daemon's group)
+ * and the outbox readable by them only. */
+int csod_developer_make_dirs(const char *spool, const char *user, csod_error *err);
+
+/* Is user a safe folder name: [A-Za-z0-9._-], not starting with '.' or '-',
+ * at most 64 bytes. */
+int csod_user_name_ok(const char *user);
+
+#endif
