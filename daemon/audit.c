@@ -11,7 +11,7 @@
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 static void entry_hash(const char *prev, int64_t time, const char *actor, const char *action,
-		       const char *object, const char *detail, char out[65])
+                       const char *object, const char *detail, char out[65])
 {
 	/* Fields are length-prefixed so that no two different rows hash alike. */
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -33,7 +33,7 @@ static void entry_hash(const char *prev, int64_t time, const char *actor, const 
 }
 
 int csod_audit(csod_db *db, const char *actor, const char *action, const char *object,
-	       const char *detail_fmt, ...)
+               const char *detail_fmt, ...)
 {
 	char detail[2048] = "";
 	if (detail_fmt) {
@@ -43,23 +43,24 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 		va_end(ap);
 	}
 	csod_log(LOG_NOTICE, NULL, "audit: %s %s %s %s", actor, action, object ? object : "-",
-		 detail);
+	         detail);
 	/* SAVEPOINT nests inside a caller's transaction and works outside one. */
 	if (csod_db_exec(db, "SAVEPOINT audit", NULL) < 0)
 		return -1;
 	char prev[65] = GENESIS;
-	sqlite3_stmt *st = csod_db_prepare(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1",
-					   NULL);
+	sqlite3_stmt *st =
+	    csod_db_prepare(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", NULL);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		snprintf(prev, sizeof prev, "%s", csod_db_text(st, 0));
 	sqlite3_finalize(st);
 	int64_t now = csod_now();
 	char hash[65];
 	entry_hash(prev, now, actor, action, object, detail, hash);
-	st = csod_db_prepare(db,
-			     "INSERT INTO audit(time, actor, action, object, detail, prev_hash, hash)"
-			     " VALUES(?, ?, ?, ?, ?, ?, ?)",
-			     NULL);
+	st = csod_db_prepare(
+	    db,
+	    "INSERT INTO audit(time, actor, action, object, detail, prev_hash, hash)"
+	    " VALUES(?, ?, ?, ?, ?, ?, ?)",
+	    NULL);
 	int rc = -1;
 	if (st) {
 		sqlite3_bind_int64(st, 1, now);
@@ -78,16 +79,17 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 		csod_db_exec(db, "ROLLBACK TO audit; RELEASE audit", NULL);
 	if (rc < 0)
 		csod_log(LOG_ERR, NULL, "audit: cannot record %s %s: %s", action,
-			 object ? object : "-", sqlite3_errmsg(db->sql));
+		         object ? object : "-", sqlite3_errmsg(db->sql));
 	return rc;
 }
 
 int csod_audit_verify(csod_db *db, long *rows, csod_error *err)
 {
 	sqlite3_stmt *st = csod_db_prepare(
-		db, "SELECT id, time, actor, action, object, detail, prev_hash, hash FROM audit "
-		    "ORDER BY id",
-		err);
+	    db,
+	    "SELECT id, time, actor, action, object, detail, prev_hash, hash FROM audit "
+	    "ORDER BY id",
+	    err);
 	if (!st)
 		return -1;
 	char prev[65] = GENESIS;
@@ -99,10 +101,12 @@ int csod_audit_verify(csod_db *db, long *rows, csod_error *err)
 		const char *stored = csod_db_text(st, 7);
 		char hash[65];
 		entry_hash(prev, sqlite3_column_int64(st, 1), csod_db_text(st, 2),
-			   csod_db_text(st, 3), csod_db_text(st, 4), csod_db_text(st, 5), hash);
+		           csod_db_text(st, 3), csod_db_text(st, 4), csod_db_text(st, 5), hash);
 		if (!stored_prev || strcmp(stored_prev, prev) != 0) {
-			rc = csod_fail(err, "audit row %ld does not follow row %ld (a row was deleted "
-					    "or reordered)", id, last_id);
+			rc = csod_fail(err,
+			               "audit row %ld does not follow row %ld (a row was deleted "
+			               "or reordered)",
+			               id, last_id);
 			break;
 		}
 		if (!stored || strcmp(stored, hash) != 0) {

@@ -9,7 +9,7 @@
 /* actor: "csodd", a Unix user name, or "uid:N". action: a dotted verb such as
  * "request.approved". object: a request id, certificate id, user... */
 int csod_audit(csod_db *db, const char *actor, const char *action, const char *object,
-	       const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
+               const char *detail_fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Walks the chain; returns 0 if intact, else -1 with the first bad row in err. */
 int csod_audit_verify(csod_db *db, long *rows, csod_error *err);

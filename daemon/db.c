@@ -54,8 +54,8 @@ static int migrate(csod_db *db, csod_error *err)
 	if (have < 0)
 		return csod_fail(err, "database: cannot read the schema version");
 	if (have > csod_schema_latest())
-		return csod_fail(err, "database schema version %d is newer than this csod (%d)", have,
-				 csod_schema_latest());
+		return csod_fail(err, "database schema version %d is newer than this csod (%d)",
+		                 have, csod_schema_latest());
 	for (int v = have + 1; v <= csod_schema_latest(); v++) {
 		char pragma[64];
 		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v);
@@ -82,7 +82,7 @@ csod_db *csod_db_open(const char *path, int readonly, csod_error *err)
 	int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(path, &db->sql, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		csod_fail(err, "cannot open database %s: %s", path,
-			  db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+		          db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
 		csod_db_close(db);
 		return NULL;
 	}
@@ -95,8 +95,9 @@ csod_db *csod_db_open(const char *path, int readonly, csod_error *err)
 		return NULL;
 	}
 	if (readonly && csod_db_schema_version(db) != csod_schema_latest()) {
-		csod_fail(err, "database %s has schema %d, expected %d (start csodd once to migrate)",
-			  path, csod_db_schema_version(db), csod_schema_latest());
+		csod_fail(err,
+		          "database %s has schema %d, expected %d (start csodd once to migrate)",
+		          path, csod_db_schema_version(db), csod_schema_latest());
 		csod_db_close(db);
 		return NULL;
 	}
@@ -143,15 +144,17 @@ int csod_db_setting_get(csod_db *db, const char *key, char *out, size_t outlen)
 
 int csod_db_setting_set(csod_db *db, const char *key, const char *value, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
-		db, "INSERT INTO settings(key, value) VALUES(?, ?) "
-		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", err);
+	sqlite3_stmt *st = csod_db_prepare(db,
+	                                   "INSERT INTO settings(key, value) VALUES(?, ?) "
+	                                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	                                   err);
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : csod_fail(err, "database: %s",
-								  sqlite3_errmsg(db->sql));
+	int rc = sqlite3_step(st) == SQLITE_DONE
+	             ? 0
+	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -1,7 +1,75 @@
+/* csodd: the code-signing daemon. Parses the command line and hands over to
+ * the event loop (loop.c). */
+#include <curl/curl.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void)
+#include "../lib/log.h"
+#include "config.h"
+#include "loop.h"
+
+static void usage(FILE *out)
 {
-	fprintf(stderr, "csodd: not built yet\n");
-	return 1;
+	fprintf(out, "usage: csodd --config FILE [--spool DIR] [--foreground] [--check-config]\n"
+	             "  --config FILE    configuration (csod.conf(5))\n"
+	             "  --spool DIR      use DIR instead of the file's `spool`\n"
+	             "  --foreground     log to stderr instead of syslog\n"
+	             "  --check-config   validate the configuration and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"config", required_argument, NULL, 'c'}, {"spool", required_argument, NULL, 's'},
+	    {"foreground", no_argument, NULL, 'f'},   {"check-config", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL, *spool = NULL;
+	int foreground = 0, check_only = 0, opt;
+	while ((opt = getopt_long(argc, argv, "c:s:fkh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 's':
+			spool = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'k':
+			check_only = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	csod_error err;
+	csod_config *cfg = csod_config_load(config_path, spool, &err);
+	if (!cfg) {
+		fprintf(stderr, "csodd: %s\n", err.msg);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration OK (%d organization(s), %d developer(s), %d admin(s))\n",
+		       config_path, cfg->n_organizations, cfg->n_developers, cfg->n_admins);
+		csod_config_free(cfg);
+		return 0;
+	}
+	csod_log_open("csodd", foreground ? CSOD_LOG_STDERR : CSOD_LOG_SYSLOG, LOG_INFO);
+	/* Before any thread: libcurl's global set-up is not thread-safe. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int rc = csod_daemon_run(cfg, config_path, spool);
+	curl_global_cleanup();
+	return rc == 0 ? 0 : 1;
 }

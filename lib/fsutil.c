@@ -76,7 +76,7 @@ int csod_publish(const char *tmp_path, const char *dest, csod_error *err)
 }
 
 int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *data, size_t len,
-			   mode_t mode, csod_error *err)
+                           mode_t mode, csod_error *err)
 {
 	char tmp[PATH_MAX];
 	int fd = csod_tmpfile(tmpdir, "w", tmp, sizeof tmp, err);

@@ -19,7 +19,7 @@ int csod_publish(const char *tmp_path, const char *dest, csod_error *err);
 /* Writes data to a temporary file in tmpdir, sets mode, fsyncs, renames to
  * dest. */
 int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *data, size_t len,
-			   mode_t mode, csod_error *err);
+                           mode_t mode, csod_error *err);
 
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_error *err);

@@ -18,6 +18,11 @@ void csod_log_open(const char *ident, enum csod_log_target target, int min_level
 		openlog(ident, LOG_PID, LOG_DAEMON);
 }
 
+enum csod_log_target csod_log_target(void)
+{
+	return log_target;
+}
+
 static const char *level_name(int level)
 {
 	switch (level) {
@@ -60,6 +65,6 @@ void csod_log(int level, const char *request_id, const char *fmt, ...)
 	char when[32];
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ldZ %s %s: %s%s%s%s\n", when, ts.tv_nsec / 1000000, log_ident,
-		level_name(level), request_id ? "[" : "", request_id ? request_id : "",
-		request_id ? "] " : "", line);
+	        level_name(level), request_id ? "[" : "", request_id ? request_id : "",
+	        request_id ? "] " : "", line);
 }

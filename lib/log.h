@@ -8,10 +8,11 @@
 enum csod_log_target { CSOD_LOG_STDERR, CSOD_LOG_SYSLOG };
 
 void csod_log_open(const char *ident, enum csod_log_target target, int min_level);
+enum csod_log_target csod_log_target(void);
 
 /* level is a syslog priority (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG).
  * request_id may be NULL for lines not about one request. */
 void csod_log(int level, const char *request_id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -15,22 +15,26 @@ extern const csod_signer csod_signer_jar;
 extern const csod_signer csod_signer_apk;
 
 const csod_signer *const csod_signers[] = {
-	&csod_signer_hash, &csod_signer_pe,  &csod_signer_msi,
-	&csod_signer_cab,  &csod_signer_jar, &csod_signer_apk,
-	NULL,
+    &csod_signer_hash,
+    &csod_signer_pe,
+    &csod_signer_msi,
+    &csod_signer_cab,
+    &csod_signer_jar,
+    &csod_signer_apk,
+    NULL,
 };
 
 static const struct {
 	const char *ext;
 	const char *service;
 } extension_services[] = {
-	{"exe", "authenticode"}, {"dll", "authenticode"}, {"ocx", "authenticode"},
-	{"sys", "authenticode"}, {"efi", "authenticode"}, {"scr", "authenticode"},
-	{"cpl", "authenticode"}, {"drv", "authenticode"}, {"msi", "authenticode"},
-	{"cab", "authenticode"}, {"jar", "java"},	  {"war", "java"},
-	{"ear", "java"},	 {"apk", "android"},	  {"sha1", "hash"},
-	{"sha256", "hash"},	 {"sha384", "hash"},	  {"sha512", "hash"},
-	{"md5", "hash"},	 {"txt", "hash"},
+    {"exe", "authenticode"}, {"dll", "authenticode"}, {"ocx", "authenticode"},
+    {"sys", "authenticode"}, {"efi", "authenticode"}, {"scr", "authenticode"},
+    {"cpl", "authenticode"}, {"drv", "authenticode"}, {"msi", "authenticode"},
+    {"cab", "authenticode"}, {"jar", "java"},         {"war", "java"},
+    {"ear", "java"},         {"apk", "android"},      {"sha1", "hash"},
+    {"sha256", "hash"},      {"sha384", "hash"},      {"sha512", "hash"},
+    {"md5", "hash"},         {"txt", "hash"},
 };
 
 const char *csod_service_for_name(const char *filename)
@@ -45,13 +49,15 @@ const char *csod_service_for_name(const char *filename)
 }
 
 const csod_signer *csod_signer_for(const char *service, const char *filename, int fd,
-				   csod_error *err)
+                                   csod_error *err)
 {
 	if (!service || !*service || strcmp(service, "auto") == 0) {
 		service = csod_service_for_name(filename);
 		if (!service)
-			return csod_fail(err, "%s: unknown file type (no signing service for its extension)",
-					 filename),
+			return csod_fail(
+			           err,
+			           "%s: unknown file type (no signing service for its extension)",
+			           filename),
 			       NULL;
 	}
 	unsigned char head[4096];
@@ -67,13 +73,16 @@ const csod_signer *csod_signer_for(const char *service, const char *filename, in
 		if (strcmp(s->service, service) != 0)
 			continue;
 		known_service = 1;
-		if (s->detect(head, (size_t)n, size))
-			return s;
+		if (!s->detect(head, (size_t)n, size))
+			continue;
+		if (s->check && s->check(fd, filename, err) < 0)
+			return NULL;
+		return s;
 	}
 	if (!known_service)
 		return csod_fail(err, "%s: unknown signing service '%s'", filename, service), NULL;
 	return csod_fail(err, "%s: not a file the %s service can sign (unrecognised content)",
-			 filename, service),
+	                 filename, service),
 	       NULL;
 }
 

@@ -24,7 +24,7 @@
 typedef struct csod_identity {
 	EVP_PKEY *key;
 	X509 *cert;
-	STACK_OF(X509) *chain; /* intermediates then root; may be NULL */
+	STACK_OF(X509) * chain; /* intermediates then root; may be NULL */
 } csod_identity;
 
 typedef struct csod_sign_options {
@@ -35,17 +35,18 @@ typedef struct csod_sign_options {
 	int n_digests;
 	/* RFC 3161 time-stamping authority; NULL or "" for none. */
 	const char *timestamp_url;
-	int timestamp_required; /* fail when the TSA cannot be reached */
+	int timestamp_required;  /* fail when the TSA cannot be reached */
 	int timestamp_timeout_s; /* per attempt; 0 = 10 s */
-	int timestamp_retries;	 /* extra attempts; backoff between them */
+	int timestamp_retries;   /* extra attempts; backoff between them */
 	/* Keep the file's existing signatures and add ours beside (nested in
 	 * Authenticode, another signer in JAR). Off: existing ones are replaced. */
 	int append;
-	int min_sdk; /* Android minSdkVersion; 0 means 24 */
+	int min_sdk;             /* Android minSdkVersion; 0 means 24 */
 	const char *description; /* program name (Authenticode SpcSpOpusInfo) */
-	const char *url;	 /* more-info URL (SpcSpOpusInfo) */
-	const char *alias;	 /* JAR signer name (META-INF/<ALIAS>.SF); NULL = "CSOD" */
-	int64_t max_size; /* refuse inputs larger than this; 0 = no limit of ours */
+	const char *url;         /* more-info URL (SpcSpOpusInfo) */
+	const char *alias;       /* JAR signer name (META-INF/<ALIAS>.SF); NULL = "CSOD" */
+	int64_t max_size;        /* refuse inputs larger than this; 0 = no limit of ours */
+	const char *input_name;  /* the input's file name, for engines that take hints from it */
 } csod_sign_options;
 
 typedef struct csod_signer {
@@ -63,7 +64,11 @@ typedef struct csod_signer {
 	/* Signs in_fd (read with pread; its offset is not relied on) into out_fd,
 	 * an empty file opened read-write. */
 	int (*sign)(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
-		    csod_error *err);
+	            csod_error *err);
+
+	/* Optional: a closer look than detect(), with the file's name, so that
+	 * a bad input is refused at intake rather than after its approval. */
+	int (*check)(int fd, const char *name, csod_error *err);
 
 	/* Checks with csod's own code that out_fd carries a valid signature over
 	 * exactly the content of in_fd, from a certificate that chains to a
@@ -78,7 +83,7 @@ const char *csod_service_for_name(const char *filename);
  * taken from the extension). For authenticode the container (PE, MSI, CAB)
  * is told apart by content. Fails with a reason naming the file. */
 const csod_signer *csod_signer_for(const char *service, const char *filename, int fd,
-				   csod_error *err);
+                                   csod_error *err);
 
 /* Every engine, NULL-terminated. */
 extern const csod_signer *const csod_signers[];

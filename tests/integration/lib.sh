@@ -98,3 +98,109 @@ cleanup() {
 	[ "$T_KEEP" = 1 ] || rm -rf "$T_DIR"
 }
 trap cleanup EXIT
+
+# --- the daemon on a temporary spool ---------------------------------------
+SPOOL=$T_DIR/spool
+CONF=$T_DIR/csod.conf
+LOG=$T_DIR/csodd.log
+DEV=dagwood
+ORG="Dithers Construction Company"
+
+# write_config: a config for $SPOOL; set AUTO_APPROVE, RETENTION, SETTLE_MS,
+# MAX_FILE_SIZE, ADMINS, DEVELOPERS_EXTRA, EXTRA to vary it.
+write_config() {
+	local admins=${ADMINS:-'{ user = "root"; email = "root@dithercons.com"; role = "MRAO"; }'}
+	cat >"$CONF" <<CONF
+spool = "$SPOOL";
+settle_ms = ${SETTLE_MS:-300};
+poll_interval = ${POLL_INTERVAL:-1};
+retention = "${RETENTION:-3d}";
+auto_approve = ${AUTO_APPROVE:-true};
+max_file_size = "${MAX_FILE_SIZE:-64M}";
+mail = { transport = "spool"; from = "csod@dithercons.com"; };
+ca = { backend = "local"; auto_enroll = true; key_bits = 2048; };
+keys = { backend = "database"; };
+organizations = (
+  { name = "$ORG"; domains = [ "dithercons.com" ];
+    departments = [ "Software Development", "QA" ]; }
+);
+developers = (
+  { user = "$DEV"; email = "dagwood@dithercons.com"; name = "Dagwood Bumstead";
+    organization = "$ORG"; department = "Software Development"; }
+  ${DEVELOPERS_EXTRA:-}
+);
+admins = (
+  $admins
+);
+${EXTRA:-}
+CONF
+}
+
+start_daemon() {
+	# Started directly (not through a shell function) so that $! is csodd.
+	if [ "${CSOD_VALGRIND:-0}" = 1 ]; then
+		valgrind -q --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite \
+			csodd --config "$CONF" --foreground 2>>"$LOG" &
+	else
+		csodd --config "$CONF" --foreground 2>>"$LOG" &
+	fi
+	DAEMON_PID=$!
+	wait_for 60 test -d "$SPOOL/inbox/$DEV" -a -f "$SPOOL/ca/ca.pem" || {
+		echo "# csodd did not come up"
+		sed 's/^/#   /' "$LOG" | tail -20
+		return 1
+	}
+}
+
+stop_daemon() {
+	[ -n "${DAEMON_PID:-}" ] || return 0
+	kill "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	local rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
+daemon_alive() { [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; }
+
+# The outbox folder of the request made from drop NAME (of developer $DEV).
+request_dir() {
+	local f
+	for f in "$SPOOL/outbox/${2:-$DEV}"/*/request.json; do
+		[ -f "$f" ] || continue
+		if grep -q "\"drop\": \"$1\"" "$f"; then
+			dirname "$f"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wait_state NAME STATE [TIMEOUT]: waits until drop NAME's request is in STATE.
+wait_state() {
+	wait_for "${3:-30}" sh -c "d=\$(for f in '$SPOOL/outbox/${4:-$DEV}'/*/request.json; do grep -l '\"drop\": \"$1\"' \"\$f\"; done 2>/dev/null | head -1); [ -n \"\$d\" ] && grep -qx '$2' \"\$(dirname \"\$d\")/STATUS\""
+}
+
+state_of() { cat "$(request_dir "$1")/STATUS" 2>/dev/null; }
+
+json_field() { # json_field FILE KEY
+	/usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"
+}
+
+# make_hash_drop NAME: a sample file $T_DIR/NAME.data and its sha256sum line
+# written to $T_DIR/NAME (not yet in the inbox).
+make_hash_drop() {
+	head -c 4096 /dev/urandom >"$T_DIR/$1.data"
+	sha256sum "$T_DIR/$1.data" >"$T_DIR/$1"
+}
+
+# drop_by_rename NAME: moves $T_DIR/NAME into the inbox atomically.
+drop_by_rename() {
+	cp "$T_DIR/$1" "$SPOOL/inbox/${2:-$DEV}/.$1.tmp"
+	mv "$SPOOL/inbox/${2:-$DEV}/.$1.tmp" "$SPOOL/inbox/${2:-$DEV}/$1"
+}
+
+verify_p7s() { # verify_p7s P7S ORIGINAL
+	openssl cms -verify -binary -inform DER -in "$1" -content "$2" \
+		-CAfile "$SPOOL/ca/ca.pem" -purpose any -out /dev/null
+}

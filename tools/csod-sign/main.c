@@ -1,7 +1,218 @@
+/* csod-sign: one file, signed by the same engines as the daemon, for
+ * scripts and benchmarks. Writes beside OUT, self-checks, then renames. */
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-int main(void)
+#include "../../lib/fsutil.h"
+#include "../../signers/signer.h"
+#include "load.h"
+
+static void usage(FILE *out)
 {
-	fprintf(stderr, "csod-sign: not built yet\n");
-	return 1;
+	fprintf(out,
+	        "usage: csod-sign --cert CERT.pem --key KEY.pem [--chain FILE] [--digest ALG]...\n"
+	        "                 [--timestamp URL] [--timestamp-optional]\n"
+	        "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
+	        "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
+	        "                 [--no-verify] IN OUT\n");
+}
+
+typedef struct args {
+	const char *cert, *key, *chain, *service, *in, *out;
+	char digests[CSOD_MAX_DIGESTS][16];
+	int verify;
+	csod_sign_options opt;
+} args;
+
+static int add_digests(args *a, const char *list)
+{
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", list);
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!csod_digest_by_name(t) || a->opt.n_digests == CSOD_MAX_DIGESTS) {
+			fprintf(stderr,
+			        "csod-sign: unknown digest '%s' (md5 sha1 sha256 sha384 "
+			        "sha512)\n",
+			        t);
+			return -1;
+		}
+		snprintf(a->digests[a->opt.n_digests], sizeof a->digests[0], "%s", t);
+		a->opt.digests[a->opt.n_digests] = a->digests[a->opt.n_digests];
+		a->opt.n_digests++;
+	}
+	return 0;
+}
+
+static int parse(int argc, char **argv, args *a)
+{
+	static const struct option options[] = {
+	    {"cert", required_argument, NULL, 'c'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"chain", required_argument, NULL, 'C'},
+	    {"digest", required_argument, NULL, 'd'},
+	    {"timestamp", required_argument, NULL, 't'},
+	    {"timestamp-optional", no_argument, NULL, 'T'},
+	    {"service", required_argument, NULL, 's'},
+	    {"nest", no_argument, NULL, 'n'},
+	    {"min-sdk", required_argument, NULL, 'm'},
+	    {"alias", required_argument, NULL, 'a'},
+	    {"description", required_argument, NULL, 'D'},
+	    {"url", required_argument, NULL, 'u'},
+	    {"no-verify", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	memset(a, 0, sizeof *a);
+	a->verify = 1;
+	a->opt.timestamp_required = 1;
+	a->opt.timestamp_retries = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->cert = optarg;
+			break;
+		case 'k':
+			a->key = optarg;
+			break;
+		case 'C':
+			a->chain = optarg;
+			break;
+		case 'd':
+			if (add_digests(a, optarg) < 0)
+				return 2;
+			break;
+		case 't':
+			a->opt.timestamp_url = optarg;
+			break;
+		case 'T':
+			a->opt.timestamp_required = 0;
+			break;
+		case 's':
+			a->service = optarg;
+			break;
+		case 'n':
+			a->opt.append = 1;
+			break;
+		case 'm':
+			a->opt.min_sdk = atoi(optarg);
+			break;
+		case 'a':
+			a->opt.alias = optarg;
+			break;
+		case 'D':
+			a->opt.description = optarg;
+			break;
+		case 'u':
+			a->opt.url = optarg;
+			break;
+		case 'V':
+			a->verify = 0;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!a->cert || !a->key || argc - optind != 2) {
+		usage(stderr);
+		return 2;
+	}
+	a->in = argv[optind];
+	a->out = argv[optind + 1];
+	if (a->opt.n_digests == 0)
+		add_digests(a, "sha256");
+	return 0;
+}
+
+static int sign_file(args *a, csod_error *err)
+{
+	csod_identity id;
+	if (csod_load_identity(a->cert, a->key, a->chain, &id, err) < 0) {
+		csod_free_identity(&id);
+		return -1;
+	}
+	int in = open(a->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = -1;
+	struct stat st;
+	char name_buf[PATH_MAX], out_path[PATH_MAX], dir_buf[PATH_MAX], tmp[PATH_MAX] = "";
+	X509_STORE *trust = NULL;
+	snprintf(name_buf, sizeof name_buf, "%s", a->in);
+	const char *name = basename(name_buf);
+	if (in < 0 || fstat(in, &st) < 0) {
+		csod_fail_errno(err, "%s", a->in);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		csod_fail(err, "%s: not a regular file", a->in);
+		goto out;
+	}
+	const csod_signer *s = csod_signer_for(a->service, name, in, err);
+	if (!s)
+		goto out;
+	struct stat ost;
+	if (stat(a->out, &ost) == 0 && S_ISDIR(ost.st_mode)) {
+		char out_name[NAME_MAX + 1];
+		if (s->output_name)
+			s->output_name(name, out_name, sizeof out_name);
+		else
+			snprintf(out_name, sizeof out_name, "%s", name);
+		csod_path(out_path, sizeof out_path, "%s/%s", a->out, out_name);
+	} else {
+		snprintf(out_path, sizeof out_path, "%s", a->out);
+	}
+	snprintf(dir_buf, sizeof dir_buf, "%s", out_path);
+	out = csod_tmpfile(dirname(dir_buf), "csod-sign", tmp, sizeof tmp, err);
+	if (out < 0)
+		goto out;
+	a->opt.input_name = name;
+	csod_error why;
+	if (s->sign(in, out, &id, &a->opt, &why) < 0) {
+		csod_fail(err, "%s: %s", a->in, why.msg);
+		goto out;
+	}
+	if (a->verify && (!(trust = csod_trust_for(&id)) || s->verify(in, out, trust, &why) < 0)) {
+		csod_fail(err, "%s: the output failed its self-check: %s", a->in, why.msg);
+		goto out;
+	}
+	if (fchmod(out, st.st_mode & 0755) < 0 || csod_publish(tmp, out_path, err) < 0)
+		goto out;
+	tmp[0] = '\0';
+	rc = 0;
+out:
+	if (out >= 0)
+		close(out);
+	if (tmp[0])
+		unlink(tmp);
+	if (in >= 0)
+		close(in);
+	X509_STORE_free(trust);
+	csod_free_identity(&id);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	args a;
+	int rc = parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	csod_error err = {""};
+	rc = sign_file(&a, &err) < 0 ? 1 : 0;
+	if (rc)
+		fprintf(stderr, "csod-sign: %s\n", err.msg);
+	curl_global_cleanup();
+	return rc;
 }

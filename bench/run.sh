@@ -1,0 +1,24 @@
+#!/bin/bash
+# make bench: csod against the tools a user would pick instead, and against
+# the machine's limits, on the same inputs in the same run. Results:
+# bench/results/results.md and results.csv. Each part is its own script and
+# can be run alone (bench/README.md).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+results=$here/results
+rm -f "$results/results.md" "$results/results.csv"
+{
+	echo "# csod benchmark results"
+	echo
+	echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -srm);" \
+		"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
+	echo "Run: $(date -u +%FT%TZ), median of ${RUNS:-5} runs, peak RSS of one run."
+} >"$results/results.md"
+status=0
+for part in "$here"/limits.sh "$here"/authenticode.sh "$here"/jar_apk.sh "$here"/daemon.sh; do
+	[ -x "$part" ] || continue
+	echo "== $(basename "$part")"
+	"$part" || { echo "$(basename "$part") failed"; status=1; }
+done
+cat "$results/results.md"
+exit $status

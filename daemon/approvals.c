@@ -1,0 +1,210 @@
+#include "approvals.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "audit.h"
+#include "dispatch.h"
+#include "notify.h"
+#include "request.h"
+#include "roles.h"
+
+int csod_approvals_watch(csod_daemon *d, csod_error *err)
+{
+	char dir[PATH_MAX];
+	csod_spool_path(d, dir, sizeof dir, "approvals");
+	d->approvals_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->approvals_fd < 0)
+		return csod_fail_errno(err, "inotify");
+	if (inotify_add_watch(d->approvals_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+		return csod_fail_errno(err, "cannot watch %s", dir);
+	return 0;
+}
+
+static void user_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+	if (pw)
+		snprintf(out, len, "%s", pw->pw_name);
+	else
+		snprintf(out, len, "uid:%u", (unsigned)uid);
+}
+
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t extra;
+		if (c == 0)
+			return 0;
+		else if (c < 0x80)
+			extra = 0;
+		else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+			extra = 1;
+		else if ((c & 0xF0) == 0xE0)
+			extra = 2;
+		else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+			extra = 3;
+		else
+			return 0;
+		if (n - i <= extra)
+			return 0;
+		for (size_t k = 1; k <= extra; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+		i += extra + 1;
+	}
+	return 1;
+}
+
+/* Renames the marker NAME to NAME.rejected with NAME.reason beside it. */
+static void reject(csod_daemon *d, const char *name, const char *actor, const char *id,
+                   const char *reason)
+{
+	char path[PATH_MAX], dest[PATH_MAX], tmp[PATH_MAX], text[600];
+	csod_spool_path(d, path, sizeof path, "approvals/%s", name);
+	csod_spool_path(d, dest, sizeof dest, "approvals/%s.rejected", name);
+	csod_spool_path(d, tmp, sizeof tmp, "tmp");
+	snprintf(text, sizeof text, "%s\n", reason);
+	char reason_path[PATH_MAX];
+	csod_spool_path(d, reason_path, sizeof reason_path, "approvals/%s.reason", name);
+	csod_write_file_atomic(tmp, reason_path, text, strlen(text), 0644, NULL);
+	if (rename(path, dest) < 0)
+		unlink(path);
+	csod_log(LOG_WARNING, id, "marker %s rejected: %s", name, reason);
+	csod_audit(d->db, actor, "approval.rejected", id, "%s: %s", name, reason);
+}
+
+static void archive(csod_daemon *d, const char *name)
+{
+	char path[PATH_MAX], dest[PATH_MAX];
+	csod_spool_path(d, path, sizeof path, "approvals/%s", name);
+	csod_spool_path(d, dest, sizeof dest, "approvals/done/%s", name);
+	struct stat st;
+	if (lstat(dest, &st) == 0) {
+		/* The same marker name again (a resend): keep both. */
+		char stamp[32];
+		csod_iso_time(csod_now(), stamp);
+		csod_spool_path(d, dest, sizeof dest, "approvals/done/%s.%s", name, stamp);
+	}
+	if (rename(path, dest) < 0)
+		unlink(path);
+}
+
+static void process_marker(csod_daemon *d, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	int approve = dot && strcmp(dot, ".approve") == 0;
+	int decline = dot && strcmp(dot, ".decline") == 0;
+	if (!approve && !decline)
+		return;
+	char id[32];
+	size_t idlen = (size_t)(dot - name);
+	if (idlen == 0 || idlen >= sizeof id) {
+		reject(d, name, "csodd", NULL, "not a request id");
+		return;
+	}
+	snprintf(id, sizeof id, "%.*s", (int)idlen, name);
+
+	char path[PATH_MAX];
+	csod_spool_path(d, path, sizeof path, "approvals/%s", name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
+		if (errno == ELOOP)
+			reject(d, name, "csodd", id, "the marker is a symbolic link");
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		reject(d, name, "csodd", id, "the marker is not a plain regular file");
+		return;
+	}
+	char actor[64];
+	user_name(st.st_uid, actor, sizeof actor);
+	char message[CSOD_MESSAGE_MAX + 2];
+	ssize_t n = read(fd, message, CSOD_MESSAGE_MAX + 1);
+	close(fd);
+	if (n < 0 || n > CSOD_MESSAGE_MAX) {
+		reject(d, name, actor, id, "the message is longer than 4 KiB");
+		return;
+	}
+	message[n] = '\0';
+	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+		message[--n] = '\0';
+	if (!valid_utf8((const unsigned char *)message, (size_t)n)) {
+		reject(d, name, actor, id, "the message is not UTF-8 text");
+		return;
+	}
+
+	const csod_admin *admin = csod_config_admin_by_uid(d->cfg, st.st_uid);
+	csod_request r;
+	int found = csod_request_load(d->db, id, &r);
+	char reason[300] = "";
+	if (!admin)
+		snprintf(reason, sizeof reason, "%s is not an administrator", actor);
+	else if (found != 0)
+		snprintf(reason, sizeof reason, "no request %s", id);
+	else if (strcmp(r.state, "created") != 0)
+		snprintf(reason, sizeof reason, "request %s is %s, not waiting for approval", id,
+		         r.state);
+	else if (strcmp(actor, r.developer) == 0)
+		snprintf(reason, sizeof reason, "%s cannot approve their own request", actor);
+	else if (!csod_admin_covers(admin, r.organization, r.department))
+		snprintf(reason, sizeof reason, "%s (%s) may not approve requests of %s%s%s", actor,
+		         admin->role == CSOD_ROLE_MRAO  ? "MRAO"
+		         : admin->role == CSOD_ROLE_RAO ? "RAO"
+		                                        : "DRAO",
+		         r.organization, r.department[0] ? "/" : "", r.department);
+	if (reason[0]) {
+		reject(d, name, actor, id, reason);
+		csod_request_free(&r);
+		return;
+	}
+	archive(d, name);
+	csod_audit(d->db, actor, approve ? "request.approve" : "request.decline", id, "%s",
+	           message);
+	if (approve) {
+		csod_dispatch_approve(d, &r, actor, message);
+	} else {
+		snprintf(r.approver, sizeof r.approver, "%s", actor);
+		snprintf(r.message, sizeof r.message, "%s", message);
+		csod_error err;
+		if (csod_request_transition(d, &r, "declined", actor, &err) < 0)
+			csod_log(LOG_ERR, id, "%s", err.msg);
+		char store[PATH_MAX];
+		csod_spool_path(d, store, sizeof store, "store/%s", id);
+		csod_rm_rf(store);
+		csod_notify(d, &r, "declined");
+	}
+	csod_request_free(&r);
+}
+
+void csod_approvals_scan(csod_daemon *d)
+{
+	char buf[4096];
+	while (d->approvals_fd >= 0 && read(d->approvals_fd, buf, sizeof buf) > 0) {
+		/* Drain: the scan below looks at every marker anyway. */
+	}
+	char dir[PATH_MAX];
+	csod_spool_path(d, dir, sizeof dir, "approvals");
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.')
+			process_marker(d, names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+}

@@ -1,0 +1,32 @@
+/* The built-in CA: a self-signed root whose key lives in the keystore, and
+ * the code-signing certificates it issues. For in-house use and the demo;
+ * an organisation with its own PKI uses the directory or command backend. */
+#ifndef CSOD_CA_LOCAL_H
+#define CSOD_CA_LOCAL_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../lib/error.h"
+
+/* A self-signed CA certificate for key, valid `years`. */
+X509 *csod_ca_make_root(EVP_PKEY *key, const char *organization, int years, csod_error *err);
+
+typedef struct csod_subject {
+	const char *country, *organization, *department, *common_name, *email;
+} csod_subject;
+
+/* A code-signing certificate (EKU codeSigning, keyUsage digitalSignature,
+ * CA:FALSE, SKI/AKI, random serial) for subject_key, signed by the CA. */
+X509 *csod_ca_issue(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
+                    const csod_subject *subject, int years, csod_error *err);
+
+/* A CRL listing the given serials (hex), signed by the CA. */
+X509_CRL *csod_ca_make_crl(X509 *ca_cert, EVP_PKEY *ca_key, char **revoked_serials,
+                           csod_error *err);
+
+/* PEM of a certificate, malloc'd. */
+char *csod_x509_pem(X509 *cert);
+X509 *csod_x509_from_pem(const char *pem);
+
+#endif

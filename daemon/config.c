@@ -1,0 +1,311 @@
+/* csod.conf: defaults, sections, and the cross-checks between them
+ * (developers' organizations and departments, admins' users and scopes). */
+#include "config.h"
+
+#include <libconfig.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../signers/signer.h"
+#include "config_read.h"
+#include "developers.h"
+
+#define TRY(expr)                                                                                  \
+	do {                                                                                       \
+		if ((expr) < 0)                                                                    \
+			return -1;                                                                 \
+	} while (0)
+
+static void set_defaults(csod_config *c)
+{
+	c->spool = strdup("/var/spool/csod");
+	c->settle_ms = 2000;
+	c->poll_interval_s = 5;
+	c->retention_s = 3 * 86400;
+	c->auto_approve = 0;
+	c->max_file_size = 4LL << 30;
+	c->max_request_files = 1000;
+	c->workers = 0;
+	c->log_level = strdup("info");
+	c->mail.transport = strdup("spool");
+	c->mail.from = strdup("csod@localhost");
+	c->mail.port = 25;
+	c->mail.starttls = strdup("if-available");
+	c->mail.timeout_s = 30;
+	c->mail.max_age_s = 2 * 86400;
+	c->timestamp.required = 1;
+	c->timestamp.timeout_s = 10;
+	c->timestamp.retries = 2;
+	c->keys.backend = strdup("database");
+	c->keys.master_key_file = strdup("state/master.key");
+	c->ca.backend = strdup("local");
+	c->ca.command_timeout_s = 60;
+	c->ca.key_algorithm = strdup("rsa");
+	c->ca.key_bits = 0; /* by algorithm, below */
+	c->ca.term_years = 1;
+}
+
+static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
+{
+	static const char *const keys[] = {"spool",
+	                                   "settle_ms",
+	                                   "poll_interval",
+	                                   "retention",
+	                                   "auto_approve",
+	                                   "max_file_size",
+	                                   "max_request_files",
+	                                   "workers",
+	                                   "log_level",
+	                                   "mail",
+	                                   "timestamp",
+	                                   "keys",
+	                                   "ca",
+	                                   "organizations",
+	                                   "developers",
+	                                   "admins",
+	                                   NULL};
+	static const char *const levels[] = {"debug", "info", "notice", "warning", "error", NULL};
+	int64_t v;
+	TRY(cfg_only_keys(r, root, "", keys));
+	TRY(cfg_string(r, root, "", "spool", &c->spool));
+	TRY(cfg_int(r, root, "", "settle_ms", 0, 3600000, &c->settle_ms));
+	TRY(cfg_int(r, root, "", "poll_interval", 0, 86400, &c->poll_interval_s));
+	TRY(cfg_duration(r, root, "", "retention", &c->retention_s));
+	TRY(cfg_bool(r, root, "", "auto_approve", &c->auto_approve));
+	TRY(cfg_size(r, root, "", "max_file_size", &c->max_file_size));
+	TRY(cfg_int(r, root, "", "max_request_files", 1, 1000000, &c->max_request_files));
+	v = c->workers;
+	TRY(cfg_int(r, root, "", "workers", 0, 256, &v));
+	c->workers = (int)v;
+	TRY(cfg_choice(r, root, "", "log_level", levels, &c->log_level));
+	return 0;
+}
+
+static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config *m)
+{
+	static const char *const keys[] = {"transport", "from", "host",          "port",
+	                                   "starttls",  "user", "password_file", "timeout",
+	                                   "max_age",   NULL};
+	static const char *const transports[] = {"spool", "smtp", "none", NULL};
+	static const char *const tls[] = {"never", "if-available", "required", NULL};
+	int64_t v;
+	TRY(cfg_only_keys(r, g, "mail", keys));
+	TRY(cfg_choice(r, g, "mail", "transport", transports, &m->transport));
+	TRY(cfg_string(r, g, "mail", "from", &m->from));
+	TRY(cfg_string(r, g, "mail", "host", &m->host));
+	v = m->port;
+	TRY(cfg_int(r, g, "mail", "port", 1, 65535, &v));
+	m->port = (int)v;
+	TRY(cfg_choice(r, g, "mail", "starttls", tls, &m->starttls));
+	TRY(cfg_string(r, g, "mail", "user", &m->user));
+	TRY(cfg_string(r, g, "mail", "password_file", &m->password_file));
+	v = m->timeout_s;
+	TRY(cfg_duration(r, g, "mail", "timeout", &v));
+	m->timeout_s = (int)v;
+	TRY(cfg_duration(r, g, "mail", "max_age", &m->max_age_s));
+	if (strcmp(m->transport, "smtp") == 0 && !m->host)
+		return cfg_fail(r, g, "mail.host", "required when transport is \"smtp\"");
+	if (!strchr(m->from, '@'))
+		return cfg_fail(r, config_setting_get_member(g, "from"), "mail.from",
+		                "expected an email address, got \"%s\"", m->from);
+	return 0;
+}
+
+static int read_timestamp(cfg_reader *r, const config_setting_t *g, csod_timestamp_config *t)
+{
+	static const char *const keys[] = {"url", "required", "timeout", "retries", NULL};
+	int64_t v;
+	TRY(cfg_only_keys(r, g, "timestamp", keys));
+	TRY(cfg_string(r, g, "timestamp", "url", &t->url));
+	TRY(cfg_bool(r, g, "timestamp", "required", &t->required));
+	v = t->timeout_s;
+	TRY(cfg_duration(r, g, "timestamp", "timeout", &v));
+	t->timeout_s = (int)v;
+	v = t->retries;
+	TRY(cfg_int(r, g, "timestamp", "retries", 0, 10, &v));
+	t->retries = (int)v;
+	if (t->url && *t->url && strncmp(t->url, "http://", 7) != 0 &&
+	    strncmp(t->url, "https://", 8) != 0)
+		return cfg_fail(r, config_setting_get_member(g, "url"), "timestamp.url",
+		                "expected an http:// or https:// URL, got \"%s\"", t->url);
+	return 0;
+}
+
+static int read_keys(cfg_reader *r, const config_setting_t *g, csod_keys_config *k)
+{
+	static const char *const keys[] = {"backend", "master_key_file", "pkcs11", NULL};
+	static const char *const p11keys[] = {"module", "token", "pin_file", NULL};
+	static const char *const backends[] = {"database", "pkcs11", NULL};
+	TRY(cfg_only_keys(r, g, "keys", keys));
+	TRY(cfg_choice(r, g, "keys", "backend", backends, &k->backend));
+	TRY(cfg_string(r, g, "keys", "master_key_file", &k->master_key_file));
+	const config_setting_t *p = config_setting_get_member(g, "pkcs11");
+	if (p) {
+		TRY(cfg_only_keys(r, p, "keys.pkcs11", p11keys));
+		TRY(cfg_string(r, p, "keys.pkcs11", "module", &k->pkcs11_module));
+		TRY(cfg_string(r, p, "keys.pkcs11", "token", &k->pkcs11_token));
+		TRY(cfg_string(r, p, "keys.pkcs11", "pin_file", &k->pkcs11_pin_file));
+	}
+	if (strcmp(k->backend, "pkcs11") == 0 &&
+	    (!k->pkcs11_module || !k->pkcs11_token || !k->pkcs11_pin_file))
+		return cfg_fail(r, g, "keys.pkcs11",
+		                "module, token and pin_file are required with backend \"pkcs11\"");
+	return 0;
+}
+
+static int read_ca(cfg_reader *r, const config_setting_t *g, csod_ca_config *ca)
+{
+	static const char *const keys[] = {"backend",     "command",       "command_timeout",
+	                                   "auto_enroll", "key_algorithm", "key_bits",
+	                                   "term_years",  "country",       NULL};
+	static const char *const backends[] = {"local", "directory", "command", NULL};
+	static const char *const algs[] = {"rsa", "ec", NULL};
+	int64_t v;
+	TRY(cfg_only_keys(r, g, "ca", keys));
+	TRY(cfg_choice(r, g, "ca", "backend", backends, &ca->backend));
+	TRY(cfg_string(r, g, "ca", "command", &ca->command));
+	v = ca->command_timeout_s;
+	TRY(cfg_duration(r, g, "ca", "command_timeout", &v));
+	ca->command_timeout_s = (int)v;
+	TRY(cfg_bool(r, g, "ca", "auto_enroll", &ca->auto_enroll));
+	TRY(cfg_choice(r, g, "ca", "key_algorithm", algs, &ca->key_algorithm));
+	v = ca->key_bits;
+	TRY(cfg_int(r, g, "ca", "key_bits", 0, 16384, &v));
+	ca->key_bits = (int)v;
+	v = ca->term_years;
+	TRY(cfg_int(r, g, "ca", "term_years", 1, 3, &v));
+	ca->term_years = (int)v;
+	TRY(cfg_string(r, g, "ca", "country", &ca->subject_country));
+	if (strcmp(ca->backend, "command") == 0 && !ca->command)
+		return cfg_fail(r, g, "ca.command", "required with backend \"command\"");
+	return 0;
+}
+
+static int apply_ca_defaults(cfg_reader *r, const config_setting_t *g, csod_ca_config *ca)
+{
+	int rsa = strcmp(ca->key_algorithm, "rsa") == 0;
+	if (ca->key_bits == 0)
+		ca->key_bits = rsa ? 3072 : 256;
+	int ok = rsa ? (ca->key_bits == 2048 || ca->key_bits == 3072 || ca->key_bits == 4096)
+	             : (ca->key_bits == 256 || ca->key_bits == 384);
+	if (!ok)
+		return cfg_fail(r, g ? config_setting_get_member(g, "key_bits") : NULL,
+		                "ca.key_bits", "expected %s, got %d",
+		                rsa ? "2048, 3072 or 4096 for rsa" : "256 or 384 for ec",
+		                ca->key_bits);
+	return 0;
+}
+
+csod_config *csod_config_load(const char *path, const char *spool_override, csod_error *err)
+{
+	csod_config *c = calloc(1, sizeof *c);
+	if (!c) {
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	set_defaults(c);
+	c->path = strdup(path);
+	config_t cf;
+	config_init(&cf);
+	cfg_reader r = {path, err};
+	int rc = -1;
+	if (!config_read_file(&cf, path)) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			csod_fail(err, "%s: cannot read the file", path);
+		else
+			csod_fail(err, "%s:%d: syntax error: %s", path, config_error_line(&cf),
+			          config_error_text(&cf));
+		goto out;
+	}
+	const config_setting_t *root = config_root_setting(&cf);
+	const config_setting_t *g;
+	if (read_top(&r, root, c) < 0)
+		goto out;
+	if ((g = config_setting_get_member(root, "mail")) && read_mail(&r, g, &c->mail) < 0)
+		goto out;
+	if ((g = config_setting_get_member(root, "timestamp")) &&
+	    read_timestamp(&r, g, &c->timestamp) < 0)
+		goto out;
+	if ((g = config_setting_get_member(root, "keys")) && read_keys(&r, g, &c->keys) < 0)
+		goto out;
+	if ((g = config_setting_get_member(root, "ca")) && read_ca(&r, g, &c->ca) < 0)
+		goto out;
+	if (apply_ca_defaults(&r, config_setting_get_member(root, "ca"), &c->ca) < 0)
+		goto out;
+	if (cfg_read_organizations(&r, root, c) < 0 || cfg_read_developers(&r, root, c) < 0 ||
+	    cfg_read_admins(&r, root, c) < 0)
+		goto out;
+	if (spool_override) {
+		free(c->spool);
+		c->spool = strdup(spool_override);
+	}
+	rc = 0;
+out:
+	config_destroy(&cf);
+	if (rc < 0) {
+		csod_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void csod_config_free(csod_config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->spool);
+	free(c->log_level);
+	free(c->mail.transport);
+	free(c->mail.from);
+	free(c->mail.host);
+	free(c->mail.starttls);
+	free(c->mail.user);
+	free(c->mail.password_file);
+	free(c->timestamp.url);
+	free(c->keys.backend);
+	free(c->keys.master_key_file);
+	free(c->keys.pkcs11_module);
+	free(c->keys.pkcs11_token);
+	free(c->keys.pkcs11_pin_file);
+	free(c->ca.backend);
+	free(c->ca.command);
+	free(c->ca.key_algorithm);
+	free(c->ca.subject_country);
+	cfg_free_lists(c);
+	free(c);
+}
+
+const csod_developer *csod_config_developer(const csod_config *cfg, const char *user)
+{
+	for (int i = 0; i < cfg->n_developers; i++)
+		if (strcmp(cfg->developers[i].user, user) == 0)
+			return &cfg->developers[i];
+	return NULL;
+}
+
+const csod_organization *csod_config_organization(const csod_config *cfg, const char *name)
+{
+	for (int i = 0; name && i < cfg->n_organizations; i++)
+		if (strcmp(cfg->organizations[i].name, name) == 0)
+			return &cfg->organizations[i];
+	return NULL;
+}
+
+const csod_admin *csod_config_admin_by_uid(const csod_config *cfg, uid_t uid)
+{
+	for (int i = 0; i < cfg->n_admins; i++)
+		if (cfg->admins[i].uid == uid)
+			return &cfg->admins[i];
+	return NULL;
+}
+
+int csod_config_auto_approve(const csod_config *cfg, const char *organization)
+{
+	const csod_organization *org = csod_config_organization(cfg, organization);
+	if (org && org->auto_approve >= 0)
+		return org->auto_approve;
+	return cfg->auto_approve;
+}

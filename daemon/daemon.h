@@ -1,0 +1,38 @@
+/* The daemon's shared state, owned by the event-loop thread. Signing workers
+ * never touch it: they get a self-contained job and hand back a result. */
+#ifndef CSOD_DAEMON_H
+#define CSOD_DAEMON_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "../watchers/watcher.h"
+#include "config.h"
+#include "db.h"
+#include "pki.h"
+
+struct csod_workers;
+struct csod_mailer;
+
+typedef struct csod_daemon {
+	csod_config *cfg;
+	char spool[PATH_MAX]; /* absolute */
+	csod_db *db;
+	csod_pki *pki;
+	csod_watcher *watcher;
+	struct csod_workers *workers;
+	struct csod_mailer *mailer;
+	int approvals_fd; /* inotify on approvals/ */
+	int lock_fd;      /* flock: one daemon per spool */
+	int64_t next_housekeeping_ms;
+	int in_flight; /* requests handed to workers */
+} csod_daemon;
+
+/* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */
+int csod_spool_path(const csod_daemon *d, char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Creates the spool layout (DESIGN.md) if missing. */
+int csod_spool_prepare(const char *spool, csod_error *err);
+
+#endif

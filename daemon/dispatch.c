@@ -1,0 +1,201 @@
+#include "dispatch.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "notify.h"
+#include "sign_job.h"
+#include "workers.h"
+
+static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
+{
+	snprintf(r->error, sizeof r->error, "%s", reason);
+	csod_error err;
+	if (csod_request_transition(d, r, "failed", "csodd", &err) < 0)
+		csod_log(LOG_ERR, r->id, "%s", err.msg);
+	char store[PATH_MAX];
+	csod_spool_path(d, store, sizeof store, "store/%s", r->id);
+	csod_rm_rf(store);
+	csod_notify(d, r, "failed");
+}
+
+static csod_sign_job *make_job(csod_daemon *d, csod_request *r, csod_error *err)
+{
+	csod_sign_job *job = calloc(1, sizeof *job);
+	if (!job) {
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	snprintf(job->id, sizeof job->id, "%s", r->id);
+	snprintf(job->service, sizeof job->service, "%s", r->service);
+	csod_spool_path(d, job->store_dir, sizeof job->store_dir, "store/%s", r->id);
+	csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "tmp");
+	csod_spool_path(d, job->outbox_dir, sizeof job->outbox_dir, "outbox/%s/%s", r->developer,
+	                r->id);
+	if (csod_pki_identity(d->pki, r->developer, r->organization, &job->identity,
+	                      &r->certificate_id, &job->chain_pem, err) < 0) {
+		csod_sign_job_free(job);
+		return NULL;
+	}
+	job->trust = csod_pki_trust(d->pki);
+	char buf[sizeof r->digests];
+	snprintf(buf, sizeof buf, "%s", r->digests);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save);
+	     tok && job->options.n_digests < CSOD_MAX_DIGESTS; tok = strtok_r(NULL, ",", &save)) {
+		char *slot = job->digest_names[job->options.n_digests];
+		snprintf(slot, sizeof job->digest_names[0], "%s", tok);
+		job->options.digests[job->options.n_digests++] = slot;
+	}
+	const csod_timestamp_config *ts = &d->cfg->timestamp;
+	/* Copied: a reload may free the config while the job runs. */
+	snprintf(job->timestamp_url, sizeof job->timestamp_url, "%s", ts->url ? ts->url : "");
+	job->options.timestamp_url = job->timestamp_url[0] ? job->timestamp_url : NULL;
+	job->options.timestamp_required = ts->required;
+	job->options.timestamp_timeout_s = ts->timeout_s;
+	job->options.timestamp_retries = ts->retries;
+	job->options.append = r->options.append;
+	job->options.min_sdk = r->options.min_sdk;
+	/* Strings the job points at must outlive the request struct. */
+	snprintf(job->description, sizeof job->description, "%s", r->options.description);
+	snprintf(job->url, sizeof job->url, "%s", r->options.url);
+	job->options.description = job->description[0] ? job->description : NULL;
+	job->options.url = job->url[0] ? job->url : NULL;
+	job->options.max_size = d->cfg->max_file_size;
+	job->n_files = r->n_files;
+	job->files = calloc((size_t)r->n_files, sizeof *job->files);
+	if (!job->files) {
+		csod_sign_job_free(job);
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	memcpy(job->files, r->files, sizeof *job->files * (size_t)r->n_files);
+	return job;
+}
+
+void csod_dispatch(csod_daemon *d, const char *id)
+{
+	csod_request r;
+	if (csod_request_load(d->db, id, &r) != 0) {
+		csod_log(LOG_ERR, id, "cannot load the request to sign it");
+		csod_request_free(&r);
+		return;
+	}
+	csod_error err;
+	csod_sign_job *job = make_job(d, &r, &err);
+	if (!job) {
+		fail_request(d, &r, err.msg);
+		csod_request_free(&r);
+		return;
+	}
+	if (strcmp(r.state, "in_progress") != 0 &&
+	    csod_request_transition(d, &r, "in_progress", "csodd", &err) < 0) {
+		csod_log(LOG_ERR, id, "%s", err.msg);
+		csod_sign_job_free(job);
+		csod_request_free(&r);
+		return;
+	}
+	d->in_flight++;
+	csod_workers_submit(d->workers, job);
+	csod_request_free(&r);
+}
+
+void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver,
+                           const char *message)
+{
+	snprintf(r->approver, sizeof r->approver, "%s", approver);
+	snprintf(r->message, sizeof r->message, "%s", message ? message : "");
+	r->approved = csod_now();
+	csod_error err;
+	if (csod_request_transition(d, r, "approved", approver, &err) < 0) {
+		csod_log(LOG_ERR, r->id, "%s", err.msg);
+		return;
+	}
+	csod_dispatch(d, r->id);
+}
+
+static void finish(csod_daemon *d, csod_sign_job *job)
+{
+	csod_request r;
+	if (csod_request_load(d->db, job->id, &r) != 0) {
+		csod_request_free(&r);
+		return;
+	}
+	if (job->failed) {
+		fail_request(d, &r, job->err.msg);
+		csod_request_free(&r);
+		return;
+	}
+	for (int i = 0; i < r.n_files && i < job->n_files; i++) {
+		snprintf(r.files[i].engine, sizeof r.files[i].engine, "%s", job->files[i].engine);
+		snprintf(r.files[i].output, sizeof r.files[i].output, "%s", job->files[i].output);
+	}
+	r.signed_at = csod_now();
+	r.expires = r.signed_at + d->cfg->retention_s;
+	csod_error err;
+	if (csod_request_transition(d, &r, "signed", "csodd", &err) < 0) {
+		csod_log(LOG_ERR, r.id, "%s", err.msg);
+	} else {
+		char store[PATH_MAX];
+		csod_spool_path(d, store, sizeof store, "store/%s", r.id);
+		csod_rm_rf(store);
+		csod_notify(d, &r, "signed");
+	}
+	csod_request_free(&r);
+}
+
+void csod_dispatch_collect(csod_daemon *d)
+{
+	csod_sign_job *job;
+	while ((job = csod_workers_take_done(d->workers))) {
+		d->in_flight--;
+		finish(d, job);
+		csod_sign_job_free(job);
+	}
+}
+
+static void requeue(void *ctx, const char *id)
+{
+	csod_log(LOG_NOTICE, id, "signing again after a restart");
+	csod_dispatch(ctx, id);
+}
+
+/* Originals of finished requests whose removal a crash interrupted. Walks
+ * the store (small) rather than the requests table (large). */
+static void tidy_store(csod_daemon *d)
+{
+	char dir[PATH_MAX];
+	csod_spool_path(d, dir, sizeof dir, "store");
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return;
+	struct dirent *e;
+	while ((e = readdir(dh))) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "incoming") == 0)
+			continue;
+		csod_request r;
+		int found = csod_request_load(d->db, e->d_name, &r);
+		int finished = found == 1 || (found == 0 && strcmp(r.state, "created") != 0 &&
+		                              strcmp(r.state, "approved") != 0 &&
+		                              strcmp(r.state, "in_progress") != 0);
+		csod_request_free(&r);
+		if (finished) {
+			char path[PATH_MAX];
+			csod_spool_path(d, path, sizeof path, "store/%s", e->d_name);
+			csod_rm_rf(path);
+		}
+	}
+	closedir(dh);
+}
+
+void csod_dispatch_recover(csod_daemon *d)
+{
+	tidy_store(d);
+	csod_requests_in_state(d->db, "in_progress", requeue, d);
+	csod_requests_in_state(d->db, "approved", requeue, d);
+}

@@ -1,0 +1,23 @@
+/* Approved requests go to the signing workers; their results come back
+ * here, on the event-loop thread, to be published. */
+#ifndef CSOD_DISPATCH_H
+#define CSOD_DISPATCH_H
+
+#include "daemon.h"
+#include "request.h"
+
+/* Marks r approved (by approver, with message) and hands it to a worker. */
+void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver,
+                           const char *message);
+
+/* Hands an approved (or, after a restart, in_progress) request to a worker. */
+void csod_dispatch(csod_daemon *d, const char *id);
+
+/* Called when the workers' eventfd is readable: publishes finished jobs. */
+void csod_dispatch_collect(csod_daemon *d);
+
+/* Start-up: re-queues approved and in_progress requests, tidies the store
+ * of finished ones. */
+void csod_dispatch_recover(csod_daemon *d);
+
+#endif

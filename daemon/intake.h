@@ -1,0 +1,32 @@
+/* A complete drop becomes a request: its bytes are copied into the
+ * daemon-private store (a fresh inode nobody else can write, so what is
+ * approved is exactly what is signed), hashed, checked, and recorded. */
+#ifndef CSOD_INTAKE_H
+#define CSOD_INTAKE_H
+
+#include "daemon.h"
+#include "request.h"
+
+/* The watcher's callback: takes inbox/<developer>/<entry>. */
+void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, int is_dir);
+
+/* Folders in inbox/ that belong to no developer: an ERROR file in the
+ * outbox of that name says so (rewritten only when something new arrives). */
+void csod_intake_check_strays(csod_daemon *d);
+
+/* At start-up: finishes intakes that a crash interrupted. */
+void csod_intake_recover(csod_daemon *d);
+
+/* Copies in_fd to out_fd while computing MD5, SHA-1 and SHA-256 into f;
+ * refuses more than max bytes (0 = no limit). */
+int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f, csod_error *err);
+
+/* Parses a folder drop's request.conf into r (version, service, digests,
+ * organization, department, options). Errors name the line. */
+int csod_request_conf_parse(const char *path, csod_request *r, csod_error *err);
+
+/* Whether an approver is needed: the organization's setting (csodctl
+ * auto-approve, else the config's), else the global one. */
+int csod_auto_approve_effective(csod_daemon *d, const char *organization);
+
+#endif

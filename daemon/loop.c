@@ -1,0 +1,286 @@
+/* The event loop: one thread, epoll over the inbox watcher's inotify, the
+ * approvals inotify, a signalfd and the workers' eventfd. Nothing here
+ * blocks on a signature or on mail; the epoll timeout is the next deadline
+ * (a settling drop, the periodic scan, an expiry), so an idle daemon sleeps. */
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "approvals.h"
+#include "audit.h"
+#include "daemon.h"
+#include "developers.h"
+#include "dispatch.h"
+#include "intake.h"
+#include "mail.h"
+#include "retention.h"
+#include "sign_job.h"
+#include "workers.h"
+
+#define PKI_TICK_MS 60000
+
+static void on_drop(void *ctx, const char *inbox, const char *entry, int is_dir)
+{
+	csod_intake_drop(ctx, inbox, entry, is_dir);
+}
+
+static void watch_developer(void *ctx, const csod_dev_record *dev)
+{
+	csod_daemon *d = ctx;
+	char inbox[PATH_MAX];
+	csod_error err;
+	if (csod_developer_make_dirs(d->spool, dev->user, &err) < 0) {
+		csod_log(LOG_ERR, NULL, "developer %s: %s", dev->user, err.msg);
+		return;
+	}
+	csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", dev->user);
+	csod_watcher_add_inbox(d->watcher, dev->user, inbox);
+}
+
+static csod_watcher_config watcher_config(const csod_config *cfg)
+{
+	csod_watcher_config wc = {cfg->settle_ms, cfg->poll_interval_s * 1000};
+	return wc;
+}
+
+static int log_level(const char *name)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {{"debug", LOG_DEBUG},
+	              {"info", LOG_INFO},
+	              {"notice", LOG_NOTICE},
+	              {"warning", LOG_WARNING},
+	              {"error", LOG_ERR}};
+	for (size_t i = 0; name && i < sizeof levels / sizeof levels[0]; i++)
+		if (strcmp(name, levels[i].name) == 0)
+			return levels[i].level;
+	return LOG_INFO;
+}
+
+/* Another process (csodctl) committed to the database: developers may have
+ * been added. PRAGMA data_version changes only for other connections'
+ * commits, so this costs one cheap query when nothing happened. */
+static int db_changed_elsewhere(csod_daemon *d, int64_t *last)
+{
+	sqlite3_stmt *st = csod_db_prepare(d->db, "PRAGMA data_version", NULL);
+	int64_t v = 0;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	int changed = v != *last;
+	*last = v;
+	return changed;
+}
+
+static void reload(csod_daemon *d, const char *path, const char *spool_override)
+{
+	csod_error err;
+	csod_config *fresh = csod_config_load(path, spool_override, &err);
+	if (!fresh) {
+		csod_log(LOG_ERR, NULL, "reload refused, keeping the running configuration: %s",
+		         err.msg);
+		csod_audit(d->db, "csodd", "config.reload_failed", path, "%s", err.msg);
+		return;
+	}
+	char resolved[PATH_MAX];
+	if (!realpath(fresh->spool, resolved) || strcmp(resolved, d->spool) != 0)
+		csod_log(LOG_WARNING, NULL, "the spool changed to %s; that takes a restart",
+		         fresh->spool);
+	csod_config *old = d->cfg;
+	d->cfg = fresh;
+	csod_pki_set_config(d->pki, fresh);
+	csod_mailer_set_config(d->mailer, fresh);
+	csod_watcher_config wc = watcher_config(fresh);
+	csod_watcher_set_config(d->watcher, &wc);
+	if (csod_developers_seed(d->db, fresh, &err) < 0)
+		csod_log(LOG_ERR, NULL, "%s", err.msg);
+	csod_developers_each(d->db, watch_developer, d);
+	csod_config_free(old);
+	csod_audit(d->db, "csodd", "config.reload", path, "%d developer(s), %d admin(s)",
+	           fresh->n_developers, fresh->n_admins);
+	csod_log(LOG_NOTICE, NULL, "configuration reloaded from %s", path);
+}
+
+static int start(csod_daemon *d, csod_error *err)
+{
+	if (csod_spool_prepare(d->cfg->spool, err) < 0)
+		return -1;
+	if (!realpath(d->cfg->spool, d->spool))
+		return csod_fail_errno(err, "spool %s", d->cfg->spool);
+	char path[PATH_MAX];
+	csod_spool_path(d, path, sizeof path, "state/csodd.lock");
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return csod_fail(err, "another csodd is running on %s", d->spool);
+	/* Scratch left by a crash: nothing in tmp/ was ever published. */
+	csod_spool_path(d, path, sizeof path, "tmp");
+	csod_rm_rf(path);
+	if (csod_mkdir_p(path, 0700, err) < 0)
+		return -1;
+	csod_spool_path(d, path, sizeof path, "state/csod.db");
+	if (!(d->db = csod_db_open(path, 0, err)))
+		return -1;
+	if (csod_developers_seed(d->db, d->cfg, err) < 0)
+		return -1;
+	if (!(d->pki = csod_pki_open(d->cfg, d->db, err)))
+		return -1;
+	csod_error tick_err;
+	if (csod_pki_tick(d->pki, &tick_err) < 0)
+		csod_log(LOG_ERR, NULL, "certificates: %s", tick_err.msg);
+	d->workers = csod_workers_start(d->cfg->workers, csod_sign_job_run, csod_sign_job_free);
+	csod_watcher_config wc = watcher_config(d->cfg);
+	d->watcher = csod_watcher_new(&wc, on_drop, d);
+	if (!d->workers || !d->watcher)
+		return csod_fail(err, "cannot start the workers or the watcher");
+	if (csod_approvals_watch(d, err) < 0)
+		return -1;
+	csod_spool_path(d, path, sizeof path, "state/csod.db");
+	if (!(d->mailer = csod_mailer_start(d->cfg, path, err)))
+		return -1;
+	csod_developers_each(d->db, watch_developer, d);
+	csod_audit(d->db, "csodd", "daemon.start", d->spool, "pid %d", (int)getpid());
+	csod_log(LOG_NOTICE, NULL, "csodd started on %s", d->spool);
+	/* What a crash or a stop left: unfinished intakes, then signing. */
+	csod_intake_recover(d);
+	csod_dispatch_recover(d);
+	csod_approvals_scan(d);
+	csod_watcher_scan(d->watcher, csod_monotonic_ms());
+	return 0;
+}
+
+static void stop(csod_daemon *d)
+{
+	csod_workers_stop(d->workers);
+	if (d->mailer)
+		csod_mailer_stop(d->mailer);
+	csod_watcher_free(d->watcher);
+	if (d->approvals_fd >= 0)
+		close(d->approvals_fd);
+	csod_pki_close(d->pki);
+	if (d->db)
+		csod_audit(d->db, "csodd", "daemon.stop", d->spool, "pid %d", (int)getpid());
+	csod_db_close(d->db);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	csod_config_free(d->cfg);
+}
+
+static int add_fd(int ep, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool_override)
+{
+	csod_daemon d;
+	memset(&d, 0, sizeof d);
+	d.cfg = cfg;
+	d.approvals_fd = -1;
+	d.lock_fd = -1;
+	csod_log_open("csodd", csod_log_target(), log_level(cfg->log_level));
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	csod_error err;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (start(&d, &err) < 0 || sig_fd < 0 || ep < 0) {
+		csod_log(LOG_ERR, NULL, "cannot start: %s", err.msg);
+		stop(&d);
+		return -1;
+	}
+	add_fd(ep, csod_watcher_fd(d.watcher));
+	add_fd(ep, d.approvals_fd);
+	add_fd(ep, sig_fd);
+	add_fd(ep, csod_workers_fd(d.workers));
+
+	int64_t data_version = 0, next_scan = 0, next_pki = 0, next_expiry = 0;
+	db_changed_elsewhere(&d, &data_version);
+	int running = 1;
+	while (running) {
+		int64_t now = csod_monotonic_ms();
+		if (now >= next_scan) {
+			/* The safety net: markers and developers that came without an
+			 * inotify event (remote writers, csodctl). */
+			csod_approvals_scan(&d);
+			csod_intake_check_strays(&d);
+			if (db_changed_elsewhere(&d, &data_version))
+				csod_developers_each(d.db, watch_developer, &d);
+			int64_t every =
+			    d.cfg->poll_interval_s > 0 ? d.cfg->poll_interval_s * 1000 : 60000;
+			next_scan = now + every;
+		}
+		if (now >= next_pki) {
+			if (csod_pki_tick(d.pki, &err) < 0)
+				csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
+			next_pki = now + PKI_TICK_MS;
+		}
+		if (next_expiry >= 0 && csod_now() >= next_expiry) {
+			int64_t at = csod_retention_run(&d);
+			next_expiry = at ? at : -1;
+		}
+		int64_t wait = csod_watcher_tick(d.watcher, now);
+		wait = min_deadline(wait, next_scan - now);
+		wait = min_deadline(wait, next_pki - now);
+		if (next_expiry > 0)
+			wait = min_deadline(wait, (next_expiry - csod_now()) * 1000);
+		if (wait < 0)
+			wait = 0;
+		struct epoll_event events[8];
+		int n = epoll_wait(ep, events, 8, (int)(wait > 60000 ? 60000 : wait));
+		if (n < 0 && errno != EINTR) {
+			csod_log(LOG_ERR, NULL, "epoll: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+			if (fd == csod_watcher_fd(d.watcher)) {
+				csod_watcher_on_events(d.watcher, csod_monotonic_ms());
+			} else if (fd == d.approvals_fd) {
+				csod_approvals_scan(&d);
+			} else if (fd == csod_workers_fd(d.workers)) {
+				csod_dispatch_collect(&d);
+				/* A new signed request may expire before the known next. */
+				next_expiry = 0;
+			} else if (fd == sig_fd) {
+				struct signalfd_siginfo si;
+				while (read(sig_fd, &si, sizeof si) == sizeof si) {
+					if (si.ssi_signo == SIGHUP)
+						reload(&d, config_path, spool_override);
+					else
+						running = 0;
+				}
+			}
+		}
+	}
+	csod_log(LOG_NOTICE, NULL, "csodd stopping");
+	close(ep);
+	close(sig_fd);
+	stop(&d);
+	return 0;
+}

@@ -1,0 +1,205 @@
+/* Templates and the message format. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "../lib/fsutil.h"
+#include "mail.h"
+
+static const struct {
+	const char *kind, *text;
+} builtin[] = {
+    {"approval_needed",
+     "Subject: csod: request {{id}} from {{developer}} waits for approval\n"
+     "{{developer}} ({{organization}}) asks to sign version {{version}} with {{service}}.\n\n"
+     "Files:\n{{files}}\n"
+     "To approve, create {{approve_marker}} (its text is your message),\n"
+     "or run: csodctl request approve {{id}} -m \"...\"\n"
+     "To decline, create {{decline_marker}}.\n"
+     "Details: {{details}}\n"},
+    {"signed", "Subject: csod: request {{id}} is signed\n"
+               "Your files are signed:\n{{files}}\n"
+               "They stay in {{outbox}} until {{expires}}.\n"
+               "Approved by {{approver}}: {{message}}\n\n"
+               "Verify with:\n  {{verify}}\n"},
+    {"declined", "Subject: csod: request {{id}} was declined\n"
+                 "Request {{id}} ({{version}}) was declined by {{approver}}.\n\n"
+                 "Message: {{message}}\n"},
+    {"failed", "Subject: csod: request {{id}} failed\n"
+               "Request {{id}} could not be signed:\n\n  {{error}}\n\n"
+               "Nothing was published. Fix the input and drop it again.\n"},
+    {"welcome", "Subject: csod: your code-signing inbox\n"
+                "Welcome, {{name}}.\n\nCopy files to sign into {{inbox}}\n"
+                "(one file is one request; a folder is one request with all its files).\n"
+                "Signed files appear in {{outbox}}.\n"
+                "A folder may hold a request.conf, for example:\n"
+                "  version = \"1.0\";\n  digests = [ \"sha256\" ];\n"},
+    {"cert_issued", "Subject: csod: certificate {{id}} issued\n"
+                    "A code-signing certificate was issued for {{developer}} "
+                    "({{organization}}), valid until {{expires}}.\n"},
+    {"cert_expiring", "Subject: csod: certificate {{id}} expires on {{expires}}\n"
+                      "The code-signing certificate of {{developer}} ({{organization}}) "
+                      "expires on {{expires}}. Renew it: csodctl cert renew {{id}}\n"},
+};
+
+static const char *lookup(const char *const *vars, const char *name, size_t len)
+{
+	for (int i = 0; vars && vars[i] && vars[i + 1]; i += 2)
+		if (strlen(vars[i]) == len && strncmp(vars[i], name, len) == 0)
+			return vars[i + 1];
+	return NULL;
+}
+
+static char *substitute(const char *text, const char *const *vars)
+{
+	size_t cap = strlen(text) + 1, len = 0;
+	for (int i = 1; vars && vars[i - 1] && vars[i]; i += 2)
+		cap += strlen(vars[i]) * 4;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	for (const char *p = text; *p;) {
+		const char *end = strncmp(p, "{{", 2) == 0 ? strstr(p + 2, "}}") : NULL;
+		const char *value = end ? lookup(vars, p + 2, (size_t)(end - p - 2)) : NULL;
+		if (value) {
+			size_t n = strlen(value);
+			if (len + n + 1 > cap) {
+				cap = (len + n + 1) * 2;
+				char *grown = realloc(out, cap);
+				if (!grown) {
+					free(out);
+					return NULL;
+				}
+				out = grown;
+			}
+			memcpy(out + len, value, n);
+			len += n;
+			p = end + 2;
+		} else {
+			if (len + 2 > cap) {
+				cap *= 2;
+				char *grown = realloc(out, cap);
+				if (!grown) {
+					free(out);
+					return NULL;
+				}
+				out = grown;
+			}
+			out[len++] = *p++;
+		}
+	}
+	out[len] = '\0';
+	return out;
+}
+
+int csod_mail_render(const char *template_dir, const char *kind, const char *const *vars,
+                     char **subject, char **body, csod_error *err)
+{
+	char path[4096], *file = NULL;
+	const char *text = NULL;
+	snprintf(path, sizeof path, "%s/%s.txt", template_dir ? template_dir : ".", kind);
+	if (template_dir && csod_read_file(path, 65536, &file, NULL, NULL) == 0)
+		text = file;
+	for (size_t i = 0; !text && i < sizeof builtin / sizeof builtin[0]; i++)
+		if (strcmp(builtin[i].kind, kind) == 0)
+			text = builtin[i].text;
+	if (!text)
+		return csod_fail(err, "no mail template for '%s'", kind);
+	char *rendered = substitute(text, vars);
+	free(file);
+	if (!rendered)
+		return csod_fail(err, "out of memory");
+	const char *nl = strchr(rendered, '\n');
+	if (strncmp(rendered, "Subject:", 8) != 0 || !nl) {
+		free(rendered);
+		return csod_fail(err, "%s: the first line must be \"Subject: ...\"", path);
+	}
+	const char *s = rendered + 8;
+	while (*s == ' ')
+		s++;
+	*subject = strndup(s, (size_t)(nl - s));
+	*body = strdup(nl + 1);
+	free(rendered);
+	return *subject && *body ? 0 : csod_fail(err, "out of memory");
+}
+
+/* RFC 2047: a non-ASCII subject as one or more base64 encoded-words. */
+static char *encode_subject(const char *subject)
+{
+	int ascii = 1;
+	for (const unsigned char *p = (const unsigned char *)subject; *p; p++)
+		if (*p >= 0x80 || *p < 0x20)
+			ascii = 0;
+	if (ascii)
+		return strdup(subject);
+	size_t len = strlen(subject);
+	char *out = malloc(len * 2 + 64 * (len / 30 + 1));
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		/* At most 30 bytes per word, never splitting a UTF-8 sequence. */
+		size_t n = len - i < 30 ? len - i : 30;
+		while (n < len - i && ((unsigned char)subject[i + n] & 0xC0) == 0x80)
+			n--;
+		unsigned char b64[64];
+		int b = EVP_EncodeBlock(b64, (const unsigned char *)subject + i, (int)n);
+		o += (size_t)sprintf(out + o, "%s=?UTF-8?B?%.*s?=", i ? "\r\n " : "", b, b64);
+		i += n;
+	}
+	return out;
+}
+
+char *csod_mail_format(const char *from, const char *to, const char *subject, const char *body)
+{
+	char date[64], id[80];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	unsigned char rnd[8];
+	RAND_bytes(rnd, sizeof rnd);
+	const char *domain = strrchr(from, '@');
+	snprintf(id, sizeof id, "<%ld.%02x%02x%02x%02x%02x%02x%02x%02x%s>", (long)now, rnd[0],
+	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], domain ? domain : "@csod");
+	char *subj = encode_subject(subject);
+	if (!subj)
+		return NULL;
+	/* Bodies use CRLF line ends, as RFC 5322 requires. */
+	size_t cap = strlen(body) * 2 + strlen(subj) + strlen(from) + strlen(to) + 512;
+	char *msg = malloc(cap);
+	if (msg) {
+		int n =
+		    snprintf(msg, cap,
+		             "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n"
+		             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+		             "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n"
+		             "\r\n",
+		             date, from, to, subj, id);
+		size_t o = (size_t)n;
+		for (const char *p = body; *p && o + 3 < cap; p++) {
+			if (*p == '\n' && (p == body || p[-1] != '\r'))
+				msg[o++] = '\r';
+			msg[o++] = *p;
+		}
+		msg[o] = '\0';
+	}
+	free(subj);
+	return msg;
+}
+
+int csod_mail_send_spool(const char *spool, const char *message, csod_error *err)
+{
+	char dest[4096], tmp[4096];
+	unsigned char rnd[4];
+	RAND_bytes(rnd, sizeof rnd);
+	snprintf(dest, sizeof dest, "%s/mail/%ld-%02x%02x%02x%02x.eml", spool, (long)time(NULL),
+	         rnd[0], rnd[1], rnd[2], rnd[3]);
+	snprintf(tmp, sizeof tmp, "%s/tmp", spool);
+	return csod_write_file_atomic(tmp, dest, message, strlen(message), 0640, err);
+}

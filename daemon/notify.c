@@ -1,0 +1,159 @@
+/* Builds the mail about a request and queues it. Rendering uses the
+ * templates in <config dir>/templates/ (etc/templates/ in the source tree),
+ * with built-in fallbacks; the mailer thread delivers. */
+#include "notify.h"
+
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+#include "developers.h"
+#include "mail.h"
+#include "roles.h"
+
+typedef struct text_buf {
+	char *data;
+	size_t len, cap;
+} text_buf;
+
+static void append(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(text_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (b->len + (size_t)n + 1 > b->cap) {
+		size_t cap = (b->len + (size_t)n + 1) * 2;
+		char *grown = realloc(b->data, cap);
+		if (!grown)
+			return;
+		b->data = grown;
+		b->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+static void template_dir(const csod_daemon *d, char *out, size_t len)
+{
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof copy, "%s", d->cfg->path ? d->cfg->path : ".");
+	snprintf(out, len, "%s/templates", dirname(copy));
+}
+
+static void queue(csod_daemon *d, const csod_request *r, const char *kind, const char *to,
+                  const char *const *vars)
+{
+	char dir[PATH_MAX];
+	template_dir(d, dir, sizeof dir);
+	char *subject = NULL, *body = NULL;
+	csod_error err;
+	if (csod_mail_render(dir, kind, vars, &subject, &body, &err) < 0 ||
+	    csod_mail_enqueue(d->db, kind, r->id, to, subject, body, &err) < 0)
+		csod_log(LOG_ERR, r->id, "cannot queue the %s mail to %s: %s", kind, to, err.msg);
+	free(subject);
+	free(body);
+	if (d->mailer)
+		csod_mailer_wake(d->mailer);
+}
+
+void csod_notify(csod_daemon *d, const csod_request *r, const char *kind)
+{
+	if (!d->cfg->mail.transport || strcmp(d->cfg->mail.transport, "none") == 0)
+		return;
+	char outbox[PATH_MAX], approve[PATH_MAX], decline[PATH_MAX], details[PATH_MAX];
+	csod_spool_path(d, outbox, sizeof outbox, "outbox/%s/%s", r->developer, r->id);
+	csod_spool_path(d, approve, sizeof approve, "approvals/%s.approve", r->id);
+	csod_spool_path(d, decline, sizeof decline, "approvals/%s.decline", r->id);
+	csod_spool_path(d, details, sizeof details, "requests/%s/details.json", r->id);
+	char expires[32], created[32];
+	csod_iso_time(r->expires, expires);
+	csod_iso_time(r->created, created);
+
+	text_buf files = {0}, verify = {0};
+	for (int i = 0; i < r->n_files; i++) {
+		const csod_file *f = &r->files[i];
+		if (strcmp(kind, "signed") == 0 && f->output[0])
+			append(&files, "  %s/%s\n", outbox, f->output);
+		else
+			append(&files,
+			       "  %s (%lld bytes)\n    MD5 %s\n    SHA-1 %s\n    SHA-256 %s\n",
+			       f->name, (long long)f->size, f->md5, f->sha1, f->sha256);
+	}
+	if (r->n_files > 0 && strcmp(kind, "signed") == 0) {
+		const char *engine = r->files[0].engine, *out = r->files[0].output;
+		if (strcmp(engine, "hash") == 0)
+			append(&verify,
+			       "openssl cms -verify -binary -inform DER -in %s/%s -content "
+			       "<your file> -CAfile %s/chain.pem -purpose any",
+			       outbox, out, outbox);
+		else if (strcmp(engine, "jar") == 0)
+			append(&verify, "jarsigner -verify -strict %s/%s", outbox, out);
+		else if (strcmp(engine, "apk") == 0)
+			append(&verify, "apksigner verify -v %s/%s", outbox, out);
+		else
+			append(&verify, "osslsigncode verify -CAfile %s/chain.pem -in %s/%s",
+			       outbox, outbox, out);
+	}
+	const char *vars[] = {
+	    "id",
+	    r->id,
+	    "developer",
+	    r->developer,
+	    "organization",
+	    r->organization,
+	    "department",
+	    r->department,
+	    "version",
+	    r->version[0] ? r->version : "(none)",
+	    "service",
+	    r->service[0] ? r->service : "by file type",
+	    "digests",
+	    r->digests,
+	    "created",
+	    created,
+	    "files",
+	    files.data ? files.data : "",
+	    "outbox",
+	    outbox,
+	    "expires",
+	    expires,
+	    "verify",
+	    verify.data ? verify.data : "",
+	    "approver",
+	    r->approver,
+	    "message",
+	    r->message[0] ? r->message : "(none)",
+	    "error",
+	    r->error,
+	    "approve_marker",
+	    approve,
+	    "decline_marker",
+	    decline,
+	    "details",
+	    details,
+	    NULL,
+	};
+	if (strcmp(kind, "approval_needed") == 0) {
+		for (int i = 0; i < d->cfg->n_admins; i++) {
+			const csod_admin *a = &d->cfg->admins[i];
+			if (a->email && strcmp(a->user ? a->user : "", r->developer) != 0 &&
+			    csod_admin_covers(a, r->organization, r->department))
+				queue(d, r, kind, a->email, vars);
+		}
+	} else {
+		csod_dev_record dev;
+		if (csod_developer_lookup(d->db, r->developer, &dev) == 0 && dev.email[0])
+			queue(d, r, kind, dev.email, vars);
+	}
+	free(files.data);
+	free(verify.data);
+}

@@ -1,0 +1,431 @@
+/* Certificates and their keys: the local CA, enrollment, the signing-time
+ * policy, and the trust store the self-check uses. */
+#include "pki.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "audit.h"
+#include "ca_local.h"
+#include "developers.h"
+#include "keystore.h"
+
+struct csod_pki {
+	const csod_config *cfg;
+	csod_db *db;
+	csod_keystore *keys;
+	char spool[PATH_MAX];
+	X509 *ca_cert;
+	int64_t ca_key_id;
+	X509_STORE *trust;
+};
+
+static void resolve_spool(const csod_config *cfg, char *out, size_t len)
+{
+	if (!realpath(cfg->spool, out))
+		snprintf(out, len, "%s", cfg->spool);
+}
+
+csod_pki *csod_pki_open(const csod_config *cfg, csod_db *db, csod_error *err)
+{
+	csod_pki *pki = calloc(1, sizeof *pki);
+	if (!pki) {
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	pki->cfg = cfg;
+	pki->db = db;
+	resolve_spool(cfg, pki->spool, sizeof pki->spool);
+	pki->keys = csod_keystore_open(cfg, pki->spool, db, err);
+	pki->trust = X509_STORE_new();
+	if (!pki->keys || !pki->trust) {
+		csod_pki_close(pki);
+		return NULL;
+	}
+	return pki;
+}
+
+void csod_pki_close(csod_pki *pki)
+{
+	if (!pki)
+		return;
+	csod_keystore_close(pki->keys);
+	X509_free(pki->ca_cert);
+	X509_STORE_free(pki->trust);
+	free(pki);
+}
+
+void csod_pki_set_config(csod_pki *pki, const csod_config *cfg)
+{
+	pki->cfg = cfg;
+}
+
+X509_STORE *csod_pki_trust(csod_pki *pki)
+{
+	return pki->trust;
+}
+
+void csod_identity_release(csod_identity *id)
+{
+	EVP_PKEY_free(id->key);
+	X509_free(id->cert);
+	sk_X509_pop_free(id->chain, X509_free);
+	memset(id, 0, sizeof *id);
+}
+
+static int publish_ca(csod_pki *pki, const char *pem, csod_error *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	snprintf(path, sizeof path, "%s/ca/ca.pem", pki->spool);
+	snprintf(tmp, sizeof tmp, "%s/tmp", pki->spool);
+	return csod_write_file_atomic(tmp, path, pem, strlen(pem), 0644, err);
+}
+
+/* Loads the CA (creating it on first use) into pki->ca_cert and trust. */
+static int ensure_ca(csod_pki *pki, csod_error *err)
+{
+	if (pki->ca_cert)
+		return 0;
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "SELECT cert_pem, key_id FROM certificates WHERE is_ca = 1 AND state = 'issued' "
+	    "ORDER BY id DESC LIMIT 1",
+	    err);
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		pki->ca_cert = csod_x509_from_pem(csod_db_text(st, 0));
+		pki->ca_key_id = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (!pki->ca_cert) {
+		if (strcmp(pki->cfg->ca.backend, "local") != 0)
+			return 0; /* trust comes from the issued chains */
+		EVP_PKEY *key = NULL;
+		int64_t key_id = csod_keystore_generate(pki->keys, "rsa", 3072, &key, err);
+		if (key_id < 0)
+			return -1;
+		const char *org =
+		    pki->cfg->n_organizations ? pki->cfg->organizations[0].name : NULL;
+		X509 *cert = csod_ca_make_root(key, org, 10, err);
+		EVP_PKEY_free(key);
+		if (!cert)
+			return -1;
+		char *pem = csod_x509_pem(cert);
+		st = csod_db_prepare(
+		    pki->db,
+		    "INSERT INTO certificates(is_ca, key_id, state, order_no, "
+		    "requested, collected, expires, cert_pem, full_name) VALUES(1, ?, "
+		    "'issued', 'CA', ?, ?, ?, ?, 'csod local CA')",
+		    err);
+		int ok = st != NULL;
+		if (st) {
+			int64_t now = csod_now();
+			sqlite3_bind_int64(st, 1, key_id);
+			sqlite3_bind_int64(st, 2, now);
+			sqlite3_bind_int64(st, 3, now);
+			sqlite3_bind_int64(st, 4, now + 10LL * 365 * 86400);
+			sqlite3_bind_text(st, 5, pem, -1, SQLITE_STATIC);
+			ok = sqlite3_step(st) == SQLITE_DONE;
+			sqlite3_finalize(st);
+		}
+		free(pem);
+		if (!ok) {
+			X509_free(cert);
+			return csod_fail(err, "database: cannot record the CA");
+		}
+		csod_audit(pki->db, "csodd", "ca.created", "local", "local CA created");
+		pki->ca_cert = cert;
+		pki->ca_key_id = key_id;
+	}
+	X509_STORE_add_cert(pki->trust, pki->ca_cert);
+	char *pem = csod_x509_pem(pki->ca_cert);
+	int rc = pem ? publish_ca(pki, pem, err) : -1;
+	free(pem);
+	return rc;
+}
+
+static int has_certificate(csod_pki *pki, const char *developer, const char *organization)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "SELECT 1 FROM certificates WHERE is_ca = 0 AND developer = ? AND organization = ? "
+	    "AND state IN ('init', 'requested', 'issued')",
+	    NULL);
+	if (!st)
+		return 1;
+	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, organization, -1, SQLITE_STATIC);
+	int found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int domain_allowed(const csod_config *cfg, const char *organization, const char *email)
+{
+	const csod_organization *org = csod_config_organization(cfg, organization);
+	const char *at = email ? strrchr(email, '@') : NULL;
+	if (!org || !org->domains || !org->domains[0])
+		return 1;
+	for (int i = 0; at && org->domains[i]; i++)
+		if (strcasecmp(at + 1, org->domains[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Records a certificate row for developer; returns its id. */
+static int64_t record_certificate(csod_pki *pki, const csod_dev_record *dev, const char *state,
+                                  int64_t key_id, X509 *cert, const char *error)
+{
+	const csod_ca_config *ca = &pki->cfg->ca;
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "INSERT INTO certificates(developer, organization, department, email, full_name,"
+	    " contact_email, domain, term_years, algorithm, key_bits, key_id, state, requested,"
+	    " collected, not_before, expires, serial, cert_pem, error) VALUES(?, ?, ?, ?, ?, ?,"
+	    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    NULL);
+	if (!st)
+		return -1;
+	const char *at = strrchr(dev->email, '@');
+	int64_t now = csod_now();
+	sqlite3_bind_text(st, 1, dev->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, dev->organization, -1, SQLITE_STATIC);
+	if (dev->department[0])
+		sqlite3_bind_text(st, 3, dev->department, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, dev->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, dev->name[0] ? dev->name : dev->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, dev->email, -1, SQLITE_STATIC);
+	if (at)
+		sqlite3_bind_text(st, 7, at + 1, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, ca->term_years);
+	sqlite3_bind_text(st, 9, ca->key_algorithm, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, ca->key_bits);
+	if (key_id > 0)
+		sqlite3_bind_int64(st, 11, key_id);
+	sqlite3_bind_text(st, 12, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, now);
+	char *pem = NULL;
+	char serial_hex[80] = "";
+	if (cert) {
+		sqlite3_bind_int64(st, 14, now);
+		int day, sec;
+		ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notBefore(cert));
+		sqlite3_bind_int64(st, 15, now + (int64_t)day * 86400 + sec);
+		ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(cert));
+		sqlite3_bind_int64(st, 16, now + (int64_t)day * 86400 + sec);
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+		char *hex = bn ? BN_bn2hex(bn) : NULL;
+		snprintf(serial_hex, sizeof serial_hex, "%s", hex ? hex : "");
+		OPENSSL_free(hex);
+		BN_free(bn);
+		sqlite3_bind_text(st, 17, serial_hex, -1, SQLITE_STATIC);
+		pem = csod_x509_pem(cert);
+		sqlite3_bind_text(st, 18, pem, -1, SQLITE_STATIC);
+	}
+	if (error)
+		sqlite3_bind_text(st, 19, error, -1, SQLITE_STATIC);
+	int64_t id = sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(pki->db->sql) : -1;
+	sqlite3_finalize(st);
+	free(pem);
+	if (id > 0) {
+		char order[32];
+		snprintf(order, sizeof order, "L%06lld", (long long)id);
+		st = csod_db_prepare(pki->db, "UPDATE certificates SET order_no = ? WHERE id = ?",
+		                     NULL);
+		if (st) {
+			sqlite3_bind_text(st, 1, order, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, id);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+	}
+	return id;
+}
+
+/* Enrolls dev with the local CA: key, certificate, issued at once. */
+static int enroll_local(csod_pki *pki, const csod_dev_record *dev, csod_error *err)
+{
+	if (!domain_allowed(pki->cfg, dev->organization, dev->email)) {
+		csod_fail(err, "%s: email %s is not in a domain of %s", dev->user, dev->email,
+		          dev->organization);
+		record_certificate(pki, dev, "init", 0, NULL, err->msg);
+		return -1;
+	}
+	EVP_PKEY *ca_key = csod_keystore_load(pki->keys, pki->ca_key_id, err);
+	if (!ca_key)
+		return -1;
+	EVP_PKEY *key = NULL;
+	int64_t key_id = csod_keystore_generate(pki->keys, pki->cfg->ca.key_algorithm,
+	                                        pki->cfg->ca.key_bits, &key, err);
+	X509 *cert = NULL;
+	if (key_id > 0) {
+		csod_subject subject = {pki->cfg->ca.subject_country, dev->organization,
+		                        dev->department, dev->name[0] ? dev->name : dev->user,
+		                        dev->email};
+		cert = csod_ca_issue(pki->ca_cert, ca_key, key, &subject, pki->cfg->ca.term_years,
+		                     err);
+	}
+	int64_t id = cert ? record_certificate(pki, dev, "issued", key_id, cert, NULL) : -1;
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	if (id < 0)
+		return err && err->msg[0] ? -1 : csod_fail(err, "cannot record the certificate");
+	char idtext[32];
+	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+	csod_audit(pki->db, "csodd", "cert.issued", idtext, "%s (%s), local CA", dev->user,
+	           dev->organization);
+	csod_log(LOG_NOTICE, NULL, "certificate %lld issued for %s (%s)", (long long)id, dev->user,
+	         dev->organization);
+	return 0;
+}
+
+typedef struct enroll_pass {
+	csod_pki *pki;
+	int failures;
+	csod_error *err;
+} enroll_pass;
+
+static void enroll_if_needed(void *ctx, const csod_dev_record *dev)
+{
+	enroll_pass *p = ctx;
+	if (has_certificate(p->pki, dev->user, dev->organization))
+		return;
+	csod_error err;
+	if (enroll_local(p->pki, dev, &err) < 0) {
+		csod_log(LOG_ERR, NULL, "enrollment of %s refused: %s", dev->user, err.msg);
+		if (!p->failures++)
+			csod_fail(p->err, "enrollment of %s: %s", dev->user, err.msg);
+	}
+}
+
+int csod_pki_tick(csod_pki *pki, csod_error *err)
+{
+	if (ensure_ca(pki, err) < 0)
+		return -1;
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "UPDATE certificates SET state = 'expired' WHERE state = 'issued' AND expires <= ?",
+	    err);
+	if (st) {
+		sqlite3_bind_int64(st, 1, csod_now());
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (!pki->cfg->ca.auto_enroll || strcmp(pki->cfg->ca.backend, "local") != 0 ||
+	    !pki->ca_cert)
+		return 0;
+	enroll_pass pass = {pki, 0, err};
+	csod_developers_each(pki->db, enroll_if_needed, &pass);
+	return pass.failures ? -1 : 0;
+}
+
+/* Why a developer has no usable certificate, for the request's error. */
+static int no_identity(csod_pki *pki, const char *developer, const char *organization,
+                       csod_error *err)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "SELECT id, state, expires, revoke_reason, error FROM certificates WHERE is_ca = 0 "
+	    "AND developer = ? AND organization = ? ORDER BY id DESC LIMIT 1",
+	    err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, organization, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		csod_fail(err, "no certificate for developer %s in organization %s", developer,
+		          organization);
+	} else {
+		const char *state = csod_db_text(st, 1);
+		const char *reason = csod_db_text(st, 3);
+		const char *error = csod_db_text(st, 4);
+		char when[32] = "";
+		time_t t = (time_t)sqlite3_column_int64(st, 2);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%d", &tm);
+		csod_fail(err, "certificate %lld of %s (%s) is %s%s%s%s%s",
+		          (long long)sqlite3_column_int64(st, 0), developer, organization, state,
+		          strcmp(state, "expired") == 0 ? " since " : "",
+		          strcmp(state, "expired") == 0 ? when : "",
+		          reason  ? ": "
+		          : error ? ": "
+		                  : "",
+		          reason  ? reason
+		          : error ? error
+		                  : "");
+	}
+	sqlite3_finalize(st);
+	return -1;
+}
+
+static int has_code_signing(X509 *cert)
+{
+	uint32_t flags = X509_get_extension_flags(cert);
+	return (flags & EXFLAG_XKUSAGE) && (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN);
+}
+
+int csod_pki_identity(csod_pki *pki, const char *developer, const char *organization,
+                      csod_identity *out, int64_t *certificate_id, char **chain_pem,
+                      csod_error *err)
+{
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "SELECT id, key_id, cert_pem FROM certificates WHERE is_ca = 0 AND developer = ? "
+	    "AND organization = ? AND state = 'issued' AND expires > ? ORDER BY expires DESC "
+	    "LIMIT 1",
+	    err);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, organization ? organization : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, csod_now());
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return no_identity(pki, developer, organization ? organization : "", err);
+	}
+	int64_t id = sqlite3_column_int64(st, 0), key_id = sqlite3_column_int64(st, 1);
+	out->cert = csod_x509_from_pem(csod_db_text(st, 2));
+	sqlite3_finalize(st);
+	if (!out->cert)
+		return csod_fail(err, "certificate %lld does not decode", (long long)id);
+	if (!has_code_signing(out->cert)) {
+		csod_identity_release(out);
+		return csod_fail(err, "certificate %lld lacks the codeSigning extended key usage",
+		                 (long long)id);
+	}
+	if (!(out->key = csod_keystore_load(pki->keys, key_id, err))) {
+		csod_identity_release(out);
+		return -1;
+	}
+	out->chain = sk_X509_new_null();
+	if (pki->ca_cert) {
+		X509_up_ref(pki->ca_cert);
+		sk_X509_push(out->chain, pki->ca_cert);
+	}
+	if (certificate_id)
+		*certificate_id = id;
+	if (chain_pem) {
+		char *leaf = csod_x509_pem(out->cert);
+		char *root = pki->ca_cert ? csod_x509_pem(pki->ca_cert) : NULL;
+		size_t len = (leaf ? strlen(leaf) : 0) + (root ? strlen(root) : 0) + 1;
+		*chain_pem = malloc(len);
+		if (*chain_pem)
+			snprintf(*chain_pem, len, "%s%s", leaf ? leaf : "", root ? root : "");
+		free(leaf);
+		free(root);
+	}
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* A signing request: its database record, its state transitions and the
+ * files that show it to people (outbox STATUS, request.json, ERROR;
+ * requests/<id>/details.json for approvers). */
+#ifndef CSOD_REQUEST_H
+#define CSOD_REQUEST_H
+
+#include <stdint.h>
+
+#include "daemon.h"
+
+#define CSOD_MESSAGE_MAX 4096
+
+typedef struct csod_file {
+	char name[256];
+	int64_t size;
+	char md5[33], sha1[41], sha256[65];
+	char engine[16];
+	char output[256]; /* signed file's name in the outbox; "" until signed */
+} csod_file;
+
+/* Options a request.conf may set beyond the table's columns. */
+typedef struct csod_request_options {
+	int append; /* keep existing signatures, add ours */
+	int min_sdk;
+	char description[256];
+	char url[256];
+} csod_request_options;
+
+typedef struct csod_request {
+	char id[32];
+	char developer[65];
+	char organization[256];
+	char department[256];
+	char version[128];
+	char service[32];  /* "" = by extension, per file */
+	char digests[128]; /* comma-separated */
+	char state[16];
+	char drop_name[256];
+	char approver[65];
+	char message[CSOD_MESSAGE_MAX + 1];
+	char error[512];
+	int64_t created, updated, approved, signed_at, expires, certificate_id;
+	csod_request_options options;
+	csod_file *files;
+	int n_files;
+} csod_request;
+
+/* 0 loaded, 1 no such request, -1 database error. */
+int csod_request_load(csod_db *db, const char *id, csod_request *out);
+void csod_request_free(csod_request *r);
+
+/* Inserts a new request with its files (one transaction). */
+int csod_request_insert(csod_db *db, const csod_request *r, csod_error *err);
+
+/* Saves the mutable part of r (state, approver, message, error, times,
+ * file outputs) without side effects; csod_request_transition uses it. */
+int csod_request_update(csod_db *db, const csod_request *r, csod_error *err);
+
+/* Moves r to state (updating the fields r carries: approver, message, error,
+ * times, outputs), records it in the database and the audit log (actor is
+ * who caused it), then rewrites the outbox's STATUS and request.json (and
+ * ERROR for failed). */
+int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
+                            csod_error *err);
+
+/* (Re)writes outbox/<dev>/<id>/{STATUS,request.json[,ERROR]}. */
+int csod_request_publish_status(csod_daemon *d, const csod_request *r, csod_error *err);
+
+/* Writes requests/<id>/details.json for approvers. */
+int csod_request_publish_details(csod_daemon *d, const csod_request *r, csod_error *err);
+
+/* request.json as a malloc'd string. */
+char *csod_request_json(const csod_daemon *d, const csod_request *r);
+
+/* Ids of requests in a state, oldest first (for recovery and dispatch);
+ * calls fn for each. */
+int csod_requests_in_state(csod_db *db, const char *state, void (*fn)(void *ctx, const char *id),
+                           void *ctx);
+
+/* A new id: YYYYMMDD-HHMMSS-xxxx (UTC, then 4 random base32 letters):
+ * short enough to type into a marker name, sorted by creation time. */
+void csod_request_new_id(char out[32]);
+
+/* ISO 8601 UTC for an epoch time; "" for 0. */
+void csod_iso_time(int64_t t, char out[32]);
+
+#endif

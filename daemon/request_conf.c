@@ -1,0 +1,112 @@
+/* request.conf: a developer's per-drop options, in libconfig syntax.
+ * Mistakes are the developer's to fix, so every error names the line. */
+#include <libconfig.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../signers/signer.h"
+#include "intake.h"
+
+static int fail_at(csod_error *err, const config_setting_t *s, const char *what)
+{
+	return csod_fail(err, "request.conf:%d: %s: %s", config_setting_source_line(s),
+	                 config_setting_name(s), what);
+}
+
+static int take_string(const config_setting_t *s, char *out, size_t len, csod_error *err)
+{
+	const char *v = config_setting_get_string(s);
+	if (!v)
+		return fail_at(err, s, "expected a string in double quotes");
+	if (strlen(v) >= len)
+		return fail_at(err, s, "too long");
+	snprintf(out, len, "%s", v);
+	return 0;
+}
+
+static int take_digests(const config_setting_t *s, char *out, size_t len, csod_error *err)
+{
+	out[0] = '\0';
+	int n =
+	    config_setting_is_array(s) || config_setting_is_list(s) ? config_setting_length(s) : 1;
+	if (n < 1 || n > CSOD_MAX_DIGESTS)
+		return fail_at(err, s, "expected 1 to 5 digest names");
+	for (int i = 0; i < n; i++) {
+		const char *name = config_setting_is_scalar(s)
+		                       ? config_setting_get_string(s)
+		                       : config_setting_get_string_elem(s, i);
+		if (!name || !csod_digest_by_name(name))
+			return fail_at(err, s,
+			               "expected digest names among md5 sha1 sha256 "
+			               "sha384 sha512");
+		size_t used = strlen(out);
+		snprintf(out + used, len - used, "%s%s", i ? "," : "", name);
+	}
+	return 0;
+}
+
+int csod_request_conf_parse(const char *path, csod_request *r, csod_error *err)
+{
+	config_t cfg;
+	config_init(&cfg);
+	int rc = 0;
+	if (!config_read_file(&cfg, path)) {
+		rc = csod_fail(err, "request.conf:%d: %s", config_error_line(&cfg),
+		               config_error_text(&cfg));
+		goto out;
+	}
+	config_setting_t *root = config_root_setting(&cfg);
+	for (int i = 0; rc == 0 && i < config_setting_length(root); i++) {
+		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(s);
+		if (strcmp(name, "version") == 0) {
+			rc = take_string(s, r->version, sizeof r->version, err);
+		} else if (strcmp(name, "service") == 0) {
+			rc = take_string(s, r->service, sizeof r->service, err);
+			if (rc == 0 && strcmp(r->service, "auto") == 0)
+				r->service[0] = '\0';
+			else if (rc == 0 && strcmp(r->service, "authenticode") != 0 &&
+			         strcmp(r->service, "java") != 0 &&
+			         strcmp(r->service, "android") != 0 &&
+			         strcmp(r->service, "hash") != 0)
+				rc = fail_at(err, s,
+				             "expected authenticode, java, android, hash "
+				             "or auto");
+		} else if (strcmp(name, "digests") == 0) {
+			rc = take_digests(s, r->digests, sizeof r->digests, err);
+		} else if (strcmp(name, "organization") == 0) {
+			char org[sizeof r->organization];
+			rc = take_string(s, org, sizeof org, err);
+			if (rc == 0 && strcmp(org, r->organization) != 0)
+				rc = fail_at(err, s,
+				             "the developer does not belong to this "
+				             "organization");
+		} else if (strcmp(name, "department") == 0) {
+			rc = take_string(s, r->department, sizeof r->department, err);
+		} else if (strcmp(name, "append") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				rc = fail_at(err, s, "expected true or false");
+			else
+				r->options.append = config_setting_get_bool(s);
+		} else if (strcmp(name, "min_sdk") == 0) {
+			int v = config_setting_get_int(s);
+			if (config_setting_type(s) != CONFIG_TYPE_INT || v < 1 || v > 1000)
+				rc = fail_at(err, s, "expected an Android API level (1-1000)");
+			else
+				r->options.min_sdk = v;
+		} else if (strcmp(name, "description") == 0) {
+			rc = take_string(s, r->options.description, sizeof r->options.description,
+			                 err);
+		} else if (strcmp(name, "url") == 0) {
+			rc = take_string(s, r->options.url, sizeof r->options.url, err);
+		} else {
+			rc = fail_at(err, s,
+			             "unknown setting (known: version service digests "
+			             "organization department append min_sdk description "
+			             "url)");
+		}
+	}
+out:
+	config_destroy(&cfg);
+	return rc;
+}

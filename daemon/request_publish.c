@@ -1,0 +1,177 @@
+/* What people see of a request: STATUS, request.json and ERROR in the
+ * outbox, details.json for approvers. Every file is written in tmp/ and
+ * renamed into place, so a reader never sees half of one. */
+#include "request.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "audit.h"
+#include "states.h"
+
+static json_t *json_time(int64_t t)
+{
+	char iso[32];
+	csod_iso_time(t, iso);
+	return t ? json_string(iso) : json_null();
+}
+
+static json_t *json_text(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *digest_list(const char *digests)
+{
+	json_t *arr = json_array();
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", digests);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		json_array_append_new(arr, json_string(tok));
+	return arr;
+}
+
+static json_t *files_json(const csod_request *r, int for_approvers)
+{
+	json_t *files = json_array();
+	for (int i = 0; i < r->n_files; i++) {
+		const csod_file *f = &r->files[i];
+		json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:o}", "name", f->name, "size",
+		                      (json_int_t)f->size, "md5", json_text(f->md5), "sha1",
+		                      json_text(f->sha1), "sha256", json_text(f->sha256));
+		if (!for_approvers) {
+			json_object_set_new(o, "engine", json_text(f->engine));
+			json_object_set_new(o, "signed", json_text(f->output));
+		}
+		json_array_append_new(files, o);
+	}
+	return files;
+}
+
+char *csod_request_json(const csod_daemon *d, const csod_request *r)
+{
+	char outbox[PATH_MAX];
+	csod_spool_path(d, outbox, sizeof outbox, "outbox/%s/%s", r->developer, r->id);
+	json_t *j = json_object();
+	json_object_set_new(j, "id", json_string(r->id));
+	json_object_set_new(j, "state", json_string(r->state));
+	json_object_set_new(j, "developer", json_string(r->developer));
+	json_object_set_new(j, "organization", json_text(r->organization));
+	json_object_set_new(j, "department", json_text(r->department));
+	json_object_set_new(j, "version", json_text(r->version));
+	json_object_set_new(j, "service", json_text(r->service));
+	json_object_set_new(j, "digests", digest_list(r->digests));
+	json_object_set_new(j, "drop", json_string(r->drop_name));
+	json_object_set_new(j, "files", files_json(r, 0));
+	json_object_set_new(j, "created", json_time(r->created));
+	json_object_set_new(j, "updated", json_time(r->updated));
+	json_object_set_new(j, "approved", json_time(r->approved));
+	json_object_set_new(j, "approver", json_text(r->approver));
+	json_object_set_new(j, "message", json_text(r->message));
+	json_object_set_new(j, "error", json_text(r->error));
+	json_object_set_new(j, "signed", json_time(r->signed_at));
+	json_object_set_new(j, "expires", json_time(r->expires));
+	json_object_set_new(j, "outbox", json_string(outbox));
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return text;
+}
+
+static int write_text(csod_daemon *d, const char *dest, const char *text, csod_error *err)
+{
+	char tmp[PATH_MAX];
+	csod_spool_path(d, tmp, sizeof tmp, "tmp");
+	return csod_write_file_atomic(tmp, dest, text, strlen(text), 0644, err);
+}
+
+int csod_request_publish_status(csod_daemon *d, const csod_request *r, csod_error *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (csod_spool_path(d, dir, sizeof dir, "outbox/%s/%s", r->developer, r->id) < 0)
+		return csod_fail(err, "outbox path too long");
+	if (csod_mkdir_p(dir, 0755, err) < 0)
+		return -1;
+	char *json = csod_request_json(d, r);
+	if (!json)
+		return csod_fail(err, "cannot build request.json");
+	csod_path(path, sizeof path, "%s/request.json", dir);
+	int rc = write_text(d, path, json, err);
+	free(json);
+	if (rc == 0 && strcmp(r->state, "failed") == 0) {
+		char text[sizeof r->error + 2];
+		snprintf(text, sizeof text, "%s\n", r->error);
+		csod_path(path, sizeof path, "%s/ERROR", dir);
+		rc = write_text(d, path, text, err);
+	}
+	/* STATUS last: a script that waits for it finds request.json current. */
+	if (rc == 0) {
+		char text[32];
+		snprintf(text, sizeof text, "%s\n", r->state);
+		csod_path(path, sizeof path, "%s/STATUS", dir);
+		rc = write_text(d, path, text, err);
+	}
+	return rc;
+}
+
+int csod_request_publish_details(csod_daemon *d, const csod_request *r, csod_error *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (csod_spool_path(d, dir, sizeof dir, "requests/%s", r->id) < 0 ||
+	    csod_mkdir_p(dir, 0755, err) < 0)
+		return -1;
+	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "id", r->id,
+	                      "developer", r->developer, "organization", json_text(r->organization),
+	                      "department", json_text(r->department), "version",
+	                      json_text(r->version), "service", json_text(r->service), "digests",
+	                      digest_list(r->digests), "created", json_time(r->created), "files",
+	                      files_json(r, 1), "state", r->state);
+	char approve[PATH_MAX];
+	csod_spool_path(d, approve, sizeof approve, "approvals/%s.approve", r->id);
+	json_object_set_new(j, "approve_marker", json_string(approve));
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	csod_path(path, sizeof path, "%s/details.json", dir);
+	int rc = text ? write_text(d, path, text, err) : csod_fail(err, "cannot build details");
+	free(text);
+	return rc;
+}
+
+int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
+                            csod_error *err)
+{
+	char from[16];
+	snprintf(from, sizeof from, "%s", r->state);
+	if (!csod_state_allowed(from, state))
+		return csod_fail(err, "request %s cannot go from %s to %s", r->id, from, state);
+	snprintf(r->state, sizeof r->state, "%s", state);
+	r->updated = csod_now();
+	if (csod_db_begin(d->db) < 0)
+		return csod_fail(err, "database busy");
+	if (csod_request_update(d->db, r, err) < 0) {
+		csod_db_rollback(d->db);
+		return -1;
+	}
+	csod_audit(d->db, actor, "request.state", r->id, "%s -> %s%s%s", from, state,
+	           r->error[0] && strcmp(state, "failed") == 0 ? ": " : "",
+	           strcmp(state, "failed") == 0 ? r->error : "");
+	if (csod_db_commit(d->db) < 0) {
+		csod_db_rollback(d->db);
+		return csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
+	}
+	csod_log(strcmp(state, "failed") == 0 ? LOG_WARNING : LOG_INFO, r->id, "%s -> %s%s%s", from,
+	         state, strcmp(state, "failed") == 0 ? ": " : "",
+	         strcmp(state, "failed") == 0 ? r->error : "");
+	csod_error perr;
+	if (csod_request_publish_status(d, r, &perr) < 0)
+		csod_log(LOG_ERR, r->id, "cannot update the outbox: %s", perr.msg);
+	if (csod_request_publish_details(d, r, &perr) < 0)
+		csod_log(LOG_ERR, r->id, "cannot update details.json: %s", perr.msg);
+	return 0;
+}

@@ -1,0 +1,59 @@
+#include "retention.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/log.h"
+#include "request.h"
+
+static void expire(void *ctx, const char *id)
+{
+	csod_daemon *d = ctx;
+	csod_request r;
+	if (csod_request_load(d->db, id, &r) != 0 || strcmp(r.state, "signed") != 0 ||
+	    r.expires > csod_now()) {
+		csod_request_free(&r);
+		return;
+	}
+	char path[PATH_MAX];
+	for (int i = 0; i < r.n_files; i++) {
+		if (!r.files[i].output[0])
+			continue;
+		if (csod_spool_path(d, path, sizeof path, "outbox/%s/%s/%s", r.developer, r.id,
+		                    r.files[i].output) == 0)
+			unlink(path);
+	}
+	if (csod_spool_path(d, path, sizeof path, "outbox/%s/%s/chain.pem", r.developer, r.id) == 0)
+		unlink(path);
+	csod_error err;
+	if (csod_request_transition(d, &r, "expired", "csodd", &err) < 0)
+		csod_log(LOG_ERR, id, "%s", err.msg);
+	csod_request_free(&r);
+}
+
+int64_t csod_retention_run(csod_daemon *d)
+{
+	int64_t now = csod_now();
+	sqlite3_stmt *st = csod_db_prepare(
+	    d->db, "SELECT id FROM requests WHERE state = 'signed' AND expires <= ?", NULL);
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, now);
+	char ids[64][32];
+	int n = 0;
+	while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(ids[n++], sizeof ids[0], "%s", csod_db_text(st, 0));
+	sqlite3_finalize(st);
+	for (int i = 0; i < n; i++)
+		expire(d, ids[i]);
+	if (n == 64)
+		return now; /* more are due: come back at once */
+	st = csod_db_prepare(d->db, "SELECT MIN(expires) FROM requests WHERE state = 'signed'",
+	                     NULL);
+	int64_t next = 0;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		next = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return next;
+}

@@ -1,0 +1,11 @@
+/* Who may act on what: the scope of MRAO, RAO and DRAO administrators. */
+#ifndef CSOD_ROLES_H
+#define CSOD_ROLES_H
+
+#include "config.h"
+
+/* MRAO: every organization; RAO: the organizations delegated to them; DRAO:
+ * the departments delegated to them ("Org/Dept" or a bare "Dept"). */
+int csod_admin_covers(const csod_admin *admin, const char *organization, const char *department);
+
+#endif

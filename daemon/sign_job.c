@@ -1,0 +1,110 @@
+#include "sign_job.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/fsutil.h"
+
+/* Names the daemon writes itself; a signed output may not take them. */
+static int reserved_name(const char *name)
+{
+	return strcmp(name, "STATUS") == 0 || strcmp(name, "request.json") == 0 ||
+	       strcmp(name, "ERROR") == 0 || strcmp(name, "chain.pem") == 0;
+}
+
+static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_len)
+{
+	char in_path[PATH_MAX];
+	csod_path(in_path, sizeof in_path, "%s/%s", job->store_dir, f->name);
+	int in = open(in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return csod_fail_errno(&job->err, "%s: cannot open the stored copy", f->name);
+	int rc = -1, out = -1;
+	const csod_signer *s = csod_signer_for(job->service, f->name, in, &job->err);
+	if (!s)
+		goto done;
+	snprintf(f->engine, sizeof f->engine, "%s", s->name);
+	if (s->output_name)
+		s->output_name(f->name, f->output, sizeof f->output);
+	else
+		snprintf(f->output, sizeof f->output, "%s", f->name);
+	if (reserved_name(f->output)) {
+		csod_fail(&job->err, "%s: the name is reserved in the outbox", f->output);
+		goto done;
+	}
+	out = csod_tmpfile(job->tmp_dir, "sign", tmp_out, tmp_len, &job->err);
+	if (out < 0)
+		goto done;
+	csod_error why;
+	job->options.input_name = f->name;
+	if (s->sign(in, out, &job->identity, &job->options, &why) < 0) {
+		csod_fail(&job->err, "%s: %s", f->name, why.msg);
+		goto done;
+	}
+	if (s->verify(in, out, job->trust, &why) < 0) {
+		csod_fail(&job->err, "%s: the signed output failed its self-check: %s", f->name,
+		          why.msg);
+		goto done;
+	}
+	if (fchmod(out, 0644) < 0 || fsync(out) < 0) {
+		csod_fail_errno(&job->err, "%s: cannot finish the output", f->name);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (out >= 0)
+		close(out);
+	if (rc < 0 && tmp_out[0])
+		unlink(tmp_out);
+	close(in);
+	return rc;
+}
+
+void csod_sign_job_run(void *arg)
+{
+	csod_sign_job *job = arg;
+	char(*tmp)[PATH_MAX] = calloc((size_t)job->n_files + 1, PATH_MAX);
+	if (!tmp) {
+		job->failed = 1;
+		csod_fail(&job->err, "out of memory");
+		return;
+	}
+	int i, rc = 0;
+	for (i = 0; i < job->n_files && rc == 0; i++)
+		rc = sign_one(job, &job->files[i], tmp[i], PATH_MAX);
+	if (rc == 0) {
+		/* Everything verified: publish, each file by an atomic rename. */
+		char dest[PATH_MAX];
+		csod_path(dest, sizeof dest, "%s/chain.pem", job->outbox_dir);
+		rc = csod_write_file_atomic(job->tmp_dir, dest, job->chain_pem,
+		                            strlen(job->chain_pem), 0644, &job->err);
+		for (i = 0; i < job->n_files && rc == 0; i++) {
+			csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir,
+			          job->files[i].output);
+			rc = csod_publish(tmp[i], dest, &job->err);
+			if (rc == 0)
+				tmp[i][0] = '\0';
+		}
+	}
+	for (i = 0; i < job->n_files; i++)
+		if (tmp[i][0])
+			unlink(tmp[i]);
+	free(tmp);
+	job->failed = rc < 0;
+}
+
+void csod_sign_job_free(void *arg)
+{
+	csod_sign_job *job = arg;
+	if (!job)
+		return;
+	csod_identity_release(&job->identity);
+	free(job->chain_pem);
+	free(job->files);
+	free(job);
+}

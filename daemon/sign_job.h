@@ -1,0 +1,34 @@
+/* One request's signing, as a worker thread does it: everything it needs is
+ * in the job, so it shares nothing with the event loop. Outputs are signed
+ * into tmp/, checked with the engine's own verifier, and only when every
+ * file passed are they renamed into the outbox. */
+#ifndef CSOD_SIGN_JOB_H
+#define CSOD_SIGN_JOB_H
+
+#include <limits.h>
+
+#include "../signers/signer.h"
+#include "request.h"
+
+typedef struct csod_sign_job {
+	char id[32];
+	char service[32];
+	char store_dir[PATH_MAX];
+	char tmp_dir[PATH_MAX];
+	char outbox_dir[PATH_MAX];
+	csod_identity identity;
+	X509_STORE *trust; /* shared, read-only while jobs run */
+	char *chain_pem;
+	char digest_names[CSOD_MAX_DIGESTS][16];
+	char description[256], url[256], timestamp_url[512]; /* what options point at */
+	csod_sign_options options;
+	int n_files;
+	csod_file *files; /* name in; engine and output filled in */
+	int failed;
+	csod_error err;
+} csod_sign_job;
+
+void csod_sign_job_run(void *job);
+void csod_sign_job_free(void *job);
+
+#endif

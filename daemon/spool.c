@@ -1,0 +1,57 @@
+/* The spool layout of DESIGN.md. store/, state/ and tmp/ are the daemon's
+ * alone; the rest is shared with developers and approvers. */
+#include "daemon.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "../lib/fsutil.h"
+
+int csod_spool_path(const csod_daemon *d, char *buf, size_t len, const char *fmt, ...)
+{
+	char rel[PATH_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(rel, sizeof rel, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof rel)
+		return -1;
+	return csod_path(buf, len, "%s/%s", d->spool, rel);
+}
+
+int csod_spool_prepare(const char *spool, csod_error *err)
+{
+	static const struct {
+		const char *dir;
+		mode_t mode;
+	} layout[] = {
+	    {"", 0755},
+	    {"inbox", 0755},
+	    {"outbox", 0755},
+	    {"approvals", 01777},
+	    {"approvals/done", 0755},
+	    {"requests", 0755},
+	    {"ca", 0755},
+	    {"ca/pending", 0755},
+	    {"ca/issued", 0755},
+	    {"mail", 0750},
+	    {"store", 0700},
+	    {"store/incoming", 0700},
+	    {"state", 0700},
+	    {"tmp", 0700},
+	};
+	for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++) {
+		char path[PATH_MAX];
+		if (csod_path(path, sizeof path, "%s/%s", spool, layout[i].dir) < 0)
+			return csod_fail(err, "spool path too long: %s", spool);
+		if (csod_mkdir_p(path, layout[i].mode, err) < 0)
+			return -1;
+		/* approvals/ is where admins drop markers as themselves: world
+		 * writable with the sticky bit, like /tmp, so nobody can move
+		 * another user's marker; ownership is what authenticates them. */
+		if (chmod(path, layout[i].mode) < 0)
+			return csod_fail_errno(err, "cannot set the mode of %s", path);
+	}
+	return 0;
+}
