@@ -109,6 +109,8 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	if (csod_developers_seed(d->db, fresh, &err) < 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
 	csod_developers_each(d->db, watch_developer, d);
+	if (csod_pki_tick(d->pki, &err) < 0) /* enroll new developers now */
+		csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 	csod_config_free(old);
 	csod_audit(d->db, "csodd", "config.reload", path, "%d developer(s), %d admin(s)",
 	           fresh->n_developers, fresh->n_admins);
@@ -229,8 +231,10 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			 * inotify event (remote writers, csodctl). */
 			csod_approvals_scan(&d);
 			csod_intake_check_strays(&d);
-			if (db_changed_elsewhere(&d, &data_version))
+			if (db_changed_elsewhere(&d, &data_version)) {
 				csod_developers_each(d.db, watch_developer, &d);
+				next_pki = 0; /* enroll developers added by csodctl */
+			}
 			int64_t every =
 			    d.cfg->poll_interval_s > 0 ? d.cfg->poll_interval_s * 1000 : 60000;
 			next_scan = now + every;

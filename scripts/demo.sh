@@ -8,6 +8,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CSOD_BIN:-$top/build/bin}
 dir=${CSOD_DEMO_DIR:-$top}
+mkdir -p "$dir"
 cd "$dir"
 spool=$dir/spool
 mkdir -p "$spool"

@@ -3,6 +3,7 @@
 # partial file ever shows in an outbox.
 . "$(dirname "$0")/lib.sh"
 
+MAX_FILE_SIZE=1G
 write_config
 start_daemon || exit 1
 stop_daemon

@@ -3,6 +3,8 @@
 # renamed .rejected with the reason beside them.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to create users"
+# Approvers reach approvals/ as themselves.
+chmod 755 "$T_DIR"
 
 APPROVER=csodt-appr$$
 SELF=csodt-self$$
