@@ -13,7 +13,7 @@
 #define ALIGN_EXTRA_ID  0xd935u /* Android's alignment extra field */
 #define FLAG_DESCRIPTOR 0x0008u
 #define FLAG_UTF8       0x0800u
-#define COPY_CHUNK      65536u
+#define COPY_CHUNK      (1024u * 1024u)
 
 void csod_zip_out_init(csod_zip_out *o, int fd)
 {
