@@ -11,6 +11,8 @@
 #include "bytebuf.h"
 #include "zip_read.h"
 
+#define CSOD_V1_MAX_MD (2 * CSOD_MAX_DIGESTS) /* ours + ones already in a section */
+
 typedef struct csod_v1_config {
 	const EVP_MD *md[CSOD_MAX_DIGESTS]; /* entry and section digests */
 	int n_md;
@@ -44,6 +46,10 @@ int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_
 /* META-INF/MANIFEST.MF, the .SF .RSA .DSA .EC and SIG-* files in META-INF, as the
  * JDK decides (case-insensitive, top level of META-INF only). */
 int csod_v1_signature_related(const char *name);
+
+/* The digest of an attribute named "<ALG><suffix>" (e.g. "SHA-256" +
+ * "-Digest"), for SHA1, SHA-1, SHA-256, SHA-384, SHA-512; else NULL. */
+const EVP_MD *csod_v1_md_for_attr(const char *attr, const char *suffix);
 
 /* "SHA-256" style name used in digest attributes, or NULL. */
 const char *csod_v1_md_attr_name(const EVP_MD *md);

@@ -96,7 +96,7 @@ int csod_v1_config_from(csod_v1_config *c, const csod_sign_options *opt, csod_er
 }
 
 struct md_set {
-	EVP_MD_CTX *ctx[CSOD_MAX_DIGESTS];
+	EVP_MD_CTX *ctx[CSOD_V1_MAX_MD];
 	int n;
 };
 
@@ -114,6 +114,8 @@ int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, const EVP_M
 {
 	struct md_set s = {{0}, n_md};
 	int rc = 0;
+	if (n_md > CSOD_V1_MAX_MD)
+		return csod_fail(err, "too many digests");
 	for (int i = 0; i < n_md && rc == 0; i++)
 		if (!(s.ctx[i] = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(s.ctx[i], md[i], NULL))
 			rc = csod_fail_ssl(err, "cannot start a digest");
@@ -175,9 +177,33 @@ static int digest_entries(const csod_zip *z, const csod_v1_config *c, csod_manif
 			continue;
 		if (strpbrk(e->name, "\r\n"))
 			return csod_fail(err, "entry name with a line break cannot be signed");
-		unsigned char d[CSOD_MAX_DIGESTS][EVP_MAX_MD_SIZE];
-		if (csod_v1_digest_entry(z, e, c->md, c->n_md, d, err) < 0)
+		/* Appending: a section whose existing digests (any algorithm)
+		 * match is left byte for byte as it is, so the other signers'
+		 * .SF section digests stay valid; our .SF covers it as it is. */
+		const EVP_MD *mds[CSOD_V1_MAX_MD];
+		const char *have[CSOD_V1_MAX_MD];
+		int n = 0;
+		for (int k = 0; k < c->n_md; k++)
+			mds[n++] = c->md[k];
+		csod_mf_section *old = c->append ? csod_mf_find(mf, e->name) : NULL;
+		for (size_t a = 0; old && a < old->n_attrs && n < CSOD_V1_MAX_MD; a++)
+			if ((mds[n] = csod_v1_md_for_attr(old->attrs[a].name, "-Digest")))
+				have[n++] = old->attrs[a].value;
+		unsigned char d[CSOD_V1_MAX_MD][EVP_MAX_MD_SIZE];
+		if (csod_v1_digest_entry(z, e, mds, n, d, err) < 0)
 			return -1;
+		for (int k = c->n_md; k < n; k++) {
+			char b64[2 * EVP_MAX_MD_SIZE];
+			csod_v1_b64(d[k], (size_t)EVP_MD_size(mds[k]), b64);
+			if (strcmp(b64, have[k]) != 0)
+				return csod_fail(
+				    err,
+				    "entry '%.200s' no longer matches the existing signature's "
+				    "digest: cannot sign beside it (replace instead)",
+				    e->name);
+		}
+		if (n > c->n_md)
+			continue;
 		csod_mf_section *s = csod_mf_section_for(mf, e->name);
 		if (!s)
 			return csod_fail(err, "out of memory");

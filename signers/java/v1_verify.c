@@ -13,7 +13,7 @@
 
 #include "manifest.h"
 
-static const EVP_MD *md_for_attr(const char *attr, const char *suffix)
+const EVP_MD *csod_v1_md_for_attr(const char *attr, const char *suffix)
 {
 	static const char *const names[] = {"SHA1", "SHA-1", "SHA-256", "SHA-384", "SHA-512"};
 	const EVP_MD *mds[] = {EVP_sha1(), EVP_sha1(), EVP_sha256(), EVP_sha384(), EVP_sha512()};
@@ -48,7 +48,7 @@ static int check_entries(const csod_zip *z, csod_manifest *mf, csod_error *err)
 		const char *want[CSOD_MAX_DIGESTS];
 		int n = 0;
 		for (size_t a = 0; s && a < s->n_attrs && n < CSOD_MAX_DIGESTS; a++)
-			if ((md[n] = md_for_attr(s->attrs[a].name, "-Digest")))
+			if ((md[n] = csod_v1_md_for_attr(s->attrs[a].name, "-Digest")))
 				want[n++] = s->attrs[a].value;
 		if (n == 0)
 			return csod_fail(err, "entry '%.200s' is not signed", e->name);
@@ -74,7 +74,7 @@ static int check_sf(const char *sf_name, csod_manifest *sf, csod_manifest *mf,
 {
 	int whole = 0;
 	for (size_t a = 0; a < sf->main.n_attrs; a++) {
-		const EVP_MD *md = md_for_attr(sf->main.attrs[a].name, "-Digest-Manifest");
+		const EVP_MD *md = csod_v1_md_for_attr(sf->main.attrs[a].name, "-Digest-Manifest");
 		if (md) {
 			if (!b64_matches(md, mf_bytes, mf_len, sf->main.attrs[a].value))
 				break;
@@ -95,7 +95,7 @@ static int check_sf(const char *sf_name, csod_manifest *sf, csod_manifest *mf,
 		one.len = 0;
 		csod_mf_emit_section(ms, &one);
 		for (size_t a = 0; a < ss->n_attrs && rc == 0; a++) {
-			const EVP_MD *md = md_for_attr(ss->attrs[a].name, "-Digest");
+			const EVP_MD *md = csod_v1_md_for_attr(ss->attrs[a].name, "-Digest");
 			if (md && !b64_matches(md, one.p, one.len, ss->attrs[a].value))
 				rc = csod_fail(err,
 				               "%s: digest of manifest section '%.200s' differs",

@@ -125,6 +125,13 @@ like "$v" "jar verified\." "appended JAR verified with both signers trusted"
 like "$v" 'Signed by "CN=unrelated signer"' "the first signer is still there"
 like "$v" 'Signed by "CN=Dagwood Bumstead' "our signer is there"
 like "$(unzip -l "$T_DIR/appended.jar")" "META-INF/OTHER.SF" "OTHER.SF kept"
+# Appending with another digest than the first signer's keeps its manifest
+# sections byte for byte (else its .SF section digests would break).
+sign rsa "$T_DIR/pre.jar" "$T_DIR/appended512.jar" --nest --digest sha512 >/dev/null
+ok $? "csod-sign --nest --digest sha512 beside a SHA-256 signer"
+v=$(jarsigner -verify -strict -verbose -keystore "$T_DIR/trust2.p12" -storepass changeit "$T_DIR/appended512.jar" 2>&1)
+like "$v" "jar verified\." "both signers verified (sha256 + sha512)"
+like "$v" "Digest algorithm: SHA-512" "our signer uses SHA-512"
 sign rsa "$T_DIR/pre.jar" "$T_DIR/replaced.jar" >/dev/null
 ok $? "csod-sign (replace) on a signed JAR"
 v=$(jverify "$T_DIR/replaced.jar")
