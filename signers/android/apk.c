@@ -9,6 +9,7 @@
 
 #include "../java/repack.h"
 #include "../java/v1.h"
+#include "../java/zip_crosscheck.h"
 #include "../java/zip_read.h"
 #include "../java/zip_write.h"
 #include "../signer.h"
@@ -149,6 +150,8 @@ static int apk_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 		rc = csod_repack_same_content(&in, &out, err);
 		csod_zip_close(&in);
 	}
+	if (rc == 0)
+		rc = csod_zip_crosscheck(&out, err);
 	if (rc == 0)
 		rc = check_alignment(&out, err);
 	if (rc == 0)

@@ -6,6 +6,7 @@
 #include "../signer.h"
 #include "repack.h"
 #include "v1.h"
+#include "zip_crosscheck.h"
 #include "zip_read.h"
 #include "zip_write.h"
 
@@ -78,6 +79,8 @@ static int jar_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 		rc = csod_repack_same_content(&in, &out, err);
 		csod_zip_close(&in);
 	}
+	if (rc == 0)
+		rc = csod_zip_crosscheck(&out, err);
 	if (rc == 0)
 		rc = csod_v1_verify(&out, trust, 0, err);
 	csod_zip_close(&out);

@@ -69,6 +69,27 @@ crcs() { unzip -v "$1" | awk '$NF !~ /^META-INF\// && length($7) == 8 && $7 ~ /^
 is "$(crcs "$T_DIR/app.apk" | grep -c 'classes.dex\|libx.so\|resources.arsc')" 3 "entry listing works"
 is "$(crcs "$T_DIR/signed-rsa-14.apk")" "$(crcs "$T_DIR/app.apk")" "entries unchanged (sizes, CRCs)"
 
+# Streaming: peak memory does not grow with the archive (2 MB vs 80 MB).
+if [ -x /usr/bin/time ]; then
+	mkdir -p "$T_DIR/big"
+	head -c 80000000 /dev/urandom >"$T_DIR/big/assets.bin"
+	cp "$A/AndroidManifest.xml" "$A/classes.dex" "$T_DIR/big/"
+	(cd "$T_DIR/big" && zip -q -1 "$T_DIR/big.apk" AndroidManifest.xml classes.dex && zip -q -0 "$T_DIR/big.apk" assets.bin)
+	rm -rf "$T_DIR/big"
+	rss() { /usr/bin/time -f %M -o "$T_DIR/rss" csod-sign --cert "$P/rsa.pem" --key "$P/rsa.key" \
+		--chain "$P/chain.pem" --min-sdk 21 "$1" "$2" >/dev/null 2>&1 && cat "$T_DIR/rss"; }
+	small=$(rss "$T_DIR/app.apk" "$T_DIR/rss-small.apk")
+	big=$(rss "$T_DIR/big.apk" "$T_DIR/rss-big.apk")
+	diag "peak RSS: $small KB for a 0.6 MB APK, $big KB for an 80 MB APK"
+	[ -n "$small" ] && [ -n "$big" ] && [ $((big - small)) -lt 16384 ]
+	ok $? "peak memory grows by less than 16 MB from 0.6 MB to 80 MB of input"
+	v=$(apksigner verify -v --min-sdk-version 21 "$T_DIR/rss-big.apk" 2>&1)
+	is "$(scheme 1 "$v")/$(scheme 2 "$v")/$(scheme 3 "$v")" "true/true/true" "80 MB APK: v1, v2, v3 verified"
+	rm -f "$T_DIR/big.apk" "$T_DIR/rss-big.apk"
+else
+	diag "no /usr/bin/time (Debian package time): memory check skipped"
+fi
+
 # An APK signed by apksigner with another key: ours replaces it.
 openssl pkcs8 -topk8 -nocrypt -in "$P/other.key" -outform DER -out "$T_DIR/other.pk8"
 openssl x509 -in "$P/other.pem" -outform DER -out "$T_DIR/other.der"
