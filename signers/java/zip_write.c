@@ -29,6 +29,8 @@ void csod_zip_out_init(csod_zip_out *o, int fd)
 void csod_zip_out_free(csod_zip_out *o)
 {
 	csod_buf_free(&o->cd);
+	free(o->copy_buf);
+	o->copy_buf = NULL;
 }
 
 int csod_zip_out_write(csod_zip_out *o, const void *data, size_t len, csod_error *err)
@@ -146,7 +148,9 @@ int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *
 	                         e->comment_len};
 	size_t local_extra = (size_t)(e->data_offset - e->local_offset - LOCAL_LEN - e->name_len);
 	unsigned char *extra = malloc(local_extra + 6 + 65536);
-	unsigned char *buf = malloc(COPY_CHUNK);
+	if (!o->copy_buf)
+		o->copy_buf = malloc(COPY_CHUNK);
+	unsigned char *buf = o->copy_buf;
 	int rc = 0;
 	if (!extra || !buf)
 		rc = csod_fail(err, "out of memory");
@@ -164,7 +168,6 @@ int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *
 		off += n;
 	}
 	free(extra);
-	free(buf);
 	return rc;
 }
 

@@ -23,6 +23,7 @@ typedef struct csod_zip_out {
 	csod_buf cd; /* central directory records so far */
 	size_t n_entries;
 	uint16_t dos_time, dos_date; /* for entries we add */
+	unsigned char *copy_buf;     /* one buffer for every copied entry */
 } csod_zip_out;
 
 void csod_zip_out_init(csod_zip_out *o, int fd);
