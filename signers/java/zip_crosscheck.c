@@ -11,10 +11,13 @@
 int csod_zip_crosscheck(const csod_zip *ours, csod_error *err)
 {
 	/* A fresh open file description, so libzip's reads (and its close)
-	 * leave the caller's descriptor and offset alone. */
+	 * leave the caller's descriptor and offset alone; without /proc, a
+	 * duplicate (only the offset is then shared, which nobody relies on). */
 	char path[64];
 	snprintf(path, sizeof path, "/proc/self/fd/%d", ours->fd);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = fcntl(ours->fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return csod_fail_errno(err, "cannot reopen the signed archive for libzip");
 	int zerr = 0;
