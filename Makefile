@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libssl libconfig sqlite3 libzip libcurl libp11 libesmtp-1.0 jansson
+PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libcurl libp11 libesmtp-1.0 jansson
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

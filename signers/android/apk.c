@@ -1,37 +1,180 @@
-/* Placeholder until the apk engine lands: recognises nothing, signs nothing. */
+/* The apk engine: v1 (JAR signing, when minSdkVersion < 24) then the APK
+ * Signing Block with v2 and v3 signers. Entries are copied verbatim and
+ * aligned as zipalign does; the v2/v3 digest is computed while the output
+ * is written, so the input is read twice (digest pass for v1, copy pass)
+ * and the output not at all. Existing signatures are always replaced: an
+ * APK has one signing identity (key rotation is not supported). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../java/repack.h"
+#include "../java/v1.h"
+#include "../java/zip_crosscheck.h"
+#include "../java/zip_read.h"
+#include "../java/zip_write.h"
 #include "../signer.h"
+#include "apk_block.h"
+
+#define V1_NOT_NEEDED_FROM 24 /* Android 7.0 checks v2 */
+#define DEFAULT_MIN_SDK    24
 
 static int apk_detect(const unsigned char *head, size_t headlen, off_t size)
 {
-	(void)head;
-	(void)headlen;
 	(void)size;
+	return headlen >= 4 && memcmp(head, "PK\003\004", 4) == 0;
+}
+
+/* The v1 digest Android versions down to min_sdk can check (SHA-256 came
+ * with API 18 for RSA, 21 for ECDSA). */
+static int v1_config(csod_v1_config *c, const csod_sign_options *opt, int min_sdk, EVP_PKEY *key,
+                     csod_error *err)
+{
+	csod_sign_options o = *opt;
+	o.n_digests = 0;
+	o.append = 0;
+	if (csod_v1_config_from(c, &o, err) < 0)
+		return -1;
+	int ec = EVP_PKEY_base_id(key) == EVP_PKEY_EC;
+	if (ec && min_sdk < 18)
+		return csod_fail(
+		    err, "an EC key cannot sign APKs for minSdkVersion %d (v1 ECDSA needs 18)",
+		    min_sdk);
+	if (min_sdk < (ec ? 21 : 18))
+		c->md[0] = c->sig_md = EVP_sha1();
+	c->android = 1;
 	return 0;
 }
 
-static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
-		   csod_error *err)
+static int write_apk(const csod_zip *z, const csod_v1_result *v1, const unsigned char *drop,
+                     const csod_identity *id, int out_fd, csod_error *err)
 {
-	(void)in_fd;
-	(void)out_fd;
-	(void)id;
-	(void)opt;
-	return csod_fail(err, "the apk engine is not available yet");
+	csod_zip_out o;
+	csod_apk_digester d;
+	csod_buf eocd = {0}, block = {0};
+	csod_zip_out_init(&o, out_fd);
+	int rc = csod_apk_digester_init(&d) < 0 ? csod_fail(err, "out of memory") : 0;
+	o.tap = csod_apk_digester_feed;
+	o.tap_ctx = &d;
+	if (rc == 0)
+		rc = csod_repack_entries(z, v1, drop, 1, &o, err);
+	o.tap = NULL;
+	uint64_t block_offset = o.pos;
+	unsigned char digest[CSOD_APK_SHA256_BYTES];
+	if (rc == 0) {
+		csod_apk_digester_end_section(&d);
+		csod_apk_digester_feed(&d, o.cd.p, o.cd.len);
+		csod_apk_digester_end_section(&d);
+		csod_zip_out_eocd(&o, block_offset, z->comment, z->comment_len, &eocd);
+		csod_apk_digester_feed(&d, eocd.p, eocd.len);
+		if (eocd.oom || o.cd.oom || csod_apk_digester_finish(&d, digest) < 0)
+			rc = csod_fail(err, "cannot compute the APK digest");
+	}
+	if (rc == 0)
+		rc = csod_apk_build_block(digest, id, &block, err);
+	if (rc == 0)
+		rc = csod_zip_out_write(&o, block.p, block.len, err);
+	if (rc == 0)
+		rc = csod_zip_out_write(&o, o.cd.p, o.cd.len, err);
+	if (rc == 0) {
+		eocd.len = 0;
+		csod_zip_out_eocd(&o, block_offset + block.len, z->comment, z->comment_len, &eocd);
+		rc = eocd.oom ? csod_fail(err, "out of memory")
+		              : csod_zip_out_write(&o, eocd.p, eocd.len, err);
+	}
+	csod_buf_free(&eocd);
+	csod_buf_free(&block);
+	csod_apk_digester_free(&d);
+	csod_zip_out_free(&o);
+	return rc;
+}
+
+static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
+                    csod_error *err)
+{
+	int min_sdk = opt->min_sdk > 0 ? opt->min_sdk : DEFAULT_MIN_SDK;
+	if (!csod_apk_sig_alg(id->key))
+		return csod_fail(err, "the signing key type cannot sign APKs (RSA or EC)");
+	csod_zip z;
+	if (csod_zip_open(&z, in_fd, "APK", err) < 0)
+		return -1;
+	int rc = 0;
+	if (opt->max_size > 0 && z.size > (uint64_t)opt->max_size)
+		rc = csod_fail(err, "APK is larger than the limit of %lld bytes",
+		               (long long)opt->max_size);
+	csod_v1_result v1;
+	memset(&v1, 0, sizeof v1);
+	int want_v1 = min_sdk < V1_NOT_NEEDED_FROM;
+	if (rc == 0 && want_v1) {
+		csod_v1_config cfg;
+		rc = v1_config(&cfg, opt, min_sdk, id->key, err);
+		if (rc == 0)
+			rc = csod_v1_build(&z, id, &cfg, &v1, err);
+	} else if (rc == 0) {
+		/* No v1: old v1 signature files go (they would be stale), the
+		 * manifest stays as an ordinary entry. */
+		v1.drop = calloc(z.n_entries, 1);
+		if (!v1.drop)
+			rc = csod_fail(err, "out of memory");
+		for (size_t i = 0; rc == 0 && i < z.n_entries; i++)
+			v1.drop[i] = csod_v1_signature_related(z.entries[i].name) &&
+			             strcmp(z.entries[i].name, "META-INF/MANIFEST.MF") != 0;
+	}
+	if (rc == 0)
+		rc = write_apk(&z, want_v1 ? &v1 : NULL, v1.drop, id, out_fd, err);
+	csod_v1_result_free(&v1);
+	csod_zip_close(&z);
+	return rc;
+}
+
+/* Stored entries' data must be 4-byte aligned (4096 for .so libraries). */
+static int check_alignment(const csod_zip *z, csod_error *err)
+{
+	for (size_t i = 0; i < z->n_entries; i++) {
+		const csod_zip_entry *e = &z->entries[i];
+		size_t n = e->name_len;
+		unsigned align = n > 3 && strcmp(e->name + n - 3, ".so") == 0 ? 4096 : 4;
+		if (e->method == 0 && e->data_offset % align)
+			return csod_fail(err, "stored entry '%.200s' is not %u-byte aligned",
+			                 e->name, align);
+	}
+	return 0;
 }
 
 static int apk_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 {
-	(void)in_fd;
-	(void)out_fd;
-	(void)trust;
-	return csod_fail(err, "the apk engine is not available yet");
+	csod_zip in, out;
+	if (csod_zip_open(&out, out_fd, "signed APK", err) < 0)
+		return -1;
+	int rc = csod_zip_open(&in, in_fd, "APK", err);
+	if (rc == 0) {
+		rc = csod_repack_same_content(&in, &out, err);
+		csod_zip_close(&in);
+	}
+	if (rc == 0)
+		rc = csod_zip_crosscheck(&out, err);
+	if (rc == 0)
+		rc = check_alignment(&out, err);
+	if (rc == 0)
+		rc = csod_apk_verify_block(&out, trust, err);
+	/* v1 is there when minSdkVersion asked for it: then it must hold. */
+	if (rc == 0) {
+		int has_sf = 0;
+		for (size_t i = 0; i < out.n_entries; i++) {
+			const char *n = out.entries[i].name, *dot = strrchr(n, '.');
+			has_sf |= csod_v1_signature_related(n) && dot && strcmp(dot, ".SF") == 0;
+		}
+		if (has_sf)
+			rc = csod_v1_verify(&out, trust, 1, err);
+	}
+	csod_zip_close(&out);
+	return rc;
 }
 
 const csod_signer csod_signer_apk = {
-	.name = "apk",
-	.service = "android",
-	.detect = apk_detect,
-	.output_name = NULL,
-	.sign = apk_sign,
-	.verify = apk_verify,
+    .name = "apk",
+    .service = "android",
+    .detect = apk_detect,
+    .output_name = NULL,
+    .sign = apk_sign,
+    .verify = apk_verify,
 };

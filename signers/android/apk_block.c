@@ -1,0 +1,225 @@
+/* Chunked digests and building the APK Signing Block; see apk_block.h. */
+#include "apk_block.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#define APK_SIG_MAGIC "APK Sig Block 42"
+
+int csod_apk_digester_init(csod_apk_digester *d)
+{
+	memset(d, 0, sizeof *d);
+	d->ctx = EVP_MD_CTX_new();
+	d->chunk = malloc(CSOD_APK_CHUNK);
+	return d->ctx && d->chunk ? 0 : -1;
+}
+
+static void digest_chunk(csod_apk_digester *d)
+{
+	if (d->fill == 0)
+		return;
+	unsigned char prefix[5] = {0xa5};
+	unsigned char out[CSOD_APK_SHA256_BYTES];
+	csod_put32(prefix + 1, (uint32_t)d->fill);
+	if (!EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
+	    !EVP_DigestUpdate(d->ctx, d->chunk, d->fill) || !EVP_DigestFinal_ex(d->ctx, out, NULL))
+		d->failed = 1;
+	csod_buf_add(&d->digests, out, sizeof out);
+	d->count++;
+	d->fill = 0;
+}
+
+void csod_apk_digester_feed(void *p, const unsigned char *data, size_t len)
+{
+	csod_apk_digester *d = p;
+	while (len) {
+		size_t n = CSOD_APK_CHUNK - d->fill < len ? CSOD_APK_CHUNK - d->fill : len;
+		memcpy(d->chunk + d->fill, data, n);
+		d->fill += n;
+		data += n;
+		len -= n;
+		if (d->fill == CSOD_APK_CHUNK)
+			digest_chunk(d);
+	}
+}
+
+void csod_apk_digester_end_section(csod_apk_digester *d)
+{
+	digest_chunk(d);
+}
+
+int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES])
+{
+	digest_chunk(d);
+	unsigned char prefix[5] = {0x5a};
+	csod_put32(prefix + 1, d->count);
+	if (d->failed || d->digests.oom || !EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
+	    !EVP_DigestUpdate(d->ctx, d->digests.p, d->digests.len) ||
+	    !EVP_DigestFinal_ex(d->ctx, out, NULL))
+		return -1;
+	return 0;
+}
+
+void csod_apk_digester_free(csod_apk_digester *d)
+{
+	EVP_MD_CTX_free(d->ctx);
+	free(d->chunk);
+	csod_buf_free(&d->digests);
+	memset(d, 0, sizeof *d);
+}
+
+uint32_t csod_apk_sig_alg(EVP_PKEY *key)
+{
+	switch (EVP_PKEY_base_id(key)) {
+	case EVP_PKEY_RSA:
+		return 0x0103; /* RSASSA-PKCS1-v1_5 with SHA2-256 */
+	case EVP_PKEY_EC:
+		return 0x0201; /* ECDSA with SHA2-256 */
+	default:
+		return 0;
+	}
+}
+
+static void add_der_cert(csod_buf *b, X509 *cert)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(cert, &der);
+	if (len <= 0) {
+		b->oom = 1;
+		return;
+	}
+	size_t m = csod_buf_lp_begin(b);
+	csod_buf_add(b, der, (size_t)len);
+	csod_buf_lp_end(b, m);
+	OPENSSL_free(der);
+}
+
+/* signed data: digests, certificates, [v3: min and max SDK], attributes. */
+static void build_signed_data(csod_buf *b, int v3, uint32_t alg, const unsigned char *digest,
+                              const csod_identity *id)
+{
+	size_t seq = csod_buf_lp_begin(b), one = csod_buf_lp_begin(b);
+	csod_buf_u32(b, alg);
+	size_t d = csod_buf_lp_begin(b);
+	csod_buf_add(b, digest, CSOD_APK_SHA256_BYTES);
+	csod_buf_lp_end(b, d);
+	csod_buf_lp_end(b, one);
+	csod_buf_lp_end(b, seq);
+	seq = csod_buf_lp_begin(b);
+	add_der_cert(b, id->cert);
+	for (int i = 0; id->chain && i < sk_X509_num(id->chain); i++) {
+		X509 *c = sk_X509_value(id->chain, i);
+		/* The intermediates only: a root adds nothing a verifier uses. */
+		if (X509_cmp(c, id->cert) != 0 && X509_check_issued(c, c) != X509_V_OK)
+			add_der_cert(b, c);
+	}
+	csod_buf_lp_end(b, seq);
+	if (v3) {
+		csod_buf_u32(b, CSOD_APK_V3_MIN_SDK);
+		csod_buf_u32(b, CSOD_APK_V3_MAX_SDK);
+	}
+	seq = csod_buf_lp_begin(b);
+	if (!v3) {
+		one = csod_buf_lp_begin(b);
+		csod_buf_u32(b, CSOD_APK_STRIP_ATTR);
+		csod_buf_u32(b, 3);
+		csod_buf_lp_end(b, one);
+	}
+	csod_buf_lp_end(b, seq);
+}
+
+static int sign_bytes(EVP_PKEY *key, const unsigned char *data, size_t len, csod_buf *out,
+                      csod_error *err)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t sig_len = 0;
+	unsigned char *sig = NULL;
+	int rc = -1;
+	if (!ctx || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &sig_len, data, len) != 1 || !(sig = malloc(sig_len)) ||
+	    EVP_DigestSign(ctx, sig, &sig_len, data, len) != 1) {
+		csod_fail_ssl(err, "cannot sign the APK signer data");
+	} else {
+		csod_buf_add(out, sig, sig_len);
+		rc = 0;
+	}
+	free(sig);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* One scheme's value: a sequence holding our one signer. */
+static int build_scheme(csod_buf *b, int v3, uint32_t alg, const unsigned char *digest,
+                        const csod_identity *id, csod_error *err)
+{
+	csod_buf sd = {0}, sig = {0};
+	build_signed_data(&sd, v3, alg, digest, id);
+	int rc =
+	    sd.oom ? csod_fail(err, "out of memory") : sign_bytes(id->key, sd.p, sd.len, &sig, err);
+	unsigned char *pub = NULL;
+	int pub_len = rc == 0 ? i2d_PUBKEY(X509_get0_pubkey(id->cert), &pub) : 0;
+	if (rc == 0 && pub_len <= 0)
+		rc = csod_fail_ssl(err, "cannot encode the signer's public key");
+	if (rc == 0) {
+		size_t signers = csod_buf_lp_begin(b), signer = csod_buf_lp_begin(b);
+		size_t m = csod_buf_lp_begin(b);
+		csod_buf_add(b, sd.p, sd.len);
+		csod_buf_lp_end(b, m);
+		if (v3) {
+			csod_buf_u32(b, CSOD_APK_V3_MIN_SDK);
+			csod_buf_u32(b, CSOD_APK_V3_MAX_SDK);
+		}
+		size_t seq = csod_buf_lp_begin(b), one = csod_buf_lp_begin(b);
+		csod_buf_u32(b, alg);
+		m = csod_buf_lp_begin(b);
+		csod_buf_add(b, sig.p, sig.len);
+		csod_buf_lp_end(b, m);
+		csod_buf_lp_end(b, one);
+		csod_buf_lp_end(b, seq);
+		m = csod_buf_lp_begin(b);
+		csod_buf_add(b, pub, (size_t)pub_len);
+		csod_buf_lp_end(b, m);
+		csod_buf_lp_end(b, signer);
+		csod_buf_lp_end(b, signers);
+		if (b->oom)
+			rc = csod_fail(err, "out of memory");
+	}
+	OPENSSL_free(pub);
+	csod_buf_free(&sd);
+	csod_buf_free(&sig);
+	return rc;
+}
+
+int csod_apk_build_block(const unsigned char digest[CSOD_APK_SHA256_BYTES], const csod_identity *id,
+                         csod_buf *block, csod_error *err)
+{
+	uint32_t alg = csod_apk_sig_alg(id->key);
+	if (!alg)
+		return csod_fail(err, "the signing key type cannot sign APKs (RSA or EC)");
+	csod_buf v2 = {0}, v3 = {0};
+	int rc = build_scheme(&v2, 0, alg, digest, id, err);
+	if (rc == 0)
+		rc = build_scheme(&v3, 1, alg, digest, id, err);
+	if (rc == 0) {
+		/* size excludes its own first copy: pairs + second size + magic */
+		uint64_t size = (8 + 4 + v2.len) + (8 + 4 + v3.len) + 8 + 16;
+		csod_buf_u64(block, size);
+		csod_buf_u64(block, 4 + v2.len);
+		csod_buf_u32(block, CSOD_APK_V2_ID);
+		csod_buf_add(block, v2.p, v2.len);
+		csod_buf_u64(block, 4 + v3.len);
+		csod_buf_u32(block, CSOD_APK_V3_ID);
+		csod_buf_add(block, v3.p, v3.len);
+		csod_buf_u64(block, size);
+		csod_buf_add(block, APK_SIG_MAGIC, 16);
+		if (block->oom)
+			rc = csod_fail(err, "out of memory");
+	}
+	csod_buf_free(&v2);
+	csod_buf_free(&v3);
+	return rc;
+}

@@ -1,0 +1,73 @@
+/* Growing byte buffer; see bytebuf.h. */
+#include "bytebuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void csod_buf_add(csod_buf *b, const void *data, size_t len)
+{
+	if (b->oom || len == 0)
+		return;
+	if (len > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap - b->len < len) {
+			if (cap > SIZE_MAX / 2) {
+				b->oom = 1;
+				return;
+			}
+			cap *= 2;
+		}
+		unsigned char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+}
+
+void csod_buf_str(csod_buf *b, const char *s)
+{
+	csod_buf_add(b, s, strlen(s));
+}
+
+void csod_buf_u32(csod_buf *b, uint32_t v)
+{
+	unsigned char t[4];
+	for (int i = 0; i < 4; i++)
+		t[i] = (unsigned char)(v >> (8 * i));
+	csod_buf_add(b, t, 4);
+}
+
+void csod_buf_u64(csod_buf *b, uint64_t v)
+{
+	unsigned char t[8];
+	for (int i = 0; i < 8; i++)
+		t[i] = (unsigned char)(v >> (8 * i));
+	csod_buf_add(b, t, 8);
+}
+
+size_t csod_buf_lp_begin(csod_buf *b)
+{
+	size_t mark = b->len;
+	csod_buf_u32(b, 0);
+	return mark;
+}
+
+void csod_buf_lp_end(csod_buf *b, size_t mark)
+{
+	if (b->oom)
+		return;
+	uint32_t v = (uint32_t)(b->len - mark - 4);
+	for (int i = 0; i < 4; i++)
+		b->p[mark + i] = (unsigned char)(v >> (8 * i));
+}
+
+void csod_buf_free(csod_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,64 @@
+/* JAR signing ("v1" in Android's words), shared by the jar and apk
+ * engines: the manifest with per-entry digests, the signature file
+ * <ALIAS>.SF and the PKCS#7 signature block <ALIAS>.RSA/.EC/.DSA. */
+#ifndef CSOD_V1_H
+#define CSOD_V1_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../signer.h"
+#include "bytebuf.h"
+#include "zip_read.h"
+
+#define CSOD_V1_MAX_MD (2 * CSOD_MAX_DIGESTS) /* ours + ones already in a section */
+
+typedef struct csod_v1_config {
+	const EVP_MD *md[CSOD_MAX_DIGESTS]; /* entry and section digests */
+	int n_md;
+	const EVP_MD *sig_md; /* PKCS#7 signature digest */
+	char alias[65];       /* upper case, [A-Z0-9_-] */
+	int append;           /* keep other signers */
+	int android;          /* add X-Android-APK-Signed: 2, 3 */
+} csod_v1_config;
+
+typedef struct csod_v1_result {
+	csod_buf manifest, sf, block;
+	char sf_name[96], block_name[96];
+	unsigned char *drop; /* per input entry: 1 if it is not copied */
+} csod_v1_result;
+
+/* Fills c from the engine options (digests, alias, append). */
+int csod_v1_config_from(csod_v1_config *c, const csod_sign_options *opt, csod_error *err);
+
+/* Reads every entry of z once and builds the three signing files; r->drop
+ * says which input entries the output leaves out (the old manifest, and
+ * other signers' files unless appending). */
+int csod_v1_build(const csod_zip *z, const csod_identity *id, const csod_v1_config *c,
+                  csod_v1_result *r, csod_error *err);
+void csod_v1_result_free(csod_v1_result *r);
+
+/* Checks every signer of a signed archive (manifest digests of each entry,
+ * .SF digests, PKCS#7 signature); at least one must chain to trust.
+ * want_android: a signer must carry X-Android-APK-Signed. */
+int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_error *err);
+
+/* META-INF/MANIFEST.MF, the .SF .RSA .DSA .EC and SIG-* files in META-INF, as the
+ * JDK decides (case-insensitive, top level of META-INF only). */
+int csod_v1_signature_related(const char *name);
+
+/* The digest of an attribute named "<ALG><suffix>" (e.g. "SHA-256" +
+ * "-Digest"), for SHA1, SHA-1, SHA-256, SHA-384, SHA-512; else NULL. */
+const EVP_MD *csod_v1_md_for_attr(const char *attr, const char *suffix);
+
+/* "SHA-256" style name used in digest attributes, or NULL. */
+const char *csod_v1_md_attr_name(const EVP_MD *md);
+
+/* Streams an entry's content into one digest context per md. */
+int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, const EVP_MD *const *md,
+                         int n_md, unsigned char out[][EVP_MAX_MD_SIZE], csod_error *err);
+
+/* Base64 of data (no newlines) into out (at least 4*ceil(len/3)+1). */
+void csod_v1_b64(const unsigned char *data, size_t len, char *out);
+
+#endif

@@ -1,0 +1,49 @@
+/* A small byte-level ZIP writer for re-packing a signed archive: entries'
+ * compressed bytes are copied verbatim from the input (never recompressed),
+ * local headers are rebuilt from the central directory, stored entries can
+ * be aligned (zipalign's rule) with an alignment extra field, and the
+ * central directory is collected in memory so that the APK engine can put
+ * its signing block in front of it. libzip cannot do the last two. */
+#ifndef CSOD_ZIP_WRITE_H
+#define CSOD_ZIP_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../lib/error.h"
+#include "bytebuf.h"
+#include "zip_read.h"
+
+typedef struct csod_zip_out {
+	int fd;
+	uint64_t pos;
+	/* Sees every byte written, in order (the APK engine digests them). */
+	void (*tap)(void *ctx, const unsigned char *data, size_t len);
+	void *tap_ctx;
+	csod_buf cd; /* central directory records so far */
+	size_t n_entries;
+	uint16_t dos_time, dos_date; /* for entries we add */
+	unsigned char *copy_buf;     /* one buffer for every copied entry */
+} csod_zip_out;
+
+void csod_zip_out_init(csod_zip_out *o, int fd);
+void csod_zip_out_free(csod_zip_out *o);
+
+int csod_zip_out_write(csod_zip_out *o, const void *data, size_t len, csod_error *err);
+
+/* Copies entry e of z: new local header (no data descriptor), then its
+ * compressed bytes. align > 1 aligns a stored entry's data to that many
+ * bytes. */
+int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e, unsigned align,
+                      csod_error *err);
+
+/* Adds a new stored entry holding data. */
+int csod_zip_out_add(csod_zip_out *o, const char *name, const unsigned char *data, size_t len,
+                     unsigned align, csod_error *err);
+
+/* The end of central directory record for the collected directory placed at
+ * cd_offset, with the given archive comment. */
+void csod_zip_out_eocd(const csod_zip_out *o, uint64_t cd_offset, const unsigned char *comment,
+                       uint16_t comment_len, csod_buf *out);
+
+#endif
