@@ -37,6 +37,16 @@ static const struct {
     {"md5", "hash"},         {"txt", "hash"},
 };
 
+/* What a service expects, for the message when a file is not that. */
+static const char *expected_content(const char *service)
+{
+	if (strcmp(service, "authenticode") == 0)
+		return "PE, MSI or CAB file";
+	if (strcmp(service, "java") == 0 || strcmp(service, "android") == 0)
+		return "ZIP archive";
+	return "file holding one hexadecimal digest";
+}
+
 const char *csod_service_for_name(const char *filename)
 {
 	const char *dot = strrchr(filename, '.');
@@ -81,8 +91,8 @@ const csod_signer *csod_signer_for(const char *service, const char *filename, in
 	}
 	if (!known_service)
 		return csod_fail(err, "%s: unknown signing service '%s'", filename, service), NULL;
-	return csod_fail(err, "%s: not a file the %s service can sign (unrecognised content)",
-	                 filename, service),
+	return csod_fail(err, "%s: not a file the %s service can sign (not a %s)", filename,
+	                 service, expected_content(service)),
 	       NULL;
 }
 
