@@ -1,0 +1,46 @@
+/* csodctl's shared state and helpers; one file per group of verbs. */
+#ifndef CSODCTL_H
+#define CSODCTL_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <sys/types.h>
+
+#include "../../daemon/config.h"
+#include "../../daemon/db.h"
+
+typedef struct ctl {
+	csod_config *cfg;
+	char spool[PATH_MAX];
+	int json;
+	uid_t uid;
+	char user[64];           /* the caller's Unix user */
+	const csod_admin *admin; /* NULL: not an admin */
+	int is_root;
+} ctl;
+
+/* Opens the state database (read-only unless writable). */
+csod_db *ctl_open_db(ctl *c, int writable);
+
+/* Fails (exit status 1 with a message) unless the caller may administer
+ * organization/department; audits refusals. */
+int ctl_require_admin(ctl *c, csod_db *db, const char *action, const char *organization,
+                      const char *department);
+
+int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "2026-11-01", "2026-11-01T10:00:00Z" or "3d" (ago): epoch seconds, -1 if bad. */
+int64_t ctl_parse_since(const char *text);
+void ctl_time(int64_t t, char out[32]);
+
+/* Prints a JSON value (and frees it) when --json, else does nothing and
+ * returns 0 so callers print their table. */
+int ctl_print_json(ctl *c, json_t *value);
+
+int cmd_request(ctl *c, int argc, char **argv);
+int cmd_audit(ctl *c, int argc, char **argv);
+int cmd_auto_approve(ctl *c, int argc, char **argv);
+int cmd_developer(ctl *c, int argc, char **argv);
+int cmd_report(ctl *c, int argc, char **argv);
+
+#endif
