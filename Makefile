@@ -82,6 +82,7 @@ check: deps
 	$(SAN_MAKE) all unit-bins
 	$(SAN_MAKE) unit
 	$(SAN_MAKE) integration
+	FUZZ_SECONDS=15 sh fuzz/build.sh
 	sh scripts/format-check.sh
 
 .PHONY: unit-bins

@@ -12,19 +12,19 @@ enum csod_role { CSOD_ROLE_MRAO, CSOD_ROLE_RAO, CSOD_ROLE_DRAO };
 
 typedef struct csod_organization {
 	char *name;
-	char **domains; /* NULL-terminated; email domains the organization owns */
+	char **domains;     /* NULL-terminated; email domains the organization owns */
 	char **departments; /* NULL-terminated */
 	int auto_approve;   /* -1 = follow the global setting */
 } csod_organization;
 
 typedef struct csod_developer {
-	char *user;  /* Unix user name; also the inbox and outbox folder name */
+	char *user; /* Unix user name; also the inbox and outbox folder name */
 	char *email;
-	char *name;  /* full name */
+	char *name; /* full name */
 	char *organization;
 	char *department; /* may be NULL */
 	char **digests;   /* default digests, NULL-terminated; NULL = "sha256" */
-	char *service;	  /* default service; NULL = by extension */
+	char *service;    /* default service; NULL = by extension */
 } csod_developer;
 
 typedef struct csod_admin {
@@ -56,7 +56,7 @@ typedef struct csod_timestamp_config {
 } csod_timestamp_config;
 
 typedef struct csod_keys_config {
-	char *backend;	       /* "database" | "pkcs11" */
+	char *backend;         /* "database" | "pkcs11" */
 	char *master_key_file; /* relative paths are taken from the spool */
 	char *pkcs11_module;
 	char *pkcs11_token;
@@ -67,9 +67,9 @@ typedef struct csod_ca_config {
 	char *backend; /* "local" | "directory" | "command" */
 	char *command;
 	int command_timeout_s;
-	int auto_enroll; /* enroll every developer without a certificate at start */
+	int auto_enroll;     /* enroll every developer without a certificate at start */
 	char *key_algorithm; /* "rsa" | "ec" */
-	int key_bits;	     /* RSA 2048/3072/4096, EC 256/384 */
+	int key_bits;        /* RSA 2048/3072/4096, EC 256/384 */
 	int term_years;
 	char *subject_country;
 } csod_ca_config;
@@ -83,7 +83,7 @@ typedef struct csod_config {
 	int auto_approve;
 	int64_t max_file_size;
 	int64_t max_request_files;
-	int workers; /* signing threads; 0 = one per core */
+	int workers;     /* signing threads; 0 = one per core */
 	char *log_level; /* "debug" | "info" | "notice" | "warning" | "error" */
 	csod_mail_config mail;
 	csod_timestamp_config timestamp;

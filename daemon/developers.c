@@ -47,7 +47,7 @@ static void fill_record(sqlite3_stmt *st, csod_dev_record *out)
 int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 {
 	sqlite3_stmt *st = csod_db_prepare(
-		db, "SELECT " DEV_COLUMNS " FROM developers WHERE user = ? AND removed IS NULL", NULL);
+	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE user = ? AND removed IS NULL", NULL);
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
@@ -58,12 +58,10 @@ int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
-int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev),
-			 void *ctx)
+int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev), void *ctx)
 {
 	sqlite3_stmt *st = csod_db_prepare(
-		db, "SELECT " DEV_COLUMNS " FROM developers WHERE removed IS NULL ORDER BY user",
-		NULL);
+	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE removed IS NULL ORDER BY user", NULL);
 	if (!st)
 		return -1;
 	csod_dev_record rec;
@@ -87,12 +85,12 @@ static void join_list(char **items, char *out, size_t len)
 int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err)
 {
 	sqlite3_stmt *st = csod_db_prepare(
-		db,
-		"INSERT INTO developers(" DEV_COLUMNS ", created) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
-		"ON CONFLICT(user) DO UPDATE SET email = excluded.email, name = excluded.name, "
-		"organization = excluded.organization, department = excluded.department, "
-		"digests = excluded.digests, service = excluded.service, removed = NULL",
-		err);
+	    db,
+	    "INSERT INTO developers(" DEV_COLUMNS ", created) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT(user) DO UPDATE SET email = excluded.email, name = excluded.name, "
+	    "organization = excluded.organization, department = excluded.department, "
+	    "digests = excluded.digests, service = excluded.service, removed = NULL",
+	    err);
 	if (!st)
 		return -1;
 	int rc = 0;
@@ -110,7 +108,7 @@ int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err)
 		sqlite3_bind_int64(st, 8, csod_now());
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = csod_fail(err, "database: cannot record developer %s: %s", d->user,
-				       sqlite3_errmsg(db->sql));
+			               sqlite3_errmsg(db->sql));
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);

@@ -25,8 +25,7 @@ int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out);
 int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err);
 
 /* Calls fn for every active developer. */
-int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev),
-			 void *ctx);
+int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev), void *ctx);
 
 /* Creates inbox/<user>/ and outbox/<user>/ under spool. When the Unix user
  * exists, the inbox is owned by them (mode 0700 plus the daemon's group)

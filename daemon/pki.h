@@ -34,8 +34,8 @@ int csod_pki_tick(csod_pki *pki, csod_error *err);
  * Fails with the reason otherwise. chain_pem (if non-NULL) receives the PEM
  * of the certificate and its chain, for the outbox's chain.pem (free()). */
 int csod_pki_identity(csod_pki *pki, const char *developer, const char *organization,
-		      csod_identity *out, int64_t *certificate_id, char **chain_pem,
-		      csod_error *err);
+                      csod_identity *out, int64_t *certificate_id, char **chain_pem,
+                      csod_error *err);
 
 /* The roots a self-check trusts (the local CA and configured roots). The
  * store belongs to pki. */

@@ -10,7 +10,7 @@ static int msi_detect(const unsigned char *head, size_t headlen, off_t size)
 }
 
 static int msi_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
-		   csod_error *err)
+                    csod_error *err)
 {
 	(void)in_fd;
 	(void)out_fd;
@@ -28,10 +28,10 @@ static int msi_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 }
 
 const csod_signer csod_signer_msi = {
-	.name = "msi",
-	.service = "authenticode",
-	.detect = msi_detect,
-	.output_name = NULL,
-	.sign = msi_sign,
-	.verify = msi_verify,
+    .name = "msi",
+    .service = "authenticode",
+    .detect = msi_detect,
+    .output_name = NULL,
+    .sign = msi_sign,
+    .verify = msi_verify,
 };

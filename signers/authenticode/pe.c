@@ -10,7 +10,7 @@ static int pe_detect(const unsigned char *head, size_t headlen, off_t size)
 }
 
 static int pe_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
-		   csod_error *err)
+                   csod_error *err)
 {
 	(void)in_fd;
 	(void)out_fd;
@@ -28,10 +28,10 @@ static int pe_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 }
 
 const csod_signer csod_signer_pe = {
-	.name = "pe",
-	.service = "authenticode",
-	.detect = pe_detect,
-	.output_name = NULL,
-	.sign = pe_sign,
-	.verify = pe_verify,
+    .name = "pe",
+    .service = "authenticode",
+    .detect = pe_detect,
+    .output_name = NULL,
+    .sign = pe_sign,
+    .verify = pe_verify,
 };

@@ -1,0 +1,24 @@
+#!/bin/bash
+# make install honours PREFIX and DESTDIR and installs everything an
+# administrator needs.
+. "$(dirname "$0")/lib.sh"
+dest=$T_DIR/root
+make -s -C "$CSOD_TOP" install DESTDIR="$dest" PREFIX=/usr B=build >/dev/null 2>&1
+ok $? "make install DESTDIR=... PREFIX=/usr"
+for f in usr/sbin/csodd usr/bin/csodctl usr/bin/csod-sign etc/csod/csod.conf \
+	etc/csod/templates/signed.txt usr/lib/systemd/system/csodd.service \
+	usr/lib/tmpfiles.d/csod.conf usr/lib/sysusers.d/csod.conf \
+	usr/share/man/man8/csodd.8 usr/share/man/man8/csodctl.8 usr/share/man/man5/csod.conf.5; do
+	check "installs $f" test -s "$dest/$f"
+done
+like "$(grep ExecStart= "$dest/usr/lib/systemd/system/csodd.service")" "/usr/sbin/csodd --config /etc/csod/csod.conf" \
+	"the unit points at the installed paths"
+check "the shipped csod.conf validates" "$dest/usr/sbin/csodd" --config "$dest/etc/csod/csod.conf" --check-config
+for m in csodd.8 csodctl.8; do
+	check "man page $m renders" sh -c "man -l '$dest/usr/share/man/man8/$m' >/dev/null 2>&1"
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
+	out=$(systemd-analyze verify "$dest/usr/lib/systemd/system/csodd.service" 2>&1 | grep -v "csod.conf\|Cannot\|not found\|No such" | grep -i "unknown\|invalid\|error")
+	is "$out" "" "systemd-analyze verify finds no unknown or invalid settings"
+fi
+done_testing
