@@ -3,7 +3,11 @@
 # administrator needs.
 . "$(dirname "$0")/lib.sh"
 dest=$T_DIR/root
-make -s -C "$CSOD_TOP" install DESTDIR="$dest" PREFIX=/usr B=build >/dev/null 2>&1
+# Run apart from any make that runs this suite (its MAKEFLAGS would leak in).
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$CSOD_TOP" install DESTDIR="$dest" PREFIX=/usr >"$T_DIR/install.log" 2>&1
+rc=$?
+[ $rc = 0 ] || sed "s/^/#   /" "$T_DIR/install.log" | tail -5
+test $rc = 0
 ok $? "make install DESTDIR=... PREFIX=/usr"
 for f in usr/sbin/csodd usr/bin/csodctl usr/bin/csod-sign etc/csod/csod.conf \
 	etc/csod/templates/signed.txt usr/lib/systemd/system/csodd.service \

@@ -1,0 +1,163 @@
+#include "pe_format.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHUNK       (1 << 20)
+#define HEADER_READ 4096
+
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int csod_pe_parse_buffer(const unsigned char *h, size_t len, csod_pe *pe, csod_error *err)
+{
+	memset(pe, 0, sizeof *pe);
+	pe->file_size = len;
+	if (len < 64 || h[0] != 'M' || h[1] != 'Z')
+		return csod_fail(err, "not a PE file (no MZ header)");
+	uint32_t off = le32(h + 0x3c);
+	if (off > len - 24 || off > HEADER_READ - 24)
+		return csod_fail(err, "the PE header offset (%u) points past the headers", off);
+	if (memcmp(h + off, "PE\0\0", 4) != 0)
+		return csod_fail(err, "not a PE file (no PE signature at offset %u)", off);
+	uint16_t sections = le16(h + off + 6);
+	uint16_t opt_size = le16(h + off + 20);
+	uint32_t opt = off + 24;
+	if (opt + 2 > len || opt_size < 2)
+		return csod_fail(err, "truncated optional header");
+	uint16_t magic = le16(h + opt);
+	if (magic != 0x10b && magic != 0x20b)
+		return csod_fail(err, "unknown optional header magic 0x%x", magic);
+	pe->pe32_plus = magic == 0x20b;
+	uint32_t count_at = opt + (pe->pe32_plus ? 108 : 92);
+	uint32_t dirs = opt + (pe->pe32_plus ? 112 : 96);
+	if (count_at + 4 > len || (uint64_t)opt + opt_size > len || dirs > opt + opt_size)
+		return csod_fail(err, "truncated optional header");
+	uint32_t ndirs = le32(h + count_at);
+	if (ndirs < 5 || (uint64_t)dirs + (uint64_t)ndirs * 8 > (uint64_t)opt + opt_size)
+		return csod_fail(err, "the optional header has no certificate-table entry");
+	pe->pe_offset = off;
+	pe->checksum_offset = opt + 64;
+	pe->certdir_offset = dirs + 4 * 8;
+	pe->cert_table = le32(h + pe->certdir_offset);
+	pe->cert_size = le32(h + pe->certdir_offset + 4);
+	pe->size_of_headers = le32(h + opt + 60);
+	uint64_t section_table = (uint64_t)opt + opt_size;
+	if (section_table + (uint64_t)sections * 40 > len && len >= HEADER_READ)
+		return csod_fail(err, "the section table lies past the headers");
+	if (section_table + (uint64_t)sections * 40 > pe->file_size)
+		return csod_fail(err, "the section table points past the end of the file");
+	/* Sections must lie inside the file. */
+	for (uint32_t i = 0; i < sections && section_table + (i + 1) * 40ULL <= len; i++) {
+		const unsigned char *s = h + section_table + i * 40;
+		uint64_t raw_size = le32(s + 16), raw_ptr = le32(s + 20);
+		if (raw_size && raw_ptr + raw_size > pe->file_size)
+			return csod_fail(err, "section %u points past the end of the file", i + 1);
+	}
+	if (pe->cert_table || pe->cert_size) {
+		if ((uint64_t)pe->cert_table + pe->cert_size != pe->file_size ||
+		    pe->cert_size < 8 || pe->cert_table < pe->size_of_headers)
+			return csod_fail(err,
+			                 "the certificate table (offset %u, size %u) does not "
+			                 "end the file",
+			                 pe->cert_table, pe->cert_size);
+	}
+	return 0;
+}
+
+int csod_pe_parse(int fd, csod_pe *pe, csod_error *err)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	if (size < 0)
+		return csod_fail_errno(err, "cannot size the file");
+	if ((uint64_t)size > UINT32_MAX)
+		return csod_fail(err, "PE files over 4 GB cannot be signed (32-bit offsets)");
+	unsigned char h[HEADER_READ];
+	ssize_t n = pread(fd, h, sizeof h, 0);
+	if (n < 0)
+		return csod_fail_errno(err, "cannot read the headers");
+	if (csod_pe_parse_buffer(h, (size_t)n, pe, err) < 0)
+		return -1;
+	pe->file_size = (uint64_t)size;
+	/* The checks that need the real size, now that we know it. */
+	if (pe->cert_table &&
+	    ((uint64_t)pe->cert_table + pe->cert_size != pe->file_size || pe->cert_size < 8))
+		return csod_fail(err,
+		                 "the certificate table (offset %u, size %u) does not end the "
+		                 "file",
+		                 pe->cert_table, pe->cert_size);
+	return 0;
+}
+
+int csod_pe_image_hash(int fd, const csod_pe *pe, uint64_t end, const EVP_MD *md,
+                       unsigned char *out, unsigned *out_len, csod_error *err)
+{
+	/* The three ranges Authenticode hashes, in file order. */
+	const uint64_t from[3] = {0, pe->checksum_offset + 4, pe->certdir_offset + 8};
+	const uint64_t to[3] = {pe->checksum_offset, pe->certdir_offset, end};
+	unsigned char *buf = malloc(CHUNK);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -1;
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, md, NULL)) {
+		csod_fail(err, "cannot start the image hash");
+		goto out;
+	}
+	for (int r = 0; r < 3; r++) {
+		for (uint64_t pos = from[r]; pos < to[r];) {
+			size_t want = to[r] - pos < CHUNK ? (size_t)(to[r] - pos) : CHUNK;
+			ssize_t n = pread(fd, buf, want, (off_t)pos);
+			if (n <= 0) {
+				csod_fail(err, "the file is shorter than its headers say");
+				goto out;
+			}
+			EVP_DigestUpdate(ctx, buf, (size_t)n);
+			pos += (uint64_t)n;
+		}
+	}
+	rc = EVP_DigestFinal_ex(ctx, out, out_len) ? 0 : csod_fail(err, "image hash failed");
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+int csod_pe_checksum(int fd, const csod_pe *pe, uint32_t *out, csod_error *err)
+{
+	unsigned char *buf = malloc(CHUNK);
+	if (!buf)
+		return csod_fail(err, "out of memory");
+	uint64_t sum = 0;
+	for (uint64_t pos = 0; pos < pe->file_size;) {
+		size_t want = pe->file_size - pos < CHUNK ? (size_t)(pe->file_size - pos) : CHUNK;
+		ssize_t n = pread(fd, buf, want, (off_t)pos);
+		if (n <= 0) {
+			free(buf);
+			return csod_fail_errno(err, "cannot read for the checksum");
+		}
+		/* The checksum field itself counts as zero. */
+		for (ssize_t i = 0; i < n; i++) {
+			uint64_t at = pos + (uint64_t)i;
+			if (at >= pe->checksum_offset && at < pe->checksum_offset + 4)
+				buf[i] = 0;
+		}
+		for (ssize_t i = 0; i < n; i += 2) {
+			uint32_t word = buf[i] | (i + 1 < n ? buf[i + 1] << 8 : 0);
+			sum += word;
+			sum = (sum & 0xffff) + (sum >> 16);
+		}
+		pos += (uint64_t)n;
+	}
+	free(buf);
+	sum = (sum & 0xffff) + (sum >> 16);
+	*out = (uint32_t)(sum + pe->file_size);
+	return 0;
+}

@@ -1,0 +1,238 @@
+#include "spc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "../common/timestamp.h"
+
+#define SPC_INDIRECT_DATA    "1.3.6.1.4.1.311.2.1.4"
+#define SPC_STATEMENT_TYPE   "1.3.6.1.4.1.311.2.1.11"
+#define SPC_SP_OPUS_INFO     "1.3.6.1.4.1.311.2.1.12"
+#define SPC_INDIVIDUAL       "1.3.6.1.4.1.311.2.1.21"
+#define SPC_NESTED_SIGNATURE "1.3.6.1.4.1.311.2.4.1"
+#define SPC_RFC3161          "1.3.6.1.4.1.311.3.3.1"
+
+/* A small DER writer: enough for the fixed shapes Authenticode uses. */
+typedef struct der {
+	unsigned char buf[1024];
+	size_t len;
+} der;
+
+static void der_put(der *d, const void *p, size_t n)
+{
+	if (d->len + n <= sizeof d->buf) {
+		memcpy(d->buf + d->len, p, n);
+		d->len += n;
+	}
+}
+
+/* tag, length, then the bytes of inner. */
+static void der_wrap(der *out, unsigned char tag, const der *inner)
+{
+	unsigned char hdr[4] = {tag};
+	size_t h = 1;
+	if (inner->len < 0x80) {
+		hdr[h++] = (unsigned char)inner->len;
+	} else if (inner->len < 0x100) {
+		hdr[h++] = 0x81;
+		hdr[h++] = (unsigned char)inner->len;
+	} else {
+		hdr[h++] = 0x82;
+		hdr[h++] = (unsigned char)(inner->len >> 8);
+		hdr[h++] = (unsigned char)inner->len;
+	}
+	der_put(out, hdr, h);
+	der_put(out, inner->buf, inner->len);
+}
+
+static void der_oid(der *out, const char *dotted)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(dotted, 1);
+	unsigned char *p = NULL;
+	int n = i2d_ASN1_OBJECT(obj, &p);
+	if (n > 0)
+		der_put(out, p, (size_t)n);
+	OPENSSL_free(p);
+	ASN1_OBJECT_free(obj);
+}
+
+/* SpcPeImageData: flags (empty BIT STRING) and the file link "<<<Obsolete>>>"
+ * as a BMPString, the shape Windows' own signtool writes. */
+static void pe_image_data(der *out)
+{
+	static const char obsolete[] = "<<<Obsolete>>>";
+	der bmp = {.len = 0}, file = {.len = 0}, link = {.len = 0}, seq = {.len = 0};
+	for (const char *c = obsolete; *c; c++) {
+		unsigned char ch[2] = {0, (unsigned char)*c};
+		der_put(&bmp, ch, 2);
+	}
+	der_wrap(&file, 0x80, &bmp);  /* [0] IMPLICIT BMPString */
+	der_wrap(&link, 0xa2, &file); /* SpcLink.file [2] EXPLICIT */
+	static const unsigned char flags[] = {0x03, 0x01, 0x00};
+	der_put(&seq, flags, sizeof flags);
+	der_wrap(&seq, 0xa0, &link); /* [0] EXPLICIT SpcLink */
+	der_wrap(out, 0x30, &seq);
+}
+
+/* SpcIndirectDataContent { SpcAttributeTypeAndOptionalValue, DigestInfo } */
+static void indirect_data(der *out, const EVP_MD *md, const unsigned char *hash, size_t len)
+{
+	der attr = {.len = 0}, data = {.len = 0}, alg = {.len = 0}, algseq = {.len = 0};
+	der dig = {.len = 0}, digest = {.len = 0}, octets = {.len = 0}, content = {.len = 0};
+	der_oid(&data, SPC_PE_IMAGE_DATA);
+	pe_image_data(&data);
+	der_wrap(&attr, 0x30, &data);
+	unsigned char *oid = NULL;
+	int oid_len = i2d_ASN1_OBJECT(OBJ_nid2obj(EVP_MD_get_type(md)), &oid);
+	if (oid_len > 0)
+		der_put(&alg, oid, (size_t)oid_len);
+	OPENSSL_free(oid);
+	static const unsigned char null[] = {0x05, 0x00};
+	der_put(&alg, null, sizeof null);
+	der_wrap(&algseq, 0x30, &alg);
+	der_put(&dig, algseq.buf, algseq.len);
+	der_put(&octets, hash, len);
+	der_wrap(&dig, 0x04, &octets);
+	der_wrap(&digest, 0x30, &dig);
+	der_put(&content, attr.buf, attr.len);
+	der_put(&content, digest.buf, digest.len);
+	der_wrap(out, 0x30, &content);
+}
+
+static size_t header_len(const unsigned char *encoded)
+{
+	return encoded[1] < 0x80 ? 2 : 2 + (size_t)(encoded[1] & 0x7f);
+}
+
+/* OpenSSL knows the Authenticode OIDs only by number; attributes are added
+ * by NID, so they are registered once. */
+static int nid_of(const char *oid)
+{
+	int nid = OBJ_txt2nid(oid);
+	return nid != NID_undef ? nid : OBJ_create(oid, NULL, NULL);
+}
+
+static int add_attr(PKCS7_SIGNER_INFO *si, int is_signed, const char *oid, int type, void *value)
+{
+	int nid = nid_of(oid);
+	return is_signed ? PKCS7_add_signed_attribute(si, nid, type, value)
+	                 : PKCS7_add_attribute(si, nid, type, value);
+}
+
+static ASN1_STRING *sequence_of(const unsigned char *der_bytes, size_t len)
+{
+	ASN1_STRING *s = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	if (s && !ASN1_STRING_set(s, der_bytes, (int)len)) {
+		ASN1_STRING_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* SpcSpOpusInfo { [0] programName SpcString OPTIONAL, [1] moreInfo SpcLink
+ * OPTIONAL } */
+static void opus_info(der *out, const csod_sign_options *opt)
+{
+	der seq = {.len = 0};
+	if (opt->description && *opt->description) {
+		der bmp = {.len = 0}, str = {.len = 0};
+		for (const char *c = opt->description; *c && bmp.len < 400; c++) {
+			unsigned char ch[2] = {0, (unsigned char)(*c & 0x7f)};
+			der_put(&bmp, ch, 2);
+		}
+		der_wrap(&str, 0x80, &bmp);
+		der_wrap(&seq, 0xa0, &str);
+	}
+	if (opt->url && *opt->url) {
+		der ia5 = {.len = 0}, link = {.len = 0};
+		der_put(&ia5, opt->url, strlen(opt->url) < 400 ? strlen(opt->url) : 400);
+		der_wrap(&link, 0x80, &ia5);
+		der_wrap(&seq, 0xa1, &link);
+	}
+	der_wrap(out, 0x30, &seq);
+}
+
+PKCS7 *csod_spc_sign(const csod_identity *id, const csod_sign_options *opt, const EVP_MD *md,
+                     const unsigned char *image_hash, size_t hash_len, csod_error *err)
+{
+	der content = {.len = 0}, statement = {.len = 0}, stmt_seq = {.len = 0}, opus = {.len = 0};
+	indirect_data(&content, md, image_hash, hash_len);
+	der_oid(&statement, SPC_INDIVIDUAL);
+	der_wrap(&stmt_seq, 0x30, &statement);
+	opus_info(&opus, opt);
+	/* messageDigest covers the content's value, without its SEQUENCE header. */
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned digest_len = 0;
+	size_t h = header_len(content.buf);
+	EVP_Digest(content.buf + h, content.len - h, digest, &digest_len, md, NULL);
+
+	PKCS7 *p7 = PKCS7_new();
+	PKCS7 *inner = PKCS7_new();
+	PKCS7_SIGNER_INFO *si = NULL;
+	ASN1_OCTET_STRING *md_value = ASN1_OCTET_STRING_new();
+	ASN1_TYPE *value = ASN1_TYPE_new();
+	int ok = p7 && inner && md_value && value && PKCS7_set_type(p7, NID_pkcs7_signed) &&
+	         (si = PKCS7_add_signature(p7, id->cert, id->key, md)) &&
+	         PKCS7_add_certificate(p7, id->cert);
+	for (int i = 0; ok && id->chain && i < sk_X509_num(id->chain); i++)
+		ok = PKCS7_add_certificate(p7, sk_X509_value(id->chain, i));
+	ok = ok &&
+	     PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+	                                OBJ_txt2obj(SPC_INDIRECT_DATA, 1)) &&
+	     add_attr(si, 1, SPC_SP_OPUS_INFO, V_ASN1_SEQUENCE, sequence_of(opus.buf, opus.len)) &&
+	     add_attr(si, 1, SPC_STATEMENT_TYPE, V_ASN1_SEQUENCE,
+	              sequence_of(stmt_seq.buf, stmt_seq.len)) &&
+	     ASN1_OCTET_STRING_set(md_value, digest, (int)digest_len) &&
+	     PKCS7_add_signed_attribute(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING,
+	                                md_value) &&
+	     PKCS7_SIGNER_INFO_sign(si) > 0;
+	if (ok) {
+		md_value = NULL; /* owned by the attribute now */
+		inner->type = OBJ_txt2obj(SPC_INDIRECT_DATA, 1);
+		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content.buf, content.len));
+		inner->d.other = value;
+		value = NULL;
+		ok = PKCS7_set_content(p7, inner);
+		if (ok)
+			inner = NULL;
+	}
+	ASN1_OCTET_STRING_free(md_value);
+	ASN1_TYPE_free(value);
+	PKCS7_free(inner);
+	if (!ok) {
+		csod_fail_ssl(err, "cannot build the Authenticode signature");
+		PKCS7_free(p7);
+		return NULL;
+	}
+	return p7;
+}
+
+int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
+{
+	unsigned char *der_bytes = NULL;
+	int n = i2d_PKCS7(inner, &der_bytes);
+	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(outer), 0);
+	int ok = n > 0 && si &&
+	         add_attr(si, 0, SPC_NESTED_SIGNATURE, V_ASN1_SEQUENCE,
+	                  sequence_of(der_bytes, (size_t)n));
+	OPENSSL_free(der_bytes);
+	return ok ? 0 : csod_fail_ssl(err, "cannot nest the signature");
+}
+
+int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err)
+{
+	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7), 0);
+	unsigned char *token = NULL;
+	size_t token_len = 0;
+	if (csod_tsa_stamp(opt->timestamp_url, EVP_sha256(), ASN1_STRING_get0_data(si->enc_digest),
+	                   (size_t)ASN1_STRING_length(si->enc_digest), opt->timestamp_timeout_s,
+	                   opt->timestamp_retries, &token, &token_len, err) < 0)
+		return opt->timestamp_required ? -1 : 0;
+	int ok = add_attr(si, 0, SPC_RFC3161, V_ASN1_SEQUENCE, sequence_of(token, token_len));
+	free(token);
+	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
+}
