@@ -1,36 +1,277 @@
-/* Placeholder until the pe engine lands: recognises nothing, signs nothing. */
-#include "../signer.h"
+/* Authenticode for PE files (EXE, DLL, SYS, EFI, ...): the output is the
+ * input, padded to 8 bytes, with a WIN_CERTIFICATE appended and the
+ * certificate-table entry and PE checksum patched. Streams: the input is
+ * copied (copy_file_range where possible) and hashed in chunks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-static int pe_detect(const unsigned char *head, size_t headlen, off_t size)
+#include "../signer.h"
+#include "pe_format.h"
+#include "spc.h"
+
+#define WIN_CERT_REVISION_2            0x0200
+#define WIN_CERT_TYPE_PKCS_SIGNED_DATA 0x0002
+#define MAX_SIGNATURE                  (16 << 20)
+
+static void put32(unsigned char *p, uint32_t v)
 {
-	(void)head;
-	(void)headlen;
-	(void)size;
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err)
+{
+	const unsigned char *p = buf;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return csod_fail_errno(err, "cannot write the output");
+		p += n;
+		len -= (size_t)n;
+		at += n;
+	}
 	return 0;
 }
 
-static int pe_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
-                   csod_error *err)
+/* Copies in[0, len) to out[0, len). */
+static int copy_prefix(int in, int out, uint64_t len, csod_error *err)
 {
-	(void)in_fd;
-	(void)out_fd;
-	(void)id;
-	(void)opt;
-	return csod_fail(err, "the pe engine is not available yet");
+	loff_t ioff = 0, ooff = 0;
+	while ((uint64_t)ioff < len) {
+		ssize_t n = copy_file_range(in, &ioff, out, &ooff, len - (uint64_t)ioff, 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return csod_fail(err, "the input is shorter than its headers say");
+		break; /* not supported here: plain reads and writes */
+	}
+	unsigned char buf[1 << 16];
+	while ((uint64_t)ioff < len) {
+		size_t want =
+		    len - (uint64_t)ioff < sizeof buf ? (size_t)(len - (uint64_t)ioff) : sizeof buf;
+		ssize_t n = pread(in, buf, want, ioff);
+		if (n <= 0)
+			return csod_fail_errno(err, "cannot read the input");
+		if (pwrite_all(out, buf, (size_t)n, ooff, err) < 0)
+			return -1;
+		ioff += n;
+		ooff += n;
+	}
+	return 0;
 }
 
-static int pe_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
+static int pe_detect(const unsigned char *head, size_t len, off_t size)
 {
-	(void)in_fd;
-	(void)out_fd;
-	(void)trust;
-	return csod_fail(err, "the pe engine is not available yet");
+	(void)size;
+	if (len < 64 || head[0] != 'M' || head[1] != 'Z')
+		return 0;
+	uint32_t off = (uint32_t)head[0x3c] | (uint32_t)head[0x3d] << 8 |
+	               (uint32_t)head[0x3e] << 16 | (uint32_t)head[0x3f] << 24;
+	return off <= len - 4 && memcmp(head + off, "PE\0\0", 4) == 0;
+}
+
+/* The existing signature of a signed file, for appending to it. */
+static PKCS7 *read_signature(int fd, const csod_pe *pe, csod_error *err)
+{
+	if (!pe->cert_table) {
+		csod_fail(err, "the file is not signed");
+		return NULL;
+	}
+	if (pe->cert_size > MAX_SIGNATURE || pe->cert_size < 8) {
+		csod_fail(err, "the certificate table has an implausible size (%u)", pe->cert_size);
+		return NULL;
+	}
+	unsigned char *buf = malloc(pe->cert_size);
+	PKCS7 *p7 = NULL;
+	if (buf && pread(fd, buf, pe->cert_size, pe->cert_table) == (ssize_t)pe->cert_size) {
+		uint32_t len = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
+		               (uint32_t)buf[3] << 24;
+		uint16_t type = (uint16_t)(buf[6] | buf[7] << 8);
+		const unsigned char *p = buf + 8;
+		if (len >= 8 && len <= pe->cert_size && type == WIN_CERT_TYPE_PKCS_SIGNED_DATA)
+			p7 = d2i_PKCS7(NULL, &p, (long)len - 8);
+	}
+	free(buf);
+	if (!p7)
+		csod_fail(err, "the existing signature does not parse");
+	return p7;
+}
+
+/* Builds the signature(s): the first digest is the primary, the others nest
+ * in it; with append, the file's existing signature stays primary. On
+ * failure the caller still owns existing. */
+static PKCS7 *build_signature(int out, const csod_pe *pe, PKCS7 *existing, const csod_identity *id,
+                              const csod_sign_options *opt, csod_error *err)
+{
+	PKCS7 *primary = existing;
+	int n = opt->n_digests > 0 ? opt->n_digests : 1;
+	for (int i = 0; i < n; i++) {
+		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
+		const EVP_MD *md = csod_digest_by_name(name);
+		unsigned char hash[EVP_MAX_MD_SIZE];
+		unsigned hash_len = 0;
+		if (!md) {
+			csod_fail(err, "unknown digest %s", name);
+			goto fail;
+		}
+		if (csod_pe_image_hash(out, pe, pe->file_size, md, hash, &hash_len, err) < 0)
+			goto fail;
+		PKCS7 *p7 = csod_spc_sign(id, opt, md, hash, hash_len, err);
+		if (!p7)
+			goto fail;
+		if (opt->timestamp_url && *opt->timestamp_url &&
+		    csod_spc_timestamp(p7, opt, err) < 0) {
+			PKCS7_free(p7);
+			goto fail;
+		}
+		if (!primary) {
+			primary = p7;
+			continue;
+		}
+		int rc = csod_spc_nest(primary, p7, err);
+		PKCS7_free(p7);
+		if (rc < 0)
+			goto fail;
+	}
+	return primary;
+fail:
+	if (primary != existing)
+		PKCS7_free(primary);
+	return NULL;
+}
+
+static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
+                   csod_error *err)
+{
+	csod_pe pe;
+	if (csod_pe_parse(in, &pe, err) < 0)
+		return -1;
+	PKCS7 *existing = NULL;
+	if (opt->append && pe.cert_table && !(existing = read_signature(in, &pe, err)))
+		return -1;
+	/* Without the old signature, padded to 8 bytes, entry cleared. */
+	uint64_t end = pe.cert_table ? pe.cert_table : pe.file_size;
+	uint64_t padded = (end + 7) & ~7ULL;
+	static const unsigned char zeros[8];
+	unsigned char empty_entry[8] = {0};
+	int rc = -1;
+	PKCS7 *p7 = NULL;
+	unsigned char *der = NULL;
+	if (copy_prefix(in, out, end, err) < 0 ||
+	    (padded > end && pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0) ||
+	    pwrite_all(out, empty_entry, 8, pe.certdir_offset, err) < 0)
+		goto out;
+	csod_pe out_pe;
+	if (csod_pe_parse(out, &out_pe, err) < 0)
+		goto out;
+	if (!(p7 = build_signature(out, &out_pe, existing, id, opt, err)))
+		goto out;
+	existing = NULL; /* owned by p7 now, if it was used */
+	int der_len = i2d_PKCS7(p7, &der);
+	if (der_len <= 0) {
+		csod_fail(err, "cannot encode the signature");
+		goto out;
+	}
+	uint32_t cert_len = (uint32_t)((8 + (uint64_t)der_len + 7) & ~7ULL);
+	unsigned char header[8];
+	put32(header, cert_len);
+	header[4] = WIN_CERT_REVISION_2 & 0xff;
+	header[5] = WIN_CERT_REVISION_2 >> 8;
+	header[6] = WIN_CERT_TYPE_PKCS_SIGNED_DATA;
+	header[7] = 0;
+	unsigned char entry[8];
+	put32(entry, (uint32_t)padded);
+	put32(entry + 4, cert_len);
+	if (padded + cert_len > UINT32_MAX) {
+		csod_fail(err, "the signed file would exceed 4 GB");
+		goto out;
+	}
+	if (pwrite_all(out, header, 8, (off_t)padded, err) < 0 ||
+	    pwrite_all(out, der, (size_t)der_len, (off_t)padded + 8, err) < 0 ||
+	    pwrite_all(out, zeros, cert_len - 8 - (uint32_t)der_len, (off_t)padded + 8 + der_len,
+	               err) < 0 ||
+	    pwrite_all(out, entry, 8, out_pe.certdir_offset, err) < 0)
+		goto out;
+	csod_pe final;
+	uint32_t sum;
+	unsigned char sum_le[4];
+	if (csod_pe_parse(out, &final, err) < 0 || csod_pe_checksum(out, &final, &sum, err) < 0)
+		goto out;
+	put32(sum_le, sum);
+	rc = pwrite_all(out, sum_le, 4, final.checksum_offset, err);
+out:
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+	if (existing)
+		PKCS7_free(existing);
+	return rc;
+}
+
+typedef struct hash_check {
+	int fd;
+	const csod_pe *pe;
+} hash_check;
+
+static int check_image_hash(void *ctx, const EVP_MD *md, const unsigned char *digest, size_t len,
+                            csod_error *err)
+{
+	hash_check *c = ctx;
+	unsigned char hash[EVP_MAX_MD_SIZE];
+	unsigned hash_len = 0;
+	if (csod_pe_image_hash(c->fd, c->pe, c->pe->cert_table, md, hash, &hash_len, err) < 0)
+		return -1;
+	if (hash_len != len || memcmp(hash, digest, len) != 0)
+		return csod_fail(err, "the %s image hash does not match the signed one",
+		                 EVP_MD_get0_name(md));
+	return 0;
+}
+
+static int pe_verify(int in, int out, X509_STORE *trust, csod_error *err)
+{
+	(void)in;
+	csod_pe pe;
+	if (csod_pe_parse(out, &pe, err) < 0)
+		return -1;
+	PKCS7 *p7 = read_signature(out, &pe, err);
+	if (!p7)
+		return -1;
+	hash_check ctx = {out, &pe};
+	int rc = csod_spc_verify(p7, trust, check_image_hash, &ctx, err);
+	PKCS7_free(p7);
+	uint32_t sum, stored;
+	unsigned char le[4];
+	if (rc == 0 && (csod_pe_checksum(out, &pe, &sum, err) < 0 ||
+	                pread(out, le, 4, pe.checksum_offset) != 4))
+		rc = -1;
+	stored =
+	    (uint32_t)le[0] | (uint32_t)le[1] << 8 | (uint32_t)le[2] << 16 | (uint32_t)le[3] << 24;
+	if (rc == 0 && sum != stored)
+		rc = csod_fail(err, "the PE checksum is wrong");
+	return rc;
+}
+
+static int pe_check(int fd, const char *name, csod_error *err)
+{
+	csod_pe pe;
+	csod_error why;
+	if (csod_pe_parse(fd, &pe, &why) < 0)
+		return csod_fail(err, "%s: %s", name, why.msg);
+	return 0;
 }
 
 const csod_signer csod_signer_pe = {
     .name = "pe",
     .service = "authenticode",
     .detect = pe_detect,
+    .check = pe_check,
     .output_name = NULL,
     .sign = pe_sign,
     .verify = pe_verify,

@@ -18,10 +18,12 @@ static uint32_t le32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-int csod_pe_parse_buffer(const unsigned char *h, size_t len, csod_pe *pe, csod_error *err)
+/* h holds the first len bytes of a file of file_size bytes. */
+static int parse_headers(const unsigned char *h, size_t len, uint64_t file_size, csod_pe *pe,
+                         csod_error *err)
 {
 	memset(pe, 0, sizeof *pe);
-	pe->file_size = len;
+	pe->file_size = file_size;
 	if (len < 64 || h[0] != 'M' || h[1] != 'Z')
 		return csod_fail(err, "not a PE file (no MZ header)");
 	uint32_t off = le32(h + 0x3c);
@@ -53,7 +55,8 @@ int csod_pe_parse_buffer(const unsigned char *h, size_t len, csod_pe *pe, csod_e
 	pe->size_of_headers = le32(h + opt + 60);
 	uint64_t section_table = (uint64_t)opt + opt_size;
 	if (section_table + (uint64_t)sections * 40 > len && len >= HEADER_READ)
-		return csod_fail(err, "the section table lies past the headers");
+		return csod_fail(err, "the section table lies past the first %d bytes",
+		                 HEADER_READ);
 	if (section_table + (uint64_t)sections * 40 > pe->file_size)
 		return csod_fail(err, "the section table points past the end of the file");
 	/* Sections must lie inside the file. */
@@ -74,6 +77,11 @@ int csod_pe_parse_buffer(const unsigned char *h, size_t len, csod_pe *pe, csod_e
 	return 0;
 }
 
+int csod_pe_parse_buffer(const unsigned char *data, size_t len, csod_pe *pe, csod_error *err)
+{
+	return parse_headers(data, len < HEADER_READ ? len : HEADER_READ, len, pe, err);
+}
+
 int csod_pe_parse(int fd, csod_pe *pe, csod_error *err)
 {
 	off_t size = lseek(fd, 0, SEEK_END);
@@ -85,17 +93,7 @@ int csod_pe_parse(int fd, csod_pe *pe, csod_error *err)
 	ssize_t n = pread(fd, h, sizeof h, 0);
 	if (n < 0)
 		return csod_fail_errno(err, "cannot read the headers");
-	if (csod_pe_parse_buffer(h, (size_t)n, pe, err) < 0)
-		return -1;
-	pe->file_size = (uint64_t)size;
-	/* The checks that need the real size, now that we know it. */
-	if (pe->cert_table &&
-	    ((uint64_t)pe->cert_table + pe->cert_size != pe->file_size || pe->cert_size < 8))
-		return csod_fail(err,
-		                 "the certificate table (offset %u, size %u) does not end the "
-		                 "file",
-		                 pe->cert_table, pe->cert_size);
-	return 0;
+	return parse_headers(h, (size_t)n, (uint64_t)size, pe, err);
 }
 
 int csod_pe_image_hash(int fd, const csod_pe *pe, uint64_t end, const EVP_MD *md,
