@@ -92,7 +92,7 @@ unit: $(UNIT_BINS)
 	@sh scripts/run-unit.sh $(UNIT_BINS)
 
 integration: $(BINS)
-	CSOD_BIN=$(abspath $(B)/bin) CSOD_TOP=$(CURDIR) prove -v --timer tests/integration/
+	CSOD_SAN=$(if $(findstring sanitize,$(CFLAGS)),1,0) CSOD_BIN=$(abspath $(B)/bin) CSOD_TOP=$(CURDIR) prove -v --timer tests/integration/
 
 valgrind:
 	$(MAKE) --no-print-directory all

@@ -12,13 +12,13 @@
 #include "../signer.h"
 
 #define SPC_PE_IMAGE_DATA "1.3.6.1.4.1.311.2.1.15"
-#define SPC_SIPINFO "1.3.6.1.4.1.311.2.1.30"
+#define SPC_SIPINFO       "1.3.6.1.4.1.311.2.1.30"
 
 /* A signed PKCS#7 over an SpcIndirectDataContent whose data is of
  * data_type with the DER value data_value, and whose digest (of md) is
  * image_hash. */
 PKCS7 *csod_spc_sign(const csod_identity *id, const csod_sign_options *opt, const EVP_MD *md,
-		     const unsigned char *image_hash, size_t hash_len, csod_error *err);
+                     const unsigned char *image_hash, size_t hash_len, csod_error *err);
 
 /* Nests inner inside outer (unsigned attribute 1.3.6.1.4.1.311.2.4.1). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err);
@@ -32,8 +32,8 @@ int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err)
  * For each signature, calls check(md, digest) so the container can compare
  * the image hash it recomputes. */
 int csod_spc_verify(PKCS7 *p7, X509_STORE *trust,
-		    int (*check)(void *ctx, const EVP_MD *md, const unsigned char *digest,
-				 size_t len, csod_error *err),
-		    void *ctx, csod_error *err);
+                    int (*check)(void *ctx, const EVP_MD *md, const unsigned char *digest,
+                                 size_t len, csod_error *err),
+                    void *ctx, csod_error *err);
 
 #endif

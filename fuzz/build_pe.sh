@@ -1,0 +1,14 @@
+#!/bin/sh
+# Builds the PE header fuzzer; with FUZZ_SECONDS=N runs it that long.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+out=build/fuzz
+mkdir -p "$out" "$out/corpus-pe"
+clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -I. fuzz/fuzz_pe.c signers/authenticode/pe_format.c lib/error.c \
+	-o "$out/fuzz_pe" $(pkg-config --libs libcrypto)
+echo "built $out/fuzz_pe"
+if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
+	"$out/fuzz_pe" -max_total_time="$FUZZ_SECONDS" -max_len=8192 "$out/corpus-pe" fuzz/corpus/pe
+fi

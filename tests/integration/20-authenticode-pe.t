@@ -1,0 +1,115 @@
+#!/bin/bash
+# Authenticode for PE32 and PE32+ (EXE and DLL), every digest, RSA and EC,
+# re-signing, nested and appended signatures; judged by osslsigncode verify.
+# Also through the daemon: a dropped EXE comes back signed.
+. "$(dirname "$0")/lib.sh"
+command -v x86_64-w64-mingw32-gcc >/dev/null || skip_all "mingw-w64 not installed"
+PKI=$T_DIR/pki
+sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+cd "$T_DIR"
+cat >hello.c <<'C'
+#include <stdio.h>
+int main(void) { puts("hello from csod"); return 0; }
+C
+cat >lib.c <<'C'
+__declspec(dllexport) int answer(void) { return 42; }
+C
+x86_64-w64-mingw32-gcc -O1 -o pe64.exe hello.c
+i686-w64-mingw32-gcc -O1 -o pe32.exe hello.c
+x86_64-w64-mingw32-gcc -O1 -shared -o lib64.dll lib.c
+sign() { # sign KEYTYPE IN OUT [more csod-sign options]
+	local k=$1 in=$2 out=$3
+	shift 3
+	run_tool csod-sign --cert "$PKI/$k.pem" --key "$PKI/$k.key" --chain "$PKI/chain.pem" "$@" "$in" "$out"
+}
+verify() { osslsigncode verify -CAfile "$PKI/root.pem" -in "$1" >"$T_DIR/verify.out" 2>&1; }
+nsig() { grep -o 'Number of verified signatures: [0-9]*' "$T_DIR/verify.out" | grep -o '[0-9]*$'; }
+
+for f in pe64.exe pe32.exe lib64.dll; do
+	for d in md5 sha1 sha256 sha384 sha512; do
+		sign rsa "$f" "rsa-$d-$f" --digest "$d"
+		ok $? "$f signed with RSA and $d"
+		verify "rsa-$d-$f"
+		ok $? "osslsigncode verifies $f ($d)"
+	done
+	sign ec "$f" "ec-$f" --digest sha256
+	verify "ec-$f"
+	ok $? "$f signed with ECDSA P-256 verifies"
+done
+
+# Our image hash is the one osslsigncode computes for the same file.
+verify rsa-sha256-pe64.exe
+cur=$(grep 'Current message digest' verify.out | awk '{print $NF}')
+calc=$(grep 'Calculated message digest' verify.out | awk '{print $NF}')
+is "$cur" "$calc" "the signed image hash equals osslsigncode's own"
+like "$cur" '^[0-9A-F]{64}$' "and is a SHA-256"
+
+sign rsa rsa-sha256-pe64.exe resigned.exe --digest sha512
+verify resigned.exe
+ok $? "re-signing a signed file verifies"
+is "$(nsig)" 1 "and replaces the old signature"
+
+sign rsa pe64.exe dual.exe --digest sha1 --digest sha256
+verify dual.exe
+ok $? "dual SHA-1 + SHA-256 signature verifies"
+is "$(nsig)" 2 "both signatures (nested) verify"
+
+sign ec rsa-sha256-pe64.exe appended.exe --nest
+verify appended.exe
+ok $? "--nest keeps the existing signature and adds ours"
+is "$(nsig)" 2 "both verify"
+
+size=$(stat -c %s pe64.exe)
+check "the code and data after the headers are untouched" cmp -i 1024 -n $((size - 1024)) pe64.exe rsa-sha256-pe64.exe
+
+# Bad input: a reason, no crash, nothing written.
+head -c 300 pe64.exe >trunc.exe
+out=$(sign rsa trunc.exe out-trunc.exe 2>&1)
+is "$?" 1 "a truncated PE is refused"
+like "$out" "trunc.exe: truncated" "with a reason naming the file"
+check "and no output is left" test ! -e out-trunc.exe
+cp pe64.exe liar.exe
+printf '\xff\xff\x00\x00' | dd of=liar.exe bs=1 seek=60 conv=notrunc 2>/dev/null
+out=$(sign rsa liar.exe out-liar.exe 2>&1)
+like "$out" "PE header offset" "a header offset past the file is refused"
+cp pe64.exe badcert.exe
+/usr/bin/python3 - badcert.exe <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+pe = struct.unpack_from("<I", b, 0x3c)[0]
+magic = struct.unpack_from("<H", b, pe + 24)[0]
+dirs = pe + 24 + (112 if magic == 0x20b else 96)
+struct.pack_into("<II", b, dirs + 32, len(b) + 4096, 64)
+open(sys.argv[1], "wb").write(b)
+PY
+out=$(sign rsa badcert.exe out-bad.exe 2>&1)
+like "$out" "certificate table .* does not end the file" "a certificate table outside the file is refused"
+printf 'MZ' >tiny.exe
+out=$(sign rsa tiny.exe out-tiny.exe 2>&1)
+like "$out" "tiny.exe: not a PE file" "a two-byte file is refused"
+
+# Memory does not grow with the input: a 64 MB PE.
+cat >big.c <<'C'
+static const char pad[64 * 1024 * 1024] = {1};
+int main(void) { return pad[0]; }
+C
+x86_64-w64-mingw32-gcc -O0 -o big.exe big.c
+rss=$( { /usr/bin/time -f '%M' csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" big.exe big-signed.exe; } 2>&1 | tail -1)
+verify big-signed.exe
+ok $? "a 64 MB PE signs and verifies"
+diag "peak RSS signing a 64 MB PE: $rss KB"
+[ "${CSOD_SAN:-0}" = 1 ] || [ "$rss" -lt 65536 ]
+ok $? "peak RSS stays below the input's size"
+
+# Through the daemon.
+write_config
+start_daemon || exit 1
+cp pe64.exe "$SPOOL/inbox/$DEV/.app.exe.tmp"
+mv "$SPOOL/inbox/$DEV/.app.exe.tmp" "$SPOOL/inbox/$DEV/app.exe"
+wait_state app.exe signed 60
+ok $? "a dropped EXE is signed by csodd"
+osslsigncode verify -CAfile "$SPOOL/ca/ca.pem" -in "$(request_dir app.exe)/app.exe" >verify.out 2>&1
+ok $? "and osslsigncode verifies it against the local CA"
+stop_daemon
+ok $? "csodd stops cleanly"
+done_testing
