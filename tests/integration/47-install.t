@@ -24,5 +24,11 @@ done
 if command -v systemd-analyze >/dev/null 2>&1; then
 	out=$(systemd-analyze verify "$dest/usr/lib/systemd/system/csodd.service" 2>&1 | grep -v "csod.conf\|Cannot\|not found\|No such" | grep -i "unknown\|invalid\|error")
 	is "$out" "" "systemd-analyze verify finds no unknown or invalid settings"
+	# systemd rates the unit's sandboxing (0 = locked down, 10 = exposed).
+	score=$(systemd-analyze security --offline=yes "$dest/usr/lib/systemd/system/csodd.service" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for csodd.service: \([0-9.]*\).*/\1/p')
+	diag "systemd-analyze security: exposure $score"
+	awk -v s="${score:-99}" 'BEGIN { exit !(s < 3.0) }'
+	ok $? "systemd-analyze security rates the unit below 3.0 (got $score)"
 fi
 done_testing
