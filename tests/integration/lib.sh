@@ -140,9 +140,9 @@ start_daemon() {
 	# Started directly (not through a shell function) so that $! is csodd.
 	if [ "${CSOD_VALGRIND:-0}" = 1 ]; then
 		valgrind -q --leak-check=full --error-exitcode=99 --errors-for-leak-kinds=definite \
-			csodd --config "$CONF" --foreground 2>>"$LOG" &
+			csodd --config "$CONF" --foreground >/dev/null 2>>"$LOG" &
 	else
-		csodd --config "$CONF" --foreground 2>>"$LOG" &
+		csodd --config "$CONF" --foreground >/dev/null 2>>"$LOG" &
 	fi
 	DAEMON_PID=$!
 	wait_for 60 test -d "$SPOOL/inbox/$DEV" -a -f "$SPOOL/ca/ca.pem" || {
