@@ -35,6 +35,7 @@ static void set_defaults(csod_config *c)
 	c->mail.starttls = strdup("if-available");
 	c->mail.timeout_s = 30;
 	c->mail.max_age_s = 2 * 86400;
+	c->mail.retry_s = 30;
 	c->timestamp.required = 1;
 	c->timestamp.timeout_s = 10;
 	c->timestamp.retries = 2;
@@ -85,9 +86,9 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 
 static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config *m)
 {
-	static const char *const keys[] = {"transport", "from", "host",          "port",
-	                                   "starttls",  "user", "password_file", "timeout",
-	                                   "max_age",   NULL};
+	static const char *const keys[] = {
+	    "transport",     "from",    "host",    "port",  "starttls", "user",
+	    "password_file", "timeout", "max_age", "retry", NULL};
 	static const char *const transports[] = {"spool", "smtp", "none", NULL};
 	static const char *const tls[] = {"never", "if-available", "required", NULL};
 	int64_t v;
@@ -105,6 +106,7 @@ static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config 
 	TRY(cfg_duration(r, g, "mail", "timeout", &v));
 	m->timeout_s = (int)v;
 	TRY(cfg_duration(r, g, "mail", "max_age", &m->max_age_s));
+	TRY(cfg_duration(r, g, "mail", "retry", &m->retry_s));
 	if (strcmp(m->transport, "smtp") == 0 && !m->host)
 		return cfg_fail(r, g, "mail.host", "required when transport is \"smtp\"");
 	if (!strchr(m->from, '@'))

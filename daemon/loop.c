@@ -234,6 +234,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			if (db_changed_elsewhere(&d, &data_version)) {
 				csod_developers_each(d.db, watch_developer, &d);
 				next_pki = 0; /* enroll developers added by csodctl */
+				/* csodctl may have queued mail (resend, welcome). */
+				csod_mailer_wake(d.mailer);
 			}
 			int64_t every =
 			    d.cfg->poll_interval_s > 0 ? d.cfg->poll_interval_s * 1000 : 60000;

@@ -98,7 +98,7 @@ static void deliver(csod_mailer *mr, const csod_config *cfg, due_mail *m)
 		         m->recipient, m->attempts + 1, err.msg);
 		return;
 	}
-	int64_t wait = BACKOFF_FIRST_S;
+	int64_t wait = cfg->mail.retry_s > 0 ? cfg->mail.retry_s : BACKOFF_FIRST_S;
 	for (int i = 0; i < m->attempts && wait < BACKOFF_MAX_S; i++)
 		wait *= 2;
 	if (wait > BACKOFF_MAX_S)
@@ -147,8 +147,8 @@ static int64_t send_due(csod_mailer *mr, const csod_config *cfg)
 	int64_t next = 60;
 	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		next = sqlite3_column_int64(st, 0) - csod_now();
-		if (next < 0)
-			next = 0;
+		if (next < 1)
+			next = 1; /* due now, but it just failed: not a busy loop */
 		if (next > 60)
 			next = 60;
 	}

@@ -10,5 +10,10 @@ clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-o "$out/fuzz_pe" $(pkg-config --libs libcrypto)
 echo "built $out/fuzz_pe"
 if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
-	"$out/fuzz_pe" -max_total_time="$FUZZ_SECONDS" -max_len=8192 "$out/corpus-pe" fuzz/corpus/pe
+	# Quiet unless it finds something; new inputs go to the scratch corpus,
+	# the seeds in git stay as they are.
+	log="$out/fuzz_pe.log"
+	"$out/fuzz_pe" -max_total_time="$FUZZ_SECONDS" -max_len=8192 "$out/corpus-pe" fuzz/corpus/pe >"$log" 2>&1 ||
+		{ tail -40 "$log"; exit 1; }
+	tail -1 "$log"
 fi

@@ -15,7 +15,10 @@ clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-o "$out/fuzz_zip" $(pkg-config --libs libcrypto zlib)
 echo "built $out/fuzz_zip"
 if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
-	# New inputs go to the scratch corpus; the seeds in git stay as they are.
-	"$out/fuzz_zip" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024 -max_len=65536 \
-		"$out/corpus-zip" fuzz/corpus/zip
+	# Quiet unless it finds something; new inputs go to the scratch corpus,
+	# the seeds in git stay as they are.
+	log="$out/fuzz_zip.log"
+	"$out/fuzz_zip" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=1024 -max_len=65536 "$out/corpus-zip" fuzz/corpus/zip >"$log" 2>&1 ||
+		{ tail -40 "$log"; exit 1; }
+	tail -1 "$log"
 fi

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Mail through a real SMTP server on loopback (aiosmtpd): the approvers'
+# notice, the developer's signed / declined / failed notices, resend, and
+# nothing lost while the server is down.
+. "$(dirname "$0")/lib.sh"
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || skip_all "python3-aiosmtpd not installed"
+MBOX=$T_DIR/mbox
+mkdir -p "$MBOX/new" "$MBOX/cur" "$MBOX/tmp"
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_smtp() {
+	/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$PORT" -c aiosmtpd.handlers.Mailbox "$MBOX" \
+		>/dev/null 2>&1 &
+	SMTP_PID=$!
+	wait_for 10 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT))"
+}
+stop_smtp() { kill "$SMTP_PID" 2>/dev/null; wait "$SMTP_PID" 2>/dev/null; }
+trap 'stop_smtp; cleanup' EXIT
+# mail_to ADDRESS SUBJECT-REGEX: a delivered message to ADDRESS whose
+# subject matches; prints its file.
+mail_to() {
+	grep -l -i "^To: $1" "$MBOX"/new/* 2>/dev/null | while read -r f; do
+		grep -q -E "^Subject: .*$2" "$f" && echo "$f"
+	done | head -1
+}
+got_mail() { [ -n "$(mail_to "$1" "$2")" ]; }
+
+start_smtp
+AUTO_APPROVE=false
+EXTRA=''
+write_config
+sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port = $PORT; starttls = \"never\"; from = \"csod@dithercons.com\"; retry = \"1s\"; };|" "$CONF"
+start_daemon || exit 1
+
+make_hash_drop a.sha256
+drop_by_rename a.sha256
+wait_state a.sha256 created
+id=$(basename "$(request_dir a.sha256)")
+wait_for 20 got_mail root@dithercons.com "waits for approval"
+ok $? "the approver gets a mail when a request waits"
+m=$(mail_to root@dithercons.com "waits for approval")
+check "it names the marker file to create" grep -q "approvals/$id.approve" "$m"
+check "and the file's SHA-256" grep -q "$(sha256sum "$T_DIR/a.sha256" | cut -d' ' -f1)" "$m"
+check "with a Date and a Message-ID" sh -c "grep -q '^Date: ' '$m' && grep -q '^Message-ID: <' '$m'"
+
+csodctl --config "$CONF" request approve "$id" -m "go" >/dev/null
+wait_state a.sha256 signed
+wait_for 20 got_mail dagwood@dithercons.com "request $id is signed"
+ok $? "the developer gets the signed notice"
+m=$(mail_to dagwood@dithercons.com "request $id is signed")
+check "it gives the signed file's path" grep -q "outbox/$DEV/$id/a.sha256.p7s" "$m"
+check "and the verify command" grep -q "openssl cms -verify" "$m"
+
+make_hash_drop b.sha256
+drop_by_rename b.sha256
+wait_state b.sha256 created
+idb=$(basename "$(request_dir b.sha256)")
+csodctl --config "$CONF" request decline "$idb" -m "not this one" >/dev/null
+wait_for 20 got_mail dagwood@dithercons.com "request $idb was declined"
+ok $? "a decline is mailed"
+check "with the approver's message" grep -q "not this one" "$(mail_to dagwood@dithercons.com "request $idb was declined")"
+
+echo "zzzz" >"$SPOOL/inbox/$DEV/broken.sha256"
+wait_state broken.sha256 failed
+idc=$(basename "$(request_dir broken.sha256)")
+wait_for 20 got_mail dagwood@dithercons.com "request $idc failed"
+ok $? "a failure is mailed"
+check "with the reason" grep -q "broken.sha256" "$(mail_to dagwood@dithercons.com "request $idc failed")"
+
+# The server goes away: mail waits in the queue, nothing is lost.
+stop_smtp
+csodctl --config "$CONF" auto-approve on >/dev/null
+make_hash_drop d.sha256
+drop_by_rename d.sha256
+wait_state d.sha256 signed
+idd=$(basename "$(request_dir d.sha256)")
+wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT attempts FROM mail_queue WHERE request_id='$idd' AND state='queued' AND attempts > 0\" | grep -q ."
+ok $? "with the server down, the signed notice stays queued and is retried"
+check "the reason is recorded" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idd'\" | grep -q smtp"
+start_smtp
+wait_for 30 got_mail dagwood@dithercons.com "request $idd is signed"
+ok $? "once the server is back the queued mail arrives"
+
+n=$(ls "$MBOX/new" | wc -l)
+csodctl --config "$CONF" request resend "$id" >/dev/null
+wait_for 20 sh -c "[ \$(ls '$MBOX/new' | wc -l) -gt $n ]"
+ok $? "request resend sends the signed notice again"
+stop_daemon
+ok $? "csodd stops cleanly"
+done_testing
