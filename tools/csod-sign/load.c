@@ -1,5 +1,7 @@
 #include "load.h"
 
+#include "../../lib/pkcs11_uri.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -17,9 +19,15 @@ int csod_load_identity(const char *cert_path, const char *key_spec, const char *
 	fclose(f);
 	if (!id->cert)
 		return csod_fail_ssl(err, "%s: not a PEM certificate", cert_path);
-	if (strncmp(key_spec, "pkcs11:", 7) == 0)
-		return csod_fail(err, "%s: PKCS#11 keys are not supported by this build yet",
-		                 key_spec);
+	if (strncmp(key_spec, "pkcs11:", 7) == 0) {
+		/* On a token: signing calls the token; the key never leaves it. */
+		id->key = csod_pkcs11_load_key(key_spec, err);
+		if (!id->key)
+			return -1;
+		if (X509_check_private_key(id->cert, id->key) != 1)
+			return csod_fail(err, "the token's key does not belong to %s", cert_path);
+		goto chain;
+	}
 	f = fopen(key_spec, "r");
 	if (!f)
 		return csod_fail_errno(err, "%s", key_spec);
@@ -29,6 +37,7 @@ int csod_load_identity(const char *cert_path, const char *key_spec, const char *
 		return csod_fail_ssl(err, "%s: not a PEM private key", key_spec);
 	if (X509_check_private_key(id->cert, id->key) != 1)
 		return csod_fail(err, "%s does not belong to %s", key_spec, cert_path);
+chain:
 	id->chain = sk_X509_new_null();
 	if (!chain_path)
 		return 0;

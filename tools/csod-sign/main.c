@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../lib/fsutil.h"
+#include "../../lib/pkcs11_uri.h"
 #include "../../signers/signer.h"
 #include "load.h"
 
@@ -213,6 +214,7 @@ int main(int argc, char **argv)
 	rc = sign_file(&a, &err) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "csod-sign: %s\n", err.msg);
+	csod_pkcs11_unload();
 	curl_global_cleanup();
 	return rc;
 }
