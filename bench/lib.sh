@@ -17,7 +17,8 @@ measure() {
 	shift 3
 	local times=() i t rss
 	for i in $(seq 1 "$RUNS"); do
-		t=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$@" >/dev/null 2>&1
+		t=$(tail -1 "$WORK/time.out")
 		times+=("${t%% *}")
 		rss=${t##* }
 	done

@@ -154,12 +154,15 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 	return rc;
 }
 
+/* Auto-enrollment is for developers that never had a certificate (or whose
+ * certificates expired): a revoked one is an administrator's decision that a
+ * new key must not silently undo. */
 static int has_certificate(csod_pki *pki, const char *developer, const char *organization)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT 1 FROM certificates WHERE is_ca = 0 AND developer = ? AND organization = ? "
-	    "AND state IN ('init', 'requested', 'issued')",
+	    "AND state IN ('init', 'requested', 'issued', 'revoked')",
 	    NULL);
 	if (!st)
 		return 1;

@@ -42,5 +42,6 @@ int cmd_audit(ctl *c, int argc, char **argv);
 int cmd_auto_approve(ctl *c, int argc, char **argv);
 int cmd_developer(ctl *c, int argc, char **argv);
 int cmd_report(ctl *c, int argc, char **argv);
+int cmd_cert(ctl *c, int argc, char **argv);
 
 #endif

@@ -1,0 +1,70 @@
+#!/bin/bash
+# Keys at rest and the certificate policy: the master key file's rules, no
+# private key in the clear in the database, a wrong master key, revocation.
+. "$(dirname "$0")/lib.sh"
+write_config
+start_daemon || exit 1
+stop_daemon
+DB=$SPOOL/state/csod.db
+KEY=$SPOOL/state/master.key
+is "$(stat -c %a "$KEY")" 400 "the master key file is created with mode 0400"
+is "$(stat -c %s "$KEY")" 32 "and holds 32 random bytes"
+check "the database holds no PEM private key" sh -c "! grep -a -q 'PRIVATE KEY' '$DB'"
+# The developer key's modulus, from its certificate: in a PKCS#8 key in the
+# clear it would appear as raw bytes.
+sqlite3 "$DB" "SELECT cert_pem FROM certificates WHERE developer='$DEV'" >"$T_DIR/dev.pem"
+mod=$(openssl x509 -in "$T_DIR/dev.pem" -noout -modulus | cut -d= -f2)
+/usr/bin/python3 - "$DB" "$mod" <<'PY'
+import sys
+db = open(sys.argv[1], "rb").read()
+for name in ("-wal",):
+    try:
+        db += open(sys.argv[1] + name, "rb").read()
+    except OSError:
+        pass
+modulus = bytes.fromhex(sys.argv[2])
+sys.exit(1 if modulus[:32] in db else 0)
+PY
+ok $? "the key's modulus is nowhere in the database files (sealed)"
+check "keys are stored with their algorithm, sealed" sh -c "sqlite3 '$DB' \"SELECT COUNT(*) FROM keys WHERE length(blob) > 100\" | grep -qv '^0$'"
+
+chmod 0440 "$KEY"
+csodd --config "$CONF" --foreground 2>"$T_DIR/loose.log"
+is "$?" 1 "a master key file readable by its group is refused"
+like "$(cat "$T_DIR/loose.log")" "master key file .* has mode 0440" "naming the file and the mode"
+chmod 0400 "$KEY"
+cp "$KEY" "$T_DIR/master.key.good"
+chmod 600 "$KEY"; head -c 32 /dev/urandom >"$KEY"; chmod 400 "$KEY"
+start_daemon || exit 1
+make_hash_drop w.sha256
+drop_by_rename w.sha256
+wait_state w.sha256 failed
+ok $? "with a wrong master key, signing fails"
+like "$(cat "$(request_dir w.sha256)/ERROR")" "cannot be unsealed: wrong master key" "saying why"
+stop_daemon
+chmod 600 "$KEY"; cp "$T_DIR/master.key.good" "$KEY"; chmod 400 "$KEY"
+
+start_daemon || exit 1
+make_hash_drop a.sha256
+drop_by_rename a.sha256
+wait_state a.sha256 signed
+ok $? "with the right master key it signs again"
+ctl() { csodctl --config "$CONF" "$@"; }
+like "$(ctl cert list)" "issued .*$ORG" "cert list shows the issued certificate"
+cid=$(sqlite3 "$DB" "SELECT id FROM certificates WHERE developer='$DEV' AND state='issued'")
+like "$(ctl cert show "$cid")" "State +issued" "cert show gives its state"
+ctl cert download "$cid" >"$T_DIR/dl.pem"
+check "cert download gives the certificate" openssl x509 -in "$T_DIR/dl.pem" -noout
+like "$(openssl x509 -in "$T_DIR/dl.pem" -noout -ext extendedKeyUsage)" "Code Signing" "with the codeSigning EKU"
+check "cert revoke" ctl cert revoke "$cid" --reason keyCompromise
+make_hash_drop b.sha256
+drop_by_rename b.sha256
+wait_state b.sha256 failed
+ok $? "a request after the revocation fails"
+sleep 2
+is "$(sqlite3 "$DB" "SELECT COUNT(*) FROM certificates WHERE developer='$DEV' AND state='issued'")" 0 "and no new certificate is enrolled behind the revocation"
+like "$(cat "$(request_dir b.sha256)/ERROR")" "is revoked: keyCompromise" "naming the revocation"
+check "the revocation is audited" sh -c "sqlite3 '$DB' \"SELECT action FROM audit\" | grep -qx cert.revoked"
+stop_daemon
+ok $? "csodd stops cleanly"
+done_testing

@@ -1,0 +1,160 @@
+/* csodctl cert ...: the seed's certificate list and View dialog, download,
+ * revocation. Enrollment happens in csodd (ca.auto_enroll). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../daemon/audit.h"
+#include "ctl.h"
+
+static int cert_list(ctl *c, csod_db *db)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "SELECT id, COALESCE(full_name, ''), COALESCE(email, ''), COALESCE(order_no, ''), "
+	    "state, COALESCE(organization, ''), COALESCE(department, ''), COALESCE(expires, 0), "
+	    "csod, is_ca FROM certificates ORDER BY id",
+	    NULL);
+	json_t *rows = json_array();
+	int64_t soon = csod_now() + 30 * 86400;
+	if (!c->json)
+		printf("%-4s %-24s %-28s %-8s %-9s %-28s %-16s %-16s %s\n", "ID", "NAME", "EMAIL",
+		       "ORDER", "STATE", "ORGANIZATION", "DEPARTMENT", "EXPIRES", "CSOD");
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *f[7];
+		for (int i = 0; i < 7; i++)
+			f[i] = csod_db_text(st, i + 1);
+		int64_t expires = sqlite3_column_int64(st, 7);
+		int expiring = strcmp(f[3], "issued") == 0 && expires && expires < soon;
+		char when[32];
+		ctl_time(expires, when);
+		if (c->json)
+			json_array_append_new(
+			    rows,
+			    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b}",
+			              "id", (json_int_t)sqlite3_column_int64(st, 0), "name", f[0],
+			              "email", f[1], "order", f[2], "state", f[3], "organization",
+			              f[4], "department", f[5], "expires", (json_int_t)expires,
+			              "csod", sqlite3_column_int(st, 8), "ca",
+			              sqlite3_column_int(st, 9), "expiring", expiring));
+		else
+			printf("%-4lld %-24.24s %-28.28s %-8s %-9s %-28.28s %-16.16s %-16s %s%s\n",
+			       (long long)sqlite3_column_int64(st, 0), f[0], f[1], f[2], f[3], f[4],
+			       f[5][0] ? f[5] : "-", when, sqlite3_column_int(st, 8) ? "yes" : "no",
+			       expiring ? "  (expires within 30 days)" : "");
+	}
+	sqlite3_finalize(st);
+	ctl_print_json(c, rows);
+	return 0;
+}
+
+static int cert_show(csod_db *db, const char *id, int download)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "SELECT id, developer, organization, department, email, full_name, order_no, state, "
+	    "serial, requested, collected, expires, revoked, revoke_reason, term_years, "
+	    "algorithm, key_bits, cert_pem FROM certificates WHERE id = ?",
+	    NULL);
+	sqlite3_bind_int64(st, 1, atoll(id));
+	int rc = 0;
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		rc = ctl_error("no certificate %s", id);
+	} else if (download) {
+		const char *pem = csod_db_text(st, 17);
+		if (!pem)
+			rc = ctl_error("certificate %s is not issued", id);
+		else
+			fputs(pem, stdout);
+	} else {
+		static const char *const labels[] = {"Certificate", "Developer", "Organization",
+		                                     "Department",  "Email",     "Full name",
+		                                     "Order",       "State",     "Serial"};
+		for (int i = 0; i < 9; i++) {
+			const char *v = csod_db_text(st, i);
+			printf("%-13s %s\n", labels[i], v && *v ? v : "-");
+		}
+		static const char *const times[] = {"Requested", "Collected", "Expires", "Revoked"};
+		for (int i = 0; i < 4; i++) {
+			char when[32];
+			ctl_time(sqlite3_column_int64(st, 9 + i), when);
+			printf("%-13s %s\n", times[i], when);
+		}
+		const char *reason = csod_db_text(st, 13);
+		if (reason)
+			printf("%-13s %s\n", "Reason", reason);
+		printf("%-13s %d year(s), %s %d\n", "Term", sqlite3_column_int(st, 14),
+		       csod_db_text(st, 15) ? csod_db_text(st, 15) : "-",
+		       sqlite3_column_int(st, 16));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int cert_revoke(ctl *c, csod_db *db, int argc, char **argv)
+{
+	const char *reason = "unspecified";
+	if (argc == 4 && strcmp(argv[2], "--reason") == 0)
+		reason = argv[3];
+	else if (argc != 2)
+		return ctl_error("usage: csodctl cert revoke ID [--reason R]");
+	sqlite3_stmt *st = csod_db_prepare(
+	    db, "SELECT organization, department, state FROM certificates WHERE id = ?", NULL);
+	sqlite3_bind_int64(st, 1, atoll(argv[1]));
+	char org[256] = "", dept[256] = "", state[16] = "";
+	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	if (found) {
+		snprintf(org, sizeof org, "%s", csod_db_text(st, 0) ? csod_db_text(st, 0) : "");
+		snprintf(dept, sizeof dept, "%s", csod_db_text(st, 1) ? csod_db_text(st, 1) : "");
+		snprintf(state, sizeof state, "%s", csod_db_text(st, 2));
+	}
+	sqlite3_finalize(st);
+	if (!found)
+		return ctl_error("no certificate %s", argv[1]);
+	if (strcmp(state, "issued") != 0)
+		return ctl_error("certificate %s is %s, not issued", argv[1], state);
+	if (ctl_require_admin(c, db, "revoke certificates", org, dept) < 0)
+		return 1;
+	st = csod_db_prepare(
+	    db,
+	    "UPDATE certificates SET state = 'revoked', revoked = ?, revoke_reason = ? "
+	    "WHERE id = ? AND state = 'issued'",
+	    NULL);
+	sqlite3_bind_int64(st, 1, csod_now());
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, atoll(argv[1]));
+	int ok = st && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+	csod_audit(db, c->user, "cert.revoked", argv[1], "%s", reason);
+	printf("certificate %s revoked (%s)\n", argv[1], reason);
+	return 0;
+}
+
+int cmd_cert(ctl *c, int argc, char **argv)
+{
+	if (argc < 1)
+		return ctl_error(
+		    "usage: csodctl cert list|show ID|download ID|revoke ID [--reason R]");
+	if (!c->is_root && !c->admin)
+		return ctl_error("%s is not an administrator", c->user);
+	int writing = strcmp(argv[0], "revoke") == 0;
+	csod_db *db = ctl_open_db(c, writing);
+	if (!db)
+		return 1;
+	int rc;
+	if (strcmp(argv[0], "list") == 0)
+		rc = cert_list(c, db);
+	else if (strcmp(argv[0], "show") == 0 && argc == 2)
+		rc = cert_show(db, argv[1], 0);
+	else if (strcmp(argv[0], "download") == 0 && argc >= 2)
+		rc = cert_show(db, argv[1], 1);
+	else if (writing)
+		rc = cert_revoke(c, db, argc, argv);
+	else
+		rc = ctl_error(
+		    "usage: csodctl cert list|show ID|download ID|revoke ID [--reason R]");
+	csod_db_close(db);
+	return rc;
+}
