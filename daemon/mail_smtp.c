@@ -2,6 +2,8 @@
  * read from a file, timeouts so a stuck server cannot hold the queue. */
 #include <stddef.h> /* libesmtp.h uses size_t without it */
 
+#include <openssl/ssl.h> /* before libesmtp.h: it then declares smtp_starttls_set_ctx */
+
 #include <auth-client.h>
 #include <libesmtp.h>
 #include <stdio.h>
@@ -54,6 +56,7 @@ int csod_mail_send_smtp(const csod_mail_config *mc, const char *to, const char *
 	smtp_session_t session = smtp_create_session();
 	smtp_message_t msg = session ? smtp_add_message(session) : NULL;
 	auth_context_t auth = NULL;
+	SSL_CTX *ssl = NULL;
 	int rc = -1;
 	char hostport[300];
 	snprintf(hostport, sizeof hostport, "%s:%d", mc->host ? mc->host : "localhost", mc->port);
@@ -73,6 +76,19 @@ int csod_mail_send_smtp(const csod_mail_config *mc, const char *to, const char *
 	else if (mc->starttls && strcmp(mc->starttls, "required") == 0)
 		tls = Starttls_REQUIRED;
 	smtp_starttls_enable(session, tls);
+	if (tls != Starttls_DISABLED) {
+		/* Our own context: the server's certificate is checked against the
+		 * system's CAs, or mail.ca_file for an in-house relay. */
+		ssl = SSL_CTX_new(TLS_client_method());
+		if (ssl) {
+			SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+			if (mc->ca_file)
+				SSL_CTX_load_verify_locations(ssl, mc->ca_file, NULL);
+			else
+				SSL_CTX_set_default_verify_paths(ssl);
+			smtp_starttls_set_ctx(session, ssl);
+		}
+	}
 	if (cred.password) {
 		auth = auth_create_context();
 		auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
@@ -90,7 +106,18 @@ int csod_mail_send_smtp(const csod_mail_config *mc, const char *to, const char *
 		goto out;
 	}
 	const smtp_status_t *rs = rcpt ? smtp_recipient_status(rcpt) : NULL;
-	if (!rs || rs->code / 100 != 2) {
+	if (!rs || rs->code == 0) {
+		/* The session ended before RCPT: most often STARTTLS (not offered
+		 * when required, or a certificate that does not check out). */
+		char buf[256];
+		csod_fail(err, "smtp %s: the session ended early%s: %s", hostport,
+		          tls != Starttls_DISABLED ? " (STARTTLS refused, not offered, or the "
+		                                     "server certificate failed its check)"
+		                                   : "",
+		          smtp_strerror(smtp_errno(), buf, sizeof buf));
+		goto out;
+	}
+	if (rs->code / 100 != 2) {
 		status_error(rs, "smtp: recipient refused", err);
 		goto out;
 	}
@@ -105,6 +132,7 @@ out:
 		smtp_destroy_session(session);
 	if (auth)
 		auth_destroy_context(auth);
+	SSL_CTX_free(ssl);
 	if (cred.password) {
 		OPENSSL_cleanse(cred.password, strlen(cred.password));
 		free(cred.password);

@@ -86,6 +86,15 @@ sleep 1.5
 check "in-progress names stay in the inbox" test -f "$SPOOL/inbox/$DEV/upload.part" -a -f "$SPOOL/inbox/$DEV/.hidden"
 
 check "mail for the developer was spooled" sh -c "grep -l 'dagwood@dithercons.com' '$SPOOL'/mail/*.eml"
+/usr/bin/python3 - "$SPOOL"/mail/*.eml <<'PY'
+import email, email.policy, sys
+for path in sys.argv[1:]:
+    m = email.message_from_binary_file(open(path, "rb"), policy=email.policy.default)
+    assert m["To"] and m["From"] and m["Subject"] and m["Date"] and m["Message-ID"], path
+    assert m.get_content_type() == "text/plain" and m.get_content_charset() == "utf-8", path
+    assert m.get_content().strip(), path
+PY
+ok $? "every spooled .eml parses as RFC 5322 mail with the headers a mail client needs"
 check "csodd is still running" daemon_alive
 stop_daemon
 ok $? "csodd stops cleanly on SIGTERM"

@@ -84,6 +84,47 @@ n=$(ls "$MBOX/new" | wc -l)
 csodctl --config "$CONF" request resend "$id" >/dev/null
 wait_for 20 sh -c "[ \$(ls '$MBOX/new' | wc -l) -gt $n ]"
 ok $? "request resend sends the signed notice again"
+
+# STARTTLS: a server with a certificate from a test CA, required by csod.
+PKI=$T_DIR/pki
+sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+openssl req -new -newkey rsa:2048 -nodes -keyout "$T_DIR/smtp.key" -subj "/CN=localhost" \
+	-out "$T_DIR/smtp.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T_DIR/smtp.ext"
+openssl x509 -req -in "$T_DIR/smtp.csr" -CA "$PKI/root.pem" -CAkey "$PKI/root.key" \
+	-CAcreateserial -days 2 -extfile "$T_DIR/smtp.ext" -out "$T_DIR/smtp.pem" 2>/dev/null
+TLSBOX=$T_DIR/tlsbox
+mkdir -p "$TLSBOX/new" "$TLSBOX/cur" "$TLSBOX/tmp"
+TLSPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$TLSPORT" --tlscert "$T_DIR/smtp.pem" \
+	--tlskey "$T_DIR/smtp.key" -c aiosmtpd.handlers.Mailbox "$TLSBOX" >/dev/null 2>&1 &
+TLS_PID=$!
+trap 'kill $TLS_PID 2>/dev/null; stop_smtp; cleanup' EXIT
+wait_for 10 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$TLSPORT))"
+sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"localhost\"; port = $TLSPORT; starttls = \"required\"; ca_file = \"$PKI/root.pem\"; from = \"csod@dithercons.com\"; retry = \"1s\"; };|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for 10 grep -q "configuration reloaded" "$LOG"
+make_hash_drop t.sha256
+drop_by_rename t.sha256
+wait_state t.sha256 signed
+idt=$(basename "$(request_dir t.sha256)")
+wait_for 20 sh -c "grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | grep -q ."
+ok $? "mail goes out over STARTTLS, the server's certificate checked against mail.ca_file"
+
+# TLS required, but the server does not offer it: queued, with the reason.
+sed -i "s|port = $TLSPORT|port = $PORT|" "$CONF"
+kill -HUP "$DAEMON_PID"
+sleep 1
+make_hash_drop n.sha256
+drop_by_rename n.sha256
+wait_state n.sha256 signed
+idn=$(basename "$(request_dir n.sha256)")
+wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idn' AND state='queued'\" | grep -q ."
+ok $? "when TLS is required but not offered, the mail stays queued"
+like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$idn'")" "smtp" \
+	"with the reason recorded"
+check "no message went out in the clear" sh -c "! grep -l 'request $idn is signed' '$MBOX'/new/* 2>/dev/null | grep -q ."
+like "$(csodctl --config "$CONF" mail list)" "queued .*$idn" "csodctl mail list shows it waiting"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing

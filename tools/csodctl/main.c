@@ -173,6 +173,8 @@ int main(int argc, char **argv)
 		rc = cmd_auto_approve(&c, sub_argc - 1, sub_argv + 1);
 	else if (strcmp(cmd, "developer") == 0)
 		rc = cmd_developer(&c, sub_argc - 1, sub_argv + 1);
+	else if (strcmp(cmd, "mail") == 0)
+		rc = cmd_mail(&c, sub_argc - 1, sub_argv + 1);
 	else if (strcmp(cmd, "cert") == 0)
 		rc = cmd_cert(&c, sub_argc - 1, sub_argv + 1);
 	else if (strcmp(cmd, "report") == 0)

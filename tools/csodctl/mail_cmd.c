@@ -1,0 +1,76 @@
+/* csodctl mail list | retry: the mail queue, for when a server was down. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../../daemon/audit.h"
+#include "ctl.h"
+
+static int mail_list(ctl *c, csod_db *db)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "SELECT id, state, kind, COALESCE(request_id, '-'), recipient, attempts, created, "
+	    "COALESCE(last_error, '') FROM mail_queue WHERE state != 'sent' OR sent > ? "
+	    "ORDER BY id",
+	    NULL);
+	sqlite3_bind_int64(st, 1, csod_now() - 86400);
+	json_t *rows = json_array();
+	if (!c->json)
+		printf("%-6s %-7s %-16s %-21s %-28s %-8s %s\n", "ID", "STATE", "KIND", "REQUEST",
+		       "TO", "ATTEMPTS", "LAST ERROR");
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = csod_db_text(st, 1), *kind = csod_db_text(st, 2);
+		const char *req = csod_db_text(st, 3), *to = csod_db_text(st, 4);
+		const char *error = csod_db_text(st, 7);
+		if (c->json)
+			json_array_append_new(
+			    rows,
+			    json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:s}", "id",
+			              (json_int_t)sqlite3_column_int64(st, 0), "state", state,
+			              "kind", kind, "request", req, "to", to, "attempts",
+			              sqlite3_column_int(st, 5), "created",
+			              (json_int_t)sqlite3_column_int64(st, 6), "error", error));
+		else
+			printf("%-6lld %-7s %-16s %-21s %-28.28s %-8d %s\n",
+			       (long long)sqlite3_column_int64(st, 0), state, kind, req, to,
+			       sqlite3_column_int(st, 5), error);
+	}
+	sqlite3_finalize(st);
+	ctl_print_json(c, rows);
+	return 0;
+}
+
+/* Dead and waiting messages are due again at once; csodd's mailer picks
+ * them up at its next look at the database. */
+static int mail_retry(ctl *c, csod_db *db)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "UPDATE mail_queue SET state = 'queued', next_attempt = 0, created = ? WHERE state "
+	    "IN ('queued', 'dead')",
+	    NULL);
+	sqlite3_bind_int64(st, 1, csod_now());
+	int ok = st && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+	int n = sqlite3_changes(db->sql);
+	csod_audit(db, c->user, "mail.retry", NULL, "%d message(s)", n);
+	printf("%d message(s) queued again\n", n);
+	return 0;
+}
+
+int cmd_mail(ctl *c, int argc, char **argv)
+{
+	if (argc != 1 || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "retry") != 0))
+		return ctl_error("usage: csodctl mail list|retry");
+	if (!c->is_root && !c->admin)
+		return ctl_error("%s is not an administrator", c->user);
+	int retry = strcmp(argv[0], "retry") == 0;
+	csod_db *db = ctl_open_db(c, retry);
+	if (!db)
+		return 1;
+	int rc = retry ? mail_retry(c, db) : mail_list(c, db);
+	csod_db_close(db);
+	return rc;
+}
