@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../watchers/watcher.h"
 #include "config.h"
@@ -25,7 +26,9 @@ typedef struct csod_daemon {
 	int approvals_fd; /* inotify on approvals/ */
 	int lock_fd;      /* flock: one daemon per spool */
 	int64_t next_housekeeping_ms;
-	int in_flight; /* requests handed to workers */
+	int in_flight;               /* requests handed to workers */
+	struct timespec inbox_mtime; /* inbox/ at the last look for strays */
+	int strays_pending;
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */

@@ -282,6 +282,15 @@ void csod_intake_check_strays(csod_daemon *d)
 {
 	char inbox[PATH_MAX];
 	csod_spool_path(d, inbox, sizeof inbox, "inbox");
+	/* Only when inbox/ itself changed (a folder was added): with thousands
+	 * of developers, reading it every scan would be the daemon's idle cost. */
+	struct stat top_st;
+	if (lstat(inbox, &top_st) < 0 ||
+	    (top_st.st_mtim.tv_sec == d->inbox_mtime.tv_sec &&
+	     top_st.st_mtim.tv_nsec == d->inbox_mtime.tv_nsec && !d->strays_pending))
+		return;
+	d->inbox_mtime = top_st.st_mtim;
+	d->strays_pending = 0;
 	DIR *top = opendir(inbox);
 	if (!top)
 		return;
@@ -311,6 +320,9 @@ void csod_intake_check_strays(csod_daemon *d)
 		closedir(dh);
 		if (!first[0])
 			continue;
+		/* A stray inbox with files: look again at the next scan too, so
+		 * that new files there are reported. */
+		d->strays_pending = 1;
 		csod_spool_path(d, path, sizeof path, "outbox/%s/ERROR", e->d_name);
 		if (lstat(path, &st) == 0 && st.st_mtime >= newest)
 			continue;
