@@ -42,25 +42,44 @@ static void append(text_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-static void template_dir(const csod_daemon *d, char *out, size_t len)
+static void template_dir(const csod_config *cfg, char *out, size_t len)
 {
 	char copy[PATH_MAX];
-	snprintf(copy, sizeof copy, "%s", d->cfg->path ? d->cfg->path : ".");
+	snprintf(copy, sizeof copy, "%s", cfg->path ? cfg->path : ".");
 	snprintf(out, len, "%s/templates", dirname(copy));
+}
+
+static void enqueue(csod_db *db, const csod_config *cfg, const char *kind, const char *request_id,
+                    const char *to, const char *const *vars)
+{
+	char dir[PATH_MAX];
+	template_dir(cfg, dir, sizeof dir);
+	char *subject = NULL, *body = NULL;
+	csod_error err;
+	if (csod_mail_render(dir, kind, vars, &subject, &body, &err) < 0 ||
+	    csod_mail_enqueue(db, kind, request_id, to, subject, body, &err) < 0)
+		csod_log(LOG_ERR, request_id, "cannot queue the %s mail to %s: %s", kind, to,
+		         err.msg);
+	free(subject);
+	free(body);
+}
+
+void csod_notify_admins(csod_db *db, const csod_config *cfg, const char *kind,
+                        const char *organization, const char *department, const char *const *vars)
+{
+	if (!cfg->mail.transport || strcmp(cfg->mail.transport, "none") == 0)
+		return;
+	for (int i = 0; i < cfg->n_admins; i++) {
+		const csod_admin *a = &cfg->admins[i];
+		if (a->email && csod_admin_covers(a, organization, department))
+			enqueue(db, cfg, kind, NULL, a->email, vars);
+	}
 }
 
 static void queue(csod_daemon *d, const csod_request *r, const char *kind, const char *to,
                   const char *const *vars)
 {
-	char dir[PATH_MAX];
-	template_dir(d, dir, sizeof dir);
-	char *subject = NULL, *body = NULL;
-	csod_error err;
-	if (csod_mail_render(dir, kind, vars, &subject, &body, &err) < 0 ||
-	    csod_mail_enqueue(d->db, kind, r->id, to, subject, body, &err) < 0)
-		csod_log(LOG_ERR, r->id, "cannot queue the %s mail to %s: %s", kind, to, err.msg);
-	free(subject);
-	free(body);
+	enqueue(d->db, d->cfg, kind, r->id, to, vars);
 	if (d->mailer)
 		csod_mailer_wake(d->mailer);
 }

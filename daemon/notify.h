@@ -10,4 +10,9 @@
 /* kind: "approval_needed" "signed" "declined" "failed". */
 void csod_notify(csod_daemon *d, const csod_request *r, const char *kind);
 
+/* Mail of kind ("cert_issued", "cert_expiring") to every admin whose scope
+ * covers organization/department; vars as for csod_mail_render. */
+void csod_notify_admins(csod_db *db, const csod_config *cfg, const char *kind,
+                        const char *organization, const char *department, const char *const *vars);
+
 #endif

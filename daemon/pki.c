@@ -18,6 +18,8 @@
 #include "ca_local.h"
 #include "developers.h"
 #include "keystore.h"
+#include "notify.h"
+#include "request.h"
 
 struct csod_pki {
 	const csod_config *cfg;
@@ -290,6 +292,13 @@ static int enroll_local(csod_pki *pki, const csod_dev_record *dev, csod_error *e
 	           dev->organization);
 	csod_log(LOG_NOTICE, NULL, "certificate %lld issued for %s (%s)", (long long)id, dev->user,
 	         dev->organization);
+	char expires[32];
+	csod_iso_time(csod_now() + (int64_t)pki->cfg->ca.term_years * 365 * 86400, expires);
+	const char *vars[] = {"id",      idtext,         "developer",
+	                      dev->user, "organization", dev->organization,
+	                      "expires", expires,        NULL};
+	csod_notify_admins(pki->db, pki->cfg, "cert_issued", dev->organization, dev->department,
+	                   vars);
 	return 0;
 }
 
@@ -312,6 +321,42 @@ static void enroll_if_needed(void *ctx, const csod_dev_record *dev)
 	}
 }
 
+/* Certificates that expire within 30 days: the admins in scope get one
+ * mail each (remembered in settings, so not again every tick). */
+static void warn_expiring(csod_pki *pki)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "SELECT id, developer, organization, COALESCE(department, ''), expires FROM "
+	    "certificates WHERE is_ca = 0 AND state = 'issued' AND expires < ? AND NOT EXISTS "
+	    "(SELECT 1 FROM settings WHERE key = 'cert_expiring:' || certificates.id)",
+	    NULL);
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, csod_now() + 30 * 86400);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char id[32], key[64], expires[32];
+		snprintf(id, sizeof id, "%lld", (long long)sqlite3_column_int64(st, 0));
+		csod_iso_time(sqlite3_column_int64(st, 4), expires);
+		const char *vars[] = {"id",
+		                      id,
+		                      "developer",
+		                      csod_db_text(st, 1),
+		                      "organization",
+		                      csod_db_text(st, 2),
+		                      "expires",
+		                      expires,
+		                      NULL};
+		csod_notify_admins(pki->db, pki->cfg, "cert_expiring", csod_db_text(st, 2),
+		                   csod_db_text(st, 3), vars);
+		snprintf(key, sizeof key, "cert_expiring:%s", id);
+		csod_db_setting_set(pki->db, key, expires, NULL);
+		csod_log(LOG_WARNING, NULL, "certificate %s of %s expires on %s", id,
+		         csod_db_text(st, 1), expires);
+	}
+	sqlite3_finalize(st);
+}
+
 int csod_pki_tick(csod_pki *pki, csod_error *err)
 {
 	if (ensure_ca(pki, err) < 0)
@@ -325,6 +370,7 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
+	warn_expiring(pki);
 	if (!pki->cfg->ca.auto_enroll || strcmp(pki->cfg->ca.backend, "local") != 0 ||
 	    !pki->ca_cert)
 		return 0;

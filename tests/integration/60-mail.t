@@ -31,6 +31,8 @@ write_config
 sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port = $PORT; starttls = \"never\"; from = \"csod@dithercons.com\"; retry = \"1s\"; };|" "$CONF"
 start_daemon || exit 1
 
+wait_for 20 got_mail root@dithercons.com "certificate [0-9]+ issued"
+ok $? "admins are told when a certificate is issued"
 make_hash_drop a.sha256
 drop_by_rename a.sha256
 wait_state a.sha256 created
@@ -80,6 +82,11 @@ start_smtp
 wait_for 30 got_mail dagwood@dithercons.com "request $idd is signed"
 ok $? "once the server is back the queued mail arrives"
 
+# A certificate about to expire: the admins hear of it once.
+sqlite3 "$SPOOL/state/csod.db" "UPDATE certificates SET expires = strftime('%s','now') + 5 * 86400 WHERE developer = '$DEV'"
+wait_for 90 got_mail root@dithercons.com "certificate [0-9]+ expires on"
+ok $? "admins are warned of a certificate that expires within 30 days"
+
 n=$(ls "$MBOX/new" | wc -l)
 csodctl --config "$CONF" request resend "$id" >/dev/null
 wait_for 20 sh -c "[ \$(ls '$MBOX/new' | wc -l) -gt $n ]"
@@ -125,6 +132,27 @@ like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE 
 	"with the reason recorded"
 check "no message went out in the clear" sh -c "! grep -l 'request $idn is signed' '$MBOX'/new/* 2>/dev/null | grep -q ."
 like "$(csodctl --config "$CONF" mail list)" "queued .*$idn" "csodctl mail list shows it waiting"
+
+# SMTP AUTH with the password read from a file.
+AUTHBOX=$T_DIR/authbox
+mkdir -p "$AUTHBOX/new" "$AUTHBOX/cur" "$AUTHBOX/tmp"
+AUTHPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 "$CSOD_TOP/tests/fixtures/smtp_auth.py" "$AUTHPORT" "$AUTHBOX" csod s3cret >/dev/null 2>&1 &
+AUTH_PID=$!
+trap 'kill $AUTH_PID $TLS_PID 2>/dev/null; stop_smtp; cleanup' EXIT
+wait_for 10 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$AUTHPORT))"
+printf 's3cret\n' >"$T_DIR/smtp.password"
+chmod 600 "$T_DIR/smtp.password"
+sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port = $AUTHPORT; starttls = \"never\"; user = \"csod\"; password_file = \"$T_DIR/smtp.password\"; from = \"csod@dithercons.com\"; retry = \"1s\"; };|" "$CONF"
+kill -HUP "$DAEMON_PID"
+sleep 1
+make_hash_drop p.sha256
+drop_by_rename p.sha256
+wait_state p.sha256 signed
+idp=$(basename "$(request_dir p.sha256)")
+wait_for 20 sh -c "grep -l 'request $idp is signed' '$AUTHBOX'/new/* 2>/dev/null | grep -q ."
+ok $? "mail goes out through a server that requires AUTH"
+check "the password is not in the log" sh -c "! grep -q s3cret '$LOG'"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing

@@ -1,0 +1,83 @@
+/* Mail rendering and the RFC 5322 / RFC 2047 shape of what is sent. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../daemon/mail.h"
+
+static void test_render_substitutes(void **state)
+{
+	(void)state;
+	const char *vars[] = {"id", "20261122-101010-abcd", "error", "app.exe: empty", NULL};
+	char *subject = NULL, *body = NULL;
+	assert_int_equal(csod_mail_render(NULL, "failed", vars, &subject, &body, NULL), 0);
+	assert_string_equal(subject, "csod: request 20261122-101010-abcd failed");
+	assert_non_null(strstr(body, "app.exe: empty"));
+	assert_null(strstr(body, "{{"));
+	free(subject);
+	free(body);
+	assert_int_equal(csod_mail_render(NULL, "no-such-kind", vars, &subject, &body, NULL), -1);
+}
+
+static void test_template_files_win(void **state)
+{
+	(void)state;
+	/* The shipped templates (tests run from the source tree). */
+	const char *vars[] = {"id",         "X1",     "name",        "Dagwood", "inbox",
+	                      "/s/inbox/d", "outbox", "/s/outbox/d", NULL};
+	char *subject = NULL, *body = NULL;
+	assert_int_equal(csod_mail_render("etc/templates", "welcome", vars, &subject, &body, NULL),
+	                 0);
+	assert_string_equal(subject, "csod: your code-signing inbox");
+	assert_non_null(strstr(body, "Welcome, Dagwood."));
+	assert_non_null(strstr(body, "/s/inbox/d"));
+	free(subject);
+	free(body);
+}
+
+static void test_headers_and_crlf(void **state)
+{
+	(void)state;
+	char *msg =
+	    csod_mail_format("csod@x.com", "dev@x.com", "plain subject", "line 1\nline 2\n");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "From: csod@x.com\r\n"));
+	assert_non_null(strstr(msg, "To: dev@x.com\r\n"));
+	assert_non_null(strstr(msg, "Subject: plain subject\r\n"));
+	assert_non_null(strstr(msg, "Date: "));
+	assert_non_null(strstr(msg, "Message-ID: <"));
+	assert_non_null(strstr(msg, "@x.com>\r\n"));
+	assert_non_null(strstr(msg, "Content-Type: text/plain; charset=UTF-8\r\n"));
+	assert_non_null(strstr(msg, "\r\n\r\nline 1\r\nline 2\r\n"));
+	free(msg);
+}
+
+static void test_utf8_subject_is_encoded(void **state)
+{
+	(void)state;
+	/* "Zertifikat läuft ab" */
+	char *msg = csod_mail_format("a@b", "c@d", "Zertifikat l\xc3\xa4uft ab", "x");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "Subject: =?UTF-8?B?"));
+	assert_null(strstr(msg, "l\xc3\xa4uft"));
+	/* base64 of the first 30 bytes or fewer; decode the first word back. */
+	const char *w = strstr(msg, "=?UTF-8?B?") + 10;
+	assert_true(strncmp(w, "WmVydGlmaWthdCBsw6R1ZnQgYWI=", 28) == 0);
+	free(msg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_render_substitutes),
+	    cmocka_unit_test(test_template_files_win),
+	    cmocka_unit_test(test_headers_and_crlf),
+	    cmocka_unit_test(test_utf8_subject_is_encoded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
