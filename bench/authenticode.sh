@@ -11,13 +11,10 @@ cat >small.c <<'C'
 static const char pad[96 * 1024] = {1};
 int main(void) { printf("%d\n", pad[0]); return 0; }
 C
-cat >large.c <<'C'
-#include <stdio.h>
-static const char pad[100 * 1024 * 1024] = {1};
-int main(void) { printf("%d\n", pad[0]); return 0; }
-C
 x86_64-w64-mingw32-gcc -O1 -o small.exe small.c
-x86_64-w64-mingw32-gcc -O1 -o large.exe large.c
+# 100 MB: the small program with 100 MB of data after its last section (an
+# installer's payload); Authenticode hashes it like any other byte.
+{ cat small.exe; head -c 104857600 /dev/urandom; } >large.exe
 mkdir -p cabsrc && head -c 2000000 /dev/urandom >cabsrc/data.bin && gcab -c -z app.cab cabsrc/data.bin
 cat >app.wxs <<'WXS'
 <?xml version="1.0"?>

@@ -17,10 +17,12 @@ measure() {
 	shift 3
 	local times=() i t rss
 	for i in $(seq 1 "$RUNS"); do
-		/usr/bin/time -f '%e %M' -o "$WORK/time.out" "$@" >/dev/null 2>&1
-		t=$(tail -1 "$WORK/time.out")
-		times+=("${t%% *}")
-		rss=${t##* }
+		# Wall time from bash's microsecond clock (time's %e has 10 ms steps).
+		local t0=$EPOCHREALTIME
+		/usr/bin/time -f '%M' -o "$WORK/time.out" "$@" >/dev/null 2>&1
+		local t1=$EPOCHREALTIME
+		times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
+		rss=$(tail -1 "$WORK/time.out")
 	done
 	local median
 	median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')

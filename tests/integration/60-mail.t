@@ -137,7 +137,8 @@ like "$(csodctl --config "$CONF" mail list)" "queued .*$idn" "csodctl mail list 
 AUTHBOX=$T_DIR/authbox
 mkdir -p "$AUTHBOX/new" "$AUTHBOX/cur" "$AUTHBOX/tmp"
 AUTHPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-/usr/bin/python3 "$CSOD_TOP/tests/fixtures/smtp_auth.py" "$AUTHPORT" "$AUTHBOX" csod s3cret >/dev/null 2>&1 &
+/usr/bin/python3 "$CSOD_TOP/tests/fixtures/smtp_server.py" "$AUTHPORT" "$AUTHBOX" --auth csod:s3cret \
+	--reject dagwood@dithercons.com >/dev/null 2>&1 &
 AUTH_PID=$!
 trap 'kill $AUTH_PID $TLS_PID 2>/dev/null; stop_smtp; cleanup' EXIT
 wait_for 10 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$AUTHPORT))"
@@ -146,12 +147,46 @@ chmod 600 "$T_DIR/smtp.password"
 sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port = $AUTHPORT; starttls = \"never\"; user = \"csod\"; password_file = \"$T_DIR/smtp.password\"; from = \"csod@dithercons.com\"; retry = \"1s\"; };|" "$CONF"
 kill -HUP "$DAEMON_PID"
 sleep 1
+csodctl --config "$CONF" developer add blondie@dithercons.com --name Blondie --user blondie \
+	--organization "$ORG" >/dev/null
+wait_for 20 sh -c "grep -l 'your code-signing inbox' '$AUTHBOX'/new/* 2>/dev/null | grep -q ."
+ok $? "mail goes out through a server that requires AUTH (the new developer's welcome)"
+check "the welcome names the inbox" sh -c "grep -l 'inbox/blondie' '$AUTHBOX'/new/* | grep -q ."
+# The server refuses dagwood: his notice waits, with the server's answer.
 make_hash_drop p.sha256
 drop_by_rename p.sha256
 wait_state p.sha256 signed
 idp=$(basename "$(request_dir p.sha256)")
-wait_for 20 sh -c "grep -l 'request $idp is signed' '$AUTHBOX'/new/* 2>/dev/null | grep -q ."
-ok $? "mail goes out through a server that requires AUTH"
+wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idp' AND state='queued'\" | grep -q 550"
+ok $? "a recipient the server rejects stays queued with the server's answer"
+# Too old: given up, shown as dead, and an admin can queue it again.
+sed -i 's|retry = \"1s\"; };|retry = \"1s\"; max_age = \"2s\"; };|' "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for 30 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT state FROM mail_queue WHERE request_id='$idp'\" | grep -qx dead"
+ok $? "undeliverable mail is marked dead after mail.max_age"
+like "$(csodctl --config "$CONF" mail list)" "dead .*$idp" "csodctl mail list shows it dead"
+like "$(csodctl --config "$CONF" mail retry)" "[1-9][0-9]* message\(s\) queued again" "csodctl mail retry queues it again"
+# A slow server: the configured timeout ends the attempt; the mail waits.
+SLOWBOX=$T_DIR/slowbox
+mkdir -p "$SLOWBOX/new" "$SLOWBOX/cur" "$SLOWBOX/tmp"
+SLOWPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 "$CSOD_TOP/tests/fixtures/smtp_server.py" "$SLOWPORT" "$SLOWBOX" --delay 30 >/dev/null 2>&1 &
+SLOW_PID=$!
+trap 'kill $SLOW_PID $AUTH_PID $TLS_PID 2>/dev/null; stop_smtp; cleanup' EXIT
+wait_for 10 /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1',$SLOWPORT))"
+sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port = $SLOWPORT; starttls = \"never\"; timeout = \"2s\"; from = \"csod@dithercons.com\"; retry = \"30s\"; };|" "$CONF"
+kill -HUP "$DAEMON_PID"
+sleep 1
+make_hash_drop s.sha256
+drop_by_rename s.sha256
+wait_state s.sha256 signed
+ids=$(basename "$(request_dir s.sha256)")
+wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT attempts FROM mail_queue WHERE request_id='$ids' AND state='queued'\" | grep -q '^[1-9]'"
+ok $? "a server slower than mail.timeout: the attempt ends, the mail stays queued"
+make_hash_drop s2.sha256
+drop_by_rename s2.sha256
+wait_state s2.sha256 signed
+ok $? "and signing never waited on it"
 check "the password is not in the log" sh -c "! grep -q s3cret '$LOG'"
 stop_daemon
 ok $? "csodd stops cleanly"
