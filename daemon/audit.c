@@ -44,8 +44,11 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 	}
 	csod_log(LOG_NOTICE, NULL, "audit: %s %s %s %s", actor, action, object ? object : "-",
 	         detail);
-	/* SAVEPOINT nests inside a caller's transaction and works outside one. */
-	if (csod_db_exec(db, "SAVEPOINT audit", NULL) < 0)
+	/* Outside a transaction: take the write lock first, so that csodd and
+	 * csodctl appending at once queue up instead of forking the chain.
+	 * Inside one, a savepoint nests in the caller's. */
+	int own = sqlite3_get_autocommit(db->sql);
+	if (csod_db_exec(db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT audit", NULL) < 0)
 		return -1;
 	char prev[65] = GENESIS;
 	sqlite3_stmt *st =
@@ -73,10 +76,19 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 		sqlite3_finalize(st);
 	}
+	if (rc == 0) {
+		/* The head, kept apart: deleting the newest rows leaves a chain that
+		 * is intact in itself, but no longer ends where the head says. */
+		char head[128];
+		snprintf(head, sizeof head, "%lld:%s",
+		         (long long)sqlite3_last_insert_rowid(db->sql), hash);
+		if (csod_db_setting_set(db, "audit_head", head, NULL) < 0)
+			rc = -1;
+	}
 	if (rc == 0)
-		csod_db_exec(db, "RELEASE audit", NULL);
+		csod_db_exec(db, own ? "COMMIT" : "RELEASE audit", NULL);
 	else
-		csod_db_exec(db, "ROLLBACK TO audit; RELEASE audit", NULL);
+		csod_db_exec(db, own ? "ROLLBACK" : "ROLLBACK TO audit; RELEASE audit", NULL);
 	if (rc < 0)
 		csod_log(LOG_ERR, NULL, "audit: cannot record %s %s: %s", action,
 		         object ? object : "-", sqlite3_errmsg(db->sql));
@@ -120,5 +132,13 @@ int csod_audit_verify(csod_db *db, long *rows, csod_error *err)
 	sqlite3_finalize(st);
 	if (rows)
 		*rows = n;
+	char head[128], expected[128];
+	snprintf(expected, sizeof expected, "%ld:%s", last_id, prev);
+	if (rc == 0 && csod_db_setting_get(db, "audit_head", head, sizeof head) == 0 &&
+	    strcmp(head, expected) != 0)
+		rc = csod_fail(err,
+		               "the audit log ends at row %ld, but its head was row %.*s (rows "
+		               "were deleted from the end)",
+		               last_id, (int)strcspn(head, ":"), head);
 	return rc;
 }

@@ -108,9 +108,10 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	csod_watcher_set_config(d->watcher, &wc);
 	if (csod_developers_seed(d->db, fresh, &err) < 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
-	csod_developers_each(d->db, watch_developer, d);
-	if (csod_pki_tick(d->pki, &err) < 0) /* enroll new developers now */
+	/* New developers get their certificate before their inbox is watched. */
+	if (csod_pki_tick(d->pki, &err) < 0)
 		csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
+	csod_developers_each(d->db, watch_developer, d);
 	csod_config_free(old);
 	csod_audit(d->db, "csodd", "config.reload", path, "%d developer(s), %d admin(s)",
 	           fresh->n_developers, fresh->n_admins);
@@ -232,8 +233,11 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			csod_approvals_scan(&d);
 			csod_intake_check_strays(&d);
 			if (db_changed_elsewhere(&d, &data_version)) {
+				/* Enroll developers added by csodctl before their inbox is
+				 * watched, so that their first drop finds a certificate. */
+				if (csod_pki_tick(d.pki, &err) < 0)
+					csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 				csod_developers_each(d.db, watch_developer, &d);
-				next_pki = 0; /* enroll developers added by csodctl */
 				/* csodctl may have queued mail (resend, welcome). */
 				csod_mailer_wake(d.mailer);
 			}

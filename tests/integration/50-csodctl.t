@@ -64,6 +64,14 @@ make_hash_drop d.sha256
 drop_by_rename d.sha256 blondie
 wait_state d.sha256 signed 30 blondie
 ok $? "the new developer's drop is signed without a restart"
+check "developer edit" ctl developer edit blondie --name "Blondie B." --department QA
+like "$(ctl developer list)" "blondie +blondie@dithercons.com +Blondie B\\. .*QA" "the change shows in developer list"
+rm -rf "$SPOOL/inbox/blondie"
+check "developer reset re-creates the inbox" sh -c "ctl() { csodctl --config '$CONF' \"\$@\"; }; ctl developer reset blondie && test -d '$SPOOL/inbox/blondie'"
+out=$(ctl developer edit blondie --department Kitchen 2>&1)
+like "$out" "is not a department of" "developer edit refuses a department of another organization"
+ctl --json auto-approve status | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["global"] in ("on","off") else 1)'
+ok $? "auto-approve status --json parses"
 out=$(ctl developer add x@elsewhere.com --user x --organization "No Such Org" 2>&1)
 is "$?" 1 "developer add refuses an unknown organization"
 
@@ -79,6 +87,12 @@ fi
 like "$(ctl report)" "Requests per state" "report prints its sections"
 check "audit verify passes on an untouched log" ctl audit verify
 like "$(ctl audit list)" "settings.auto_approve" "audit list shows admin actions"
+cp "$SPOOL/state/csod.db" "$T_DIR/before-delete.db"
+sqlite3 "$SPOOL/state/csod.db" "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)"
+out=$(ctl audit verify 2>&1)
+is "$?" 1 "audit verify fails after the newest row is deleted"
+like "$out" "rows were deleted from the end" "saying so"
+sqlite3 "$SPOOL/state/csod.db" "UPDATE settings SET value = (SELECT id || ':' || hash FROM audit ORDER BY id DESC LIMIT 1) WHERE key = 'audit_head'"
 sqlite3 "$SPOOL/state/csod.db" "UPDATE audit SET detail = 'forged' WHERE id = 3"
 out=$(ctl audit verify 2>&1)
 is "$?" 1 "audit verify fails after a row is edited"

@@ -1,0 +1,247 @@
+/* csodctl developer ...: the seed's Developers tab. Developers live in the
+ * database; each change makes their folders right and is audited. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../daemon/audit.h"
+#include "../../daemon/developers.h"
+#include "../../daemon/mail.h"
+#include "ctl.h"
+
+static void print_developer(void *ctx, const csod_dev_record *d)
+{
+	json_t *rows = ctx;
+	if (rows)
+		json_array_append_new(rows,
+		                      json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", d->user,
+		                                "email", d->email, "name", d->name, "organization",
+		                                d->organization, "department", d->department));
+	else
+		printf("%-16s %-32s %-24s %-28s %s\n", d->user, d->email, d->name, d->organization,
+		       d->department[0] ? d->department : "-");
+}
+
+static void welcome(ctl *c, csod_db *db, const char *user, const char *name, const char *email)
+{
+	char inbox[PATH_MAX + 80], outbox[PATH_MAX + 80], *subject = NULL, *body = NULL;
+	snprintf(inbox, sizeof inbox, "%s/inbox/%s", c->spool, user);
+	snprintf(outbox, sizeof outbox, "%s/outbox/%s", c->spool, user);
+	const char *vars[] = {"name", name[0] ? name : user, "inbox", inbox, "outbox", outbox,
+	                      NULL};
+	csod_error err;
+	if (csod_mail_render(NULL, "welcome", vars, &subject, &body, &err) == 0)
+		csod_mail_enqueue(db, "welcome", NULL, email, subject, body, &err);
+	free(subject);
+	free(body);
+}
+
+static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"name", required_argument, NULL, 'n'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"organization", required_argument, NULL, 'o'},
+	    {"department", required_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *name = "", *user = NULL, *org = NULL, *dept = NULL;
+	int opt;
+	optind = 0; /* 0, not 1: glibc then also resets its internal state */
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			name = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'o':
+			org = optarg;
+			break;
+		case 'd':
+			dept = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || !user || !org)
+		return ctl_error("usage: csodctl developer add EMAIL --name N --user U "
+		                 "--organization O [--department D]");
+	const char *email = argv[optind];
+	const csod_organization *o = csod_config_organization(c->cfg, org);
+	if (!strchr(email, '@'))
+		return ctl_error("%s is not an email address", email);
+	if (!csod_user_name_ok(user))
+		return ctl_error("%s is not a usable user name (letters, digits, . _ -)", user);
+	if (!o)
+		return ctl_error("no organization \"%s\" in the configuration", org);
+	int dept_ok = !dept;
+	for (int i = 0; dept && o->departments && o->departments[i]; i++)
+		dept_ok |= strcmp(o->departments[i], dept) == 0;
+	if (!dept_ok)
+		return ctl_error("\"%s\" is not a department of %s", dept, org);
+	if (ctl_require_admin(c, db, "add developers", org, dept) < 0)
+		return 1;
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "INSERT INTO developers(user, email, name, organization, department, created) "
+	    "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(user) DO UPDATE SET email = excluded.email, "
+	    "name = excluded.name, organization = excluded.organization, department = "
+	    "excluded.department, removed = NULL",
+	    NULL);
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, dept, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, csod_now());
+	int ok = st && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+	csod_error err;
+	if (csod_developer_make_dirs(c->spool, user, &err) < 0)
+		return ctl_error("%s", err.msg);
+	welcome(c, db, user, name, email);
+	char inbox[PATH_MAX + 80];
+	snprintf(inbox, sizeof inbox, "%s/inbox/%s", c->spool, user);
+	csod_audit(db, c->user, "developer.add", user, "%s, %s%s%s", email, org, dept ? "/" : "",
+	           dept ? dept : "");
+	printf("developer %s added: inbox %s\n", user, inbox);
+	return 0;
+}
+
+/* developer edit USER [--email E] [--name N] [--organization O] [--department D] */
+static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"email", required_argument, NULL, 'e'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"organization", required_argument, NULL, 'o'},
+	    {"department", required_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
+	};
+	csod_dev_record d;
+	if (csod_developer_lookup(db, argv[1], &d) != 0)
+		return ctl_error("no developer %s", argv[1]);
+	if (ctl_require_admin(c, db, "edit developers", d.organization, d.department) < 0)
+		return 1;
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'e':
+			snprintf(d.email, sizeof d.email, "%s", optarg);
+			break;
+		case 'n':
+			snprintf(d.name, sizeof d.name, "%s", optarg);
+			break;
+		case 'o':
+			snprintf(d.organization, sizeof d.organization, "%s", optarg);
+			break;
+		case 'd':
+			snprintf(d.department, sizeof d.department, "%s", optarg);
+			break;
+		default:
+			return 2;
+		}
+	}
+	const csod_organization *o = csod_config_organization(c->cfg, d.organization);
+	if (!o)
+		return ctl_error("no organization \"%s\" in the configuration", d.organization);
+	int dept_ok = !d.department[0];
+	for (int i = 0; d.department[0] && o->departments && o->departments[i]; i++)
+		dept_ok |= strcmp(o->departments[i], d.department) == 0;
+	if (!dept_ok)
+		return ctl_error("\"%s\" is not a department of %s", d.department, d.organization);
+	if (!strchr(d.email, '@'))
+		return ctl_error("%s is not an email address", d.email);
+	/* The new place must be in the caller's scope too. */
+	if (ctl_require_admin(c, db, "move developers", d.organization, d.department) < 0)
+		return 1;
+	sqlite3_stmt *st =
+	    csod_db_prepare(db,
+	                    "UPDATE developers SET email = ?, name = ?, organization = "
+	                    "?, department = NULLIF(?, '') WHERE user = ?",
+	                    NULL);
+	sqlite3_bind_text(st, 1, d.email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, d.name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, d.organization, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, d.department, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, d.user, -1, SQLITE_STATIC);
+	int ok = st && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+	csod_audit(db, c->user, "developer.edit", d.user, "%s, %s%s%s", d.email, d.organization,
+	           d.department[0] ? "/" : "", d.department);
+	printf("developer %s updated\n", d.user);
+	return 0;
+}
+
+/* developer reset USER: the folders again (owner, modes) and the welcome. */
+static int developer_reset(ctl *c, csod_db *db, const char *user)
+{
+	csod_dev_record d;
+	if (csod_developer_lookup(db, user, &d) != 0)
+		return ctl_error("no developer %s", user);
+	if (ctl_require_admin(c, db, "reset developers", d.organization, d.department) < 0)
+		return 1;
+	csod_error err;
+	if (csod_developer_make_dirs(c->spool, user, &err) < 0)
+		return ctl_error("%s", err.msg);
+	welcome(c, db, user, d.name, d.email);
+	csod_audit(db, c->user, "developer.reset", user, "%s", d.email);
+	printf("developer %s reset: folders re-created, welcome queued to %s\n", user, d.email);
+	return 0;
+}
+
+int cmd_developer(ctl *c, int argc, char **argv)
+{
+	if (argc < 1)
+		return ctl_error("usage: csodctl developer list|add|remove");
+	int writing = strcmp(argv[0], "list") != 0;
+	csod_db *db = ctl_open_db(c, writing);
+	if (!db)
+		return 1;
+	int rc = 0;
+	if (strcmp(argv[0], "list") == 0) {
+		json_t *rows = c->json ? json_array() : NULL;
+		if (!c->json)
+			printf("%-16s %-32s %-24s %-28s %s\n", "USER", "EMAIL", "NAME",
+			       "ORGANIZATION", "DEPARTMENT");
+		csod_developers_each(db, print_developer, rows);
+		if (rows)
+			ctl_print_json(c, rows);
+	} else if (strcmp(argv[0], "add") == 0) {
+		rc = developer_add(c, db, argc, argv);
+	} else if (strcmp(argv[0], "edit") == 0 && argc >= 2) {
+		rc = developer_edit(c, db, argc, argv);
+	} else if (strcmp(argv[0], "reset") == 0 && argc == 2) {
+		rc = developer_reset(c, db, argv[1]);
+	} else if (strcmp(argv[0], "remove") == 0 && argc == 2) {
+		csod_dev_record d;
+		if (csod_developer_lookup(db, argv[1], &d) != 0) {
+			rc = ctl_error("no developer %s", argv[1]);
+		} else if (ctl_require_admin(c, db, "remove developers", d.organization,
+		                             d.department) < 0) {
+			rc = 1;
+		} else {
+			sqlite3_stmt *st = csod_db_prepare(
+			    db, "UPDATE developers SET removed = ? WHERE user = ?", NULL);
+			sqlite3_bind_int64(st, 1, csod_now());
+			sqlite3_bind_text(st, 2, argv[1], -1, SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+			csod_audit(db, c->user, "developer.remove", argv[1], "%s", d.email);
+			printf("developer %s removed\n", argv[1]);
+		}
+	} else {
+		rc = ctl_error("usage: csodctl developer list|add|remove USER");
+	}
+	csod_db_close(db);
+	return rc;
+}
