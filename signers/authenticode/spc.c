@@ -60,31 +60,59 @@ static void der_oid(der *out, const char *dotted)
 	ASN1_OBJECT_free(obj);
 }
 
-/* SpcPeImageData: flags (empty BIT STRING) and the file link "<<<Obsolete>>>"
- * as a BMPString, the shape Windows' own signtool writes. */
-static void pe_image_data(der *out)
+/* The SpcLink choice file [2] holding the SpcString "<<<Obsolete>>>" as a
+ * BMPString, the shape Windows' own signtool writes. */
+static void obsolete_link(der *out)
 {
 	static const char obsolete[] = "<<<Obsolete>>>";
-	der bmp = {.len = 0}, file = {.len = 0}, link = {.len = 0}, seq = {.len = 0};
+	der bmp = {.len = 0}, file = {.len = 0};
 	for (const char *c = obsolete; *c; c++) {
 		unsigned char ch[2] = {0, (unsigned char)*c};
 		der_put(&bmp, ch, 2);
 	}
-	der_wrap(&file, 0x80, &bmp);  /* [0] IMPLICIT BMPString */
-	der_wrap(&link, 0xa2, &file); /* SpcLink.file [2] EXPLICIT */
+	der_wrap(&file, 0x80, &bmp); /* [0] IMPLICIT BMPString */
+	der_wrap(out, 0xa2, &file);  /* SpcLink.file [2] EXPLICIT */
+}
+
+/* SpcPeImageData: flags (empty BIT STRING) and the obsolete file link. */
+static void pe_image_data(der *out)
+{
+	der link = {.len = 0}, seq = {.len = 0};
+	obsolete_link(&link);
 	static const unsigned char flags[] = {0x03, 0x01, 0x00};
 	der_put(&seq, flags, sizeof flags);
 	der_wrap(&seq, 0xa0, &link); /* [0] EXPLICIT SpcLink */
 	der_wrap(out, 0x30, &seq);
 }
 
+size_t csod_spc_pe_image_data(unsigned char *out, size_t cap)
+{
+	der d = {.len = 0};
+	pe_image_data(&d);
+	if (d.len > cap)
+		return 0;
+	memcpy(out, d.buf, d.len);
+	return d.len;
+}
+
+size_t csod_spc_obsolete_link(unsigned char *out, size_t cap)
+{
+	der d = {.len = 0};
+	obsolete_link(&d);
+	if (d.len > cap)
+		return 0;
+	memcpy(out, d.buf, d.len);
+	return d.len;
+}
+
 /* SpcIndirectDataContent { SpcAttributeTypeAndOptionalValue, DigestInfo } */
-static void indirect_data(der *out, const EVP_MD *md, const unsigned char *hash, size_t len)
+static void indirect_data(der *out, const csod_spc_data *type, const EVP_MD *md,
+                          const unsigned char *hash, size_t len)
 {
 	der attr = {.len = 0}, data = {.len = 0}, alg = {.len = 0}, algseq = {.len = 0};
 	der dig = {.len = 0}, digest = {.len = 0}, octets = {.len = 0}, content = {.len = 0};
-	der_oid(&data, SPC_PE_IMAGE_DATA);
-	pe_image_data(&data);
+	der_oid(&data, type->oid);
+	der_put(&data, type->value, type->value_len);
 	der_wrap(&attr, 0x30, &data);
 	unsigned char *oid = NULL;
 	int oid_len = i2d_ASN1_OBJECT(OBJ_nid2obj(EVP_MD_get_type(md)), &oid);
@@ -159,8 +187,17 @@ static void opus_info(der *out, const csod_sign_options *opt)
 PKCS7 *csod_spc_sign(const csod_identity *id, const csod_sign_options *opt, const EVP_MD *md,
                      const unsigned char *image_hash, size_t hash_len, csod_error *err)
 {
+	csod_spc_data pe = {.oid = SPC_PE_IMAGE_DATA};
+	pe.value_len = csod_spc_pe_image_data(pe.value, sizeof pe.value);
+	return csod_spc_sign_data(id, opt, &pe, md, image_hash, hash_len, err);
+}
+
+PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
+                          const csod_spc_data *type, const EVP_MD *md,
+                          const unsigned char *image_hash, size_t hash_len, csod_error *err)
+{
 	der content = {.len = 0}, statement = {.len = 0}, stmt_seq = {.len = 0}, opus = {.len = 0};
-	indirect_data(&content, md, image_hash, hash_len);
+	indirect_data(&content, type, md, image_hash, hash_len);
 	der_oid(&statement, SPC_INDIVIDUAL);
 	der_wrap(&stmt_seq, 0x30, &statement);
 	opus_info(&opus, opt);

@@ -13,12 +13,31 @@
 
 #define SPC_PE_IMAGE_DATA "1.3.6.1.4.1.311.2.1.15"
 #define SPC_SIPINFO       "1.3.6.1.4.1.311.2.1.30"
+#define SPC_CAB_DATA      "1.3.6.1.4.1.311.2.1.25"
+
+/* The SpcAttributeTypeAndOptionalValue of an SpcIndirectDataContent: what
+ * kind of file was hashed (the OID) and the DER value that goes with it. */
+typedef struct csod_spc_data {
+	const char *oid;
+	unsigned char value[256];
+	size_t value_len;
+} csod_spc_data;
+
+/* DER of SpcPeImageData (PE) and of the SpcLink file "<<<Obsolete>>>"
+ * (what CAB signatures carry); 0 if cap is too small. */
+size_t csod_spc_pe_image_data(unsigned char *out, size_t cap);
+size_t csod_spc_obsolete_link(unsigned char *out, size_t cap);
 
 /* A signed PKCS#7 over an SpcIndirectDataContent whose data is of
  * data_type with the DER value data_value, and whose digest (of md) is
  * image_hash. */
 PKCS7 *csod_spc_sign(const csod_identity *id, const csod_sign_options *opt, const EVP_MD *md,
                      const unsigned char *image_hash, size_t hash_len, csod_error *err);
+
+/* The same for any container: CAB and MSI pass their own data type. */
+PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
+                          const csod_spc_data *type, const EVP_MD *md,
+                          const unsigned char *image_hash, size_t hash_len, csod_error *err);
 
 /* Nests inner inside outer (unsigned attribute 1.3.6.1.4.1.311.2.4.1). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err);
