@@ -21,7 +21,8 @@ typedef struct csod_daemon {
 	csod_db *db;
 	csod_pki *pki;
 	csod_watcher *watcher;
-	struct csod_workers *workers;
+	struct csod_workers *workers;        /* signing */
+	struct csod_workers *intake_workers; /* copying and hashing drops */
 	struct csod_mailer *mailer;
 	int approvals_fd; /* inotify on approvals/ */
 	int lock_fd;      /* flock: one daemon per spool */
@@ -29,6 +30,8 @@ typedef struct csod_daemon {
 	int in_flight;               /* requests handed to workers */
 	struct timespec inbox_mtime; /* inbox/ at the last look for strays */
 	int strays_pending;
+	char (*views)[32]; /* requests whose outbox views are stale (views.h) */
+	int n_views, cap_views;
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */

@@ -59,6 +59,10 @@ static const char *const migrations[] = {
     " action TEXT NOT NULL, object TEXT, detail TEXT,"
     " prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE INDEX audit_time ON audit(time);",
+
+    /* 2: the state each request's outbox views last showed (views.h) */
+    "ALTER TABLE requests ADD COLUMN published TEXT;"
+    "UPDATE requests SET published = state;",
 };
 
 int csod_schema_latest(void)

@@ -4,7 +4,7 @@
  *  1. store/incoming/<id>.meta records who dropped what (written atomically);
  *  2. the drop is renamed out of the inbox to store/incoming/<id> (atomic);
  *  3. its files are copied and hashed into tmp/<id>.intake, then that folder
- *     is renamed to store/<id>;
+ *     is renamed to store/<id> (on an intake thread: intake_job.c);
  *  4. the request is committed to the database;
  *  5. store/incoming/<id> and its .meta are removed.
  * A restart finds .meta files and redoes what is missing from step 3 on, so
@@ -27,141 +27,10 @@
 #include "audit.h"
 #include "developers.h"
 #include "dispatch.h"
+#include "intake_job.h"
 #include "notify.h"
-
-/* Names in a folder drop that are instructions, not files to sign. */
-static int is_control_name(const char *name)
-{
-	return strcmp(name, "READY") == 0 || strcmp(name, "request.conf") == 0;
-}
-
-static int add_file(csod_request *r, const char *name, csod_error *err)
-{
-	csod_file *grown = realloc(r->files, sizeof *grown * (size_t)(r->n_files + 1));
-	if (!grown)
-		return csod_fail(err, "out of memory");
-	r->files = grown;
-	csod_file *f = &r->files[r->n_files++];
-	memset(f, 0, sizeof *f);
-	snprintf(f->name, sizeof f->name, "%s", name);
-	return 0;
-}
-
-/* Copies one regular file src (inside the renamed drop) to dst_dir/name,
- * refusing what must not be signed. */
-static int take_file(csod_daemon *d, csod_request *r, const char *src, const char *name,
-                     const char *dst_dir, csod_error *err)
-{
-	if (strlen(name) >= sizeof r->files[0].name)
-		return csod_fail(err, "%.60s...: file name too long", name);
-	if (d->cfg->max_request_files > 0 && r->n_files >= d->cfg->max_request_files)
-		return csod_fail(err, "%s: more than %lld files in one request", r->drop_name,
-		                 (long long)d->cfg->max_request_files);
-	int fd = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0) {
-		if (errno == ELOOP)
-			return csod_fail(err, "%s: is a symbolic link; links are not followed",
-			                 name);
-		return csod_fail_errno(err, "%s: cannot open", name);
-	}
-	int rc = -1;
-	if (fstat(fd, &st) < 0) {
-		csod_fail_errno(err, "%s: cannot stat", name);
-	} else if (S_ISDIR(st.st_mode)) {
-		csod_fail(err, "%s: is a folder inside a folder drop; only one level is taken",
-		          name);
-	} else if (!S_ISREG(st.st_mode)) {
-		csod_fail(err, "%s: is not a regular file (device, FIFO or socket)", name);
-	} else if (st.st_nlink > 1) {
-		csod_fail(err, "%s: has other hard links; copy the file instead of linking it",
-		          name);
-	} else if (st.st_size == 0) {
-		csod_fail(err, "%s: is empty", name);
-	} else if (d->cfg->max_file_size > 0 && st.st_size > d->cfg->max_file_size) {
-		csod_fail(err, "%s: is %lld bytes, over max_file_size (%lld)", name,
-		          (long long)st.st_size, (long long)d->cfg->max_file_size);
-	} else if (add_file(r, name, err) == 0) {
-		char dst[PATH_MAX];
-		int out = -1;
-		if (csod_path(dst, sizeof dst, "%s/%s", dst_dir, name) < 0)
-			csod_fail(err, "%s: path too long", name);
-		else if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-			csod_fail_errno(err, "%s: cannot create the store copy", name);
-		else
-			rc = csod_copy_and_hash(fd, out, d->cfg->max_file_size,
-			                        &r->files[r->n_files - 1], err);
-		if (out >= 0)
-			close(out);
-	}
-	close(fd);
-	return rc;
-}
-
-static int take_folder(csod_daemon *d, csod_request *r, const char *src, const char *dst_dir,
-                       csod_error *err)
-{
-	char conf[PATH_MAX];
-	struct stat st;
-	if (csod_path(conf, sizeof conf, "%s/request.conf", src) == 0 && lstat(conf, &st) == 0) {
-		if (!S_ISREG(st.st_mode) || st.st_size > 65536)
-			return csod_fail(err, "request.conf: not a small regular file");
-		if (csod_request_conf_parse(conf, r, err) < 0)
-			return -1;
-	}
-	DIR *dir = opendir(src);
-	if (!dir)
-		return csod_fail_errno(err, "%s: cannot read the folder", r->drop_name);
-	/* Sorted, so that a request's files have a stable order. */
-	struct dirent **names = NULL;
-	int n = scandir(src, &names, NULL, alphasort);
-	closedir(dir);
-	if (n < 0)
-		return csod_fail_errno(err, "%s: cannot read the folder", r->drop_name);
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		const char *name = names[i]->d_name;
-		if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
-		    !is_control_name(name)) {
-			char path[PATH_MAX];
-			if (csod_path(path, sizeof path, "%s/%s", src, name) < 0)
-				rc = csod_fail(err, "%s: path too long", name);
-			else
-				rc = take_file(d, r, path, name, dst_dir, err);
-		}
-		free(names[i]);
-	}
-	free(names);
-	if (rc == 0 && r->n_files == 0)
-		rc = csod_fail(err, "%s: the folder holds no files to sign", r->drop_name);
-	return rc;
-}
-
-/* Each file must be something its service can sign, and every digest must
- * be one we know: better to say so now than after an approval. */
-static int check_signable(csod_request *r, const char *dir, csod_error *err)
-{
-	char buf[sizeof r->digests];
-	snprintf(buf, sizeof buf, "%s", r->digests);
-	char *save = NULL;
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (!csod_digest_by_name(tok))
-			return csod_fail(err, "unknown digest '%s'", tok);
-	for (int i = 0; i < r->n_files; i++) {
-		char path[PATH_MAX];
-		csod_path(path, sizeof path, "%s/%s", dir, r->files[i].name);
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return csod_fail_errno(err, "%s: cannot open the store copy",
-			                       r->files[i].name);
-		const csod_signer *s = csod_signer_for(r->service, r->files[i].name, fd, err);
-		close(fd);
-		if (!s)
-			return -1;
-		snprintf(r->files[i].engine, sizeof r->files[i].engine, "%s", s->name);
-	}
-	return 0;
-}
+#include "views.h"
+#include "workers.h"
 
 static void remove_incoming(csod_daemon *d, const char *id)
 {
@@ -172,92 +41,116 @@ static void remove_incoming(csod_daemon *d, const char *id)
 	unlink(path);
 }
 
-/* Steps 3 to 5 for drop `id`, already renamed to store/incoming/<id>. */
-static void intake_resume(csod_daemon *d, const char *id, const char *developer, const char *entry)
+/* Step 3's job for drop `id`, already renamed to store/incoming/<id>: the
+ * request as far as the loop knows it, and copies of the limits. */
+static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *developer,
+                                 const char *entry)
 {
-	csod_request r;
-	memset(&r, 0, sizeof r);
-	snprintf(r.id, sizeof r.id, "%s", id);
-	snprintf(r.developer, sizeof r.developer, "%s", developer);
-	snprintf(r.drop_name, sizeof r.drop_name, "%s", entry);
-	snprintf(r.state, sizeof r.state, "created");
-	r.created = r.updated = csod_now();
-
-	csod_error err = {""};
+	csod_intake_job *job = calloc(1, sizeof *job);
+	if (!job)
+		return NULL;
+	csod_request *r = &job->r;
+	snprintf(r->id, sizeof r->id, "%s", id);
+	snprintf(r->developer, sizeof r->developer, "%s", developer);
+	snprintf(r->drop_name, sizeof r->drop_name, "%s", entry);
+	snprintf(r->state, sizeof r->state, "created");
+	r->created = r->updated = csod_now();
 	csod_dev_record dev;
-	int known = csod_developer_lookup(d->db, developer, &dev);
-	if (known == 0) {
-		snprintf(r.organization, sizeof r.organization, "%s", dev.organization);
-		snprintf(r.department, sizeof r.department, "%s", dev.department);
-		snprintf(r.digests, sizeof r.digests, "%s",
+	if (csod_developer_lookup(d->db, developer, &dev) == 0) {
+		snprintf(r->organization, sizeof r->organization, "%s", dev.organization);
+		snprintf(r->department, sizeof r->department, "%s", dev.department);
+		snprintf(r->digests, sizeof r->digests, "%s",
 		         dev.digests[0] ? dev.digests : "sha256");
-		snprintf(r.service, sizeof r.service, "%s", dev.service);
+		snprintf(r->service, sizeof r->service, "%s", dev.service);
 	} else {
-		snprintf(r.digests, sizeof r.digests, "sha256");
-		csod_fail(&err, "%s: developer '%s' is not configured", entry, developer);
+		snprintf(r->digests, sizeof r->digests, "sha256");
+		job->rc =
+		    csod_fail(&job->err, "%s: developer '%s' is not configured", entry, developer);
 	}
+	csod_spool_path(d, job->src, sizeof job->src, "store/incoming/%s", id);
+	csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id);
+	csod_spool_path(d, job->store, sizeof job->store, "store/%s", id);
+	job->max_file_size = d->cfg->max_file_size;
+	job->max_request_files = d->cfg->max_request_files;
+	return job;
+}
 
-	char src[PATH_MAX], work[PATH_MAX], store[PATH_MAX];
-	csod_spool_path(d, src, sizeof src, "store/incoming/%s", id);
-	csod_spool_path(d, work, sizeof work, "tmp/%s.intake", id);
-	csod_spool_path(d, store, sizeof store, "store/%s", id);
-	/* A crash may have left either; both are rebuilt from the incoming copy. */
-	csod_rm_rf(work);
-	csod_rm_rf(store);
+/* A department named in request.conf must be one of the organization's. */
+static int check_department(csod_daemon *d, const csod_request *r, csod_error *err)
+{
+	if (!r->department[0])
+		return 0;
+	const csod_organization *org = csod_config_organization(d->cfg, r->organization);
+	int found = !org || !org->departments;
+	for (int i = 0; org && org->departments && org->departments[i]; i++)
+		found |= strcmp(org->departments[i], r->department) == 0;
+	if (!found)
+		return csod_fail(err, "request.conf: department '%s' is not in %s", r->department,
+		                 r->organization);
+	return 0;
+}
 
-	struct stat st;
-	int rc = err.msg[0] ? -1 : 0;
-	if (rc == 0 && csod_mkdir_p(work, 0700, &err) < 0)
-		rc = -1;
-	if (rc == 0 && lstat(src, &st) < 0)
-		rc = csod_fail_errno(&err, "%s: vanished during intake", entry);
-	if (rc == 0) {
-		if (S_ISDIR(st.st_mode))
-			rc = take_folder(d, &r, src, work, &err);
-		else
-			rc = take_file(d, &r, src, entry, work, &err);
+/* Steps 4 and 5, on the loop thread, once the job has run. */
+static void intake_finish(csod_daemon *d, csod_intake_job *job)
+{
+	csod_request *r = &job->r;
+	const char *id = r->id;
+	if (job->rc == 0 && check_department(d, r, &job->err) < 0) {
+		job->rc = -1;
+		csod_rm_rf(job->store);
 	}
-	if (rc == 0 && r.department[0] && known == 0) {
-		const csod_organization *org = csod_config_organization(d->cfg, r.organization);
-		int found = !org || !org->departments;
-		for (int i = 0; org && org->departments && org->departments[i]; i++)
-			found |= strcmp(org->departments[i], r.department) == 0;
-		if (!found)
-			rc = csod_fail(&err, "request.conf: department '%s' is not in %s",
-			               r.department, r.organization);
+	if (job->rc < 0) {
+		snprintf(r->state, sizeof r->state, "failed");
+		snprintf(r->error, sizeof r->error, "%s", job->err.msg);
 	}
-	if (rc == 0)
-		rc = check_signable(&r, work, &err);
-	if (rc == 0 && rename(work, store) < 0)
-		rc = csod_fail_errno(&err, "cannot move %s into the store", entry);
-	if (rc < 0) {
-		csod_rm_rf(work);
-		snprintf(r.state, sizeof r.state, "failed");
-		snprintf(r.error, sizeof r.error, "%s", err.msg);
-	}
-
 	csod_error dberr;
-	if (csod_request_insert(d->db, &r, &dberr) < 0) {
+	if (csod_request_insert(d->db, r, &dberr) < 0) {
 		/* Leave the incoming copy: the next start retries. */
 		csod_log(LOG_ERR, id, "%s", dberr.msg);
-		csod_request_free(&r);
 		return;
 	}
-	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", developer, entry,
-	           r.n_files, rc < 0 ? "; failed: " : "", rc < 0 ? r.error : "");
+	int failed = job->rc < 0;
+	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", r->developer,
+	           r->drop_name, r->n_files, failed ? "; failed: " : "", failed ? r->error : "");
 	remove_incoming(d, id);
-	csod_log(rc < 0 ? LOG_WARNING : LOG_INFO, id, "request from %s (%s, %d file(s)) %s%s",
-	         developer, entry, r.n_files, rc < 0 ? "failed: " : "created",
-	         rc < 0 ? r.error : "");
-	csod_request_publish_status(d, &r, &dberr);
-	csod_request_publish_details(d, &r, &dberr);
-	if (rc < 0)
-		csod_notify(d, &r, "failed");
-	else if (csod_auto_approve_effective(d, r.organization))
-		csod_dispatch_approve(d, &r, "auto-approve", "");
+	csod_log(failed ? LOG_WARNING : LOG_INFO, id, "request from %s (%s, %d file(s)) %s%s",
+	         r->developer, r->drop_name, r->n_files, failed ? "failed: " : "created",
+	         failed ? r->error : "");
+	csod_views_mark(d, id);
+	if (failed)
+		csod_notify(d, r, "failed");
+	else if (csod_auto_approve_effective(d, r->organization))
+		csod_dispatch_approve(d, r, "auto-approve", "");
 	else
-		csod_notify(d, &r, "approval_needed");
-	csod_request_free(&r);
+		csod_notify(d, r, "approval_needed");
+}
+
+void csod_intake_collect(csod_daemon *d)
+{
+	csod_intake_job *job;
+	while ((job = csod_workers_take_done(d->intake_workers))) {
+		intake_finish(d, job);
+		csod_intake_job_free(job);
+	}
+}
+
+/* Hands drop `id` to an intake thread; inline when there is no pool (at
+ * start-up recovery, before the loop runs). */
+static void intake_start(csod_daemon *d, const char *id, const char *developer, const char *entry,
+                         int inline_run)
+{
+	csod_intake_job *job = make_job(d, id, developer, entry);
+	if (!job) {
+		csod_log(LOG_ERR, id, "out of memory; the drop stays in store/incoming");
+		return;
+	}
+	if (!inline_run && d->intake_workers) {
+		csod_workers_submit(d->intake_workers, job);
+		return;
+	}
+	csod_intake_job_run(job);
+	intake_finish(d, job);
+	csod_intake_job_free(job);
 }
 
 /* An inbox of nobody we know: say so in the outbox of that name, once per
@@ -371,7 +264,7 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		return;
 	}
 	csod_fsync_dir(tmpdir);
-	intake_resume(d, id, developer, entry);
+	intake_start(d, id, developer, entry, 0);
 }
 
 void csod_intake_recover(csod_daemon *d)
@@ -419,7 +312,7 @@ void csod_intake_recover(csod_daemon *d)
 			*nl = *end = '\0';
 			csod_log(LOG_NOTICE, id, "finishing the intake of %s/%s after a restart",
 			         text, entry);
-			intake_resume(d, id, text, entry);
+			intake_start(d, id, text, entry, 1);
 		}
 		free(text);
 	}

@@ -14,6 +14,10 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
  * outbox of that name says so (rewritten only when something new arrives). */
 void csod_intake_check_strays(csod_daemon *d);
 
+/* Called when the intake threads' eventfd is readable: records the
+ * requests whose files have been taken. */
+void csod_intake_collect(csod_daemon *d);
+
 /* At start-up: finishes intakes that a crash interrupted. */
 void csod_intake_recover(csod_daemon *d);
 

@@ -26,8 +26,14 @@
 #include "intake.h"
 #include "mail.h"
 #include "retention.h"
+#include "intake_job.h"
 #include "sign_job.h"
+#include "views.h"
 #include "workers.h"
+
+/* Copying and hashing drops is I/O-bound: more threads than cores, so that
+ * a few large drops do not hold up the small ones behind them. */
+#define INTAKE_THREADS 4
 
 #define PKI_TICK_MS 60000
 
@@ -145,9 +151,11 @@ static int start(csod_daemon *d, csod_error *err)
 	if (csod_pki_tick(d->pki, &tick_err) < 0)
 		csod_log(LOG_ERR, NULL, "certificates: %s", tick_err.msg);
 	d->workers = csod_workers_start(d->cfg->workers, csod_sign_job_run, csod_sign_job_free);
+	d->intake_workers =
+	    csod_workers_start(INTAKE_THREADS, csod_intake_job_run, csod_intake_job_free);
 	csod_watcher_config wc = watcher_config(d->cfg);
 	d->watcher = csod_watcher_new(&wc, on_drop, d);
-	if (!d->workers || !d->watcher)
+	if (!d->workers || !d->intake_workers || !d->watcher)
 		return csod_fail(err, "cannot start the workers or the watcher");
 	if (csod_approvals_watch(d, err) < 0)
 		return -1;
@@ -157,7 +165,9 @@ static int start(csod_daemon *d, csod_error *err)
 	csod_developers_each(d->db, watch_developer, d);
 	csod_audit(d->db, "csodd", "daemon.start", d->spool, "pid %d", (int)getpid());
 	csod_log(LOG_NOTICE, NULL, "csodd started on %s", d->spool);
-	/* What a crash or a stop left: unfinished intakes, then signing. */
+	/* What a crash or a stop left: outbox views behind the database,
+	 * unfinished intakes, then signing. */
+	csod_views_recover(d);
 	csod_intake_recover(d);
 	csod_dispatch_recover(d);
 	csod_approvals_scan(d);
@@ -167,7 +177,12 @@ static int start(csod_daemon *d, csod_error *err)
 
 static void stop(csod_daemon *d)
 {
+	/* Intakes still queued stay in store/incoming for the next start. */
+	csod_workers_stop(d->intake_workers);
 	csod_workers_stop(d->workers);
+	if (d->db)
+		csod_views_flush(d);
+	csod_views_free(d);
 	if (d->mailer)
 		csod_mailer_stop(d->mailer);
 	csod_watcher_free(d->watcher);
@@ -221,6 +236,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 	add_fd(ep, d.approvals_fd);
 	add_fd(ep, sig_fd);
 	add_fd(ep, csod_workers_fd(d.workers));
+	add_fd(ep, csod_workers_fd(d.intake_workers));
 
 	int64_t data_version = 0, next_scan = 0, next_pki = 0, next_expiry = 0;
 	db_changed_elsewhere(&d, &data_version);
@@ -261,6 +277,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			wait = min_deadline(wait, (next_expiry - csod_now()) * 1000);
 		if (wait < 0)
 			wait = 0;
+		/* Everything this turn changed, shown once before sleeping. */
+		csod_views_flush(&d);
 		struct epoll_event events[8];
 		int n = epoll_wait(ep, events, 8, (int)(wait > 60000 ? 60000 : wait));
 		if (n < 0 && errno != EINTR) {
@@ -273,6 +291,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 				csod_watcher_on_events(d.watcher, csod_monotonic_ms());
 			} else if (fd == d.approvals_fd) {
 				csod_approvals_scan(&d);
+			} else if (fd == csod_workers_fd(d.intake_workers)) {
+				csod_intake_collect(&d);
 			} else if (fd == csod_workers_fd(d.workers)) {
 				csod_dispatch_collect(&d);
 				/* A new signed request may expire before the known next. */

@@ -58,8 +58,8 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err);
 
 /* Moves r to state (updating the fields r carries: approver, message, error,
  * times, outputs), records it in the database and the audit log (actor is
- * who caused it), then rewrites the outbox's STATUS and request.json (and
- * ERROR for failed). */
+ * who caused it); the outbox's STATUS and request.json (and ERROR for
+ * failed) are rewritten at the end of the loop's turn (views.h). */
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
                             csod_error *err);
 

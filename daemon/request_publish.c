@@ -14,6 +14,7 @@
 #include "../lib/log.h"
 #include "audit.h"
 #include "states.h"
+#include "views.h"
 
 static json_t *json_time(int64_t t)
 {
@@ -84,11 +85,13 @@ char *csod_request_json(const csod_daemon *d, const csod_request *r)
 	return text;
 }
 
+/* Each file is complete (fsynced) before its rename; the caller syncs the
+ * directory once for all of them. */
 static int write_text(csod_daemon *d, const char *dest, const char *text, csod_error *err)
 {
 	char tmp[PATH_MAX];
 	csod_spool_path(d, tmp, sizeof tmp, "tmp");
-	return csod_write_file_atomic(tmp, dest, text, strlen(text), 0644, err);
+	return csod_write_file_staged(tmp, dest, text, strlen(text), 0644, err);
 }
 
 int csod_request_publish_status(csod_daemon *d, const csod_request *r, csod_error *err)
@@ -117,6 +120,7 @@ int csod_request_publish_status(csod_daemon *d, const csod_request *r, csod_erro
 		csod_path(path, sizeof path, "%s/STATUS", dir);
 		rc = write_text(d, path, text, err);
 	}
+	csod_fsync_dir(dir);
 	return rc;
 }
 
@@ -140,6 +144,7 @@ int csod_request_publish_details(csod_daemon *d, const csod_request *r, csod_err
 	csod_path(path, sizeof path, "%s/details.json", dir);
 	int rc = text ? write_text(d, path, text, err) : csod_fail(err, "cannot build details");
 	free(text);
+	csod_fsync_dir(dir);
 	return rc;
 }
 
@@ -168,10 +173,6 @@ int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, 
 	csod_log(strcmp(state, "failed") == 0 ? LOG_WARNING : LOG_INFO, r->id, "%s -> %s%s%s", from,
 	         state, strcmp(state, "failed") == 0 ? ": " : "",
 	         strcmp(state, "failed") == 0 ? r->error : "");
-	csod_error perr;
-	if (csod_request_publish_status(d, r, &perr) < 0)
-		csod_log(LOG_ERR, r->id, "cannot update the outbox: %s", perr.msg);
-	if (csod_request_publish_details(d, r, &perr) < 0)
-		csod_log(LOG_ERR, r->id, "cannot update details.json: %s", perr.msg);
+	csod_views_mark(d, r->id);
 	return 0;
 }

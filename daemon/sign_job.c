@@ -78,18 +78,26 @@ void csod_sign_job_run(void *arg)
 	for (i = 0; i < job->n_files && rc == 0; i++)
 		rc = sign_one(job, &job->files[i], tmp[i], PATH_MAX);
 	if (rc == 0) {
-		/* Everything verified: publish, each file by an atomic rename. */
+		/* Everything verified and fsynced: publish, each file by an atomic
+		 * rename, then make the renames durable with one directory sync.
+		 * The outbox folder may not be there yet: views are written at
+		 * the end of the loop's turn, which can come after this. */
 		char dest[PATH_MAX];
 		csod_path(dest, sizeof dest, "%s/chain.pem", job->outbox_dir);
-		rc = csod_write_file_atomic(job->tmp_dir, dest, job->chain_pem,
-		                            strlen(job->chain_pem), 0644, &job->err);
+		rc = csod_mkdir_p(job->outbox_dir, 0755, &job->err);
+		if (rc == 0)
+			rc = csod_write_file_staged(job->tmp_dir, dest, job->chain_pem,
+			                            strlen(job->chain_pem), 0644, &job->err);
 		for (i = 0; i < job->n_files && rc == 0; i++) {
 			csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir,
 			          job->files[i].output);
-			rc = csod_publish(tmp[i], dest, &job->err);
-			if (rc == 0)
+			if (rename(tmp[i], dest) < 0)
+				rc = csod_fail_errno(&job->err, "%s: cannot publish",
+				                     job->files[i].output);
+			else
 				tmp[i][0] = '\0';
 		}
+		csod_fsync_dir(job->outbox_dir);
 	}
 	for (i = 0; i < job->n_files; i++)
 		if (tmp[i][0])

@@ -57,6 +57,15 @@ static void parent_of(const char *path, char *out, size_t len)
 		*slash = '\0';
 }
 
+/* Makes a rename into dest's directory durable. */
+static int fsync_parent(const char *dest)
+{
+	char dir[PATH_MAX];
+	parent_of(dest, dir, sizeof dir);
+	csod_fsync_dir(dir);
+	return 0;
+}
+
 int csod_publish(const char *tmp_path, const char *dest, csod_error *err)
 {
 	int fd = open(tmp_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -69,13 +78,18 @@ int csod_publish(const char *tmp_path, const char *dest, csod_error *err)
 	close(fd);
 	if (rename(tmp_path, dest) < 0)
 		return csod_fail_errno(err, "cannot rename %s to %s", tmp_path, dest);
-	char dir[PATH_MAX];
-	parent_of(dest, dir, sizeof dir);
-	csod_fsync_dir(dir);
-	return 0;
+	return fsync_parent(dest);
 }
 
 int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *data, size_t len,
+                           mode_t mode, csod_error *err)
+{
+	if (csod_write_file_staged(tmpdir, dest, data, len, mode, err) < 0)
+		return -1;
+	return fsync_parent(dest);
+}
+
+int csod_write_file_staged(const char *tmpdir, const char *dest, const void *data, size_t len,
                            mode_t mode, csod_error *err)
 {
 	char tmp[PATH_MAX];
@@ -105,9 +119,6 @@ int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *dat
 		unlink(tmp);
 		return -1;
 	}
-	char dir[PATH_MAX];
-	parent_of(dest, dir, sizeof dir);
-	csod_fsync_dir(dir);
 	return 0;
 fail:
 	close(fd);

@@ -21,6 +21,11 @@ int csod_publish(const char *tmp_path, const char *dest, csod_error *err);
 int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *data, size_t len,
                            mode_t mode, csod_error *err);
 
+/* The same without the directory fsync, for a caller that puts several
+ * files into one directory and then syncs it once (csod_fsync_dir). */
+int csod_write_file_staged(const char *tmpdir, const char *dest, const void *data, size_t len,
+                           mode_t mode, csod_error *err);
+
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_error *err);
 

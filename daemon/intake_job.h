@@ -1,0 +1,30 @@
+/* The part of an intake that touches file contents: copying a drop's files
+ * into the store while hashing them, and checking each is signable. It runs
+ * on an intake thread, so one large drop never holds up the others; it
+ * reads nothing of the daemon's shared state (the job carries copies). */
+#ifndef CSOD_INTAKE_JOB_H
+#define CSOD_INTAKE_JOB_H
+
+#include <limits.h>
+
+#include "request.h"
+
+typedef struct csod_intake_job {
+	/* In: id, developer, drop name, the developer's defaults. Out: the
+	 * files with their hashes and what request.conf set. */
+	csod_request r;
+	char src[PATH_MAX];   /* store/incoming/<id>: the drop, renamed out of the inbox */
+	char work[PATH_MAX];  /* tmp/<id>.intake: the copy being made */
+	char store[PATH_MAX]; /* store/<id>: the copy, once complete */
+	int64_t max_file_size;
+	int64_t max_request_files;
+	int rc; /* -1 with err set: refused (or refused before it ran) */
+	csod_error err;
+} csod_intake_job;
+
+/* Worker entry: builds store/<id> from src, or fails with the reason and
+ * leaves neither work nor store behind. */
+void csod_intake_job_run(void *job);
+void csod_intake_job_free(void *job);
+
+#endif

@@ -1,0 +1,27 @@
+/* The files that show requests to people (outbox STATUS, request.json,
+ * ERROR; requests/<id>/details.json) are rewritten once per turn of the
+ * event loop, not at every transition: an auto-approved drop goes
+ * created -> approved -> in_progress in one turn and its views are written
+ * once, with the state it ended in. The database stays the truth: each
+ * request row remembers the state its views last showed (`published`), and
+ * a start-up republishes every request whose views lag behind, so a crash
+ * between a commit and the rewrite loses nothing. */
+#ifndef CSOD_VIEWS_H
+#define CSOD_VIEWS_H
+
+#include "daemon.h"
+
+/* The views of request id are to be rewritten at the end of this turn. */
+void csod_views_mark(csod_daemon *d, const char *id);
+
+/* Rewrites every marked request's views (from the database) and records
+ * that they are current. */
+void csod_views_flush(csod_daemon *d);
+
+/* Start-up: marks every request whose views show another state than its
+ * row, then flushes. */
+void csod_views_recover(csod_daemon *d);
+
+void csod_views_free(csod_daemon *d);
+
+#endif
