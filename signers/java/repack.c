@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-static unsigned alignment(const char *name, int apk_align)
+unsigned csod_repack_alignment(const char *name, int apk_align)
 {
 	if (!apk_align)
 		return 0;
@@ -18,10 +18,11 @@ int csod_repack_entries(const csod_zip *z, const csod_v1_result *v1, const unsig
 {
 	long dir = csod_zip_find(z, "META-INF/");
 	if (dir >= 0 && !drop[dir] &&
-	    csod_zip_out_copy(o, z, &z->entries[dir], alignment("", apk_align), err) < 0)
+	    csod_zip_out_copy(o, z, &z->entries[dir], csod_repack_alignment("", apk_align), err) <
+	        0)
 		return -1;
 	if (v1 && csod_zip_out_add(o, "META-INF/MANIFEST.MF", v1->manifest.p, v1->manifest.len,
-	                           alignment("", apk_align), err) < 0)
+	                           csod_repack_alignment("", apk_align), err) < 0)
 		return -1;
 	/* Signature files first, as the JDK's JarInputStream expects. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -30,14 +31,15 @@ int csod_repack_entries(const csod_zip *z, const csod_v1_result *v1, const unsig
 			int sig = csod_v1_signature_related(e->name);
 			if (drop[i] || (long)i == dir || sig != (pass == 0))
 				continue;
-			if (csod_zip_out_copy(o, z, e, alignment(e->name, apk_align), err) < 0)
+			if (csod_zip_out_copy(o, z, e, csod_repack_alignment(e->name, apk_align),
+			                      err) < 0)
 				return -1;
 		}
 		if (pass == 0 && v1 &&
 		    (csod_zip_out_add(o, v1->sf_name, v1->sf.p, v1->sf.len,
-		                      alignment("", apk_align), err) < 0 ||
+		                      csod_repack_alignment("", apk_align), err) < 0 ||
 		     csod_zip_out_add(o, v1->block_name, v1->block.p, v1->block.len,
-		                      alignment("", apk_align), err) < 0))
+		                      csod_repack_alignment("", apk_align), err) < 0))
 			return -1;
 	}
 	return 0;

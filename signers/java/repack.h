@@ -7,6 +7,10 @@
 #include "zip_read.h"
 #include "zip_write.h"
 
+/* zipalign's rule for a stored entry's data, when apk_align: 4096 for .so
+ * libraries (page aligned, mapped in place), 4 for the rest; 0 otherwise. */
+unsigned csod_repack_alignment(const char *name, int apk_align);
+
 /* Writes the entries of the signed archive to o: "META-INF/" if present,
  * the new manifest, kept signature files, our .SF and block (when v1 is
  * given), then every other entry not in drop, in input order. apk_align:

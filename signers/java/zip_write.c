@@ -141,6 +141,12 @@ static int write_headers(csod_zip_out *o, const struct entry_header *h, unsigned
 int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e, unsigned align,
                       csod_error *err)
 {
+	return csod_zip_out_copy_seen(o, z, e, align, NULL, NULL, err);
+}
+
+int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e,
+                           unsigned align, csod_zip_sink seen, void *seen_ctx, csod_error *err)
+{
 	struct entry_header h = {e->name,          e->name_len, e->version_made, e->version_needed,
 	                         e->flags,         e->method,   e->mtime,        e->mdate,
 	                         e->crc,           e->csize,    e->usize,        e->internal_attr,
@@ -165,6 +171,8 @@ int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *
 		rc = csod_zip_pread(z, buf, n, e->data_offset + off, err);
 		if (rc == 0)
 			rc = csod_zip_out_write(o, buf, n, err);
+		if (rc == 0 && seen && seen(seen_ctx, buf, n) < 0)
+			rc = -1; /* seen has set err */
 		off += n;
 	}
 	free(extra);
