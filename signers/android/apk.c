@@ -13,12 +13,12 @@
 
 #include "../java/repack.h"
 #include "../java/v1.h"
-#include "../java/zip_crosscheck.h"
 #include "../java/zip_read.h"
 #include "../java/zip_unpack.h"
 #include "../java/zip_write.h"
 #include "../signer.h"
 #include "apk_block.h"
+#include "apk_check.h"
 
 #define V1_NOT_NEEDED_FROM 24 /* Android 7.0 checks v2 */
 #define DEFAULT_MIN_SDK    24
@@ -201,54 +201,11 @@ static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 	return rc;
 }
 
-/* Stored entries' data must be 4-byte aligned (4096 for .so libraries). */
-static int check_alignment(const csod_zip *z, csod_error *err)
-{
-	for (size_t i = 0; i < z->n_entries; i++) {
-		const csod_zip_entry *e = &z->entries[i];
-		unsigned align = csod_repack_alignment(e->name, 1);
-		if (e->method == 0 && e->data_offset % align)
-			return csod_fail(err, "stored entry '%.200s' is not %u-byte aligned",
-			                 e->name, align);
-	}
-	return 0;
-}
-
-static int apk_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
-{
-	csod_zip in, out;
-	if (csod_zip_open(&out, out_fd, "signed APK", err) < 0)
-		return -1;
-	int rc = csod_zip_open(&in, in_fd, "APK", err);
-	if (rc == 0) {
-		rc = csod_repack_same_content(&in, &out, err);
-		csod_zip_close(&in);
-	}
-	if (rc == 0)
-		rc = csod_zip_crosscheck(&out, err);
-	if (rc == 0)
-		rc = check_alignment(&out, err);
-	if (rc == 0)
-		rc = csod_apk_verify_block(&out, trust, err);
-	/* v1 is there when minSdkVersion asked for it: then it must hold. */
-	if (rc == 0) {
-		int has_sf = 0;
-		for (size_t i = 0; i < out.n_entries; i++) {
-			const char *n = out.entries[i].name, *dot = strrchr(n, '.');
-			has_sf |= csod_v1_signature_related(n) && dot && strcmp(dot, ".SF") == 0;
-		}
-		if (has_sf)
-			rc = csod_v1_verify(&out, trust, 1, err);
-	}
-	csod_zip_close(&out);
-	return rc;
-}
-
 const csod_signer csod_signer_apk = {
     .name = "apk",
     .service = "android",
     .detect = apk_detect,
     .output_name = NULL,
     .sign = apk_sign,
-    .verify = apk_verify,
+    .verify = csod_apk_self_check,
 };

@@ -1,9 +1,12 @@
 /* Entry order and content comparison; see repack.h. */
 #include "repack.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "zip_crosscheck.h"
 
 unsigned csod_repack_alignment(const char *name, int apk_align)
 {
@@ -87,5 +90,24 @@ int csod_repack_same_content(const csod_zip *in, const csod_zip *out, csod_error
 	}
 	free(a);
 	free(b);
+	return rc;
+}
+
+int csod_repack_open_signed(int in_fd, int out_fd, const char *what, csod_zip *out, csod_error *err)
+{
+	char name[64];
+	snprintf(name, sizeof name, "signed %s", what);
+	csod_zip in;
+	if (csod_zip_open(out, out_fd, name, err) < 0)
+		return -1;
+	int rc = csod_zip_open(&in, in_fd, what, err);
+	if (rc == 0) {
+		rc = csod_repack_same_content(&in, out, err);
+		csod_zip_close(&in);
+	}
+	if (rc == 0)
+		rc = csod_zip_crosscheck(out, err);
+	if (rc < 0)
+		csod_zip_close(out);
 	return rc;
 }

@@ -22,4 +22,10 @@ int csod_repack_entries(const csod_zip *z, const csod_v1_result *v1, const unsig
  * apart from signature files. */
 int csod_repack_same_content(const csod_zip *in, const csod_zip *out, csod_error *err);
 
+/* Opens the signed archive (out_fd) for its self-check, after checking it
+ * holds the input's content (csod_repack_same_content) and that libzip
+ * reads it as we do. what names the input in messages ("APK"). */
+int csod_repack_open_signed(int in_fd, int out_fd, const char *what, csod_zip *out,
+                            csod_error *err);
+
 #endif

@@ -386,11 +386,13 @@ int csod_zip_read_entry(const csod_zip *z, const csod_zip_entry *e, csod_zip_sin
                         csod_error *err)
 {
 	csod_zip_unpack u;
-	unsigned char *in = malloc(IO_CHUNK);
+	/* Sized for the entry: most are small, and come from the heap. */
+	size_t io = e->csize < IO_CHUNK ? (e->csize ? e->csize : 1) : IO_CHUNK;
+	unsigned char *in = malloc(io);
 	int rc =
 	    in ? csod_zip_unpack_begin(&u, e, sink, ctx, err) : csod_fail(err, "out of memory");
 	for (uint64_t off = 0; rc == 0 && off < e->csize;) {
-		size_t n = e->csize - off < IO_CHUNK ? (size_t)(e->csize - off) : IO_CHUNK;
+		size_t n = e->csize - off < io ? (size_t)(e->csize - off) : io;
 		rc = csod_zip_pread(z, in, n, e->data_offset + off, err);
 		if (rc == 0)
 			rc = csod_zip_unpack_feed(&u, in, n, err);

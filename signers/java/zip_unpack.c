@@ -16,7 +16,9 @@ int csod_zip_unpack_begin(csod_zip_unpack *u, const csod_zip_entry *e, csod_zip_
 		return 0;
 	/* Inflating into a buffer of a quarter megabyte: few calls into zlib
 	 * and into the sink (the digests) per entry. */
-	if (!(u->out = malloc(CSOD_ZIP_UNPACK_OUT)))
+	u->out_len =
+	    e->usize < CSOD_ZIP_UNPACK_OUT ? (e->usize ? e->usize : 1) : CSOD_ZIP_UNPACK_OUT;
+	if (!(u->out = malloc(u->out_len)))
 		return csod_fail(err, "out of memory");
 	if (inflateInit2(&u->s, -MAX_WBITS) != Z_OK) {
 		free(u->out);
@@ -64,13 +66,13 @@ int csod_zip_unpack_feed(csod_zip_unpack *u, const unsigned char *data, size_t l
 		if (u->s.avail_in == 0 && !out_full)
 			break;
 		u->s.next_out = u->out;
-		u->s.avail_out = CSOD_ZIP_UNPACK_OUT;
+		u->s.avail_out = (uInt)u->out_len;
 		int zr = inflate(&u->s, Z_NO_FLUSH);
 		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
 			return csod_fail(err, "entry '%.200s': corrupt deflate data", u->e->name);
 		u->ended = zr == Z_STREAM_END;
 		out_full = u->s.avail_out == 0;
-		size_t got = CSOD_ZIP_UNPACK_OUT - u->s.avail_out;
+		size_t got = u->out_len - u->s.avail_out;
 		if (deliver(u, u->out, got, err) < 0)
 			return -1;
 	}

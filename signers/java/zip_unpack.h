@@ -23,7 +23,8 @@ typedef struct csod_zip_unpack {
 	int inflating, ended;
 	uint64_t fed, produced;
 	uLong crc;
-	unsigned char *out; /* CSOD_ZIP_UNPACK_OUT bytes, for deflated entries */
+	unsigned char *out; /* for deflated entries: out_len bytes */
+	size_t out_len;
 } csod_zip_unpack;
 
 /* Starts entry e; sink (may be NULL) receives the uncompressed content. */

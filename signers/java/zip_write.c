@@ -13,7 +13,7 @@
 #define ALIGN_EXTRA_ID  0xd935u /* Android's alignment extra field */
 #define FLAG_DESCRIPTOR 0x0008u
 #define FLAG_UTF8       0x0800u
-#define COPY_CHUNK      (1024u * 1024u)
+#define COPY_CHUNK      (256u * 1024u)
 
 void csod_zip_out_init(csod_zip_out *o, int fd)
 {
@@ -29,7 +29,7 @@ void csod_zip_out_init(csod_zip_out *o, int fd)
 void csod_zip_out_free(csod_zip_out *o)
 {
 	csod_buf_free(&o->cd);
-	free(o->copy_buf);
+	csod_big_free(o->copy_buf, COPY_CHUNK);
 	o->copy_buf = NULL;
 }
 
@@ -155,7 +155,7 @@ int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_en
 	size_t local_extra = (size_t)(e->data_offset - e->local_offset - LOCAL_LEN - e->name_len);
 	unsigned char *extra = malloc(local_extra + 6 + 65536);
 	if (!o->copy_buf)
-		o->copy_buf = malloc(COPY_CHUNK);
+		o->copy_buf = csod_big_alloc(COPY_CHUNK);
 	unsigned char *buf = o->copy_buf;
 	int rc = 0;
 	if (!extra || !buf)
