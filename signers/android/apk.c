@@ -1,19 +1,24 @@
 /* The apk engine: v1 (JAR signing, when minSdkVersion < 24) then the APK
- * Signing Block with v2 and v3 signers. Entries are copied verbatim and
- * aligned as zipalign does; the v2/v3 digest is computed while the output
- * is written, so the input is read twice (digest pass for v1, copy pass)
- * and the output not at all. Existing signatures are always replaced: an
- * APK has one signing identity (key rotation is not supported). */
+ * Signing Block with v2 and v3 signers. Entries are copied verbatim, in
+ * input order, and aligned as zipalign does; each is read from the input
+ * once, and the same bytes are written, fed to the v2/v3 chunk digests and
+ * inflated for its v1 digest. That is why the v1 files (manifest, .SF,
+ * block) come after the entries, as apksigner places them: the entries'
+ * offsets, and so the v2/v3 chunks, must not depend on the v1 files, which
+ * need every entry's digest first. The output is not read back here.
+ * Existing signatures are always replaced: an APK has one signing identity
+ * (key rotation is not supported). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../java/repack.h"
 #include "../java/v1.h"
-#include "../java/zip_crosscheck.h"
 #include "../java/zip_read.h"
+#include "../java/zip_unpack.h"
 #include "../java/zip_write.h"
 #include "../signer.h"
 #include "apk_block.h"
+#include "apk_check.h"
 
 #define V1_NOT_NEEDED_FROM 24 /* Android 7.0 checks v2 */
 #define DEFAULT_MIN_SDK    24
@@ -45,7 +50,73 @@ static int v1_config(csod_v1_config *c, const csod_sign_options *opt, int min_sd
 	return 0;
 }
 
-static int write_apk(const csod_zip *z, const csod_v1_result *v1, const unsigned char *drop,
+/* One entry's compressed bytes, as they are copied: inflated into the
+ * running v1 digests. */
+struct entry_feed {
+	csod_zip_unpack u;
+	csod_error *err;
+};
+
+static int feed_entry(void *ctx, const unsigned char *data, size_t len)
+{
+	struct entry_feed *f = ctx;
+	return csod_zip_unpack_feed(&f->u, data, len, f->err);
+}
+
+/* Copies entry e, computing its v1 digests from the copied bytes. */
+static int copy_signed_entry(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e,
+                             csod_v1_builder *b, csod_mdset *set, csod_error *err)
+{
+	const EVP_MD *mds[CSOD_V1_MAX_MD];
+	const char *have[CSOD_V1_MAX_MD];
+	unsigned char d[CSOD_V1_MAX_MD][EVP_MAX_MD_SIZE];
+	int n = csod_v1_entry_mds(b, e->name, mds, have);
+	struct entry_feed f = {.err = err};
+	if (csod_mdset_start(set, mds, n, err) < 0 ||
+	    csod_zip_unpack_begin(&f.u, e, csod_mdset_feed, set, err) < 0)
+		return -1;
+	int rc =
+	    csod_zip_out_copy_seen(o, z, e, csod_repack_alignment(e->name, 1), feed_entry, &f, err);
+	if (rc == 0)
+		rc = csod_zip_unpack_end(&f.u, err);
+	csod_zip_unpack_free(&f.u);
+	if (rc == 0)
+		rc = csod_mdset_finish(set, d, err);
+	if (rc == 0)
+		rc = csod_v1_record(b, e->name, mds, have, n, d, err);
+	return rc;
+}
+
+/* The entries section: every kept entry, then (v1) the three v1 files. */
+static int write_entries(csod_zip_out *o, const csod_zip *z, csod_v1_builder *b,
+                         const unsigned char *drop, const csod_identity *id, csod_error *err)
+{
+	csod_mdset set = {0};
+	int rc = 0;
+	for (size_t i = 0; i < z->n_entries && rc == 0; i++) {
+		const csod_zip_entry *e = &z->entries[i];
+		if (drop[i])
+			continue;
+		if (b && csod_v1_signs(b, z, i))
+			rc = copy_signed_entry(o, z, e, b, &set, err);
+		else
+			rc = csod_zip_out_copy(o, z, e, csod_repack_alignment(e->name, 1), err);
+	}
+	csod_mdset_free(&set);
+	if (rc < 0 || !b)
+		return rc;
+	csod_v1_result *v1 = b->r;
+	if (csod_v1_finish(b, id, err) < 0 ||
+	    csod_zip_out_add(o, "META-INF/MANIFEST.MF", v1->manifest.p, v1->manifest.len, 4, err) <
+	        0 ||
+	    csod_zip_out_add(o, v1->sf_name, v1->sf.p, v1->sf.len, 4, err) < 0)
+		return -1;
+	return csod_zip_out_add(o, v1->block_name, v1->block.p, v1->block.len, 4, err);
+}
+
+/* Entries, then the signing block over the entries, central directory and
+ * end record, then those two. b is NULL without v1. */
+static int write_apk(const csod_zip *z, csod_v1_builder *b, const unsigned char *drop,
                      const csod_identity *id, int out_fd, csod_error *err)
 {
 	csod_zip_out o;
@@ -56,7 +127,7 @@ static int write_apk(const csod_zip *z, const csod_v1_result *v1, const unsigned
 	o.tap = csod_apk_digester_feed;
 	o.tap_ctx = &d;
 	if (rc == 0)
-		rc = csod_repack_entries(z, v1, drop, 1, &o, err);
+		rc = write_entries(&o, z, b, drop, id, err);
 	o.tap = NULL;
 	uint64_t block_offset = o.pos;
 	unsigned char digest[CSOD_APK_SHA256_BYTES];
@@ -102,13 +173,15 @@ static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 		rc = csod_fail(err, "APK is larger than the limit of %lld bytes",
 		               (long long)opt->max_size);
 	csod_v1_result v1;
+	csod_v1_builder b;
+	csod_v1_config cfg;
 	memset(&v1, 0, sizeof v1);
+	memset(&b, 0, sizeof b);
 	int want_v1 = min_sdk < V1_NOT_NEEDED_FROM;
 	if (rc == 0 && want_v1) {
-		csod_v1_config cfg;
 		rc = v1_config(&cfg, opt, min_sdk, id->key, err);
 		if (rc == 0)
-			rc = csod_v1_build(&z, id, &cfg, &v1, err);
+			rc = csod_v1_begin(&b, &z, &cfg, &v1, err);
 	} else if (rc == 0) {
 		/* No v1: old v1 signature files go (they would be stale), the
 		 * manifest stays as an ordinary entry. */
@@ -120,53 +193,11 @@ static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 			             strcmp(z.entries[i].name, "META-INF/MANIFEST.MF") != 0;
 	}
 	if (rc == 0)
-		rc = write_apk(&z, want_v1 ? &v1 : NULL, v1.drop, id, out_fd, err);
+		rc = write_apk(&z, want_v1 ? &b : NULL, v1.drop, id, out_fd, err);
+	if (want_v1)
+		csod_v1_abort(&b);
 	csod_v1_result_free(&v1);
 	csod_zip_close(&z);
-	return rc;
-}
-
-/* Stored entries' data must be 4-byte aligned (4096 for .so libraries). */
-static int check_alignment(const csod_zip *z, csod_error *err)
-{
-	for (size_t i = 0; i < z->n_entries; i++) {
-		const csod_zip_entry *e = &z->entries[i];
-		size_t n = e->name_len;
-		unsigned align = n > 3 && strcmp(e->name + n - 3, ".so") == 0 ? 4096 : 4;
-		if (e->method == 0 && e->data_offset % align)
-			return csod_fail(err, "stored entry '%.200s' is not %u-byte aligned",
-			                 e->name, align);
-	}
-	return 0;
-}
-
-static int apk_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
-{
-	csod_zip in, out;
-	if (csod_zip_open(&out, out_fd, "signed APK", err) < 0)
-		return -1;
-	int rc = csod_zip_open(&in, in_fd, "APK", err);
-	if (rc == 0) {
-		rc = csod_repack_same_content(&in, &out, err);
-		csod_zip_close(&in);
-	}
-	if (rc == 0)
-		rc = csod_zip_crosscheck(&out, err);
-	if (rc == 0)
-		rc = check_alignment(&out, err);
-	if (rc == 0)
-		rc = csod_apk_verify_block(&out, trust, err);
-	/* v1 is there when minSdkVersion asked for it: then it must hold. */
-	if (rc == 0) {
-		int has_sf = 0;
-		for (size_t i = 0; i < out.n_entries; i++) {
-			const char *n = out.entries[i].name, *dot = strrchr(n, '.');
-			has_sf |= csod_v1_signature_related(n) && dot && strcmp(dot, ".SF") == 0;
-		}
-		if (has_sf)
-			rc = csod_v1_verify(&out, trust, 1, err);
-	}
-	csod_zip_close(&out);
 	return rc;
 }
 
@@ -176,5 +207,5 @@ const csod_signer csod_signer_apk = {
     .detect = apk_detect,
     .output_name = NULL,
     .sign = apk_sign,
-    .verify = apk_verify,
+    .verify = csod_apk_self_check,
 };

@@ -12,7 +12,7 @@ int csod_apk_digester_init(csod_apk_digester *d)
 {
 	memset(d, 0, sizeof *d);
 	d->ctx = EVP_MD_CTX_new();
-	d->chunk = malloc(CSOD_APK_CHUNK);
+	d->chunk = csod_big_alloc(CSOD_APK_CHUNK);
 	return d->ctx && d->chunk ? 0 : -1;
 }
 
@@ -67,7 +67,7 @@ int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SH
 void csod_apk_digester_free(csod_apk_digester *d)
 {
 	EVP_MD_CTX_free(d->ctx);
-	free(d->chunk);
+	csod_big_free(d->chunk, CSOD_APK_CHUNK);
 	csod_buf_free(&d->digests);
 	memset(d, 0, sizeof *d);
 }

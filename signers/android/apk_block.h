@@ -47,8 +47,17 @@ uint32_t csod_apk_sig_alg(EVP_PKEY *key);
 int csod_apk_build_block(const unsigned char digest[CSOD_APK_SHA256_BYTES], const csod_identity *id,
                          csod_buf *block, csod_error *err);
 
+/* Sees the bytes of the entries section as the check reads them, in order
+ * with their file offsets, so that other checks need not read them again. */
+typedef struct csod_apk_seen {
+	int (*fn)(void *ctx, uint64_t off, const unsigned char *data, size_t len, csod_error *err);
+	void *ctx;
+} csod_apk_seen;
+
 /* Checks the v2 and v3 signers in z's signing block against the archive's
- * actual content; the signer's certificate must chain to trust. */
-int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, csod_error *err);
+ * actual content, read once from the file (seen, if not NULL, sees the
+ * entries as they are read); the signer's certificate must chain to trust. */
+int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, const csod_apk_seen *seen,
+                          csod_error *err);
 
 #endif

@@ -10,7 +10,7 @@
 #include <openssl/x509v3.h>
 
 #define MAX_BLOCK_READ  (16u * 1024u * 1024u)
-#define VERIFY_IO_CHUNK (1024u * 1024u)
+#define VERIFY_IO_CHUNK (256u * 1024u)
 
 struct rd {
 	const unsigned char *p;
@@ -40,13 +40,15 @@ static int get_lp(struct rd *r, struct rd *sub)
 }
 
 static int digest_range(const csod_zip *z, csod_apk_digester *d, uint64_t off, uint64_t len,
-                        unsigned char *buf, csod_error *err)
+                        unsigned char *buf, const csod_apk_seen *seen, csod_error *err)
 {
 	while (len) {
 		size_t n = len < VERIFY_IO_CHUNK ? (size_t)len : VERIFY_IO_CHUNK;
 		if (csod_zip_pread(z, buf, n, off, err) < 0)
 			return -1;
 		csod_apk_digester_feed(d, buf, n);
+		if (seen && seen->fn(seen->ctx, off, buf, n, err) < 0)
+			return -1;
 		off += n;
 		len -= n;
 	}
@@ -56,16 +58,16 @@ static int digest_range(const csod_zip *z, csod_apk_digester *d, uint64_t off, u
 
 /* The content digest as the spec defines it: entries, central directory,
  * end record with its directory offset pointing at the signing block. */
-static int content_digest(const csod_zip *z, unsigned char out[CSOD_APK_SHA256_BYTES],
-                          csod_error *err)
+static int content_digest(const csod_zip *z, const csod_apk_seen *seen,
+                          unsigned char out[CSOD_APK_SHA256_BYTES], csod_error *err)
 {
 	csod_apk_digester d;
-	unsigned char *buf = malloc(VERIFY_IO_CHUNK);
+	unsigned char *buf = csod_big_alloc(VERIFY_IO_CHUNK);
 	int rc = csod_apk_digester_init(&d) < 0 || !buf ? csod_fail(err, "out of memory") : 0;
 	if (rc == 0)
-		rc = digest_range(z, &d, 0, z->apk_sig_block_offset, buf, err);
+		rc = digest_range(z, &d, 0, z->apk_sig_block_offset, buf, seen, err);
 	if (rc == 0)
-		rc = digest_range(z, &d, z->cd_offset, z->cd_size, buf, err);
+		rc = digest_range(z, &d, z->cd_offset, z->cd_size, buf, NULL, err);
 	uint64_t eocd_len = z->size - z->eocd_offset;
 	if (rc == 0 && (rc = csod_zip_pread(z, buf, (size_t)eocd_len, z->eocd_offset, err)) == 0) {
 		csod_put32(buf + 16, (uint32_t)z->apk_sig_block_offset);
@@ -74,7 +76,7 @@ static int content_digest(const csod_zip *z, unsigned char out[CSOD_APK_SHA256_B
 			rc = csod_fail(err, "cannot compute the APK digest");
 	}
 	csod_apk_digester_free(&d);
-	free(buf);
+	csod_big_free(buf, VERIFY_IO_CHUNK);
 	return rc;
 }
 
@@ -206,14 +208,15 @@ static int check_scheme(struct rd value, int v3, const unsigned char *digest, X5
 	return n ? 0 : csod_fail(err, "APK v%d block has no signer", v3 ? 3 : 2);
 }
 
-int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, csod_error *err)
+int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, const csod_apk_seen *seen,
+                          csod_error *err)
 {
 	if (!z->has_apk_sig_block)
 		return csod_fail(err, "no APK signing block");
 	if (z->apk_sig_block_size > MAX_BLOCK_READ)
 		return csod_fail(err, "APK signing block is too large to check");
 	unsigned char digest[CSOD_APK_SHA256_BYTES];
-	if (content_digest(z, digest, err) < 0)
+	if (content_digest(z, seen, digest, err) < 0)
 		return -1;
 	size_t len = (size_t)z->apk_sig_block_size;
 	unsigned char *block = malloc(len);
@@ -221,7 +224,7 @@ int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, csod_error *err)
 		return csod_fail(err, "out of memory");
 	int rc = csod_zip_pread(z, block, len, z->apk_sig_block_offset, err);
 	struct rd pairs = {block + 8, len - 8 - 24};
-	int seen = 0;
+	int schemes = 0;
 	while (rc == 0 && pairs.n >= 12) {
 		uint64_t plen = csod_le64(pairs.p);
 		uint32_t id = csod_le32(pairs.p + 8);
@@ -233,14 +236,14 @@ int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, csod_error *err)
 		if (id == CSOD_APK_V2_ID || id == CSOD_APK_V3_ID) {
 			int v3 = id == CSOD_APK_V3_ID;
 			rc = check_scheme(value, v3, digest, trust, err);
-			seen |= v3 ? 2 : 1;
+			schemes |= v3 ? 2 : 1;
 		}
 		pairs.p += 8 + plen;
 		pairs.n -= 8 + (size_t)plen;
 	}
-	if (rc == 0 && seen != 3)
+	if (rc == 0 && schemes != 3)
 		rc = csod_fail(err, "APK signing block lacks a %s signature",
-		               seen & 1 ? "v3" : "v2");
+		               schemes & 1 ? "v3" : "v2");
 	free(block);
 	return rc;
 }

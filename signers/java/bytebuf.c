@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void csod_buf_add(csod_buf *b, const void *data, size_t len)
 {
@@ -70,4 +71,17 @@ void csod_buf_free(csod_buf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof *b);
+}
+
+void *csod_big_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void csod_big_free(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
 }

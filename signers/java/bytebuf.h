@@ -24,4 +24,11 @@ size_t csod_buf_lp_begin(csod_buf *b);
 void csod_buf_lp_end(csod_buf *b, size_t mark);
 void csod_buf_free(csod_buf *b);
 
+/* A large I/O or chunk buffer (hundreds of KB to a megabyte), mapped with
+ * its pages already present: touching a fresh malloc'ed megabyte page by
+ * page costs more than the hashing that fills it (a fault per 4 KB).
+ * NULL when out of memory. */
+void *csod_big_alloc(size_t len);
+void csod_big_free(void *p, size_t len);
+
 #endif

@@ -6,7 +6,6 @@
 #include "../signer.h"
 #include "repack.h"
 #include "v1.h"
-#include "zip_crosscheck.h"
 #include "zip_read.h"
 #include "zip_write.h"
 
@@ -71,18 +70,10 @@ static int jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 
 static int jar_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 {
-	csod_zip in, out;
-	if (csod_zip_open(&out, out_fd, "signed archive", err) < 0)
+	csod_zip out;
+	if (csod_repack_open_signed(in_fd, out_fd, "archive", &out, err) < 0)
 		return -1;
-	int rc = csod_zip_open(&in, in_fd, "archive", err);
-	if (rc == 0) {
-		rc = csod_repack_same_content(&in, &out, err);
-		csod_zip_close(&in);
-	}
-	if (rc == 0)
-		rc = csod_zip_crosscheck(&out, err);
-	if (rc == 0)
-		rc = csod_v1_verify(&out, trust, 0, err);
+	int rc = csod_v1_verify(&out, trust, 0, err);
 	csod_zip_close(&out);
 	return rc;
 }

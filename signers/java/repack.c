@@ -1,11 +1,14 @@
 /* Entry order and content comparison; see repack.h. */
 #include "repack.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static unsigned alignment(const char *name, int apk_align)
+#include "zip_crosscheck.h"
+
+unsigned csod_repack_alignment(const char *name, int apk_align)
 {
 	if (!apk_align)
 		return 0;
@@ -18,10 +21,11 @@ int csod_repack_entries(const csod_zip *z, const csod_v1_result *v1, const unsig
 {
 	long dir = csod_zip_find(z, "META-INF/");
 	if (dir >= 0 && !drop[dir] &&
-	    csod_zip_out_copy(o, z, &z->entries[dir], alignment("", apk_align), err) < 0)
+	    csod_zip_out_copy(o, z, &z->entries[dir], csod_repack_alignment("", apk_align), err) <
+	        0)
 		return -1;
 	if (v1 && csod_zip_out_add(o, "META-INF/MANIFEST.MF", v1->manifest.p, v1->manifest.len,
-	                           alignment("", apk_align), err) < 0)
+	                           csod_repack_alignment("", apk_align), err) < 0)
 		return -1;
 	/* Signature files first, as the JDK's JarInputStream expects. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -30,14 +34,15 @@ int csod_repack_entries(const csod_zip *z, const csod_v1_result *v1, const unsig
 			int sig = csod_v1_signature_related(e->name);
 			if (drop[i] || (long)i == dir || sig != (pass == 0))
 				continue;
-			if (csod_zip_out_copy(o, z, e, alignment(e->name, apk_align), err) < 0)
+			if (csod_zip_out_copy(o, z, e, csod_repack_alignment(e->name, apk_align),
+			                      err) < 0)
 				return -1;
 		}
 		if (pass == 0 && v1 &&
 		    (csod_zip_out_add(o, v1->sf_name, v1->sf.p, v1->sf.len,
-		                      alignment("", apk_align), err) < 0 ||
+		                      csod_repack_alignment("", apk_align), err) < 0 ||
 		     csod_zip_out_add(o, v1->block_name, v1->block.p, v1->block.len,
-		                      alignment("", apk_align), err) < 0))
+		                      csod_repack_alignment("", apk_align), err) < 0))
 			return -1;
 	}
 	return 0;
@@ -85,5 +90,24 @@ int csod_repack_same_content(const csod_zip *in, const csod_zip *out, csod_error
 	}
 	free(a);
 	free(b);
+	return rc;
+}
+
+int csod_repack_open_signed(int in_fd, int out_fd, const char *what, csod_zip *out, csod_error *err)
+{
+	char name[64];
+	snprintf(name, sizeof name, "signed %s", what);
+	csod_zip in;
+	if (csod_zip_open(out, out_fd, name, err) < 0)
+		return -1;
+	int rc = csod_zip_open(&in, in_fd, what, err);
+	if (rc == 0) {
+		rc = csod_repack_same_content(&in, out, err);
+		csod_zip_close(&in);
+	}
+	if (rc == 0)
+		rc = csod_zip_crosscheck(out, err);
+	if (rc < 0)
+		csod_zip_close(out);
 	return rc;
 }

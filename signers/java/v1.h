@@ -9,9 +9,11 @@
 
 #include "../signer.h"
 #include "bytebuf.h"
+#include "manifest.h"
+#include "mdset.h"
 #include "zip_read.h"
 
-#define CSOD_V1_MAX_MD (2 * CSOD_MAX_DIGESTS) /* ours + ones already in a section */
+#define CSOD_V1_MAX_MD CSOD_MDSET_MAX
 
 typedef struct csod_v1_config {
 	const EVP_MD *md[CSOD_MAX_DIGESTS]; /* entry and section digests */
@@ -38,10 +40,60 @@ int csod_v1_build(const csod_zip *z, const csod_identity *id, const csod_v1_conf
                   csod_v1_result *r, csod_error *err);
 void csod_v1_result_free(csod_v1_result *r);
 
+/* csod_v1_build in steps, for a caller that reads the entries itself (the
+ * apk engine digests each entry while copying it): begin reads the old
+ * manifest and chooses r->drop; for each entry csod_v1_signs says is
+ * signed, compute the digests csod_v1_entry_mds names over its content and
+ * hand them to csod_v1_record; finish builds the three files. abort (or
+ * finish) frees the builder. */
+typedef struct csod_v1_builder {
+	const csod_v1_config *c;
+	csod_v1_result *r;
+	csod_manifest mf;
+	int mf_ready;
+} csod_v1_builder;
+
+int csod_v1_begin(csod_v1_builder *b, const csod_zip *z, const csod_v1_config *c, csod_v1_result *r,
+                  csod_error *err);
+int csod_v1_signs(const csod_v1_builder *b, const csod_zip *z, size_t i);
+/* Ours first, then (appending) the ones the old section has, with their
+ * values in have[] from index c->n_md on. */
+int csod_v1_entry_mds(csod_v1_builder *b, const char *name, const EVP_MD **mds, const char **have);
+int csod_v1_record(csod_v1_builder *b, const char *name, const EVP_MD *const *mds,
+                   const char *const *have, int n, unsigned char d[][EVP_MAX_MD_SIZE],
+                   csod_error *err);
+int csod_v1_finish(csod_v1_builder *b, const csod_identity *id, csod_error *err);
+void csod_v1_abort(csod_v1_builder *b);
+
 /* Checks every signer of a signed archive (manifest digests of each entry,
  * .SF digests, PKCS#7 signature); at least one must chain to trust.
  * want_android: a signer must carry X-Android-APK-Signed. */
 int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_error *err);
+
+/* csod_v1_verify in steps, for a caller that reads the entries itself (the
+ * apk self-check digests each entry in its one pass over the output):
+ * open reads the manifest; for each entry csod_v1_checker_needs names,
+ * start, feed its content to csod_mdset_feed(&ch->set), end compares with
+ * the manifest; signers checks each .SF and its PKCS#7 block. */
+typedef struct csod_v1_checker {
+	csod_manifest mf;
+	unsigned char *mf_bytes;
+	size_t mf_len;
+	int mf_ready;
+	csod_mdset set;
+	const csod_zip_entry *entry;
+	const EVP_MD *md[CSOD_MAX_DIGESTS];
+	const char *want[CSOD_MAX_DIGESTS];
+	int n;
+} csod_v1_checker;
+
+int csod_v1_checker_open(csod_v1_checker *ch, const csod_zip *z, csod_error *err);
+int csod_v1_checker_needs(const csod_zip_entry *e);
+int csod_v1_checker_start(csod_v1_checker *ch, const csod_zip_entry *e, csod_error *err);
+int csod_v1_checker_end(csod_v1_checker *ch, csod_error *err);
+int csod_v1_checker_signers(csod_v1_checker *ch, const csod_zip *z, X509_STORE *trust,
+                            int want_android, csod_error *err);
+void csod_v1_checker_close(csod_v1_checker *ch);
 
 /* META-INF/MANIFEST.MF, the .SF .RSA .DSA .EC and SIG-* files in META-INF, as the
  * JDK decides (case-insensitive, top level of META-INF only). */
@@ -54,9 +106,10 @@ const EVP_MD *csod_v1_md_for_attr(const char *attr, const char *suffix);
 /* "SHA-256" style name used in digest attributes, or NULL. */
 const char *csod_v1_md_attr_name(const EVP_MD *md);
 
-/* Streams an entry's content into one digest context per md. */
-int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, const EVP_MD *const *md,
-                         int n_md, unsigned char out[][EVP_MAX_MD_SIZE], csod_error *err);
+/* Streams an entry's content into one digest per md, using s's contexts. */
+int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, csod_mdset *s,
+                         const EVP_MD *const *md, int n_md, unsigned char out[][EVP_MAX_MD_SIZE],
+                         csod_error *err);
 
 /* Base64 of data (no newlines) into out (at least 4*ceil(len/3)+1). */
 void csod_v1_b64(const unsigned char *data, size_t len, char *out);

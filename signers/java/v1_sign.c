@@ -95,38 +95,14 @@ int csod_v1_config_from(csod_v1_config *c, const csod_sign_options *opt, csod_er
 	return 0;
 }
 
-struct md_set {
-	EVP_MD_CTX *ctx[CSOD_V1_MAX_MD];
-	int n;
-};
-
-static int md_set_sink(void *p, const unsigned char *data, size_t len)
+int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, csod_mdset *s,
+                         const EVP_MD *const *md, int n_md, unsigned char out[][EVP_MAX_MD_SIZE],
+                         csod_error *err)
 {
-	struct md_set *s = p;
-	for (int i = 0; i < s->n; i++)
-		if (!EVP_DigestUpdate(s->ctx[i], data, len))
-			return -1;
-	return 0;
-}
-
-int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, const EVP_MD *const *md,
-                         int n_md, unsigned char out[][EVP_MAX_MD_SIZE], csod_error *err)
-{
-	struct md_set s = {{0}, n_md};
-	int rc = 0;
-	if (n_md > CSOD_V1_MAX_MD)
-		return csod_fail(err, "too many digests");
-	for (int i = 0; i < n_md && rc == 0; i++)
-		if (!(s.ctx[i] = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(s.ctx[i], md[i], NULL))
-			rc = csod_fail_ssl(err, "cannot start a digest");
-	if (rc == 0)
-		rc = csod_zip_read_entry(z, e, md_set_sink, &s, err);
-	for (int i = 0; i < n_md && rc == 0; i++)
-		if (!EVP_DigestFinal_ex(s.ctx[i], out[i], NULL))
-			rc = csod_fail_ssl(err, "cannot finish a digest");
-	for (int i = 0; i < n_md; i++)
-		EVP_MD_CTX_free(s.ctx[i]);
-	return rc;
+	if (csod_mdset_start(s, md, n_md, err) < 0 ||
+	    csod_zip_read_entry(z, e, csod_mdset_feed, s, err) < 0)
+		return -1;
+	return csod_mdset_finish(s, out, err);
 }
 
 static void digest_attr(const EVP_MD *md, const char *suffix, char *out, size_t outlen)
@@ -158,64 +134,80 @@ static void choose_drops(const csod_zip *z, const csod_v1_config *c, csod_v1_res
 	}
 }
 
-/* Puts our digests of every signed entry into the manifest. */
-static int digest_entries(const csod_zip *z, const csod_v1_config *c, csod_manifest *mf,
-                          csod_v1_result *r, csod_error *err)
+int csod_v1_signs(const csod_v1_builder *b, const csod_zip *z, size_t i)
 {
-	if (!c->append) {
-		/* Other signers' digests go; sections left with only Name too. */
-		for (size_t i = 0; i < mf->n_sections; i++) {
-			csod_mf_section *s = &mf->sections[i];
-			if (csod_mf_remove_suffix(s, "-Digest") && s->n_attrs <= 1)
-				s->removed = 1;
-		}
+	const csod_zip_entry *e = &z->entries[i];
+	return !b->r->drop[i] && !csod_v1_signature_related(e->name) &&
+	       e->name[e->name_len - 1] != '/';
+}
+
+int csod_v1_entry_mds(csod_v1_builder *b, const char *name, const EVP_MD **mds, const char **have)
+{
+	const csod_v1_config *c = b->c;
+	int n = 0;
+	for (int k = 0; k < c->n_md; k++)
+		mds[n++] = c->md[k];
+	/* Appending: a section whose existing digests (any algorithm) match
+	 * is left byte for byte as it is, so the other signers' .SF section
+	 * digests stay valid; our .SF covers it as it is. */
+	csod_mf_section *old = c->append ? csod_mf_find(&b->mf, name) : NULL;
+	for (size_t a = 0; old && a < old->n_attrs && n < CSOD_V1_MAX_MD; a++)
+		if ((mds[n] = csod_v1_md_for_attr(old->attrs[a].name, "-Digest")))
+			have[n++] = old->attrs[a].value;
+	return n;
+}
+
+int csod_v1_record(csod_v1_builder *b, const char *name, const EVP_MD *const *mds,
+                   const char *const *have, int n, unsigned char d[][EVP_MAX_MD_SIZE],
+                   csod_error *err)
+{
+	const csod_v1_config *c = b->c;
+	if (strpbrk(name, "\r\n"))
+		return csod_fail(err, "entry name with a line break cannot be signed");
+	for (int k = c->n_md; k < n; k++) {
+		char b64[2 * EVP_MAX_MD_SIZE];
+		csod_v1_b64(d[k], (size_t)EVP_MD_size(mds[k]), b64);
+		if (strcmp(b64, have[k]) != 0)
+			return csod_fail(
+			    err,
+			    "entry '%.200s' no longer matches the existing signature's "
+			    "digest: cannot sign beside it (replace instead)",
+			    name);
 	}
-	for (size_t i = 0; i < z->n_entries; i++) {
-		const csod_zip_entry *e = &z->entries[i];
-		if (r->drop[i] || csod_v1_signature_related(e->name) ||
-		    e->name[e->name_len - 1] == '/')
-			continue;
-		if (strpbrk(e->name, "\r\n"))
-			return csod_fail(err, "entry name with a line break cannot be signed");
-		/* Appending: a section whose existing digests (any algorithm)
-		 * match is left byte for byte as it is, so the other signers'
-		 * .SF section digests stay valid; our .SF covers it as it is. */
-		const EVP_MD *mds[CSOD_V1_MAX_MD];
-		const char *have[CSOD_V1_MAX_MD];
-		int n = 0;
-		for (int k = 0; k < c->n_md; k++)
-			mds[n++] = c->md[k];
-		csod_mf_section *old = c->append ? csod_mf_find(mf, e->name) : NULL;
-		for (size_t a = 0; old && a < old->n_attrs && n < CSOD_V1_MAX_MD; a++)
-			if ((mds[n] = csod_v1_md_for_attr(old->attrs[a].name, "-Digest")))
-				have[n++] = old->attrs[a].value;
-		unsigned char d[CSOD_V1_MAX_MD][EVP_MAX_MD_SIZE];
-		if (csod_v1_digest_entry(z, e, mds, n, d, err) < 0)
-			return -1;
-		for (int k = c->n_md; k < n; k++) {
-			char b64[2 * EVP_MAX_MD_SIZE];
-			csod_v1_b64(d[k], (size_t)EVP_MD_size(mds[k]), b64);
-			if (strcmp(b64, have[k]) != 0)
-				return csod_fail(
-				    err,
-				    "entry '%.200s' no longer matches the existing signature's "
-				    "digest: cannot sign beside it (replace instead)",
-				    e->name);
-		}
-		if (n > c->n_md)
-			continue;
-		csod_mf_section *s = csod_mf_section_for(mf, e->name);
-		if (!s)
+	if (n > c->n_md)
+		return 0;
+	csod_mf_section *s = csod_mf_section_for(&b->mf, name);
+	if (!s)
+		return csod_fail(err, "out of memory");
+	for (int k = 0; k < c->n_md; k++) {
+		char attr[64], b64[2 * EVP_MAX_MD_SIZE];
+		digest_attr(c->md[k], "", attr, sizeof attr);
+		csod_v1_b64(d[k], (size_t)EVP_MD_size(c->md[k]), b64);
+		if (csod_mf_set(s, attr, b64) < 0)
 			return csod_fail(err, "out of memory");
-		for (int k = 0; k < c->n_md; k++) {
-			char attr[64], b64[2 * EVP_MAX_MD_SIZE];
-			digest_attr(c->md[k], "", attr, sizeof attr);
-			csod_v1_b64(d[k], (size_t)EVP_MD_size(c->md[k]), b64);
-			if (csod_mf_set(s, attr, b64) < 0)
-				return csod_fail(err, "out of memory");
-		}
 	}
 	return 0;
+}
+
+/* Puts our digests of every signed entry into the manifest, reading each. */
+static int digest_entries(const csod_zip *z, csod_v1_builder *b, csod_error *err)
+{
+	csod_mdset set = {0};
+	int rc = 0;
+	for (size_t i = 0; i < z->n_entries && rc == 0; i++) {
+		if (!csod_v1_signs(b, z, i))
+			continue;
+		const csod_zip_entry *e = &z->entries[i];
+		const EVP_MD *mds[CSOD_V1_MAX_MD];
+		const char *have[CSOD_V1_MAX_MD];
+		unsigned char d[CSOD_V1_MAX_MD][EVP_MAX_MD_SIZE];
+		int n = csod_v1_entry_mds(b, e->name, mds, have);
+		rc = csod_v1_digest_entry(z, e, &set, mds, n, d, err);
+		if (rc == 0)
+			rc = csod_v1_record(b, e->name, mds, have, n, d, err);
+	}
+	csod_mdset_free(&set);
+	return rc;
 }
 
 static int build_sf(const csod_manifest *mf, const csod_v1_config *c, csod_v1_result *r,
@@ -313,13 +305,15 @@ out:
 	return rc;
 }
 
-int csod_v1_build(const csod_zip *z, const csod_identity *id, const csod_v1_config *c,
-                  csod_v1_result *r, csod_error *err)
+int csod_v1_begin(csod_v1_builder *b, const csod_zip *z, const csod_v1_config *c, csod_v1_result *r,
+                  csod_error *err)
 {
+	memset(b, 0, sizeof *b);
 	memset(r, 0, sizeof *r);
+	b->c = c;
+	b->r = r;
 	if (!(r->drop = calloc(z->n_entries, 1)))
 		return csod_fail(err, "out of memory");
-	csod_manifest mf;
 	long mi = csod_zip_find(z, "META-INF/MANIFEST.MF");
 	if (mi >= 0) {
 		unsigned char *data = NULL;
@@ -327,26 +321,55 @@ int csod_v1_build(const csod_zip *z, const csod_identity *id, const csod_v1_conf
 		int rc =
 		    csod_zip_read_small(z, &z->entries[mi], CSOD_MF_MAX_SIZE, &data, &len, err);
 		if (rc == 0)
-			rc = csod_mf_parse(&mf, data, len, "META-INF/MANIFEST.MF", err);
+			rc = csod_mf_parse(&b->mf, data, len, "META-INF/MANIFEST.MF", err);
 		free(data);
 		if (rc < 0)
 			return -1;
-	} else if (csod_mf_init(&mf, CREATED_BY) < 0) {
+	} else if (csod_mf_init(&b->mf, CREATED_BY) < 0) {
 		return csod_fail(err, "out of memory");
 	}
+	b->mf_ready = 1;
 	choose_drops(z, c, r);
-	int rc = digest_entries(z, c, &mf, r, err);
-	if (rc == 0) {
-		csod_mf_emit(&mf, &r->manifest);
-		if (r->manifest.oom)
-			rc = csod_fail(err, "out of memory");
+	if (!c->append) {
+		/* Other signers' digests go; sections left with only Name too. */
+		for (size_t i = 0; i < b->mf.n_sections; i++) {
+			csod_mf_section *s = &b->mf.sections[i];
+			if (csod_mf_remove_suffix(s, "-Digest") && s->n_attrs <= 1)
+				s->removed = 1;
+		}
 	}
+	return 0;
+}
+
+int csod_v1_finish(csod_v1_builder *b, const csod_identity *id, csod_error *err)
+{
+	csod_v1_result *r = b->r;
+	csod_mf_emit(&b->mf, &r->manifest);
+	int rc = r->manifest.oom ? csod_fail(err, "out of memory") : 0;
 	if (rc == 0)
-		rc = build_sf(&mf, c, r, err);
+		rc = build_sf(&b->mf, b->c, r, err);
 	if (rc == 0)
-		rc = build_block(id, c, r, err);
-	csod_mf_free(&mf);
+		rc = build_block(id, b->c, r, err);
+	csod_v1_abort(b);
 	return rc;
+}
+
+void csod_v1_abort(csod_v1_builder *b)
+{
+	if (b->mf_ready)
+		csod_mf_free(&b->mf);
+	b->mf_ready = 0;
+}
+
+int csod_v1_build(const csod_zip *z, const csod_identity *id, const csod_v1_config *c,
+                  csod_v1_result *r, csod_error *err)
+{
+	csod_v1_builder b;
+	if (csod_v1_begin(&b, z, c, r, err) < 0 || digest_entries(z, &b, err) < 0) {
+		csod_v1_abort(&b);
+		return -1;
+	}
+	return csod_v1_finish(&b, id, err);
 }
 
 void csod_v1_result_free(csod_v1_result *r)

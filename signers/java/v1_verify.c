@@ -36,33 +36,35 @@ static int b64_matches(const EVP_MD *md, const unsigned char *data, size_t len, 
 	return strcmp(b64, want) == 0;
 }
 
-/* Every signed entry's known digests in the manifest match its content. */
-static int check_entries(const csod_zip *z, csod_manifest *mf, csod_error *err)
+int csod_v1_checker_needs(const csod_zip_entry *e)
 {
-	for (size_t i = 0; i < z->n_entries; i++) {
-		const csod_zip_entry *e = &z->entries[i];
-		if (csod_v1_signature_related(e->name) || e->name[e->name_len - 1] == '/')
-			continue;
-		csod_mf_section *s = csod_mf_find(mf, e->name);
-		const EVP_MD *md[CSOD_MAX_DIGESTS];
-		const char *want[CSOD_MAX_DIGESTS];
-		int n = 0;
-		for (size_t a = 0; s && a < s->n_attrs && n < CSOD_MAX_DIGESTS; a++)
-			if ((md[n] = csod_v1_md_for_attr(s->attrs[a].name, "-Digest")))
-				want[n++] = s->attrs[a].value;
-		if (n == 0)
-			return csod_fail(err, "entry '%.200s' is not signed", e->name);
-		unsigned char d[CSOD_MAX_DIGESTS][EVP_MAX_MD_SIZE];
-		if (csod_v1_digest_entry(z, e, md, n, d, err) < 0)
-			return -1;
-		for (int k = 0; k < n; k++) {
-			char b64[2 * EVP_MAX_MD_SIZE];
-			csod_v1_b64(d[k], (size_t)EVP_MD_size(md[k]), b64);
-			if (strcmp(b64, want[k]) != 0)
-				return csod_fail(
-				    err, "entry '%.200s' does not match its manifest digest",
-				    e->name);
-		}
+	return !csod_v1_signature_related(e->name) && e->name[e->name_len - 1] != '/';
+}
+
+int csod_v1_checker_start(csod_v1_checker *ch, const csod_zip_entry *e, csod_error *err)
+{
+	csod_mf_section *s = csod_mf_find(&ch->mf, e->name);
+	ch->entry = e;
+	ch->n = 0;
+	for (size_t a = 0; s && a < s->n_attrs && ch->n < CSOD_MAX_DIGESTS; a++)
+		if ((ch->md[ch->n] = csod_v1_md_for_attr(s->attrs[a].name, "-Digest")))
+			ch->want[ch->n++] = s->attrs[a].value;
+	if (ch->n == 0)
+		return csod_fail(err, "entry '%.200s' is not signed", e->name);
+	return csod_mdset_start(&ch->set, ch->md, ch->n, err);
+}
+
+int csod_v1_checker_end(csod_v1_checker *ch, csod_error *err)
+{
+	unsigned char d[CSOD_MAX_DIGESTS][EVP_MAX_MD_SIZE];
+	if (csod_mdset_finish(&ch->set, d, err) < 0)
+		return -1;
+	for (int k = 0; k < ch->n; k++) {
+		char b64[2 * EVP_MAX_MD_SIZE];
+		csod_v1_b64(d[k], (size_t)EVP_MD_size(ch->md[k]), b64);
+		if (strcmp(b64, ch->want[k]) != 0)
+			return csod_fail(err, "entry '%.200s' does not match its manifest digest",
+			                 ch->entry->name);
 	}
 	return 0;
 }
@@ -186,21 +188,28 @@ static int check_signer(const csod_zip *z, size_t sf_index, csod_manifest *mf,
 	return rc;
 }
 
-int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_error *err)
+int csod_v1_checker_open(csod_v1_checker *ch, const csod_zip *z, csod_error *err)
 {
+	memset(ch, 0, sizeof *ch);
 	long mi = csod_zip_find(z, "META-INF/MANIFEST.MF");
 	if (mi < 0)
 		return csod_fail(err, "no META-INF/MANIFEST.MF");
-	unsigned char *mf_bytes = NULL;
-	size_t mf_len = 0;
-	csod_manifest mf;
-	if (csod_zip_read_small(z, &z->entries[mi], CSOD_MF_MAX_SIZE, &mf_bytes, &mf_len, err) < 0)
+	if (csod_zip_read_small(z, &z->entries[mi], CSOD_MF_MAX_SIZE, &ch->mf_bytes, &ch->mf_len,
+	                        err) < 0)
 		return -1;
-	if (csod_mf_parse(&mf, mf_bytes, mf_len, "META-INF/MANIFEST.MF", err) < 0) {
-		free(mf_bytes);
+	if (csod_mf_parse(&ch->mf, ch->mf_bytes, ch->mf_len, "META-INF/MANIFEST.MF", err) < 0) {
+		free(ch->mf_bytes);
+		ch->mf_bytes = NULL;
 		return -1;
 	}
-	int rc = check_entries(z, &mf, err), trusted = 0, signers = 0;
+	ch->mf_ready = 1;
+	return 0;
+}
+
+int csod_v1_checker_signers(csod_v1_checker *ch, const csod_zip *z, X509_STORE *trust,
+                            int want_android, csod_error *err)
+{
+	int rc = 0, trusted = 0, signers = 0;
 	csod_error chain_err;
 	csod_error_clear(&chain_err);
 	for (size_t i = 0; i < z->n_entries && rc == 0; i++) {
@@ -208,7 +217,8 @@ int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_
 		if (!csod_v1_signature_related(n) || !dot || strcasecmp(dot, ".SF") != 0)
 			continue;
 		signers++;
-		int r = check_signer(z, i, &mf, mf_bytes, mf_len, trust, want_android, &chain_err);
+		int r = check_signer(z, i, &ch->mf, ch->mf_bytes, ch->mf_len, trust, want_android,
+		                     &chain_err);
 		if (r < 0)
 			rc = csod_fail(err, "%s", chain_err.msg);
 		trusted += r > 0;
@@ -217,7 +227,34 @@ int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_
 		rc = csod_fail(err, "no JAR signature (META-INF/*.SF)");
 	else if (rc == 0 && trusted == 0)
 		rc = csod_fail(err, "%s", chain_err.msg[0] ? chain_err.msg : "no trusted signer");
-	csod_mf_free(&mf);
-	free(mf_bytes);
+	return rc;
+}
+
+void csod_v1_checker_close(csod_v1_checker *ch)
+{
+	if (ch->mf_ready)
+		csod_mf_free(&ch->mf);
+	free(ch->mf_bytes);
+	csod_mdset_free(&ch->set);
+	memset(ch, 0, sizeof *ch);
+}
+
+int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_error *err)
+{
+	csod_v1_checker ch;
+	int rc = csod_v1_checker_open(&ch, z, err);
+	for (size_t i = 0; i < z->n_entries && rc == 0; i++) {
+		const csod_zip_entry *e = &z->entries[i];
+		if (!csod_v1_checker_needs(e))
+			continue;
+		rc = csod_v1_checker_start(&ch, e, err);
+		if (rc == 0)
+			rc = csod_zip_read_entry(z, e, csod_mdset_feed, &ch.set, err);
+		if (rc == 0)
+			rc = csod_v1_checker_end(&ch, err);
+	}
+	if (rc == 0)
+		rc = csod_v1_checker_signers(&ch, z, trust, want_android, err);
+	csod_v1_checker_close(&ch);
 	return rc;
 }

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
+#include "zip_unpack.h"
 
 #define SIG_LOCAL        0x04034b50u
 #define SIG_CENTRAL      0x02014b50u
@@ -18,7 +18,7 @@
 #define EOCD_LEN         22u
 #define CENTRAL_LEN      46u
 #define LOCAL_LEN        30u
-#define IO_CHUNK         65536u
+#define IO_CHUNK         (256u * 1024u)
 #define FLAG_ENCRYPTED   0x0001u
 #define FLAG_DESCRIPTOR  0x0008u
 #define FLAG_STRONG_ENCR 0x0040u
@@ -382,84 +382,27 @@ long csod_zip_find(const csod_zip *z, const char *name)
 	return -1;
 }
 
-static int inflate_entry(const csod_zip *z, const csod_zip_entry *e, csod_zip_sink sink, void *ctx,
-                         unsigned char *in, unsigned char *out, uLong *crc, csod_error *err)
-{
-	z_stream s;
-	memset(&s, 0, sizeof s);
-	if (inflateInit2(&s, -MAX_WBITS) != Z_OK)
-		return csod_fail(err, "cannot start inflating");
-	uint64_t off = e->data_offset, left = e->csize, produced = 0;
-	int zr = Z_OK, rc = 0;
-	while (zr != Z_STREAM_END && rc == 0) {
-		if (s.avail_in == 0) {
-			if (left == 0) {
-				rc = csod_fail(err, "entry '%.200s': compressed data ends early",
-				               e->name);
-				break;
-			}
-			size_t n = left < IO_CHUNK ? (size_t)left : IO_CHUNK;
-			if ((rc = csod_zip_pread(z, in, n, off, err)) < 0)
-				break;
-			off += n;
-			left -= n;
-			s.next_in = in;
-			s.avail_in = (uInt)n;
-		}
-		s.next_out = out;
-		s.avail_out = IO_CHUNK;
-		zr = inflate(&s, Z_NO_FLUSH);
-		if (zr != Z_OK && zr != Z_STREAM_END) {
-			rc = csod_fail(err, "entry '%.200s': corrupt deflate data", e->name);
-			break;
-		}
-		size_t got = IO_CHUNK - s.avail_out;
-		produced += got;
-		if (produced > e->usize) {
-			rc = csod_fail(
-			    err,
-			    "entry '%.200s' inflates past its declared size: refused as a zip bomb",
-			    e->name);
-			break;
-		}
-		*crc = crc32(*crc, out, (uInt)got);
-		if (got && sink && sink(ctx, out, got) < 0)
-			rc = csod_fail(err, "entry '%.200s': cannot process its content", e->name);
-	}
-	inflateEnd(&s);
-	if (rc == 0 && produced != e->usize)
-		rc = csod_fail(err, "entry '%.200s' is shorter than its declared size", e->name);
-	return rc;
-}
-
 int csod_zip_read_entry(const csod_zip *z, const csod_zip_entry *e, csod_zip_sink sink, void *ctx,
                         csod_error *err)
 {
-	unsigned char *in = malloc(IO_CHUNK), *out = malloc(IO_CHUNK);
-	uLong crc = crc32(0, NULL, 0);
-	int rc = 0;
-	if (!in || !out) {
-		rc = csod_fail(err, "out of memory");
-	} else if (e->method == 8) {
-		rc = inflate_entry(z, e, sink, ctx, in, out, &crc, err);
-	} else {
-		for (uint64_t off = 0; off < e->csize && rc == 0;) {
-			size_t n = e->csize - off < IO_CHUNK ? (size_t)(e->csize - off) : IO_CHUNK;
-			rc = csod_zip_pread(z, in, n, e->data_offset + off, err);
-			if (rc == 0) {
-				crc = crc32(crc, in, (uInt)n);
-				if (sink && sink(ctx, in, n) < 0)
-					rc = csod_fail(err,
-					               "entry '%.200s': cannot process its content",
-					               e->name);
-			}
-			off += n;
-		}
+	csod_zip_unpack u;
+	/* Sized for the entry: most are small, and come from the heap. */
+	size_t io = e->csize < IO_CHUNK ? (e->csize ? e->csize : 1) : IO_CHUNK;
+	unsigned char *in = malloc(io);
+	int rc =
+	    in ? csod_zip_unpack_begin(&u, e, sink, ctx, err) : csod_fail(err, "out of memory");
+	for (uint64_t off = 0; rc == 0 && off < e->csize;) {
+		size_t n = e->csize - off < io ? (size_t)(e->csize - off) : io;
+		rc = csod_zip_pread(z, in, n, e->data_offset + off, err);
+		if (rc == 0)
+			rc = csod_zip_unpack_feed(&u, in, n, err);
+		off += n;
 	}
+	if (rc == 0)
+		rc = csod_zip_unpack_end(&u, err);
+	else if (in)
+		csod_zip_unpack_free(&u);
 	free(in);
-	free(out);
-	if (rc == 0 && crc != e->crc)
-		rc = csod_fail(err, "entry '%.200s' fails its CRC-32 check", e->name);
 	return rc;
 }
 

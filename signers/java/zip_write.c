@@ -13,7 +13,7 @@
 #define ALIGN_EXTRA_ID  0xd935u /* Android's alignment extra field */
 #define FLAG_DESCRIPTOR 0x0008u
 #define FLAG_UTF8       0x0800u
-#define COPY_CHUNK      (1024u * 1024u)
+#define COPY_CHUNK      (256u * 1024u)
 
 void csod_zip_out_init(csod_zip_out *o, int fd)
 {
@@ -29,7 +29,7 @@ void csod_zip_out_init(csod_zip_out *o, int fd)
 void csod_zip_out_free(csod_zip_out *o)
 {
 	csod_buf_free(&o->cd);
-	free(o->copy_buf);
+	csod_big_free(o->copy_buf, COPY_CHUNK);
 	o->copy_buf = NULL;
 }
 
@@ -141,6 +141,12 @@ static int write_headers(csod_zip_out *o, const struct entry_header *h, unsigned
 int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e, unsigned align,
                       csod_error *err)
 {
+	return csod_zip_out_copy_seen(o, z, e, align, NULL, NULL, err);
+}
+
+int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e,
+                           unsigned align, csod_zip_sink seen, void *seen_ctx, csod_error *err)
+{
 	struct entry_header h = {e->name,          e->name_len, e->version_made, e->version_needed,
 	                         e->flags,         e->method,   e->mtime,        e->mdate,
 	                         e->crc,           e->csize,    e->usize,        e->internal_attr,
@@ -149,7 +155,7 @@ int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *
 	size_t local_extra = (size_t)(e->data_offset - e->local_offset - LOCAL_LEN - e->name_len);
 	unsigned char *extra = malloc(local_extra + 6 + 65536);
 	if (!o->copy_buf)
-		o->copy_buf = malloc(COPY_CHUNK);
+		o->copy_buf = csod_big_alloc(COPY_CHUNK);
 	unsigned char *buf = o->copy_buf;
 	int rc = 0;
 	if (!extra || !buf)
@@ -165,6 +171,8 @@ int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *
 		rc = csod_zip_pread(z, buf, n, e->data_offset + off, err);
 		if (rc == 0)
 			rc = csod_zip_out_write(o, buf, n, err);
+		if (rc == 0 && seen && seen(seen_ctx, buf, n) < 0)
+			rc = -1; /* seen has set err */
 		off += n;
 	}
 	free(extra);

@@ -37,6 +37,12 @@ int csod_zip_out_write(csod_zip_out *o, const void *data, size_t len, csod_error
 int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e, unsigned align,
                       csod_error *err);
 
+/* The same, handing each piece of the entry's compressed data to seen
+ * (after it is written) so that one read serves both; seen returns -1 and
+ * sets the error through its own context to stop. */
+int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e,
+                           unsigned align, csod_zip_sink seen, void *seen_ctx, csod_error *err);
+
 /* Adds a new stored entry holding data. */
 int csod_zip_out_add(csod_zip_out *o, const char *name, const unsigned char *data, size_t len,
                      unsigned align, csod_error *err);
