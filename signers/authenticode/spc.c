@@ -260,6 +260,47 @@ int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
 	return ok ? 0 : csod_fail_ssl(err, "cannot nest the signature");
 }
 
+PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
+                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
+                             void *ctx, csod_error *err)
+{
+	PKCS7 *primary = existing;
+	int n = opt->n_digests > 0 ? opt->n_digests : 1;
+	for (int i = 0; i < n; i++) {
+		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
+		const EVP_MD *md = csod_digest_by_name(name);
+		unsigned char image_hash[EVP_MAX_MD_SIZE];
+		unsigned hash_len = 0;
+		if (!md) {
+			csod_fail(err, "unknown digest %s", name);
+			goto fail;
+		}
+		if (hash(ctx, md, image_hash, &hash_len, err) < 0)
+			goto fail;
+		PKCS7 *p7 = csod_spc_sign_data(id, opt, type, md, image_hash, hash_len, err);
+		if (!p7)
+			goto fail;
+		if (opt->timestamp_url && *opt->timestamp_url &&
+		    csod_spc_timestamp(p7, opt, err) < 0) {
+			PKCS7_free(p7);
+			goto fail;
+		}
+		if (!primary) {
+			primary = p7;
+			continue;
+		}
+		int rc = csod_spc_nest(primary, p7, err);
+		PKCS7_free(p7);
+		if (rc < 0)
+			goto fail;
+	}
+	return primary;
+fail:
+	if (primary != existing)
+		PKCS7_free(primary);
+	return NULL;
+}
+
 int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err)
 {
 	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7), 0);
