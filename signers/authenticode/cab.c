@@ -57,7 +57,7 @@ static PKCS7 *read_signature(int fd, const csod_cab *cab, csod_error *err)
 	}
 	free(buf);
 	if (!p7)
-		csod_fail(err, "the existing signature does not parse");
+		csod_fail(err, "the cabinet's signature does not parse");
 	return p7;
 }
 

@@ -248,14 +248,25 @@ PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
 	return p7;
 }
 
+/* Every nested signature is one more value of a single nested-signature
+ * attribute: adding the attribute again would replace the earlier ones
+ * (OpenSSL keeps one attribute per type). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
 {
 	unsigned char *der_bytes = NULL;
 	int n = i2d_PKCS7(inner, &der_bytes);
 	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(outer), 0);
+	int nested = nid_of(SPC_NESTED_SIGNATURE);
+	X509_ATTRIBUTE *existing = NULL;
+	for (int i = 0; si && i < sk_X509_ATTRIBUTE_num(si->unauth_attr); i++) {
+		X509_ATTRIBUTE *a = sk_X509_ATTRIBUTE_value(si->unauth_attr, i);
+		if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a)) == nested)
+			existing = a;
+	}
 	int ok = n > 0 && si &&
-	         add_attr(si, 0, SPC_NESTED_SIGNATURE, V_ASN1_SEQUENCE,
-	                  sequence_of(der_bytes, (size_t)n));
+	         (existing ? X509_ATTRIBUTE_set1_data(existing, V_ASN1_SEQUENCE, der_bytes, n)
+	                   : add_attr(si, 0, SPC_NESTED_SIGNATURE, V_ASN1_SEQUENCE,
+	                              sequence_of(der_bytes, (size_t)n)));
 	OPENSSL_free(der_bytes);
 	return ok ? 0 : csod_fail_ssl(err, "cannot nest the signature");
 }

@@ -88,6 +88,16 @@ verify appended.cab
 ok $? "--nest keeps the existing signature and adds ours"
 is "$(nsig)" 2 "both verify"
 check "gcab -l lists the doubly signed CAB" gcab -l appended.cab
+# Nested signatures accumulate (one attribute, several values), never
+# replace one another.
+sign rsa several.cab triple.cab --digest sha1,sha256,sha512
+verify triple.cab
+ok $? "three digests at once verify"
+is "$(nsig)" 3 "as three signatures"
+sign ec dual.cab dual-nest.cab --nest
+verify dual-nest.cab
+ok $? "--nest on a dual-signed CAB verifies"
+is "$(nsig)" 3 "and keeps both earlier signatures beside ours"
 
 # A cabinet with an empty signature reserve (as some tools write them)
 # is signed in place.
