@@ -153,8 +153,8 @@ static int write_signature(int out, const csod_cab *cab, PKCS7 *p7, csod_error *
 	put32(place, cab->cb_cabinet);
 	put32(place + 4, padded);
 	int rc = -1;
-	if (padded > CAB_MAX_SIGNATURE)
-		csod_fail(err, "the signature is too large (%u bytes)", padded);
+	if (padded > CAB_MAX_SIGNATURE || (uint64_t)cab->cb_cabinet + padded > UINT32_MAX)
+		csod_fail(err, "the signature (%u bytes) does not fit in a CAB under 4 GB", padded);
 	else if (csod_pwrite_all(out, der, (size_t)der_len, cab->cb_cabinet, err) == 0 &&
 	         csod_pwrite_all(out, zeros, padded - (uint32_t)der_len,
 	                         (off_t)cab->cb_cabinet + der_len, err) == 0 &&
