@@ -248,16 +248,68 @@ PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
 	return p7;
 }
 
+/* Every nested signature is one more value of a single nested-signature
+ * attribute: adding the attribute again would replace the earlier ones
+ * (OpenSSL keeps one attribute per type). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
 {
 	unsigned char *der_bytes = NULL;
 	int n = i2d_PKCS7(inner, &der_bytes);
 	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(outer), 0);
+	int nested = nid_of(SPC_NESTED_SIGNATURE);
+	X509_ATTRIBUTE *existing = NULL;
+	for (int i = 0; si && i < sk_X509_ATTRIBUTE_num(si->unauth_attr); i++) {
+		X509_ATTRIBUTE *a = sk_X509_ATTRIBUTE_value(si->unauth_attr, i);
+		if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a)) == nested)
+			existing = a;
+	}
 	int ok = n > 0 && si &&
-	         add_attr(si, 0, SPC_NESTED_SIGNATURE, V_ASN1_SEQUENCE,
-	                  sequence_of(der_bytes, (size_t)n));
+	         (existing ? X509_ATTRIBUTE_set1_data(existing, V_ASN1_SEQUENCE, der_bytes, n)
+	                   : add_attr(si, 0, SPC_NESTED_SIGNATURE, V_ASN1_SEQUENCE,
+	                              sequence_of(der_bytes, (size_t)n)));
 	OPENSSL_free(der_bytes);
 	return ok ? 0 : csod_fail_ssl(err, "cannot nest the signature");
+}
+
+PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
+                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
+                             void *ctx, csod_error *err)
+{
+	PKCS7 *primary = existing;
+	int n = opt->n_digests > 0 ? opt->n_digests : 1;
+	for (int i = 0; i < n; i++) {
+		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
+		const EVP_MD *md = csod_digest_by_name(name);
+		unsigned char image_hash[EVP_MAX_MD_SIZE];
+		unsigned hash_len = 0;
+		if (!md) {
+			csod_fail(err, "unknown digest %s", name);
+			goto fail;
+		}
+		if (hash(ctx, md, image_hash, &hash_len, err) < 0)
+			goto fail;
+		PKCS7 *p7 = csod_spc_sign_data(id, opt, type, md, image_hash, hash_len, err);
+		if (!p7)
+			goto fail;
+		if (opt->timestamp_url && *opt->timestamp_url &&
+		    csod_spc_timestamp(p7, opt, err) < 0) {
+			PKCS7_free(p7);
+			goto fail;
+		}
+		if (!primary) {
+			primary = p7;
+			continue;
+		}
+		int rc = csod_spc_nest(primary, p7, err);
+		PKCS7_free(p7);
+		if (rc < 0)
+			goto fail;
+	}
+	return primary;
+fail:
+	if (primary != existing)
+		PKCS7_free(primary);
+	return NULL;
 }
 
 int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err)

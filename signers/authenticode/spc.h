@@ -39,6 +39,19 @@ PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
                           const csod_spc_data *type, const EVP_MD *md,
                           const unsigned char *image_hash, size_t hash_len, csod_error *err);
 
+/* The container's image hash for md, computed by the engine. */
+typedef int (*csod_spc_hash_fn)(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
+                                csod_error *err);
+
+/* Every signature a signing asks for: one per digest in opt (sha256 when
+ * none), each timestamped when opt has a TSA. The first digest's is the
+ * primary and the others nest in it; when existing is given (append), it
+ * stays primary and ours all nest in it. On failure the caller still owns
+ * existing. */
+PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
+                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
+                             void *ctx, csod_error *err);
+
 /* Nests inner inside outer (unsigned attribute 1.3.6.1.4.1.311.2.4.1). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err);
 

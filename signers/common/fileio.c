@@ -1,0 +1,54 @@
+#include "fileio.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#define COPY_BUF (1 << 16)
+
+int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err)
+{
+	const unsigned char *p = buf;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return csod_fail_errno(err, "cannot write the output");
+		p += n;
+		len -= (size_t)n;
+		at += n;
+	}
+	return 0;
+}
+
+int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, csod_error *err)
+{
+	loff_t ioff = in_at, ooff = out_at;
+	const loff_t end = in_at + (loff_t)len;
+	while (ioff < end) {
+		ssize_t n = copy_file_range(in, &ioff, out, &ooff, (size_t)(end - ioff), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return csod_fail(err, "the input is shorter than its headers say");
+		break; /* not supported between these files: plain reads and writes */
+	}
+	unsigned char buf[COPY_BUF];
+	while (ioff < end) {
+		size_t want = end - ioff < COPY_BUF ? (size_t)(end - ioff) : COPY_BUF;
+		ssize_t n = pread(in, buf, want, ioff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return csod_fail_errno(err, "cannot read the input");
+		if (n == 0)
+			return csod_fail(err, "the input is shorter than its headers say");
+		if (csod_pwrite_all(out, buf, (size_t)n, ooff, err) < 0)
+			return -1;
+		ioff += n;
+		ooff += n;
+	}
+	return 0;
+}

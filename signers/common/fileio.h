@@ -1,0 +1,21 @@
+/* Positioned writes and range copies for engines that build their output by
+ * copying the input and patching a few fields: no file offsets are shared,
+ * nothing is held in memory beyond one buffer. */
+#ifndef CSOD_FILEIO_H
+#define CSOD_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../../lib/error.h"
+
+/* Writes all of buf at offset at, retrying short writes. */
+int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err);
+
+/* Copies in[in_at, in_at + len) to out[out_at, ...), with copy_file_range
+ * where the kernel can, pread/pwrite otherwise. Fails if the input ends
+ * early. */
+int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, csod_error *err);
+
+#endif
