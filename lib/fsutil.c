@@ -221,3 +221,19 @@ int csod_copy_fd(int in_fd, int out_fd, csod_error *err)
 		}
 	}
 }
+
+int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err)
+{
+	const unsigned char *p = buf;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return csod_fail_errno(err, "cannot write the output");
+		p += n;
+		len -= (size_t)n;
+		at += n;
+	}
+	return 0;
+}

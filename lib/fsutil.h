@@ -36,6 +36,9 @@ int csod_rm_rf(const char *path);
  * using copy_file_range where the kernel can, read/write otherwise. */
 int csod_copy_fd(int in_fd, int out_fd, csod_error *err);
 
+/* pwrite of all len bytes at offset at (retrying short writes and EINTR). */
+int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err);
+
 /* snprintf into a PATH_MAX buffer that fails (returns -1) on truncation. */
 int csod_path(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

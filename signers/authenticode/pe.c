@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../lib/fsutil.h"
 #include "../signer.h"
 #include "pe_format.h"
 #include "spc.h"
@@ -21,22 +22,6 @@ static void put32(unsigned char *p, uint32_t v)
 	p[1] = (unsigned char)(v >> 8);
 	p[2] = (unsigned char)(v >> 16);
 	p[3] = (unsigned char)(v >> 24);
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err)
-{
-	const unsigned char *p = buf;
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, at);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return csod_fail_errno(err, "cannot write the output");
-		p += n;
-		len -= (size_t)n;
-		at += n;
-	}
-	return 0;
 }
 
 /* Copies in[0, len) to out[0, len). */
@@ -60,7 +45,7 @@ static int copy_prefix(int in, int out, uint64_t len, csod_error *err)
 		ssize_t n = pread(in, buf, want, ioff);
 		if (n <= 0)
 			return csod_fail_errno(err, "cannot read the input");
-		if (pwrite_all(out, buf, (size_t)n, ooff, err) < 0)
+		if (csod_pwrite_all(out, buf, (size_t)n, ooff, err) < 0)
 			return -1;
 		ioff += n;
 		ooff += n;
@@ -103,47 +88,16 @@ static PKCS7 *read_signature(int fd, const csod_pe *pe, csod_error *err)
 	return p7;
 }
 
-/* Builds the signature(s): the first digest is the primary, the others nest
- * in it; with append, the file's existing signature stays primary. On
- * failure the caller still owns existing. */
-static PKCS7 *build_signature(int out, const csod_pe *pe, PKCS7 *existing, const csod_identity *id,
-                              const csod_sign_options *opt, csod_error *err)
+typedef struct pe_hash_ctx {
+	int fd;
+	const csod_pe *pe;
+} pe_hash_ctx;
+
+static int hash_image(void *ctx, const EVP_MD *md, unsigned char *digest, unsigned *len,
+                      csod_error *err)
 {
-	PKCS7 *primary = existing;
-	int n = opt->n_digests > 0 ? opt->n_digests : 1;
-	for (int i = 0; i < n; i++) {
-		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
-		const EVP_MD *md = csod_digest_by_name(name);
-		unsigned char hash[EVP_MAX_MD_SIZE];
-		unsigned hash_len = 0;
-		if (!md) {
-			csod_fail(err, "unknown digest %s", name);
-			goto fail;
-		}
-		if (csod_pe_image_hash(out, pe, pe->file_size, md, hash, &hash_len, err) < 0)
-			goto fail;
-		PKCS7 *p7 = csod_spc_sign(id, opt, md, hash, hash_len, err);
-		if (!p7)
-			goto fail;
-		if (opt->timestamp_url && *opt->timestamp_url &&
-		    csod_spc_timestamp(p7, opt, err) < 0) {
-			PKCS7_free(p7);
-			goto fail;
-		}
-		if (!primary) {
-			primary = p7;
-			continue;
-		}
-		int rc = csod_spc_nest(primary, p7, err);
-		PKCS7_free(p7);
-		if (rc < 0)
-			goto fail;
-	}
-	return primary;
-fail:
-	if (primary != existing)
-		PKCS7_free(primary);
-	return NULL;
+	pe_hash_ctx *c = ctx;
+	return csod_pe_image_hash(c->fd, c->pe, c->pe->file_size, md, digest, len, err);
 }
 
 static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
@@ -164,13 +118,16 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	PKCS7 *p7 = NULL;
 	unsigned char *der = NULL;
 	if (copy_prefix(in, out, end, err) < 0 ||
-	    (padded > end && pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0) ||
-	    pwrite_all(out, empty_entry, 8, pe.certdir_offset, err) < 0)
+	    (padded > end && csod_pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0) ||
+	    csod_pwrite_all(out, empty_entry, 8, pe.certdir_offset, err) < 0)
 		goto out;
 	csod_pe out_pe;
 	if (csod_pe_parse(out, &out_pe, err) < 0)
 		goto out;
-	if (!(p7 = build_signature(out, &out_pe, existing, id, opt, err)))
+	csod_spc_data pe_type = {.oid = SPC_PE_IMAGE_DATA};
+	pe_type.value_len = csod_spc_pe_image_data(pe_type.value, sizeof pe_type.value);
+	pe_hash_ctx hash_ctx = {out, &out_pe};
+	if (!(p7 = csod_spc_sign_digests(id, opt, &pe_type, existing, hash_image, &hash_ctx, err)))
 		goto out;
 	existing = NULL; /* owned by p7 now, if it was used */
 	int der_len = i2d_PKCS7(p7, &der);
@@ -192,11 +149,11 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 		csod_fail(err, "the signed file would exceed 4 GB");
 		goto out;
 	}
-	if (pwrite_all(out, header, 8, (off_t)padded, err) < 0 ||
-	    pwrite_all(out, der, (size_t)der_len, (off_t)padded + 8, err) < 0 ||
-	    pwrite_all(out, zeros, cert_len - 8 - (uint32_t)der_len, (off_t)padded + 8 + der_len,
-	               err) < 0 ||
-	    pwrite_all(out, entry, 8, out_pe.certdir_offset, err) < 0)
+	if (csod_pwrite_all(out, header, 8, (off_t)padded, err) < 0 ||
+	    csod_pwrite_all(out, der, (size_t)der_len, (off_t)padded + 8, err) < 0 ||
+	    csod_pwrite_all(out, zeros, cert_len - 8 - (uint32_t)der_len,
+	                    (off_t)padded + 8 + der_len, err) < 0 ||
+	    csod_pwrite_all(out, entry, 8, out_pe.certdir_offset, err) < 0)
 		goto out;
 	csod_pe final;
 	uint32_t sum;
@@ -204,7 +161,7 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	if (csod_pe_parse(out, &final, err) < 0 || csod_pe_checksum(out, &final, &sum, err) < 0)
 		goto out;
 	put32(sum_le, sum);
-	rc = pwrite_all(out, sum_le, 4, final.checksum_offset, err);
+	rc = csod_pwrite_all(out, sum_le, 4, final.checksum_offset, err);
 out:
 	OPENSSL_free(der);
 	PKCS7_free(p7);

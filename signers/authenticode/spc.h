@@ -24,7 +24,8 @@ typedef struct csod_spc_data {
 } csod_spc_data;
 
 /* DER of SpcPeImageData (PE) and of the SpcLink file "<<<Obsolete>>>"
- * (what CAB signatures carry); 0 if cap is too small. */
+ * (what CAB signatures carry); 0 if cap is too small. The MSI SpcSipInfo
+ * is built in msi.c. */
 size_t csod_spc_pe_image_data(unsigned char *out, size_t cap);
 size_t csod_spc_obsolete_link(unsigned char *out, size_t cap);
 
@@ -38,6 +39,19 @@ PKCS7 *csod_spc_sign(const csod_identity *id, const csod_sign_options *opt, cons
 PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
                           const csod_spc_data *type, const EVP_MD *md,
                           const unsigned char *image_hash, size_t hash_len, csod_error *err);
+
+/* Computes the container's hash of md into digest (*len bytes). */
+typedef int (*csod_spc_hash_fn)(void *ctx, const EVP_MD *md, unsigned char *digest, unsigned *len,
+                                csod_error *err);
+
+/* The signature for every digest of opt (sha256 when none): the first is
+ * primary and the others nest in it; when existing is not NULL it stays
+ * primary and ours all nest in it (then it belongs to the result). On
+ * failure the caller still owns existing. Timestamps each when
+ * opt->timestamp_url is set. */
+PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
+                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
+                             void *ctx, csod_error *err);
 
 /* Nests inner inside outer (unsigned attribute 1.3.6.1.4.1.311.2.4.1). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err);
