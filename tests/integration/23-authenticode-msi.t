@@ -96,6 +96,28 @@ done
 [ "$(header_u32 rsa-sha256-large.msi 0x48)" -gt 0 ]
 ok $? "the signed 8 MB MSI has DIFAT sectors too"
 
+# Version 4 (4096-byte sectors), made from the medium MSI by libgsf.
+/usr/bin/python3 "$CSOD_TOP/tests/fixtures/cfb_v4.py" medium.msi v4.msi
+is "$(od -An -tx1 -j 26 -N 4 v4.msi | tr -d ' ')" 0400feff "a version 4 MSI made by libgsf"
+for d in sha1 sha256; do
+	sign rsa v4.msi "v4-$d.msi" --digest "$d"
+	verify -in "v4-$d.msi"
+	ok $? "a version 4 MSI signed with $d verifies"
+done
+is "$(od -An -tx1 -j 26 -N 4 v4-sha256.msi | tr -d ' ')" 0400feff "and stays version 4"
+check "every stream of the version 4 MSI is byte-identical" unchanged v4.msi v4-sha256.msi
+check "msiinfo reads its tables" msiinfo tables v4-sha256.msi
+
+# A storage inside the root (as embedded transforms are): its streams are
+# hashed in place, its CLSID after them.
+/usr/bin/python3 "$CSOD_TOP/tests/fixtures/cfb_v4.py" small.msi sub.msi 512 storage
+like "$(gsf list sub.msi)" "csodSub/inner" "an MSI with a storage inside"
+sign rsa sub.msi sub-signed.msi
+verify -in sub-signed.msi
+ok $? "signed, osslsigncode verifies it"
+check "every stream, in the storage too, is byte-identical" unchanged sub.msi sub-signed.msi
+is "$(gsf cat sub-signed.msi csodSub/tiny)" small "the storage's small stream reads back"
+
 # The hash we sign is the one osslsigncode calculates for the file.
 verify -in rsa-sha256-medium.msi
 cur=$(grep 'Current DigitalSignature' verify.out | awk '{print $NF}')
