@@ -7,7 +7,7 @@ set -eu
 BUILD="gcc make pkg-config libssl-dev libconfig-dev libsqlite3-dev libzip-dev
 libesmtp-dev libcurl4-openssl-dev libp11-dev libjansson-dev"
 TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc
-gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl gcab zip unzip
+gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
 openjdk-17-jdk-headless apksigner zipalign python3-aiosmtpd inotify-tools
 clang libclang-rt-14-dev valgrind procps psmisc time man-db"
 BENCH="hyperfine time"
