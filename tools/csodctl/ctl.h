@@ -44,5 +44,6 @@ int cmd_developer(ctl *c, int argc, char **argv);
 int cmd_report(ctl *c, int argc, char **argv);
 int cmd_cert(ctl *c, int argc, char **argv);
 int cmd_mail(ctl *c, int argc, char **argv);
+int cmd_keys(ctl *c, int argc, char **argv);
 
 #endif
