@@ -17,6 +17,7 @@ struct csod_token {
 	PKCS11_SLOT *slots;
 	unsigned int n_slots;
 	PKCS11_SLOT *slot;
+	int loaded; /* unloading a module that failed to load double-frees */
 	char module[1024];
 };
 
@@ -55,6 +56,7 @@ csod_token *csod_token_open(const char *module, const char *label, const char *p
 		csod_fail(err, "cannot load the PKCS#11 module %s", module);
 		goto fail;
 	}
+	t->loaded = 1;
 	if (PKCS11_enumerate_slots(t->ctx, &t->slots, &t->n_slots) < 0) {
 		csod_fail(err, "PKCS#11 module %s: cannot list its slots", module);
 		goto fail;
@@ -92,10 +94,10 @@ void csod_token_close(csod_token *t)
 		return;
 	if (t->slots)
 		PKCS11_release_all_slots(t->ctx, t->slots, t->n_slots);
-	if (t->ctx) {
+	if (t->loaded)
 		PKCS11_CTX_unload(t->ctx);
+	if (t->ctx)
 		PKCS11_CTX_free(t->ctx);
-	}
 	free(t);
 }
 
