@@ -27,8 +27,8 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static pid_t spawn(const char *command, const char *order, const char *email, int in[2],
-                   int out[2], int errp[2])
+static pid_t spawn(const char *command, const char *order, const char *email, int in[2], int out[2],
+                   int errp[2])
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -65,9 +65,8 @@ static int drain(int fd, char *buf, size_t *len, size_t cap)
 	return take < (size_t)n ? -1 : 1;
 }
 
-int csod_ca_run_command(const char *command, const char *csr, const char *order,
-                        const char *email, int timeout_s, char **out, size_t *out_len,
-                        csod_error *err)
+int csod_ca_run_command(const char *command, const char *csr, const char *order, const char *email,
+                        int timeout_s, char **out, size_t *out_len, csod_error *err)
 {
 	int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1};
 	char *answer = malloc(MAX_ANSWER + 1), errtext[MAX_STDERR + 1];
@@ -91,7 +90,8 @@ int csod_ca_run_command(const char *command, const char *csr, const char *order,
 	 * even if the command never reads it. */
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	if (write(in[1], csr, strlen(csr)) < 0 && errno != EPIPE)
-		csod_log(LOG_WARNING, NULL, "ca.command: cannot write the CSR: %s", strerror(errno));
+		csod_log(LOG_WARNING, NULL, "ca.command: cannot write the CSR: %s",
+		         strerror(errno));
 	close(in[1]);
 	in[1] = -1;
 	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
@@ -128,7 +128,8 @@ int csod_ca_run_command(const char *command, const char *csr, const char *order,
 		goto fail;
 	}
 	if (too_big) {
-		csod_fail(err, "ca.command printed more than %d bytes: not a certificate", MAX_ANSWER);
+		csod_fail(err, "ca.command printed more than %d bytes: not a certificate",
+		          MAX_ANSWER);
 		goto fail;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

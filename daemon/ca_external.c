@@ -92,14 +92,15 @@ static EVP_PKEY *csr_public_key(const char *csr_pem)
 }
 
 X509 *csod_ca_accept(const unsigned char *data, size_t len, const char *csr_pem,
-                     STACK_OF(X509) **chain, csod_error *err)
+                     STACK_OF(X509) * *chain, csod_error *err)
 {
 	*chain = NULL;
 	STACK_OF(X509) *certs = len > 0 && len < (1 << 24) ? read_certificates(data, len) : NULL;
 	EVP_PKEY *key = csr_public_key(csr_pem);
 	X509 *leaf = NULL;
 	if (!certs || sk_X509_num(certs) == 0) {
-		csod_fail(err, "the CA's answer holds no certificate (PEM, DER or PKCS#7 expected)");
+		csod_fail(err,
+		          "the CA's answer holds no certificate (PEM, DER or PKCS#7 expected)");
 		goto out;
 	}
 	if (!key) {

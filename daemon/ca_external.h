@@ -21,13 +21,12 @@ char *csod_ca_make_csr(EVP_PKEY *key, const csod_subject *subject, csod_error *e
  * checks it has the codeSigning EKU and is valid now or later; the other
  * certificates become *chain (may be empty). */
 X509 *csod_ca_accept(const unsigned char *data, size_t len, const char *csr_pem,
-                     STACK_OF(X509) **chain, csod_error *err);
+                     STACK_OF(X509) * *chain, csod_error *err);
 
 /* Runs `sh -c command` with csr on standard input and the environment
  * CSOD_ORDER, CSOD_EMAIL; collects standard output (at most 1 MB) into
  * *out (malloc'd). Killed (its whole process group) after timeout_s. */
-int csod_ca_run_command(const char *command, const char *csr, const char *order,
-                        const char *email, int timeout_s, char **out, size_t *out_len,
-                        csod_error *err);
+int csod_ca_run_command(const char *command, const char *csr, const char *order, const char *email,
+                        int timeout_s, char **out, size_t *out_len, csod_error *err);
 
 #endif

@@ -151,10 +151,10 @@ static int order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * 
 			;
 		csod_audit(pki->db, "csodd", "cert.issued", idtext, "%s (%s), %s, serial %s", dev,
 		           org, how, serial ? serial : "");
-		csod_log(LOG_NOTICE, NULL, "certificate %s issued for %s (%s) by the %s", idtext, dev,
-		         org, how);
-		const char *vars[] = {"id",  idtext, "developer", dev, "organization",
-		                      org,   "expires", when,      NULL};
+		csod_log(LOG_NOTICE, NULL, "certificate %s issued for %s (%s) by the %s", idtext,
+		         dev, org, how);
+		const char *vars[] = {"id", idtext,    "developer", dev, "organization",
+		                      org,  "expires", when,        NULL};
 		csod_notify_admins(pki->db, pki->cfg, "cert_issued", org, dept, vars);
 	}
 	sqlite3_finalize(st);
@@ -222,8 +222,8 @@ static int request_external(csod_pki *pki, const order *o, EVP_PKEY *key, int64_
 		snprintf(tmp, sizeof tmp, "%s/tmp", pki->spool);
 		rc = csod_write_file_atomic(tmp, path, csr, strlen(csr), 0644, err);
 		if (rc == 0)
-			csod_log(LOG_NOTICE, NULL, "certificate order %s written to %s", o->order_no,
-			         path);
+			csod_log(LOG_NOTICE, NULL, "certificate order %s written to %s",
+			         o->order_no, path);
 	} else {
 		char *answer = NULL;
 		size_t len = 0;
@@ -245,7 +245,8 @@ static int request_external(csod_pki *pki, const order *o, EVP_PKEY *key, int64_
 static int work_order(csod_pki *pki, order *o, csod_error *err)
 {
 	if (!csod_domain_allowed(pki->cfg, o->organization, o->email))
-		return csod_fail(err, "email %s is not in a domain of %s", o->email, o->organization);
+		return csod_fail(err, "email %s is not in a domain of %s", o->email,
+		                 o->organization);
 	const char *backend = pki->cfg->ca.backend;
 	snprintf(o->order_no, sizeof o->order_no, "%c%06lld", (char)(backend[0] - 'a' + 'A'),
 	         (long long)o->id);
@@ -295,7 +296,7 @@ void csod_enroll_process(csod_pki *pki)
 			o.id = sqlite3_column_int64(st, 0);
 			char *fields[] = {o.developer, o.organization, o.department,
 			                  o.email,     o.name,         o.algorithm};
-			size_t sizes[] = {sizeof o.developer, sizeof o.organization,
+			size_t sizes[] = {sizeof o.developer,  sizeof o.organization,
 			                  sizeof o.department, sizeof o.email,
 			                  sizeof o.name,       sizeof o.algorithm};
 			for (int i = 0; i < 6; i++) {

@@ -23,7 +23,6 @@
 #include "notify.h"
 #include "request.h"
 
-
 static void resolve_spool(const csod_config *cfg, char *out, size_t len)
 {
 	if (!realpath(cfg->spool, out))
