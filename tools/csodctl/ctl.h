@@ -45,5 +45,7 @@ int cmd_report(ctl *c, int argc, char **argv);
 int cmd_cert(ctl *c, int argc, char **argv);
 int cmd_mail(ctl *c, int argc, char **argv);
 int cmd_keys(ctl *c, int argc, char **argv);
+int ctl_cert_add(ctl *c, csod_db *db, int argc, char **argv);
+int ctl_cert_renew(ctl *c, csod_db *db, const char *id);
 
 #endif
