@@ -37,6 +37,15 @@ static void name_add(X509_NAME *name, const char *field, const char *value)
 		                           -1, -1, 0);
 }
 
+void csod_name_fill(X509_NAME *name, const csod_subject *s)
+{
+	name_add(name, "C", s->country);
+	name_add(name, "O", s->organization);
+	name_add(name, "OU", s->department);
+	name_add(name, "CN", s->common_name);
+	name_add(name, "emailAddress", s->email);
+}
+
 static X509 *new_cert(EVP_PKEY *key, int years)
 {
 	X509 *cert = X509_new();
@@ -80,12 +89,7 @@ X509 *csod_ca_issue(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key, cons
 		csod_fail_ssl(err, "cannot make a certificate");
 		return NULL;
 	}
-	X509_NAME *name = X509_get_subject_name(cert);
-	name_add(name, "C", s->country);
-	name_add(name, "O", s->organization);
-	name_add(name, "OU", s->department);
-	name_add(name, "CN", s->common_name);
-	name_add(name, "emailAddress", s->email);
+	csod_name_fill(X509_get_subject_name(cert), s);
 	X509_set_issuer_name(cert, X509_get_subject_name(ca_cert));
 	if (add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    add_ext(cert, ca_cert, NID_key_usage, "critical,digitalSignature") < 0 ||

@@ -16,6 +16,9 @@ typedef struct csod_subject {
 	const char *country, *organization, *department, *common_name, *email;
 } csod_subject;
 
+/* Adds the subject's non-empty fields to name (C, O, OU, CN, emailAddress). */
+void csod_name_fill(X509_NAME *name, const csod_subject *subject);
+
 /* A code-signing certificate (EKU codeSigning, keyUsage digitalSignature,
  * CA:FALSE, SKI/AKI, random serial) for subject_key, signed by the CA. */
 X509 *csod_ca_issue(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key,

@@ -10,245 +10,164 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/kdf.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "../lib/fsutil.h"
-
-#define MASTER_LEN 32
-#define NONCE_LEN  12
-#define TAG_LEN    16
-
-struct csod_keystore {
-	csod_db *db;
-	unsigned char *page; /* one locked, undumpable page: master + derived key */
-	unsigned char *master;
-	unsigned char *sealing_key;
-};
-
-static int read_master(const char *path, unsigned char *out, csod_error *err)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		/* First start: make one. O_EXCL so two starts cannot race. */
-		unsigned char fresh[MASTER_LEN];
-		if (RAND_priv_bytes(fresh, sizeof fresh) != 1)
-			return csod_fail_ssl(err, "cannot make a master key");
-		int w = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
-		ssize_t n = w < 0 ? -1 : write(w, fresh, sizeof fresh);
-		int synced = w >= 0 && n == (ssize_t)sizeof fresh && fsync(w) == 0;
-		if (w >= 0)
-			close(w);
-		OPENSSL_cleanse(fresh, sizeof fresh);
-		if (!synced)
-			return csod_fail_errno(err, "cannot create the master key file %s", path);
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (fd < 0)
-		return csod_fail_errno(err, "cannot open the master key file %s", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return csod_fail(err, "master key file %s is not a regular file", path);
-	}
-	if (st.st_mode & 077) {
-		close(fd);
-		return csod_fail(err,
-		                 "master key file %s has mode %04o: group and others must have no "
-		                 "access (chmod 0400)",
-		                 path, (unsigned)(st.st_mode & 07777));
-	}
-	if (st.st_size != MASTER_LEN) {
-		close(fd);
-		return csod_fail(err, "master key file %s must hold exactly %d bytes, not %lld",
-		                 path, MASTER_LEN, (long long)st.st_size);
-	}
-	ssize_t n = read(fd, out, MASTER_LEN);
-	close(fd);
-	if (n != MASTER_LEN)
-		return csod_fail_errno(err, "cannot read the master key file %s", path);
-	return 0;
-}
-
-static int derive(const unsigned char *master, unsigned char *out)
-{
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	char digest[] = "SHA256";
-	char salt[] = "csod keystore";
-	char info[] = "aes-256-gcm sealing key v1";
-	OSSL_PARAM params[] = {
-	    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)master, MASTER_LEN),
-	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, strlen(salt)),
-	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, strlen(info)),
-	    OSSL_PARAM_construct_end(),
-	};
-	int ok = ctx && EVP_KDF_derive(ctx, out, 32, params) == 1;
-	EVP_KDF_CTX_free(ctx);
-	EVP_KDF_free(kdf);
-	return ok ? 0 : -1;
-}
+#include "keystore_pkcs11.h"
+#include "keystore_seal.h"
 
 csod_keystore *csod_keystore_open(const csod_config *cfg, const char *spool, csod_db *db,
                                   csod_error *err)
 {
-	if (strcmp(cfg->keys.backend, "database") != 0) {
-		csod_fail(err, "keys.backend \"%s\" is not available in this build yet",
-		          cfg->keys.backend);
-		return NULL;
-	}
-	char path[PATH_MAX];
-	const char *file = cfg->keys.master_key_file;
-	if (file[0] == '/')
-		snprintf(path, sizeof path, "%s", file);
-	else
-		snprintf(path, sizeof path, "%s/%s", spool, file);
 	csod_keystore *ks = calloc(1, sizeof *ks);
-	long pagesize = sysconf(_SC_PAGESIZE);
-	if (!ks || posix_memalign((void **)&ks->page, (size_t)pagesize, (size_t)pagesize) != 0) {
-		free(ks);
+	if (!ks) {
 		csod_fail(err, "out of memory");
 		return NULL;
 	}
-	/* Best effort: keep the key material out of swap and core files. */
-	mlock(ks->page, (size_t)pagesize);
-	madvise(ks->page, (size_t)pagesize, MADV_DONTDUMP);
-	ks->master = ks->page;
-	ks->sealing_key = ks->page + MASTER_LEN;
 	ks->db = db;
-	if (read_master(path, ks->master, err) < 0 || derive(ks->master, ks->sealing_key) < 0) {
-		if (!err || !err->msg[0])
-			csod_fail(err, "cannot derive the sealing key");
-		csod_keystore_close(ks);
-		return NULL;
+	const char *file = cfg->keys.master_key_file;
+	if (file[0] == '/')
+		snprintf(ks->master_path, sizeof ks->master_path, "%s", file);
+	else
+		snprintf(ks->master_path, sizeof ks->master_path, "%s/%s", spool, file);
+	int database = strcmp(cfg->keys.backend, "database") == 0;
+	if (database && csod_keystore_recover_rotation(db, ks->master_path, err) < 0)
+		goto fail;
+	/* With the pkcs11 backend a master key is needed only for keys sealed
+	 * before the switch, so it is read if present, never created. */
+	if (database || access(ks->master_path, F_OK) == 0) {
+		if (ks_sealer_load(&ks->master, ks->master_path, database, err) < 0)
+			goto fail;
+		ks->has_master = 1;
+	}
+	if (!database) {
+		const csod_keys_config *k = &cfg->keys;
+		ks->token =
+		    csod_token_open(k->pkcs11_module, k->pkcs11_token, k->pkcs11_pin_file, err);
+		if (!ks->token)
+			goto fail;
 	}
 	return ks;
+fail:
+	csod_keystore_close(ks);
+	return NULL;
 }
 
 void csod_keystore_close(csod_keystore *ks)
 {
 	if (!ks)
 		return;
-	long pagesize = sysconf(_SC_PAGESIZE);
-	OPENSSL_cleanse(ks->page, (size_t)pagesize);
-	munlock(ks->page, (size_t)pagesize);
-	free(ks->page);
+	ks_sealer_free(&ks->master);
+	csod_token_close(ks->token);
 	free(ks);
 }
 
-/* AAD binds a sealed blob to its row: a blob moved to another key id does
- * not open. */
-static void aad_for(int64_t id, char *out, size_t len)
+/* Scratch for plaintext key bytes: whole pages, kept out of core dumps,
+ * cleansed before they are freed. */
+static void token_id(int64_t id, char *out, size_t len)
 {
-	snprintf(out, len, "csod-key:%lld", (long long)id);
+	snprintf(out, len, "csod-key-%lld", (long long)id);
 }
 
-static int seal(csod_keystore *ks, int64_t id, const unsigned char *plain, int plain_len,
-                unsigned char *out, int *out_len)
+static int64_t insert_row(csod_keystore *ks, const char *backend, const char *algorithm, int bits,
+                          csod_error *err)
 {
-	char aad[64];
-	aad_for(id, aad, sizeof aad);
-	if (RAND_bytes(out, NONCE_LEN) != 1)
+	sqlite3_stmt *st = csod_db_prepare(
+	    ks->db, "INSERT INTO keys(backend, algorithm, bits, created) VALUES(?, ?, ?, ?)", err);
+	if (!st)
 		return -1;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n = 0, f = 0,
-	    ok = ctx &&
-	         EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, ks->sealing_key, out) == 1 &&
-	         EVP_EncryptUpdate(ctx, NULL, &n, (unsigned char *)aad, (int)strlen(aad)) == 1 &&
-	         EVP_EncryptUpdate(ctx, out + NONCE_LEN, &n, plain, plain_len) == 1 &&
-	         EVP_EncryptFinal_ex(ctx, out + NONCE_LEN + n, &f) == 1 &&
-	         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, out + NONCE_LEN + n + f) ==
-	             1;
-	EVP_CIPHER_CTX_free(ctx);
-	*out_len = NONCE_LEN + n + f + TAG_LEN;
-	return ok ? 0 : -1;
+	sqlite3_bind_text(st, 1, backend, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, algorithm, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, bits);
+	sqlite3_bind_int64(st, 4, csod_now());
+	int64_t id = sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(ks->db->sql) : -1;
+	if (id < 0)
+		csod_fail(err, "database: %s", sqlite3_errmsg(ks->db->sql));
+	sqlite3_finalize(st);
+	return id;
 }
 
-static int unseal(csod_keystore *ks, int64_t id, const unsigned char *blob, int blob_len,
-                  unsigned char *plain, int *plain_len)
+static int update_row(csod_keystore *ks, int64_t id, const char *column, const void *value, int len,
+                      csod_error *err)
 {
-	if (blob_len < NONCE_LEN + TAG_LEN + 1)
+	char sql[64];
+	snprintf(sql, sizeof sql, "UPDATE keys SET %s = ? WHERE id = ?", column);
+	sqlite3_stmt *st = csod_db_prepare(ks->db, sql, err);
+	if (!st)
 		return -1;
-	char aad[64];
-	aad_for(id, aad, sizeof aad);
-	int clen = blob_len - NONCE_LEN - TAG_LEN, n = 0, f = 0;
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int ok = ctx &&
-	         EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, ks->sealing_key, blob) == 1 &&
-	         EVP_DecryptUpdate(ctx, NULL, &n, (unsigned char *)aad, (int)strlen(aad)) == 1 &&
-	         EVP_DecryptUpdate(ctx, plain, &n, blob + NONCE_LEN, clen) == 1 &&
-	         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-	                             (void *)(blob + NONCE_LEN + clen)) == 1 &&
-	         EVP_DecryptFinal_ex(ctx, plain + n, &f) == 1;
-	EVP_CIPHER_CTX_free(ctx);
-	*plain_len = n + f;
-	return ok ? 0 : -1;
+	if (strcmp(column, "blob") == 0)
+		sqlite3_bind_blob(st, 1, value, len, SQLITE_STATIC);
+	else
+		sqlite3_bind_text(st, 1, value, len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	int ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	return ok ? 0 : csod_fail(err, "database: %s", sqlite3_errmsg(ks->db->sql));
+}
+
+static int64_t generate_on_token(csod_keystore *ks, const char *algorithm, int bits, EVP_PKEY **out,
+                                 csod_error *err)
+{
+	if (strcmp(algorithm, "rsa") != 0)
+		return csod_fail(err, "keys.backend \"pkcs11\" generates RSA keys only, not %s",
+		                 algorithm);
+	int64_t id = insert_row(ks, "pkcs11", algorithm, bits, err);
+	if (id < 0)
+		return -1;
+	char label[64], uri[PATH_MAX];
+	token_id(id, label, sizeof label);
+	if (csod_token_generate(ks->token, bits, (unsigned char *)label, strlen(label), label,
+	                        err) < 0)
+		return -1;
+	/* The URI names the key for people (csod-sign --key, pkcs11-tool). */
+	snprintf(uri, sizeof uri, "pkcs11:token=%s;object=%s;type=private",
+	         csod_token_label(ks->token), label);
+	if (update_row(ks, id, "uri", uri, -1, err) < 0)
+		return -1;
+	if (out && !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err)))
+		return -1;
+	return id;
 }
 
 int64_t csod_keystore_generate(csod_keystore *ks, const char *algorithm, int bits, EVP_PKEY **out,
                                csod_error *err)
 {
+	if (ks->token)
+		return generate_on_token(ks, algorithm, bits, out, err);
 	EVP_PKEY *key = strcmp(algorithm, "ec") == 0
 	                    ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", bits == 384 ? "P-384" : "P-256")
 	                    : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
 	if (!key)
 		return csod_fail_ssl(err, "cannot generate a %s-%d key", algorithm, bits);
+	/* Encoded straight into undumpable scratch, not OpenSSL's heap. */
 	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
-	unsigned char *der = NULL;
-	int der_len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+	int der_len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, NULL) : -1;
+	unsigned char *der = der_len > 0 ? ks_secure_alloc((size_t)der_len) : NULL, *end = der;
+	if (der && i2d_PKCS8_PRIV_KEY_INFO(p8, &end) != der_len) {
+		ks_secure_free(der, (size_t)der_len);
+		der = NULL;
+	}
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	int64_t id = -1;
-	sqlite3_stmt *st = NULL;
-	unsigned char *blob = der_len > 0 ? malloc((size_t)der_len + NONCE_LEN + TAG_LEN) : NULL;
+	unsigned char *blob = der ? malloc((size_t)der_len + NONCE_LEN + TAG_LEN) : NULL;
+	int blob_len = 0;
 	if (!blob) {
 		csod_fail_ssl(err, "cannot encode the new key");
 		goto out;
 	}
 	/* The row first, for its id, which the seal is bound to. */
-	st = csod_db_prepare(
-	    ks->db,
-	    "INSERT INTO keys(backend, algorithm, bits, created) VALUES('database', "
-	    "?, ?, ?)",
-	    err);
-	if (!st)
+	id = insert_row(ks, "database", algorithm, bits, err);
+	if (id < 0)
 		goto out;
-	sqlite3_bind_text(st, 1, algorithm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, bits);
-	sqlite3_bind_int64(st, 3, csod_now());
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		csod_fail(err, "database: %s", sqlite3_errmsg(ks->db->sql));
-		goto out;
-	}
-	sqlite3_finalize(st);
-	id = sqlite3_last_insert_rowid(ks->db->sql);
-	int blob_len;
-	if (seal(ks, id, der, der_len, blob, &blob_len) < 0) {
+	if (ks_seal(ks->master.key, id, der, der_len, blob, &blob_len) < 0) {
 		csod_fail_ssl(err, "cannot seal the new key");
 		id = -1;
-		st = NULL;
-		goto out;
-	}
-	st = csod_db_prepare(ks->db, "UPDATE keys SET blob = ? WHERE id = ?", err);
-	if (!st) {
-		id = -1;
-		goto out;
-	}
-	sqlite3_bind_blob(st, 1, blob, blob_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		csod_fail(err, "database: %s", sqlite3_errmsg(ks->db->sql));
+	} else if (update_row(ks, id, "blob", blob, blob_len, err) < 0) {
 		id = -1;
 	}
 out:
-	sqlite3_finalize(st);
-	if (der) {
-		OPENSSL_cleanse(der, (size_t)der_len);
-		OPENSSL_free(der);
-	}
+	ks_secure_free(der, (size_t)der_len);
 	free(blob);
 	if (id >= 0 && out)
 		*out = key;
@@ -257,23 +176,14 @@ out:
 	return id;
 }
 
-EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err)
+/* Unseals a blob with key into PKCS#8 and decodes it. */
+static EVP_PKEY *open_blob(const unsigned char *key, int64_t id, const unsigned char *blob,
+                           int blob_len, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(ks->db, "SELECT blob FROM keys WHERE id = ?", err);
-	if (!st)
-		return NULL;
-	sqlite3_bind_int64(st, 1, id);
-	EVP_PKEY *key = NULL;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		csod_fail(err, "key %lld is not in the keystore", (long long)id);
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	const unsigned char *blob = sqlite3_column_blob(st, 0);
-	int blob_len = sqlite3_column_bytes(st, 0);
-	unsigned char *plain = blob_len > 0 ? malloc((size_t)blob_len) : NULL;
+	unsigned char *plain = blob_len > 0 ? ks_secure_alloc((size_t)blob_len) : NULL;
 	int plain_len = 0;
-	if (!plain || unseal(ks, id, blob, blob_len, plain, &plain_len) < 0) {
+	EVP_PKEY *pkey = NULL;
+	if (!plain || ks_unseal(key, id, blob, blob_len, plain, &plain_len) < 0) {
 		csod_fail(err,
 		          "key %lld cannot be unsealed: wrong master key, or the record was "
 		          "altered",
@@ -281,14 +191,40 @@ EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err)
 	} else {
 		const unsigned char *p = plain;
 		PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, plain_len);
-		key = p8 ? EVP_PKCS82PKEY(p8) : NULL;
+		pkey = p8 ? EVP_PKCS82PKEY(p8) : NULL;
 		PKCS8_PRIV_KEY_INFO_free(p8);
-		if (!key)
+		if (!pkey)
 			csod_fail_ssl(err, "key %lld does not decode", (long long)id);
 	}
-	if (plain) {
-		OPENSSL_cleanse(plain, (size_t)blob_len);
-		free(plain);
+	ks_secure_free(plain, (size_t)blob_len);
+	return pkey;
+}
+
+EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err)
+{
+	sqlite3_stmt *st =
+	    csod_db_prepare(ks->db, "SELECT backend, blob FROM keys WHERE id = ?", err);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	EVP_PKEY *key = NULL;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		csod_fail(err, "key %lld is not in the keystore", (long long)id);
+	} else if (strcmp(csod_db_text(st, 0), "pkcs11") == 0) {
+		char label[64];
+		token_id(id, label, sizeof label);
+		if (!ks->token)
+			csod_fail(err,
+			          "key %lld is on a PKCS#11 token but keys.backend is not pkcs11",
+			          (long long)id);
+		else
+			key = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err);
+	} else if (!ks->has_master) {
+		csod_fail(err, "key %lld is sealed in the database but there is no master key file",
+		          (long long)id);
+	} else {
+		key = open_blob(ks->master.key, id, sqlite3_column_blob(st, 1),
+		                sqlite3_column_bytes(st, 1), err);
 	}
 	sqlite3_finalize(st);
 	return key;

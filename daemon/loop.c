@@ -248,6 +248,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			 * inotify event (remote writers, csodctl). */
 			csod_approvals_scan(&d);
 			csod_intake_check_strays(&d);
+			csod_pki_collect(d.pki);
 			if (db_changed_elsewhere(&d, &data_version)) {
 				/* Enroll developers added by csodctl before their inbox is
 				 * watched, so that their first drop finds a certificate. */

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -18,18 +19,9 @@
 #include "ca_local.h"
 #include "developers.h"
 #include "keystore.h"
+#include "pki_internal.h"
 #include "notify.h"
 #include "request.h"
-
-struct csod_pki {
-	const csod_config *cfg;
-	csod_db *db;
-	csod_keystore *keys;
-	char spool[PATH_MAX];
-	X509 *ca_cert;
-	int64_t ca_key_id;
-	X509_STORE *trust;
-};
 
 static void resolve_spool(const csod_config *cfg, char *out, size_t len)
 {
@@ -156,171 +148,6 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 	return rc;
 }
 
-/* Auto-enrollment is for developers that never had a certificate (or whose
- * certificates expired): a revoked one is an administrator's decision that a
- * new key must not silently undo. */
-static int has_certificate(csod_pki *pki, const char *developer, const char *organization)
-{
-	sqlite3_stmt *st = csod_db_prepare(
-	    pki->db,
-	    "SELECT 1 FROM certificates WHERE is_ca = 0 AND developer = ? AND organization = ? "
-	    "AND state IN ('init', 'requested', 'issued', 'revoked')",
-	    NULL);
-	if (!st)
-		return 1;
-	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, organization, -1, SQLITE_STATIC);
-	int found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
-
-static int domain_allowed(const csod_config *cfg, const char *organization, const char *email)
-{
-	const csod_organization *org = csod_config_organization(cfg, organization);
-	const char *at = email ? strrchr(email, '@') : NULL;
-	if (!org || !org->domains || !org->domains[0])
-		return 1;
-	for (int i = 0; at && org->domains[i]; i++)
-		if (strcasecmp(at + 1, org->domains[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Records a certificate row for developer; returns its id. */
-static int64_t record_certificate(csod_pki *pki, const csod_dev_record *dev, const char *state,
-                                  int64_t key_id, X509 *cert, const char *error)
-{
-	const csod_ca_config *ca = &pki->cfg->ca;
-	sqlite3_stmt *st = csod_db_prepare(
-	    pki->db,
-	    "INSERT INTO certificates(developer, organization, department, email, full_name,"
-	    " contact_email, domain, term_years, algorithm, key_bits, key_id, state, requested,"
-	    " collected, not_before, expires, serial, cert_pem, error) VALUES(?, ?, ?, ?, ?, ?,"
-	    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	    NULL);
-	if (!st)
-		return -1;
-	const char *at = strrchr(dev->email, '@');
-	int64_t now = csod_now();
-	sqlite3_bind_text(st, 1, dev->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, dev->organization, -1, SQLITE_STATIC);
-	if (dev->department[0])
-		sqlite3_bind_text(st, 3, dev->department, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, dev->email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, dev->name[0] ? dev->name : dev->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, dev->email, -1, SQLITE_STATIC);
-	if (at)
-		sqlite3_bind_text(st, 7, at + 1, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 8, ca->term_years);
-	sqlite3_bind_text(st, 9, ca->key_algorithm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 10, ca->key_bits);
-	if (key_id > 0)
-		sqlite3_bind_int64(st, 11, key_id);
-	sqlite3_bind_text(st, 12, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 13, now);
-	char *pem = NULL;
-	char serial_hex[80] = "";
-	if (cert) {
-		sqlite3_bind_int64(st, 14, now);
-		int day, sec;
-		ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notBefore(cert));
-		sqlite3_bind_int64(st, 15, now + (int64_t)day * 86400 + sec);
-		ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(cert));
-		sqlite3_bind_int64(st, 16, now + (int64_t)day * 86400 + sec);
-		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-		char *hex = bn ? BN_bn2hex(bn) : NULL;
-		snprintf(serial_hex, sizeof serial_hex, "%s", hex ? hex : "");
-		OPENSSL_free(hex);
-		BN_free(bn);
-		sqlite3_bind_text(st, 17, serial_hex, -1, SQLITE_STATIC);
-		pem = csod_x509_pem(cert);
-		sqlite3_bind_text(st, 18, pem, -1, SQLITE_STATIC);
-	}
-	if (error)
-		sqlite3_bind_text(st, 19, error, -1, SQLITE_STATIC);
-	int64_t id = sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(pki->db->sql) : -1;
-	sqlite3_finalize(st);
-	free(pem);
-	if (id > 0) {
-		char order[32];
-		snprintf(order, sizeof order, "L%06lld", (long long)id);
-		st = csod_db_prepare(pki->db, "UPDATE certificates SET order_no = ? WHERE id = ?",
-		                     NULL);
-		if (st) {
-			sqlite3_bind_text(st, 1, order, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, id);
-			sqlite3_step(st);
-			sqlite3_finalize(st);
-		}
-	}
-	return id;
-}
-
-/* Enrolls dev with the local CA: key, certificate, issued at once. */
-static int enroll_local(csod_pki *pki, const csod_dev_record *dev, csod_error *err)
-{
-	if (!domain_allowed(pki->cfg, dev->organization, dev->email)) {
-		csod_fail(err, "%s: email %s is not in a domain of %s", dev->user, dev->email,
-		          dev->organization);
-		record_certificate(pki, dev, "init", 0, NULL, err->msg);
-		return -1;
-	}
-	EVP_PKEY *ca_key = csod_keystore_load(pki->keys, pki->ca_key_id, err);
-	if (!ca_key)
-		return -1;
-	EVP_PKEY *key = NULL;
-	int64_t key_id = csod_keystore_generate(pki->keys, pki->cfg->ca.key_algorithm,
-	                                        pki->cfg->ca.key_bits, &key, err);
-	X509 *cert = NULL;
-	if (key_id > 0) {
-		csod_subject subject = {pki->cfg->ca.subject_country, dev->organization,
-		                        dev->department, dev->name[0] ? dev->name : dev->user,
-		                        dev->email};
-		cert = csod_ca_issue(pki->ca_cert, ca_key, key, &subject, pki->cfg->ca.term_years,
-		                     err);
-	}
-	int64_t id = cert ? record_certificate(pki, dev, "issued", key_id, cert, NULL) : -1;
-	EVP_PKEY_free(ca_key);
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	if (id < 0)
-		return err && err->msg[0] ? -1 : csod_fail(err, "cannot record the certificate");
-	char idtext[32];
-	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
-	csod_audit(pki->db, "csodd", "cert.issued", idtext, "%s (%s), local CA", dev->user,
-	           dev->organization);
-	csod_log(LOG_NOTICE, NULL, "certificate %lld issued for %s (%s)", (long long)id, dev->user,
-	         dev->organization);
-	char expires[32];
-	csod_iso_time(csod_now() + (int64_t)pki->cfg->ca.term_years * 365 * 86400, expires);
-	const char *vars[] = {"id",      idtext,         "developer",
-	                      dev->user, "organization", dev->organization,
-	                      "expires", expires,        NULL};
-	csod_notify_admins(pki->db, pki->cfg, "cert_issued", dev->organization, dev->department,
-	                   vars);
-	return 0;
-}
-
-typedef struct enroll_pass {
-	csod_pki *pki;
-	int failures;
-	csod_error *err;
-} enroll_pass;
-
-static void enroll_if_needed(void *ctx, const csod_dev_record *dev)
-{
-	enroll_pass *p = ctx;
-	if (has_certificate(p->pki, dev->user, dev->organization))
-		return;
-	csod_error err;
-	if (enroll_local(p->pki, dev, &err) < 0) {
-		csod_log(LOG_ERR, NULL, "enrollment of %s refused: %s", dev->user, err.msg);
-		if (!p->failures++)
-			csod_fail(p->err, "enrollment of %s: %s", dev->user, err.msg);
-	}
-}
-
 /* Certificates that expire within 30 days: the admins in scope get one
  * mail each (remembered in settings, so not again every tick). */
 static void warn_expiring(csod_pki *pki)
@@ -371,12 +198,10 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 		sqlite3_finalize(st);
 	}
 	warn_expiring(pki);
-	if (!pki->cfg->ca.auto_enroll || strcmp(pki->cfg->ca.backend, "local") != 0 ||
-	    !pki->ca_cert)
-		return 0;
-	enroll_pass pass = {pki, 0, err};
-	csod_developers_each(pki->db, enroll_if_needed, &pass);
-	return pass.failures ? -1 : 0;
+	int refused = pki->cfg->ca.auto_enroll ? csod_enroll_developers(pki, err) : 0;
+	csod_enroll_process(pki);
+	csod_pki_collect(pki);
+	return refused ? -1 : 0;
 }
 
 /* Why a developer has no usable certificate, for the request's error. */
@@ -397,6 +222,9 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 		          organization);
 	} else {
 		const char *state = csod_db_text(st, 1);
+		/* Past its expiry but not yet marked by the periodic pass. */
+		if (strcmp(state, "issued") == 0 && sqlite3_column_int64(st, 2) <= csod_now())
+			state = "expired";
 		const char *reason = csod_db_text(st, 3);
 		const char *error = csod_db_text(st, 4);
 		char when[32] = "";
@@ -419,6 +247,23 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 	return -1;
 }
 
+/* The chain an external CA sent with the certificate. Its self-signed
+ * root is what the self-check trusts for this certificate. */
+static STACK_OF(X509) * external_chain(csod_pki *pki, const char *pem)
+{
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *c;
+	while (bio && chain && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		if (X509_check_issued(c, c) == X509_V_OK)
+			X509_STORE_add_cert(pki->trust, c); /* a duplicate is harmless */
+		sk_X509_push(chain, c);
+	}
+	BIO_free(bio);
+	ERR_clear_error();
+	return chain;
+}
+
 static int has_code_signing(X509 *cert)
 {
 	uint32_t flags = X509_get_extension_flags(cert);
@@ -432,7 +277,8 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 	memset(out, 0, sizeof *out);
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db,
-	    "SELECT id, key_id, cert_pem FROM certificates WHERE is_ca = 0 AND developer = ? "
+	    "SELECT id, key_id, cert_pem, chain_pem FROM certificates WHERE is_ca = 0 AND "
+	    "developer = ? "
 	    "AND organization = ? AND state = 'issued' AND expires > ? ORDER BY expires DESC "
 	    "LIMIT 1",
 	    err);
@@ -447,20 +293,25 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 	}
 	int64_t id = sqlite3_column_int64(st, 0), key_id = sqlite3_column_int64(st, 1);
 	out->cert = csod_x509_from_pem(csod_db_text(st, 2));
+	char *issuers = csod_db_text(st, 3) ? strdup(csod_db_text(st, 3)) : NULL;
 	sqlite3_finalize(st);
-	if (!out->cert)
+	if (!out->cert) {
+		free(issuers);
 		return csod_fail(err, "certificate %lld does not decode", (long long)id);
+	}
 	if (!has_code_signing(out->cert)) {
+		free(issuers);
 		csod_identity_release(out);
 		return csod_fail(err, "certificate %lld lacks the codeSigning extended key usage",
 		                 (long long)id);
 	}
 	if (!(out->key = csod_keystore_load(pki->keys, key_id, err))) {
+		free(issuers);
 		csod_identity_release(out);
 		return -1;
 	}
-	out->chain = sk_X509_new_null();
-	if (pki->ca_cert) {
+	out->chain = issuers ? external_chain(pki, issuers) : sk_X509_new_null();
+	if (!issuers && pki->ca_cert) {
 		X509_up_ref(pki->ca_cert);
 		sk_X509_push(out->chain, pki->ca_cert);
 	}
@@ -468,13 +319,15 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 		*certificate_id = id;
 	if (chain_pem) {
 		char *leaf = csod_x509_pem(out->cert);
-		char *root = pki->ca_cert ? csod_x509_pem(pki->ca_cert) : NULL;
-		size_t len = (leaf ? strlen(leaf) : 0) + (root ? strlen(root) : 0) + 1;
+		char *root = issuers ? NULL : pki->ca_cert ? csod_x509_pem(pki->ca_cert) : NULL;
+		const char *rest = issuers ? issuers : root ? root : "";
+		size_t len = (leaf ? strlen(leaf) : 0) + strlen(rest) + 1;
 		*chain_pem = malloc(len);
 		if (*chain_pem)
-			snprintf(*chain_pem, len, "%s%s", leaf ? leaf : "", root ? root : "");
+			snprintf(*chain_pem, len, "%s%s", leaf ? leaf : "", rest);
 		free(leaf);
 		free(root);
 	}
+	free(issuers);
 	return 0;
 }

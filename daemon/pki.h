@@ -29,6 +29,14 @@ void csod_pki_set_config(csod_pki *pki, const csod_config *cfg);
  * (it keeps going past single failures). */
 int csod_pki_tick(csod_pki *pki, csod_error *err);
 
+/* Collects certificates that appeared in ca/issued/ for requested orders
+ * (directory backend); cheap, called on every periodic scan. */
+void csod_pki_collect(csod_pki *pki);
+
+/* The seed's domain rule: the email's domain must be one of the
+ * organization's `domains` (an organization without domains accepts any). */
+int csod_domain_allowed(const csod_config *cfg, const char *organization, const char *email);
+
 /* The identity a request of developer in organization is signed with: an
  * issued certificate with the codeSigning EKU, not expired, not revoked.
  * Fails with the reason otherwise. chain_pem (if non-NULL) receives the PEM

@@ -126,6 +126,27 @@ fail:
 	return -1;
 }
 
+int csod_open_secret(const char *path, const char *what, off_t *size, csod_error *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return csod_fail_errno(err, "cannot open the %s %s", what, path);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return csod_fail(err, "%s %s is not a regular file", what, path);
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		return csod_fail(err,
+		                 "%s %s has mode %04o: group and others must have no access "
+		                 "(chmod 0400)",
+		                 what, path, (unsigned)(st.st_mode & 07777));
+	}
+	*size = st.st_size;
+	return fd;
+}
+
 int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

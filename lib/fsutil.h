@@ -31,6 +31,11 @@ int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_
 
 int csod_fsync_dir(const char *dir);
 
+/* Opens a secret (a key or PIN file, described by what) for reading: it
+ * must be a regular file that group and others cannot access. Returns the
+ * fd and its size in *size, or -1 with the reason. */
+int csod_open_secret(const char *path, const char *what, off_t *size, csod_error *err);
+
 /* mkdir -p; existing directories are fine. */
 int csod_mkdir_p(const char *path, mode_t mode, csod_error *err);
 

@@ -65,6 +65,33 @@ sleep 2
 is "$(sqlite3 "$DB" "SELECT COUNT(*) FROM certificates WHERE developer='$DEV' AND state='issued'")" 0 "and no new certificate is enrolled behind the revocation"
 like "$(cat "$(request_dir b.sha256)/ERROR")" "is revoked: keyCompromise" "naming the revocation"
 check "the revocation is audited" sh -c "sqlite3 '$DB' \"SELECT action FROM audit\" | grep -qx cert.revoked"
+
+# cert add, renew, download as PKCS#7.
+out=$(ctl cert add --email dagwood@elsewhere.com --organization "$ORG" 2>&1)
+is "$?" 1 "cert add with an email outside the organization's domains is refused"
+like "$out" "not in a domain of $ORG" "naming the domain rule"
+out=$(ctl cert add --email dagwood@dithercons.com --organization "$ORG" --algorithm ecdsa --key-size 2048 2>&1)
+like "$out" "--key-size 2048 is not valid for ecdsa" "a key size that does not fit the algorithm is refused"
+out=$(ctl cert add --email dagwood@dithercons.com --name "Dagwood Bumstead" --organization "$ORG" \
+	--department "Software Development" --algorithm ecdsa --key-size 384 --term 2 --csod)
+ok $? "cert add orders an ECDSA P-384 certificate"
+nid=$(printf '%s' "$out" | sed -n 's/^certificate \([0-9]*\) ordered.*/\1/p')
+wait_for 20 sh -c "sqlite3 '$DB' \"SELECT state FROM certificates WHERE id=$nid\" | grep -qx issued"
+ok $? "csodd issues it"
+ctl cert download "$nid" --format pkcs7 >"$T_DIR/dl.p7b"
+like "$(openssl pkcs7 -in "$T_DIR/dl.p7b" -print_certs -noout 2>&1)" "subject=.*Dagwood Bumstead" "cert download --format pkcs7 gives a PKCS#7 bundle"
+is "$(openssl pkcs7 -in "$T_DIR/dl.p7b" -print_certs | grep -c 'BEGIN CERTIFICATE')" 2 "with the certificate and the CA"
+like "$(openssl pkcs7 -in "$T_DIR/dl.p7b" -print_certs | openssl x509 -noout -text)" "ASN1 OID: secp384r1" "the key is P-384"
+make_hash_drop n.sha256
+drop_by_rename n.sha256
+wait_state n.sha256 signed
+ok $? "the new certificate signs"
+out=$(ctl cert renew "$nid")
+ok $? "cert renew orders a new certificate"
+rid=$(printf '%s' "$out" | sed -n 's/^certificate \([0-9]*\) ordered.*/\1/p')
+wait_for 20 sh -c "sqlite3 '$DB' \"SELECT state FROM certificates WHERE id=$rid\" | grep -qx issued"
+ok $? "with the same fields, issued"
+is "$(sqlite3 "$DB" "SELECT algorithm || key_bits || term_years FROM certificates WHERE id=$rid")" "ec3842" "same algorithm, size and term"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+
 #include "../../daemon/audit.h"
 #include "ctl.h"
 
@@ -48,13 +51,39 @@ static int cert_list(ctl *c, csod_db *db)
 	return 0;
 }
 
+/* The seed's download: a certs-only PKCS#7 bundle (PEM) with the chain. */
+static int ctl_print_pkcs7(const char *leaf, const char *chain)
+{
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	const char *parts[] = {leaf, chain};
+	for (int i = 0; i < 2; i++) {
+		BIO *bio = parts[i] ? BIO_new_mem_buf(parts[i], -1) : NULL;
+		X509 *x;
+		while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+			sk_X509_push(certs, x);
+		BIO_free(bio);
+	}
+	PKCS7 *p7 = PKCS7_new();
+	PKCS7_SIGNED *sd = NULL;
+	int ok = p7 && PKCS7_set_type(p7, NID_pkcs7_signed) && (sd = p7->d.sign) &&
+	         ASN1_INTEGER_set(sd->version, 1) && PKCS7_content_new(p7, NID_pkcs7_data);
+	for (int i = 0; ok && i < sk_X509_num(certs); i++)
+		ok = PKCS7_add_certificate(p7, sk_X509_value(certs, i));
+	ok = ok && PEM_write_PKCS7(stdout, p7);
+	PKCS7_free(p7);
+	sk_X509_pop_free(certs, X509_free);
+	return ok ? 0 : ctl_error("cannot make the PKCS#7 bundle");
+}
+
 static int cert_show(csod_db *db, const char *id, int download)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, developer, organization, department, email, full_name, order_no, state, "
 	    "serial, requested, collected, expires, revoked, revoke_reason, term_years, "
-	    "algorithm, key_bits, cert_pem FROM certificates WHERE id = ?",
+	    "algorithm, key_bits, cert_pem, COALESCE(chain_pem, (SELECT c.cert_pem FROM "
+	    "certificates c "
+	    "WHERE c.is_ca = 1 ORDER BY c.id DESC LIMIT 1)) FROM certificates WHERE id = ?",
 	    NULL);
 	sqlite3_bind_int64(st, 1, atoll(id));
 	int rc = 0;
@@ -64,8 +93,10 @@ static int cert_show(csod_db *db, const char *id, int download)
 		const char *pem = csod_db_text(st, 17);
 		if (!pem)
 			rc = ctl_error("certificate %s is not issued", id);
-		else
+		else if (download == 1)
 			fputs(pem, stdout);
+		else
+			rc = ctl_print_pkcs7(pem, csod_db_text(st, 18));
 	} else {
 		static const char *const labels[] = {"Certificate", "Developer", "Organization",
 		                                     "Department",  "Email",     "Full name",
@@ -139,7 +170,8 @@ int cmd_cert(ctl *c, int argc, char **argv)
 		    "usage: csodctl cert list|show ID|download ID|revoke ID [--reason R]");
 	if (!c->is_root && !c->admin)
 		return ctl_error("%s is not an administrator", c->user);
-	int writing = strcmp(argv[0], "revoke") == 0;
+	int writing = strcmp(argv[0], "revoke") == 0 || strcmp(argv[0], "add") == 0 ||
+	              strcmp(argv[0], "renew") == 0;
 	csod_db *db = ctl_open_db(c, writing);
 	if (!db)
 		return 1;
@@ -148,9 +180,17 @@ int cmd_cert(ctl *c, int argc, char **argv)
 		rc = cert_list(c, db);
 	else if (strcmp(argv[0], "show") == 0 && argc == 2)
 		rc = cert_show(db, argv[1], 0);
-	else if (strcmp(argv[0], "download") == 0 && argc >= 2)
+	else if (strcmp(argv[0], "download") == 0 && argc == 2)
 		rc = cert_show(db, argv[1], 1);
-	else if (writing)
+	else if (strcmp(argv[0], "download") == 0 && argc == 4 &&
+	         strcmp(argv[2], "--format") == 0 &&
+	         (strcmp(argv[3], "pem") == 0 || strcmp(argv[3], "pkcs7") == 0))
+		rc = cert_show(db, argv[1], strcmp(argv[3], "pem") == 0 ? 1 : 2);
+	else if (strcmp(argv[0], "add") == 0)
+		rc = ctl_cert_add(c, db, argc, argv);
+	else if (strcmp(argv[0], "renew") == 0 && argc == 2)
+		rc = ctl_cert_renew(c, db, argv[1]);
+	else if (strcmp(argv[0], "revoke") == 0)
 		rc = cert_revoke(c, db, argc, argv);
 	else
 		rc = ctl_error(

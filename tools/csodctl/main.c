@@ -15,19 +15,23 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: csodctl [--config FILE] [--spool DIR] [--json] COMMAND ...\n"
-	        "  request list [--state S] [--developer D] [--organization O] [--since T]\n"
-	        "  request show ID\n"
-	        "  request approve|decline ID [-m MESSAGE] [--no-wait]  (also: approve, decline)\n"
-	        "  request download ID FILE [-o PATH]\n"
-	        "  request resend ID\n"
-	        "  developer list | add EMAIL --name N --user U --organization O [--department D]\n"
-	        "  developer remove USER\n"
-	        "  auto-approve on|off|status [--organization O]\n"
-	        "  audit list [--since T] | audit verify\n"
-	        "  report\n"
-	        "See csodctl(8).\n");
+	fprintf(
+	    out,
+	    "usage: csodctl [--config FILE] [--spool DIR] [--json] COMMAND ...\n"
+	    "  request list [--state S] [--developer D] [--organization O] [--since T]\n"
+	    "  request show ID\n"
+	    "  request approve|decline ID [-m MESSAGE] [--no-wait]  (also: approve, decline)\n"
+	    "  request download ID FILE [-o PATH]\n"
+	    "  request resend ID\n"
+	    "  developer list | add EMAIL --name N --user U --organization O [--department D]\n"
+	    "  developer remove USER\n"
+	    "  auto-approve on|off|status [--organization O]\n"
+	    "  audit list [--since T] | audit verify\n"
+	    "  cert list | show ID | download ID [--format pem|pkcs7] | revoke ID [--reason R]\n"
+	    "  cert add --email E --organization O [--name N] [--department D] ... | renew ID\n"
+	    "  keys rotate-master\n"
+	    "  report\n"
+	    "See csodctl(8).\n");
 }
 
 int ctl_error(const char *fmt, ...)
@@ -177,6 +181,8 @@ int main(int argc, char **argv)
 		rc = cmd_mail(&c, sub_argc - 1, sub_argv + 1);
 	else if (strcmp(cmd, "cert") == 0)
 		rc = cmd_cert(&c, sub_argc - 1, sub_argv + 1);
+	else if (strcmp(cmd, "keys") == 0)
+		rc = cmd_keys(&c, sub_argc - 1, sub_argv + 1);
 	else if (strcmp(cmd, "report") == 0)
 		rc = cmd_report(&c, sub_argc - 1, sub_argv + 1);
 	else {

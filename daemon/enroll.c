@@ -1,0 +1,407 @@
+/* Enrollment: orders (certificate rows) go init -> requested -> issued, or
+ * to failed with the reason. The key is made first, in the keystore; the
+ * CSR (for the directory and command backends) is kept with the order so
+ * that whatever comes back can be checked against it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "audit.h"
+#include "ca_external.h"
+#include "developers.h"
+#include "notify.h"
+#include "pki_internal.h"
+
+int csod_domain_allowed(const csod_config *cfg, const char *organization, const char *email)
+{
+	const csod_organization *org = csod_config_organization(cfg, organization);
+	const char *at = email ? strrchr(email, '@') : NULL;
+	if (!org || !org->domains || !org->domains[0])
+		return 1;
+	for (int i = 0; at && org->domains[i]; i++)
+		if (strcasecmp(at + 1, org->domains[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Auto-enrollment is for developers that never had a certificate (or whose
+ * certificates expired): a revoked or failed one is an administrator's
+ * matter that a new order must not silently undo. */
+static int has_certificate(csod_pki *pki, const char *developer, const char *organization)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "SELECT 1 FROM certificates WHERE is_ca = 0 AND developer = ? AND organization = ? "
+	    "AND state IN ('init', 'requested', 'issued', 'revoked', 'failed')",
+	    NULL);
+	if (!st)
+		return 1;
+	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, organization, -1, SQLITE_STATIC);
+	int found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int64_t create_order(csod_pki *pki, const csod_dev_record *dev)
+{
+	const csod_ca_config *ca = &pki->cfg->ca;
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "INSERT INTO certificates(developer, organization, department, email, full_name,"
+	    " contact_email, domain, term_years, algorithm, key_bits, state) VALUES(?, ?, ?, ?,"
+	    " ?, ?, ?, ?, ?, ?, 'init')",
+	    NULL);
+	if (!st)
+		return -1;
+	const char *at = strrchr(dev->email, '@');
+	sqlite3_bind_text(st, 1, dev->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, dev->organization, -1, SQLITE_STATIC);
+	if (dev->department[0])
+		sqlite3_bind_text(st, 3, dev->department, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, dev->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, dev->name[0] ? dev->name : dev->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, dev->email, -1, SQLITE_STATIC);
+	if (at)
+		sqlite3_bind_text(st, 7, at + 1, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, ca->term_years);
+	sqlite3_bind_text(st, 9, ca->key_algorithm, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, ca->key_bits);
+	int64_t id = sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(pki->db->sql) : -1;
+	sqlite3_finalize(st);
+	return id;
+}
+
+static void order_failed(csod_pki *pki, int64_t id, const char *reason)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db, "UPDATE certificates SET state = 'failed', error = ? WHERE id = ?", NULL);
+	if (st) {
+		sqlite3_bind_text(st, 1, reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, id);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	char idtext[32];
+	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+	csod_audit(pki->db, "csodd", "cert.failed", idtext, "%s", reason);
+	csod_log(LOG_ERR, NULL, "certificate order %lld failed: %s", (long long)id, reason);
+}
+
+static char *chain_text(STACK_OF(X509) * chain)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	for (int i = 0; bio && chain && i < sk_X509_num(chain); i++)
+		PEM_write_bio_X509(bio, sk_X509_value(chain, i));
+	char *data = NULL, *out = NULL;
+	long len = bio ? BIO_get_mem_data(bio, &data) : 0;
+	if (len > 0 && (out = malloc((size_t)len + 1))) {
+		memcpy(out, data, (size_t)len);
+		out[len] = '\0';
+	}
+	BIO_free(bio);
+	return out;
+}
+
+static int64_t asn1_epoch(const ASN1_TIME *t)
+{
+	int day = 0, sec = 0;
+	ASN1_TIME_diff(&day, &sec, NULL, t);
+	return csod_now() + (int64_t)day * 86400 + sec;
+}
+
+/* The order is issued: certificate, serial, validity, chain. */
+static int order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * chain,
+                        const char *how)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "UPDATE certificates SET state = 'issued', collected = ?, not_before = ?, expires = ?,"
+	    " serial = ?, cert_pem = ?, chain_pem = ?, error = NULL WHERE id = ? RETURNING "
+	    "developer, organization, COALESCE(department, '')",
+	    NULL);
+	if (!st)
+		return -1;
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *serial = bn ? BN_bn2hex(bn) : NULL;
+	char *pem = csod_x509_pem(cert), *chain_pem = chain_text(chain);
+	int64_t expires = asn1_epoch(X509_get0_notAfter(cert));
+	sqlite3_bind_int64(st, 1, csod_now());
+	sqlite3_bind_int64(st, 2, asn1_epoch(X509_get0_notBefore(cert)));
+	sqlite3_bind_int64(st, 3, expires);
+	sqlite3_bind_text(st, 4, serial ? serial : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, pem, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, chain_pem, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, id);
+	int ok = sqlite3_step(st) == SQLITE_ROW;
+	if (ok) {
+		char idtext[32], when[32], dev[80], org[256], dept[256];
+		snprintf(dev, sizeof dev, "%s", csod_db_text(st, 0));
+		snprintf(org, sizeof org, "%s", csod_db_text(st, 1));
+		snprintf(dept, sizeof dept, "%s", csod_db_text(st, 2));
+		snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+		csod_iso_time(expires, when);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			;
+		csod_audit(pki->db, "csodd", "cert.issued", idtext, "%s (%s), %s, serial %s", dev,
+		           org, how, serial ? serial : "");
+		csod_log(LOG_NOTICE, NULL, "certificate %s issued for %s (%s) by the %s", idtext,
+		         dev, org, how);
+		const char *vars[] = {"id", idtext,    "developer", dev, "organization",
+		                      org,  "expires", when,        NULL};
+		csod_notify_admins(pki->db, pki->cfg, "cert_issued", org, dept, vars);
+	}
+	sqlite3_finalize(st);
+	OPENSSL_free(serial);
+	BN_free(bn);
+	free(pem);
+	free(chain_pem);
+	return ok ? 0 : -1;
+}
+
+typedef struct order {
+	int64_t id;
+	char developer[80], organization[256], department[256], email[256], name[256];
+	char algorithm[16];
+	int bits, term_years;
+	char order_no[32];
+} order;
+
+static int issue_local(csod_pki *pki, const order *o, EVP_PKEY *key, const csod_subject *subject,
+                       csod_error *err)
+{
+	if (!pki->ca_cert)
+		return csod_fail(err, "the local CA is not available");
+	EVP_PKEY *ca_key = csod_keystore_load(pki->keys, pki->ca_key_id, err);
+	if (!ca_key)
+		return -1;
+	X509 *cert = csod_ca_issue(pki->ca_cert, ca_key, key, subject, o->term_years, err);
+	EVP_PKEY_free(ca_key);
+	int rc = cert ? order_issued(pki, o->id, cert, NULL, "local CA") : -1;
+	X509_free(cert);
+	return rc;
+}
+
+static int csr_sent(csod_pki *pki, const order *o, int64_t key_id, const char *csr)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "UPDATE certificates SET state = 'requested', key_id = ?, order_no = ?, csr_pem = ?,"
+	    " requested = ? WHERE id = ?",
+	    NULL);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, key_id);
+	sqlite3_bind_text(st, 2, o->order_no, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, csr, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, csod_now());
+	sqlite3_bind_int64(st, 5, o->id);
+	int ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+static int request_external(csod_pki *pki, const order *o, EVP_PKEY *key, int64_t key_id,
+                            const csod_subject *subject, csod_error *err)
+{
+	char *csr = csod_ca_make_csr(key, subject, err);
+	if (!csr)
+		return -1;
+	int rc = csr_sent(pki, o, key_id, csr);
+	if (rc < 0) {
+		csod_fail(err, "database: %s", sqlite3_errmsg(pki->db->sql));
+	} else if (strcmp(pki->cfg->ca.backend, "directory") == 0) {
+		char path[PATH_MAX + 64], tmp[PATH_MAX + 8];
+		snprintf(path, sizeof path, "%s/ca/pending/%s.csr", pki->spool, o->order_no);
+		snprintf(tmp, sizeof tmp, "%s/tmp", pki->spool);
+		rc = csod_write_file_atomic(tmp, path, csr, strlen(csr), 0644, err);
+		if (rc == 0)
+			csod_log(LOG_NOTICE, NULL, "certificate order %s written to %s",
+			         o->order_no, path);
+	} else {
+		char *answer = NULL;
+		size_t len = 0;
+		STACK_OF(X509) *chain = NULL;
+		X509 *cert = NULL;
+		rc = csod_ca_run_command(pki->cfg->ca.command, csr, o->order_no, o->email,
+		                         pki->cfg->ca.command_timeout_s, &answer, &len, err);
+		if (rc == 0)
+			cert = csod_ca_accept((unsigned char *)answer, len, csr, &chain, err);
+		rc = cert ? order_issued(pki, o->id, cert, chain, "ca.command") : -1;
+		X509_free(cert);
+		sk_X509_pop_free(chain, X509_free);
+		free(answer);
+	}
+	free(csr);
+	return rc;
+}
+
+static int work_order(csod_pki *pki, order *o, csod_error *err)
+{
+	if (!csod_domain_allowed(pki->cfg, o->organization, o->email))
+		return csod_fail(err, "email %s is not in a domain of %s", o->email,
+		                 o->organization);
+	const char *backend = pki->cfg->ca.backend;
+	snprintf(o->order_no, sizeof o->order_no, "%c%06lld", (char)(backend[0] - 'a' + 'A'),
+	         (long long)o->id);
+	EVP_PKEY *key = NULL;
+	int64_t key_id = csod_keystore_generate(pki->keys, o->algorithm, o->bits, &key, err);
+	if (key_id < 0)
+		return -1;
+	csod_subject subject = {pki->cfg->ca.subject_country, o->organization, o->department,
+	                        o->name[0] ? o->name : o->developer, o->email};
+	int rc;
+	if (strcmp(backend, "local") == 0) {
+		sqlite3_stmt *st = csod_db_prepare(
+		    pki->db,
+		    "UPDATE certificates SET key_id = ?, order_no = ?, requested = ? WHERE id = ?",
+		    err);
+		if (st) {
+			sqlite3_bind_int64(st, 1, key_id);
+			sqlite3_bind_text(st, 2, o->order_no, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, csod_now());
+			sqlite3_bind_int64(st, 4, o->id);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+		rc = issue_local(pki, o, key, &subject, err);
+	} else {
+		rc = request_external(pki, o, key, key_id, &subject, err);
+	}
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+void csod_enroll_process(csod_pki *pki)
+{
+	for (;;) {
+		sqlite3_stmt *st = csod_db_prepare(
+		    pki->db,
+		    "SELECT id, developer, organization, COALESCE(department, ''), email,"
+		    " COALESCE(full_name, ''), algorithm, key_bits, term_years FROM certificates"
+		    " WHERE state = 'init' AND is_ca = 0 ORDER BY id LIMIT 1",
+		    NULL);
+		if (!st)
+			return;
+		order o;
+		memset(&o, 0, sizeof o);
+		int found = sqlite3_step(st) == SQLITE_ROW;
+		if (found) {
+			o.id = sqlite3_column_int64(st, 0);
+			char *fields[] = {o.developer, o.organization, o.department,
+			                  o.email,     o.name,         o.algorithm};
+			size_t sizes[] = {sizeof o.developer,  sizeof o.organization,
+			                  sizeof o.department, sizeof o.email,
+			                  sizeof o.name,       sizeof o.algorithm};
+			for (int i = 0; i < 6; i++) {
+				const char *v = csod_db_text(st, i + 1);
+				snprintf(fields[i], sizes[i], "%s", v ? v : "");
+			}
+			o.bits = sqlite3_column_int(st, 7);
+			o.term_years = sqlite3_column_int(st, 8);
+		}
+		sqlite3_finalize(st);
+		if (!found)
+			return;
+		csod_error err;
+		csod_error_clear(&err);
+		if (work_order(pki, &o, &err) < 0)
+			order_failed(pki, o.id, err.msg[0] ? err.msg : "enrollment failed");
+	}
+}
+
+typedef struct enroll_pass {
+	csod_pki *pki;
+	int failures;
+	csod_error *err;
+} enroll_pass;
+
+static void enroll_if_needed(void *ctx, const csod_dev_record *dev)
+{
+	enroll_pass *p = ctx;
+	if (has_certificate(p->pki, dev->user, dev->organization))
+		return;
+	if (!csod_domain_allowed(p->pki->cfg, dev->organization, dev->email) && !p->failures++)
+		csod_fail(p->err, "enrollment of %s: email %s is not in a domain of %s", dev->user,
+		          dev->email, dev->organization);
+	if (create_order(p->pki, dev) < 0)
+		csod_log(LOG_ERR, NULL, "cannot record an order for %s", dev->user);
+}
+
+int csod_enroll_developers(csod_pki *pki, csod_error *err)
+{
+	enroll_pass pass = {pki, 0, err};
+	csod_developers_each(pki->db, enroll_if_needed, &pass);
+	return pass.failures;
+}
+
+/* One requested order of the directory backend: its certificate, if one of
+ * ca/issued/<order>.{crt,pem,p7b} has appeared. The file is renamed
+ * .collected or .rejected so that the CA's operator sees what happened. */
+static void collect_order(csod_pki *pki, int64_t id, const char *order_no, const char *csr)
+{
+	static const char *const exts[] = {"crt", "pem", "p7b"};
+	for (int i = 0; i < 3; i++) {
+		char path[PATH_MAX + 64], done[PATH_MAX + 80];
+		snprintf(path, sizeof path, "%s/ca/issued/%s.%s", pki->spool, order_no, exts[i]);
+		char *data = NULL;
+		size_t len = 0;
+		csod_error err;
+		if (access(path, F_OK) != 0)
+			continue;
+		STACK_OF(X509) *chain = NULL;
+		X509 *cert = NULL;
+		if (csod_read_file(path, 1 << 20, &data, &len, &err) == 0)
+			cert = csod_ca_accept((unsigned char *)data, len, csr, &chain, &err);
+		int rc = cert ? order_issued(pki, id, cert, chain, "directory CA") : -1;
+		if (rc < 0) {
+			char reason[600];
+			snprintf(reason, sizeof reason, "%s.%s: %s", order_no, exts[i], err.msg);
+			order_failed(pki, id, reason);
+		}
+		snprintf(done, sizeof done, "%s.%s", path, rc == 0 ? "collected" : "rejected");
+		rename(path, done);
+		snprintf(path, sizeof path, "%s/ca/pending/%s.csr", pki->spool, order_no);
+		unlink(path);
+		X509_free(cert);
+		sk_X509_pop_free(chain, X509_free);
+		free(data);
+		return;
+	}
+}
+
+void csod_pki_collect(csod_pki *pki)
+{
+	if (strcmp(pki->cfg->ca.backend, "directory") != 0)
+		return;
+	sqlite3_stmt *st = csod_db_prepare(pki->db,
+	                                   "SELECT id, order_no, csr_pem FROM certificates WHERE "
+	                                   "state = 'requested' AND order_no IS NOT NULL",
+	                                   NULL);
+	typedef struct pending {
+		int64_t id;
+		char order_no[32];
+		char *csr;
+	} pending;
+	pending list[64];
+	int n = 0;
+	while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+		list[n].id = sqlite3_column_int64(st, 0);
+		snprintf(list[n].order_no, sizeof list[n].order_no, "%s", csod_db_text(st, 1));
+		const char *csr = csod_db_text(st, 2);
+		list[n].csr = strdup(csr ? csr : "");
+		n++;
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < n; i++) {
+		if (list[i].csr)
+			collect_order(pki, list[i].id, list[i].order_no, list[i].csr);
+		free(list[i].csr);
+	}
+}

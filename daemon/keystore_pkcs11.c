@@ -1,0 +1,146 @@
+#include "keystore_pkcs11.h"
+
+#include <fcntl.h>
+#include <libp11.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "../lib/fsutil.h"
+
+struct csod_token {
+	PKCS11_CTX *ctx;
+	PKCS11_SLOT *slots;
+	unsigned int n_slots;
+	PKCS11_SLOT *slot;
+	int loaded; /* unloading a module that failed to load double-frees */
+	char module[1024];
+};
+
+static int read_pin(const char *path, char *pin, size_t cap, csod_error *err)
+{
+	off_t size = 0;
+	int fd = csod_open_secret(path, "PKCS#11 PIN file", &size, err);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, pin, cap - 1);
+	close(fd);
+	if (n < 0)
+		return csod_fail_errno(err, "cannot read the PKCS#11 PIN file %s", path);
+	while (n > 0 && (pin[n - 1] == '\n' || pin[n - 1] == '\r'))
+		n--;
+	pin[n] = '\0';
+	if (n == 0)
+		return csod_fail(err, "PKCS#11 PIN file %s is empty", path);
+	return 0;
+}
+
+csod_token *csod_token_open(const char *module, const char *label, const char *pin_file,
+                            csod_error *err)
+{
+	csod_token *t = calloc(1, sizeof *t);
+	char pin[256];
+	if (!t) {
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	snprintf(t->module, sizeof t->module, "%s", module);
+	if (read_pin(pin_file, pin, sizeof pin, err) < 0)
+		goto fail;
+	t->ctx = PKCS11_CTX_new();
+	if (!t->ctx || PKCS11_CTX_load(t->ctx, module) < 0) {
+		csod_fail(err, "cannot load the PKCS#11 module %s", module);
+		goto fail;
+	}
+	t->loaded = 1;
+	if (PKCS11_enumerate_slots(t->ctx, &t->slots, &t->n_slots) < 0) {
+		csod_fail(err, "PKCS#11 module %s: cannot list its slots", module);
+		goto fail;
+	}
+	for (PKCS11_SLOT *s = PKCS11_find_token(t->ctx, t->slots, t->n_slots); s;
+	     s = PKCS11_find_next_token(t->ctx, t->slots, t->n_slots, s))
+		if (s->token->initialized && strcmp(s->token->label, label) == 0) {
+			t->slot = s;
+			break;
+		}
+	if (!t->slot) {
+		csod_fail(err, "PKCS#11 module %s has no token labelled \"%s\"", module, label);
+		goto fail;
+	}
+	/* Read/write: key generation writes objects on the token. */
+	if (PKCS11_open_session(t->slot, 1) < 0) {
+		csod_fail(err, "cannot open a session on token \"%s\"", label);
+		goto fail;
+	}
+	if (PKCS11_login(t->slot, 0, pin) < 0) {
+		csod_fail(err, "login to token \"%s\" failed (wrong PIN in %s?)", label, pin_file);
+		goto fail;
+	}
+	OPENSSL_cleanse(pin, sizeof pin);
+	return t;
+fail:
+	OPENSSL_cleanse(pin, sizeof pin);
+	csod_token_close(t);
+	return NULL;
+}
+
+void csod_token_close(csod_token *t)
+{
+	if (!t)
+		return;
+	if (t->slots)
+		PKCS11_release_all_slots(t->ctx, t->slots, t->n_slots);
+	if (t->loaded)
+		PKCS11_CTX_unload(t->ctx);
+	if (t->ctx)
+		PKCS11_CTX_free(t->ctx);
+	free(t);
+}
+
+const char *csod_token_label(const csod_token *t)
+{
+	return t->slot->token->label;
+}
+
+int csod_token_generate(csod_token *t, int bits, const unsigned char *id, size_t id_len,
+                        const char *key_label, csod_error *err)
+{
+	/* libp11 0.4.12's generator makes the private key CKA_SENSITIVE and
+	 * not CKA_EXTRACTABLE, which is what we need; its successor
+	 * (PKCS11_keygen) is not in Debian 12. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	int rc = PKCS11_generate_key(t->slot->token, EVP_PKEY_RSA, (unsigned int)bits,
+	                             (char *)key_label, (unsigned char *)id, id_len);
+#pragma GCC diagnostic pop
+	if (rc < 0)
+		return csod_fail(err,
+		                 "cannot generate an RSA-%d key on token \"%s\" (token full, or "
+		                 "the size not supported?)",
+		                 bits, csod_token_label(t));
+	return 0;
+}
+
+EVP_PKEY *csod_token_key(csod_token *t, const unsigned char *id, size_t id_len, csod_error *err)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int n = 0;
+	if (PKCS11_enumerate_keys(t->slot->token, &keys, &n) < 0)
+		n = 0;
+	for (unsigned int i = 0; i < n; i++)
+		if (keys[i].isPrivate && keys[i].id_len == id_len &&
+		    memcmp(keys[i].id, id, id_len) == 0) {
+			EVP_PKEY *key = PKCS11_get_private_key(&keys[i]);
+			if (!key)
+				csod_fail(err, "token \"%s\": cannot use key %.*s",
+				          csod_token_label(t), (int)id_len, (const char *)id);
+			return key;
+		}
+	csod_fail(err, "token \"%s\" has no private key %.*s", csod_token_label(t), (int)id_len,
+	          (const char *)id);
+	return NULL;
+}

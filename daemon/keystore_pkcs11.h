@@ -1,0 +1,31 @@
+/* The keystore's `pkcs11` backend: keys generated on a PKCS#11 token as
+ * sensitive and never extractable, used through libp11. The daemon holds a
+ * logged-in read/write session for its lifetime; signing calls the token. */
+#ifndef CSOD_KEYSTORE_PKCS11_H
+#define CSOD_KEYSTORE_PKCS11_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "../lib/error.h"
+
+typedef struct csod_token csod_token;
+
+/* Loads module, finds the token labelled label and logs in with the PIN
+ * read from pin_file (which group and others must not be able to read). */
+csod_token *csod_token_open(const char *module, const char *label, const char *pin_file,
+                            csod_error *err);
+void csod_token_close(csod_token *t);
+
+/* Generates an RSA key pair of bits on the token under the CKA_ID id. */
+int csod_token_generate(csod_token *t, int bits, const unsigned char *id, size_t id_len,
+                        const char *key_label, csod_error *err);
+
+/* The token's private key with CKA_ID id (a handle: its operations run on
+ * the token). */
+EVP_PKEY *csod_token_key(csod_token *t, const unsigned char *id, size_t id_len, csod_error *err);
+
+const char *csod_token_label(const csod_token *t);
+
+#endif

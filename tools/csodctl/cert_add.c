@@ -1,0 +1,179 @@
+/* csodctl cert add / renew: record an order (state init) that csodd works
+ * on its next pass: the key is generated in csodd's keystore, never here. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../daemon/audit.h"
+#include "../../daemon/pki.h"
+#include "ctl.h"
+
+typedef struct cert_fields {
+	const char *email, *name, *org, *dept, *domain, *contact, *alg;
+	int term, bits, csod;
+	char user[80];
+} cert_fields;
+
+static int valid(ctl *c, csod_db *db, cert_fields *f)
+{
+	int rsa = strcmp(f->alg, "rsa") == 0;
+	if (!rsa && strcmp(f->alg, "ecdsa") != 0 && strcmp(f->alg, "ec") != 0)
+		return ctl_error("--algorithm must be rsa or ecdsa, not %s", f->alg);
+	if (!f->bits)
+		f->bits = rsa ? 3072 : 256;
+	if (rsa ? (f->bits != 2048 && f->bits != 3072 && f->bits != 4096)
+	        : (f->bits != 256 && f->bits != 384))
+		return ctl_error("--key-size %d is not valid for %s (%s)", f->bits, f->alg,
+		                 rsa ? "2048, 3072 or 4096" : "256 or 384");
+	if (f->term < 1 || f->term > 3)
+		return ctl_error("--term must be 1 to 3 years");
+	if (!csod_config_organization(c->cfg, f->org))
+		return ctl_error("no organization \"%s\" in the configuration", f->org);
+	if (!csod_domain_allowed(c->cfg, f->org, f->email))
+		return ctl_error("refused: email %s is not in a domain of %s", f->email, f->org);
+	if (ctl_require_admin(c, db, "enroll certificates", f->org, f->dept) < 0)
+		return 1;
+	sqlite3_stmt *st = csod_db_prepare(
+	    db, "SELECT user FROM developers WHERE email = ? AND removed IS NULL", NULL);
+	sqlite3_bind_text(st, 1, f->email, -1, SQLITE_STATIC);
+	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	if (found)
+		snprintf(f->user, sizeof f->user, "%s", csod_db_text(st, 0));
+	sqlite3_finalize(st);
+	if (!found)
+		return ctl_error("no developer with email %s (csodctl developer add first)",
+		                 f->email);
+	return 0;
+}
+
+static int record(ctl *c, csod_db *db, const cert_fields *f, const char *action)
+{
+	const char *at = strrchr(f->email, '@');
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "INSERT INTO certificates(developer, organization, department, email, full_name,"
+	    " contact_email, domain, term_years, algorithm, key_bits, csod, state) VALUES(?, ?,"
+	    " ?, ?, ?, ?, ?, ?, ?, ?, ?, 'init')",
+	    NULL);
+	const char *texts[] = {f->user,
+	                       f->org,
+	                       f->dept,
+	                       f->email,
+	                       f->name,
+	                       f->contact ? f->contact : f->email,
+	                       f->domain ? f->domain
+	                       : at      ? at + 1
+	                                 : NULL};
+	for (int i = 0; st && i < 7; i++)
+		sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, f->term);
+	sqlite3_bind_text(st, 9, strcmp(f->alg, "rsa") == 0 ? "rsa" : "ec", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, f->bits);
+	sqlite3_bind_int(st, 11, f->csod);
+	int ok = st && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	if (!ok)
+		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+	char id[32];
+	snprintf(id, sizeof id, "%lld", (long long)sqlite3_last_insert_rowid(db->sql));
+	csod_audit(db, c->user, action, id, "%s, %s", f->email, f->org);
+	printf("certificate %s ordered for %s: csodd enrolls it (csodctl cert show %s)\n", id,
+	       f->user, id);
+	return 0;
+}
+
+int ctl_cert_add(ctl *c, csod_db *db, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"email", required_argument, NULL, 'e'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"organization", required_argument, NULL, 'o'},
+	    {"department", required_argument, NULL, 'd'},
+	    {"domain", required_argument, NULL, 'D'},
+	    {"contact-email", required_argument, NULL, 'c'},
+	    {"term", required_argument, NULL, 't'},
+	    {"algorithm", required_argument, NULL, 'a'},
+	    {"key-size", required_argument, NULL, 'k'},
+	    {"csod", no_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
+	};
+	cert_fields f = {NULL, "", NULL, NULL, NULL, NULL, "rsa", 1, 0, 0, ""};
+	int opt;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'e':
+			f.email = optarg;
+			break;
+		case 'n':
+			f.name = optarg;
+			break;
+		case 'o':
+			f.org = optarg;
+			break;
+		case 'd':
+			f.dept = optarg;
+			break;
+		case 'D':
+			f.domain = optarg;
+			break;
+		case 'c':
+			f.contact = optarg;
+			break;
+		case 't':
+			f.term = atoi(optarg);
+			break;
+		case 'a':
+			f.alg = optarg;
+			break;
+		case 'k':
+			f.bits = atoi(optarg);
+			break;
+		case 's':
+			f.csod = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc || !f.email || !f.org)
+		return ctl_error("usage: csodctl cert add --email E --organization O [--name N] "
+		                 "[--department D] [--domain D] [--contact-email E] [--term 1-3] "
+		                 "[--algorithm rsa|ecdsa] [--key-size N] [--csod]");
+	int rc = valid(c, db, &f);
+	return rc ? rc : record(c, db, &f, "cert.add");
+}
+
+int ctl_cert_renew(ctl *c, csod_db *db, const char *id)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "SELECT email, COALESCE(full_name, ''), organization, department, domain, "
+	    "contact_email, term_years, algorithm, key_bits, csod FROM certificates WHERE id = ? "
+	    "AND is_ca = 0",
+	    NULL);
+	sqlite3_bind_int64(st, 1, atoll(id));
+	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return ctl_error("no certificate %s", id);
+	}
+	char text[6][256];
+	for (int i = 0; i < 6; i++)
+		snprintf(text[i], sizeof text[i], "%s",
+		         csod_db_text(st, i) ? csod_db_text(st, i) : "");
+	cert_fields f = {text[0],
+	                 text[1],
+	                 text[2],
+	                 text[3][0] ? text[3] : NULL,
+	                 text[4][0] ? text[4] : NULL,
+	                 text[5][0] ? text[5] : NULL,
+	                 strcmp(csod_db_text(st, 7), "rsa") == 0 ? "rsa" : "ecdsa",
+	                 sqlite3_column_int(st, 6),
+	                 sqlite3_column_int(st, 8),
+	                 sqlite3_column_int(st, 9),
+	                 ""};
+	sqlite3_finalize(st);
+	int rc = valid(c, db, &f);
+	return rc ? rc : record(c, db, &f, "cert.renew");
+}
