@@ -58,6 +58,8 @@ void csod_keystore_close(csod_keystore *ks)
 {
 	if (!ks)
 		return;
+	for (unsigned i = 0; i < KS_CACHE_SLOTS; i++)
+		EVP_PKEY_free(ks->cache[i].key);
 	ks_sealer_free(&ks->master);
 	csod_token_close(ks->token);
 	free(ks);
@@ -200,8 +202,30 @@ static EVP_PKEY *open_blob(const unsigned char *key, int64_t id, const unsigned 
 	return pkey;
 }
 
+static EVP_PKEY *cached(csod_keystore *ks, int64_t id)
+{
+	for (unsigned i = 0; i < KS_CACHE_SLOTS; i++)
+		if (ks->cache[i].key && ks->cache[i].id == id) {
+			EVP_PKEY_up_ref(ks->cache[i].key);
+			return ks->cache[i].key;
+		}
+	return NULL;
+}
+
+static void remember(csod_keystore *ks, int64_t id, EVP_PKEY *key)
+{
+	unsigned slot = ks->cache_next++ % KS_CACHE_SLOTS;
+	EVP_PKEY_free(ks->cache[slot].key);
+	EVP_PKEY_up_ref(key);
+	ks->cache[slot].id = id;
+	ks->cache[slot].key = key;
+}
+
 EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err)
 {
+	EVP_PKEY *hit = cached(ks, id);
+	if (hit)
+		return hit;
 	sqlite3_stmt *st =
 	    csod_db_prepare(ks->db, "SELECT backend, blob FROM keys WHERE id = ?", err);
 	if (!st)
@@ -227,5 +251,7 @@ EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err)
 		                sqlite3_column_bytes(st, 1), err);
 	}
 	sqlite3_finalize(st);
+	if (key)
+		remember(ks, id, key);
 	return key;
 }

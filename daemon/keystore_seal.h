@@ -10,6 +10,8 @@
 
 #include <limits.h>
 
+#include <openssl/evp.h>
+
 #include "../lib/error.h"
 #include "db.h"
 #include "keystore_pkcs11.h"
@@ -26,12 +28,23 @@ typedef struct ks_sealer {
 	unsigned char *key;
 } ks_sealer;
 
+#define KS_CACHE_SLOTS 32
+
 struct csod_keystore {
 	csod_db *db;
 	char master_path[PATH_MAX];
 	int has_master;
 	ks_sealer master;
 	csod_token *token; /* the pkcs11 backend; NULL for database */
+	/* Keys already unsealed, by id: a key never changes under its id, and
+	 * unsealing and decoding it costs more than the signature itself.
+	 * Their private parts live in OpenSSL's secure heap when csodd set
+	 * one up (main.c). */
+	struct {
+		int64_t id;
+		EVP_PKEY *key;
+	} cache[KS_CACHE_SLOTS];
+	unsigned cache_next;
 };
 
 /* Reads the master key file at path into s (creating it, mode 0400, when

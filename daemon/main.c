@@ -1,6 +1,7 @@
 /* csodd: the code-signing daemon. Parses the command line and hands over to
  * the event loop (loop.c). */
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@ static void usage(FILE *out)
 	             "  --foreground     log to stderr instead of syslog\n"
 	             "  --check-config   validate the configuration and exit\n");
 }
+
+/* Enough for the keystore's cached keys (RSA-4096 needs ~3 KB) and the CA's. */
+#define SECURE_HEAP_SIZE (1 << 20)
 
 int main(int argc, char **argv)
 {
@@ -69,7 +73,13 @@ int main(int argc, char **argv)
 	csod_log_open("csodd", foreground ? CSOD_LOG_STDERR : CSOD_LOG_SYSLOG, LOG_INFO);
 	/* Before any thread: libcurl's global set-up is not thread-safe. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* Private key components (the keystore keeps unsealed keys) go to
+	 * OpenSSL's secure heap: locked in memory, left out of core dumps,
+	 * cleansed when freed. Without it (no memory to lock) keys still work. */
+	int secure = CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE, 64);
 	int rc = csod_daemon_run(cfg, config_path, spool);
+	if (secure)
+		CRYPTO_secure_malloc_done();
 	curl_global_cleanup();
 	return rc == 0 ? 0 : 1;
 }

@@ -91,6 +91,14 @@ out=$(as rao csodctl --config "$CONF" developer add x@x --user csr-x$S --organiz
 is "$?" 1 "an RAO may not add developers to another organization"
 like "$out" "may not add developers in $B" "and is told so"
 check "the refusal is audited" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT action FROM audit WHERE actor='csr-rao$S'\" | grep -q csodctl.refused"
+out=$(as rao csodctl --config "$CONF" cert add --email c@x --name C --organization "$B" 2>&1)
+is "$?" 1 "an RAO may not enroll certificates in another organization"
+like "$out" "may not enroll certificates in $B" "and is told so"
+out=$(as drao csodctl --config "$CONF" cert add --email c@x --name C --organization "$A" --department "Software Development" 2>&1)
+is "$?" 1 "a DRAO may not enroll certificates outside their department"
+like "$out" "may not enroll certificates in $A/Software Development" "and is told so"
+out=$(as dev1 csodctl --config "$CONF" cert add --email c@x --name C --organization "$A" 2>&1)
+is "$?" 1 "a developer may not enroll certificates"
 out=$(as dev1 csodctl --config "$CONF" request list 2>&1)
 ok $? "a developer may list requests"
 like "$out" "^ID[^\n]*$" "but sees none of the others'"

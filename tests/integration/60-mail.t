@@ -115,7 +115,7 @@ make_hash_drop t.sha256
 drop_by_rename t.sha256
 wait_state t.sha256 signed
 idt=$(basename "$(request_dir t.sha256)")
-wait_for 20 sh -c "grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | grep -q ."
+wait_for 40 sh -c "grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | grep -q ."
 ok $? "mail goes out over STARTTLS, the server's certificate checked against mail.ca_file"
 
 # TLS required, but the server does not offer it: queued, with the reason.

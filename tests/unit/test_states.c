@@ -13,6 +13,7 @@
 
 #include "../../daemon/request.h"
 #include "../../daemon/states.h"
+#include "../../daemon/views.h"
 #include "../../lib/fsutil.h"
 
 static void test_allowed_paths(void **state)
@@ -132,15 +133,27 @@ static void test_round_trip_and_transitions(void **state)
 	assert_string_equal(back.state, "in_progress");
 	csod_request_free(&back);
 
-	/* Every transition is published: STATUS follows the database. */
+	/* Views are written at the end of the loop's turn (views.h), once,
+	 * with the state the request ended in; then they are marked current. */
 	char path[PATH_MAX], *text = NULL;
 	snprintf(path, sizeof path, "%s/outbox/dagwood/%s/STATUS", f->dir, r.id);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(f->d.n_views, 1);
+	csod_views_flush(&f->d);
+	assert_int_equal(f->d.n_views, 0);
 	assert_int_equal(csod_read_file(path, 64, &text, NULL, &err), 0);
 	assert_string_equal(text, "in_progress\n");
 	free(text);
 	csod_request_free(&r);
 	assert_int_equal(csod_request_load(f->d.db, "no-such-id", &back), 1);
 	csod_request_free(&back);
+	sqlite3_stmt *st = csod_db_prepare(
+	    f->d.db, "SELECT count(*) FROM requests WHERE published IS NOT state", NULL);
+	assert_non_null(st);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	csod_views_free(&f->d);
 }
 
 int main(void)

@@ -65,8 +65,9 @@ int ctl_require_admin(ctl *c, csod_db *db, const char *action, const char *organ
 		csod_audit(db, c->user, "csodctl.refused", action, "%s%s%s",
 		           organization ? organization : "", department && *department ? "/" : "",
 		           department ? department : "");
-	ctl_error("%s may not %s%s%s", c->user, action, organization ? " in " : "",
-	          organization ? organization : "");
+	ctl_error("%s may not %s%s%s%s%s", c->user, action, organization ? " in " : "",
+	          organization ? organization : "", department && *department ? "/" : "",
+	          department && *department ? department : "");
 	return -1;
 }
 
