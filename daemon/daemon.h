@@ -13,6 +13,12 @@
 #include "pki.h"
 
 struct csod_workers;
+
+/* A small set of request ids. */
+typedef struct csod_idset {
+	char (*ids)[32];
+	int n, cap;
+} csod_idset;
 struct csod_mailer;
 
 typedef struct csod_daemon {
@@ -30,8 +36,9 @@ typedef struct csod_daemon {
 	int in_flight;               /* requests handed to workers */
 	struct timespec inbox_mtime; /* inbox/ at the last look for strays */
 	int strays_pending;
-	char (*views)[32]; /* requests whose outbox views are stale (views.h) */
-	int n_views, cap_views;
+	csod_idset views;      /* requests whose outbox views are stale (views.h) */
+	csod_idset views_busy; /* ... and those being rewritten now */
+	struct csod_workers *view_workers;
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */

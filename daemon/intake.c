@@ -263,7 +263,10 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 			         strerror(e));
 		return;
 	}
-	csod_fsync_dir(tmpdir);
+	/* The rename is durable before anything depends on it. */
+	char incoming[PATH_MAX];
+	csod_spool_path(d, incoming, sizeof incoming, "store/incoming");
+	csod_fsync_dir(incoming);
 	intake_start(d, id, developer, entry, 0);
 }
 

@@ -34,6 +34,9 @@
 /* Copying and hashing drops is I/O-bound: more threads than cores, so that
  * a few large drops do not hold up the small ones behind them. */
 #define INTAKE_THREADS 4
+/* Writing views is fsync latency, not CPU: several at once, so the disk's
+ * journal commits them together. */
+#define VIEW_THREADS 4
 
 #define PKI_TICK_MS 60000
 
@@ -153,6 +156,8 @@ static int start(csod_daemon *d, csod_error *err)
 	d->workers = csod_workers_start(d->cfg->workers, csod_sign_job_run, csod_sign_job_free);
 	d->intake_workers =
 	    csod_workers_start(INTAKE_THREADS, csod_intake_job_run, csod_intake_job_free);
+	if (csod_views_start(d, VIEW_THREADS) < 0)
+		return csod_fail(err, "cannot start the publisher threads");
 	csod_watcher_config wc = watcher_config(d->cfg);
 	d->watcher = csod_watcher_new(&wc, on_drop, d);
 	if (!d->workers || !d->intake_workers || !d->watcher)
@@ -180,9 +185,7 @@ static void stop(csod_daemon *d)
 	/* Intakes still queued stay in store/incoming for the next start. */
 	csod_workers_stop(d->intake_workers);
 	csod_workers_stop(d->workers);
-	if (d->db)
-		csod_views_flush(d);
-	csod_views_free(d);
+	csod_views_stop(d);
 	if (d->mailer)
 		csod_mailer_stop(d->mailer);
 	csod_watcher_free(d->watcher);
@@ -237,6 +240,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 	add_fd(ep, sig_fd);
 	add_fd(ep, csod_workers_fd(d.workers));
 	add_fd(ep, csod_workers_fd(d.intake_workers));
+	add_fd(ep, csod_views_fd(&d));
 
 	int64_t data_version = 0, next_scan = 0, next_pki = 0, next_expiry = 0;
 	db_changed_elsewhere(&d, &data_version);
@@ -292,6 +296,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 				csod_watcher_on_events(d.watcher, csod_monotonic_ms());
 			} else if (fd == d.approvals_fd) {
 				csod_approvals_scan(&d);
+			} else if (fd == csod_views_fd(&d)) {
+				csod_views_collect(&d);
 			} else if (fd == csod_workers_fd(d.intake_workers)) {
 				csod_intake_collect(&d);
 			} else if (fd == csod_workers_fd(d.workers)) {

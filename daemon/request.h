@@ -63,11 +63,22 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err);
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
                             csod_error *err);
 
-/* (Re)writes outbox/<dev>/<id>/{STATUS,request.json[,ERROR]}. */
-int csod_request_publish_status(csod_daemon *d, const csod_request *r, csod_error *err);
+/* What people see of a request, rendered on the loop thread and written
+ * on any: outbox/<dev>/<id>/{request.json,ERROR,STATUS} and
+ * requests/<id>/details.json for approvers. */
+typedef struct csod_view {
+	char id[32];
+	char state[24]; /* STATUS's text, with its newline */
+	char outbox_dir[PATH_MAX];
+	char details_dir[PATH_MAX];
+	char tmp_dir[PATH_MAX];
+	char *request_json, *details_json, *error; /* error: failed requests only */
+} csod_view;
 
-/* Writes requests/<id>/details.json for approvers. */
-int csod_request_publish_details(csod_daemon *d, const csod_request *r, csod_error *err);
+int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err);
+/* Each file is written in tmp/, fsynced and renamed; STATUS last. */
+int csod_view_write(const csod_view *v, csod_error *err);
+void csod_view_clear(csod_view *v);
 
 /* request.json as a malloc'd string. */
 char *csod_request_json(const csod_daemon *d, const csod_request *r);

@@ -85,51 +85,19 @@ char *csod_request_json(const csod_daemon *d, const csod_request *r)
 	return text;
 }
 
-/* Each file is complete (fsynced) before its rename; the caller syncs the
- * directory once for all of them. */
-static int write_text(csod_daemon *d, const char *dest, const char *text, csod_error *err)
+/* Each file is complete (fsynced) before its rename; the directory is
+ * synced once for all of them. */
+static int write_text(const char *tmp_dir, const char *dir, const char *name, const char *text,
+                      csod_error *err)
 {
-	char tmp[PATH_MAX];
-	csod_spool_path(d, tmp, sizeof tmp, "tmp");
-	return csod_write_file_staged(tmp, dest, text, strlen(text), 0644, err);
+	char path[PATH_MAX];
+	if (csod_path(path, sizeof path, "%s/%s", dir, name) < 0)
+		return csod_fail(err, "%s/%s: path too long", dir, name);
+	return csod_write_file_staged(tmp_dir, path, text, strlen(text), 0644, err);
 }
 
-int csod_request_publish_status(csod_daemon *d, const csod_request *r, csod_error *err)
+static char *details_json(const csod_daemon *d, const csod_request *r)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	if (csod_spool_path(d, dir, sizeof dir, "outbox/%s/%s", r->developer, r->id) < 0)
-		return csod_fail(err, "outbox path too long");
-	if (csod_mkdir_p(dir, 0755, err) < 0)
-		return -1;
-	char *json = csod_request_json(d, r);
-	if (!json)
-		return csod_fail(err, "cannot build request.json");
-	csod_path(path, sizeof path, "%s/request.json", dir);
-	int rc = write_text(d, path, json, err);
-	free(json);
-	if (rc == 0 && strcmp(r->state, "failed") == 0) {
-		char text[sizeof r->error + 2];
-		snprintf(text, sizeof text, "%s\n", r->error);
-		csod_path(path, sizeof path, "%s/ERROR", dir);
-		rc = write_text(d, path, text, err);
-	}
-	/* STATUS last: a script that waits for it finds request.json current. */
-	if (rc == 0) {
-		char text[32];
-		snprintf(text, sizeof text, "%s\n", r->state);
-		csod_path(path, sizeof path, "%s/STATUS", dir);
-		rc = write_text(d, path, text, err);
-	}
-	csod_fsync_dir(dir);
-	return rc;
-}
-
-int csod_request_publish_details(csod_daemon *d, const csod_request *r, csod_error *err)
-{
-	char dir[PATH_MAX], path[PATH_MAX];
-	if (csod_spool_path(d, dir, sizeof dir, "requests/%s", r->id) < 0 ||
-	    csod_mkdir_p(dir, 0755, err) < 0)
-		return -1;
 	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "id", r->id,
 	                      "developer", r->developer, "organization", json_text(r->organization),
 	                      "department", json_text(r->department), "version",
@@ -141,11 +109,60 @@ int csod_request_publish_details(csod_daemon *d, const csod_request *r, csod_err
 	json_object_set_new(j, "approve_marker", json_string(approve));
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
-	csod_path(path, sizeof path, "%s/details.json", dir);
-	int rc = text ? write_text(d, path, text, err) : csod_fail(err, "cannot build details");
-	free(text);
-	csod_fsync_dir(dir);
+	return text;
+}
+
+int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err)
+{
+	memset(v, 0, sizeof *v);
+	snprintf(v->id, sizeof v->id, "%s", r->id);
+	snprintf(v->state, sizeof v->state, "%s\n", r->state);
+	if (csod_spool_path(d, v->outbox_dir, sizeof v->outbox_dir, "outbox/%s/%s", r->developer,
+	                    r->id) < 0 ||
+	    csod_spool_path(d, v->details_dir, sizeof v->details_dir, "requests/%s", r->id) < 0)
+		return csod_fail(err, "outbox path too long");
+	csod_spool_path(d, v->tmp_dir, sizeof v->tmp_dir, "tmp");
+	v->request_json = csod_request_json(d, r);
+	v->details_json = details_json(d, r);
+	if (strcmp(r->state, "failed") == 0) {
+		size_t len = strlen(r->error) + 2;
+		if ((v->error = malloc(len)))
+			snprintf(v->error, len, "%s\n", r->error);
+	}
+	if (!v->request_json || !v->details_json ||
+	    (strcmp(r->state, "failed") == 0 && !v->error)) {
+		csod_view_clear(v);
+		return csod_fail(err, "cannot build request.json");
+	}
+	return 0;
+}
+
+int csod_view_write(const csod_view *v, csod_error *err)
+{
+	if (csod_mkdir_p(v->outbox_dir, 0755, err) < 0)
+		return -1;
+	int rc = write_text(v->tmp_dir, v->outbox_dir, "request.json", v->request_json, err);
+	if (rc == 0 && v->error)
+		rc = write_text(v->tmp_dir, v->outbox_dir, "ERROR", v->error, err);
+	/* STATUS last: a script that waits for it finds request.json current. */
+	if (rc == 0)
+		rc = write_text(v->tmp_dir, v->outbox_dir, "STATUS", v->state, err);
+	csod_fsync_dir(v->outbox_dir);
+	if (rc == 0 && csod_mkdir_p(v->details_dir, 0755, err) < 0)
+		rc = -1;
+	if (rc == 0) {
+		rc = write_text(v->tmp_dir, v->details_dir, "details.json", v->details_json, err);
+		csod_fsync_dir(v->details_dir);
+	}
 	return rc;
+}
+
+void csod_view_clear(csod_view *v)
+{
+	free(v->request_json);
+	free(v->details_json);
+	free(v->error);
+	v->request_json = v->details_json = v->error = NULL;
 }
 
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,

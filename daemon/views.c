@@ -5,65 +5,153 @@
 
 #include "../lib/log.h"
 #include "request.h"
+#include "workers.h"
+
+/* One rewrite of one request's views, carried to a publisher thread. */
+typedef struct view_job {
+	csod_view view;
+	char state[16]; /* the state shown, recorded as published once written */
+	int rc;
+	csod_error err;
+} view_job;
+
+static int idset_has(const csod_idset *s, const char *id)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static int idset_add(csod_idset *s, const char *id)
+{
+	if (idset_has(s, id))
+		return 0;
+	if (s->n == s->cap) {
+		int cap = s->cap ? 2 * s->cap : 64;
+		char(*grown)[32] = realloc(s->ids, sizeof *grown * (size_t)cap);
+		if (!grown)
+			return -1;
+		s->ids = grown;
+		s->cap = cap;
+	}
+	snprintf(s->ids[s->n++], sizeof s->ids[0], "%s", id);
+	return 0;
+}
+
+static void idset_remove(csod_idset *s, const char *id)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->ids[i], id) == 0) {
+			memmove(s->ids[i], s->ids[s->n - 1], sizeof s->ids[0]);
+			s->n--;
+			return;
+		}
+}
 
 void csod_views_mark(csod_daemon *d, const char *id)
 {
-	for (int i = 0; i < d->n_views; i++)
-		if (strcmp(d->views[i], id) == 0)
-			return;
-	if (d->n_views == d->cap_views) {
-		int cap = d->cap_views ? 2 * d->cap_views : 64;
-		char(*grown)[32] = realloc(d->views, sizeof *grown * (size_t)cap);
-		if (!grown) {
-			csod_log(LOG_ERR, id,
-			         "out of memory; the outbox is updated at the next start");
-			return;
-		}
-		d->views = grown;
-		d->cap_views = cap;
-	}
-	snprintf(d->views[d->n_views++], sizeof d->views[0], "%s", id);
+	if (idset_add(&d->views, id) < 0)
+		csod_log(LOG_ERR, id, "out of memory; the outbox is updated at the next start");
 }
 
-static void publish_one(csod_daemon *d, const char *id, sqlite3_stmt *done)
+static void view_job_run(void *arg)
 {
-	csod_request r;
-	if (csod_request_load(d->db, id, &r) != 0) {
-		csod_request_free(&r);
-		return;
+	view_job *job = arg;
+	job->rc = csod_view_write(&job->view, &job->err);
+}
+
+static void view_job_free(void *arg)
+{
+	view_job *job = arg;
+	if (job)
+		csod_view_clear(&job->view);
+	free(job);
+}
+
+int csod_views_start(csod_daemon *d, int threads)
+{
+	d->view_workers = csod_workers_start(threads, view_job_run, view_job_free);
+	return d->view_workers ? 0 : -1;
+}
+
+int csod_views_fd(const csod_daemon *d)
+{
+	return d->view_workers ? csod_workers_fd(d->view_workers) : -1;
+}
+
+static void record_published(csod_daemon *d, view_job **jobs, int n)
+{
+	sqlite3_stmt *st =
+	    csod_db_prepare(d->db, "UPDATE requests SET published = ? WHERE id = ?", NULL);
+	int in_tx = csod_db_begin(d->db) == 0;
+	for (int i = 0; st && i < n; i++) {
+		if (jobs[i]->rc < 0) {
+			csod_log(LOG_ERR, jobs[i]->view.id, "cannot update the outbox: %s",
+			         jobs[i]->err.msg);
+			continue;
+		}
+		sqlite3_bind_text(st, 1, jobs[i]->state, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, jobs[i]->view.id, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
 	}
-	csod_error err;
-	int ok = 1;
-	if (csod_request_publish_status(d, &r, &err) < 0) {
-		csod_log(LOG_ERR, id, "cannot update the outbox: %s", err.msg);
-		ok = 0;
+	sqlite3_finalize(st);
+	if (in_tx && csod_db_commit(d->db) < 0)
+		csod_db_rollback(d->db);
+}
+
+void csod_views_collect(csod_daemon *d)
+{
+	view_job *batch[64];
+	int n = 0;
+	view_job *job;
+	while (d->view_workers && (job = csod_workers_take_done(d->view_workers))) {
+		idset_remove(&d->views_busy, job->view.id);
+		batch[n++] = job;
+		if (n == (int)(sizeof batch / sizeof batch[0])) {
+			record_published(d, batch, n);
+			for (int i = 0; i < n; i++)
+				view_job_free(batch[i]);
+			n = 0;
+		}
 	}
-	if (csod_request_publish_details(d, &r, &err) < 0) {
-		csod_log(LOG_ERR, id, "cannot update details.json: %s", err.msg);
-		ok = 0;
-	}
-	if (ok && done) {
-		sqlite3_bind_text(done, 1, r.state, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(done, 2, id, -1, SQLITE_TRANSIENT);
-		sqlite3_step(done);
-		sqlite3_reset(done);
-	}
-	csod_request_free(&r);
+	record_published(d, batch, n);
+	for (int i = 0; i < n; i++)
+		view_job_free(batch[i]);
 }
 
 void csod_views_flush(csod_daemon *d)
 {
-	if (d->n_views == 0)
-		return;
-	sqlite3_stmt *done =
-	    csod_db_prepare(d->db, "UPDATE requests SET published = ? WHERE id = ?", NULL);
-	int in_tx = csod_db_begin(d->db) == 0;
-	for (int i = 0; i < d->n_views; i++)
-		publish_one(d, d->views[i], done);
-	sqlite3_finalize(done);
-	if (in_tx && csod_db_commit(d->db) < 0)
-		csod_db_rollback(d->db);
-	d->n_views = 0;
+	int kept = 0;
+	for (int i = 0; i < d->views.n; i++) {
+		const char *id = d->views.ids[i];
+		/* One rewrite of a request at a time, so an older state can never
+		 * land after a newer one: this one waits for the next turn. */
+		if (idset_has(&d->views_busy, id)) {
+			memmove(d->views.ids[kept++], id, sizeof d->views.ids[0]);
+			continue;
+		}
+		csod_request r;
+		view_job *job = NULL;
+		csod_error err;
+		if (csod_request_load(d->db, id, &r) == 0 && (job = calloc(1, sizeof *job)) &&
+		    csod_view_render(d, &r, &job->view, &err) == 0) {
+			snprintf(job->state, sizeof job->state, "%s", r.state);
+			if (d->view_workers && idset_add(&d->views_busy, id) == 0) {
+				csod_workers_submit(d->view_workers, job);
+			} else {
+				/* No publisher threads (start-up, tests): write here. */
+				view_job_run(job);
+				record_published(d, &job, 1);
+				view_job_free(job);
+			}
+			job = NULL;
+		}
+		free(job);
+		csod_request_free(&r);
+	}
+	d->views.n = kept;
 }
 
 void csod_views_recover(csod_daemon *d)
@@ -73,15 +161,25 @@ void csod_views_recover(csod_daemon *d)
 	while (st && sqlite3_step(st) == SQLITE_ROW)
 		csod_views_mark(d, csod_db_text(st, 0));
 	sqlite3_finalize(st);
-	if (d->n_views)
+	if (d->views.n)
 		csod_log(LOG_NOTICE, NULL, "rewriting the outbox views of %d request(s)",
-		         d->n_views);
+		         d->views.n);
 	csod_views_flush(d);
 }
 
-void csod_views_free(csod_daemon *d)
+void csod_views_stop(csod_daemon *d)
 {
-	free(d->views);
-	d->views = NULL;
-	d->n_views = d->cap_views = 0;
+	/* Rewrites still queued are dropped; what is marked or was dropped is
+	 * written here, before the database closes. */
+	csod_workers_stop(d->view_workers);
+	d->view_workers = NULL;
+	for (int i = 0; i < d->views_busy.n; i++)
+		idset_add(&d->views, d->views_busy.ids[i]);
+	d->views_busy.n = 0;
+	if (d->db)
+		csod_views_flush(d);
+	free(d->views.ids);
+	free(d->views_busy.ids);
+	memset(&d->views, 0, sizeof d->views);
+	memset(&d->views_busy, 0, sizeof d->views_busy);
 }

@@ -11,17 +11,25 @@
 
 #include "daemon.h"
 
+/* Starts the threads that write views (they only fsync and rename). */
+int csod_views_start(csod_daemon *d, int threads);
+/* Readable when written views are to be collected (csod_views_collect). */
+int csod_views_fd(const csod_daemon *d);
+void csod_views_collect(csod_daemon *d);
+
 /* The views of request id are to be rewritten at the end of this turn. */
 void csod_views_mark(csod_daemon *d, const char *id);
 
-/* Rewrites every marked request's views (from the database) and records
- * that they are current. */
+/* Renders every marked request's views (from the database) and hands them
+ * to the publisher threads, or writes them at once when there are none;
+ * each is recorded as published once written. */
 void csod_views_flush(csod_daemon *d);
 
 /* Start-up: marks every request whose views show another state than its
  * row, then flushes. */
 void csod_views_recover(csod_daemon *d);
 
-void csod_views_free(csod_daemon *d);
+/* Stops the threads, writes what is still pending, frees the lists. */
+void csod_views_stop(csod_daemon *d);
 
 #endif

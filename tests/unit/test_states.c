@@ -138,9 +138,9 @@ static void test_round_trip_and_transitions(void **state)
 	char path[PATH_MAX], *text = NULL;
 	snprintf(path, sizeof path, "%s/outbox/dagwood/%s/STATUS", f->dir, r.id);
 	assert_int_equal(access(path, F_OK), -1);
-	assert_int_equal(f->d.n_views, 1);
+	assert_int_equal(f->d.views.n, 1);
 	csod_views_flush(&f->d);
-	assert_int_equal(f->d.n_views, 0);
+	assert_int_equal(f->d.views.n, 0);
 	assert_int_equal(csod_read_file(path, 64, &text, NULL, &err), 0);
 	assert_string_equal(text, "in_progress\n");
 	free(text);
@@ -153,7 +153,7 @@ static void test_round_trip_and_transitions(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
 	sqlite3_finalize(st);
-	csod_views_free(&f->d);
+	csod_views_stop(&f->d);
 }
 
 int main(void)
