@@ -52,6 +52,11 @@ void csod_pki_close(csod_pki *pki)
 {
 	if (!pki)
 		return;
+	for (unsigned i = 0; i < PKI_CACHE_SLOTS; i++) {
+		X509_free(pki->cache[i].cert);
+		sk_X509_pop_free(pki->cache[i].chain, X509_free);
+		free(pki->cache[i].chain_pem);
+	}
 	csod_keystore_close(pki->keys);
 	X509_free(pki->ca_cert);
 	X509_STORE_free(pki->trust);
@@ -270,6 +275,46 @@ static int has_code_signing(X509 *cert)
 	return (flags & EXFLAG_XKUSAGE) && (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN);
 }
 
+/* Decodes certificate id (with its chain) into a cache slot. */
+static struct pki_cached *decode_certificate(csod_pki *pki, int64_t id, const char *cert_pem,
+                                             const char *issuers, csod_error *err)
+{
+	X509 *cert = csod_x509_from_pem(cert_pem);
+	if (!cert) {
+		csod_fail(err, "certificate %lld does not decode", (long long)id);
+		return NULL;
+	}
+	if (!has_code_signing(cert)) {
+		X509_free(cert);
+		csod_fail(err, "certificate %lld lacks the codeSigning extended key usage",
+		          (long long)id);
+		return NULL;
+	}
+	STACK_OF(X509) *chain = issuers ? external_chain(pki, issuers) : sk_X509_new_null();
+	if (!issuers && pki->ca_cert) {
+		X509_up_ref(pki->ca_cert);
+		sk_X509_push(chain, pki->ca_cert);
+	}
+	char *leaf = csod_x509_pem(cert);
+	char *root = issuers ? NULL : pki->ca_cert ? csod_x509_pem(pki->ca_cert) : NULL;
+	const char *rest = issuers ? issuers : root ? root : "";
+	size_t len = (leaf ? strlen(leaf) : 0) + strlen(rest) + 1;
+	char *chain_pem = malloc(len);
+	if (chain_pem)
+		snprintf(chain_pem, len, "%s%s", leaf ? leaf : "", rest);
+	free(leaf);
+	free(root);
+	struct pki_cached *c = &pki->cache[pki->cache_next++ % PKI_CACHE_SLOTS];
+	X509_free(c->cert);
+	sk_X509_pop_free(c->chain, X509_free);
+	free(c->chain_pem);
+	c->id = id;
+	c->cert = cert;
+	c->chain = chain;
+	c->chain_pem = chain_pem;
+	return c;
+}
+
 int csod_pki_identity(csod_pki *pki, const char *developer, const char *organization,
                       csod_identity *out, int64_t *certificate_id, char **chain_pem,
                       csod_error *err)
@@ -292,42 +337,27 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 		return no_identity(pki, developer, organization ? organization : "", err);
 	}
 	int64_t id = sqlite3_column_int64(st, 0), key_id = sqlite3_column_int64(st, 1);
-	out->cert = csod_x509_from_pem(csod_db_text(st, 2));
-	char *issuers = csod_db_text(st, 3) ? strdup(csod_db_text(st, 3)) : NULL;
+	struct pki_cached *c = NULL;
+	for (unsigned i = 0; i < PKI_CACHE_SLOTS && !c; i++)
+		if (pki->cache[i].cert && pki->cache[i].id == id)
+			c = &pki->cache[i];
+	if (!c)
+		c = decode_certificate(pki, id, csod_db_text(st, 2), csod_db_text(st, 3), err);
 	sqlite3_finalize(st);
-	if (!out->cert) {
-		free(issuers);
-		return csod_fail(err, "certificate %lld does not decode", (long long)id);
-	}
-	if (!has_code_signing(out->cert)) {
-		free(issuers);
-		csod_identity_release(out);
-		return csod_fail(err, "certificate %lld lacks the codeSigning extended key usage",
-		                 (long long)id);
-	}
-	if (!(out->key = csod_keystore_load(pki->keys, key_id, err))) {
-		free(issuers);
-		csod_identity_release(out);
+	if (!c)
 		return -1;
-	}
-	out->chain = issuers ? external_chain(pki, issuers) : sk_X509_new_null();
-	if (!issuers && pki->ca_cert) {
-		X509_up_ref(pki->ca_cert);
-		sk_X509_push(out->chain, pki->ca_cert);
+	if (!(out->key = csod_keystore_load(pki->keys, key_id, err)))
+		return -1;
+	X509_up_ref(c->cert);
+	out->cert = c->cert;
+	out->chain = sk_X509_new_null();
+	for (int i = 0; out->chain && c->chain && i < sk_X509_num(c->chain); i++) {
+		X509_up_ref(sk_X509_value(c->chain, i));
+		sk_X509_push(out->chain, sk_X509_value(c->chain, i));
 	}
 	if (certificate_id)
 		*certificate_id = id;
-	if (chain_pem) {
-		char *leaf = csod_x509_pem(out->cert);
-		char *root = issuers ? NULL : pki->ca_cert ? csod_x509_pem(pki->ca_cert) : NULL;
-		const char *rest = issuers ? issuers : root ? root : "";
-		size_t len = (leaf ? strlen(leaf) : 0) + strlen(rest) + 1;
-		*chain_pem = malloc(len);
-		if (*chain_pem)
-			snprintf(*chain_pem, len, "%s%s", leaf ? leaf : "", rest);
-		free(leaf);
-		free(root);
-	}
-	free(issuers);
+	if (chain_pem)
+		*chain_pem = c->chain_pem ? strdup(c->chain_pem) : NULL;
 	return 0;
 }

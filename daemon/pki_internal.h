@@ -7,6 +7,8 @@
 #include "keystore.h"
 #include "pki.h"
 
+#define PKI_CACHE_SLOTS 32
+
 struct csod_pki {
 	const csod_config *cfg;
 	csod_db *db;
@@ -15,6 +17,16 @@ struct csod_pki {
 	X509 *ca_cert;
 	int64_t ca_key_id;
 	X509_STORE *trust;
+	/* Decoded certificates and their chains, by certificate id: a row's
+	 * certificate never changes once issued, and decoding it for every
+	 * request cost more than the rest of the dispatch. */
+	struct pki_cached {
+		int64_t id;
+		X509 *cert;
+		STACK_OF(X509) * chain;
+		char *chain_pem;
+	} cache[PKI_CACHE_SLOTS];
+	unsigned cache_next;
 };
 
 /* ca.auto_enroll: an order (state init) for every developer that never had
