@@ -28,6 +28,20 @@ wait_state big failed 120
 ok $? "the large drop becomes a request too (refused: not a digest)"
 like "$(cat "$(request_dir big)/ERROR")" "huge.txt" "its ERROR names the file"
 
+# A file large enough for MD5 to run on its own thread: the three digests
+# in details.json are the standard tools' own.
+head -c 20000000 /dev/urandom >"$T_DIR/mid.bin"
+mkdir "$T_DIR/mid"
+cp "$T_DIR/mid.bin" "$T_DIR/mid/mid.bin"
+mv "$T_DIR/mid" "$SPOOL/inbox/$DEV/mid"
+wait_state mid failed 60
+ok $? "a 20 MB drop is taken in (and refused: unknown file type)"
+mid=$(basename "$(request_dir mid)")
+digest_of() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0][sys.argv[2]])' "$SPOOL/requests/$mid/details.json" "$1"; }
+is "$(digest_of md5)" "$(md5sum "$T_DIR/mid.bin" | cut -d' ' -f1)" "its MD5 is md5sum's"
+is "$(digest_of sha1)" "$(sha1sum "$T_DIR/mid.bin" | cut -d' ' -f1)" "its SHA-1 is sha1sum's"
+is "$(digest_of sha256)" "$(sha256sum "$T_DIR/mid.bin" | cut -d' ' -f1)" "its SHA-256 is sha256sum's"
+
 # Views behind the database are rewritten at start: lose a signed request's
 # STATUS and request.json and mark its views stale, as a crash between the
 # database commit and the rewrite would leave it.
