@@ -4,6 +4,9 @@
 
 #include <limits.h>
 
+#include <openssl/x509.h>
+
+#include "ca_command_jobs.h"
 #include "keystore.h"
 #include "pki.h"
 
@@ -15,6 +18,7 @@ struct csod_pki {
 	X509 *ca_cert;
 	int64_t ca_key_id;
 	X509_STORE *trust;
+	csod_ca_jobs *ca_jobs; /* ca.command runs */
 };
 
 /* ca.auto_enroll: an order (state init) for every developer that never had
@@ -22,8 +26,23 @@ struct csod_pki {
 int csod_enroll_developers(csod_pki *pki, csod_error *err);
 
 /* Works every order in state init: a key, then the local CA issues at once,
- * the directory backend gets ca/pending/<order>.csr, the command backend
- * runs ca.command. */
+ * the directory backend gets ca/pending/<order>.csr, the command backend's
+ * order goes to a thread that runs ca.command (the order stays requested
+ * until its answer is taken). */
 void csod_enroll_process(csod_pki *pki);
+
+/* The order is issued: certificate, serial, validity, chain; audited, and
+ * the admins in scope are told. how names the CA for the log. */
+int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * chain,
+                      const char *how);
+/* The order is failed with reason; audited and logged. */
+void csod_order_failed(csod_pki *pki, int64_t id, const char *reason);
+
+/* Hands a requested order of the command backend to its thread pool. */
+void csod_enroll_command_submit(csod_pki *pki, int64_t id, const char *order_no, const char *csr,
+                                const char *email);
+/* Submits again the command backend's requested orders that have no
+ * command running: a stop or a crash interrupted theirs. */
+void csod_enroll_command_resume(csod_pki *pki);
 
 #endif
