@@ -17,8 +17,6 @@
 struct csod_ca_jobs {
 	csod_workers *pool;
 	int cancel_fd;
-	int64_t *busy; /* order ids submitted and not yet taken */
-	int n_busy, cap_busy;
 };
 
 static void run(void *arg)
@@ -78,7 +76,6 @@ void csod_ca_jobs_stop(csod_ca_jobs *jobs)
 	csod_workers_stop(jobs->pool);
 	if (jobs->cancel_fd >= 0)
 		close(jobs->cancel_fd);
-	free(jobs->busy);
 	free(jobs);
 }
 
@@ -87,25 +84,9 @@ int csod_ca_jobs_fd(const csod_ca_jobs *jobs)
 	return csod_workers_fd(jobs->pool);
 }
 
-int csod_ca_jobs_busy(const csod_ca_jobs *jobs, int64_t order_id)
-{
-	for (int i = 0; i < jobs->n_busy; i++)
-		if (jobs->busy[i] == order_id)
-			return 1;
-	return 0;
-}
-
 int csod_ca_jobs_submit(csod_ca_jobs *jobs, int64_t order_id, const char *order_no,
                         const char *command, const char *csr, const char *email, int timeout_s)
 {
-	if (jobs->n_busy == jobs->cap_busy) {
-		int cap = jobs->cap_busy ? jobs->cap_busy * 2 : 16;
-		int64_t *grown = realloc(jobs->busy, (size_t)cap * sizeof *grown);
-		if (!grown)
-			return -1;
-		jobs->busy = grown;
-		jobs->cap_busy = cap;
-	}
 	csod_ca_job *job = calloc(1, sizeof *job);
 	if (!job)
 		return -1;
@@ -120,18 +101,11 @@ int csod_ca_jobs_submit(csod_ca_jobs *jobs, int64_t order_id, const char *order_
 		csod_ca_job_free(job);
 		return -1;
 	}
-	jobs->busy[jobs->n_busy++] = order_id;
 	csod_workers_submit(jobs->pool, job);
 	return 0;
 }
 
 csod_ca_job *csod_ca_jobs_take(csod_ca_jobs *jobs)
 {
-	csod_ca_job *job = csod_workers_take_done(jobs->pool);
-	for (int i = 0; job && i < jobs->n_busy; i++)
-		if (jobs->busy[i] == job->order_id) {
-			jobs->busy[i] = jobs->busy[--jobs->n_busy];
-			break;
-		}
-	return job;
+	return csod_workers_take_done(jobs->pool);
 }

@@ -31,9 +31,7 @@ csod_ca_jobs *csod_ca_jobs_start(void);
 void csod_ca_jobs_stop(csod_ca_jobs *jobs);
 int csod_ca_jobs_fd(const csod_ca_jobs *jobs);
 
-/* Whether order_id has a command queued or running, or an outcome not yet
- * taken. The loop thread only, as submit and take. */
-int csod_ca_jobs_busy(const csod_ca_jobs *jobs, int64_t order_id);
+/* The loop thread submits and takes. */
 int csod_ca_jobs_submit(csod_ca_jobs *jobs, int64_t order_id, const char *order_no,
                         const char *command, const char *csr, const char *email, int timeout_s);
 /* A finished job (free it with csod_ca_job_free), or NULL. */

@@ -225,7 +225,7 @@ static int request_external(csod_pki *pki, const order *o, EVP_PKEY *key, int64_
 			         o->order_no, path);
 	} else {
 		/* The answer comes later, on the loop (csod_pki_take_answers). */
-		csod_enroll_command_submit(pki, o->id, o->order_no, csr, o->email);
+		rc = csod_enroll_command_submit(pki, o->id, o->order_no, csr, o->email, err);
 	}
 	free(csr);
 	return rc;

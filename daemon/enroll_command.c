@@ -1,8 +1,8 @@
 /* The command backend's orders, asynchronously: the loop hands the CSR to
  * ca_command_jobs and goes on; the answer comes back through an eventfd and
  * is checked and recorded here, on the loop thread. An order stays
- * `requested` meanwhile. One found requested with no command running (csodd
- * was stopped or crashed while it ran) is run again, same key and CSR. */
+ * `requested` meanwhile. One found requested at start (csodd was stopped or
+ * crashed while its command ran) is run again, same key and CSR. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,25 +13,22 @@
 /* An order of the command backend has a number starting with 'C'. */
 #define COMMAND_ORDERS "order_no LIKE 'C%'"
 
-void csod_enroll_command_submit(csod_pki *pki, int64_t id, const char *order_no, const char *csr,
-                                const char *email)
+int csod_enroll_command_submit(csod_pki *pki, int64_t id, const char *order_no, const char *csr,
+                               const char *email, csod_error *err)
 {
 	const csod_ca_config *ca = &pki->cfg->ca;
 	if (csod_ca_jobs_submit(pki->ca_jobs, id, order_no, ca->command, csr, email,
-	                        ca->command_timeout_s) < 0) {
-		csod_log(LOG_ERR, NULL,
-		         "certificate order %s: cannot start ca.command (out of "
-		         "memory); it is tried again later",
-		         order_no);
-		return;
-	}
+	                        ca->command_timeout_s) < 0)
+		return csod_fail(err, "cannot start ca.command: out of memory");
 	csod_log(LOG_INFO, NULL, "certificate order %s: ca.command started", order_no);
+	return 0;
 }
 
 void csod_enroll_command_resume(csod_pki *pki)
 {
-	if (strcmp(pki->cfg->ca.backend, "command") != 0 || !pki->cfg->ca.command)
+	if (pki->resumed || strcmp(pki->cfg->ca.backend, "command") != 0 || !pki->cfg->ca.command)
 		return;
+	pki->resumed = 1;
 	sqlite3_stmt *st =
 	    csod_db_prepare(pki->db,
 	                    "SELECT id, order_no, csr_pem, COALESCE(email, '') FROM "
@@ -40,15 +37,15 @@ void csod_enroll_command_resume(csod_pki *pki)
 	                    NULL);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		if (csod_ca_jobs_busy(pki->ca_jobs, id))
-			continue;
 		const char *order_no = csod_db_text(st, 1);
+		csod_error err;
 		csod_log(LOG_NOTICE, NULL,
 		         "certificate order %s was requested when csodd last stopped; running "
 		         "ca.command again",
 		         order_no);
-		csod_enroll_command_submit(pki, id, order_no, csod_db_text(st, 2),
-		                           csod_db_text(st, 3));
+		if (csod_enroll_command_submit(pki, id, order_no, csod_db_text(st, 2),
+		                               csod_db_text(st, 3), &err) < 0)
+			csod_order_failed(pki, id, err.msg);
 	}
 	sqlite3_finalize(st);
 }

@@ -115,7 +115,8 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	csod_watcher_set_config(d->watcher, &wc);
 	if (csod_developers_seed(d->db, fresh, &err) < 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
-	/* New developers get their certificate before their inbox is watched. */
+	/* New developers get their certificate before their inbox is watched
+	 * (from the local CA; an external CA answers later). */
 	if (csod_pki_tick(d->pki, &err) < 0)
 		csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 	csod_developers_each(d->db, watch_developer, d);
@@ -253,7 +254,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			csod_pki_collect(d.pki);
 			if (db_changed_elsewhere(&d, &data_version)) {
 				/* Enroll developers added by csodctl before their inbox is
-				 * watched, so that their first drop finds a certificate. */
+				 * watched, so that their first drop finds a certificate
+				 * (from the local CA; an external CA answers later). */
 				if (csod_pki_tick(d.pki, &err) < 0)
 					csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 				csod_developers_each(d.db, watch_developer, &d);

@@ -204,8 +204,9 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 	}
 	warn_expiring(pki);
 	int refused = pki->cfg->ca.auto_enroll ? csod_enroll_developers(pki, err) : 0;
-	csod_enroll_process(pki);
+	/* Before new orders are worked: those become requested too. */
 	csod_enroll_command_resume(pki);
+	csod_enroll_process(pki);
 	csod_pki_collect(pki);
 	return refused ? -1 : 0;
 }

@@ -19,6 +19,7 @@ struct csod_pki {
 	int64_t ca_key_id;
 	X509_STORE *trust;
 	csod_ca_jobs *ca_jobs; /* ca.command runs */
+	int resumed;           /* requested command orders of a past run resubmitted */
 };
 
 /* ca.auto_enroll: an order (state init) for every developer that never had
@@ -39,10 +40,10 @@ int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * ch
 void csod_order_failed(csod_pki *pki, int64_t id, const char *reason);
 
 /* Hands a requested order of the command backend to its thread pool. */
-void csod_enroll_command_submit(csod_pki *pki, int64_t id, const char *order_no, const char *csr,
-                                const char *email);
-/* Submits again the command backend's requested orders that have no
- * command running: a stop or a crash interrupted theirs. */
+int csod_enroll_command_submit(csod_pki *pki, int64_t id, const char *order_no, const char *csr,
+                               const char *email, csod_error *err);
+/* Once, at the first tick: submits again the command backend's orders left
+ * requested by the last run (a stop or a crash interrupted their command). */
 void csod_enroll_command_resume(csod_pki *pki);
 
 #endif
