@@ -1,8 +1,8 @@
 #!/bin/bash
 # CA backends `directory` and `command`: CSRs out, certificates in, checked
 # against the order's key and for the codeSigning EKU; garbage, a
-# certificate for another key, a missing EKU, a failing and a hanging
-# command each fail the order with the reason; a short-term certificate
+# certificate for another key, a missing EKU, an expired certificate, a
+# failing and a hanging command each fail the order with the reason; a short-term certificate
 # expires and then a request fails saying so. ca.command runs off the event
 # loop: a slow one holds up no signing, and a stop kills it at once.
 . "$(dirname "$0")/lib.sh"
@@ -142,21 +142,25 @@ LOG=$T_DIR/csodd2.log
 cat >"$T_DIR/ca.sh" <<SH
 #!/bin/sh
 # A CA client for the test: the developer (by email) picks the behaviour.
-issue() {
-	cat >"$T_DIR/in.\$CSOD_ORDER.csr" && openssl ca -batch -config "$CA/ca.cnf" -in "$T_DIR/in.\$CSOD_ORDER.csr" -out /dev/stdout -extensions leaf -days 30 -notext 2>/dev/null && cat "$PKI/chain.pem"
+LEAF="-extensions leaf -days 30"
+issue() { # issue OPENSSL-CA-OPTIONS...: the CSR on stdin, certificate and chain out
+	cat >"$T_DIR/in.\$CSOD_ORDER.csr" && openssl ca -batch -config "$CA/ca.cnf" -in "$T_DIR/in.\$CSOD_ORDER.csr" -out /dev/stdout -notext "\$@" 2>/dev/null && cat "$PKI/chain.pem"
 }
 case "\$CSOD_EMAIL" in
 cookie@*) echo garbage ;;
 alex@*) cat "$PKI/rsa.pem" ;;
 elmo@*) echo "CA refused: policy" >&2; exit 3 ;;
 mallory@*) sleep 30 ;;
-slowpoke@*) touch "$T_DIR/slowpoke.started"; sleep 8.25; issue ;;
+slowpoke@*) touch "$T_DIR/slowpoke.started"; sleep 8.25; issue \$LEAF ;;
 # Hangs the first time, with a helper in the background; answers the next.
-wilma@*) [ -e "$T_DIR/wilma.once" ] || { touch "$T_DIR/wilma.once"; sleep 301.5 & sleep 300.5; }; issue ;;
-*) issue ;;
+wilma@*) [ -e "$T_DIR/wilma.once" ] || { touch "$T_DIR/wilma.once"; sleep 301.5 & sleep 300.5; }; issue \$LEAF ;;
+nora@*) issue -extensions noeku -days 30 ;;
+olive@*) issue -extensions leaf -startdate 20200101000000Z -enddate 20200201000000Z ;;
+*) issue \$LEAF ;;
 esac
 SH
 chmod +x "$T_DIR/ca.sh"
+DEVELOPERS_EXTRA="$DEVELOPERS_EXTRA$(dev nora)$(dev olive)"
 write_config
 sed -i "s|ca = { backend = \"local\"; auto_enroll = true; key_bits = 2048; };|ca = { backend = \"command\"; command = \"$T_DIR/ca.sh\"; command_timeout = \"2s\"; auto_enroll = true; key_bits = 2048; };|" "$CONF"
 start_plain || exit 1
@@ -175,6 +179,9 @@ like "$(cert_error cookie)" "holds no certificate" "a command printing garbage f
 like "$(cert_error alex)" "for another key" "a certificate for another key fails the order"
 like "$(cert_error elmo)" "ca.command failed \\(exit status 3\\): CA refused: policy" "a failing command, with its exit status and message"
 like "$(cert_error mallory)" "did not finish within 2 s and was killed" "a hanging command is killed at the time limit"
+wait_for 10 state_is olive failed
+like "$(cert_error nora)" "lacks the codeSigning" "a certificate without codeSigning fails the order"
+like "$(cert_error olive)" "has already expired" "an expired certificate fails the order"
 check "the hanging command is gone" sh -c "! pgrep -f 'slee[p] 30' >/dev/null"
 check "no key material in the log" sh -c "! grep -q 'PRIVATE KEY' '$LOG'"
 stop_daemon
