@@ -25,8 +25,10 @@ X509 *csod_ca_accept(const unsigned char *data, size_t len, const char *csr_pem,
 
 /* Runs `sh -c command` with csr on standard input and the environment
  * CSOD_ORDER, CSOD_EMAIL; collects standard output (at most 1 MB) into
- * *out (malloc'd). Killed (its whole process group) after timeout_s. */
+ * *out (malloc'd). Its whole process group is killed after timeout_s, when
+ * cancel_fd (-1: none) becomes readable, and when it ends (what it left
+ * behind). Blocks until then: call it off the event loop. */
 int csod_ca_run_command(const char *command, const char *csr, const char *order, const char *email,
-                        int timeout_s, char **out, size_t *out_len, csod_error *err);
+                        int timeout_s, int cancel_fd, char **out, size_t *out_len, csod_error *err);
 
 #endif

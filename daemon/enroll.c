@@ -78,7 +78,7 @@ static int64_t create_order(csod_pki *pki, const csod_dev_record *dev)
 	return id;
 }
 
-static void order_failed(csod_pki *pki, int64_t id, const char *reason)
+void csod_order_failed(csod_pki *pki, int64_t id, const char *reason)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db, "UPDATE certificates SET state = 'failed', error = ? WHERE id = ?", NULL);
@@ -116,9 +116,8 @@ static int64_t asn1_epoch(const ASN1_TIME *t)
 	return csod_now() + (int64_t)day * 86400 + sec;
 }
 
-/* The order is issued: certificate, serial, validity, chain. */
-static int order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * chain,
-                        const char *how)
+int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * chain,
+                      const char *how)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db,
@@ -183,7 +182,7 @@ static int issue_local(csod_pki *pki, const order *o, EVP_PKEY *key, const csod_
 		return -1;
 	X509 *cert = csod_ca_issue(pki->ca_cert, ca_key, key, subject, o->term_years, err);
 	EVP_PKEY_free(ca_key);
-	int rc = cert ? order_issued(pki, o->id, cert, NULL, "local CA") : -1;
+	int rc = cert ? csod_order_issued(pki, o->id, cert, NULL, "local CA") : -1;
 	X509_free(cert);
 	return rc;
 }
@@ -225,18 +224,8 @@ static int request_external(csod_pki *pki, const order *o, EVP_PKEY *key, int64_
 			csod_log(LOG_NOTICE, NULL, "certificate order %s written to %s",
 			         o->order_no, path);
 	} else {
-		char *answer = NULL;
-		size_t len = 0;
-		STACK_OF(X509) *chain = NULL;
-		X509 *cert = NULL;
-		rc = csod_ca_run_command(pki->cfg->ca.command, csr, o->order_no, o->email,
-		                         pki->cfg->ca.command_timeout_s, &answer, &len, err);
-		if (rc == 0)
-			cert = csod_ca_accept((unsigned char *)answer, len, csr, &chain, err);
-		rc = cert ? order_issued(pki, o->id, cert, chain, "ca.command") : -1;
-		X509_free(cert);
-		sk_X509_pop_free(chain, X509_free);
-		free(answer);
+		/* The answer comes later, on the loop (csod_pki_take_answers). */
+		rc = csod_enroll_command_submit(pki, o->id, o->order_no, csr, o->email, err);
 	}
 	free(csr);
 	return rc;
@@ -312,7 +301,7 @@ void csod_enroll_process(csod_pki *pki)
 		csod_error err;
 		csod_error_clear(&err);
 		if (work_order(pki, &o, &err) < 0)
-			order_failed(pki, o.id, err.msg[0] ? err.msg : "enrollment failed");
+			csod_order_failed(pki, o.id, err.msg[0] ? err.msg : "enrollment failed");
 	}
 }
 
@@ -359,11 +348,11 @@ static void collect_order(csod_pki *pki, int64_t id, const char *order_no, const
 		X509 *cert = NULL;
 		if (csod_read_file(path, 1 << 20, &data, &len, &err) == 0)
 			cert = csod_ca_accept((unsigned char *)data, len, csr, &chain, &err);
-		int rc = cert ? order_issued(pki, id, cert, chain, "directory CA") : -1;
+		int rc = cert ? csod_order_issued(pki, id, cert, chain, "directory CA") : -1;
 		if (rc < 0) {
 			char reason[600];
 			snprintf(reason, sizeof reason, "%s.%s: %s", order_no, exts[i], err.msg);
-			order_failed(pki, id, reason);
+			csod_order_failed(pki, id, reason);
 		}
 		snprintf(done, sizeof done, "%s.%s", path, rc == 0 ? "collected" : "rejected");
 		rename(path, done);

@@ -1,7 +1,8 @@
 /* The event loop: one thread, epoll over the inbox watcher's inotify, the
- * approvals inotify, a signalfd and the workers' eventfd. Nothing here
- * blocks on a signature or on mail; the epoll timeout is the next deadline
- * (a settling drop, the periodic scan, an expiry), so an idle daemon sleeps. */
+ * approvals inotify, a signalfd and the workers' eventfds (signing, intake,
+ * ca.command). Nothing here blocks on a signature, on mail or on a CA; the
+ * epoll timeout is the next deadline (a settling drop, the periodic scan, an
+ * expiry), so an idle daemon sleeps. */
 #include "loop.h"
 
 #include <errno.h>
@@ -117,7 +118,8 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	csod_watcher_set_config(d->watcher, &wc);
 	if (csod_developers_seed(d->db, fresh, &err) < 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
-	/* New developers get their certificate before their inbox is watched. */
+	/* New developers get their certificate before their inbox is watched
+	 * (from the local CA; an external CA answers later). */
 	if (csod_pki_tick(d->pki, &err) < 0)
 		csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 	csod_developers_each(d->db, watch_developer, d);
@@ -241,6 +243,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 	add_fd(ep, csod_workers_fd(d.workers));
 	add_fd(ep, csod_workers_fd(d.intake_workers));
 	add_fd(ep, csod_views_fd(&d));
+	add_fd(ep, csod_pki_fd(d.pki));
 
 	int64_t data_version = 0, next_scan = 0, next_pki = 0, next_expiry = 0;
 	db_changed_elsewhere(&d, &data_version);
@@ -255,7 +258,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			csod_pki_collect(d.pki);
 			if (db_changed_elsewhere(&d, &data_version)) {
 				/* Enroll developers added by csodctl before their inbox is
-				 * watched, so that their first drop finds a certificate. */
+				 * watched, so that their first drop finds a certificate
+				 * (from the local CA; an external CA answers later). */
 				if (csod_pki_tick(d.pki, &err) < 0)
 					csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 				csod_developers_each(d.db, watch_developer, &d);
@@ -304,6 +308,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 				csod_dispatch_collect(&d);
 				/* A new signed request may expire before the known next. */
 				next_expiry = 0;
+			} else if (fd == csod_pki_fd(d.pki)) {
+				csod_pki_take_answers(d.pki);
 			} else if (fd == sig_fd) {
 				struct signalfd_siginfo si;
 				while (read(sig_fd, &si, sizeof si) == sizeof si) {

@@ -41,7 +41,11 @@ csod_pki *csod_pki_open(const csod_config *cfg, csod_db *db, csod_error *err)
 	resolve_spool(cfg, pki->spool, sizeof pki->spool);
 	pki->keys = csod_keystore_open(cfg, pki->spool, db, err);
 	pki->trust = X509_STORE_new();
-	if (!pki->keys || !pki->trust) {
+	/* Always: a reload may switch to the command backend. */
+	pki->ca_jobs = csod_ca_jobs_start();
+	if (!pki->keys || !pki->trust || !pki->ca_jobs) {
+		if (pki->keys && pki->trust)
+			csod_fail(err, "cannot start the threads for ca.command");
 		csod_pki_close(pki);
 		return NULL;
 	}
@@ -52,6 +56,7 @@ void csod_pki_close(csod_pki *pki)
 {
 	if (!pki)
 		return;
+	csod_ca_jobs_stop(pki->ca_jobs);
 	for (unsigned i = 0; i < PKI_CACHE_SLOTS; i++) {
 		X509_free(pki->cache[i].cert);
 		sk_X509_pop_free(pki->cache[i].chain, X509_free);
@@ -204,6 +209,8 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 	}
 	warn_expiring(pki);
 	int refused = pki->cfg->ca.auto_enroll ? csod_enroll_developers(pki, err) : 0;
+	/* Before new orders are worked: those become requested too. */
+	csod_enroll_command_resume(pki);
 	csod_enroll_process(pki);
 	csod_pki_collect(pki);
 	return refused ? -1 : 0;

@@ -24,10 +24,17 @@ void csod_pki_set_config(csod_pki *pki, const csod_config *cfg);
 
 /* Called at start-up and from a timer: creates the local CA on first use,
  * enrolls developers that have no certificate when ca.auto_enroll is on,
- * collects certificates for pending orders (directory, command), marks
+ * starts the command backend's orders (answered later, see
+ * csod_pki_take_answers), collects the directory backend's, marks
  * expired ones. Returns 0, or -1 with err set for a problem worth logging
  * (it keeps going past single failures). */
 int csod_pki_tick(csod_pki *pki, csod_error *err);
+
+/* The command backend's answers: the eventfd to watch (valid from open to
+ * close), and what to call when it is readable. Each answer is checked
+ * (key, codeSigning EKU, expiry) and its order issued or failed. */
+int csod_pki_fd(const csod_pki *pki);
+void csod_pki_take_answers(csod_pki *pki);
 
 /* Collects certificates that appeared in ca/issued/ for requested orders
  * (directory backend); cheap, called on every periodic scan. */

@@ -4,6 +4,9 @@
 
 #include <limits.h>
 
+#include <openssl/x509.h>
+
+#include "ca_command_jobs.h"
 #include "keystore.h"
 #include "pki.h"
 
@@ -27,6 +30,8 @@ struct csod_pki {
 		char *chain_pem;
 	} cache[PKI_CACHE_SLOTS];
 	unsigned cache_next;
+	csod_ca_jobs *ca_jobs; /* ca.command runs */
+	int resumed;           /* requested command orders of a past run resubmitted */
 };
 
 /* ca.auto_enroll: an order (state init) for every developer that never had
@@ -34,8 +39,23 @@ struct csod_pki {
 int csod_enroll_developers(csod_pki *pki, csod_error *err);
 
 /* Works every order in state init: a key, then the local CA issues at once,
- * the directory backend gets ca/pending/<order>.csr, the command backend
- * runs ca.command. */
+ * the directory backend gets ca/pending/<order>.csr, the command backend's
+ * order goes to a thread that runs ca.command (the order stays requested
+ * until its answer is taken). */
 void csod_enroll_process(csod_pki *pki);
+
+/* The order is issued: certificate, serial, validity, chain; audited, and
+ * the admins in scope are told. how names the CA for the log. */
+int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * chain,
+                      const char *how);
+/* The order is failed with reason; audited and logged. */
+void csod_order_failed(csod_pki *pki, int64_t id, const char *reason);
+
+/* Hands a requested order of the command backend to its thread pool. */
+int csod_enroll_command_submit(csod_pki *pki, int64_t id, const char *order_no, const char *csr,
+                               const char *email, csod_error *err);
+/* Once, at the first tick: submits again the command backend's orders left
+ * requested by the last run (a stop or a crash interrupted their command). */
+void csod_enroll_command_resume(csod_pki *pki);
 
 #endif

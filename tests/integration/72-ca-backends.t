@@ -1,9 +1,10 @@
 #!/bin/bash
 # CA backends `directory` and `command`: CSRs out, certificates in, checked
 # against the order's key and for the codeSigning EKU; garbage, a
-# certificate for another key, a missing EKU, a failing and a hanging
-# command each fail the order with the reason; a short-term certificate
-# expires and then a request fails saying so.
+# certificate for another key, a missing EKU, an expired certificate, a
+# failing and a hanging command each fail the order with the reason; a short-term certificate
+# expires and then a request fails saying so. ca.command runs off the event
+# loop: a slow one holds up no signing, and a stop kills it at once.
 . "$(dirname "$0")/lib.sh"
 PKI=$T_DIR/pki
 sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
@@ -141,21 +142,32 @@ LOG=$T_DIR/csodd2.log
 cat >"$T_DIR/ca.sh" <<SH
 #!/bin/sh
 # A CA client for the test: the developer (by email) picks the behaviour.
+LEAF="-extensions leaf -days 30"
+issue() { # issue OPENSSL-CA-OPTIONS...: the CSR on stdin, certificate and chain out
+	cat >"$T_DIR/in.\$CSOD_ORDER.csr" && openssl ca -batch -config "$CA/ca.cnf" -in "$T_DIR/in.\$CSOD_ORDER.csr" -out /dev/stdout -notext "\$@" 2>/dev/null && cat "$PKI/chain.pem"
+}
 case "\$CSOD_EMAIL" in
 cookie@*) echo garbage ;;
 alex@*) cat "$PKI/rsa.pem" ;;
 elmo@*) echo "CA refused: policy" >&2; exit 3 ;;
 mallory@*) sleep 30 ;;
-*) cat >"$T_DIR/in.\$CSOD_ORDER.csr" && openssl ca -batch -config "$CA/ca.cnf" -in "$T_DIR/in.\$CSOD_ORDER.csr" -out /dev/stdout -extensions leaf -days 30 -notext 2>/dev/null && cat "$PKI/chain.pem" ;;
+slowpoke@*) touch "$T_DIR/slowpoke.started"; sleep 8.25; issue \$LEAF ;;
+# Hangs the first time, with a helper in the background; answers the next.
+wilma@*) [ -e "$T_DIR/wilma.once" ] || { touch "$T_DIR/wilma.once"; sleep 301.5 & sleep 300.5; }; issue \$LEAF ;;
+nora@*) issue -extensions noeku -days 30 ;;
+olive@*) issue -extensions leaf -startdate 20200101000000Z -enddate 20200201000000Z ;;
+*) issue \$LEAF ;;
 esac
 SH
 chmod +x "$T_DIR/ca.sh"
+DEVELOPERS_EXTRA="$DEVELOPERS_EXTRA$(dev nora)$(dev olive)"
 write_config
 sed -i "s|ca = { backend = \"local\"; auto_enroll = true; key_bits = 2048; };|ca = { backend = \"command\"; command = \"$T_DIR/ca.sh\"; command_timeout = \"2s\"; auto_enroll = true; key_bits = 2048; };|" "$CONF"
 start_plain || exit 1
 wait_for 30 state_is $DEV issued
 ok $? "ca.command issues a certificate"
 like "$(order_of $DEV)" "^C[0-9]+$" "with a command order number"
+is "$(grep -c "order $(order_of $DEV): ca.command started" "$LOG")" 1 "its command ran once"
 make_hash_drop c.sha256
 drop_by_rename c.sha256
 wait_state c.sha256 signed
@@ -167,8 +179,53 @@ like "$(cert_error cookie)" "holds no certificate" "a command printing garbage f
 like "$(cert_error alex)" "for another key" "a certificate for another key fails the order"
 like "$(cert_error elmo)" "ca.command failed \\(exit status 3\\): CA refused: policy" "a failing command, with its exit status and message"
 like "$(cert_error mallory)" "did not finish within 2 s and was killed" "a hanging command is killed at the time limit"
+wait_for 10 state_is olive failed
+like "$(cert_error nora)" "lacks the codeSigning" "a certificate without codeSigning fails the order"
+like "$(cert_error olive)" "has already expired" "an expired certificate fails the order"
 check "the hanging command is gone" sh -c "! pgrep -f 'slee[p] 30' >/dev/null"
 check "no key material in the log" sh -c "! grep -q 'PRIVATE KEY' '$LOG'"
+stop_daemon
+ok $? "csodd stops cleanly"
+
+# --- command, off the event loop --------------------------------------------
+# A slow CA (8 s) for a new developer does not hold up a request of one who
+# has a certificate; a stop while a command runs kills it (and what it
+# started) at once, and its order runs again at the next start.
+sed -i 's|command_timeout = "2s"|command_timeout = "60s"|' "$CONF"
+start_plain || exit 1
+ctl developer add slowpoke@dithercons.com --name "Slow Poke" --user slowpoke --organization "$ORG" >/dev/null
+wait_for 20 test -e "$T_DIR/slowpoke.started"
+ok $? "a slow ca.command runs for a new developer"
+make_hash_drop q.sha256
+drop_by_rename q.sha256
+wait_state q.sha256 signed 7
+ok $? "a request of a developer with a certificate is signed meanwhile"
+is "$(cert_state slowpoke)" requested "while the slow order is still requested"
+check "and its command still runs" pgrep -f 'slee[p] 8\.25'
+wait_for 30 state_is slowpoke issued
+ok $? "then the slow order is issued"
+cert_field() { sqlite3 "$SPOOL/state/csod.db" "SELECT $2 FROM certificates WHERE developer='$1' ORDER BY id DESC LIMIT 1"; }
+is "$(cert_field slowpoke cert_pem | openssl x509 -noout -pubkey)" "$(cert_field slowpoke csr_pem | openssl req -noout -pubkey)" "its certificate is for the order's key"
+
+ctl developer add wilma@dithercons.com --name "Wilma" --user wilma --organization "$ORG" >/dev/null
+wait_for 20 pgrep -f 'slee[p] 300\.5'
+ok $? "a hanging ca.command runs"
+t0=$(date +%s%N)
+stop_daemon
+ok $? "csodd stops cleanly while it runs"
+elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
+ok $((elapsed_ms < 5000 ? 0 : 1)) "without waiting for the command (${elapsed_ms} ms)"
+check "the command and what it started are killed" sh -c "! pgrep -f 'slee[p] 30[01]\.5' >/dev/null"
+is "$(cert_state wilma)" requested "its order stays requested"
+like "$(cat "$LOG")" "order $(order_of wilma) stays requested as csodd stops" "and the log says it runs again at the next start"
+start_plain || exit 1
+wait_for 30 state_is wilma issued
+ok $? "at the next start its command runs again and the order is issued"
+is "$(grep -c "order $(order_of wilma): ca.command started" "$LOG")" 2 "once per start"
+make_hash_drop w.sha256
+drop_by_rename w.sha256 wilma
+wait_state w.sha256 signed 30 wilma
+ok $? "and a request is signed with it"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing
