@@ -88,6 +88,14 @@ void csod_dispatch(csod_daemon *d, const char *id)
 	}
 	csod_error err;
 	csod_sign_job *job = make_job(d, &r, &err);
+	if (!job && strcmp(r.state, "approved") == 0 &&
+	    csod_pki_pending(d->pki, r.developer, r.organization)) {
+		/* The certificate is on order (a new developer, a renewal): the
+		 * request stays approved and csod_dispatch_waiting tries again. */
+		csod_log(LOG_INFO, id, "waiting for a certificate: %s", err.msg);
+		csod_request_free(&r);
+		return;
+	}
 	if (!job) {
 		fail_request(d, &r, err.msg);
 		csod_request_free(&r);
@@ -191,6 +199,16 @@ static void tidy_store(csod_daemon *d)
 		}
 	}
 	closedir(dh);
+}
+
+static void retry_waiting(void *ctx, const char *id)
+{
+	csod_dispatch(ctx, id);
+}
+
+void csod_dispatch_waiting(csod_daemon *d)
+{
+	csod_requests_in_state(d->db, "approved", retry_waiting, d);
 }
 
 void csod_dispatch_recover(csod_daemon *d)

@@ -16,6 +16,10 @@ void csod_dispatch(csod_daemon *d, const char *id);
 /* Called when the workers' eventfd is readable: publishes finished jobs. */
 void csod_dispatch_collect(csod_daemon *d);
 
+/* Approved requests that wait for their certificate to be issued: tries
+ * them again (after each certificate event and on the periodic scan). */
+void csod_dispatch_waiting(csod_daemon *d);
+
 /* Start-up: re-queues approved and in_progress requests, tidies the store
  * of finished ones. */
 void csod_dispatch_recover(csod_daemon *d);

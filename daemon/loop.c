@@ -256,6 +256,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			csod_approvals_scan(&d);
 			csod_intake_check_strays(&d);
 			csod_pki_collect(d.pki);
+			/* Requests waiting for a certificate that may have come. */
+			csod_dispatch_waiting(&d);
 			if (db_changed_elsewhere(&d, &data_version)) {
 				/* Enroll developers added by csodctl before their inbox is
 				 * watched, so that their first drop finds a certificate
@@ -310,6 +312,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 				next_expiry = 0;
 			} else if (fd == csod_pki_fd(d.pki)) {
 				csod_pki_take_answers(d.pki);
+				csod_dispatch_waiting(&d);
 			} else if (fd == sig_fd) {
 				struct signalfd_siginfo si;
 				while (read(sig_fd, &si, sizeof si) == sizeof si) {

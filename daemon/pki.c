@@ -217,6 +217,22 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 }
 
 /* Why a developer has no usable certificate, for the request's error. */
+int csod_pki_pending(csod_pki *pki, const char *developer, const char *organization)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    pki->db,
+	    "SELECT state IN ('init', 'requested') FROM certificates WHERE is_ca = 0 "
+	    "AND developer = ? AND organization = ? ORDER BY id DESC LIMIT 1",
+	    NULL);
+	if (!st)
+		return 0;
+	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, organization ? organization : "", -1, SQLITE_STATIC);
+	int pending = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+	sqlite3_finalize(st);
+	return pending;
+}
+
 static int no_identity(csod_pki *pki, const char *developer, const char *organization,
                        csod_error *err)
 {

@@ -202,8 +202,19 @@ wait_state q.sha256 signed 7
 ok $? "a request of a developer with a certificate is signed meanwhile"
 is "$(cert_state slowpoke)" requested "while the slow order is still requested"
 check "and its command still runs" pgrep -f 'slee[p] 8\.25'
+# The new developer's own drop waits for the certificate instead of failing.
+wait_for 10 test -d "$SPOOL/inbox/slowpoke"
+make_hash_drop early.sha256
+drop_by_rename early.sha256 slowpoke
+wait_state early.sha256 approved 10 slowpoke
+ok $? "a drop of the developer whose certificate is on order waits, approved"
 wait_for 30 state_is slowpoke issued
 ok $? "then the slow order is issued"
+wait_state early.sha256 signed 15 slowpoke
+ok $? "and the waiting request is signed with the new certificate"
+check "its signature verifies" openssl cms -verify -binary -inform DER \
+	-in "$(request_dir early.sha256 slowpoke)/early.sha256.p7s" -content "$T_DIR/early.sha256.data" \
+	-CAfile "$PKI/root.pem" -purpose any -out /dev/null
 cert_field() { sqlite3 "$SPOOL/state/csod.db" "SELECT $2 FROM certificates WHERE developer='$1' ORDER BY id DESC LIMIT 1"; }
 is "$(cert_field slowpoke cert_pem | openssl x509 -noout -pubkey)" "$(cert_field slowpoke csr_pem | openssl req -noout -pubkey)" "its certificate is for the order's key"
 
