@@ -52,18 +52,18 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 		return -1;
 	char prev[65] = GENESIS;
 	sqlite3_stmt *st =
-	    csod_db_prepare(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", NULL);
+	    csod_db_cached(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", NULL);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		snprintf(prev, sizeof prev, "%s", csod_db_text(st, 0));
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	int64_t now = csod_now();
 	char hash[65];
 	entry_hash(prev, now, actor, action, object, detail, hash);
-	st = csod_db_prepare(
-	    db,
-	    "INSERT INTO audit(time, actor, action, object, detail, prev_hash, hash)"
-	    " VALUES(?, ?, ?, ?, ?, ?, ?)",
-	    NULL);
+	st =
+	    csod_db_cached(db,
+	                   "INSERT INTO audit(time, actor, action, object, detail, prev_hash, hash)"
+	                   " VALUES(?, ?, ?, ?, ?, ?, ?)",
+	                   NULL);
 	int rc = -1;
 	if (st) {
 		sqlite3_bind_int64(st, 1, now);
@@ -74,7 +74,7 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 		sqlite3_bind_text(st, 6, prev, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 7, hash, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
+		csod_db_release(st);
 	}
 	if (rc == 0) {
 		/* The head, kept apart: deleting the newest rows leaves a chain that

@@ -33,6 +33,39 @@ sqlite3_stmt *csod_db_prepare(csod_db *db, const char *sql, csod_error *err)
 	return st;
 }
 
+sqlite3_stmt *csod_db_cached(csod_db *db, const char *sql, csod_error *err)
+{
+	int free_slot = -1;
+	for (int i = 0; i < CSOD_DB_CACHED; i++) {
+		if (db->cached[i].sql == sql)
+			return db->cached[i].st;
+		if (!db->cached[i].sql && free_slot < 0)
+			free_slot = i;
+	}
+	sqlite3_stmt *st = NULL;
+	if (free_slot < 0) {
+		/* A programming error: more call sites than slots. */
+		csod_fail(err, "database: the statement cache is full");
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+	    SQLITE_OK) {
+		csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+		return NULL;
+	}
+	db->cached[free_slot].sql = sql;
+	db->cached[free_slot].st = st;
+	return st;
+}
+
+void csod_db_release(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
 const char *csod_db_text(sqlite3_stmt *st, int col)
 {
 	return (const char *)sqlite3_column_text(st, col);
@@ -112,6 +145,8 @@ void csod_db_close(csod_db *db)
 {
 	if (!db)
 		return;
+	for (int i = 0; i < CSOD_DB_CACHED; i++)
+		sqlite3_finalize(db->cached[i].st);
 	sqlite3_close_v2(db->sql);
 	free(db);
 }

@@ -9,8 +9,15 @@
 
 #include "../lib/error.h"
 
+#define CSOD_DB_CACHED 32
+
 typedef struct csod_db {
 	sqlite3 *sql;
+	/* Prepared statements kept for the hot paths (csod_db_cached). */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cached[CSOD_DB_CACHED];
 } csod_db;
 
 /* Opens (creating and migrating as needed) the database at path. */
@@ -27,6 +34,14 @@ int csod_db_exec(csod_db *db, const char *sql, csod_error *err);
 
 /* Prepares sql or fails with SQLite's reason. */
 sqlite3_stmt *csod_db_prepare(csod_db *db, const char *sql, csod_error *err);
+
+/* A prepared statement kept for reuse: preparing costs more than running
+ * the small queries of a request's life. sql must be a string literal (it
+ * is the cache's key); the statement must not be in use already (no
+ * nesting of the same query). Give it back with csod_db_release, never
+ * sqlite3_finalize. */
+sqlite3_stmt *csod_db_cached(csod_db *db, const char *sql, csod_error *err);
+void csod_db_release(sqlite3_stmt *st);
 
 /* Helper for reading text columns that may be NULL. */
 const char *csod_db_text(sqlite3_stmt *st, int col);

@@ -46,7 +46,7 @@ static void fill_record(sqlite3_stmt *st, csod_dev_record *out)
 
 int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	sqlite3_stmt *st = csod_db_cached(
 	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE user = ? AND removed IS NULL", NULL);
 	if (!st)
 		return -1;
@@ -54,7 +54,7 @@ int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		fill_record(st, out);
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 

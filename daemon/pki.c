@@ -219,7 +219,7 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 /* Why a developer has no usable certificate, for the request's error. */
 int csod_pki_pending(csod_pki *pki, const char *developer, const char *organization)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	sqlite3_stmt *st = csod_db_cached(
 	    pki->db,
 	    "SELECT state IN ('init', 'requested') FROM certificates WHERE is_ca = 0 "
 	    "AND developer = ? AND organization = ? ORDER BY id DESC LIMIT 1",
@@ -229,7 +229,7 @@ int csod_pki_pending(csod_pki *pki, const char *developer, const char *organizat
 	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, organization ? organization : "", -1, SQLITE_STATIC);
 	int pending = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	return pending;
 }
 
@@ -343,7 +343,7 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
                       csod_error *err)
 {
 	memset(out, 0, sizeof *out);
-	sqlite3_stmt *st = csod_db_prepare(
+	sqlite3_stmt *st = csod_db_cached(
 	    pki->db,
 	    "SELECT id, key_id, cert_pem, chain_pem FROM certificates WHERE is_ca = 0 AND "
 	    "developer = ? "
@@ -356,7 +356,7 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 	sqlite3_bind_text(st, 2, organization ? organization : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, csod_now());
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		csod_db_release(st);
 		return no_identity(pki, developer, organization ? organization : "", err);
 	}
 	int64_t id = sqlite3_column_int64(st, 0), key_id = sqlite3_column_int64(st, 1);
@@ -366,7 +366,7 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 			c = &pki->cache[i];
 	if (!c)
 		c = decode_certificate(pki, id, csod_db_text(st, 2), csod_db_text(st, 3), err);
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	if (!c)
 		return -1;
 	if (!(out->key = csod_keystore_load(pki->keys, key_id, err)))

@@ -50,13 +50,13 @@ int csod_request_load(csod_db *db, const char *id, csod_request *r)
 {
 	memset(r, 0, sizeof *r);
 	sqlite3_stmt *st =
-	    csod_db_prepare(db, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?", NULL);
+	    csod_db_cached(db, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?", NULL);
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		csod_db_release(st);
 		return rc == SQLITE_DONE ? 1 : -1;
 	}
 	col(st, 0, r->id, sizeof r->id);
@@ -78,19 +78,19 @@ int csod_request_load(csod_db *db, const char *id, csod_request *r)
 	r->expires = sqlite3_column_int64(st, 16);
 	r->certificate_id = sqlite3_column_int64(st, 17);
 	col(st, 18, r->drop_name, sizeof r->drop_name);
-	sqlite3_finalize(st);
+	csod_db_release(st);
 
-	st = csod_db_prepare(db,
-	                     "SELECT name, size, md5, sha1, sha256, engine, output FROM files "
-	                     "WHERE request_id = ? ORDER BY idx",
-	                     NULL);
+	st = csod_db_cached(db,
+	                    "SELECT name, size, md5, sha1, sha256, engine, output FROM files "
+	                    "WHERE request_id = ? ORDER BY idx",
+	                    NULL);
 	if (!st)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		csod_file *grown = realloc(r->files, sizeof *grown * (size_t)(r->n_files + 1));
 		if (!grown) {
-			sqlite3_finalize(st);
+			csod_db_release(st);
 			return -1;
 		}
 		r->files = grown;
@@ -104,7 +104,7 @@ int csod_request_load(csod_db *db, const char *id, csod_request *r)
 		col(st, 5, f->engine, sizeof f->engine);
 		col(st, 6, f->output, sizeof f->output);
 	}
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	return 0;
 }
 
@@ -133,7 +133,7 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t t)
 
 static int save_files(csod_db *db, const csod_request *r, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	sqlite3_stmt *st = csod_db_cached(
 	    db,
 	    "INSERT OR REPLACE INTO files(request_id, idx, name, size, md5, sha1, sha256, engine,"
 	    " output) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -156,7 +156,7 @@ static int save_files(csod_db *db, const csod_request *r, csod_error *err)
 			rc = csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
 		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	return rc;
 }
 
@@ -165,10 +165,10 @@ int csod_request_insert(csod_db *db, const csod_request *r, csod_error *err)
 	if (csod_db_begin(db) < 0)
 		return csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
 	sqlite3_stmt *st =
-	    csod_db_prepare(db,
-	                    "INSERT INTO requests(" REQUEST_COLUMNS ") VALUES(?, ?, ?, "
-	                    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	                    err);
+	    csod_db_cached(db,
+	                   "INSERT INTO requests(" REQUEST_COLUMNS ") VALUES(?, ?, ?, "
+	                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                   err);
 	if (!st) {
 		csod_db_rollback(db);
 		return -1;
@@ -197,7 +197,7 @@ int csod_request_insert(csod_db *db, const csod_request *r, csod_error *err)
 	             ? 0
 	             : csod_fail(err, "database: cannot record request %s: %s", r->id,
 	                         sqlite3_errmsg(db->sql));
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	free(options);
 	if (rc == 0)
 		rc = save_files(db, r, err);
@@ -210,7 +210,7 @@ int csod_request_insert(csod_db *db, const csod_request *r, csod_error *err)
 
 int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	sqlite3_stmt *st = csod_db_cached(
 	    db,
 	    "UPDATE requests SET state = ?, updated = ?, approved = ?, approver = ?, message = ?,"
 	    " error = ?, signed = ?, expires = ?, certificate_id = ? WHERE id = ?",
@@ -230,7 +230,7 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 	int rc = sqlite3_step(st) == SQLITE_DONE
 	             ? 0
 	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	return rc == 0 ? save_files(db, r, err) : rc;
 }
 

@@ -83,7 +83,7 @@ int csod_views_fd(const csod_daemon *d)
 static void record_published(csod_daemon *d, view_job **jobs, int n)
 {
 	sqlite3_stmt *st =
-	    csod_db_prepare(d->db, "UPDATE requests SET published = ? WHERE id = ?", NULL);
+	    csod_db_cached(d->db, "UPDATE requests SET published = ? WHERE id = ?", NULL);
 	int in_tx = csod_db_begin(d->db) == 0;
 	for (int i = 0; st && i < n; i++) {
 		if (jobs[i]->rc < 0) {
@@ -96,7 +96,7 @@ static void record_published(csod_daemon *d, view_job **jobs, int n)
 		sqlite3_step(st);
 		sqlite3_reset(st);
 	}
-	sqlite3_finalize(st);
+	csod_db_release(st);
 	if (in_tx && csod_db_commit(d->db) < 0)
 		csod_db_rollback(d->db);
 }
