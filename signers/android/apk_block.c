@@ -1,4 +1,4 @@
-/* Chunked digests and building the APK Signing Block; see apk_block.h. */
+/* Building the APK Signing Block; see apk_block.h. */
 #include "apk_block.h"
 
 #include <stdlib.h>
@@ -7,70 +7,6 @@
 #include <openssl/x509v3.h>
 
 #define APK_SIG_MAGIC "APK Sig Block 42"
-
-int csod_apk_digester_init(csod_apk_digester *d)
-{
-	memset(d, 0, sizeof *d);
-	d->ctx = EVP_MD_CTX_new();
-	d->chunk = csod_big_alloc(CSOD_APK_CHUNK);
-	return d->ctx && d->chunk ? 0 : -1;
-}
-
-static void digest_chunk(csod_apk_digester *d)
-{
-	if (d->fill == 0)
-		return;
-	unsigned char prefix[5] = {0xa5};
-	unsigned char out[CSOD_APK_SHA256_BYTES];
-	csod_put32(prefix + 1, (uint32_t)d->fill);
-	if (!EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
-	    !EVP_DigestUpdate(d->ctx, d->chunk, d->fill) || !EVP_DigestFinal_ex(d->ctx, out, NULL))
-		d->failed = 1;
-	csod_buf_add(&d->digests, out, sizeof out);
-	d->count++;
-	d->fill = 0;
-}
-
-void csod_apk_digester_feed(void *p, const unsigned char *data, size_t len)
-{
-	csod_apk_digester *d = p;
-	while (len) {
-		size_t n = CSOD_APK_CHUNK - d->fill < len ? CSOD_APK_CHUNK - d->fill : len;
-		memcpy(d->chunk + d->fill, data, n);
-		d->fill += n;
-		data += n;
-		len -= n;
-		if (d->fill == CSOD_APK_CHUNK)
-			digest_chunk(d);
-	}
-}
-
-void csod_apk_digester_end_section(csod_apk_digester *d)
-{
-	digest_chunk(d);
-}
-
-int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES])
-{
-	digest_chunk(d);
-	unsigned char prefix[5] = {0x5a};
-	csod_put32(prefix + 1, d->count);
-	if (d->failed || d->digests.oom || !EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
-	    !EVP_DigestUpdate(d->ctx, d->digests.p, d->digests.len) ||
-	    !EVP_DigestFinal_ex(d->ctx, out, NULL))
-		return -1;
-	return 0;
-}
-
-void csod_apk_digester_free(csod_apk_digester *d)
-{
-	EVP_MD_CTX_free(d->ctx);
-	csod_big_free(d->chunk, CSOD_APK_CHUNK);
-	csod_buf_free(&d->digests);
-	memset(d, 0, sizeof *d);
-}
 
 uint32_t csod_apk_sig_alg(EVP_PKEY *key)
 {

@@ -39,15 +39,23 @@ static int get_lp(struct rd *r, struct rd *sub)
 	return 0;
 }
 
+/* Reads [off, off + len) straight into the digester's chunk (no copy), and
+ * shows each piece to seen while it is there. */
 static int digest_range(const csod_zip *z, csod_apk_digester *d, uint64_t off, uint64_t len,
-                        unsigned char *buf, const csod_apk_seen *seen, csod_error *err)
+                        const csod_apk_seen *seen, csod_error *err)
 {
 	while (len) {
+		size_t room;
+		unsigned char *p = csod_apk_digester_room(d, &room);
+		if (!p)
+			return csod_fail(err, "out of memory");
 		size_t n = len < VERIFY_IO_CHUNK ? (size_t)len : VERIFY_IO_CHUNK;
-		if (csod_zip_pread(z, buf, n, off, err) < 0)
+		if (n > room)
+			n = room;
+		if (csod_zip_pread(z, p, n, off, err) < 0)
 			return -1;
-		csod_apk_digester_feed(d, buf, n);
-		if (seen && seen->fn(seen->ctx, off, buf, n, err) < 0)
+		csod_apk_digester_commit(d, n);
+		if (seen && seen->fn(seen->ctx, off, p, n, err) < 0)
 			return -1;
 		off += n;
 		len -= n;
@@ -62,21 +70,21 @@ static int content_digest(const csod_zip *z, const csod_apk_seen *seen,
                           unsigned char out[CSOD_APK_SHA256_BYTES], csod_error *err)
 {
 	csod_apk_digester d;
-	unsigned char *buf = csod_big_alloc(VERIFY_IO_CHUNK);
-	int rc = csod_apk_digester_init(&d) < 0 || !buf ? csod_fail(err, "out of memory") : 0;
-	if (rc == 0)
-		rc = digest_range(z, &d, 0, z->apk_sig_block_offset, buf, seen, err);
-	if (rc == 0)
-		rc = digest_range(z, &d, z->cd_offset, z->cd_size, buf, NULL, err);
 	uint64_t eocd_len = z->size - z->eocd_offset;
-	if (rc == 0 && (rc = csod_zip_pread(z, buf, (size_t)eocd_len, z->eocd_offset, err)) == 0) {
-		csod_put32(buf + 16, (uint32_t)z->apk_sig_block_offset);
-		csod_apk_digester_feed(&d, buf, (size_t)eocd_len);
+	unsigned char *eocd = malloc((size_t)eocd_len);
+	int rc = csod_apk_digester_init(&d) < 0 || !eocd ? csod_fail(err, "out of memory") : 0;
+	if (rc == 0)
+		rc = digest_range(z, &d, 0, z->apk_sig_block_offset, seen, err);
+	if (rc == 0)
+		rc = digest_range(z, &d, z->cd_offset, z->cd_size, NULL, err);
+	if (rc == 0 && (rc = csod_zip_pread(z, eocd, (size_t)eocd_len, z->eocd_offset, err)) == 0) {
+		csod_put32(eocd + 16, (uint32_t)z->apk_sig_block_offset);
+		csod_apk_digester_feed(&d, eocd, (size_t)eocd_len);
 		if (csod_apk_digester_finish(&d, out) < 0)
 			rc = csod_fail(err, "cannot compute the APK digest");
 	}
 	csod_apk_digester_free(&d);
-	csod_big_free(buf, VERIFY_IO_CHUNK);
+	free(eocd);
 	return rc;
 }
 

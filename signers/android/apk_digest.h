@@ -1,0 +1,58 @@
+/* The v2/v3 content digest: SHA-256 over 1 MB chunks of the entries, the
+ * central directory and the end record, then over the chunk digests.
+ *
+ * The chunks are hashed on a second thread while the caller goes on: when
+ * an APK also has a v1 signature, the caller spends as long inflating and
+ * hashing the entries' content for v1 as the chunks take, and the two are
+ * independent (they hash different bytes). The caller fills a ring of a
+ * few chunk buffers; the thread hashes full ones in order and hands them
+ * back, so memory stays a few megabytes whatever the archive's size. If
+ * the thread cannot be started the chunks are hashed inline. */
+#ifndef CSOD_APK_DIGEST_H
+#define CSOD_APK_DIGEST_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "../java/bytebuf.h"
+
+#define CSOD_APK_CHUNK        (1024u * 1024u)
+#define CSOD_APK_SHA256_BYTES 32u
+#define CSOD_APK_RING         3u /* chunk buffers: one filling, two queued */
+
+typedef struct csod_apk_digester {
+	EVP_MD_CTX *ctx; /* used by the hashing thread only */
+	unsigned char *ring[CSOD_APK_RING];
+	size_t ring_len[CSOD_APK_RING];
+	size_t fill;        /* bytes in the chunk being filled */
+	uint64_t submitted; /* chunks handed to the thread */
+	uint64_t hashed;    /* chunks it has hashed (under lock) */
+	csod_buf digests;   /* one per chunk, written by the thread */
+	int failed, stop;   /* under lock */
+	int oom, threaded, ready;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work, room; /* a chunk to hash; a slot to fill */
+} csod_apk_digester;
+
+/* 0, or -1 when out of memory (free is still safe). */
+int csod_apk_digester_init(csod_apk_digester *d);
+/* The next bytes of the current section, in order. */
+void csod_apk_digester_feed(void *d, const unsigned char *data, size_t len);
+/* Room to read the next bytes into directly (saves the copy feed makes):
+ * at least one byte, *room says how many, NULL when out of memory. Then
+ * commit says how many were put there; they stay readable, unchanged,
+ * until the next call to room or feed. */
+unsigned char *csod_apk_digester_room(csod_apk_digester *d, size_t *room);
+void csod_apk_digester_commit(csod_apk_digester *d, size_t n);
+/* The current section ends: its last chunk may be short. */
+void csod_apk_digester_end_section(csod_apk_digester *d);
+/* Waits for the thread and gives the top-level digest; -1 on failure. */
+int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES]);
+/* Stops the thread (if finish was not reached) and frees everything. */
+void csod_apk_digester_free(csod_apk_digester *d);
+
+#endif
