@@ -2,6 +2,7 @@
 #include "zip_write.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 #define FLAG_DESCRIPTOR 0x0008u
 #define FLAG_UTF8       0x0800u
 #define COPY_CHUNK      (256u * 1024u)
+#define WRITEBACK_STEP  (8u * 1024u * 1024u)
 
 void csod_zip_out_init(csod_zip_out *o, int fd)
 {
@@ -47,6 +49,14 @@ int csod_zip_out_write(csod_zip_out *o, const void *data, size_t len, csod_error
 		p += n;
 		len -= (size_t)n;
 		o->pos += (uint64_t)n;
+	}
+	if (o->pos - o->written_back >= WRITEBACK_STEP) {
+		/* Starts writing what we wrote to disk now, so that the fsync
+		 * before publishing waits for the last few megabytes only, not
+		 * the whole archive. Advice: failure (say, not a file) is fine. */
+		sync_file_range(o->fd, (off64_t)o->written_back,
+		                (off64_t)(o->pos - o->written_back), SYNC_FILE_RANGE_WRITE);
+		o->written_back = o->pos;
 	}
 	if (o->pos > 0xffffffffu)
 		return csod_fail(err,

@@ -17,6 +17,7 @@
 typedef struct csod_zip_out {
 	int fd;
 	uint64_t pos;
+	uint64_t written_back; /* output before this is on its way to disk */
 	/* Sees every byte written, in order (the APK engine digests them). */
 	void (*tap)(void *ctx, const unsigned char *data, size_t len);
 	void *tap_ctx;
