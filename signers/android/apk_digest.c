@@ -1,13 +1,15 @@
 /* The chunked v2/v3 digest, hashed on a second thread; see apk_digest.h. */
 #include "apk_digest.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../java/zip_read.h"
 
-/* The thread takes chunk `hashed` when it is below `submitted`; the
- * caller fills slot `submitted % CSOD_APK_RING` once the chunk that last
- * used that slot is hashed. Both counters change under the lock. */
+/* The caller fills the lowest free slot of the ring (so a small APK uses
+ * one or two) and queues it; the thread hashes queued chunks in order and
+ * frees their slots. `busy`, `queue`, the counters and the flags change
+ * under the lock. */
 
 /* Appends the chunk's digest; 0 on failure. */
 static int hash_chunk(csod_apk_digester *d, const unsigned char *chunk, size_t len)
@@ -32,7 +34,7 @@ static void *hash_chunks(void *arg)
 			pthread_cond_wait(&d->work, &d->lock);
 		if (d->hashed == d->submitted)
 			break; /* stopped, nothing left */
-		size_t slot = (size_t)(d->hashed % CSOD_APK_RING);
+		unsigned slot = d->queue[d->hashed % CSOD_APK_RING];
 		const unsigned char *chunk = d->ring[slot];
 		size_t len = d->ring_len[slot];
 		pthread_mutex_unlock(&d->lock);
@@ -40,6 +42,7 @@ static void *hash_chunks(void *arg)
 		pthread_mutex_lock(&d->lock);
 		if (!ok)
 			d->failed = 1;
+		d->busy &= ~(1u << slot);
 		d->hashed++;
 		pthread_cond_signal(&d->room);
 	}
@@ -63,44 +66,59 @@ int csod_apk_digester_init(csod_apk_digester *d)
 	return 0;
 }
 
-static size_t current_slot(const csod_apk_digester *d)
+/* A free slot to fill: the lowest, waiting for the thread if none is. */
+static unsigned take_slot(csod_apk_digester *d)
 {
-	return d->threaded ? (size_t)(d->submitted % CSOD_APK_RING) : 0;
+	if (!d->threaded)
+		return 0;
+	const unsigned all = (1u << CSOD_APK_RING) - 1;
+	pthread_mutex_lock(&d->lock);
+	while (d->busy == all)
+		pthread_cond_wait(&d->room, &d->lock);
+	unsigned slot = 0;
+	while (d->busy & (1u << slot))
+		slot++;
+	d->busy |= 1u << slot;
+	pthread_mutex_unlock(&d->lock);
+	return slot;
 }
 
-/* The chunk being filled, waiting for its slot when a new one starts. */
+/* The chunk being filled. The first buffer is mapped populated (it is
+ * filled whole, and faulting a megabyte in page by page costs more); the
+ * others only fault in what a large APK makes them hold. */
 static unsigned char *current(csod_apk_digester *d)
 {
 	if (d->oom || !d->ctx)
 		return NULL;
-	size_t slot = current_slot(d);
-	if (d->fill == 0 && d->threaded) {
-		pthread_mutex_lock(&d->lock);
-		while (d->submitted - d->hashed >= CSOD_APK_RING)
-			pthread_cond_wait(&d->room, &d->lock);
-		pthread_mutex_unlock(&d->lock);
+	if (!d->filling) {
+		d->slot = take_slot(d);
+		d->filling = 1;
 	}
-	if (!d->ring[slot] && !(d->ring[slot] = csod_big_alloc(CSOD_APK_CHUNK)))
+	unsigned s = d->slot;
+	if (!d->ring[s] &&
+	    !(d->ring[s] = s == 0 ? csod_big_alloc(CSOD_APK_CHUNK) : malloc(CSOD_APK_CHUNK)))
 		d->oom = 1;
-	return d->ring[slot];
+	return d->ring[s];
 }
 
-/* Hands the filled chunk over (or hashes it here, without a thread). */
+/* Queues the filled chunk (or hashes it here, without a thread). */
 static void submit(csod_apk_digester *d)
 {
 	if (d->fill == 0)
 		return;
-	size_t slot = current_slot(d);
-	d->ring_len[slot] = d->fill;
+	unsigned s = d->slot;
+	d->ring_len[s] = d->fill;
 	d->fill = 0;
 	if (!d->threaded) {
-		if (!hash_chunk(d, d->ring[slot], d->ring_len[slot]))
+		if (!hash_chunk(d, d->ring[s], d->ring_len[s]))
 			d->failed = 1;
 		d->submitted++;
 		d->hashed++;
 		return;
 	}
+	d->filling = 0;
 	pthread_mutex_lock(&d->lock);
+	d->queue[d->submitted % CSOD_APK_RING] = s;
 	d->submitted++;
 	pthread_cond_signal(&d->work);
 	pthread_mutex_unlock(&d->lock);
@@ -179,8 +197,9 @@ void csod_apk_digester_free(csod_apk_digester *d)
 		pthread_mutex_destroy(&d->lock);
 	}
 	EVP_MD_CTX_free(d->ctx);
-	for (size_t i = 0; i < CSOD_APK_RING; i++)
-		csod_big_free(d->ring[i], CSOD_APK_CHUNK);
+	csod_big_free(d->ring[0], CSOD_APK_CHUNK);
+	for (size_t i = 1; i < CSOD_APK_RING; i++)
+		free(d->ring[i]);
 	csod_buf_free(&d->digests);
 	memset(d, 0, sizeof *d);
 }

@@ -5,9 +5,9 @@
  * an APK also has a v1 signature, the caller spends as long inflating and
  * hashing the entries' content for v1 as the chunks take, and the two are
  * independent (they hash different bytes). The caller fills a ring of a
- * few chunk buffers; the thread hashes full ones in order and hands them
- * back, so memory stays a few megabytes whatever the archive's size. If
- * the thread cannot be started the chunks are hashed inline. */
+ * few chunk buffers; the thread hashes full ones in order and frees them,
+ * so memory stays a few megabytes whatever the archive's size. If the
+ * thread cannot be started the chunks are hashed inline. */
 #ifndef CSOD_APK_DIGEST_H
 #define CSOD_APK_DIGEST_H
 
@@ -21,12 +21,16 @@
 
 #define CSOD_APK_CHUNK        (1024u * 1024u)
 #define CSOD_APK_SHA256_BYTES 32u
-#define CSOD_APK_RING         3u /* chunk buffers: one filling, two queued */
+#define CSOD_APK_RING         3u /* chunk buffers: one filling, up to two queued */
 
 typedef struct csod_apk_digester {
 	EVP_MD_CTX *ctx; /* used by the hashing thread only */
 	unsigned char *ring[CSOD_APK_RING];
 	size_t ring_len[CSOD_APK_RING];
+	unsigned queue[CSOD_APK_RING]; /* slot of chunk n at n % CSOD_APK_RING */
+	unsigned busy;                 /* a bit per slot: filling or queued */
+	unsigned slot;                 /* the one being filled, if filling */
+	int filling;
 	size_t fill;        /* bytes in the chunk being filled */
 	uint64_t submitted; /* chunks handed to the thread */
 	uint64_t hashed;    /* chunks it has hashed (under lock) */
