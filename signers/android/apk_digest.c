@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/fileio.h"
 #include "../java/zip_read.h"
 
 /* The caller fills the lowest free slot of the ring (so a small APK uses
@@ -25,6 +26,21 @@ static int hash_chunk(csod_apk_digester *d, const unsigned char *chunk, size_t l
 	return !d->digests.oom;
 }
 
+/* Writes a chunk where it goes, if it goes anywhere; the first failure is
+ * kept for finish. Only the thread (or, without one, the caller) writes. */
+static void write_chunk(csod_apk_digester *d, unsigned slot)
+{
+	int fd = d->ring_fd[slot];
+	if (fd < 0 || d->write_failed)
+		return;
+	uint64_t end = d->ring_at[slot] + d->ring_len[slot];
+	if (csod_pwrite_all(fd, d->ring[slot], d->ring_len[slot], (off_t)d->ring_at[slot],
+	                    &d->write_err) < 0)
+		d->write_failed = 1;
+	else
+		csod_write_back(fd, &d->written_back, end);
+}
+
 static void *hash_chunks(void *arg)
 {
 	csod_apk_digester *d = arg;
@@ -39,6 +55,7 @@ static void *hash_chunks(void *arg)
 		size_t len = d->ring_len[slot];
 		pthread_mutex_unlock(&d->lock);
 		int ok = hash_chunk(d, chunk, len);
+		write_chunk(d, slot);
 		pthread_mutex_lock(&d->lock);
 		if (!ok)
 			d->failed = 1;
@@ -60,6 +77,7 @@ int csod_apk_digester_init(csod_apk_digester *d)
 		return -1;
 	}
 	d->ready = 1;
+	d->out_fd = -1;
 	if (!(d->ctx = EVP_MD_CTX_new()))
 		return -1;
 	d->threaded = pthread_create(&d->thread, NULL, hash_chunks, d) == 0;
@@ -108,10 +126,15 @@ static void submit(csod_apk_digester *d)
 		return;
 	unsigned s = d->slot;
 	d->ring_len[s] = d->fill;
+	d->ring_fd[s] = d->out_fd;
+	d->ring_at[s] = d->out_at;
+	if (d->out_fd >= 0)
+		d->out_at += d->fill;
 	d->fill = 0;
 	if (!d->threaded) {
 		if (!hash_chunk(d, d->ring[s], d->ring_len[s]))
 			d->failed = 1;
+		write_chunk(d, s);
 		d->submitted++;
 		d->hashed++;
 		return;
@@ -155,6 +178,12 @@ void csod_apk_digester_commit(csod_apk_digester *d, size_t n)
 		submit(d);
 }
 
+void csod_apk_digester_write_to(csod_apk_digester *d, int fd, uint64_t at)
+{
+	d->out_fd = fd;
+	d->out_at = at;
+}
+
 void csod_apk_digester_end_section(csod_apk_digester *d)
 {
 	submit(d);
@@ -173,10 +202,15 @@ static void stop_thread(csod_apk_digester *d)
 	d->threaded = 0;
 }
 
-int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES])
+int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES],
+                             csod_error *err)
 {
 	submit(d);
 	stop_thread(d);
+	if (d->write_failed) {
+		*err = d->write_err;
+		return -1;
+	}
 	unsigned char prefix[5] = {0x5a};
 	csod_put32(prefix + 1, (uint32_t)d->submitted);
 	if (d->failed || d->oom || !d->ctx || d->digests.oom ||
@@ -184,7 +218,7 @@ int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SH
 	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
 	    !EVP_DigestUpdate(d->ctx, d->digests.p, d->digests.len) ||
 	    !EVP_DigestFinal_ex(d->ctx, out, NULL))
-		return -1;
+		return csod_fail(err, "cannot compute the APK digest");
 	return 0;
 }
 

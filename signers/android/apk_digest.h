@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 
+#include "../../lib/error.h"
 #include "../java/bytebuf.h"
 
 #define CSOD_APK_CHUNK        (1024u * 1024u)
@@ -31,7 +32,14 @@ typedef struct csod_apk_digester {
 	unsigned busy;                 /* a bit per slot: filling or queued */
 	unsigned slot;                 /* the one being filled, if filling */
 	int filling;
-	size_t fill;        /* bytes in the chunk being filled */
+	size_t fill;                /* bytes in the chunk being filled */
+	int out_fd;                 /* chunks filled from now on are written here */
+	uint64_t out_at;            /* at this offset in it */
+	int ring_fd[CSOD_APK_RING]; /* each queued chunk's, and where */
+	uint64_t ring_at[CSOD_APK_RING];
+	uint64_t written_back; /* by the writer: see csod_write_back */
+	csod_error write_err;  /* the writer's first failure */
+	int write_failed;
 	uint64_t submitted; /* chunks handed to the thread */
 	uint64_t hashed;    /* chunks it has hashed (under lock) */
 	csod_buf digests;   /* one per chunk, written by the thread */
@@ -52,10 +60,16 @@ void csod_apk_digester_feed(void *d, const unsigned char *data, size_t len);
  * until the next call to room or feed. */
 unsigned char *csod_apk_digester_room(csod_apk_digester *d, size_t *room);
 void csod_apk_digester_commit(csod_apk_digester *d, size_t n);
+/* From the next chunk on, the chunks are also written to fd from offset at
+ * on, by the thread once it has hashed them (so the caller neither copies
+ * nor writes them); fd -1 stops that. Call it between sections. */
+void csod_apk_digester_write_to(csod_apk_digester *d, int fd, uint64_t at);
 /* The current section ends: its last chunk may be short. */
 void csod_apk_digester_end_section(csod_apk_digester *d);
-/* Waits for the thread and gives the top-level digest; -1 on failure. */
-int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES]);
+/* Waits for the thread and gives the top-level digest; -1 with the reason
+ * (a failed write among them) on failure. */
+int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES],
+                             csod_error *err);
 /* Stops the thread (if finish was not reached) and frees everything. */
 void csod_apk_digester_free(csod_apk_digester *d);
 

@@ -80,8 +80,7 @@ static int content_digest(const csod_zip *z, const csod_apk_seen *seen,
 	if (rc == 0 && (rc = csod_zip_pread(z, eocd, (size_t)eocd_len, z->eocd_offset, err)) == 0) {
 		csod_put32(eocd + 16, (uint32_t)z->apk_sig_block_offset);
 		csod_apk_digester_feed(&d, eocd, (size_t)eocd_len);
-		if (csod_apk_digester_finish(&d, out) < 0)
-			rc = csod_fail(err, "cannot compute the APK digest");
+		rc = csod_apk_digester_finish(&d, out, err);
 	}
 	csod_apk_digester_free(&d);
 	free(eocd);

@@ -3,15 +3,21 @@
  * each section's 1 MB chunks, each prefixed 0xa5 + length, then over the
  * chunk digests prefixed 0x5a + count), for sections of awkward sizes, fed
  * in odd pieces, by copy (feed) and in place (room/commit), through many
- * more chunks than the ring holds; and an abandoned digester stops. */
+ * more chunks than the ring holds; an abandoned digester stops; the
+ * chunks it is asked to write land where they belong, and a failed write
+ * is reported. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../signers/android/apk_digest.h"
 
@@ -89,7 +95,8 @@ static void threaded(const unsigned char *data, const size_t *sections, int n, s
 		}
 		csod_apk_digester_end_section(&d);
 	}
-	assert_int_equal(csod_apk_digester_finish(&d, out), 0);
+	csod_error err;
+	assert_int_equal(csod_apk_digester_finish(&d, out, &err), 0);
 	csod_apk_digester_free(&d);
 }
 
@@ -141,12 +148,62 @@ static void test_abandoned(void **state)
 	free(data);
 }
 
+/* The first section is also written out, at its offset; the rest is not. */
+static void test_writes_first_section(void **state)
+{
+	(void)state;
+	const size_t first = 4 * MB + 777, rest = 5000;
+	unsigned char *data = pattern(first + rest);
+	int fd = memfd_create("apk", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	csod_apk_digester d;
+	assert_int_equal(csod_apk_digester_init(&d), 0);
+	csod_apk_digester_write_to(&d, fd, 100);
+	csod_apk_digester_feed(&d, data, first);
+	csod_apk_digester_end_section(&d);
+	csod_apk_digester_write_to(&d, -1, 0);
+	csod_apk_digester_feed(&d, data + first, rest);
+	unsigned char out[CSOD_APK_SHA256_BYTES];
+	csod_error err;
+	assert_int_equal(csod_apk_digester_finish(&d, out, &err), 0);
+	csod_apk_digester_free(&d);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, 100 + first);
+	unsigned char *back = malloc(first);
+	assert_int_equal(pread(fd, back, first, 100), (ssize_t)first);
+	assert_memory_equal(back, data, first);
+	free(back);
+	close(fd);
+	free(data);
+}
+
+/* A write that fails is reported by finish, with the reason. */
+static void test_write_failure(void **state)
+{
+	(void)state;
+	unsigned char *data = pattern(2 * MB);
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	csod_apk_digester d;
+	assert_int_equal(csod_apk_digester_init(&d), 0);
+	csod_apk_digester_write_to(&d, fd, 0);
+	csod_apk_digester_feed(&d, data, 2 * MB);
+	unsigned char out[CSOD_APK_SHA256_BYTES];
+	csod_error err;
+	assert_int_equal(csod_apk_digester_finish(&d, out, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot write"));
+	csod_apk_digester_free(&d);
+	close(fd);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_small_sections),
-	    cmocka_unit_test(test_many_chunks),
-	    cmocka_unit_test(test_abandoned),
+	    cmocka_unit_test(test_small_sections), cmocka_unit_test(test_many_chunks),
+	    cmocka_unit_test(test_abandoned),      cmocka_unit_test(test_writes_first_section),
+	    cmocka_unit_test(test_write_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
