@@ -1,8 +1,9 @@
 /* The apk engine: v1 (JAR signing, when minSdkVersion < 24) then the APK
  * Signing Block with v2 and v3 signers. Entries are copied verbatim, in
  * input order, and aligned as zipalign does; each is read from the input
- * once, and the same bytes are written, fed to the v2/v3 chunk digests and
- * inflated for its v1 digest. That is why the v1 files (manifest, .SF,
+ * once, straight into the v2/v3 digester's chunk buffer, whose thread
+ * hashes and writes it, while this thread inflates the same bytes for the
+ * entry's v1 digest. That is why the v1 files (manifest, .SF,
  * block) come after the entries, as apksigner places them: the entries'
  * offsets, and so the v2/v3 chunks, must not depend on the v1 files, which
  * need every entry's digest first. The output is not read back here.
