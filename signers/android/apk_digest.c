@@ -1,4 +1,11 @@
-/* The chunked v2/v3 digest, hashed on a second thread; see apk_digest.h. */
+/* The chunked v2/v3 digest, hashed on a second thread; see apk_digest.h.
+ *
+ * The caller fills the lowest free slot of the ring (so a small APK uses
+ * one or two) and queues it. Hashers (the thread, and the caller when it
+ * would otherwise wait) take queued chunks in order, hash them outside the
+ * lock, write them where they go, then record the digest at the chunk's
+ * number and free the slot. The digests are independent, so the order in
+ * which chunks finish does not matter. */
 #include "apk_digest.h"
 
 #include <stdlib.h>
@@ -7,38 +14,56 @@
 #include "../common/fileio.h"
 #include "../java/zip_read.h"
 
-/* The caller fills the lowest free slot of the ring (so a small APK uses
- * one or two) and queues it; the thread hashes queued chunks in order and
- * frees their slots. `busy`, `queue`, the counters and the flags change
- * under the lock. */
+#define ALL_SLOTS ((1u << CSOD_APK_RING) - 1)
 
-/* Appends the chunk's digest; 0 on failure. */
-static int hash_chunk(csod_apk_digester *d, const unsigned char *chunk, size_t len)
+/* Under the lock: the next queued chunk's slot, if any. */
+static int take_chunk(csod_apk_digester *d, unsigned *slot)
 {
+	if (d->started == d->submitted)
+		return 0;
+	*slot = d->queue[d->started % CSOD_APK_RING];
+	d->started++;
+	return 1;
+}
+
+/* Hashes and writes the chunk in slot (taken, so no one else touches it),
+ * then records the outcome and frees the slot. Called without the lock. */
+static void run_chunk(csod_apk_digester *d, unsigned slot, EVP_MD_CTX *ctx, int write_back)
+{
+	const unsigned char *chunk = d->ring[slot];
+	size_t len = d->ring_len[slot];
 	unsigned char prefix[5] = {0xa5};
 	unsigned char out[CSOD_APK_SHA256_BYTES];
 	csod_put32(prefix + 1, (uint32_t)len);
-	if (!EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
-	    !EVP_DigestUpdate(d->ctx, chunk, len) || !EVP_DigestFinal_ex(d->ctx, out, NULL))
-		return 0;
-	csod_buf_add(&d->digests, out, sizeof out);
-	return !d->digests.oom;
-}
-
-/* Writes a chunk where it goes, if it goes anywhere; the first failure is
- * kept for finish. Only the thread (or, without one, the caller) writes. */
-static void write_chunk(csod_apk_digester *d, unsigned slot)
-{
-	int fd = d->ring_fd[slot];
-	if (fd < 0 || d->write_failed)
-		return;
-	uint64_t end = d->ring_at[slot] + d->ring_len[slot];
-	if (csod_pwrite_all(fd, d->ring[slot], d->ring_len[slot], (off_t)d->ring_at[slot],
-	                    &d->write_err) < 0)
-		d->write_failed = 1;
+	int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	         EVP_DigestUpdate(ctx, prefix, sizeof prefix) &&
+	         EVP_DigestUpdate(ctx, chunk, len) && EVP_DigestFinal_ex(ctx, out, NULL);
+	csod_error werr;
+	int wrote = 1, fd = d->ring_fd[slot];
+	if (fd >= 0) {
+		wrote = csod_pwrite_all(fd, chunk, len, (off_t)d->ring_at[slot], &werr) == 0;
+		if (wrote && write_back)
+			csod_write_back(fd, &d->written_back, d->ring_at[slot] + len);
+	}
+	pthread_mutex_lock(&d->lock);
+	size_t at = (size_t)d->ring_chunk[slot] * CSOD_APK_SHA256_BYTES;
+	if (ok && d->digests.len < at + sizeof out) {
+		unsigned char zero[CSOD_APK_SHA256_BYTES] = {0};
+		while (!d->digests.oom && d->digests.len < at + sizeof out)
+			csod_buf_add(&d->digests, zero, sizeof zero);
+	}
+	if (ok && !d->digests.oom)
+		memcpy(d->digests.p + at, out, sizeof out);
 	else
-		csod_write_back(fd, &d->written_back, end);
+		d->failed = 1;
+	if (!wrote && !d->write_failed) {
+		d->write_err = werr;
+		d->write_failed = 1;
+	}
+	d->busy &= ~(1u << slot);
+	d->done++;
+	pthread_cond_broadcast(&d->room);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void *hash_chunks(void *arg)
@@ -46,22 +71,16 @@ static void *hash_chunks(void *arg)
 	csod_apk_digester *d = arg;
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
-		while (d->hashed == d->submitted && !d->stop)
+		unsigned slot;
+		if (take_chunk(d, &slot)) {
+			pthread_mutex_unlock(&d->lock);
+			run_chunk(d, slot, d->ctx[0], 1);
+			pthread_mutex_lock(&d->lock);
+		} else if (d->stop) {
+			break;
+		} else {
 			pthread_cond_wait(&d->work, &d->lock);
-		if (d->hashed == d->submitted)
-			break; /* stopped, nothing left */
-		unsigned slot = d->queue[d->hashed % CSOD_APK_RING];
-		const unsigned char *chunk = d->ring[slot];
-		size_t len = d->ring_len[slot];
-		pthread_mutex_unlock(&d->lock);
-		int ok = hash_chunk(d, chunk, len);
-		write_chunk(d, slot);
-		pthread_mutex_lock(&d->lock);
-		if (!ok)
-			d->failed = 1;
-		d->busy &= ~(1u << slot);
-		d->hashed++;
-		pthread_cond_signal(&d->room);
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -78,21 +97,45 @@ int csod_apk_digester_init(csod_apk_digester *d)
 	}
 	d->ready = 1;
 	d->out_fd = -1;
-	if (!(d->ctx = EVP_MD_CTX_new()))
+	if (!(d->ctx[0] = EVP_MD_CTX_new()) || !(d->ctx[1] = EVP_MD_CTX_new()))
 		return -1;
 	d->threaded = pthread_create(&d->thread, NULL, hash_chunks, d) == 0;
 	return 0;
 }
 
-/* A free slot to fill: the lowest, waiting for the thread if none is. */
+/* Under the lock, until `until` holds: hashes a queued chunk if there is
+ * one (instead of idling), else waits for one to finish. */
+static void help_until(csod_apk_digester *d, int (*until)(const csod_apk_digester *))
+{
+	while (!until(d)) {
+		unsigned slot;
+		if (take_chunk(d, &slot)) {
+			pthread_mutex_unlock(&d->lock);
+			run_chunk(d, slot, d->ctx[1], 0);
+			pthread_mutex_lock(&d->lock);
+		} else {
+			pthread_cond_wait(&d->room, &d->lock);
+		}
+	}
+}
+
+static int a_slot_is_free(const csod_apk_digester *d)
+{
+	return d->busy != ALL_SLOTS;
+}
+
+static int all_done(const csod_apk_digester *d)
+{
+	return d->done == d->submitted;
+}
+
+/* A free slot to fill: the lowest. */
 static unsigned take_slot(csod_apk_digester *d)
 {
 	if (!d->threaded)
 		return 0;
-	const unsigned all = (1u << CSOD_APK_RING) - 1;
 	pthread_mutex_lock(&d->lock);
-	while (d->busy == all)
-		pthread_cond_wait(&d->room, &d->lock);
+	help_until(d, a_slot_is_free);
 	unsigned slot = 0;
 	while (d->busy & (1u << slot))
 		slot++;
@@ -106,7 +149,7 @@ static unsigned take_slot(csod_apk_digester *d)
  * others only fault in what a large APK makes them hold. */
 static unsigned char *current(csod_apk_digester *d)
 {
-	if (d->oom || !d->ctx)
+	if (d->oom || !d->ctx[1])
 		return NULL;
 	if (!d->filling) {
 		d->slot = take_slot(d);
@@ -131,19 +174,18 @@ static void submit(csod_apk_digester *d)
 	if (d->out_fd >= 0)
 		d->out_at += d->fill;
 	d->fill = 0;
-	if (!d->threaded) {
-		if (!hash_chunk(d, d->ring[s], d->ring_len[s]))
-			d->failed = 1;
-		write_chunk(d, s);
-		d->submitted++;
-		d->hashed++;
-		return;
-	}
 	d->filling = 0;
 	pthread_mutex_lock(&d->lock);
+	d->ring_chunk[s] = d->submitted;
 	d->queue[d->submitted % CSOD_APK_RING] = s;
 	d->submitted++;
 	pthread_cond_signal(&d->work);
+	if (!d->threaded) { /* hash it now: it is the only one queued */
+		d->started++;
+		pthread_mutex_unlock(&d->lock);
+		run_chunk(d, s, d->ctx[1], 1);
+		return;
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -206,6 +248,11 @@ int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SH
                              csod_error *err)
 {
 	submit(d);
+	if (d->threaded) {
+		pthread_mutex_lock(&d->lock);
+		help_until(d, all_done);
+		pthread_mutex_unlock(&d->lock);
+	}
 	stop_thread(d);
 	if (d->write_failed) {
 		*err = d->write_err;
@@ -213,11 +260,13 @@ int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SH
 	}
 	unsigned char prefix[5] = {0x5a};
 	csod_put32(prefix + 1, (uint32_t)d->submitted);
-	if (d->failed || d->oom || !d->ctx || d->digests.oom ||
-	    !EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
-	    !EVP_DigestUpdate(d->ctx, d->digests.p, d->digests.len) ||
-	    !EVP_DigestFinal_ex(d->ctx, out, NULL))
+	EVP_MD_CTX *ctx = d->ctx[1];
+	if (d->failed || d->oom || !ctx || d->digests.oom ||
+	    d->digests.len != d->submitted * CSOD_APK_SHA256_BYTES ||
+	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, prefix, sizeof prefix) ||
+	    !EVP_DigestUpdate(ctx, d->digests.p, d->digests.len) ||
+	    !EVP_DigestFinal_ex(ctx, out, NULL))
 		return csod_fail(err, "cannot compute the APK digest");
 	return 0;
 }
@@ -230,7 +279,8 @@ void csod_apk_digester_free(csod_apk_digester *d)
 		pthread_cond_destroy(&d->room);
 		pthread_mutex_destroy(&d->lock);
 	}
-	EVP_MD_CTX_free(d->ctx);
+	EVP_MD_CTX_free(d->ctx[0]);
+	EVP_MD_CTX_free(d->ctx[1]);
 	csod_big_free(d->ring[0], CSOD_APK_CHUNK);
 	for (size_t i = 1; i < CSOD_APK_RING; i++)
 		free(d->ring[i]);

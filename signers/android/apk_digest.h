@@ -5,9 +5,11 @@
  * an APK also has a v1 signature, the caller spends as long inflating and
  * hashing the entries' content for v1 as the chunks take, and the two are
  * independent (they hash different bytes). The caller fills a ring of a
- * few chunk buffers; the thread hashes full ones in order and frees them,
- * so memory stays a few megabytes whatever the archive's size. If the
- * thread cannot be started the chunks are hashed inline. */
+ * few chunk buffers; the thread hashes queued ones and frees them, so
+ * memory stays a few megabytes whatever the archive's size. A caller that
+ * would wait for a free buffer (it only reads: v2/v3 alone, or the
+ * self-check) hashes a queued chunk itself instead, so both cores hash.
+ * If the thread cannot be started the chunks are hashed inline. */
 #ifndef CSOD_APK_DIGEST_H
 #define CSOD_APK_DIGEST_H
 
@@ -25,29 +27,30 @@
 #define CSOD_APK_RING         3u /* chunk buffers: one filling, up to two queued */
 
 typedef struct csod_apk_digester {
-	EVP_MD_CTX *ctx; /* used by the hashing thread only */
 	unsigned char *ring[CSOD_APK_RING];
+	/* Each queued slot's chunk: its number, length and where it goes. */
+	uint64_t ring_chunk[CSOD_APK_RING];
 	size_t ring_len[CSOD_APK_RING];
+	int ring_fd[CSOD_APK_RING];
+	uint64_t ring_at[CSOD_APK_RING];
 	unsigned queue[CSOD_APK_RING]; /* slot of chunk n at n % CSOD_APK_RING */
-	unsigned busy;                 /* a bit per slot: filling or queued */
+	unsigned busy;                 /* a bit per slot: filling, queued or hashing */
 	unsigned slot;                 /* the one being filled, if filling */
 	int filling;
-	size_t fill;                /* bytes in the chunk being filled */
-	int out_fd;                 /* chunks filled from now on are written here */
-	uint64_t out_at;            /* at this offset in it */
-	int ring_fd[CSOD_APK_RING]; /* each queued chunk's, and where */
-	uint64_t ring_at[CSOD_APK_RING];
-	uint64_t written_back; /* by the writer: see csod_write_back */
-	csod_error write_err;  /* the writer's first failure */
-	int write_failed;
-	uint64_t submitted; /* chunks handed to the thread */
-	uint64_t hashed;    /* chunks it has hashed (under lock) */
-	csod_buf digests;   /* one per chunk, written by the thread */
-	int failed, stop;   /* under lock */
+	size_t fill;           /* bytes in the chunk being filled */
+	int out_fd;            /* chunks filled from now on are written here */
+	uint64_t out_at;       /* at this offset in it */
+	uint64_t written_back; /* the thread's: see csod_write_back */
+	/* Under the lock: */
+	uint64_t submitted, started, done; /* chunks queued, taken, hashed */
+	csod_buf digests;                  /* chunk n's digest at n * 32 */
+	csod_error write_err;              /* the first failed write */
+	int write_failed, failed, stop;
 	int oom, threaded, ready;
+	EVP_MD_CTX *ctx[2]; /* the thread's and the caller's */
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t work, room; /* a chunk to hash; a slot to fill */
+	pthread_cond_t work, room; /* a chunk to hash; a slot or chunk done */
 } csod_apk_digester;
 
 /* 0, or -1 when out of memory (free is still safe). */

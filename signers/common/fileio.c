@@ -25,8 +25,8 @@ int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *e
 
 void csod_write_back(int fd, uint64_t *from, uint64_t end)
 {
-	if (end - *from < WRITEBACK_STEP)
-		return;
+	if (end <= *from || end - *from < WRITEBACK_STEP)
+		return; /* not far enough yet (or written out of order) */
 	sync_file_range(fd, (off64_t)*from, (off64_t)(end - *from), SYNC_FILE_RANGE_WRITE);
 	*from = end;
 }
