@@ -1,14 +1,13 @@
 /* ZIP re-packing writer; see zip_write.h. */
 #include "zip_write.h"
 
-#include "../common/fileio.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <zlib.h>
+
+#include "../common/fileio.h"
 
 #define LOCAL_LEN       30u
 #define ALIGN_EXTRA_ID  0xd935u /* Android's alignment extra field */
