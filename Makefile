@@ -15,13 +15,15 @@ CC ?= cc
 PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libcurl libp11 libesmtp-1.0 jansson
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl is loaded at run time, only for timestamps (signers/common/curl_runtime.c):
+# its headers are used, its library is not linked.
+PKG_LIBS = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 
 # snprintf into fixed buffers truncates on purpose (names are bounded before use).
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
-LDLIBS = $(PKG_LIBS) -lpthread
+LDLIBS = $(PKG_LIBS) -lpthread -ldl
 
 # The sanitizer build used by `make check` lives in its own tree.
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

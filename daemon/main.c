@@ -1,6 +1,5 @@
 /* csodd: the code-signing daemon. Parses the command line and hands over to
  * the event loop (loop.c). */
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "../lib/log.h"
+#include "../signers/common/curl_runtime.h"
 #include "config.h"
 #include "loop.h"
 
@@ -71,8 +71,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	csod_log_open("csodd", foreground ? CSOD_LOG_STDERR : CSOD_LOG_SYSLOG, LOG_INFO);
-	/* Before any thread: libcurl's global set-up is not thread-safe. */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* Before any thread: libcurl's global set-up is not thread-safe. A
+	 * daemon pays its loading once; if it is missing, only timestamps fail. */
+	csod_error curl_err;
+	if (!csod_curl_load(&curl_err) && cfg->timestamp.url)
+		csod_log(LOG_WARNING, NULL, "timestamps will fail: %s", curl_err.msg);
 	/* Private key components (the keystore keeps unsealed keys) go to
 	 * OpenSSL's secure heap: locked in memory, left out of core dumps,
 	 * cleansed when freed. Without it (no memory to lock) keys still work. */
@@ -80,6 +83,6 @@ int main(int argc, char **argv)
 	int rc = csod_daemon_run(cfg, config_path, spool);
 	if (secure)
 		CRYPTO_secure_malloc_done();
-	curl_global_cleanup();
+	csod_curl_unload();
 	return rc == 0 ? 0 : 1;
 }

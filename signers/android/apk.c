@@ -1,8 +1,9 @@
 /* The apk engine: v1 (JAR signing, when minSdkVersion < 24) then the APK
  * Signing Block with v2 and v3 signers. Entries are copied verbatim, in
  * input order, and aligned as zipalign does; each is read from the input
- * once, and the same bytes are written, fed to the v2/v3 chunk digests and
- * inflated for its v1 digest. That is why the v1 files (manifest, .SF,
+ * once, straight into the v2/v3 digester's chunk buffer, whose thread
+ * hashes and writes it, while this thread inflates the same bytes for the
+ * entry's v1 digest. That is why the v1 files (manifest, .SF,
  * block) come after the entries, as apksigner places them: the entries'
  * offsets, and so the v2/v3 chunks, must not depend on the v1 files, which
  * need every entry's digest first. The output is not read back here.
@@ -114,6 +115,16 @@ static int write_entries(csod_zip_out *o, const csod_zip *z, csod_v1_builder *b,
 	return csod_zip_out_add(o, v1->block_name, v1->block.p, v1->block.len, 4, err);
 }
 
+static unsigned char *apk_room(void *d, size_t *room)
+{
+	return csod_apk_digester_room(d, room);
+}
+
+static void apk_commit(void *d, size_t n)
+{
+	csod_apk_digester_commit(d, n);
+}
+
 /* Entries, then the signing block over the entries, central directory and
  * end record, then those two. b is NULL without v1. */
 static int write_apk(const csod_zip *z, csod_v1_builder *b, const unsigned char *drop,
@@ -124,21 +135,26 @@ static int write_apk(const csod_zip *z, csod_v1_builder *b, const unsigned char 
 	csod_buf eocd = {0}, block = {0};
 	csod_zip_out_init(&o, out_fd);
 	int rc = csod_apk_digester_init(&d) < 0 ? csod_fail(err, "out of memory") : 0;
-	o.tap = csod_apk_digester_feed;
-	o.tap_ctx = &d;
+	/* The entries go through the digester, whose thread hashes and writes
+	 * them; the sections after them are only hashed (the block goes
+	 * first, once the digest is known). */
+	const csod_zip_stage stage = {csod_apk_digester_feed, apk_room, apk_commit, &d};
+	o.stage = &stage;
+	csod_apk_digester_write_to(&d, out_fd, 0);
 	if (rc == 0)
 		rc = write_entries(&o, z, b, drop, id, err);
-	o.tap = NULL;
+	o.stage = NULL;
+	csod_apk_digester_end_section(&d);
+	csod_apk_digester_write_to(&d, -1, 0);
 	uint64_t block_offset = o.pos;
 	unsigned char digest[CSOD_APK_SHA256_BYTES];
 	if (rc == 0) {
-		csod_apk_digester_end_section(&d);
 		csod_apk_digester_feed(&d, o.cd.p, o.cd.len);
 		csod_apk_digester_end_section(&d);
 		csod_zip_out_eocd(&o, block_offset, z->comment, z->comment_len, &eocd);
 		csod_apk_digester_feed(&d, eocd.p, eocd.len);
-		if (eocd.oom || o.cd.oom || csod_apk_digester_finish(&d, digest) < 0)
-			rc = csod_fail(err, "cannot compute the APK digest");
+		rc = eocd.oom || o.cd.oom ? csod_fail(err, "out of memory")
+		                          : csod_apk_digester_finish(&d, digest, err);
 	}
 	if (rc == 0)
 		rc = csod_apk_build_block(digest, id, &block, err);

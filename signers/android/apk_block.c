@@ -1,76 +1,13 @@
-/* Chunked digests and building the APK Signing Block; see apk_block.h. */
+/* Building the APK Signing Block; see apk_block.h. */
 #include "apk_block.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509v3.h>
 
 #define APK_SIG_MAGIC "APK Sig Block 42"
-
-int csod_apk_digester_init(csod_apk_digester *d)
-{
-	memset(d, 0, sizeof *d);
-	d->ctx = EVP_MD_CTX_new();
-	d->chunk = csod_big_alloc(CSOD_APK_CHUNK);
-	return d->ctx && d->chunk ? 0 : -1;
-}
-
-static void digest_chunk(csod_apk_digester *d)
-{
-	if (d->fill == 0)
-		return;
-	unsigned char prefix[5] = {0xa5};
-	unsigned char out[CSOD_APK_SHA256_BYTES];
-	csod_put32(prefix + 1, (uint32_t)d->fill);
-	if (!EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
-	    !EVP_DigestUpdate(d->ctx, d->chunk, d->fill) || !EVP_DigestFinal_ex(d->ctx, out, NULL))
-		d->failed = 1;
-	csod_buf_add(&d->digests, out, sizeof out);
-	d->count++;
-	d->fill = 0;
-}
-
-void csod_apk_digester_feed(void *p, const unsigned char *data, size_t len)
-{
-	csod_apk_digester *d = p;
-	while (len) {
-		size_t n = CSOD_APK_CHUNK - d->fill < len ? CSOD_APK_CHUNK - d->fill : len;
-		memcpy(d->chunk + d->fill, data, n);
-		d->fill += n;
-		data += n;
-		len -= n;
-		if (d->fill == CSOD_APK_CHUNK)
-			digest_chunk(d);
-	}
-}
-
-void csod_apk_digester_end_section(csod_apk_digester *d)
-{
-	digest_chunk(d);
-}
-
-int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES])
-{
-	digest_chunk(d);
-	unsigned char prefix[5] = {0x5a};
-	csod_put32(prefix + 1, d->count);
-	if (d->failed || d->digests.oom || !EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(d->ctx, prefix, sizeof prefix) ||
-	    !EVP_DigestUpdate(d->ctx, d->digests.p, d->digests.len) ||
-	    !EVP_DigestFinal_ex(d->ctx, out, NULL))
-		return -1;
-	return 0;
-}
-
-void csod_apk_digester_free(csod_apk_digester *d)
-{
-	EVP_MD_CTX_free(d->ctx);
-	csod_big_free(d->chunk, CSOD_APK_CHUNK);
-	csod_buf_free(&d->digests);
-	memset(d, 0, sizeof *d);
-}
 
 uint32_t csod_apk_sig_alg(EVP_PKEY *key)
 {
@@ -194,32 +131,61 @@ static int build_scheme(csod_buf *b, int v3, uint32_t alg, const unsigned char *
 	return rc;
 }
 
+/* The v3 scheme, built on its own thread. */
+struct scheme_job {
+	uint32_t alg;
+	const unsigned char *digest;
+	const csod_identity *id;
+	csod_buf out;
+	csod_error err;
+	int rc;
+};
+
+static void *build_v3(void *arg)
+{
+	struct scheme_job *j = arg;
+	j->rc = build_scheme(&j->out, 1, j->alg, j->digest, j->id, &j->err);
+	return NULL;
+}
+
 int csod_apk_build_block(const unsigned char digest[CSOD_APK_SHA256_BYTES], const csod_identity *id,
                          csod_buf *block, csod_error *err)
 {
 	uint32_t alg = csod_apk_sig_alg(id->key);
 	if (!alg)
 		return csod_fail(err, "the signing key type cannot sign APKs (RSA or EC)");
-	csod_buf v2 = {0}, v3 = {0};
+	csod_buf v2 = {0};
+	/* The v2 and v3 signatures are independent: v3's is made on a second
+	 * thread meanwhile (one RSA-3072 signature is ~2 ms; a token's key
+	 * serialises its own operations). Inline if no thread can start. */
+	struct scheme_job v3 = {.alg = alg, .digest = digest, .id = id};
+	pthread_t thread;
+	int threaded = pthread_create(&thread, NULL, build_v3, &v3) == 0;
 	int rc = build_scheme(&v2, 0, alg, digest, id, err);
-	if (rc == 0)
-		rc = build_scheme(&v3, 1, alg, digest, id, err);
+	if (threaded)
+		pthread_join(thread, NULL);
+	else
+		build_v3(&v3);
+	if (rc == 0 && v3.rc < 0) {
+		*err = v3.err;
+		rc = -1;
+	}
 	if (rc == 0) {
 		/* size excludes its own first copy: pairs + second size + magic */
-		uint64_t size = (8 + 4 + v2.len) + (8 + 4 + v3.len) + 8 + 16;
+		uint64_t size = (8 + 4 + v2.len) + (8 + 4 + v3.out.len) + 8 + 16;
 		csod_buf_u64(block, size);
 		csod_buf_u64(block, 4 + v2.len);
 		csod_buf_u32(block, CSOD_APK_V2_ID);
 		csod_buf_add(block, v2.p, v2.len);
-		csod_buf_u64(block, 4 + v3.len);
+		csod_buf_u64(block, 4 + v3.out.len);
 		csod_buf_u32(block, CSOD_APK_V3_ID);
-		csod_buf_add(block, v3.p, v3.len);
+		csod_buf_add(block, v3.out.p, v3.out.len);
 		csod_buf_u64(block, size);
 		csod_buf_add(block, APK_SIG_MAGIC, 16);
 		if (block->oom)
 			rc = csod_fail(err, "out of memory");
 	}
 	csod_buf_free(&v2);
-	csod_buf_free(&v3);
+	csod_buf_free(&v3.out);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /* The APK Signing Block with APK Signature Scheme v2 and v3 signers:
- * chunked SHA-256 digests (1 MB chunks over the entries, the central
- * directory and the end record), building the block, and checking one. */
+ * building the block over the content digest (apk_digest.h), and checking
+ * one. */
 #ifndef CSOD_APK_BLOCK_H
 #define CSOD_APK_BLOCK_H
 
@@ -13,31 +13,13 @@
 #include "../java/bytebuf.h"
 #include "../java/zip_read.h"
 #include "../signer.h"
+#include "apk_digest.h"
 
-#define CSOD_APK_V2_ID        0x7109871au
-#define CSOD_APK_V3_ID        0xf05368c0u
-#define CSOD_APK_STRIP_ATTR   0xbeeff00du /* v2 attribute: "v3 was also here" */
-#define CSOD_APK_CHUNK        (1024u * 1024u)
-#define CSOD_APK_V3_MIN_SDK   28u
-#define CSOD_APK_V3_MAX_SDK   0x7fffffffu
-#define CSOD_APK_SHA256_BYTES 32u
-
-/* Fed the three sections in order, byte by byte as they are written; holds
- * one chunk (1 MB) and one digest per chunk, so memory stays small. */
-typedef struct csod_apk_digester {
-	EVP_MD_CTX *ctx;
-	unsigned char *chunk;
-	size_t fill;
-	csod_buf digests;
-	uint32_t count;
-	int failed;
-} csod_apk_digester;
-
-int csod_apk_digester_init(csod_apk_digester *d);
-void csod_apk_digester_feed(void *d, const unsigned char *data, size_t len);
-void csod_apk_digester_end_section(csod_apk_digester *d);
-int csod_apk_digester_finish(csod_apk_digester *d, unsigned char out[CSOD_APK_SHA256_BYTES]);
-void csod_apk_digester_free(csod_apk_digester *d);
+#define CSOD_APK_V2_ID      0x7109871au
+#define CSOD_APK_V3_ID      0xf05368c0u
+#define CSOD_APK_STRIP_ATTR 0xbeeff00du /* v2 attribute: "v3 was also here" */
+#define CSOD_APK_V3_MIN_SDK 28u
+#define CSOD_APK_V3_MAX_SDK 0x7fffffffu
 
 /* The signature algorithm ID for the key (RSA PKCS#1 v1.5 or ECDSA, both
  * with SHA-256), or 0 when the key type has none. */

@@ -16,7 +16,8 @@
  * is read once. The v2/v3 pass reads the entries section in order, and
  * each piece it reads is also handed to the v1 check of the entry it
  * belongs to (csod_apk_seen), instead of a second pass that re-reads and
- * re-inflates every entry. The digests themselves are all computed: their
+ * re-inflates every entry; the v2/v3 chunks are hashed on a second thread
+ * meanwhile (apk_digest.h). The digests themselves are all computed: their
  * cost is the price of an independent check. */
 #include "apk_check.h"
 

@@ -39,15 +39,23 @@ static int get_lp(struct rd *r, struct rd *sub)
 	return 0;
 }
 
+/* Reads [off, off + len) straight into the digester's chunk (no copy), and
+ * shows each piece to seen while it is there. */
 static int digest_range(const csod_zip *z, csod_apk_digester *d, uint64_t off, uint64_t len,
-                        unsigned char *buf, const csod_apk_seen *seen, csod_error *err)
+                        const csod_apk_seen *seen, csod_error *err)
 {
 	while (len) {
+		size_t room;
+		unsigned char *p = csod_apk_digester_room(d, &room);
+		if (!p)
+			return csod_fail(err, "out of memory");
 		size_t n = len < VERIFY_IO_CHUNK ? (size_t)len : VERIFY_IO_CHUNK;
-		if (csod_zip_pread(z, buf, n, off, err) < 0)
+		if (n > room)
+			n = room;
+		if (csod_zip_pread(z, p, n, off, err) < 0)
 			return -1;
-		csod_apk_digester_feed(d, buf, n);
-		if (seen && seen->fn(seen->ctx, off, buf, n, err) < 0)
+		csod_apk_digester_commit(d, n);
+		if (seen && seen->fn(seen->ctx, off, p, n, err) < 0)
 			return -1;
 		off += n;
 		len -= n;
@@ -62,21 +70,20 @@ static int content_digest(const csod_zip *z, const csod_apk_seen *seen,
                           unsigned char out[CSOD_APK_SHA256_BYTES], csod_error *err)
 {
 	csod_apk_digester d;
-	unsigned char *buf = csod_big_alloc(VERIFY_IO_CHUNK);
-	int rc = csod_apk_digester_init(&d) < 0 || !buf ? csod_fail(err, "out of memory") : 0;
-	if (rc == 0)
-		rc = digest_range(z, &d, 0, z->apk_sig_block_offset, buf, seen, err);
-	if (rc == 0)
-		rc = digest_range(z, &d, z->cd_offset, z->cd_size, buf, NULL, err);
 	uint64_t eocd_len = z->size - z->eocd_offset;
-	if (rc == 0 && (rc = csod_zip_pread(z, buf, (size_t)eocd_len, z->eocd_offset, err)) == 0) {
-		csod_put32(buf + 16, (uint32_t)z->apk_sig_block_offset);
-		csod_apk_digester_feed(&d, buf, (size_t)eocd_len);
-		if (csod_apk_digester_finish(&d, out) < 0)
-			rc = csod_fail(err, "cannot compute the APK digest");
+	unsigned char *eocd = malloc((size_t)eocd_len);
+	int rc = csod_apk_digester_init(&d) < 0 || !eocd ? csod_fail(err, "out of memory") : 0;
+	if (rc == 0)
+		rc = digest_range(z, &d, 0, z->apk_sig_block_offset, seen, err);
+	if (rc == 0)
+		rc = digest_range(z, &d, z->cd_offset, z->cd_size, NULL, err);
+	if (rc == 0 && (rc = csod_zip_pread(z, eocd, (size_t)eocd_len, z->eocd_offset, err)) == 0) {
+		csod_put32(eocd + 16, (uint32_t)z->apk_sig_block_offset);
+		csod_apk_digester_feed(&d, eocd, (size_t)eocd_len);
+		rc = csod_apk_digester_finish(&d, out, err);
 	}
 	csod_apk_digester_free(&d);
-	csod_big_free(buf, VERIFY_IO_CHUNK);
+	free(eocd);
 	return rc;
 }
 
@@ -101,9 +108,28 @@ static int check_chain(X509 *leaf, STACK_OF(X509) * untrusted, X509_STORE *trust
 }
 
 /* Certificates of the signed data: the first is the signer's. */
-static int check_certs(struct rd certs, struct rd pub, X509_STORE *trust, const char *what,
-                       csod_error *err)
+/* What the v2 signer's checks found, for the v3 signer: ours carry the same
+ * public key and certificates, and the same bytes give the same answer, so
+ * they are decoded and chained once (an OpenSSL 3 decode is ~0.1 ms). */
+struct signer_memo {
+	struct rd pub; /* the key below was decoded from these bytes */
+	EVP_PKEY *key;
+	struct rd certs; /* these certificates, with pub, checked out */
+	struct rd certs_pub;
+	int certs_ok;
+};
+
+static int same(struct rd a, struct rd b)
 {
+	return a.p && b.p && a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+}
+
+static int check_certs(struct rd certs, struct rd pub, X509_STORE *trust, const char *what,
+                       struct signer_memo *memo, csod_error *err)
+{
+	if (memo->certs_ok && same(certs, memo->certs) && same(pub, memo->certs_pub))
+		return 0;
+	memo->certs_ok = 0;
 	STACK_OF(X509) *all = sk_X509_new_null();
 	int rc = all ? 0 : csod_fail(err, "out of memory");
 	while (rc == 0 && certs.n) {
@@ -124,16 +150,26 @@ static int check_certs(struct rd certs, struct rd pub, X509_STORE *trust, const 
 		rc = csod_fail(err, "%s signer's public key differs from its certificate's", what);
 	if (rc == 0)
 		rc = check_chain(sk_X509_value(all, 0), all, trust, what, err);
+	if (rc == 0) {
+		memo->certs = certs;
+		memo->certs_pub = pub;
+		memo->certs_ok = 1;
+	}
 	OPENSSL_free(der);
 	sk_X509_pop_free(all, X509_free);
 	return rc;
 }
 
 static int check_signature(struct rd sigs, struct rd pub, struct rd sd, uint32_t *alg,
-                           const char *what, csod_error *err)
+                           const char *what, struct signer_memo *memo, csod_error *err)
 {
-	const unsigned char *p = pub.p;
-	EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)pub.n);
+	if (!memo->key || !same(pub, memo->pub)) {
+		EVP_PKEY_free(memo->key);
+		const unsigned char *p = pub.p;
+		memo->key = d2i_PUBKEY(NULL, &p, (long)pub.n);
+		memo->pub = pub;
+	}
+	EVP_PKEY *key = memo->key;
 	if (!key)
 		return csod_fail(err, "%s signer: corrupt public key", what);
 	int rc = csod_fail(err, "%s signer: no signature with a supported algorithm", what);
@@ -152,12 +188,11 @@ static int check_signature(struct rd sigs, struct rd pub, struct rd sd, uint32_t
 		rc = ok ? 0 : csod_fail_ssl(err, "%s signer: signature does not verify", what);
 		break;
 	}
-	EVP_PKEY_free(key);
 	return rc;
 }
 
 static int check_signer(struct rd signer, int v3, const unsigned char *digest, X509_STORE *trust,
-                        csod_error *err)
+                        struct signer_memo *memo, csod_error *err)
 {
 	const char *what = v3 ? "APK v3" : "APK v2";
 	struct rd sd, sigs, pub, digests, certs;
@@ -166,7 +201,7 @@ static int check_signer(struct rd signer, int v3, const unsigned char *digest, X
 	    (v3 && (get_u32(&signer, &min_sdk) < 0 || get_u32(&signer, &max_sdk) < 0)) ||
 	    get_lp(&signer, &sigs) < 0 || get_lp(&signer, &pub) < 0)
 		return csod_fail(err, "%s signer is corrupt", what);
-	if (check_signature(sigs, pub, sd, &alg, what, err) < 0)
+	if (check_signature(sigs, pub, sd, &alg, what, memo, err) < 0)
 		return -1;
 	struct rd body = sd;
 	if (get_lp(&body, &digests) < 0 || get_lp(&body, &certs) < 0 ||
@@ -188,11 +223,11 @@ static int check_signer(struct rd signer, int v3, const unsigned char *digest, X
 	}
 	if (!found)
 		return csod_fail(err, "%s signer has no digest for its signature algorithm", what);
-	return check_certs(certs, pub, trust, what, err);
+	return check_certs(certs, pub, trust, what, memo, err);
 }
 
 static int check_scheme(struct rd value, int v3, const unsigned char *digest, X509_STORE *trust,
-                        csod_error *err)
+                        struct signer_memo *memo, csod_error *err)
 {
 	struct rd signers, signer;
 	if (get_lp(&value, &signers) < 0)
@@ -201,7 +236,7 @@ static int check_scheme(struct rd value, int v3, const unsigned char *digest, X5
 	while (signers.n) {
 		if (get_lp(&signers, &signer) < 0)
 			return csod_fail(err, "APK v%d signer list is corrupt", v3 ? 3 : 2);
-		if (check_signer(signer, v3, digest, trust, err) < 0)
+		if (check_signer(signer, v3, digest, trust, memo, err) < 0)
 			return -1;
 		n++;
 	}
@@ -224,6 +259,7 @@ int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, const csod_apk_s
 		return csod_fail(err, "out of memory");
 	int rc = csod_zip_pread(z, block, len, z->apk_sig_block_offset, err);
 	struct rd pairs = {block + 8, len - 8 - 24};
+	struct signer_memo memo = {0};
 	int schemes = 0;
 	while (rc == 0 && pairs.n >= 12) {
 		uint64_t plen = csod_le64(pairs.p);
@@ -235,7 +271,7 @@ int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, const csod_apk_s
 		struct rd value = {pairs.p + 12, (size_t)plen - 4};
 		if (id == CSOD_APK_V2_ID || id == CSOD_APK_V3_ID) {
 			int v3 = id == CSOD_APK_V3_ID;
-			rc = check_scheme(value, v3, digest, trust, err);
+			rc = check_scheme(value, v3, digest, trust, &memo, err);
 			schemes |= v3 ? 2 : 1;
 		}
 		pairs.p += 8 + plen;
@@ -244,6 +280,7 @@ int csod_apk_verify_block(const csod_zip *z, X509_STORE *trust, const csod_apk_s
 	if (rc == 0 && schemes != 3)
 		rc = csod_fail(err, "APK signing block lacks a %s signature",
 		               schemes & 1 ? "v3" : "v2");
+	EVP_PKEY_free(memo.key);
 	free(block);
 	return rc;
 }

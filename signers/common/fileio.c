@@ -1,9 +1,11 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
-#define COPY_BUF (1 << 16)
+#define COPY_BUF       (1 << 16)
+#define WRITEBACK_STEP (8u * 1024u * 1024u)
 
 int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err)
 {
@@ -19,6 +21,14 @@ int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *e
 		at += n;
 	}
 	return 0;
+}
+
+void csod_write_back(int fd, uint64_t *from, uint64_t end)
+{
+	if (end <= *from || end - *from < WRITEBACK_STEP)
+		return; /* not far enough yet (or written out of order) */
+	sync_file_range(fd, (off64_t)*from, (off64_t)(end - *from), SYNC_FILE_RANGE_WRITE);
+	*from = end;
 }
 
 int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, csod_error *err)

@@ -13,6 +13,12 @@
 /* Writes all of buf at offset at, retrying short writes. */
 int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *err);
 
+/* Called as output grows to `end`: once `*from` lags by a few megabytes,
+ * starts writing [*from, end) to disk and moves *from, so that the fsync
+ * before publishing waits for the last few megabytes only, not the whole
+ * file. Advice only: a failure (say, not a file) changes nothing. */
+void csod_write_back(int fd, uint64_t *from, uint64_t end);
+
 /* Copies in[in_at, in_at + len) to out[out_at, ...), with copy_file_range
  * where the kernel can, pread/pwrite otherwise. Fails if the input ends
  * early. */

@@ -1,6 +1,7 @@
 #include "timestamp.h"
 
-#include <curl/curl.h>
+#include "curl_runtime.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,28 +71,31 @@ static TS_REQ *make_request(const EVP_MD *md, const unsigned char *data, size_t 
 static int post(const char *url, const unsigned char *der, int der_len, int timeout_s,
                 response_buf *resp, csod_error *err)
 {
-	CURL *curl = curl_easy_init();
+	const csod_curl_api *c = csod_curl_load(err);
+	if (!c)
+		return -1;
+	CURL *curl = c->easy_init();
 	if (!curl)
 		return csod_fail(err, "%s: cannot start an HTTP client", url);
 	struct curl_slist *headers =
-	    curl_slist_append(NULL, "Content-Type: application/timestamp-query");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, der);
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)der_len);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)(timeout_s > 0 ? timeout_s : 10));
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	CURLcode rc = curl_easy_perform(curl);
+	    c->slist_append(NULL, "Content-Type: application/timestamp-query");
+	c->easy_setopt(curl, CURLOPT_URL, url);
+	c->easy_setopt(curl, CURLOPT_POSTFIELDS, der);
+	c->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)der_len);
+	c->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	c->easy_setopt(curl, CURLOPT_TIMEOUT, (long)(timeout_s > 0 ? timeout_s : 10));
+	c->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	c->easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	c->easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+	c->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	CURLcode rc = c->easy_perform(curl);
 	long status = 0;
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
+	c->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	c->slist_free_all(headers);
+	c->easy_cleanup(curl);
 	if (rc != CURLE_OK) {
 		csod_fail(err, "timestamp authority %s: %s", url,
-		          resp->too_big ? "answer too large" : curl_easy_strerror(rc));
+		          resp->too_big ? "answer too large" : c->easy_strerror(rc));
 		return resp->too_big ? -1 : 1;
 	}
 	if (status != 200) {

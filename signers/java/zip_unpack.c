@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32_fast.h"
+
 int csod_zip_unpack_begin(csod_zip_unpack *u, const csod_zip_entry *e, csod_zip_sink sink,
                           void *ctx, csod_error *err)
 {
@@ -37,7 +39,7 @@ static int deliver(csod_zip_unpack *u, const unsigned char *data, size_t len, cs
 		                 "entry '%.200s' inflates past its declared size: refused as a zip "
 		                 "bomb",
 		                 u->e->name);
-	u->crc = crc32_z(u->crc, data, len);
+	u->crc = csod_crc32((uint32_t)u->crc, data, len);
 	if (len && u->sink && u->sink(u->ctx, data, len) < 0)
 		return csod_fail(err, "entry '%.200s': cannot process its content", u->e->name);
 	return 0;

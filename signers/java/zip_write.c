@@ -1,13 +1,13 @@
 /* ZIP re-packing writer; see zip_write.h. */
 #include "zip_write.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <zlib.h>
+
+#include "../common/fileio.h"
 
 #define LOCAL_LEN       30u
 #define ALIGN_EXTRA_ID  0xd935u /* Android's alignment extra field */
@@ -33,25 +33,27 @@ void csod_zip_out_free(csod_zip_out *o)
 	o->copy_buf = NULL;
 }
 
-int csod_zip_out_write(csod_zip_out *o, const void *data, size_t len, csod_error *err)
+/* n more bytes went out. */
+static int advance(csod_zip_out *o, size_t n, csod_error *err)
 {
-	const unsigned char *p = data;
-	if (o->tap && len)
-		o->tap(o->tap_ctx, p, len);
-	while (len) {
-		ssize_t n = write(o->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return csod_fail_errno(err, "cannot write the signed archive");
-		p += n;
-		len -= (size_t)n;
-		o->pos += (uint64_t)n;
-	}
+	o->pos += n;
+	if (!o->stage)
+		csod_write_back(o->fd, &o->written_back, o->pos);
 	if (o->pos > 0xffffffffu)
 		return csod_fail(err,
 		                 "the signed archive would need ZIP64, which is not supported");
 	return 0;
+}
+
+int csod_zip_out_write(csod_zip_out *o, const void *data, size_t len, csod_error *err)
+{
+	if (o->stage) {
+		if (len)
+			o->stage->put(o->stage->ctx, data, len);
+	} else if (csod_pwrite_all(o->fd, data, len, (off_t)o->pos, err) < 0) {
+		return -1;
+	}
+	return advance(o, len, err);
 }
 
 /* Keeps a local extra field only if it is a well-formed list of fields,
@@ -154,11 +156,11 @@ int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_en
 	                         e->comment_len};
 	size_t local_extra = (size_t)(e->data_offset - e->local_offset - LOCAL_LEN - e->name_len);
 	unsigned char *extra = malloc(local_extra + 6 + 65536);
-	if (!o->copy_buf)
+	if (!o->copy_buf && !o->stage)
 		o->copy_buf = csod_big_alloc(COPY_CHUNK);
 	unsigned char *buf = o->copy_buf;
 	int rc = 0;
-	if (!extra || !buf)
+	if (!extra || (!buf && !o->stage))
 		rc = csod_fail(err, "out of memory");
 	if (rc == 0)
 		rc = csod_zip_pread(z, extra, local_extra, e->data_offset - local_extra, err);
@@ -168,10 +170,23 @@ int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_en
 	}
 	for (uint64_t off = 0; rc == 0 && off < e->csize;) {
 		size_t n = e->csize - off < COPY_CHUNK ? (size_t)(e->csize - off) : COPY_CHUNK;
-		rc = csod_zip_pread(z, buf, n, e->data_offset + off, err);
-		if (rc == 0)
+		unsigned char *at = buf;
+		if (o->stage) { /* read straight into the stage */
+			size_t room;
+			if (!(at = o->stage->room(o->stage->ctx, &room))) {
+				rc = csod_fail(err, "out of memory");
+				break;
+			}
+			n = n < room ? n : room;
+		}
+		rc = csod_zip_pread(z, at, n, e->data_offset + off, err);
+		if (rc == 0 && o->stage) {
+			o->stage->commit(o->stage->ctx, n);
+			rc = advance(o, n, err);
+		} else if (rc == 0) {
 			rc = csod_zip_out_write(o, buf, n, err);
-		if (rc == 0 && seen && seen(seen_ctx, buf, n) < 0)
+		}
+		if (rc == 0 && seen && seen(seen_ctx, at, n) < 0)
 			rc = -1; /* seen has set err */
 		off += n;
 	}

@@ -14,13 +14,23 @@
 #include "bytebuf.h"
 #include "zip_read.h"
 
+/* Where the bytes go instead of the file, in order: the APK engine digests
+ * them on a second thread, which also writes them. Copied entries are read
+ * straight into its room (no copy); headers are put. */
+typedef struct csod_zip_stage {
+	void (*put)(void *ctx, const unsigned char *data, size_t len);
+	/* At least one byte of room, its size in *room; NULL if out of memory. */
+	unsigned char *(*room)(void *ctx, size_t *room);
+	void (*commit)(void *ctx, size_t n); /* n bytes were put in the room */
+	void *ctx;
+} csod_zip_stage;
+
 typedef struct csod_zip_out {
 	int fd;
 	uint64_t pos;
-	/* Sees every byte written, in order (the APK engine digests them). */
-	void (*tap)(void *ctx, const unsigned char *data, size_t len);
-	void *tap_ctx;
-	csod_buf cd; /* central directory records so far */
+	uint64_t written_back;       /* output before this is on its way to disk */
+	const csod_zip_stage *stage; /* if set, takes the bytes instead of fd */
+	csod_buf cd;                 /* central directory records so far */
 	size_t n_entries;
 	uint16_t dos_time, dos_date; /* for entries we add */
 	unsigned char *copy_buf;     /* one buffer for every copied entry */

@@ -50,6 +50,25 @@ check "and leaves no output" test ! -e down.p7s
 sign --timestamp "$TSA_URL" --timestamp-optional data.sha256 opt.p7s 2>/dev/null
 ok $? "with --timestamp-optional it signs without"
 
+# libcurl is loaded only when a timestamp is asked for: csod-sign does not
+# link it, signs without it, and says so when a timestamp needs it.
+ldd "$CSOD_BIN/csod-sign" | grep -q libcurl
+is "$?" 1 "csod-sign does not link libcurl"
+curl_lib=$(readlink -f "$(/sbin/ldconfig -p | awk '/libcurl\.so\.4 .*x86-64/ {print $NF; exit}')")
+if [ -f "$curl_lib" ] && unshare -m true 2>/dev/null; then
+	# A private mount namespace where libcurl is an empty file.
+	without_curl() { unshare -m sh -c 'mount --bind /dev/null "$0" && exec "$@"' "$curl_lib" "$@"; }
+	without_curl csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" \
+		data.sha256 nocurl.p7s
+	ok $? "without libcurl, signing without a timestamp works"
+	out=$(without_curl csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" \
+		--timestamp "$TSA_URL" data.sha256 nocurl-ts.p7s 2>&1)
+	is "$?" 1 "without libcurl, a required timestamp fails the signing"
+	like "$out" "cannot load libcurl, which timestamps need: .*libcurl" "saying why"
+else
+	diag "cannot hide libcurl here (needs root and unshare): not tested"
+fi
+
 start_tsa garbage
 out=$(sign --timestamp "$TSA_URL" data.sha256 garbage.p7s 2>&1)
 like "$out" "not a timestamp response" "a TSA answering garbage is refused"

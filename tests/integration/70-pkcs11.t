@@ -44,6 +44,18 @@ if command -v x86_64-w64-mingw32-gcc >/dev/null; then
 	ok $? "csod-sign signs a PE with the token key (PIN from pin-source)"
 	check "osslsigncode verifies it" osslsigncode verify -CAfile "$PKI/root.pem" -in app-signed.exe
 fi
+if command -v apksigner >/dev/null && command -v zip >/dev/null; then
+	# v2 and v3 are signed at once on two threads: the token must cope.
+	mkdir -p apk && printf '<manifest/>\n' >apk/AndroidManifest.xml &&
+		head -c 300000 /dev/urandom >apk/classes.dex && (cd apk && zip -q ../app.apk *)
+	run_tool csod-sign --cert token.pem --key "$URI" --chain "$PKI/chain.pem" --min-sdk 21 \
+		app.apk app-signed.apk
+	ok $? "csod-sign signs an APK (v1, v2, v3) with the token key"
+	out=$(apksigner verify -v --min-sdk-version 21 app-signed.apk 2>&1)
+	like "$out" "Verified using v3 scheme \\(APK Signature Scheme v3\\): true" \
+		"apksigner verifies its v3 signature"
+	like "$out" "Verified using v2 scheme \\(APK Signature Scheme v2\\): true" "and v2"
+fi
 out=$(csod-sign --cert token.pem --key "${URI/pin-value=1234/pin-value=9999}" data.sha256 bad.p7s 2>&1)
 is "$?" 1 "a wrong PIN fails"
 like "$out" "login to token \"csodtest\" failed" "saying so"
