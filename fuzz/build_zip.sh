@@ -10,10 +10,10 @@ out=build/fuzz
 mkdir -p "$out" "$out/corpus-zip"
 clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -I. \
-	fuzz/fuzz_zip.c signers/java/zip_read.c signers/java/zip_unpack.c signers/java/crc32_fast.c \
+	fuzz/fuzz_zip.c signers/java/zip_read.c signers/java/zip_unpack.c \
 	signers/java/manifest.c \
 	signers/java/bytebuf.c lib/error.c \
-	-o "$out/fuzz_zip" $(pkg-config --libs libcrypto zlib)
+	-o "$out/fuzz_zip" $(pkg-config --libs libcrypto zlib libdeflate)
 echo "built $out/fuzz_zip"
 if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
 	# Quiet unless it finds something; new inputs go to the scratch corpus,
