@@ -1,14 +1,17 @@
 /* From a drop in an inbox to a recorded request.
  *
  * Crash safety rests on one ordering:
- *  1. store/incoming/<id>.meta records who dropped what (written atomically);
- *  2. the drop is renamed out of the inbox to store/incoming/<id> (atomic);
+ *  1. a folder store/incoming/<id>.<developer> is made (its name records
+ *     who dropped it);
+ *  2. the drop is renamed out of the inbox into it, keeping its name
+ *     (atomic); the intake thread makes both durable before anything else;
  *  3. its files are copied and hashed into tmp/<id>.intake, then that folder
  *     is renamed to store/<id> (on an intake thread: intake_job.c);
  *  4. the request is committed to the database;
- *  5. store/incoming/<id> and its .meta are removed.
- * A restart finds .meta files and redoes what is missing from step 3 on, so
- * no drop is lost and none is taken twice. */
+ *  5. store/incoming/<id>.<developer> is removed.
+ * A restart finds what is left in store/incoming and redoes what is missing
+ * from step 3 on, so no drop is lost and none is taken twice. The loop
+ * thread itself never waits for the disk. */
 #include "intake.h"
 
 #include <dirent.h>
@@ -32,16 +35,14 @@
 #include "views.h"
 #include "workers.h"
 
-static void remove_incoming(csod_daemon *d, const char *id)
+static void remove_incoming(csod_daemon *d, const char *id, const char *developer)
 {
 	char path[PATH_MAX];
-	csod_spool_path(d, path, sizeof path, "store/incoming/%s", id);
-	csod_rm_rf(path);
-	csod_spool_path(d, path, sizeof path, "store/incoming/%s.meta", id);
-	unlink(path);
+	if (csod_spool_path(d, path, sizeof path, "store/incoming/%s.%s", id, developer) == 0)
+		csod_rm_rf(path);
 }
 
-/* Step 3's job for drop `id`, already renamed to store/incoming/<id>: the
+/* Step 3's job for drop `id`, already renamed into store/incoming: the
  * request as far as the loop knows it, and copies of the limits. */
 static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *developer,
                                  const char *entry)
@@ -67,7 +68,9 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 		job->rc =
 		    csod_fail(&job->err, "%s: developer '%s' is not configured", entry, developer);
 	}
-	csod_spool_path(d, job->src, sizeof job->src, "store/incoming/%s", id);
+	csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s.%s", id,
+	                developer);
+	csod_path(job->src, sizeof job->src, "%s/%s", job->incoming, entry);
 	csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id);
 	csod_spool_path(d, job->store, sizeof job->store, "store/%s", id);
 	job->max_file_size = d->cfg->max_file_size;
@@ -112,7 +115,7 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	int failed = job->rc < 0;
 	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", r->developer,
 	           r->drop_name, r->n_files, failed ? "; failed: " : "", failed ? r->error : "");
-	remove_incoming(d, id);
+	remove_incoming(d, id, r->developer);
 	csod_log(failed ? LOG_WARNING : LOG_INFO, id, "request from %s (%s, %d file(s)) %s%s",
 	         r->developer, r->drop_name, r->n_files, failed ? "failed: " : "created",
 	         failed ? r->error : "");
@@ -240,34 +243,60 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		report_unknown_inbox(d, developer, entry);
 		return;
 	}
-	char id[32], meta[PATH_MAX], dst[PATH_MAX], tmpdir[PATH_MAX], text[1024];
+	char id[32], dir[PATH_MAX], dst[PATH_MAX];
 	struct stat st;
 	do {
 		csod_request_new_id(id);
 		csod_spool_path(d, dst, sizeof dst, "store/%s", id);
 	} while (lstat(dst, &st) == 0);
-	csod_spool_path(d, meta, sizeof meta, "store/incoming/%s.meta", id);
-	csod_spool_path(d, dst, sizeof dst, "store/incoming/%s", id);
-	csod_spool_path(d, tmpdir, sizeof tmpdir, "tmp");
-	snprintf(text, sizeof text, "%s\n%s\n", developer, entry);
-	csod_error err;
-	if (csod_write_file_atomic(tmpdir, meta, text, strlen(text), 0600, &err) < 0) {
-		csod_log(LOG_ERR, id, "cannot take %s/%s: %s", developer, entry, err.msg);
+	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0 ||
+	    csod_path(dst, sizeof dst, "%s/%s", dir, entry) < 0)
+		return;
+	if (mkdir(dir, 0700) < 0) {
+		csod_log(LOG_ERR, id, "cannot take %s/%s: %s: %s", developer, entry, dir,
+		         strerror(errno));
 		return;
 	}
 	if (rename(src, dst) < 0) {
 		int e = errno;
-		unlink(meta);
+		rmdir(dir);
 		if (e != ENOENT)
 			csod_log(LOG_ERR, id, "cannot take %s/%s: %s", developer, entry,
 			         strerror(e));
 		return;
 	}
-	/* The rename is durable before anything depends on it. */
-	char incoming[PATH_MAX];
-	csod_spool_path(d, incoming, sizeof incoming, "store/incoming");
-	csod_fsync_dir(incoming);
 	intake_start(d, id, developer, entry, 0);
+}
+
+/* What a crash left in store/incoming: <id>.<developer>/<entry>. */
+static void recover_one(csod_daemon *d, const char *name)
+{
+	char id[32], developer[72], dir[PATH_MAX];
+	const char *dot = strchr(name, '.');
+	if (!dot || dot - name >= (long)sizeof id || strlen(dot + 1) >= sizeof developer)
+		return;
+	snprintf(id, sizeof id, "%.*s", (int)(dot - name), name);
+	snprintf(developer, sizeof developer, "%s", dot + 1);
+	csod_request existing;
+	int have = csod_request_load(d->db, id, &existing);
+	csod_request_free(&existing);
+	/* The drop is the folder's one entry. */
+	char entry[256] = "";
+	csod_spool_path(d, dir, sizeof dir, "store/incoming/%s", name);
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	while (dh && (e = readdir(dh)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			snprintf(entry, sizeof entry, "%s", e->d_name);
+	if (dh)
+		closedir(dh);
+	if (have == 0 || !entry[0]) {
+		/* Already recorded, or the rename never happened. */
+		csod_rm_rf(dir);
+		return;
+	}
+	csod_log(LOG_NOTICE, id, "finishing the intake of %s/%s after a restart", developer, entry);
+	intake_start(d, id, developer, entry, 1);
 }
 
 void csod_intake_recover(csod_daemon *d)
@@ -278,48 +307,21 @@ void csod_intake_recover(csod_daemon *d)
 	if (!dh)
 		return;
 	struct dirent *e;
-	char(*metas)[64] = NULL;
+	char(*names)[128] = NULL;
 	int n = 0;
 	while ((e = readdir(dh))) {
-		size_t len = strlen(e->d_name);
-		if (len <= 5 || len >= 64 || strcmp(e->d_name + len - 5, ".meta") != 0)
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= 128)
 			continue;
-		char(*grown)[64] = realloc(metas, sizeof *metas * (size_t)(n + 1));
+		char(*grown)[128] = realloc(names, sizeof *names * (size_t)(n + 1));
 		if (!grown)
 			break;
-		metas = grown;
-		snprintf(metas[n++], 64, "%.*s", (int)len - 5, e->d_name);
+		names = grown;
+		snprintf(names[n++], 128, "%s", e->d_name);
 	}
 	closedir(dh);
-	for (int i = 0; i < n; i++) {
-		const char *id = metas[i];
-		char meta[PATH_MAX], src[PATH_MAX];
-		csod_spool_path(d, meta, sizeof meta, "store/incoming/%s.meta", id);
-		csod_spool_path(d, src, sizeof src, "store/incoming/%s", id);
-		csod_request existing;
-		int have = csod_request_load(d->db, id, &existing);
-		csod_request_free(&existing);
-		struct stat st;
-		char *text = NULL;
-		if (have == 0 || lstat(src, &st) < 0 ||
-		    csod_read_file(meta, 1024, &text, NULL, NULL)) {
-			/* Already recorded, or the rename never happened. */
-			remove_incoming(d, id);
-			free(text);
-			continue;
-		}
-		char *nl = strchr(text, '\n');
-		char *entry = nl ? nl + 1 : NULL;
-		char *end = entry ? strchr(entry, '\n') : NULL;
-		if (nl && end) {
-			*nl = *end = '\0';
-			csod_log(LOG_NOTICE, id, "finishing the intake of %s/%s after a restart",
-			         text, entry);
-			intake_start(d, id, text, entry, 1);
-		}
-		free(text);
-	}
-	free(metas);
+	for (int i = 0; i < n; i++)
+		recover_one(d, names[i]);
+	free(names);
 }
 
 int csod_auto_approve_effective(csod_daemon *d, const char *organization)

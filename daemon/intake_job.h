@@ -13,9 +13,10 @@ typedef struct csod_intake_job {
 	/* In: id, developer, drop name, the developer's defaults. Out: the
 	 * files with their hashes and what request.conf set. */
 	csod_request r;
-	char src[PATH_MAX];   /* store/incoming/<id>: the drop, renamed out of the inbox */
-	char work[PATH_MAX];  /* tmp/<id>.intake: the copy being made */
-	char store[PATH_MAX]; /* store/<id>: the copy, once complete */
+	char incoming[PATH_MAX]; /* store/incoming/<id>.<developer> */
+	char src[PATH_MAX];      /* .../<entry>: the drop, renamed out of the inbox */
+	char work[PATH_MAX];     /* tmp/<id>.intake: the copy being made */
+	char store[PATH_MAX];    /* store/<id>: the copy, once complete */
 	int64_t max_file_size;
 	int64_t max_request_files;
 	int rc; /* -1 with err set: refused (or refused before it ran) */

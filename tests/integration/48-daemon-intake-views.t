@@ -14,7 +14,7 @@ start_daemon || exit 1
 mkdir "$T_DIR/big"
 truncate -s 1G "$T_DIR/big/huge.txt"
 mv "$T_DIR/big" "$SPOOL/inbox/$DEV/big"
-wait_for 10 sh -c "ls '$SPOOL/store/incoming/' | grep -q meta"
+wait_for 10 sh -c "ls '$SPOOL/store/incoming/' | grep -q ."
 ok $? "the large drop is being taken in"
 make_hash_drop small.sha256
 drop_by_rename small.sha256
