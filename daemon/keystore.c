@@ -119,16 +119,23 @@ static int64_t generate_on_token(csod_keystore *ks, const char *algorithm, int b
 		return -1;
 	char label[64], uri[PATH_MAX];
 	token_id(id, label, sizeof label);
-	if (csod_token_generate(ks->token, bits, (unsigned char *)label, strlen(label), label,
-	                        err) < 0)
-		return -1;
 	/* The URI names the key for people (csod-sign --key, pkcs11-tool). */
 	snprintf(uri, sizeof uri, "pkcs11:token=%s;object=%s;type=private",
 	         csod_token_label(ks->token), label);
-	if (update_row(ks, id, "uri", uri, -1, err) < 0)
+	if (csod_token_generate(ks->token, bits, (unsigned char *)label, strlen(label), label,
+	                        err) < 0 ||
+	    update_row(ks, id, "uri", uri, -1, err) < 0 ||
+	    (out &&
+	     !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err)))) {
+		/* No row for a key that is not there (a full token, say). */
+		sqlite3_stmt *st = csod_db_prepare(ks->db, "DELETE FROM keys WHERE id = ?", NULL);
+		if (st) {
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
 		return -1;
-	if (out && !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err)))
-		return -1;
+	}
 	return id;
 }
 

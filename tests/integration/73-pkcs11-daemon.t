@@ -77,6 +77,27 @@ is "$?" 1 "a PIN file others can read is refused"
 like "$out" "PKCS#11 PIN file $PIN has mode 0644" "naming the file and its mode"
 chmod 400 "$PIN"
 
+# A full token: its directory on a tiny file system with no room left. The
+# first start must make the CA's key there, and says why it cannot.
+if [ "$(id -u)" = 0 ] && mkdir -p "$T_DIR/fulltok" && mount -t tmpfs -o size=64k tmpfs "$T_DIR/fulltok" 2>/dev/null; then
+	FULLCONF=$T_DIR/softhsm2-full.conf
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T_DIR/fulltok" >"$FULLCONF"
+	SOFTHSM2_CONF=$FULLCONF softhsm2-util --init-token --free --label csodd --pin 4321 --so-pin 8765 >/dev/null
+	dd if=/dev/zero of="$T_DIR/fulltok/filler" bs=1k 2>/dev/null
+	SAVED_SPOOL=$SPOOL
+	SPOOL=$T_DIR/spool-full
+	write_pkcs11_config "$MODULE" "$PIN"
+	out=$(SOFTHSM2_CONF=$FULLCONF csodd --config "$CONF" --foreground 2>&1 &
+		p=$!; sleep 5; kill $p 2>/dev/null; wait $p 2>/dev/null)
+	like "$out" "cannot generate an RSA-[0-9]+ key on token \"csodd\" \(token full" "a full token: the key cannot be made, and the log says why"
+	check "and no key is recorded" test "$(sqlite3 "$SPOOL/state/csod.db" "SELECT COUNT(*) FROM keys" 2>/dev/null || echo 0)" -eq 0
+	umount "$T_DIR/fulltok"
+	SPOOL=$SAVED_SPOOL
+	write_pkcs11_config "$MODULE" "$PIN"
+else
+	diag "skipped the full-token case: needs root and a tmpfs mount"
+fi
+
 start_daemon || exit 1
 make_hash_drop r.sha256
 drop_by_rename r.sha256
