@@ -52,9 +52,12 @@ void csod_pki_close(csod_pki *pki)
 {
 	if (!pki)
 		return;
-	csod_keystore_close(pki->keys);
+	/* Certificates first: one made for a token key holds that key (libp11's
+	 * RSA method) as its public key, and freeing it after the token is
+	 * closed reads the freed PKCS#11 context. */
 	X509_free(pki->ca_cert);
 	X509_STORE_free(pki->trust);
+	csod_keystore_close(pki->keys);
 	free(pki);
 }
 
