@@ -95,10 +95,14 @@ wait_for() {
 # would only change one non-zero status into another, so done_testing reads
 # the logs and fails the test file if any has an error (valgrind_verdict).
 # Waits are stretched (T_SLOWDOWN) because everything runs ~20x slower.
+# CSOD_RUN_BIN is the directory to name for a script that runs the binaries
+# by path (scripts/demo.sh).
 T_SLOWDOWN=1
 VG_LOGS=$T_DIR/valgrind
+CSOD_RUN_BIN=$CSOD_BIN
 if [ "${CSOD_VALGRIND:-0}" = 1 ]; then
 	T_SLOWDOWN=${CSOD_VALGRIND_SLOWDOWN:-4}
+	CSOD_RUN_BIN=$T_DIR/vgbin
 	mkdir -p "$T_DIR/vgbin" "$VG_LOGS"
 	chmod 1777 "$VG_LOGS" # tools run by runuser as other users log here too
 	for b in csodd csodctl csod-sign; do
