@@ -2,7 +2,9 @@
 #
 #   make            build build/bin/{csodd,csodctl,csod-sign}
 #   make check      install missing Debian packages, build, run every test
-#                   (unit tests and the integration suite under ASan/UBSan)
+#                   (unit tests and the integration suite under ASan/UBSan,
+#                   the core daemon tests under valgrind)
+#   make valgrind   the whole integration suite under valgrind (slow)
 #   make demo       run the daemon on its embedded default, sign a sample
 #   make bench      benchmarks against the peers (bench/README.md)
 #   make fuzz       libFuzzer targets (clang), see fuzz/
@@ -46,7 +48,7 @@ LIBCSOD := $(B)/libcsod.a
 BINS := $(B)/bin/csodd $(B)/bin/csodctl $(B)/bin/csod-sign
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit integration demo bench fuzz install clean format format-check valgrind
+.PHONY: all deps check unit integration demo bench fuzz install clean format format-check valgrind valgrind-core
 all: $(BINS)
 
 $(OBJ)/%.o: %.c
@@ -84,6 +86,7 @@ check: deps
 	$(SAN_MAKE) all unit-bins
 	$(SAN_MAKE) unit
 	$(SAN_MAKE) integration
+	$(MAKE) --no-print-directory valgrind-core
 	FUZZ_SECONDS=15 sh fuzz/build.sh
 	sh scripts/format-check.sh
 
@@ -96,9 +99,19 @@ unit: $(UNIT_BINS)
 integration: $(BINS)
 	CSOD_SAN=$(if $(findstring sanitize,$(CFLAGS)),1,0) CSOD_BIN=$(abspath $(B)/bin) CSOD_TOP=$(CURDIR) prove -v --timer tests/integration/
 
+# Valgrind runs on the plain build (it cannot run ASan binaries). `make check`
+# runs the core daemon tests this way (under two minutes); `make valgrind` runs
+# the whole suite (about half an hour).
+VALGRIND_CORE := tests/integration/40-daemon-hash.t tests/integration/42-daemon-approval.t
+VALGRIND_ENV = CSOD_VALGRIND=1 CSOD_BIN=$(abspath build/bin) CSOD_TOP=$(CURDIR)
+
 valgrind:
 	$(MAKE) --no-print-directory all
-	CSOD_VALGRIND=1 CSOD_BIN=$(abspath build/bin) CSOD_TOP=$(CURDIR) prove --timer tests/integration/
+	$(VALGRIND_ENV) prove --timer tests/integration/
+
+valgrind-core:
+	$(MAKE) --no-print-directory all
+	$(VALGRIND_ENV) prove -v --timer $(VALGRIND_CORE)
 
 demo:
 	@sh scripts/deps.sh build

@@ -57,14 +57,17 @@ void csod_pki_close(csod_pki *pki)
 	if (!pki)
 		return;
 	csod_ca_jobs_stop(pki->ca_jobs);
+	/* Certificates first: one made for a token key holds that key (libp11's
+	 * RSA method) as its public key, and freeing it after the token is
+	 * closed reads the freed PKCS#11 context. */
 	for (unsigned i = 0; i < PKI_CACHE_SLOTS; i++) {
 		X509_free(pki->cache[i].cert);
 		sk_X509_pop_free(pki->cache[i].chain, X509_free);
 		free(pki->cache[i].chain_pem);
 	}
-	csod_keystore_close(pki->keys);
 	X509_free(pki->ca_cert);
 	X509_STORE_free(pki->trust);
+	csod_keystore_close(pki->keys);
 	free(pki);
 }
 

@@ -124,6 +124,10 @@ EVP_PKEY *csod_pkcs11_load_key(const char *uri, csod_error *err)
 		p11_ctx = PKCS11_CTX_new();
 		if (!p11_ctx || PKCS11_CTX_load(p11_ctx, u.module) < 0) {
 			csod_fail(err, "cannot load the PKCS#11 module %s", u.module);
+			/* Not through csod_pkcs11_unload: PKCS11_CTX_unload of a
+			 * module that did not load dereferences NULL. */
+			PKCS11_CTX_free(p11_ctx);
+			p11_ctx = NULL;
 			goto out;
 		}
 		if (PKCS11_enumerate_slots(p11_ctx, &p11_slots, &p11_nslots) < 0) {

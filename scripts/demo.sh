@@ -3,7 +3,8 @@
 # auto-approve, mail to spool/mail/), signs a sample end to end, and keeps
 # running so you can drop more files. CSOD_DEMO_ONESHOT=1 stops after the
 # sample (the test suite uses it); CSOD_DEMO_DIR runs it elsewhere than the
-# source tree.
+# source tree; CSOD_DEMO_SLOWDOWN multiplies its waits (the suite under
+# valgrind).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CSOD_BIN:-$top/build/bin}
@@ -12,6 +13,7 @@ mkdir -p "$dir"
 cd "$dir"
 spool=$dir/spool
 mkdir -p "$spool"
+slow=${CSOD_DEMO_SLOWDOWN:-1}
 
 "$bin/csodd" --config "$top/etc/demo.conf" --spool "$spool" --check-config
 "$bin/csodd" --config "$top/etc/demo.conf" --spool "$spool" --foreground 2>"$spool/csodd.log" &
@@ -22,7 +24,7 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM
 i=0
 until [ -d "$spool/inbox/demo" ] && [ -f "$spool/ca/ca.pem" ]; do
 	i=$((i + 1))
-	[ $i -gt 200 ] && { echo "csodd did not start; see $spool/csodd.log" >&2; cat "$spool/csodd.log" >&2; exit 1; }
+	[ $i -gt $((200 * slow)) ] && { echo "csodd did not start; see $spool/csodd.log" >&2; cat "$spool/csodd.log" >&2; exit 1; }
 	kill -0 $pid 2>/dev/null || { cat "$spool/csodd.log" >&2; exit 1; }
 	sleep 0.1
 done
@@ -39,7 +41,7 @@ while :; do
 	status=$(cat "$spool"/outbox/demo/*/STATUS 2>/dev/null | tail -n 1)
 	case "$status" in signed | failed) break ;; esac
 	i=$((i + 1))
-	[ $i -gt 300 ] && { echo "no result after 30 s; see $spool/csodd.log" >&2; exit 1; }
+	[ $i -gt $((300 * slow)) ] && { echo "no result after $((30 * slow)) s; see $spool/csodd.log" >&2; exit 1; }
 	sleep 0.1
 done
 out=$(dirname "$(grep -l . "$spool"/outbox/demo/*/STATUS | tail -n 1)")

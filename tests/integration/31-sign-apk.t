@@ -70,13 +70,14 @@ is "$(crcs "$T_DIR/app.apk" | grep -c 'classes.dex\|libx.so\|resources.arsc')" 3
 is "$(crcs "$T_DIR/signed-rsa-14.apk")" "$(crcs "$T_DIR/app.apk")" "entries unchanged (sizes, CRCs)"
 
 # Streaming: peak memory does not grow with the archive (2 MB vs 80 MB).
+# (The binary itself, not the valgrind wrapper on PATH: this measures RSS.)
 if [ -x /usr/bin/time ]; then
 	mkdir -p "$T_DIR/big"
 	head -c 80000000 /dev/urandom >"$T_DIR/big/assets.bin"
 	cp "$A/AndroidManifest.xml" "$A/classes.dex" "$T_DIR/big/"
 	(cd "$T_DIR/big" && zip -q -1 "$T_DIR/big.apk" AndroidManifest.xml classes.dex && zip -q -0 "$T_DIR/big.apk" assets.bin)
 	rm -rf "$T_DIR/big"
-	rss() { /usr/bin/time -f %M -o "$T_DIR/rss" csod-sign --cert "$P/rsa.pem" --key "$P/rsa.key" \
+	rss() { /usr/bin/time -f %M -o "$T_DIR/rss" "$CSOD_BIN/csod-sign" --cert "$P/rsa.pem" --key "$P/rsa.key" \
 		--chain "$P/chain.pem" --min-sdk 21 "$1" "$2" >/dev/null 2>&1 && cat "$T_DIR/rss"; }
 	small=$(rss "$T_DIR/app.apk" "$T_DIR/rss-small.apk")
 	big=$(rss "$T_DIR/big.apk" "$T_DIR/rss-big.apk")

@@ -60,7 +60,8 @@ out=$(csod-sign --cert token.pem --key "${URI/pin-value=1234/pin-value=9999}" da
 is "$?" 1 "a wrong PIN fails"
 like "$out" "login to token \"csodtest\" failed" "saying so"
 out=$(csod-sign --cert token.pem --key "pkcs11:token=csodtest?module-path=/nonexistent.so&pin-value=1234" data.sha256 bad.p7s 2>&1)
-like "$out" "cannot load the PKCS#11 module /nonexistent.so" "a module that does not load is named"
+is "$?" 1 "a module that does not load fails (no crash unloading it)"
+like "$out" "cannot load the PKCS#11 module /nonexistent.so" "and is named"
 out=$(csod-sign --cert "$PKI/rsa.pem" --key "$URI" data.sha256 bad.p7s 2>&1)
 like "$out" "does not belong to" "a certificate for another key is refused"
 attrs=$(p11 --list-objects --type privkey 2>/dev/null)

@@ -88,7 +88,7 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T_DIR/fulltok" && mount -t tmpfs -o size=64k
 	SPOOL=$T_DIR/spool-full
 	write_pkcs11_config "$MODULE" "$PIN"
 	out=$(SOFTHSM2_CONF=$FULLCONF csodd --config "$CONF" --foreground 2>&1 &
-		p=$!; sleep 5; kill $p 2>/dev/null; wait $p 2>/dev/null)
+		p=$!; sleep $((5 * T_SLOWDOWN)); kill $p 2>/dev/null; wait $p 2>/dev/null)
 	like "$out" "cannot generate an RSA-[0-9]+ key on token \"csodd\" \(token full" "a full token: the key cannot be made, and the log says why"
 	check "and no key is recorded" test "$(sqlite3 "$SPOOL/state/csod.db" "SELECT COUNT(*) FROM keys" 2>/dev/null || echo 0)" -eq 0
 	umount "$T_DIR/fulltok"
