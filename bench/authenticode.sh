@@ -35,15 +35,19 @@ wixl -o app.msi app.wxs 2>/dev/null || echo "wixl failed; MSI skipped"
 table_header "Authenticode: csod-sign vs osslsigncode sign (RSA-3072, SHA-256)"
 for f in small.exe large.exe app.msi app.cab large.cab; do
 	[ -f "$f" ] || continue
-	read -r ours ours_rss < <(measure authenticode "$f" csod-sign \
-		"$BIN/csod-sign" --cert pki/rsa.pem --key pki/rsa.key --chain pki/chain.pem "$f" "out-$f")
-	read -r peer peer_rss < <(measure authenticode "$f" osslsigncode \
+	ours=$(MEASURE_OUT="out-$f" measure authenticode "$f" csod-sign \
+		"$BIN/csod-sign" --cert pki/rsa.pem --key pki/rsa.key --chain pki/chain.pem "$f" "out-$f") || exit 1
+	read -r ours ours_rss <<<"$ours"
+	peer=$(MEASURE_OUT="peer-$f" measure authenticode "$f" osslsigncode \
 		osslsigncode sign -certs pki/rsa.pem -key pki/rsa.key -ac pki/chain.pem -h sha256 \
-		-in "$f" -out "peer-$f")
+		-in "$f" -out "peer-$f") || exit 1
+	read -r peer peer_rss <<<"$peer"
 	rm -f "peer-$f"
 	row authenticode "$f ($(du -h "$f" | cut -f1))" "$ours" "$ours_rss" osslsigncode "$peer" "$peer_rss" "≤ 1.0×, RSS < 32 MB"
 done
-read -r dgst dgst_rss < <(measure limit large.exe "dgst+copy" sh -c "openssl dgst -sha256 large.exe && cp large.exe copy.bin")
-read -r ours ours_rss < <(measure authenticode large.exe csod-sign \
-	"$BIN/csod-sign" --cert pki/rsa.pem --key pki/rsa.key --chain pki/chain.pem large.exe out-large.exe)
+dgst=$(MEASURE_OUT=copy.bin measure limit large.exe "dgst+copy" sh -c "openssl dgst -sha256 large.exe && cp large.exe copy.bin") || exit 1
+read -r dgst dgst_rss <<<"$dgst"
+ours=$(MEASURE_OUT=out-large.exe measure authenticode large.exe csod-sign \
+	"$BIN/csod-sign" --cert pki/rsa.pem --key pki/rsa.key --chain pki/chain.pem large.exe out-large.exe) || exit 1
+read -r ours ours_rss <<<"$ours"
 row limit "large.exe vs hash+copy" "$ours" "$ours_rss" "openssl dgst + cp" "$dgst" "$dgst_rss" "≤ 1.3×"

@@ -17,9 +17,16 @@ measure() {
 	shift 3
 	local times=() i t rss
 	for i in $(seq 1 "$RUNS"); do
+		# The output of the last run, removed untimed: osslsigncode refuses
+		# to overwrite, and a failed run must never pass for a fast one.
+		[ -n "${MEASURE_OUT:-}" ] && rm -f "$MEASURE_OUT"
 		# Wall time from bash's microsecond clock (time's %e has 10 ms steps).
 		local t0=$EPOCHREALTIME
-		/usr/bin/time -f '%M' -o "$WORK/time.out" "$@" >/dev/null 2>&1
+		if ! /usr/bin/time -f '%M' -o "$WORK/time.out" "$@" >"$WORK/measure.out" 2>&1; then
+			echo "bench: $tool failed on $case: $*" >&2
+			tail -5 "$WORK/measure.out" >&2
+			exit 1
+		fi
 		local t1=$EPOCHREALTIME
 		times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
 		rss=$(tail -1 "$WORK/time.out")

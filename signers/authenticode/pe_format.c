@@ -128,6 +128,28 @@ out:
 	return rc;
 }
 
+/* The sum of the little-endian 16-bit words of p[0, n), n even, in a wide
+ * accumulator: four words per 64-bit load. */
+static uint64_t sum_words(const unsigned char *p, size_t n)
+{
+	uint64_t sum = 0;
+	size_t i = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, p + i, 8);
+		sum += (x & 0xffff) + ((x >> 16) & 0xffff) + ((x >> 32) & 0xffff) + (x >> 48);
+	}
+#endif
+	for (; i + 1 < n; i += 2)
+		sum += (uint64_t)p[i] | (uint64_t)p[i + 1] << 8;
+	return sum;
+}
+
+/* The PE checksum: the file's 16-bit words added with end-around carry,
+ * plus the file's length. The carries are folded once at the end, which
+ * gives the same result as folding after every word (the sum is the same
+ * modulo 0xffff, and both are non-zero unless every word is zero). */
 int csod_pe_checksum(int fd, const csod_pe *pe, uint32_t *out, csod_error *err)
 {
 	unsigned char *buf = malloc(CHUNK);
@@ -142,20 +164,19 @@ int csod_pe_checksum(int fd, const csod_pe *pe, uint32_t *out, csod_error *err)
 			return csod_fail_errno(err, "cannot read for the checksum");
 		}
 		/* The checksum field itself counts as zero. */
-		for (ssize_t i = 0; i < n; i++) {
-			uint64_t at = pos + (uint64_t)i;
-			if (at >= pe->checksum_offset && at < pe->checksum_offset + 4)
-				buf[i] = 0;
-		}
-		for (ssize_t i = 0; i < n; i += 2) {
-			uint32_t word = buf[i] | (i + 1 < n ? buf[i + 1] << 8 : 0);
-			sum += word;
-			sum = (sum & 0xffff) + (sum >> 16);
-		}
+		uint64_t field = pe->checksum_offset, end = pos + (uint64_t)n;
+		for (uint64_t at = field; at < field + 4; at++)
+			if (at >= pos && at < end)
+				buf[at - pos] = 0;
+		/* Chunks are even-sized but for the last, so words never straddle. */
+		sum += sum_words(buf, (size_t)n & ~(size_t)1);
+		if (n & 1)
+			sum += buf[n - 1];
 		pos += (uint64_t)n;
 	}
 	free(buf);
-	sum = (sum & 0xffff) + (sum >> 16);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
 	*out = (uint32_t)(sum + pe->file_size);
 	return 0;
 }

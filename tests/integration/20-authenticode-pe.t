@@ -44,6 +44,29 @@ calc=$(grep 'Calculated message digest' verify.out | awk '{print $NF}')
 is "$cur" "$calc" "the signed image hash equals osslsigncode's own"
 like "$cur" '^[0-9A-F]{64}$' "and is a SHA-256"
 
+# The PE checksum in the signed files is the one the PE/COFF rules give
+# (computed here independently, word by word with end-around carry).
+pe_checksum_ok() {
+	/usr/bin/python3 - "$1" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+size = len(data)
+field = struct.unpack_from("<I", data, 0x3C)[0] + 24 + 64
+stored = struct.unpack_from("<I", data, field)[0]
+data[field:field + 4] = b"\0\0\0\0"
+if len(data) % 2:
+    data += b"\0"
+s = 0
+for (w,) in struct.iter_unpack("<H", data):
+    s += w
+    s = (s & 0xFFFF) + (s >> 16)
+sys.exit(0 if stored == ((s & 0xFFFF) + (s >> 16)) + size else 1)
+PY
+}
+for f in rsa-sha256-pe64.exe rsa-sha256-pe32.exe ec-lib64.dll; do
+	check "$f: the PE checksum is right" pe_checksum_ok "$f"
+done
+
 sign rsa rsa-sha256-pe64.exe resigned.exe --digest sha512
 verify resigned.exe
 ok $? "re-signing a signed file verifies"
