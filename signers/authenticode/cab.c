@@ -101,36 +101,12 @@ static int write_cabinet(int in, const csod_cab *cab, int out, csod_error *err)
 
 /* The cabinet hashes for every digest asked for, computed in one read and
  * handed to the signature builder one by one. */
-typedef struct hashes {
-	int n;
-	const EVP_MD *md[CSOD_MAX_DIGESTS];
-	unsigned char value[CSOD_MAX_DIGESTS][EVP_MAX_MD_SIZE];
-	unsigned len[CSOD_MAX_DIGESTS];
-} hashes;
-
-static int hash_all(int fd, const csod_cab *cab, const csod_sign_options *opt, hashes *h,
+static int hash_all(int fd, const csod_cab *cab, const csod_sign_options *opt, csod_spc_hashes *h,
                     csod_error *err)
 {
-	h->n = opt->n_digests > 0 ? opt->n_digests : 1;
-	for (int i = 0; i < h->n; i++) {
-		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
-		if (!(h->md[i] = csod_digest_by_name(name)))
-			return csod_fail(err, "unknown digest %s", name);
-	}
+	if (csod_spc_hashes_for(opt, h, err) < 0)
+		return -1;
 	return csod_cab_hash(fd, cab, h->md, h->n, h->value, h->len, err);
-}
-
-static int precomputed_hash(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
-                            csod_error *err)
-{
-	const hashes *h = ctx;
-	for (int i = 0; i < h->n; i++)
-		if (h->md[i] == md) {
-			memcpy(out, h->value[i], h->len[i]);
-			*out_len = h->len[i];
-			return 0;
-		}
-	return csod_fail(err, "no cabinet hash for %s", EVP_MD_get0_name(md));
 }
 
 static void cab_data_type(csod_spc_data *type)
@@ -168,7 +144,7 @@ static int cab_sign(int in, int out, const csod_identity *id, const csod_sign_op
                     csod_error *err)
 {
 	csod_cab cab, out_cab;
-	hashes h;
+	csod_spc_hashes h;
 	csod_spc_data type;
 	PKCS7 *existing = NULL, *p7 = NULL;
 	if (csod_cab_parse(in, &cab, err) < 0)
@@ -180,7 +156,8 @@ static int cab_sign(int in, int out, const csod_identity *id, const csod_sign_op
 	    hash_all(out, &out_cab, opt, &h, err) < 0)
 		goto out;
 	cab_data_type(&type);
-	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, precomputed_hash, &h, err)))
+	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, csod_spc_precomputed_hash, &h,
+	                                 err)))
 		goto out;
 	existing = NULL; /* owned by p7 now, if it was used */
 	rc = write_signature(out, &out_cab, p7, err);
