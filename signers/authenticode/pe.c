@@ -2,12 +2,12 @@
  * input, padded to 8 bytes, with a WIN_CERTIFICATE appended and the
  * certificate-table entry and PE checksum patched. Streams: the input is
  * copied (copy_file_range where possible) and hashed in chunks. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../common/fileio.h"
+#include "../common/scan.h"
 #include "../signer.h"
 #include "pe_format.h"
 #include "spc.h"
@@ -59,20 +59,64 @@ static PKCS7 *read_signature(int fd, const csod_pe *pe, csod_error *err)
 	return p7;
 }
 
-/* The input's bytes copied to the output on a second thread while the
- * main thread reads them for the image hash and checksum. */
-typedef struct copy_job {
-	int in, out;
-	uint64_t len;
-	int rc;
-	csod_error err;
-} copy_job;
+/* What the reader thread does with each chunk of a PE: copies it to the
+ * output (when signing), then adds it to the checksum's sum with the
+ * checksum field and the certificate-table entry as zero. */
+typedef struct pe_reading {
+	const csod_pe *pe;
+	int out; /* -1: not copied */
+	uint64_t word_sum;
+} pe_reading;
 
-static void *copy_run(void *arg)
+/* Clears what of buf (the file's bytes [pos, pos + n)) lies in [at, at + len). */
+static void clear_field(unsigned char *buf, uint64_t pos, size_t n, uint64_t at, size_t len)
 {
-	copy_job *job = arg;
-	job->rc = csod_copy_range(job->in, 0, job->out, 0, job->len, &job->err);
-	return NULL;
+	for (uint64_t i = at; i < at + len; i++)
+		if (i >= pos && i < pos + n)
+			buf[i - pos] = 0;
+}
+
+static int on_pe_chunk(void *ctx, unsigned char *buf, uint64_t pos, size_t len, csod_error *err)
+{
+	pe_reading *r = ctx;
+	if (r->out >= 0 && csod_pwrite_all(r->out, buf, len, (off_t)pos, err) < 0)
+		return -1;
+	clear_field(buf, pos, len, r->pe->checksum_offset, 4);
+	clear_field(buf, pos, len, r->pe->certdir_offset, 8);
+	r->word_sum += csod_pe_sum_at(pos, buf, len);
+	return 0;
+}
+
+/* One read of fd's [0, read_end), copied to out unless out is -1: the
+ * Authenticode image hash over [0, hash_end) but the checksum field and
+ * the certificate-table entry, for each of the n digests (zeros past
+ * read_end: the padding to 8 bytes), and the checksum's word sum. */
+static int scan_pe(int fd, int out, const csod_pe *pe, uint64_t read_end, uint64_t hash_end,
+                   csod_spc_hashes *h, uint64_t *word_sum, csod_error *err)
+{
+	EVP_MD_CTX *md[CSOD_MAX_DIGESTS];
+	pe_reading reading = {pe, out, 0};
+	csod_scan s = {.fd = fd,
+	               .from = 0,
+	               .to = read_end,
+	               .hash_end = hash_end,
+	               .hole_at = {pe->checksum_offset, pe->certdir_offset},
+	               .hole_len = {4, 8},
+	               .md = md,
+	               .n_md = h->n,
+	               .on_chunk = on_pe_chunk,
+	               .ctx = &reading};
+	if (csod_scan_start(md, h->md, h->n, err) < 0)
+		return -1;
+	if (csod_scan_run(&s, err) < 0) {
+		csod_scan_finish(md, h->n, NULL, NULL, err);
+		return -1;
+	}
+	static const unsigned char zeros[8];
+	for (int k = 0; hash_end > read_end && k < h->n; k++)
+		EVP_DigestUpdate(md[k], zeros, hash_end - read_end < 8 ? hash_end - read_end : 8);
+	*word_sum = reading.word_sum;
+	return csod_scan_finish(md, h->n, h->value, h->len, err);
 }
 
 /* Appends the WIN_CERTIFICATE holding p7 at padded, points the
@@ -117,7 +161,8 @@ static int append_signature(int out, const csod_pe *pe, uint64_t padded, uint64_
 /* The output is the input up to its old signature, padded to 8 bytes, then
  * ours. The image hash and checksum are computed from the input as it is
  * copied (the output holds the same bytes; the self-check reads the output
- * itself), so signing reads the file once. */
+ * itself), so signing reads the file once, hashing on one thread while
+ * the other reads, copies and sums. */
 static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
                    csod_error *err)
 {
@@ -133,20 +178,8 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	static const unsigned char zeros[8];
 	int rc = -1;
 	PKCS7 *p7 = NULL;
-	copy_job copy = {in, out, end, -1, {""}};
-	pthread_t copier;
-	int threaded = pthread_create(&copier, NULL, copy_run, &copy) == 0;
-	int scanned = csod_pe_scan(in, &pe, end, padded, h.md, h.n, h.value, h.len, &word_sum, err);
-	if (threaded)
-		pthread_join(copier, NULL);
-	else
-		copy_run(&copy);
-	if (scanned < 0)
+	if (scan_pe(in, out, &pe, end, padded, &h, &word_sum, err) < 0)
 		goto out;
-	if (copy.rc < 0) {
-		csod_fail(err, "%s", copy.err.msg);
-		goto out;
-	}
 	if (padded > end && csod_pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0)
 		goto out;
 	csod_spc_data pe_data = {.oid = SPC_PE_IMAGE_DATA};
@@ -176,17 +209,15 @@ static int check_image_hash(void *ctx, const EVP_MD *md, const unsigned char *di
                             csod_error *err)
 {
 	hash_check *c = ctx;
-	unsigned char hash[1][EVP_MAX_MD_SIZE];
-	unsigned hash_len = 0;
+	csod_spc_hashes h = {.n = 1, .md = {md}};
 	uint64_t sum;
-	if (csod_pe_scan(c->fd, c->pe, c->pe->file_size, c->pe->cert_table, &md, 1, hash, &hash_len,
-	                 &sum, err) < 0)
+	if (scan_pe(c->fd, -1, c->pe, c->pe->file_size, c->pe->cert_table, &h, &sum, err) < 0)
 		return -1;
 	if (!c->summed) {
 		c->word_sum = sum;
 		c->summed = 1;
 	}
-	if (hash_len != len || memcmp(hash[0], digest, len) != 0)
+	if (h.len[0] != len || memcmp(h.value[0], digest, len) != 0)
 		return csod_fail(err, "the %s image hash does not match the signed one",
 		                 EVP_MD_get0_name(md));
 	return 0;
@@ -198,8 +229,8 @@ static int check_checksum(hash_check *c, csod_error *err)
 {
 	const csod_pe *pe = c->pe;
 	unsigned char entry[8], le[4];
-	if (!c->summed &&
-	    csod_pe_scan(c->fd, pe, pe->file_size, 0, NULL, 0, NULL, NULL, &c->word_sum, err) < 0)
+	csod_spc_hashes none = {.n = 0};
+	if (!c->summed && scan_pe(c->fd, -1, pe, pe->file_size, 0, &none, &c->word_sum, err) < 0)
 		return -1;
 	if (pread(c->fd, entry, 8, pe->certdir_offset) != 8 ||
 	    pread(c->fd, le, 4, pe->checksum_offset) != 4)

@@ -29,21 +29,6 @@ int csod_pe_parse(int fd, csod_pe *pe, csod_error *err);
 /* Same, over a buffer (for fuzzing). */
 int csod_pe_parse_buffer(const unsigned char *data, size_t len, csod_pe *pe, csod_error *err);
 
-#define CSOD_PE_MAX_DIGESTS 8
-
-/* One read of fd's [0, read_end) in chunks, computing both things
- * Authenticode needs of a PE:
- * - for each of the n_md digests, the image hash: everything in
- *   [0, hash_end) but the checksum field and the certificate-table entry,
- *   with zeros for what lies past read_end (the padding to 8 bytes);
- * - word_sum: the sum of the 16-bit words read, with the checksum field
- *   and the certificate-table entry counted as zero, carries not folded
- *   (add further ranges with csod_pe_sum_at, finish with
- *   csod_pe_checksum_of). */
-int csod_pe_scan(int fd, const csod_pe *pe, uint64_t read_end, uint64_t hash_end,
-                 const EVP_MD *const *mds, int n_md, unsigned char (*out)[EVP_MAX_MD_SIZE],
-                 unsigned *out_len, uint64_t *word_sum, csod_error *err);
-
 /* The checksum's sum of len bytes that lie at offset in the file. */
 uint64_t csod_pe_sum_at(uint64_t offset, const unsigned char *p, size_t len);
 
