@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define SCAN_CHUNK (1 << 20)
-#define SCAN_RING  3
+#define SCAN_RING 3
 
 /* Chunk i lives in buf[i % SCAN_RING] from when the reader has read it
  * (filled > i) until the hasher is done with it (consumed > i). */
@@ -25,7 +24,7 @@ typedef struct ring {
 /* Reads the chunk at pos and hands it to on_chunk: its length, or -1. */
 static ssize_t read_chunk(const csod_scan *s, unsigned char *buf, uint64_t pos, csod_error *err)
 {
-	size_t want = s->to - pos < SCAN_CHUNK ? (size_t)(s->to - pos) : SCAN_CHUNK;
+	size_t want = s->to - pos < CSOD_SCAN_CHUNK ? (size_t)(s->to - pos) : CSOD_SCAN_CHUNK;
 	ssize_t n;
 	do
 		n = pread(s->fd, buf, want, (off_t)pos);
@@ -141,7 +140,7 @@ int csod_scan_run(const csod_scan *s, csod_error *err)
 		return csod_fail(err, "out of memory");
 	r->s = s;
 	for (int i = 0; i < SCAN_RING; i++)
-		if (!(r->buf[i] = malloc(SCAN_CHUNK))) {
+		if (!(r->buf[i] = malloc(CSOD_SCAN_CHUNK))) {
 			csod_fail(err, "out of memory");
 			goto out;
 		}

@@ -15,6 +15,7 @@
 #include "../../lib/error.h"
 
 #define CSOD_SCAN_HOLES 2
+#define CSOD_SCAN_CHUNK (1 << 20) /* the most on_chunk is given at once */
 
 /* Called on the reader thread with the file's bytes [pos, pos + len), in
  * file order, before they are hashed; it may change the bytes of the
