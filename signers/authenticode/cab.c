@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include "../common/fileio.h"
+#include "../common/scan.h"
 #include "../signer.h"
 #include "cab_format.h"
 #include "spc.h"
 
-#define INSERTED      (CAB_RESERVE_FIELDS + CAB_SIG_RESERVE)
-#define COMPARE_CHUNK (1 << 16)
+#define INSERTED (CAB_RESERVE_FIELDS + CAB_SIG_RESERVE)
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -61,14 +61,15 @@ static PKCS7 *read_signature(int fd, const csod_cab *cab, csod_error *err)
 	return p7;
 }
 
-/* Writes the cabinet part of the output: the input as it is when it has a
- * signature area (the old signature left behind, its place cleared), else
- * with the area inserted after the fixed header. */
-static int write_cabinet(int in, const csod_cab *cab, int out, csod_error *err)
+/* Writes the output's header and folder table (up to the first file
+ * entry): the input's as they are when it has a signature area (its place
+ * cleared), else with the area inserted after the fixed header. The rest
+ * of the cabinet follows unchanged, moved by the inserted bytes. */
+static int write_head(int in, const csod_cab *cab, int out, csod_error *err)
 {
 	static const unsigned char no_place[8];
 	if (cab->has_signature_area)
-		return csod_copy_range(in, 0, out, 0, cab->cb_cabinet, err) < 0 ||
+		return csod_copy_range(in, 0, out, 0, cab->coff_files, err) < 0 ||
 		               csod_pwrite_all(out, no_place, 8, CAB_OFF_SIG_OFFSET, err) < 0
 		           ? -1
 		           : 0;
@@ -84,7 +85,7 @@ static int write_cabinet(int in, const csod_cab *cab, int out, csod_error *err)
 	put32(head + CAB_HEADER_SIZE + CAB_RESERVE_FIELDS, CAB_SIG_AREA_MARKER);
 	if (csod_pwrite_all(out, head, sizeof head, 0, err) < 0 ||
 	    csod_copy_range(in, CAB_HEADER_SIZE, out, CAB_SIGNED_HEADER,
-	                    cab->cb_cabinet - CAB_HEADER_SIZE, err) < 0)
+	                    cab->coff_files - CAB_HEADER_SIZE, err) < 0)
 		return -1;
 	/* Every folder's data moved by the inserted bytes. */
 	for (uint32_t i = 0; i < cab->n_folders; i++) {
@@ -99,38 +100,76 @@ static int write_cabinet(int in, const csod_cab *cab, int out, csod_error *err)
 	return 0;
 }
 
-/* The cabinet hashes for every digest asked for, computed in one read and
- * handed to the signature builder one by one. */
-typedef struct hashes {
-	int n;
-	const EVP_MD *md[CSOD_MAX_DIGESTS];
-	unsigned char value[CSOD_MAX_DIGESTS][EVP_MAX_MD_SIZE];
-	unsigned len[CSOD_MAX_DIGESTS];
-} hashes;
-
-static int hash_all(int fd, const csod_cab *cab, const csod_sign_options *opt, hashes *h,
-                    csod_error *err)
-{
-	h->n = opt->n_digests > 0 ? opt->n_digests : 1;
-	for (int i = 0; i < h->n; i++) {
-		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
-		if (!(h->md[i] = csod_digest_by_name(name)))
-			return csod_fail(err, "unknown digest %s", name);
+/* What the cabinet hash leaves out: reserved1, and iCabinet, the reserve
+ * sizes and the signature's place. */
+#define HOLES_AT                                                                                   \
+	{                                                                                          \
+		4, 34                                                                              \
 	}
-	return csod_cab_hash(fd, cab, h->md, h->n, h->value, h->len, err);
+#define HOLES_LEN                                                                                  \
+	{                                                                                          \
+		4, 22                                                                              \
+	}
+
+/* Starts the digests of h and feeds them the output's head, [0, head_len)
+ * of out, already written. */
+static int hash_head(int out, uint64_t head_len, EVP_MD_CTX **md, const csod_spc_hashes *h,
+                     csod_error *err)
+{
+	csod_scan s = {.fd = out,
+	               .to = head_len,
+	               .hash_end = UINT64_MAX,
+	               .hole_at = HOLES_AT,
+	               .hole_len = HOLES_LEN,
+	               .md = md,
+	               .n_md = h->n};
+	if (csod_scan_start(md, h->md, h->n, err) < 0)
+		return -1;
+	if (csod_scan_run(&s, err) < 0) {
+		csod_scan_finish(md, h->n, NULL, NULL, err);
+		return -1;
+	}
+	return 0;
 }
 
-static int precomputed_hash(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
-                            csod_error *err)
+/* The rest of the cabinet, from the input's first file entry, copied to the
+ * output `shift` bytes further on the reader thread. */
+typedef struct body_copy {
+	int out;
+	uint64_t shift;
+} body_copy;
+
+static int copy_chunk(void *ctx, unsigned char *buf, uint64_t pos, size_t len, csod_error *err)
 {
-	const hashes *h = ctx;
-	for (int i = 0; i < h->n; i++)
-		if (h->md[i] == md) {
-			memcpy(out, h->value[i], h->len[i]);
-			*out_len = h->len[i];
-			return 0;
-		}
-	return csod_fail(err, "no cabinet hash for %s", EVP_MD_get0_name(md));
+	const body_copy *c = ctx;
+	return csod_pwrite_all(c->out, buf, len, (off_t)(pos + c->shift), err);
+}
+
+/* Writes the cabinet part of the output and computes its hashes for every
+ * digest asked for in one read of the input: the head is written and
+ * hashed, then the body is copied on the reader thread while this thread
+ * hashes the same bytes (the self-check reads the output itself). */
+static int write_and_hash(int in, const csod_cab *cab, int out, const csod_cab *out_cab,
+                          csod_spc_hashes *h, csod_error *err)
+{
+	EVP_MD_CTX *md[CSOD_MAX_DIGESTS];
+	body_copy copy = {out, out_cab->coff_files - cab->coff_files};
+	csod_scan body = {.fd = in,
+	                  .from = cab->coff_files,
+	                  .to = cab->cb_cabinet,
+	                  .hash_end = UINT64_MAX,
+	                  .md = md,
+	                  .n_md = h->n,
+	                  .on_chunk = copy_chunk,
+	                  .ctx = &copy};
+	if (write_head(in, cab, out, err) < 0 ||
+	    hash_head(out, out_cab->coff_files, md, h, err) < 0)
+		return -1;
+	if (csod_scan_run(&body, err) < 0) {
+		csod_scan_finish(md, h->n, NULL, NULL, err);
+		return -1;
+	}
+	return csod_scan_finish(md, h->n, h->value, h->len, err);
 }
 
 static void cab_data_type(csod_spc_data *type)
@@ -168,7 +207,7 @@ static int cab_sign(int in, int out, const csod_identity *id, const csod_sign_op
                     csod_error *err)
 {
 	csod_cab cab, out_cab;
-	hashes h;
+	csod_spc_hashes h;
 	csod_spc_data type;
 	PKCS7 *existing = NULL, *p7 = NULL;
 	if (csod_cab_parse(in, &cab, err) < 0)
@@ -176,11 +215,17 @@ static int cab_sign(int in, int out, const csod_identity *id, const csod_sign_op
 	if (opt->append && cab.sig_offset && !(existing = read_signature(in, &cab, err)))
 		return -1;
 	int rc = -1;
-	if (write_cabinet(in, &cab, out, err) < 0 || csod_cab_parse(out, &out_cab, err) < 0 ||
-	    hash_all(out, &out_cab, opt, &h, err) < 0)
+	out_cab = cab;
+	if (!cab.has_signature_area) { /* checked by write_head: no overflow */
+		out_cab.cb_cabinet += INSERTED;
+		out_cab.coff_files += INSERTED;
+	}
+	if (csod_spc_hashes_for(opt, &h, err) < 0 ||
+	    write_and_hash(in, &cab, out, &out_cab, &h, err) < 0)
 		goto out;
 	cab_data_type(&type);
-	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, precomputed_hash, &h, err)))
+	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, csod_spc_precomputed_hash, &h,
+	                                 err)))
 		goto out;
 	existing = NULL; /* owned by p7 now, if it was used */
 	rc = write_signature(out, &out_cab, p7, err);
@@ -190,46 +235,71 @@ out:
 	return rc;
 }
 
+/* The self-check's read of the output: per chunk, on the reader thread,
+ * the bytes from the first file entry on are compared with the input's. */
 typedef struct hash_check {
-	int fd;
-	const csod_cab *cab;
+	int in, out;
+	const csod_cab *in_cab, *cab;
+	unsigned char *theirs; /* a chunk of the input */
+	int compared;
 } hash_check;
+
+static int compare_chunk(void *ctx, unsigned char *buf, uint64_t pos, size_t len, csod_error *err)
+{
+	const hash_check *c = ctx;
+	uint64_t start = c->cab->coff_files; /* the files, folders' data: as the input's */
+	if (pos + len <= start)
+		return 0;
+	size_t skip = pos < start ? (size_t)(start - pos) : 0;
+	uint64_t at = pos + skip - start + c->in_cab->coff_files;
+	ssize_t n = pread(c->in, c->theirs, len - skip, (off_t)at);
+	if (n != (ssize_t)(len - skip))
+		return csod_fail(err, "cannot read the input to compare it");
+	if (memcmp(buf + skip, c->theirs, len - skip) != 0)
+		return csod_fail(err, "the signed cabinet's files differ from the input's");
+	return 0;
+}
+
+/* One read of the output's cabinet: the cabinet hash for the n digests of
+ * h (none: only the comparison), compared with the input's as it goes. */
+static int scan_output(hash_check *c, csod_spc_hashes *h, csod_error *err)
+{
+	EVP_MD_CTX *md[CSOD_MAX_DIGESTS];
+	csod_scan s = {.fd = c->out,
+	               .to = c->cab->cb_cabinet,
+	               .hash_end = UINT64_MAX,
+	               .hole_at = HOLES_AT,
+	               .hole_len = HOLES_LEN,
+	               .md = md,
+	               .n_md = h->n,
+	               .on_chunk = compare_chunk,
+	               .ctx = c};
+	if (csod_scan_start(md, h->md, h->n, err) < 0)
+		return -1;
+	if (csod_scan_run(&s, err) < 0) {
+		csod_scan_finish(md, h->n, NULL, NULL, err);
+		return -1;
+	}
+	c->compared = 1;
+	return csod_scan_finish(md, h->n, h->value, h->len, err);
+}
 
 static int check_cabinet_hash(void *ctx, const EVP_MD *md, const unsigned char *digest, size_t len,
                               csod_error *err)
 {
-	const hash_check *c = ctx;
-	unsigned char hash[1][EVP_MAX_MD_SIZE];
-	unsigned hash_len = 0;
-	if (csod_cab_hash(c->fd, c->cab, &md, 1, hash, &hash_len, err) < 0)
+	csod_spc_hashes h = {.n = 1, .md = {md}};
+	if (scan_output(ctx, &h, err) < 0)
 		return -1;
-	if (hash_len != len || memcmp(hash[0], digest, len) != 0)
+	if (h.len[0] != len || memcmp(h.value[0], digest, len) != 0)
 		return csod_fail(err, "the %s cabinet hash does not match the signed one",
 		                 EVP_MD_get0_name(md));
 	return 0;
 }
 
-static int same_bytes(int a, uint64_t a_at, int b, uint64_t b_at, uint64_t len, csod_error *err)
-{
-	unsigned char *x = malloc(2 * COMPARE_CHUNK);
-	int rc = x ? 0 : csod_fail(err, "out of memory");
-	for (uint64_t done = 0; rc == 0 && done < len;) {
-		size_t want = len - done < COMPARE_CHUNK ? (size_t)(len - done) : COMPARE_CHUNK;
-		if (pread(a, x, want, (off_t)(a_at + done)) != (ssize_t)want ||
-		    pread(b, x + COMPARE_CHUNK, want, (off_t)(b_at + done)) != (ssize_t)want)
-			rc = csod_fail(err, "cannot read the cabinets to compare them");
-		else if (memcmp(x, x + COMPARE_CHUNK, want) != 0)
-			rc = -1;
-		done += want;
-	}
-	free(x);
-	return rc;
-}
-
 /* The signed cabinet holds exactly the input's folders, files and data:
  * the same table entries (their data offsets moved by the same amount)
- * and the same bytes from the first file entry on. */
-static int same_content(int in, const csod_cab *a, int out, const csod_cab *b, csod_error *err)
+ * here, the same bytes from the first file entry on in scan_output. */
+static int same_tables(int in, const csod_cab *a, int out, const csod_cab *b, csod_error *err)
 {
 	uint64_t a_len = a->sig_offset ? a->sig_offset : a->file_size;
 	if (a->n_folders != b->n_folders || a->n_files != b->n_files ||
@@ -246,10 +316,6 @@ static int same_content(int in, const csod_cab *a, int out, const csod_cab *b, c
 			return csod_fail(
 			    err, "the signed cabinet's folder %u differs from the input's", i + 1);
 	}
-	csod_error why;
-	if (same_bytes(in, a->coff_files, out, b->coff_files, a_len - a->coff_files, &why) < 0)
-		return csod_fail(err, "the signed cabinet's files differ from the input's%s%s",
-		                 why.msg[0] ? ": " : "", why.msg);
 	return 0;
 }
 
@@ -257,14 +323,22 @@ static int cab_verify(int in, int out, X509_STORE *trust, csod_error *err)
 {
 	csod_cab in_cab, cab;
 	if (csod_cab_parse(in, &in_cab, err) < 0 || csod_cab_parse(out, &cab, err) < 0 ||
-	    same_content(in, &in_cab, out, &cab, err) < 0)
+	    same_tables(in, &in_cab, out, &cab, err) < 0)
 		return -1;
+	if (!cab.has_signature_area)
+		return csod_fail(err, "the signed cabinet has no signature area");
 	PKCS7 *p7 = read_signature(out, &cab, err);
-	if (!p7)
-		return -1;
-	hash_check ctx = {out, &cab};
-	int rc = csod_spc_verify(p7, trust, check_cabinet_hash, &ctx, err);
+	hash_check ctx = {in, out, &in_cab, &cab, malloc(CSOD_SCAN_CHUNK), 0};
+	int rc = -1;
+	if (p7 && !ctx.theirs)
+		csod_fail(err, "out of memory");
+	else if (p7)
+		rc = csod_spc_verify(p7, trust, check_cabinet_hash, &ctx, err);
+	csod_spc_hashes none = {.n = 0};
+	if (rc == 0 && !ctx.compared)
+		rc = scan_output(&ctx, &none, err);
 	PKCS7_free(p7);
+	free(ctx.theirs);
 	return rc;
 }
 

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #define WINDOW           8192
-#define HASH_CHUNK       (1 << 20)
 #define CFFILE_FIXED     16
 #define CFDATA_FIXED     8
 #define MAX_NAME         256
@@ -264,52 +263,5 @@ int csod_cab_parse(int fd, csod_cab *cab, csod_error *err)
 	r->size = (uint64_t)size;
 	int rc = parse(r, cab, err);
 	free(r);
-	return rc;
-}
-
-int csod_cab_hash(int fd, const csod_cab *cab, const EVP_MD *const *mds, int n,
-                  unsigned char (*out)[EVP_MAX_MD_SIZE], unsigned *out_len, csod_error *err)
-{
-	if (!cab->has_signature_area)
-		return csod_fail(err, "the cabinet has no signature area to hash around");
-	/* Left out: reserved1 [4, 8), and iCabinet, the reserve sizes and the
-	 * signature's place [34, 56). */
-	const uint64_t from[3] = {0, 8, 56};
-	const uint64_t to[3] = {4, 34, cab->cb_cabinet};
-	EVP_MD_CTX *ctx[8] = {NULL};
-	unsigned char *buf = malloc(HASH_CHUNK);
-	int rc = -1;
-	if (n < 1 || n > 8 || !buf) {
-		csod_fail(err, "cannot start the cabinet hash");
-		goto out;
-	}
-	for (int k = 0; k < n; k++)
-		if (!(ctx[k] = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(ctx[k], mds[k], NULL)) {
-			csod_fail(err, "cannot start the cabinet hash");
-			goto out;
-		}
-	for (int i = 0; i < 3; i++) {
-		for (uint64_t pos = from[i]; pos < to[i];) {
-			size_t want = to[i] - pos < HASH_CHUNK ? (size_t)(to[i] - pos) : HASH_CHUNK;
-			ssize_t got = pread(fd, buf, want, (off_t)pos);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0) {
-				csod_fail(err, "the file is shorter than its header says");
-				goto out;
-			}
-			for (int k = 0; k < n; k++)
-				EVP_DigestUpdate(ctx[k], buf, (size_t)got);
-			pos += (uint64_t)got;
-		}
-	}
-	rc = 0;
-	for (int k = 0; k < n && rc == 0; k++)
-		if (!EVP_DigestFinal_ex(ctx[k], out[k], &out_len[k]))
-			rc = csod_fail(err, "the cabinet hash failed");
-out:
-	for (int k = 0; k < 8; k++)
-		EVP_MD_CTX_free(ctx[k]);
-	free(buf);
 	return rc;
 }

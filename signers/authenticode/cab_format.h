@@ -46,11 +46,4 @@ int csod_cab_parse(int fd, csod_cab *cab, csod_error *err);
 /* Same, over a buffer (for fuzzing). */
 int csod_cab_parse_buffer(const unsigned char *data, size_t len, csod_cab *cab, csod_error *err);
 
-/* The cabinet hash Authenticode signs, for each of the n digests at once
- * (one read of the file): everything up to the signature except reserved1,
- * iCabinet and the first 16 bytes of the signature reserve (which hold the
- * signature's place). Needs a cabinet with a signature area. */
-int csod_cab_hash(int fd, const csod_cab *cab, const EVP_MD *const *mds, int n,
-                  unsigned char (*out)[EVP_MAX_MD_SIZE], unsigned *out_len, csod_error *err);
-
 #endif

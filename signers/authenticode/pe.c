@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../common/fileio.h"
+#include "../common/scan.h"
 #include "../signer.h"
 #include "pe_format.h"
 #include "spc.h"
@@ -58,106 +59,187 @@ static PKCS7 *read_signature(int fd, const csod_pe *pe, csod_error *err)
 	return p7;
 }
 
-typedef struct image_hasher {
-	int fd;
+/* What the reader thread does with each chunk of a PE: copies it to the
+ * output (when signing), then adds it to the checksum's sum with the
+ * checksum field and the certificate-table entry as zero. */
+typedef struct pe_reading {
 	const csod_pe *pe;
-	uint64_t end;
-} image_hasher;
+	int out; /* -1: not copied */
+	uint64_t word_sum;
+} pe_reading;
 
-static int image_hash(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
-                      csod_error *err)
+/* Clears what of buf (the file's bytes [pos, pos + n)) lies in [at, at + len). */
+static void clear_field(unsigned char *buf, uint64_t pos, size_t n, uint64_t at, size_t len)
 {
-	const image_hasher *h = ctx;
-	return csod_pe_image_hash(h->fd, h->pe, h->end, md, out, out_len, err);
+	for (uint64_t i = at; i < at + len; i++)
+		if (i >= pos && i < pos + n)
+			buf[i - pos] = 0;
 }
 
-static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
-                   csod_error *err)
+static int on_pe_chunk(void *ctx, unsigned char *buf, uint64_t pos, size_t len, csod_error *err)
 {
-	csod_pe pe;
-	if (csod_pe_parse(in, &pe, err) < 0)
+	pe_reading *r = ctx;
+	if (r->out >= 0 && csod_pwrite_all(r->out, buf, len, (off_t)pos, err) < 0)
 		return -1;
-	PKCS7 *existing = NULL;
-	if (opt->append && pe.cert_table && !(existing = read_signature(in, &pe, err)))
+	clear_field(buf, pos, len, r->pe->checksum_offset, 4);
+	clear_field(buf, pos, len, r->pe->certdir_offset, 8);
+	r->word_sum += csod_pe_sum_at(pos, buf, len);
+	return 0;
+}
+
+/* One read of fd's [0, read_end), copied to out unless out is -1: the
+ * Authenticode image hash over [0, hash_end) but the checksum field and
+ * the certificate-table entry, for each of the n digests (zeros past
+ * read_end: the padding to 8 bytes), and the checksum's word sum. */
+static int scan_pe(int fd, int out, const csod_pe *pe, uint64_t read_end, uint64_t hash_end,
+                   csod_spc_hashes *h, uint64_t *word_sum, csod_error *err)
+{
+	EVP_MD_CTX *md[CSOD_MAX_DIGESTS];
+	pe_reading reading = {pe, out, 0};
+	csod_scan s = {.fd = fd,
+	               .from = 0,
+	               .to = read_end,
+	               .hash_end = hash_end,
+	               .hole_at = {pe->checksum_offset, pe->certdir_offset},
+	               .hole_len = {4, 8},
+	               .md = md,
+	               .n_md = h->n,
+	               .on_chunk = on_pe_chunk,
+	               .ctx = &reading};
+	if (csod_scan_start(md, h->md, h->n, err) < 0)
 		return -1;
-	/* Without the old signature, padded to 8 bytes, entry cleared. */
-	uint64_t end = pe.cert_table ? pe.cert_table : pe.file_size;
-	uint64_t padded = (end + 7) & ~7ULL;
-	static const unsigned char zeros[8];
-	unsigned char empty_entry[8] = {0};
-	int rc = -1;
-	PKCS7 *p7 = NULL;
-	unsigned char *der = NULL;
-	if (csod_copy_range(in, 0, out, 0, end, err) < 0 ||
-	    (padded > end && csod_pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0) ||
-	    csod_pwrite_all(out, empty_entry, 8, pe.certdir_offset, err) < 0)
-		goto out;
-	csod_pe out_pe;
-	if (csod_pe_parse(out, &out_pe, err) < 0)
-		goto out;
-	csod_spc_data pe_data = {.oid = SPC_PE_IMAGE_DATA};
-	pe_data.value_len = csod_spc_pe_image_data(pe_data.value, sizeof pe_data.value);
-	image_hasher hasher = {out, &out_pe, out_pe.file_size};
-	if (!(p7 = csod_spc_sign_digests(id, opt, &pe_data, existing, image_hash, &hasher, err)))
-		goto out;
-	existing = NULL; /* owned by p7 now, if it was used */
-	int der_len = i2d_PKCS7(p7, &der);
-	if (der_len <= 0) {
-		csod_fail(err, "cannot encode the signature");
-		goto out;
+	if (csod_scan_run(&s, err) < 0) {
+		csod_scan_finish(md, h->n, NULL, NULL, err);
+		return -1;
 	}
+	static const unsigned char zeros[8];
+	for (int k = 0; hash_end > read_end && k < h->n; k++)
+		EVP_DigestUpdate(md[k], zeros, hash_end - read_end < 8 ? hash_end - read_end : 8);
+	*word_sum = reading.word_sum;
+	return csod_scan_finish(md, h->n, h->value, h->len, err);
+}
+
+/* Appends the WIN_CERTIFICATE holding p7 at padded, points the
+ * certificate-table entry at it and writes the checksum: word_sum (the
+ * output's words up to padded, entry and checksum as zero) plus what this
+ * writes. */
+static int append_signature(int out, const csod_pe *pe, uint64_t padded, uint64_t word_sum,
+                            PKCS7 *p7, csod_error *err)
+{
+	unsigned char *der = NULL;
+	int der_len = i2d_PKCS7(p7, &der);
+	if (der_len <= 0)
+		return csod_fail(err, "cannot encode the signature");
+	static const unsigned char zeros[8];
 	uint32_t cert_len = (uint32_t)((8 + (uint64_t)der_len + 7) & ~7ULL);
-	unsigned char header[8];
+	unsigned char header[8], entry[8], sum_le[4];
 	put32(header, cert_len);
 	header[4] = WIN_CERT_REVISION_2 & 0xff;
 	header[5] = WIN_CERT_REVISION_2 >> 8;
 	header[6] = WIN_CERT_TYPE_PKCS_SIGNED_DATA;
 	header[7] = 0;
-	unsigned char entry[8];
 	put32(entry, (uint32_t)padded);
 	put32(entry + 4, cert_len);
-	if (padded + cert_len > UINT32_MAX) {
+	word_sum += csod_pe_sum_at(pe->certdir_offset, entry, 8) +
+	            csod_pe_sum_at(padded, header, 8) +
+	            csod_pe_sum_at(padded + 8, der, (size_t)der_len);
+	put32(sum_le, csod_pe_checksum_of(word_sum, padded + cert_len));
+	int rc = -1;
+	if (padded + cert_len > UINT32_MAX)
 		csod_fail(err, "the signed file would exceed 4 GB");
-		goto out;
-	}
-	if (csod_pwrite_all(out, header, 8, (off_t)padded, err) < 0 ||
-	    csod_pwrite_all(out, der, (size_t)der_len, (off_t)padded + 8, err) < 0 ||
-	    csod_pwrite_all(out, zeros, cert_len - 8 - (uint32_t)der_len,
-	                    (off_t)padded + 8 + der_len, err) < 0 ||
-	    csod_pwrite_all(out, entry, 8, out_pe.certdir_offset, err) < 0)
-		goto out;
-	csod_pe final;
-	uint32_t sum;
-	unsigned char sum_le[4];
-	if (csod_pe_parse(out, &final, err) < 0 || csod_pe_checksum(out, &final, &sum, err) < 0)
-		goto out;
-	put32(sum_le, sum);
-	rc = csod_pwrite_all(out, sum_le, 4, final.checksum_offset, err);
-out:
+	else if (csod_pwrite_all(out, header, 8, (off_t)padded, err) == 0 &&
+	         csod_pwrite_all(out, der, (size_t)der_len, (off_t)padded + 8, err) == 0 &&
+	         csod_pwrite_all(out, zeros, cert_len - 8 - (uint32_t)der_len,
+	                         (off_t)padded + 8 + der_len, err) == 0 &&
+	         csod_pwrite_all(out, entry, 8, pe->certdir_offset, err) == 0 &&
+	         csod_pwrite_all(out, sum_le, 4, pe->checksum_offset, err) == 0)
+		rc = 0;
 	OPENSSL_free(der);
+	return rc;
+}
+
+/* The output is the input up to its old signature, padded to 8 bytes, then
+ * ours. The image hash and checksum are computed from the input as it is
+ * copied (the output holds the same bytes; the self-check reads the output
+ * itself), so signing reads the file once, hashing on one thread while
+ * the other reads, copies and sums. */
+static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
+                   csod_error *err)
+{
+	csod_pe pe;
+	csod_spc_hashes h;
+	if (csod_pe_parse(in, &pe, err) < 0 || csod_spc_hashes_for(opt, &h, err) < 0)
+		return -1;
+	PKCS7 *existing = NULL;
+	if (opt->append && pe.cert_table && !(existing = read_signature(in, &pe, err)))
+		return -1;
+	uint64_t end = pe.cert_table ? pe.cert_table : pe.file_size;
+	uint64_t padded = (end + 7) & ~7ULL, word_sum = 0;
+	static const unsigned char zeros[8];
+	int rc = -1;
+	PKCS7 *p7 = NULL;
+	if (scan_pe(in, out, &pe, end, padded, &h, &word_sum, err) < 0)
+		goto out;
+	if (padded > end && csod_pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0)
+		goto out;
+	csod_spc_data pe_data = {.oid = SPC_PE_IMAGE_DATA};
+	pe_data.value_len = csod_spc_pe_image_data(pe_data.value, sizeof pe_data.value);
+	if (!(p7 = csod_spc_sign_digests(id, opt, &pe_data, existing, csod_spc_precomputed_hash, &h,
+	                                 err)))
+		goto out;
+	existing = NULL; /* owned by p7 now, if it was used */
+	rc = append_signature(out, &pe, padded, word_sum, p7, err);
+out:
 	PKCS7_free(p7);
 	if (existing)
 		PKCS7_free(existing);
 	return rc;
 }
 
+/* The self-check's reads of the output: each signature's image hash, and
+ * the file's checksum sum from the first of those reads. */
 typedef struct hash_check {
 	int fd;
 	const csod_pe *pe;
+	int summed;
+	uint64_t word_sum;
 } hash_check;
 
 static int check_image_hash(void *ctx, const EVP_MD *md, const unsigned char *digest, size_t len,
                             csod_error *err)
 {
 	hash_check *c = ctx;
-	unsigned char hash[EVP_MAX_MD_SIZE];
-	unsigned hash_len = 0;
-	if (csod_pe_image_hash(c->fd, c->pe, c->pe->cert_table, md, hash, &hash_len, err) < 0)
+	csod_spc_hashes h = {.n = 1, .md = {md}};
+	uint64_t sum;
+	if (scan_pe(c->fd, -1, c->pe, c->pe->file_size, c->pe->cert_table, &h, &sum, err) < 0)
 		return -1;
-	if (hash_len != len || memcmp(hash, digest, len) != 0)
+	if (!c->summed) {
+		c->word_sum = sum;
+		c->summed = 1;
+	}
+	if (h.len[0] != len || memcmp(h.value[0], digest, len) != 0)
 		return csod_fail(err, "the %s image hash does not match the signed one",
 		                 EVP_MD_get0_name(md));
 	return 0;
+}
+
+/* The stored checksum against the file's: c->word_sum (entry and checksum
+ * as zero) plus the certificate-table entry as the file has it. */
+static int check_checksum(hash_check *c, csod_error *err)
+{
+	const csod_pe *pe = c->pe;
+	unsigned char entry[8], le[4];
+	csod_spc_hashes none = {.n = 0};
+	if (!c->summed && scan_pe(c->fd, -1, pe, pe->file_size, 0, &none, &c->word_sum, err) < 0)
+		return -1;
+	if (pread(c->fd, entry, 8, pe->certdir_offset) != 8 ||
+	    pread(c->fd, le, 4, pe->checksum_offset) != 4)
+		return csod_fail_errno(err, "cannot read the PE headers back");
+	uint32_t sum = csod_pe_checksum_of(
+	    c->word_sum + csod_pe_sum_at(pe->certdir_offset, entry, 8), pe->file_size);
+	uint32_t stored =
+	    (uint32_t)le[0] | (uint32_t)le[1] << 8 | (uint32_t)le[2] << 16 | (uint32_t)le[3] << 24;
+	return sum == stored ? 0 : csod_fail(err, "the PE checksum is wrong");
 }
 
 static int pe_verify(int in, int out, X509_STORE *trust, csod_error *err)
@@ -169,19 +251,10 @@ static int pe_verify(int in, int out, X509_STORE *trust, csod_error *err)
 	PKCS7 *p7 = read_signature(out, &pe, err);
 	if (!p7)
 		return -1;
-	hash_check ctx = {out, &pe};
+	hash_check ctx = {out, &pe, 0, 0};
 	int rc = csod_spc_verify(p7, trust, check_image_hash, &ctx, err);
 	PKCS7_free(p7);
-	uint32_t sum, stored;
-	unsigned char le[4];
-	if (rc == 0 && (csod_pe_checksum(out, &pe, &sum, err) < 0 ||
-	                pread(out, le, 4, pe.checksum_offset) != 4))
-		rc = -1;
-	stored =
-	    (uint32_t)le[0] | (uint32_t)le[1] << 8 | (uint32_t)le[2] << 16 | (uint32_t)le[3] << 24;
-	if (rc == 0 && sum != stored)
-		rc = csod_fail(err, "the PE checksum is wrong");
-	return rc;
+	return rc == 0 ? check_checksum(&ctx, err) : -1;
 }
 
 static int pe_check(int fd, const char *name, csod_error *err)

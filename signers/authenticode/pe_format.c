@@ -96,38 +96,6 @@ int csod_pe_parse(int fd, csod_pe *pe, csod_error *err)
 	return parse_headers(h, (size_t)n, (uint64_t)size, pe, err);
 }
 
-int csod_pe_image_hash(int fd, const csod_pe *pe, uint64_t end, const EVP_MD *md,
-                       unsigned char *out, unsigned *out_len, csod_error *err)
-{
-	/* The three ranges Authenticode hashes, in file order. */
-	const uint64_t from[3] = {0, pe->checksum_offset + 4, pe->certdir_offset + 8};
-	const uint64_t to[3] = {pe->checksum_offset, pe->certdir_offset, end};
-	unsigned char *buf = malloc(CHUNK);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = -1;
-	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, md, NULL)) {
-		csod_fail(err, "cannot start the image hash");
-		goto out;
-	}
-	for (int r = 0; r < 3; r++) {
-		for (uint64_t pos = from[r]; pos < to[r];) {
-			size_t want = to[r] - pos < CHUNK ? (size_t)(to[r] - pos) : CHUNK;
-			ssize_t n = pread(fd, buf, want, (off_t)pos);
-			if (n <= 0) {
-				csod_fail(err, "the file is shorter than its headers say");
-				goto out;
-			}
-			EVP_DigestUpdate(ctx, buf, (size_t)n);
-			pos += (uint64_t)n;
-		}
-	}
-	rc = EVP_DigestFinal_ex(ctx, out, out_len) ? 0 : csod_fail(err, "image hash failed");
-out:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	return rc;
-}
-
 /* The sum of the little-endian 16-bit words of p[0, n), n even, in a wide
  * accumulator: four words per 64-bit load. */
 static uint64_t sum_words(const unsigned char *p, size_t n)
@@ -146,37 +114,26 @@ static uint64_t sum_words(const unsigned char *p, size_t n)
 	return sum;
 }
 
-/* The PE checksum: the file's 16-bit words added with end-around carry,
- * plus the file's length. The carries are folded once at the end, which
- * gives the same result as folding after every word (the sum is the same
- * modulo 0xffff, and both are non-zero unless every word is zero). */
-int csod_pe_checksum(int fd, const csod_pe *pe, uint32_t *out, csod_error *err)
+uint64_t csod_pe_sum_at(uint64_t offset, const unsigned char *p, size_t len)
 {
-	unsigned char *buf = malloc(CHUNK);
-	if (!buf)
-		return csod_fail(err, "out of memory");
 	uint64_t sum = 0;
-	for (uint64_t pos = 0; pos < pe->file_size;) {
-		size_t want = pe->file_size - pos < CHUNK ? (size_t)(pe->file_size - pos) : CHUNK;
-		ssize_t n = pread(fd, buf, want, (off_t)pos);
-		if (n <= 0) {
-			free(buf);
-			return csod_fail_errno(err, "cannot read for the checksum");
-		}
-		/* The checksum field itself counts as zero. */
-		uint64_t field = pe->checksum_offset, end = pos + (uint64_t)n;
-		for (uint64_t at = field; at < field + 4; at++)
-			if (at >= pos && at < end)
-				buf[at - pos] = 0;
-		/* Chunks are even-sized but for the last, so words never straddle. */
-		sum += sum_words(buf, (size_t)n & ~(size_t)1);
-		if (n & 1)
-			sum += buf[n - 1];
-		pos += (uint64_t)n;
+	size_t i = 0;
+	if (offset & 1 && len) { /* the high byte of the word before */
+		sum += (uint64_t)p[0] << 8;
+		i = 1;
 	}
-	free(buf);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	*out = (uint32_t)(sum + pe->file_size);
-	return 0;
+	sum += sum_words(p + i, (len - i) & ~(size_t)1);
+	if ((len - i) & 1) /* the low byte of the last word */
+		sum += p[len - 1];
+	return sum;
+}
+
+/* The carries are folded once at the end, which gives the same result as
+ * folding after every word (the sum is the same modulo 0xffff, and both are
+ * non-zero unless every word is zero). */
+uint32_t csod_pe_checksum_of(uint64_t word_sum, uint64_t file_size)
+{
+	while (word_sum >> 16)
+		word_sum = (word_sum & 0xffff) + (word_sum >> 16);
+	return (uint32_t)(word_sum + file_size);
 }

@@ -29,12 +29,11 @@ int csod_pe_parse(int fd, csod_pe *pe, csod_error *err);
 /* Same, over a buffer (for fuzzing). */
 int csod_pe_parse_buffer(const unsigned char *data, size_t len, csod_pe *pe, csod_error *err);
 
-/* The Authenticode image hash over [0, end): everything but the checksum
- * field and the certificate-table entry, read once in chunks. */
-int csod_pe_image_hash(int fd, const csod_pe *pe, uint64_t end, const EVP_MD *md,
-                       unsigned char *out, unsigned *out_len, csod_error *err);
+/* The checksum's sum of len bytes that lie at offset in the file. */
+uint64_t csod_pe_sum_at(uint64_t offset, const unsigned char *p, size_t len);
 
-/* The PE checksum of the whole file (its own field counted as zero). */
-int csod_pe_checksum(int fd, const csod_pe *pe, uint32_t *out, csod_error *err);
+/* The PE checksum from the sum of a whole file's words (checksum field as
+ * zero): the sum with end-around carry, plus the file's length. */
+uint32_t csod_pe_checksum_of(uint64_t word_sum, uint64_t file_size);
 
 #endif

@@ -271,6 +271,30 @@ int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
 	return ok ? 0 : csod_fail_ssl(err, "cannot nest the signature");
 }
 
+int csod_spc_hashes_for(const csod_sign_options *opt, csod_spc_hashes *h, csod_error *err)
+{
+	h->n = opt->n_digests > 0 ? opt->n_digests : 1;
+	for (int i = 0; i < h->n; i++) {
+		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
+		if (!(h->md[i] = csod_digest_by_name(name)))
+			return csod_fail(err, "unknown digest %s", name);
+	}
+	return 0;
+}
+
+int csod_spc_precomputed_hash(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
+                              csod_error *err)
+{
+	const csod_spc_hashes *h = ctx;
+	for (int i = 0; i < h->n; i++)
+		if (h->md[i] == md) {
+			memcpy(out, h->value[i], h->len[i]);
+			*out_len = h->len[i];
+			return 0;
+		}
+	return csod_fail(err, "no image hash for %s", EVP_MD_get0_name(md));
+}
+
 PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
                              const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
                              void *ctx, csod_error *err)

@@ -43,6 +43,23 @@ PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
 typedef int (*csod_spc_hash_fn)(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
                                 csod_error *err);
 
+/* The image hashes an engine computes in one read of the file, one per
+ * digest a signing asks for, then hands to csod_spc_sign_digests through
+ * csod_spc_precomputed_hash. */
+typedef struct csod_spc_hashes {
+	int n;
+	const EVP_MD *md[CSOD_MAX_DIGESTS];
+	unsigned char value[CSOD_MAX_DIGESTS][EVP_MAX_MD_SIZE];
+	unsigned len[CSOD_MAX_DIGESTS];
+} csod_spc_hashes;
+
+/* Sets h->n and h->md to the digests opt asks for (sha256 when none). */
+int csod_spc_hashes_for(const csod_sign_options *opt, csod_spc_hashes *h, csod_error *err);
+
+/* A csod_spc_hash_fn over a csod_spc_hashes (ctx). */
+int csod_spc_precomputed_hash(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
+                              csod_error *err);
+
 /* Every signature a signing asks for: one per digest in opt (sha256 when
  * none), each timestamped when opt has a TSA. The first digest's is the
  * primary and the others nest in it; when existing is given (append), it
