@@ -46,6 +46,19 @@ ok $? "a symlinked marker is rejected"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "symbolic link" "because it is a link"
 rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
 
+# The message is at most 4 KiB of UTF-8 text.
+runuser -u "$APPROVER" -- sh -c "head -c 5000 /dev/zero | tr '\\0' x > '$SPOOL/approvals/.$id.t' && mv '$SPOOL/approvals/.$id.t' '$SPOOL/approvals/$id.approve'"
+wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
+ok $? "a marker with a message over 4 KiB is rejected"
+like "$(cat "$SPOOL/approvals/$id.approve.reason")" "longer than 4 KiB" "with the reason"
+rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
+runuser -u "$APPROVER" -- sh -c "printf 'ok \\377\\376' > '$SPOOL/approvals/.$id.t' && mv '$SPOOL/approvals/.$id.t' '$SPOOL/approvals/$id.approve'"
+wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
+ok $? "a marker whose message is not UTF-8 is rejected"
+like "$(cat "$SPOOL/approvals/$id.approve.reason")" "not UTF-8" "with the reason"
+rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
+is "$(state_of a.sha256)" created "and the request still waits"
+
 marker $APPROVER "$id" approve "Looks good - release 2.4"
 wait_state a.sha256 signed
 ok $? "an admin's marker approves and the request is signed"
