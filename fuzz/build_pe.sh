@@ -1,19 +1,6 @@
 #!/bin/sh
-# Builds the PE header fuzzer; with FUZZ_SECONDS=N runs it that long.
+# Builds the PE header fuzzer; with FUZZ_SECONDS=N runs it that long (fuzz/lib.sh).
 set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
-out=build/fuzz
-mkdir -p "$out" "$out/corpus-pe"
-clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all -I. fuzz/fuzz_pe.c signers/authenticode/pe_format.c lib/error.c \
-	-o "$out/fuzz_pe" $(pkg-config --libs libcrypto)
-echo "built $out/fuzz_pe"
-if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
-	# Quiet unless it finds something; new inputs go to the scratch corpus,
-	# the seeds in git stay as they are.
-	log="$out/fuzz_pe.log"
-	"$out/fuzz_pe" -max_total_time="$FUZZ_SECONDS" -max_len=8192 "$out/corpus-pe" fuzz/corpus/pe >"$log" 2>&1 ||
-		{ tail -40 "$log"; exit 1; }
-	tail -1 "$log"
-fi
+. "$(dirname "$0")/lib.sh"
+fuzz_target pe 8192 "libcrypto" \
+	signers/authenticode/pe_format.c

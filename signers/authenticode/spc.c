@@ -85,24 +85,25 @@ static void pe_image_data(der *out)
 	der_wrap(out, 0x30, &seq);
 }
 
-size_t csod_spc_pe_image_data(unsigned char *out, size_t cap)
+/* Copies what build writes into out; 0 if it does not fit in cap. */
+static size_t export_der(void (*build)(der *), unsigned char *out, size_t cap)
 {
 	der d = {.len = 0};
-	pe_image_data(&d);
+	build(&d);
 	if (d.len > cap)
 		return 0;
 	memcpy(out, d.buf, d.len);
 	return d.len;
 }
 
+size_t csod_spc_pe_image_data(unsigned char *out, size_t cap)
+{
+	return export_der(pe_image_data, out, cap);
+}
+
 size_t csod_spc_obsolete_link(unsigned char *out, size_t cap)
 {
-	der d = {.len = 0};
-	obsolete_link(&d);
-	if (d.len > cap)
-		return 0;
-	memcpy(out, d.buf, d.len);
-	return d.len;
+	return export_der(obsolete_link, out, cap);
 }
 
 /* SpcIndirectDataContent { SpcAttributeTypeAndOptionalValue, DigestInfo } */

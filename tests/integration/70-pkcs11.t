@@ -2,12 +2,7 @@
 # Keys on a PKCS#11 token (SoftHSM2): generated there non-extractable, used
 # by csod-sign through an RFC 7512 URI for hash and Authenticode signing.
 . "$(dirname "$0")/lib.sh"
-MODULE=$(dpkg -L libsofthsm2 2>/dev/null | grep 'libsofthsm2.so$' | head -1)
-[ -n "$MODULE" ] && command -v pkcs11-tool >/dev/null || skip_all "softhsm2 or opensc not installed"
-export SOFTHSM2_CONF=$T_DIR/softhsm2.conf
-mkdir -p "$T_DIR/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T_DIR/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label csodtest --pin 1234 --so-pin 5678 >/dev/null
+softhsm_token csodtest 1234 5678
 ok $? "a SoftHSM2 token"
 p11() { pkcs11-tool --module "$MODULE" --token-label csodtest --login --pin 1234 "$@"; }
 p11 --keypairgen --key-type rsa:2048 --label signer --id 01 --sensitive >/dev/null 2>&1

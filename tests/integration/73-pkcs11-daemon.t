@@ -4,12 +4,7 @@
 # drops with them; the database holds no key material. A module that does
 # not load, a wrong PIN and a loose PIN file are clear errors.
 . "$(dirname "$0")/lib.sh"
-MODULE=$(dpkg -L libsofthsm2 2>/dev/null | grep 'libsofthsm2.so$' | head -1)
-[ -n "$MODULE" ] && command -v pkcs11-tool >/dev/null || skip_all "softhsm2 or opensc not installed"
-export SOFTHSM2_CONF=$T_DIR/softhsm2.conf
-mkdir -p "$T_DIR/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T_DIR/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label csodd --pin 4321 --so-pin 8765 >/dev/null
+softhsm_token csodd 4321 8765
 ok $? "a SoftHSM2 token"
 PIN=$T_DIR/pin
 echo 4321 >"$PIN"

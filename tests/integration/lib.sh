@@ -249,3 +249,15 @@ verify_p7s() { # verify_p7s P7S ORIGINAL
 	openssl cms -verify -binary -inform DER -in "$1" -content "$2" \
 		-CAfile "$SPOOL/ca/ca.pem" -purpose any -out /dev/null
 }
+
+# softhsm_token LABEL PIN SO_PIN: a fresh SoftHSM2 token of the test's own
+# (SOFTHSM2_CONF points into $T_DIR); sets MODULE. Skips the test file when
+# SoftHSM2 or OpenSC is not installed.
+softhsm_token() {
+	MODULE=$(dpkg -L libsofthsm2 2>/dev/null | grep 'libsofthsm2.so$' | head -1)
+	[ -n "$MODULE" ] && command -v pkcs11-tool >/dev/null || skip_all "softhsm2 or opensc not installed"
+	export SOFTHSM2_CONF=$T_DIR/softhsm2.conf
+	mkdir -p "$T_DIR/tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T_DIR/tokens" >"$SOFTHSM2_CONF"
+	softhsm2-util --init-token --free --label "$1" --pin "$2" --so-pin "$3" >/dev/null
+}
