@@ -18,20 +18,9 @@
 
 #include "../../signers/authenticode/cab_format.h"
 #include "../../signers/signer.h"
+#include "signing_fixture.h"
 
 extern const csod_signer csod_signer_cab;
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
 
 /* An unsigned, uncompressed cabinet: one folder with one CFDATA block
  * holding two files, "a.txt" (5 bytes) and "b.txt" (3 bytes). */
@@ -132,31 +121,6 @@ static void test_refusals(void **state)
 	}
 }
 
-/* A self-signed EC identity and a trust store holding it. */
-static X509 *self_signed(EVP_PKEY *key)
-{
-	X509 *x = X509_new();
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_NAME *name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"cab test", -1,
-	                           -1, 0);
-	X509_set_issuer_name(x, name);
-	X509_set_pubkey(x, key);
-	X509_sign(x, key, EVP_sha256());
-	return x;
-}
-
-static int file_with(const unsigned char *data, size_t len)
-{
-	int fd = memfd_create("cab", 0);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, data, len, 0), (ssize_t)len);
-	return fd;
-}
-
 static int signed_copy(int out, unsigned char *copy, size_t cap)
 {
 	off_t size = lseek(out, 0, SEEK_END);
@@ -168,11 +132,9 @@ static int signed_copy(int out, unsigned char *copy, size_t cap)
 static void test_sign_then_tamper(void **state)
 {
 	(void)state;
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *cert = self_signed(key);
-	X509_STORE *trust = X509_STORE_new();
-	X509_STORE_add_cert(trust, cert);
-	csod_identity id = {.key = key, .cert = cert, .chain = NULL};
+	test_signer signer = test_signer_new("cab test");
+	X509_STORE *trust = signer.trust;
+	csod_identity id = {.key = signer.key, .cert = signer.cert, .chain = NULL};
 	csod_sign_options opt = {.digests = {"sha1", "sha256"}, .n_digests = 2};
 	unsigned char c[256];
 	size_t len = make_cab(c);
@@ -243,9 +205,7 @@ static void test_sign_then_tamper(void **state)
 	close(again);
 	close(in);
 	close(out);
-	X509_STORE_free(trust);
-	X509_free(cert);
-	EVP_PKEY_free(key);
+	test_signer_free(&signer);
 }
 
 int main(void)
