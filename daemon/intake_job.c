@@ -158,14 +158,8 @@ void csod_intake_job_run(void *arg)
 	/* The hand-off from the inbox is durable before the request can be
 	 * recorded: otherwise a power cut could put the drop back in the inbox
 	 * after its request exists, and it would be taken twice. */
-	char incoming_root[PATH_MAX];
 	csod_fsync_dir(job->incoming);
-	snprintf(incoming_root, sizeof incoming_root, "%s", job->incoming);
-	char *slash = strrchr(incoming_root, '/');
-	if (slash) {
-		*slash = '\0';
-		csod_fsync_dir(incoming_root);
-	}
+	csod_fsync_parent(job->incoming);
 	/* A crash may have left either; both are rebuilt from the incoming copy. */
 	csod_rm_rf(job->work);
 	csod_rm_rf(job->store);

@@ -9,8 +9,7 @@
 
 /* One rewrite of one request's views, carried to a publisher thread. */
 typedef struct view_job {
-	csod_view view;
-	char state[16]; /* the state shown, recorded as published once written */
+	csod_view view; /* view.state is the state shown, recorded once written */
 	int rc;
 	csod_error err;
 } view_job;
@@ -91,7 +90,9 @@ static void record_published(csod_daemon *d, view_job **jobs, int n)
 			         jobs[i]->err.msg);
 			continue;
 		}
-		sqlite3_bind_text(st, 1, jobs[i]->state, -1, SQLITE_STATIC);
+		/* STATUS's text without its newline. */
+		const char *state = jobs[i]->view.state;
+		sqlite3_bind_text(st, 1, state, (int)strcspn(state, "\n"), SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, jobs[i]->view.id, -1, SQLITE_STATIC);
 		sqlite3_step(st);
 		sqlite3_reset(st);
@@ -137,7 +138,6 @@ void csod_views_flush(csod_daemon *d)
 		csod_error err;
 		if (csod_request_load(d->db, id, &r) == 0 && (job = calloc(1, sizeof *job)) &&
 		    csod_view_render(d, &r, &job->view, &err) == 0) {
-			snprintf(job->state, sizeof job->state, "%s", r.state);
 			if (d->view_workers && idset_add(&d->views_busy, id) == 0) {
 				csod_workers_submit(d->view_workers, job);
 			} else {

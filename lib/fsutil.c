@@ -57,13 +57,11 @@ static void parent_of(const char *path, char *out, size_t len)
 		*slash = '\0';
 }
 
-/* Makes a rename into dest's directory durable. */
-static int fsync_parent(const char *dest)
+void csod_fsync_parent(const char *path)
 {
 	char dir[PATH_MAX];
-	parent_of(dest, dir, sizeof dir);
+	parent_of(path, dir, sizeof dir);
 	csod_fsync_dir(dir);
-	return 0;
 }
 
 int csod_publish(const char *tmp_path, const char *dest, csod_error *err)
@@ -78,7 +76,8 @@ int csod_publish(const char *tmp_path, const char *dest, csod_error *err)
 	close(fd);
 	if (rename(tmp_path, dest) < 0)
 		return csod_fail_errno(err, "cannot rename %s to %s", tmp_path, dest);
-	return fsync_parent(dest);
+	csod_fsync_parent(dest);
+	return 0;
 }
 
 int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *data, size_t len,
@@ -86,7 +85,8 @@ int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *dat
 {
 	if (csod_write_file_staged(tmpdir, dest, data, len, mode, err) < 0)
 		return -1;
-	return fsync_parent(dest);
+	csod_fsync_parent(dest);
+	return 0;
 }
 
 int csod_write_file_staged(const char *tmpdir, const char *dest, const void *data, size_t len,

@@ -31,6 +31,10 @@ int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_
 
 int csod_fsync_dir(const char *dir);
 
+/* fsyncs the directory that holds path: makes a rename into it, or the
+ * making of path itself, durable. */
+void csod_fsync_parent(const char *path);
+
 /* Opens a secret (a key or PIN file, described by what) for reading: it
  * must be a regular file that group and others cannot access. Returns the
  * fd and its size in *size, or -1 with the reason. */
