@@ -3,4 +3,4 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 fuzz_target msi 65536 "libcrypto" \
-	signers/authenticode/cfb_read.c signers/authenticode/cfb_write.c signers/authenticode/msi_hash.c signers/common/fileio.c
+	signers/authenticode/cfb_read.c signers/authenticode/cfb_tree.c signers/authenticode/cfb_write.c signers/authenticode/msi_hash.c signers/common/fileio.c

@@ -67,6 +67,10 @@ typedef struct csod_cfb {
  * header, DIFAT, FAT, MiniFAT, directory tree and every stream's chain.
  * Fails with a one-line reason. Close with csod_cfb_close(). */
 int csod_cfb_open(csod_cfb *c, int fd, csod_error *err);
+
+/* Part of csod_cfb_open (cfb_tree.c): checks the directory tree once the
+ * entries are loaded and indexes each storage's children. */
+int csod_cfb_index_tree(csod_cfb *c, csod_error *err);
 void csod_cfb_close(csod_cfb *c);
 
 /* Feeds the content of stream entry id to sink in chunks. */
