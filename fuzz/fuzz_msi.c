@@ -7,20 +7,16 @@
 #include <unistd.h>
 
 #include "../signers/authenticode/cfb.h"
+#include "../signers/common/fileio.h"
 #include "../signers/authenticode/msi_hash.h"
 
 static int memfd_with(const uint8_t *data, size_t size)
 {
 	int fd = memfd_create("fuzz-msi", MFD_CLOEXEC);
-	if (fd < 0)
+	csod_error err;
+	if (fd >= 0 && csod_pwrite_all(fd, data, size, 0, &err) < 0) {
+		close(fd);
 		return -1;
-	for (size_t done = 0; done < size;) {
-		ssize_t n = write(fd, data + done, size - done);
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		done += (size_t)n;
 	}
 	return fd;
 }

@@ -1,11 +1,9 @@
 #include "pe_format.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define CHUNK       (1 << 20)
 #define HEADER_READ 4096
 
 static uint16_t le16(const unsigned char *p)

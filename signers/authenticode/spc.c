@@ -185,17 +185,11 @@ static void opus_info(der *out, const csod_sign_options *opt)
 	der_wrap(out, 0x30, &seq);
 }
 
-PKCS7 *csod_spc_sign(const csod_identity *id, const csod_sign_options *opt, const EVP_MD *md,
-                     const unsigned char *image_hash, size_t hash_len, csod_error *err)
-{
-	csod_spc_data pe = {.oid = SPC_PE_IMAGE_DATA};
-	pe.value_len = csod_spc_pe_image_data(pe.value, sizeof pe.value);
-	return csod_spc_sign_data(id, opt, &pe, md, image_hash, hash_len, err);
-}
-
-PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
-                          const csod_spc_data *type, const EVP_MD *md,
-                          const unsigned char *image_hash, size_t hash_len, csod_error *err)
+/* A signed PKCS#7 over an SpcIndirectDataContent of the given data type
+ * whose digest (of md) is image_hash. */
+static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
+                        const csod_spc_data *type, const EVP_MD *md,
+                        const unsigned char *image_hash, size_t hash_len, csod_error *err)
 {
 	der content = {.len = 0}, statement = {.len = 0}, stmt_seq = {.len = 0}, opus = {.len = 0};
 	indirect_data(&content, type, md, image_hash, hash_len);
@@ -258,12 +252,10 @@ int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
 	int n = i2d_PKCS7(inner, &der_bytes);
 	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(outer), 0);
 	int nested = nid_of(SPC_NESTED_SIGNATURE);
-	X509_ATTRIBUTE *existing = NULL;
-	for (int i = 0; si && i < sk_X509_ATTRIBUTE_num(si->unauth_attr); i++) {
-		X509_ATTRIBUTE *a = sk_X509_ATTRIBUTE_value(si->unauth_attr, i);
-		if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a)) == nested)
-			existing = a;
-	}
+	X509_ATTRIBUTE *existing =
+	    si ? X509at_get_attr(si->unauth_attr,
+	                         X509at_get_attr_by_NID(si->unauth_attr, nested, -1))
+	       : NULL;
 	int ok = n > 0 && si &&
 	         (existing ? X509_ATTRIBUTE_set1_data(existing, V_ASN1_SEQUENCE, der_bytes, n)
 	                   : add_attr(si, 0, SPC_NESTED_SIGNATURE, V_ASN1_SEQUENCE,
@@ -313,7 +305,7 @@ PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *o
 		}
 		if (hash(ctx, md, image_hash, &hash_len, err) < 0)
 			goto fail;
-		PKCS7 *p7 = csod_spc_sign_data(id, opt, type, md, image_hash, hash_len, err);
+		PKCS7 *p7 = sign_data(id, opt, type, md, image_hash, hash_len, err);
 		if (!p7)
 			goto fail;
 		if (opt->timestamp_url && *opt->timestamp_url &&

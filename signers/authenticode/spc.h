@@ -28,17 +28,6 @@ typedef struct csod_spc_data {
 size_t csod_spc_pe_image_data(unsigned char *out, size_t cap);
 size_t csod_spc_obsolete_link(unsigned char *out, size_t cap);
 
-/* A signed PKCS#7 over an SpcIndirectDataContent whose data is of
- * data_type with the DER value data_value, and whose digest (of md) is
- * image_hash. */
-PKCS7 *csod_spc_sign(const csod_identity *id, const csod_sign_options *opt, const EVP_MD *md,
-                     const unsigned char *image_hash, size_t hash_len, csod_error *err);
-
-/* The same for any container: CAB and MSI pass their own data type. */
-PKCS7 *csod_spc_sign_data(const csod_identity *id, const csod_sign_options *opt,
-                          const csod_spc_data *type, const EVP_MD *md,
-                          const unsigned char *image_hash, size_t hash_len, csod_error *err);
-
 /* The container's image hash for md, computed by the engine. */
 typedef int (*csod_spc_hash_fn)(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
                                 csod_error *err);

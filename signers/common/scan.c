@@ -15,7 +15,7 @@ typedef struct ring {
 	size_t len[SCAN_RING];
 	uint64_t pos[SCAN_RING];
 	uint64_t filled, consumed;
-	int done, failed, stop;
+	int done, failed;
 	csod_error err;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
@@ -65,12 +65,9 @@ static void *reader(void *arg)
 	uint64_t pos = r->s->from;
 	for (uint64_t i = 0; pos < r->s->to; i++) {
 		pthread_mutex_lock(&r->lock);
-		while (i - r->consumed >= SCAN_RING && !r->stop)
+		while (i - r->consumed >= SCAN_RING)
 			pthread_cond_wait(&r->changed, &r->lock);
-		int stop = r->stop;
 		pthread_mutex_unlock(&r->lock);
-		if (stop)
-			break;
 		int slot = (int)(i % SCAN_RING);
 		csod_error err;
 		ssize_t n = read_chunk(r->s, r->buf[slot], pos, &err);
