@@ -349,6 +349,8 @@ static void collect_order(csod_pki *pki, int64_t id, const char *order_no, const
 		if (csod_read_file(path, 1 << 20, &data, &len, &err) == 0)
 			cert = csod_ca_accept((unsigned char *)data, len, csr, &chain, &err);
 		int rc = cert ? csod_order_issued(pki, id, cert, chain, "directory CA") : -1;
+		if (rc < 0 && cert)
+			csod_fail(&err, "database: cannot record the certificate");
 		if (rc < 0) {
 			char reason[600];
 			snprintf(reason, sizeof reason, "%s.%s: %s", order_no, exts[i], err.msg);
