@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../lib/log.h"
+#include "../watchers/watcher.h"
 
 #define MAX_ANSWER (1 << 20)
 #define MAX_STDERR 400
@@ -26,13 +27,6 @@
 #define EXIT_POLL_MS 50
 
 extern char **environ;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *env_entry(const char *name, const char *value)
 {
@@ -143,12 +137,12 @@ typedef struct command_output {
 static run_end collect(pid_t pid, int out_fd, int err_fd, int cancel_fd, int timeout_s,
                        command_output *o)
 {
-	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	int64_t deadline = csod_monotonic_ms() + (int64_t)timeout_s * 1000;
 	int open_out = 1, open_err = 1;
 	for (;;) {
 		if (!open_out && !open_err && leader_exited(pid))
 			return RUN_DONE;
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - csod_monotonic_ms();
 		if (left <= 0)
 			return RUN_TIMED_OUT;
 		if (!open_out && !open_err && left > EXIT_POLL_MS)

@@ -114,8 +114,7 @@ X509 *csod_ca_accept(const unsigned char *data, size_t len, const char *csr_pem,
 		csod_fail(err, "the CA's certificate is for another key, not this order's");
 		goto out;
 	}
-	uint32_t flags = X509_get_extension_flags(leaf);
-	if (!(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN)) {
+	if (!csod_x509_code_signing(leaf)) {
 		csod_fail(err, "the CA's certificate lacks the codeSigning extended key usage");
 		X509_free(leaf);
 		leaf = NULL;

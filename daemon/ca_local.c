@@ -135,6 +135,12 @@ X509_CRL *csod_ca_make_crl(X509 *ca_cert, EVP_PKEY *ca_key, char **revoked, csod
 	return crl;
 }
 
+int csod_x509_code_signing(X509 *cert)
+{
+	uint32_t flags = X509_get_extension_flags(cert);
+	return (flags & EXFLAG_XKUSAGE) && (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN);
+}
+
 char *csod_x509_pem(X509 *cert)
 {
 	BIO *bio = BIO_new(BIO_s_mem());

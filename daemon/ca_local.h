@@ -28,6 +28,9 @@ X509 *csod_ca_issue(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
 X509_CRL *csod_ca_make_crl(X509 *ca_cert, EVP_PKEY *ca_key, char **revoked_serials,
                            csod_error *err);
 
+/* 1 if cert carries the codeSigning extended key usage. */
+int csod_x509_code_signing(X509 *cert);
+
 /* PEM of a certificate, malloc'd. */
 char *csod_x509_pem(X509 *cert);
 X509 *csod_x509_from_pem(const char *pem);

@@ -24,7 +24,8 @@ static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
 	csod_notify(d, r, "failed");
 }
 
-static csod_sign_job *make_job(csod_daemon *d, csod_request *r, csod_error *err)
+/* *on_order is set when the developer's certificate is still on order. */
+static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, csod_error *err)
 {
 	csod_sign_job *job = calloc(1, sizeof *job);
 	if (!job) {
@@ -37,8 +38,10 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, csod_error *err)
 	csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "tmp");
 	csod_spool_path(d, job->outbox_dir, sizeof job->outbox_dir, "outbox/%s/%s", r->developer,
 	                r->id);
-	if (csod_pki_identity(d->pki, r->developer, r->organization, &job->identity,
-	                      &r->certificate_id, &job->chain_pem, err) < 0) {
+	int rc = csod_pki_identity(d->pki, r->developer, r->organization, &job->identity,
+	                           &r->certificate_id, &job->chain_pem, err);
+	if (rc != 0) {
+		*on_order = rc > 0;
 		csod_sign_job_free(job);
 		return NULL;
 	}
@@ -87,9 +90,9 @@ void csod_dispatch(csod_daemon *d, const char *id)
 		return;
 	}
 	csod_error err;
-	csod_sign_job *job = make_job(d, &r, &err);
-	if (!job && strcmp(r.state, "approved") == 0 &&
-	    csod_pki_pending(d->pki, r.developer, r.organization)) {
+	int on_order = 0;
+	csod_sign_job *job = make_job(d, &r, &on_order, &err);
+	if (!job && on_order && strcmp(r.state, "approved") == 0) {
 		/* The certificate is on order (a new developer, a renewal): the
 		 * request stays approved and csod_dispatch_waiting tries again. */
 		csod_log(LOG_INFO, id, "waiting for a certificate: %s", err.msg);

@@ -219,23 +219,8 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 	return refused ? -1 : 0;
 }
 
-/* Why a developer has no usable certificate, for the request's error. */
-int csod_pki_pending(csod_pki *pki, const char *developer, const char *organization)
-{
-	sqlite3_stmt *st = csod_db_cached(
-	    pki->db,
-	    "SELECT state IN ('init', 'requested') FROM certificates WHERE is_ca = 0 "
-	    "AND developer = ? AND organization = ? ORDER BY id DESC LIMIT 1",
-	    NULL);
-	if (!st)
-		return 0;
-	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, organization ? organization : "", -1, SQLITE_STATIC);
-	int pending = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
-	csod_db_release(st);
-	return pending;
-}
-
+/* Why a developer has no usable certificate, for the request's error:
+ * 1 when the newest is on order (init or requested), -1 otherwise. */
 static int no_identity(csod_pki *pki, const char *developer, const char *organization,
                        csod_error *err)
 {
@@ -246,6 +231,7 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 	    err);
 	if (!st)
 		return -1;
+	int on_order = 0;
 	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, organization, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -263,6 +249,7 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof when, "%Y-%m-%d", &tm);
+		on_order = strcmp(state, "init") == 0 || strcmp(state, "requested") == 0;
 		csod_fail(err, "certificate %lld of %s (%s) is %s%s%s%s%s",
 		          (long long)sqlite3_column_int64(st, 0), developer, organization, state,
 		          strcmp(state, "expired") == 0 ? " since " : "",
@@ -275,7 +262,7 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 		                  : "");
 	}
 	sqlite3_finalize(st);
-	return -1;
+	return on_order ? 1 : -1;
 }
 
 /* The chain an external CA sent with the certificate. Its self-signed
@@ -295,12 +282,6 @@ static STACK_OF(X509) * external_chain(csod_pki *pki, const char *pem)
 	return chain;
 }
 
-static int has_code_signing(X509 *cert)
-{
-	uint32_t flags = X509_get_extension_flags(cert);
-	return (flags & EXFLAG_XKUSAGE) && (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN);
-}
-
 /* Decodes certificate id (with its chain) into a cache slot. */
 static struct pki_cached *decode_certificate(csod_pki *pki, int64_t id, const char *cert_pem,
                                              const char *issuers, csod_error *err)
@@ -310,7 +291,7 @@ static struct pki_cached *decode_certificate(csod_pki *pki, int64_t id, const ch
 		csod_fail(err, "certificate %lld does not decode", (long long)id);
 		return NULL;
 	}
-	if (!has_code_signing(cert)) {
+	if (!csod_x509_code_signing(cert)) {
 		X509_free(cert);
 		csod_fail(err, "certificate %lld lacks the codeSigning extended key usage",
 		          (long long)id);

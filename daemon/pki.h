@@ -46,13 +46,11 @@ int csod_domain_allowed(const csod_config *cfg, const char *organization, const 
 
 /* The identity a request of developer in organization is signed with: an
  * issued certificate with the codeSigning EKU, not expired, not revoked.
- * Fails with the reason otherwise. chain_pem (if non-NULL) receives the PEM
- * of the certificate and its chain, for the outbox's chain.pem (free()). */
-/* 1 when the developer's newest certificate in the organization is on
- * order (init or requested): a request of theirs waits for it rather than
- * failing. */
-int csod_pki_pending(csod_pki *pki, const char *developer, const char *organization);
-
+ * Fails with the reason otherwise: 1 when the developer's newest
+ * certificate in the organization is on order (init or requested), so a
+ * request of theirs can wait for it, -1 for anything else. chain_pem (if
+ * non-NULL) receives the PEM of the certificate and its chain, for the
+ * outbox's chain.pem (free()). */
 int csod_pki_identity(csod_pki *pki, const char *developer, const char *organization,
                       csod_identity *out, int64_t *certificate_id, char **chain_pem,
                       csod_error *err);
