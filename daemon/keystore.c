@@ -65,8 +65,7 @@ void csod_keystore_close(csod_keystore *ks)
 	free(ks);
 }
 
-/* Scratch for plaintext key bytes: whole pages, kept out of core dumps,
- * cleansed before they are freed. */
+/* The CKA_ID (and label) of key row id on the token. */
 static void token_id(int64_t id, char *out, size_t len)
 {
 	snprintf(out, len, "csod-key-%lld", (long long)id);

@@ -181,5 +181,3 @@ int ks_unseal(const unsigned char *key, int64_t id, const unsigned char *blob, i
 	*plain_len = n + f;
 	return ok ? 0 : -1;
 }
-
-/* The CKA_ID (and label) of key row id on the token. */

@@ -56,6 +56,8 @@ void ks_sealer_free(ks_sealer *s);
 /* Writes a fresh random master key to path, which must not exist. */
 int ks_create_master(const char *path, csod_error *err);
 
+/* Scratch for plaintext key bytes: whole pages, kept out of core dumps,
+ * cleansed before they are freed. */
 unsigned char *ks_secure_alloc(size_t len);
 void ks_secure_free(unsigned char *p, size_t len);
 

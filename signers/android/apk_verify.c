@@ -107,7 +107,6 @@ static int check_chain(X509 *leaf, STACK_OF(X509) * untrusted, X509_STORE *trust
 	return rc;
 }
 
-/* Certificates of the signed data: the first is the signer's. */
 /* What the v2 signer's checks found, for the v3 signer: ours carry the same
  * public key and certificates, and the same bytes give the same answer, so
  * they are decoded and chained once (an OpenSSL 3 decode is ~0.1 ms). */
@@ -124,6 +123,7 @@ static int same(struct rd a, struct rd b)
 	return a.p && b.p && a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
 }
 
+/* Certificates of the signed data: the first is the signer's. */
 static int check_certs(struct rd certs, struct rd pub, X509_STORE *trust, const char *what,
                        struct signer_memo *memo, csod_error *err)
 {
