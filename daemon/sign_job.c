@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "../signers/common/fileio.h"
 
 /* Names the daemon writes itself; a signed output may not take them. */
 static int reserved_name(const char *name)
@@ -46,6 +47,7 @@ static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_
 		csod_fail(&job->err, "%s: %s", f->name, why.msg);
 		goto done;
 	}
+	csod_write_back_all(out);
 	if (s->verify(in, out, job->trust, &why) < 0) {
 		csod_fail(&job->err, "%s: the signed output failed its self-check: %s", f->name,
 		          why.msg);

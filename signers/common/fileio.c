@@ -31,6 +31,11 @@ void csod_write_back(int fd, uint64_t *from, uint64_t end)
 	*from = end;
 }
 
+void csod_write_back_all(int fd)
+{
+	sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, csod_error *err)
 {
 	loff_t ioff = in_at, ooff = out_at;

@@ -19,6 +19,11 @@ int csod_pwrite_all(int fd, const void *buf, size_t len, off_t at, csod_error *e
  * file. Advice only: a failure (say, not a file) changes nothing. */
 void csod_write_back(int fd, uint64_t *from, uint64_t end);
 
+/* The same for the whole file at once: called between signing and the
+ * self-check, so the disk writes the output while the check reads it from
+ * the page cache. Advice only. */
+void csod_write_back_all(int fd);
+
 /* Copies in[in_at, in_at + len) to out[out_at, ...), with copy_file_range
  * where the kernel can, pread/pwrite otherwise. Fails if the input ends
  * early. */

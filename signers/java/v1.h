@@ -106,11 +106,6 @@ const EVP_MD *csod_v1_md_for_attr(const char *attr, const char *suffix);
 /* "SHA-256" style name used in digest attributes, or NULL. */
 const char *csod_v1_md_attr_name(const EVP_MD *md);
 
-/* Streams an entry's content into one digest per md, using s's contexts. */
-int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, csod_mdset *s,
-                         const EVP_MD *const *md, int n_md, unsigned char out[][EVP_MAX_MD_SIZE],
-                         csod_error *err);
-
 /* Base64 of data (no newlines) into out (at least 4*ceil(len/3)+1). */
 void csod_v1_b64(const unsigned char *data, size_t len, char *out);
 

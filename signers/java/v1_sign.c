@@ -95,9 +95,10 @@ int csod_v1_config_from(csod_v1_config *c, const csod_sign_options *opt, csod_er
 	return 0;
 }
 
-int csod_v1_digest_entry(const csod_zip *z, const csod_zip_entry *e, csod_mdset *s,
-                         const EVP_MD *const *md, int n_md, unsigned char out[][EVP_MAX_MD_SIZE],
-                         csod_error *err)
+/* Streams an entry's content into one digest per md, using s's contexts. */
+static int digest_entry(const csod_zip *z, const csod_zip_entry *e, csod_mdset *s,
+                        const EVP_MD *const *md, int n_md, unsigned char out[][EVP_MAX_MD_SIZE],
+                        csod_error *err)
 {
 	if (csod_mdset_start(s, md, n_md, err) < 0 ||
 	    csod_zip_read_entry(z, e, csod_mdset_feed, s, err) < 0)
@@ -202,7 +203,7 @@ static int digest_entries(const csod_zip *z, csod_v1_builder *b, csod_error *err
 		const char *have[CSOD_V1_MAX_MD];
 		unsigned char d[CSOD_V1_MAX_MD][EVP_MAX_MD_SIZE];
 		int n = csod_v1_entry_mds(b, e->name, mds, have);
-		rc = csod_v1_digest_entry(z, e, &set, mds, n, d, err);
+		rc = digest_entry(z, e, &set, mds, n, d, err);
 		if (rc == 0)
 			rc = csod_v1_record(b, e->name, mds, have, n, d, err);
 	}

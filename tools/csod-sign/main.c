@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../lib/fsutil.h"
+#include "../../signers/common/fileio.h"
 #include "../../lib/pkcs11_uri.h"
 #include "../../signers/common/curl_runtime.h"
 #include "../../signers/signer.h"
@@ -183,9 +184,7 @@ static int sign_file(args *a, csod_error *err)
 		csod_fail(err, "%s: %s", a->in, why.msg);
 		goto out;
 	}
-	/* The disk writes the output while the self-check reads it from the
-	 * page cache: the fsync before publishing then finds little to do. */
-	sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE);
+	csod_write_back_all(out);
 	if (a->verify && (!(trust = csod_trust_for(&id)) || s->verify(in, out, trust, &why) < 0)) {
 		csod_fail(err, "%s: the output failed its self-check: %s", a->in, why.msg);
 		goto out;
