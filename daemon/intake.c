@@ -70,7 +70,6 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 	}
 	csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s.%s", id,
 	                developer);
-	csod_path(job->src, sizeof job->src, "%s/%s", job->incoming, entry);
 	csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id);
 	csod_spool_path(d, job->store, sizeof job->store, "store/%s", id);
 	job->max_file_size = d->cfg->max_file_size;
@@ -227,15 +226,44 @@ void csod_intake_check_strays(csod_daemon *d)
 	closedir(top);
 }
 
+/* Renames inbox/<developer>/<entry> to <dir>/<entry>. The rename is made
+ * relative to the inbox's own descriptor: the developer owns that folder,
+ * and nothing under it is resolved by path. */
+static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *entry,
+                             const char *dir)
+{
+	char inbox[PATH_MAX];
+	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : renameat(inbox_fd, entry, dir_fd, entry);
+	int saved = errno;
+	if (inbox_fd >= 0)
+		close(inbox_fd);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	errno = saved;
+	return rc;
+}
+
 void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, int is_dir)
 {
 	(void)is_dir;
-	char src[PATH_MAX];
-	if (csod_spool_path(d, src, sizeof src, "inbox/%s/%s", developer, entry) < 0)
+	if (strchr(entry, '/') || strcmp(entry, ".") == 0 || strcmp(entry, "..") == 0)
 		return;
 	/* A stray READY at the top level finishes nothing; drop it. */
 	if (strcmp(entry, "READY") == 0) {
-		unlink(src);
+		char inbox[PATH_MAX];
+		if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) == 0) {
+			int fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0) {
+				unlinkat(fd, entry, 0);
+				close(fd);
+			}
+		}
 		return;
 	}
 	csod_dev_record dev;
@@ -243,21 +271,20 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		report_unknown_inbox(d, developer, entry);
 		return;
 	}
-	char id[32], dir[PATH_MAX], dst[PATH_MAX];
+	char id[32], dir[PATH_MAX];
 	struct stat st;
 	do {
 		csod_request_new_id(id);
-		csod_spool_path(d, dst, sizeof dst, "store/%s", id);
-	} while (lstat(dst, &st) == 0);
-	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0 ||
-	    csod_path(dst, sizeof dst, "%s/%s", dir, entry) < 0)
+		csod_spool_path(d, dir, sizeof dir, "store/%s", id);
+	} while (lstat(dir, &st) == 0);
+	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0)
 		return;
 	if (mkdir(dir, 0700) < 0) {
 		csod_log(LOG_ERR, id, "cannot take %s/%s: %s: %s", developer, entry, dir,
 		         strerror(errno));
 		return;
 	}
-	if (rename(src, dst) < 0) {
+	if (move_out_of_inbox(d, developer, entry, dir) < 0) {
 		int e = errno;
 		rmdir(dir);
 		if (e != ENOENT)

@@ -25,9 +25,14 @@ void csod_intake_recover(csod_daemon *d);
  * refuses more than max bytes (0 = no limit). */
 int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f, csod_error *err);
 
-/* Parses a folder drop's request.conf into r (version, service, digests,
- * organization, department, options). Errors name the line. */
-int csod_request_conf_parse(const char *path, csod_request *r, csod_error *err);
+/* A request.conf larger than this is refused unread. */
+#define CSOD_REQUEST_CONF_MAX 65536
+
+/* Parses a folder drop's request.conf, read from fd (a regular file the
+ * caller opened and checked), into r (version, service, digests,
+ * organization, department, options). It reads nothing else: @include is
+ * refused. Errors name the line. */
+int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err);
 
 /* Whether an approver is needed: the organization's setting (csodctl
  * auto-approve, else the config's), else the global one. */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
 #include "../signers/signer.h"
 #include "intake.h"
@@ -35,88 +36,168 @@ static int add_file(csod_request *r, const char *name, csod_error *err)
 	return 0;
 }
 
-/* Copies one regular file src (inside the renamed drop) to dst_dir/name,
- * refusing what must not be signed. */
-static int take_file(const csod_intake_job *job, csod_request *r, const char *src, const char *name,
-                     const char *dst_dir, csod_error *err)
+/* Opens name inside dir_fd (a drop or its folder, still hostile: its
+ * builder may be swapping entries) for reading, refusing what must not be
+ * signed. Its type is checked before it is opened, so a device or a FIFO
+ * is never opened at all, and again after, on the inode actually opened. */
+static int open_drop_file(const csod_intake_job *job, int dir_fd, const char *name, struct stat *st,
+                          csod_error *err)
 {
-	if (strlen(name) >= sizeof r->files[0].name)
-		return csod_fail(err, "%.60s...: file name too long", name);
-	if (job->max_request_files > 0 && r->n_files >= job->max_request_files)
-		return csod_fail(err, "%s: more than %lld files in one request", r->drop_name,
-		                 (long long)job->max_request_files);
-	int fd = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
+	struct stat before;
+	if (fstatat(dir_fd, name, &before, AT_SYMLINK_NOFOLLOW) < 0)
+		return csod_fail_errno(err, "%s: cannot stat", name);
+	if (S_ISLNK(before.st_mode))
+		return csod_fail(err, "%s: is a symbolic link; links are not followed", name);
+	if (S_ISDIR(before.st_mode))
+		return csod_fail(
+		    err, "%s: is a folder inside a folder drop; only one level is taken", name);
+	if (!S_ISREG(before.st_mode))
+		return csod_fail(err, "%s: is not a regular file (device, FIFO or socket)", name);
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
 			return csod_fail(err, "%s: is a symbolic link; links are not followed",
 			                 name);
 		return csod_fail_errno(err, "%s: cannot open", name);
 	}
-	int rc = -1;
-	if (fstat(fd, &st) < 0) {
-		csod_fail_errno(err, "%s: cannot stat", name);
-	} else if (S_ISDIR(st.st_mode)) {
-		csod_fail(err, "%s: is a folder inside a folder drop; only one level is taken",
-		          name);
-	} else if (!S_ISREG(st.st_mode)) {
-		csod_fail(err, "%s: is not a regular file (device, FIFO or socket)", name);
-	} else if (st.st_nlink > 1) {
-		csod_fail(err, "%s: has other hard links; copy the file instead of linking it",
-		          name);
-	} else if (st.st_size == 0) {
-		csod_fail(err, "%s: is empty", name);
-	} else if (job->max_file_size > 0 && st.st_size > job->max_file_size) {
+	const char *why = NULL;
+	if (fstat(fd, st) < 0)
+		why = "cannot stat";
+	else if (st->st_dev != before.st_dev || st->st_ino != before.st_ino ||
+	         !S_ISREG(st->st_mode))
+		why = "was replaced while it was being taken";
+	else if (st->st_nlink > 1)
+		why = "has other hard links; copy the file instead of linking it";
+	else if (st->st_size == 0)
+		why = "is empty";
+	if (!why && job->max_file_size > 0 && st->st_size > job->max_file_size) {
 		csod_fail(err, "%s: is %lld bytes, over max_file_size (%lld)", name,
-		          (long long)st.st_size, (long long)job->max_file_size);
-	} else if (add_file(r, name, err) == 0) {
-		char dst[PATH_MAX];
-		int out = -1;
-		if (csod_path(dst, sizeof dst, "%s/%s", dst_dir, name) < 0)
-			csod_fail(err, "%s: path too long", name);
-		else if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-			csod_fail_errno(err, "%s: cannot create the store copy", name);
-		else
-			rc = csod_copy_and_hash(fd, out, job->max_file_size,
-			                        &r->files[r->n_files - 1], err);
-		if (out >= 0)
-			close(out);
+		          (long long)st->st_size, (long long)job->max_file_size);
+		close(fd);
+		return -1;
 	}
+	if (why) {
+		csod_fail(err, "%s: %s", name, why);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Copies one regular file, name inside dir_fd, into dst_fd's folder. */
+static int take_file(const csod_intake_job *job, csod_request *r, int dir_fd, const char *name,
+                     int dst_fd, csod_error *err)
+{
+	if (strlen(name) >= sizeof r->files[0].name)
+		return csod_fail(err, "%.60s...: file name too long", name);
+	if (job->max_request_files > 0 && r->n_files >= job->max_request_files)
+		return csod_fail(err, "%s: more than %lld files in one request", r->drop_name,
+		                 (long long)job->max_request_files);
+	struct stat st;
+	int fd = open_drop_file(job, dir_fd, name, &st, err);
+	if (fd < 0)
+		return -1;
+	int rc = add_file(r, name, err), out = -1;
+	if (rc == 0)
+		out = openat(dst_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		             0600);
+	if (rc == 0 && out < 0)
+		rc = csod_fail_errno(err, "%s: cannot create the store copy", name);
+	if (rc == 0)
+		rc =
+		    csod_copy_and_hash(fd, out, job->max_file_size, &r->files[r->n_files - 1], err);
+	if (out >= 0)
+		close(out);
 	close(fd);
 	return rc;
 }
 
-static int take_folder(const csod_intake_job *job, csod_request *r, const char *src,
-                       const char *dst_dir, csod_error *err)
+/* request.conf, if the folder has one: read once from a descriptor that
+ * was checked to be a small regular file, never reopened by name. */
+static int take_request_conf(int dir_fd, csod_request *r, csod_error *err)
 {
-	char conf[PATH_MAX];
-	struct stat st;
-	if (csod_path(conf, sizeof conf, "%s/request.conf", src) == 0 && lstat(conf, &st) == 0) {
-		if (!S_ISREG(st.st_mode) || st.st_size > 65536)
-			return csod_fail(err, "request.conf: not a small regular file");
-		if (csod_request_conf_parse(conf, r, err) < 0)
-			return -1;
+	int fd = openat(dir_fd, "request.conf", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ELOOP)
+			return csod_fail(err, "request.conf: is a symbolic link; links are not "
+			                      "followed");
+		return csod_fail_errno(err, "request.conf: cannot open");
 	}
-	DIR *dir = opendir(src);
-	if (!dir)
-		return csod_fail_errno(err, "%s: cannot read the folder", r->drop_name);
-	/* Sorted, so that a request's files have a stable order. */
-	struct dirent **names = NULL;
-	int n = scandir(src, &names, NULL, alphasort);
-	closedir(dir);
-	if (n < 0)
-		return csod_fail_errno(err, "%s: cannot read the folder", r->drop_name);
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		const char *name = names[i]->d_name;
-		if (rc == 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
-		    !is_control_name(name)) {
-			char path[PATH_MAX];
-			if (csod_path(path, sizeof path, "%s/%s", src, name) < 0)
-				rc = csod_fail(err, "%s: path too long", name);
-			else
-				rc = take_file(job, r, path, name, dst_dir, err);
+	struct stat st;
+	int rc;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CSOD_REQUEST_CONF_MAX)
+		rc = csod_fail(err, "request.conf: not a small regular file (at most %d bytes)",
+		               CSOD_REQUEST_CONF_MAX);
+	else
+		rc = csod_request_conf_parse_fd(fd, r, err);
+	close(fd);
+	return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in a folder drop, sorted so that a request's files have a
+ * stable order; at most `max` of them besides the control files. */
+static int list_folder(int dir_fd, int64_t max, const char *drop, char ***out, int *n_out,
+                       csod_error *err)
+{
+	int list_fd = dup(dir_fd);
+	DIR *dh = list_fd >= 0 ? fdopendir(list_fd) : NULL;
+	if (!dh) {
+		if (list_fd >= 0)
+			close(list_fd);
+		return csod_fail_errno(err, "%s: cannot read the folder", drop);
+	}
+	char **names = NULL;
+	int n = 0, rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(dh))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    is_control_name(e->d_name))
+			continue;
+		if (max > 0 && n >= max) {
+			rc = csod_fail(err, "%s: more than %lld files in one request", drop,
+			               (long long)max);
+			break;
 		}
+		char **grown = realloc(names, sizeof *names * (size_t)(n + 1));
+		if (!grown || !(grown[n] = strdup(e->d_name))) {
+			names = grown ? grown : names;
+			rc = csod_fail(err, "out of memory");
+			break;
+		}
+		names = grown;
+		n++;
+	}
+	closedir(dh);
+	if (rc == 0)
+		qsort(names, (size_t)n, sizeof *names, by_name);
+	*out = names;
+	*n_out = n;
+	return rc;
+}
+
+/* A folder drop: taken over first (see fdtree.h), so that its builder can
+ * no longer add, swap or remove entries while it is read. */
+static int take_folder(const csod_intake_job *job, csod_request *r, int dir_fd, int dst_fd,
+                       csod_error *err)
+{
+	if (csod_dir_take_over(dir_fd) < 0)
+		return csod_fail_errno(err, "%s: cannot take the folder over from its owner",
+		                       r->drop_name);
+	if (take_request_conf(dir_fd, r, err) < 0)
+		return -1;
+	char **names = NULL;
+	int n = 0;
+	int rc = list_folder(dir_fd, job->max_request_files, r->drop_name, &names, &n, err);
+	for (int i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = take_file(job, r, dir_fd, names[i], dst_fd, err);
 		free(names[i]);
 	}
 	free(names);
@@ -127,7 +208,7 @@ static int take_folder(const csod_intake_job *job, csod_request *r, const char *
 
 /* Each file must be something its service can sign, and every digest must
  * be one we know: better to say so now than after an approval. */
-static int check_signable(csod_request *r, const char *dir, csod_error *err)
+static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 {
 	char buf[sizeof r->digests];
 	snprintf(buf, sizeof buf, "%s", r->digests);
@@ -136,9 +217,7 @@ static int check_signable(csod_request *r, const char *dir, csod_error *err)
 		if (!csod_digest_by_name(tok))
 			return csod_fail(err, "unknown digest '%s'", tok);
 	for (int i = 0; i < r->n_files; i++) {
-		char path[PATH_MAX];
-		csod_path(path, sizeof path, "%s/%s", dir, r->files[i].name);
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = openat(dir_fd, r->files[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return csod_fail_errno(err, "%s: cannot open the store copy",
 			                       r->files[i].name);
@@ -149,6 +228,34 @@ static int check_signable(csod_request *r, const char *dir, csod_error *err)
 		snprintf(r->files[i].engine, sizeof r->files[i].engine, "%s", s->name);
 	}
 	return 0;
+}
+
+/* The drop (a file or a folder) inside store/incoming/<id>.<developer>,
+ * copied into the folder work_fd. */
+static int take_drop(csod_intake_job *job, int work_fd)
+{
+	csod_request *r = &job->r;
+	csod_error *err = &job->err;
+	int incoming_fd = open(job->incoming, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (incoming_fd < 0)
+		return csod_fail_errno(err, "%s: cannot open %s", r->drop_name, job->incoming);
+	struct stat st;
+	int rc = 0;
+	if (fstatat(incoming_fd, r->drop_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = csod_fail_errno(err, "%s: vanished during intake", r->drop_name);
+	} else if (S_ISDIR(st.st_mode)) {
+		int dir_fd = csod_open_dir_at(incoming_fd, r->drop_name);
+		if (dir_fd < 0)
+			rc = csod_fail_errno(err, "%s: cannot open the folder", r->drop_name);
+		else
+			rc = take_folder(job, r, dir_fd, work_fd, err);
+		if (dir_fd >= 0)
+			close(dir_fd);
+	} else {
+		rc = take_file(job, r, incoming_fd, r->drop_name, work_fd, err);
+	}
+	close(incoming_fd);
+	return rc;
 }
 
 void csod_intake_job_run(void *arg)
@@ -165,19 +272,17 @@ void csod_intake_job_run(void *arg)
 	csod_rm_rf(job->store);
 	if (job->rc < 0)
 		return;
-	struct stat st;
 	csod_error *err = &job->err;
 	int rc = csod_mkdir_p(job->work, 0700, err);
-	if (rc == 0 && lstat(job->src, &st) < 0)
-		rc = csod_fail_errno(err, "%s: vanished during intake", r->drop_name);
-	if (rc == 0) {
-		if (S_ISDIR(st.st_mode))
-			rc = take_folder(job, r, job->src, job->work, err);
-		else
-			rc = take_file(job, r, job->src, r->drop_name, job->work, err);
-	}
+	int work_fd = rc == 0 ? open(job->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (rc == 0 && work_fd < 0)
+		rc = csod_fail_errno(err, "cannot open %s", job->work);
 	if (rc == 0)
-		rc = check_signable(r, job->work, err);
+		rc = take_drop(job, work_fd);
+	if (rc == 0)
+		rc = check_signable(r, work_fd, err);
+	if (work_fd >= 0)
+		close(work_fd);
 	if (rc == 0 && rename(job->work, job->store) < 0)
 		rc = csod_fail_errno(err, "cannot move %s into the store", r->drop_name);
 	if (rc < 0)

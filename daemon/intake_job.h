@@ -14,7 +14,6 @@ typedef struct csod_intake_job {
 	 * files with their hashes and what request.conf set. */
 	csod_request r;
 	char incoming[PATH_MAX]; /* store/incoming/<id>.<developer> */
-	char src[PATH_MAX];      /* .../<entry>: the drop, renamed out of the inbox */
 	char work[PATH_MAX];     /* tmp/<id>.intake: the copy being made */
 	char store[PATH_MAX];    /* store/<id>: the copy, once complete */
 	int64_t max_file_size;
@@ -23,7 +22,7 @@ typedef struct csod_intake_job {
 	csod_error err;
 } csod_intake_job;
 
-/* Worker entry: builds store/<id> from src, or fails with the reason and
+/* Worker entry: builds store/<id> from incoming/<drop name>, or fails with the reason and
  * leaves neither work nor store behind. */
 void csod_intake_job_run(void *job);
 void csod_intake_job_free(void *job);

@@ -17,6 +17,16 @@
 #include "keystore_pkcs11.h"
 #include "keystore_seal.h"
 
+/* How many private keys the database holds sealed under the master key. */
+static int sealed_keys(csod_db *db)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db, "SELECT count(*) FROM keys WHERE backend = 'database' AND blob IS NOT NULL", NULL);
+	int n = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return n;
+}
+
 csod_keystore *csod_keystore_open(const csod_config *cfg, const char *spool, csod_db *db,
                                   csod_error *err)
 {
@@ -35,9 +45,21 @@ csod_keystore *csod_keystore_open(const csod_config *cfg, const char *spool, cso
 	if (database && csod_keystore_recover_rotation(db, ks->master_path, err) < 0)
 		goto fail;
 	/* With the pkcs11 backend a master key is needed only for keys sealed
-	 * before the switch, so it is read if present, never created. */
+	 * before the switch, so it is read if present, never created. Nor is
+	 * one created when keys are already sealed in the database: a missing
+	 * master key is then a loss to report, and a new one would only hide
+	 * it until the first signature failed. */
+	int sealed = sealed_keys(db);
+	if (sealed && access(ks->master_path, F_OK) != 0 && errno == ENOENT) {
+		csod_fail(err,
+		          "master key file %s is missing, but %d key(s) are sealed under it in "
+		          "the database: restore it from your backup (the keys cannot be "
+		          "recovered without it)",
+		          ks->master_path, sealed);
+		goto fail;
+	}
 	if (database || access(ks->master_path, F_OK) == 0) {
-		if (ks_sealer_load(&ks->master, ks->master_path, database, err) < 0)
+		if (ks_sealer_load(&ks->master, ks->master_path, database && !sealed, err) < 0)
 			goto fail;
 		ks->has_master = 1;
 	}

@@ -27,6 +27,7 @@
 #include "intake.h"
 #include "mail.h"
 #include "retention.h"
+#include "spool_identity.h"
 #include "intake_job.h"
 #include "sign_job.h"
 #include "views.h"
@@ -147,6 +148,8 @@ static int start(csod_daemon *d, csod_error *err)
 		return -1;
 	csod_spool_path(d, path, sizeof path, "state/csod.db");
 	if (!(d->db = csod_db_open(path, 0, err)))
+		return -1;
+	if (csod_spool_identity_check(d->spool, path, d->db, err) < 0)
 		return -1;
 	if (csod_developers_seed(d->db, d->cfg, err) < 0)
 		return -1;

@@ -1,8 +1,11 @@
 /* request.conf: a developer's per-drop options, in libconfig syntax.
  * Mistakes are the developer's to fix, so every error names the line. */
+#include <errno.h>
 #include <libconfig.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../signers/signer.h"
 #include "intake.h"
@@ -45,12 +48,55 @@ static int take_digests(const config_setting_t *s, char *out, size_t len, csod_e
 	return 0;
 }
 
-int csod_request_conf_parse(const char *path, csod_request *r, csod_error *err)
+/* The text of request.conf: at most CSOD_REQUEST_CONF_MAX bytes, no NUL
+ * (libconfig would stop there and parse less than the approver is shown),
+ * and no @include, which would make the daemon read a file of the
+ * developer's choosing with its own rights (libconfig 1.5 cannot turn
+ * includes off, so the directive is refused before it is parsed). */
+static char *read_text(int fd, csod_error *err)
 {
+	char *text = malloc(CSOD_REQUEST_CONF_MAX + 2);
+	if (!text) {
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	size_t got = 0;
+	while (got <= CSOD_REQUEST_CONF_MAX) {
+		ssize_t n = read(fd, text + got, CSOD_REQUEST_CONF_MAX + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			csod_fail_errno(err, "request.conf: cannot read");
+			goto bad;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	text[got] = '\0';
+	if (got > CSOD_REQUEST_CONF_MAX)
+		csod_fail(err, "request.conf: larger than %d bytes", CSOD_REQUEST_CONF_MAX);
+	else if (memchr(text, '\0', got))
+		csod_fail(err, "request.conf: holds a NUL byte; it must be text");
+	else if (strstr(text, "@include"))
+		csod_fail(err, "request.conf: @include is not allowed; put the settings in the "
+		               "file itself");
+	else
+		return text;
+bad:
+	free(text);
+	return NULL;
+}
+
+int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
+{
+	char *text = read_text(fd, err);
+	if (!text)
+		return -1;
 	config_t cfg;
 	config_init(&cfg);
 	int rc = 0;
-	if (!config_read_file(&cfg, path)) {
+	if (!config_read_string(&cfg, text)) {
 		rc = csod_fail(err, "request.conf:%d: %s", config_error_line(&cfg),
 		               config_error_text(&cfg));
 		goto out;
@@ -108,5 +154,6 @@ int csod_request_conf_parse(const char *path, csod_request *r, csod_error *err)
 	}
 out:
 	config_destroy(&cfg);
+	free(text);
 	return rc;
 }

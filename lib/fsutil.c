@@ -1,8 +1,9 @@
 #include "fsutil.h"
 
+#include "fdtree.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -201,23 +202,9 @@ int csod_mkdir_p(const char *path, mode_t mode, csod_error *err)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 int csod_rm_rf(const char *path)
 {
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path);
-	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return csod_tree_remove(path);
 }
 
 int csod_copy_fd(int in_fd, int out_fd, csod_error *err)

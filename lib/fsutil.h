@@ -43,7 +43,8 @@ int csod_open_secret(const char *path, const char *what, off_t *size, csod_error
 /* mkdir -p; existing directories are fine. */
 int csod_mkdir_p(const char *path, mode_t mode, csod_error *err);
 
-/* rm -rf that never follows symlinks. Missing path is not an error. */
+/* rm -rf that never follows symlinks, at any depth: csod_tree_remove
+ * (fdtree.h). Missing path is not an error. */
 int csod_rm_rf(const char *path);
 
 /* Copies from in_fd to out_fd (both at their current offsets) until EOF,

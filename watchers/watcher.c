@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +59,9 @@ static int64_t ns(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
-/* Looks at a drop without following links. */
+/* Looks at a drop without following links: the folder is opened with
+ * O_NOFOLLOW and its entries are looked at relative to it, so a drop
+ * swapped for a link between two calls shows the link, never its target. */
 static void look(const char *path, csod_drop_sig *sig)
 {
 	memset(sig, 0, sizeof *sig);
@@ -73,11 +76,14 @@ static void look(const char *path, csod_drop_sig *sig)
 		return;
 	}
 	sig->is_dir = 1;
-	DIR *dh = opendir(path);
-	if (!dh)
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dh) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	struct dirent *e;
-	char child[PATH_MAX];
 	while ((e = readdir(dh))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
@@ -86,8 +92,7 @@ static void look(const char *path, csod_drop_sig *sig)
 			sig->has_ready = 1;
 		else if (csod_name_ignored(e->d_name))
 			sig->has_temp = 1;
-		snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-		if (lstat(child, &st) == 0) {
+		if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			sig->size += st.st_size;
 			if (ns(&st.st_mtim) > sig->mtime_ns)
 				sig->mtime_ns = ns(&st.st_mtim);
@@ -179,7 +184,7 @@ static int track(csod_watcher *w, int inbox_idx, const char *name, int64_t now)
 		return -1;
 	}
 	if (sig.is_dir)
-		d->folder_wd = inotify_add_watch(w->fd, path, INBOX_MASK);
+		d->folder_wd = inotify_add_watch(w->fd, path, INBOX_MASK | IN_DONT_FOLLOW);
 	csod_settle_init(&d->settle, &sig, now);
 	return w->n_drops++;
 }
