@@ -38,15 +38,14 @@ static void welcome(ctl *c, csod_db *db, const char *user, const char *name, con
 }
 
 /* csod.conf wins over the database (a reload re-applies it), so a change
- * csodctl made to a developer defined there would be silently undone. */
+ * csodctl made to a developer defined there would be silently undone:
+ * 1 (after saying so) for those. */
 static int refuse_if_in_config(ctl *c, const char *user, const char *change)
 {
 	if (!csod_config_developer(c->cfg, user))
 		return 0;
 	return ctl_error("%s is defined in %s; %s them there and reload", user, c->cfg->path,
-	                 change)
-	           ? -1
-	           : -1;
+	                 change);
 }
 
 static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
@@ -148,7 +147,7 @@ static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 		return ctl_error("no developer %s", argv[1]);
 	if (ctl_require_admin(c, db, "edit developers", d.organization, d.department) < 0)
 		return 1;
-	if (refuse_if_in_config(c, d.user, "change") < 0)
+	if (refuse_if_in_config(c, d.user, "change"))
 		return 1;
 	int opt;
 	optind = 0;
@@ -250,7 +249,7 @@ int cmd_developer(ctl *c, int argc, char **argv)
 		} else if (ctl_require_admin(c, db, "remove developers", d.organization,
 		                             d.department) < 0) {
 			rc = 1;
-		} else if (refuse_if_in_config(c, argv[1], "remove") < 0) {
+		} else if (refuse_if_in_config(c, argv[1], "remove")) {
 			rc = 1;
 		} else {
 			sqlite3_stmt *st = csod_db_prepare(
