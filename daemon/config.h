@@ -33,7 +33,7 @@ typedef struct csod_admin {
 	char *email;
 	enum csod_role role;
 	char **organizations; /* RAO scope, NULL-terminated */
-	char **departments;   /* DRAO scope, "Org/Dept" or "Dept", NULL-terminated */
+	char **departments;   /* DRAO scope, "Org/Dept", NULL-terminated */
 } csod_admin;
 
 typedef struct csod_mail_config {

@@ -141,6 +141,34 @@ int cfg_read_developers(cfg_reader *r, const config_setting_t *root, csod_config
 	return 0;
 }
 
+/* A DRAO's scope is "Organization/Department" naming a department of the
+ * organizations list. A bare department name is refused: it would read as
+ * that department in every organization. */
+static int check_scope(cfg_reader *r, const config_setting_t *g, const char *prefix,
+                       const csod_config *c, const char *scope)
+{
+	for (int i = 0; i < c->n_organizations; i++) {
+		const csod_organization *o = &c->organizations[i];
+		size_t n = strlen(o->name);
+		if (strncmp(scope, o->name, n) == 0 && scope[n] == '/' &&
+		    in_list(o->departments, scope + n + 1))
+			return 0;
+	}
+	char key[80];
+	snprintf(key, sizeof key, "%s.departments", prefix);
+	const config_setting_t *s = config_setting_get_member(g, "departments");
+	if (!strchr(scope, '/'))
+		return cfg_fail(r, s, key,
+		                "\"%s\" is a bare department name; a scope is "
+		                "\"Organization/Department\" (the same department name may "
+		                "exist in several organizations)",
+		                scope);
+	return cfg_fail(r, s, key,
+	                "\"%s\" is not \"Organization/Department\" of a department in "
+	                "organizations",
+	                scope);
+}
+
 static int check_admin(cfg_reader *r, const config_setting_t *g, const char *prefix, csod_config *c,
                        csod_admin *a, char *role)
 {
@@ -164,6 +192,9 @@ static int check_admin(cfg_reader *r, const config_setting_t *g, const char *pre
 			return cfg_fail(r, config_setting_get_member(g, "organizations"), prefix,
 			                "organization \"%s\" is not in organizations",
 			                a->organizations[k]);
+	for (int k = 0; a->departments && a->departments[k]; k++)
+		if (check_scope(r, g, prefix, c, a->departments[k]) < 0)
+			return -1;
 	return 0;
 }
 

@@ -63,6 +63,10 @@ static const char *const migrations[] = {
     /* 2: the state each request's outbox views last showed (views.h) */
     "ALTER TABLE requests ADD COLUMN published TEXT;"
     "UPDATE requests SET published = state;",
+
+    /* 3: which developers csod.conf defines (1), so that one taken out of
+     * the file is removed at the next reload (developers.c) */
+    "ALTER TABLE developers ADD COLUMN from_config INTEGER NOT NULL DEFAULT 0;",
 };
 
 int csod_schema_latest(void)

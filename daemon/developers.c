@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "audit.h"
 
 int csod_user_name_ok(const char *user)
 {
@@ -73,6 +74,20 @@ int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_recor
 	return 0;
 }
 
+int csod_developer_owns_place(const csod_dev_record *dev, const char *organization,
+                              const char *department, csod_error *err)
+{
+	const char *what = strcmp(organization, dev->organization) != 0 ? "organization"
+	                   : strcmp(department, dev->department) != 0   ? "department"
+	                                                                : NULL;
+	if (!what)
+		return 0;
+	return csod_fail(err, "request.conf: %s '%s' is not yours (%s is in %s%s%s)", what,
+	                 strcmp(what, "organization") == 0 ? organization : department, dev->user,
+	                 dev->organization, dev->department[0] ? "/" : ", no department",
+	                 dev->department);
+}
+
 static void join_list(char **items, char *out, size_t len)
 {
 	out[0] = '\0';
@@ -82,14 +97,49 @@ static void join_list(char **items, char *out, size_t len)
 	}
 }
 
-int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err)
+/* Removes the developers a previous load of the file defined and this one
+ * no longer does (marked -1 by csod_developers_seed), with an audit entry
+ * each: the file wins, also when it drops someone. */
+static int remove_dropped(csod_db *db, csod_error *err)
 {
 	sqlite3_stmt *st = csod_db_prepare(
+	    db, "SELECT user FROM developers WHERE from_config = -1 AND removed IS NULL", err);
+	if (!st)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		csod_audit(db, "csodd", "developer.remove", csod_db_text(st, 0),
+		           "no longer in the configuration file");
+	sqlite3_finalize(st);
+	st =
+	    csod_db_prepare(db,
+	                    "UPDATE developers SET removed = COALESCE(removed, ?), from_config = 0 "
+	                    "WHERE from_config = -1",
+	                    err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, csod_now());
+	int rc = sqlite3_step(st) == SQLITE_DONE
+	             ? 0
+	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int seed(csod_db *db, const csod_config *cfg, csod_error *err)
+{
+	/* Everyone the file defined so far is marked -1; those it still
+	 * defines become 1 again below, the rest are removed. */
+	if (csod_db_exec(db, "UPDATE developers SET from_config = -1 WHERE from_config = 1", err) <
+	    0)
+		return -1;
+	sqlite3_stmt *st = csod_db_prepare(
 	    db,
-	    "INSERT INTO developers(" DEV_COLUMNS ", created) VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
+	    "INSERT INTO developers(" DEV_COLUMNS ", created, from_config) VALUES(?, ?, ?, ?, ?, "
+	    "?, ?, ?, 1) "
 	    "ON CONFLICT(user) DO UPDATE SET email = excluded.email, name = excluded.name, "
 	    "organization = excluded.organization, department = excluded.department, "
-	    "digests = excluded.digests, service = excluded.service, removed = NULL",
+	    "digests = excluded.digests, service = excluded.service, removed = NULL, "
+	    "from_config = 1",
 	    err);
 	if (!st)
 		return -1;
@@ -112,7 +162,20 @@ int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err)
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	return rc;
+	return rc < 0 ? rc : remove_dropped(db, err);
+}
+
+int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err)
+{
+	if (csod_db_begin(db) < 0)
+		return csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+	if (seed(db, cfg, err) < 0) {
+		csod_db_rollback(db);
+		return -1;
+	}
+	if (csod_db_commit(db) < 0)
+		return csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+	return 0;
 }
 
 int csod_developer_make_dirs(const char *spool, const char *user, csod_error *err)

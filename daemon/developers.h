@@ -20,8 +20,16 @@ typedef struct csod_dev_record {
 /* 0 found, 1 no such (or removed) developer, -1 database error. */
 int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out);
 
-/* Inserts or updates every developer of the config file (config wins for
- * the fields it sets). Developers added with csodctl are left alone. */
+/* Whether organization and department (a request's, after request.conf)
+ * are the developer's own: request.conf may repeat them, never change them,
+ * since the department decides who approves. 0, or -1 with the reason. */
+int csod_developer_owns_place(const csod_dev_record *dev, const char *organization,
+                              const char *department, csod_error *err);
+
+/* Inserts or updates every developer of the config file (the file wins
+ * for the fields it sets), and removes those an earlier load of the file
+ * defined and this one does not. Developers added with csodctl are left
+ * alone. */
 int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err);
 
 /* Calls fn for every active developer. */

@@ -30,15 +30,17 @@ int csod_domain_allowed(const csod_config *cfg, const char *organization, const 
 	return 0;
 }
 
-/* Auto-enrollment is for developers that never had a certificate (or whose
- * certificates expired): a revoked or failed one is an administrator's
- * matter that a new order must not silently undo. */
+/* Auto-enrollment is for developers that never had a CSoD-enabled
+ * certificate (or whose certificates expired): a revoked or failed one is
+ * an administrator's matter that a new order must not silently undo. A
+ * certificate outside code signing on demand does not count: the service
+ * cannot sign with it. */
 static int has_certificate(csod_pki *pki, const char *developer, const char *organization)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT 1 FROM certificates WHERE is_ca = 0 AND developer = ? AND organization = ? "
-	    "AND state IN ('init', 'requested', 'issued', 'revoked', 'failed')",
+	    "AND csod = 1 AND state IN ('init', 'requested', 'issued', 'revoked', 'failed')",
 	    NULL);
 	if (!st)
 		return 1;
@@ -55,8 +57,8 @@ static int64_t create_order(csod_pki *pki, const csod_dev_record *dev)
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "INSERT INTO certificates(developer, organization, department, email, full_name,"
-	    " contact_email, domain, term_years, algorithm, key_bits, state) VALUES(?, ?, ?, ?,"
-	    " ?, ?, ?, ?, ?, ?, 'init')",
+	    " contact_email, domain, term_years, algorithm, key_bits, csod, state) VALUES(?, ?,"
+	    " ?, ?, ?, ?, ?, ?, ?, ?, 1, 'init')",
 	    NULL);
 	if (!st)
 		return -1;

@@ -77,19 +77,20 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 	return job;
 }
 
-/* A department named in request.conf must be one of the organization's. */
-static int check_department(csod_daemon *d, const csod_request *r, csod_error *err)
+/* A request is filed under its developer's own organization and department
+ * (their record); request.conf may repeat them but not change them, or the
+ * requester would pick their approver. A refused request is filed back
+ * where it belongs. */
+static int check_department(csod_daemon *d, csod_request *r, csod_error *err)
 {
-	if (!r->department[0])
+	csod_dev_record dev;
+	if (csod_developer_lookup(d->db, r->developer, &dev) != 0)
+		return csod_fail(err, "developer '%s' is not configured", r->developer);
+	if (csod_developer_owns_place(&dev, r->organization, r->department, err) == 0)
 		return 0;
-	const csod_organization *org = csod_config_organization(d->cfg, r->organization);
-	int found = !org || !org->departments;
-	for (int i = 0; org && org->departments && org->departments[i]; i++)
-		found |= strcmp(org->departments[i], r->department) == 0;
-	if (!found)
-		return csod_fail(err, "request.conf: department '%s' is not in %s", r->department,
-		                 r->organization);
-	return 0;
+	snprintf(r->organization, sizeof r->organization, "%s", dev.organization);
+	snprintf(r->department, sizeof r->department, "%s", dev.department);
+	return -1;
 }
 
 /* Steps 4 and 5, on the loop thread, once the job has run. */

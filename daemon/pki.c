@@ -220,14 +220,17 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 }
 
 /* Why a developer has no usable certificate, for the request's error:
- * 1 when the newest is on order (init or requested), -1 otherwise. */
+ * 1 when the newest CSoD-enabled one is on order (init or requested), -1
+ * otherwise. A certificate outside code signing on demand (enrolled
+ * without --csod) is named only when there is no CSoD-enabled one: the
+ * service may not use it. */
 static int no_identity(csod_pki *pki, const char *developer, const char *organization,
                        csod_error *err)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db,
-	    "SELECT id, state, expires, revoke_reason, error FROM certificates WHERE is_ca = 0 "
-	    "AND developer = ? AND organization = ? ORDER BY id DESC LIMIT 1",
+	    "SELECT id, state, expires, revoke_reason, error, csod FROM certificates WHERE is_ca = "
+	    "0 AND developer = ? AND organization = ? ORDER BY csod DESC, id DESC LIMIT 1",
 	    err);
 	if (!st)
 		return -1;
@@ -237,6 +240,12 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		csod_fail(err, "no certificate for developer %s in organization %s", developer,
 		          organization);
+	} else if (!sqlite3_column_int(st, 5)) {
+		csod_fail(err,
+		          "no certificate of developer %s in organization %s is enabled for code "
+		          "signing on demand (certificate %lld is not; csodctl cert add --csod "
+		          "orders one that is)",
+		          developer, organization, (long long)sqlite3_column_int64(st, 0));
 	} else {
 		const char *state = csod_db_text(st, 1);
 		/* Past its expiry but not yet marked by the periodic pass. */
@@ -331,8 +340,8 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 	    pki->db,
 	    "SELECT id, key_id, cert_pem, chain_pem FROM certificates WHERE is_ca = 0 AND "
 	    "developer = ? "
-	    "AND organization = ? AND state = 'issued' AND expires > ? ORDER BY expires DESC "
-	    "LIMIT 1",
+	    "AND organization = ? AND csod = 1 AND state = 'issued' AND expires > ? ORDER BY "
+	    "expires DESC LIMIT 1",
 	    err);
 	if (!st)
 		return -1;

@@ -45,9 +45,10 @@ void csod_pki_collect(csod_pki *pki);
 int csod_domain_allowed(const csod_config *cfg, const char *organization, const char *email);
 
 /* The identity a request of developer in organization is signed with: an
- * issued certificate with the codeSigning EKU, not expired, not revoked.
- * Fails with the reason otherwise: 1 when the developer's newest
- * certificate in the organization is on order (init or requested), so a
+ * issued certificate enabled for code signing on demand (csod), with the
+ * codeSigning EKU, not expired, not revoked. Fails with the reason
+ * otherwise: 1 when the developer's newest CSoD-enabled certificate in the
+ * organization is on order (init or requested), so a
  * request of theirs can wait for it, -1 for anything else. chain_pem (if
  * non-NULL) receives the PEM of the certificate and its chain, for the
  * outbox's chain.pem (free()). */

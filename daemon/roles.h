@@ -5,7 +5,8 @@
 #include "config.h"
 
 /* MRAO: every organization; RAO: the organizations delegated to them; DRAO:
- * the departments delegated to them ("Org/Dept" or a bare "Dept"). */
+ * the departments delegated to them, each "Organization/Department" (the
+ * config refuses a bare department name). */
 int csod_admin_covers(const csod_admin *admin, const char *organization, const char *department);
 
 #endif

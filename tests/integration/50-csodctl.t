@@ -13,7 +13,10 @@ wait_state a.sha256 created
 id=$(basename "$(request_dir a.sha256)")
 out=$(ctl request list)
 like "$out" "$id +dagwood +Dithers" "request list shows the request"
-like "$(ctl request list --state signed)" "^ID[^\n]*$" "state filter leaves out created requests"
+out=$(ctl request list --state signed)
+like "$out" "^ID +DEVELOPER" "a state filter's listing has the header"
+is "$(printf '%s\n' "$out" | sed 1d)" "" "state filter leaves out created requests (no row under the header)"
+like "$(ctl request list --state created)" "$id +dagwood" "and keeps those in the state asked for"
 ctl --json request list | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if r[0]["state"]=="created" else 1)'
 ok $? "request list --json parses and has the state"
 out=$(ctl request show "$id")

@@ -4,10 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to create users"
 S=$$
-USERS="mrao$S rao$S drao$S dev1$S dev2$S dev3$S"
-for u in $USERS; do useradd -M -N -s /usr/sbin/nologin "csr-$u" || exit 1; done
-trap 'for u in $USERS; do userdel "csr-$u" 2>/dev/null; done; cleanup' EXIT
-chmod 755 "$T_DIR"
+add_users mrao rao drao dev2 dev3
 A="Dithers Construction Company"
 B="Blondie Catering"
 write_roles_config() {
@@ -97,11 +94,14 @@ like "$out" "may not enroll certificates in $B" "and is told so"
 out=$(as drao csodctl --config "$CONF" cert add --email c@x --name C --organization "$A" --department "Software Development" 2>&1)
 is "$?" 1 "a DRAO may not enroll certificates outside their department"
 like "$out" "may not enroll certificates in $A/Software Development" "and is told so"
-out=$(as dev1 csodctl --config "$CONF" cert add --email c@x --name C --organization "$A" 2>&1)
+# csr-dev3 is a configured developer (of $A/QA) with one request, $id3.
+out=$(as dev3 csodctl --config "$CONF" cert add --email c@x --name C --organization "$A" 2>&1)
 is "$?" 1 "a developer may not enroll certificates"
-out=$(as dev1 csodctl --config "$CONF" request list 2>&1)
+like "$out" "is not an administrator" "and is told so"
+out=$(as dev3 csodctl --config "$CONF" request list 2>&1)
 ok $? "a developer may list requests"
-like "$out" "^ID[^\n]*$" "but sees none of the others'"
+like "$out" "^$id3 +csr-dev3$S " "and sees their own"
+is "$(printf '%s\n' "$out" | sed 1d | grep -v "^$id3 ")" "" "but none of the others' ($id1 $id2 $id4)"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing

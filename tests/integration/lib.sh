@@ -208,6 +208,16 @@ stop_daemon() {
 
 daemon_alive() { [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; }
 
+# add_users NAME...: real Unix users csr-NAME<pid> (no home, no login),
+# deleted when the test ends, and a $T_DIR they can reach. Needs root.
+add_users() {
+	local u
+	T_USERS="${T_USERS:-} $*"
+	for u in "$@"; do useradd -M -N -s /usr/sbin/nologin "csr-$u$$" || exit 1; done
+	trap 'for u in $T_USERS; do userdel "csr-$u$$" 2>/dev/null; done; cleanup' EXIT
+	chmod 755 "$T_DIR"
+}
+
 # The outbox folder of the request made from drop NAME (of developer $DEV).
 request_dir() {
 	local f

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../../daemon/audit.h"
 #include "../../daemon/pki.h"
@@ -14,6 +15,23 @@ typedef struct cert_fields {
 	int term, bits, csod;
 	char user[80];
 } cert_fields;
+
+/* --domain must be one of the organization's domains (as the email's
+ * domain must): 0, or 1 after saying which ones it may be. */
+static int domain_refused(const csod_organization *o, const char *domain)
+{
+	if (!domain || !o->domains || !o->domains[0])
+		return 0;
+	char list[1024] = "";
+	for (int i = 0; o->domains[i]; i++) {
+		if (strcasecmp(domain, o->domains[i]) == 0)
+			return 0;
+		size_t n = strlen(list);
+		snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", o->domains[i]);
+	}
+	return ctl_error("refused: --domain %s is not a domain of %s (its domains: %s)", domain,
+	                 o->name, list);
+}
 
 static int valid(ctl *c, csod_db *db, cert_fields *f)
 {
@@ -28,10 +46,13 @@ static int valid(ctl *c, csod_db *db, cert_fields *f)
 		                 rsa ? "2048, 3072 or 4096" : "256 or 384");
 	if (f->term < 1 || f->term > 3)
 		return ctl_error("--term must be 1 to 3 years");
-	if (!csod_config_organization(c->cfg, f->org))
+	const csod_organization *o = csod_config_organization(c->cfg, f->org);
+	if (!o)
 		return ctl_error("no organization \"%s\" in the configuration", f->org);
 	if (!csod_domain_allowed(c->cfg, f->org, f->email))
 		return ctl_error("refused: email %s is not in a domain of %s", f->email, f->org);
+	if (domain_refused(o, f->domain))
+		return 1;
 	if (ctl_require_admin(c, db, "enroll certificates", f->org, f->dept) < 0)
 		return 1;
 	sqlite3_stmt *st = csod_db_prepare(

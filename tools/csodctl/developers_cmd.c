@@ -37,6 +37,17 @@ static void welcome(ctl *c, csod_db *db, const char *user, const char *name, con
 	free(body);
 }
 
+/* csod.conf wins over the database (a reload re-applies it), so a change
+ * csodctl made to a developer defined there would be silently undone:
+ * 1 (after saying so) for those. */
+static int refuse_if_in_config(ctl *c, const char *user, const char *change)
+{
+	if (!csod_config_developer(c->cfg, user))
+		return 0;
+	return ctl_error("%s is defined in %s; %s them there and reload", user, c->cfg->path,
+	                 change);
+}
+
 static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -85,6 +96,13 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 		return ctl_error("\"%s\" is not a department of %s", dept, org);
 	if (ctl_require_admin(c, db, "add developers", org, dept) < 0)
 		return 1;
+	/* Adding over an existing developer would move them without the scope
+	 * check on where they are now; edit makes that check. */
+	csod_dev_record existing;
+	if (csod_developer_lookup(db, user, &existing) == 0)
+		return ctl_error("developer %s exists (in %s%s%s); use csodctl developer edit",
+		                 user, existing.organization, existing.department[0] ? "/" : "",
+		                 existing.department);
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO developers(user, email, name, organization, department, created) "
@@ -128,6 +146,8 @@ static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 	if (csod_developer_lookup(db, argv[1], &d) != 0)
 		return ctl_error("no developer %s", argv[1]);
 	if (ctl_require_admin(c, db, "edit developers", d.organization, d.department) < 0)
+		return 1;
+	if (refuse_if_in_config(c, d.user, "change"))
 		return 1;
 	int opt;
 	optind = 0;
@@ -228,6 +248,8 @@ int cmd_developer(ctl *c, int argc, char **argv)
 			rc = ctl_error("no developer %s", argv[1]);
 		} else if (ctl_require_admin(c, db, "remove developers", d.organization,
 		                             d.department) < 0) {
+			rc = 1;
+		} else if (refuse_if_in_config(c, argv[1], "remove")) {
 			rc = 1;
 		} else {
 			sqlite3_stmt *st = csod_db_prepare(
