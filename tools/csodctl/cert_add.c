@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../daemon/audit.h"
+#include "../../daemon/email_address.h"
 #include "../../daemon/pki.h"
 #include "ctl.h"
 
@@ -30,6 +31,10 @@ static int valid(ctl *c, csod_db *db, cert_fields *f)
 		return ctl_error("--term must be 1 to 3 years");
 	if (!csod_config_organization(c->cfg, f->org))
 		return ctl_error("no organization \"%s\" in the configuration", f->org);
+	csod_error why;
+	if (csod_email_check(f->email, &why) < 0 ||
+	    (f->contact && csod_email_check(f->contact, &why) < 0))
+		return ctl_error("%s", why.msg);
 	if (!csod_domain_allowed(c->cfg, f->org, f->email))
 		return ctl_error("refused: email %s is not in a domain of %s", f->email, f->org);
 	if (ctl_require_admin(c, db, "enroll certificates", f->org, f->dept) < 0)
