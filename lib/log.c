@@ -54,7 +54,11 @@ void csod_log(int level, const char *request_id, const char *fmt, ...)
 	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
 	/* One entry is one line: a name or a message quoted in it cannot start
-	 * a forged entry of its own or send escapes to a terminal. */
+	 * a forged entry of its own or send escapes to a terminal. A line end
+	 * that closes a quoted answer (an SMTP server's) is only dropped. */
+	size_t n = strlen(raw);
+	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
+		raw[--n] = '\0';
 	csod_escape_to(raw, line, sizeof line);
 	if (log_target == CSOD_LOG_SYSLOG) {
 		if (request_id)
