@@ -11,6 +11,7 @@
 #include "../signers/signer.h"
 #include "config_read.h"
 #include "developers.h"
+#include "email_address.h"
 
 #define TRY(expr)                                                                                  \
 	do {                                                                                       \
@@ -110,9 +111,10 @@ static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config 
 	TRY(cfg_string(r, g, "mail", "ca_file", &m->ca_file));
 	if (strcmp(m->transport, "smtp") == 0 && !m->host)
 		return cfg_fail(r, g, "mail.host", "required when transport is \"smtp\"");
-	if (!strchr(m->from, '@'))
-		return cfg_fail(r, config_setting_get_member(g, "from"), "mail.from",
-		                "expected an email address, got \"%s\"", m->from);
+	csod_error why;
+	if (csod_email_check(m->from, &why) < 0)
+		return cfg_fail(r, config_setting_get_member(g, "from"), "mail.from", "%s",
+		                why.msg);
 	return 0;
 }
 

@@ -26,11 +26,13 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "../lib/text.h"
 #include "../signers/signer.h"
 #include "audit.h"
 #include "developers.h"
 #include "dispatch.h"
 #include "intake_job.h"
+#include "names.h"
 #include "notify.h"
 #include "views.h"
 #include "workers.h"
@@ -54,6 +56,7 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 	snprintf(r->id, sizeof r->id, "%s", id);
 	snprintf(r->developer, sizeof r->developer, "%s", developer);
 	snprintf(r->drop_name, sizeof r->drop_name, "%s", entry);
+	job->rc = csod_drop_name_check(r->drop_name, sizeof r->drop_name, &job->err);
 	snprintf(r->state, sizeof r->state, "created");
 	r->created = r->updated = csod_now();
 	csod_dev_record dev;
@@ -65,13 +68,17 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 		snprintf(r->service, sizeof r->service, "%s", dev.service);
 	} else {
 		snprintf(r->digests, sizeof r->digests, "sha256");
-		job->rc =
-		    csod_fail(&job->err, "%s: developer '%s' is not configured", entry, developer);
+		job->rc = csod_fail(&job->err, "%s: developer '%s' is not configured", r->drop_name,
+		                    developer);
 	}
-	csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s.%s", id,
-	                developer);
-	csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id);
-	csod_spool_path(d, job->store, sizeof job->store, "store/%s", id);
+	if (csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s.%s", id,
+	                    developer) < 0 ||
+	    csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id) < 0 ||
+	    csod_spool_path(d, job->store, sizeof job->store, "store/%s", id) < 0) {
+		/* Nothing may be removed under a cut path. */
+		job->incoming[0] = job->work[0] = job->store[0] = '\0';
+		job->rc = csod_fail(&job->err, "%s: path too long", r->drop_name);
+	}
 	job->max_file_size = d->cfg->max_file_size;
 	job->max_request_files = d->cfg->max_request_files;
 	return job;
@@ -160,16 +167,15 @@ static void intake_start(csod_daemon *d, const char *id, const char *developer, 
  * change, and leave the files where they are. */
 static void report_unknown_inbox(csod_daemon *d, const char *developer, const char *entry)
 {
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], text[512];
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], text[512], shown[CSOD_SHOWN_MAX];
 	if (!csod_user_name_ok(developer) ||
 	    csod_spool_path(d, dir, sizeof dir, "outbox/%s", developer) < 0 ||
-	    csod_mkdir_p(dir, 0755, NULL) < 0)
+	    csod_path(path, sizeof path, "%s/ERROR", dir) < 0 ||
+	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0 || csod_mkdir_p(dir, 0755, NULL) < 0)
 		return;
 	snprintf(text, sizeof text,
 	         "%s: inbox '%s' belongs to no configured developer; its files were not taken\n",
-	         entry, developer);
-	csod_path(path, sizeof path, "%s/ERROR", dir);
-	csod_spool_path(d, tmp, sizeof tmp, "tmp");
+	         csod_escape_to(entry, shown, sizeof shown), developer);
 	csod_write_file_atomic(tmp, path, text, strlen(text), 0644, NULL);
 	csod_log(LOG_WARNING, NULL, "%.*s", (int)strlen(text) - 1, text);
 }

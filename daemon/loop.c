@@ -137,6 +137,10 @@ static int start(csod_daemon *d, csod_error *err)
 	if (!realpath(d->cfg->spool, d->spool))
 		return csod_fail_errno(err, "spool %s", d->cfg->spool);
 	char path[PATH_MAX];
+	/* Room for what the daemon adds to it (a request's folder and a file
+	 * name of up to NAME_MAX): no spool path is ever cut. */
+	if (strlen(d->spool) > PATH_MAX - 512)
+		return csod_fail(err, "spool path too long: %s", d->spool);
 	csod_spool_path(d, path, sizeof path, "state/csodd.lock");
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0)

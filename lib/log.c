@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
+
 static enum csod_log_target log_target = CSOD_LOG_STDERR;
 static int log_min_level = LOG_INFO;
 static const char *log_ident = "csod";
@@ -46,11 +48,18 @@ void csod_log(int level, const char *request_id, const char *fmt, ...)
 {
 	if (level > log_min_level)
 		return;
-	char line[2048];
+	char raw[2048], line[4096];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	/* One entry is one line: a name or a message quoted in it cannot start
+	 * a forged entry of its own or send escapes to a terminal. A line end
+	 * that closes a quoted answer (an SMTP server's) is only dropped. */
+	size_t n = strlen(raw);
+	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
+		raw[--n] = '\0';
+	csod_escape_to(raw, line, sizeof line);
 	if (log_target == CSOD_LOG_SYSLOG) {
 		if (request_id)
 			syslog(level, "[%s] %s", request_id, line);

@@ -150,8 +150,13 @@ static int sign_file(args *a, csod_error *err)
 	struct stat st;
 	char name_buf[PATH_MAX], out_path[PATH_MAX], dir_buf[PATH_MAX], tmp[PATH_MAX] = "";
 	X509_STORE *trust = NULL;
-	snprintf(name_buf, sizeof name_buf, "%s", a->in);
-	const char *name = basename(name_buf);
+	const char *name = NULL;
+	if (csod_path(name_buf, sizeof name_buf, "%s", a->in) == 0)
+		name = basename(name_buf);
+	if (!name) {
+		csod_fail(err, "%s: path too long", a->in);
+		goto out;
+	}
 	if (in < 0 || fstat(in, &st) < 0) {
 		csod_fail_errno(err, "%s", a->in);
 		goto out;
@@ -166,13 +171,15 @@ static int sign_file(args *a, csod_error *err)
 	struct stat ost;
 	if (stat(a->out, &ost) == 0 && S_ISDIR(ost.st_mode)) {
 		char out_name[NAME_MAX + 1];
-		if (s->output_name)
-			s->output_name(name, out_name, sizeof out_name);
-		else
-			snprintf(out_name, sizeof out_name, "%s", name);
-		csod_path(out_path, sizeof out_path, "%s/%s", a->out, out_name);
-	} else {
-		snprintf(out_path, sizeof out_path, "%s", a->out);
+		if (csod_output_name(s, name, out_name, sizeof out_name, err) < 0)
+			goto out;
+		if (csod_path(out_path, sizeof out_path, "%s/%s", a->out, out_name) < 0) {
+			csod_fail(err, "%s/%s: path too long", a->out, out_name);
+			goto out;
+		}
+	} else if (csod_path(out_path, sizeof out_path, "%s", a->out) < 0) {
+		csod_fail(err, "%s: path too long", a->out);
+		goto out;
 	}
 	snprintf(dir_buf, sizeof dir_buf, "%s", out_path);
 	out = csod_tmpfile(dirname(dir_buf), "csod-sign", tmp, sizeof tmp, err);
