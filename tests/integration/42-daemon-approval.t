@@ -46,6 +46,20 @@ ok $? "a symlinked marker is rejected"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "symbolic link" "because it is a link"
 rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
 
+# A hard link carries its owner: a non-admin links a file the approver owns
+# (one left writable for all, which fs.protected_hardlinks lets anyone link)
+# into approvals/ as a marker. Its owner uid is the approver's, so only the
+# link count tells it apart.
+mkdir -m 1777 "$T_DIR/scratch"
+runuser -u "$APPROVER" -- sh -c "umask 0; printf 'notes' > '$T_DIR/scratch/notes'"
+runuser -u "$NOBODY" -- ln "$T_DIR/scratch/notes" "$SPOOL/approvals/$id.approve"
+ok $? "a non-admin can hard-link the approver's file into approvals/"
+wait_for 10 test -e "$SPOOL/approvals/$id.approve.rejected"
+ok $? "a hard-linked marker is rejected"
+like "$(cat "$SPOOL/approvals/$id.approve.reason")" "not a plain regular file" "because it has other links"
+is "$(state_of a.sha256)" created "and the request still waits"
+rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
+
 # The message is at most 4 KiB of UTF-8 text.
 runuser -u "$APPROVER" -- sh -c "head -c 5000 /dev/zero | tr '\\0' x > '$SPOOL/approvals/.$id.t' && mv '$SPOOL/approvals/.$id.t' '$SPOOL/approvals/$id.approve'"
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
