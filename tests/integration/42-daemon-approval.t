@@ -96,6 +96,7 @@ wait_state b.sha256 declined
 ok $? "a decline marker declines"
 is "$(json_field "$(request_dir b.sha256)/request.json" message)" "Not this version" "with its message"
 check "no signature for a declined request" test ! -e "$(request_dir b.sha256)/b.sha256.p7s"
+check "and its store copy is removed" test ! -e "$SPOOL/store/$id"
 
 make_hash_drop c.sha256
 drop_by_rename c.sha256 "$SELF"
