@@ -52,6 +52,7 @@ make_hash_drop c.sha256
 drop_by_rename c.sha256
 wait_state c.sha256 failed
 ok $? "the old master key no longer opens the keys"
+like "$(cat "$(request_dir c.sha256)/ERROR")" "cannot be unsealed: wrong master key" "saying why"
 stop_daemon
 
 # Crash after the commit, before the rename: the old file is still in place
