@@ -31,7 +31,8 @@ ok $? "without auto-approve a request waits in created"
 id=$(basename "$(request_dir a.sha256)")
 sleep 1
 is "$(state_of a.sha256)" created "and keeps waiting"
-check "approvers can read details.json" test -f "$SPOOL/requests/$id/details.json"
+check "approvers can read details.json, with the file's SHA-256" runuser -u "$APPROVER" -- \
+	grep -q "\"sha256\": \"$(sha256sum "$T_DIR/a.sha256" | cut -d' ' -f1)\"" "$SPOOL/requests/$id/details.json"
 
 marker $NOBODY "$id" approve
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
