@@ -108,6 +108,32 @@ wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
 ok $? "an admin cannot approve their own request"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "own request" "and is told why"
 check "the attempt is audited" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT detail FROM audit WHERE action='approval.rejected'\" | grep -q 'own request'"
+
+# What is approved is what is signed: a developer who kept a descriptor of
+# the dropped file open writes another digest through it while the request
+# waits. csodd took a copy, so the signature is for the original digest.
+make_hash_drop kept.sha256
+head -c 100 /dev/urandom >"$T_DIR/swapped.data"
+swapped=$(sha256sum "$T_DIR/swapped.data" | cut -d' ' -f1)
+chmod 644 "$T_DIR/kept.sha256"
+runuser -u "$SELF" -- sh -c "cat '$T_DIR/kept.sha256' >'$SPOOL/inbox/$SELF/.kept.tmp' &&
+	exec 3<>'$SPOOL/inbox/$SELF/.kept.tmp' &&
+	mv '$SPOOL/inbox/$SELF/.kept.tmp' '$SPOOL/inbox/$SELF/kept.sha256' &&
+	while [ ! -e '$T_DIR/scratch/go' ]; do sleep 0.05; done &&
+	printf '%s' '$swapped' >&3 && touch '$T_DIR/scratch/written'" &
+wait_state kept.sha256 created 30 "$SELF"
+ok $? "a drop whose writer keeps a descriptor open waits for approval"
+id=$(basename "$(request_dir kept.sha256 "$SELF")")
+touch "$T_DIR/scratch/go"
+wait_for 10 test -e "$T_DIR/scratch/written"
+ok $? "the developer wrote another digest through the kept descriptor"
+marker $APPROVER "$id" approve
+wait_state kept.sha256 signed 30 "$SELF"
+ok $? "the request is approved and signed"
+check "the signature is for the digest that was dropped" \
+	verify_p7s "$(request_dir kept.sha256 "$SELF")/kept.sha256.p7s" "$T_DIR/kept.sha256.data"
+! verify_p7s "$(request_dir kept.sha256 "$SELF")/kept.sha256.p7s" "$T_DIR/swapped.data" 2>/dev/null
+ok $? "not for the one written afterwards"
 check "csodd is still running" daemon_alive
 stop_daemon
 ok $? "csodd stops cleanly"
