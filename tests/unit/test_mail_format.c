@@ -38,6 +38,8 @@ static void test_template_files_win(void **state)
 	assert_string_equal(subject, "csod: your code-signing inbox");
 	assert_non_null(strstr(body, "Welcome, Dagwood."));
 	assert_non_null(strstr(body, "/s/inbox/d"));
+	/* A line only etc/templates/welcome.txt has, not the built-in text. */
+	assert_non_null(strstr(body, "with STATUS and request.json beside them"));
 	free(subject);
 	free(body);
 }
