@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "../lib/text.h"
@@ -246,6 +247,16 @@ static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *
 	}
 	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Moving a folder to another parent rewrites its "..", which needs
+	 * write permission on the folder itself: the daemon, with CAP_CHOWN
+	 * and CAP_FOWNER but not CAP_DAC_OVERRIDE (its unit), takes the folder
+	 * over first. Whatever the developer swaps in meanwhile is taken over
+	 * again by the intake job, or refused. */
+	int folder_fd = inbox_fd < 0 ? -1 : csod_open_dir_at(inbox_fd, entry);
+	if (folder_fd >= 0) {
+		csod_dir_take_over(folder_fd);
+		close(folder_fd);
+	}
 	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : renameat(inbox_fd, entry, dir_fd, entry);
 	int saved = errno;
 	if (inbox_fd >= 0)

@@ -11,7 +11,8 @@ libesmtp-dev libcurl4-openssl-dev libcurl4 libp11-dev libjansson-dev libdeflate-
 TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc
 gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
 openjdk-17-jdk-headless apksigner zipalign python3-aiosmtpd inotify-tools
-clang libclang-rt-14-dev valgrind procps psmisc time man-db"
+clang libclang-rt-14-dev valgrind procps psmisc time man-db
+libseccomp-dev systemd util-linux"
 BENCH="hyperfine time"
 
 want="$BUILD"
