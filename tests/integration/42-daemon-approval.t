@@ -31,7 +31,7 @@ ok $? "without auto-approve a request waits in created"
 id=$(basename "$(request_dir a.sha256)")
 sleep 1
 is "$(state_of a.sha256)" created "and keeps waiting"
-check "approvers can read details.json" test -f "$SPOOL/requests/$id/details.json"
+check "approvers can read details.json" runuser -u "$APPROVER" -- grep -q '"sha256"' "$SPOOL/requests/$id/details.json"
 
 marker $NOBODY "$id" approve
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
