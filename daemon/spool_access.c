@@ -67,15 +67,19 @@ static acl_t build_acl(uid_t owner, const uid_t *uids, int n_uids, const gid_t *
 			goto fail;
 		(*named)++;
 	}
-	/* The mask (shown as the mode's group bits) lets the named entries
-	 * through; the owning group's own entry still grants nothing. */
-	if (*named && (add_entry(&acl, ACL_MASK, NULL, 0, 0) < 0 || acl_calc_mask(&acl) < 0))
+	/* The mask (made here, shown as the mode's group bits) lets the named
+	 * entries through; the owning group's own entry still grants nothing. */
+	if (*named && acl_calc_mask(&acl) < 0)
 		goto fail;
 	if (acl_valid(acl) < 0)
 		goto fail;
 	return acl;
 fail:
-	acl_free(acl);
+	if (acl) {
+		int saved = errno;
+		acl_free(acl);
+		errno = saved;
+	}
 	return NULL;
 }
 
