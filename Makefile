@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 libesmtp-1.0 jansson
+PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 libesmtp-1.0 jansson libacl
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is loaded at run time, only for timestamps (signers/common/curl_runtime.c):

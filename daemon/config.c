@@ -2,6 +2,7 @@
  * (developers' organizations and departments, admins' users and scopes). */
 #include "config.h"
 
+#include <grp.h>
 #include <libconfig.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "organizations",
 	                                   "developers",
 	                                   "admins",
+	                                   "approvers_group",
 	                                   NULL};
 	static const char *const levels[] = {"debug", "info", "notice", "warning", "error", NULL};
 	int64_t v;
@@ -82,6 +84,17 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	TRY(cfg_int(r, root, "", "workers", 0, 256, &v));
 	c->workers = (int)v;
 	TRY(cfg_choice(r, root, "", "log_level", levels, &c->log_level));
+	TRY(cfg_string(r, root, "", "approvers_group", &c->approvers_group));
+	/* Resolved now, like the admins' users: a group that does not exist
+	 * is a config error, not an ACL entry that silently grants nothing. */
+	if (c->approvers_group) {
+		struct group *gr = getgrnam(c->approvers_group);
+		if (!gr)
+			return cfg_fail(r, config_setting_get_member(root, "approvers_group"),
+			                "approvers_group", "no Unix group \"%s\" on this system",
+			                c->approvers_group);
+		c->approvers_gid = gr->gr_gid;
+	}
 	return 0;
 }
 
@@ -263,6 +276,7 @@ void csod_config_free(csod_config *c)
 	free(c->path);
 	free(c->spool);
 	free(c->log_level);
+	free(c->approvers_group);
 	free(c->mail.transport);
 	free(c->mail.from);
 	free(c->mail.host);

@@ -28,6 +28,7 @@
 #include "mail.h"
 #include "retention.h"
 #include "spool_identity.h"
+#include "spool_access.h"
 #include "intake_job.h"
 #include "sign_job.h"
 #include "views.h"
@@ -124,6 +125,8 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	if (csod_pki_tick(d->pki, &err) < 0)
 		csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 	csod_developers_each(d->db, watch_developer, d);
+	if (csod_requests_restrict(d->spool, fresh, &err) != 0)
+		csod_log(LOG_ERR, NULL, "%s", err.msg);
 	csod_config_free(old);
 	csod_audit(d->db, "csodd", "config.reload", path, "%d developer(s), %d admin(s)",
 	           fresh->n_developers, fresh->n_admins);
@@ -145,6 +148,13 @@ static int start(csod_daemon *d, csod_error *err)
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0)
 		return csod_fail(err, "another csodd is running on %s", d->spool);
+	/* Who may read outboxes and requests/, also as an older csod left them. */
+	csod_outboxes_restrict(d->spool);
+	int closed = csod_requests_restrict(d->spool, d->cfg, err);
+	if (closed < 0)
+		return -1;
+	if (closed > 0)
+		csod_log(LOG_ERR, NULL, "%s", err->msg);
 	/* Scratch left by a crash: nothing in tmp/ was ever published. */
 	csod_spool_path(d, path, sizeof path, "tmp");
 	csod_rm_rf(path);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "../lib/log.h"
 #include "../signers/common/curl_runtime.h"
@@ -25,6 +26,15 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* First thing: this process will hold private keys. Not dumpable means
+	 * no core file whatever the core limit (systemd's LimitCORE=0 covers
+	 * the unit only, not `make demo` or a daemon started by hand), and
+	 * /proc/<pid>/mem and the like belong to root, so the user csodd runs
+	 * as cannot read its memory through them either. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		perror("csodd: prctl(PR_SET_DUMPABLE)");
+		return 1;
+	}
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'}, {"spool", required_argument, NULL, 's'},
 	    {"foreground", no_argument, NULL, 'f'},   {"check-config", no_argument, NULL, 'k'},

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +215,12 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* Before any key is loaded: no core file holds it, and the user this
+	 * runs as cannot read its memory through /proc (csodd does the same). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		perror("csod-sign: prctl(PR_SET_DUMPABLE)");
+		return 1;
+	}
 	args a;
 	int rc = parse(argc, argv, &a);
 	if (rc)
