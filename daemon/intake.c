@@ -35,6 +35,7 @@
 #include "intake_job.h"
 #include "names.h"
 #include "notify.h"
+#include "spool_access.h"
 #include "views.h"
 #include "workers.h"
 
@@ -172,7 +173,12 @@ static void report_unknown_inbox(csod_daemon *d, const char *developer, const ch
 	if (!csod_user_name_ok(developer) ||
 	    csod_spool_path(d, dir, sizeof dir, "outbox/%s", developer) < 0 ||
 	    csod_path(path, sizeof path, "%s/ERROR", dir) < 0 ||
-	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0 || csod_mkdir_p(dir, 0755, NULL) < 0)
+	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0)
+		return;
+	/* Closed like every outbox: readable by that user alone, if one exists. */
+	if (mkdir(dir, 0700) == 0)
+		csod_outbox_restrict(d->spool, developer, NULL);
+	else if (errno != EEXIST)
 		return;
 	snprintf(text, sizeof text,
 	         "%s: inbox '%s' belongs to no configured developer; its files were not taken\n",

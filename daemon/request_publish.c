@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "spool_access.h"
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "audit.h"
@@ -206,7 +207,7 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 
 int csod_view_write(const csod_view *v, csod_error *err)
 {
-	if (csod_mkdir_p(v->outbox_dir, 0755, err) < 0)
+	if (csod_outbox_mkdir(v->outbox_dir, err) < 0)
 		return -1;
 	int rc = write_text(v->tmp_dir, v->outbox_dir, "request.json", v->request_json, err);
 	if (rc == 0 && v->error)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "spool_access.h"
 #include "../signers/common/fileio.h"
 
 /* Names the daemon writes itself; a signed output may not take them. */
@@ -87,7 +88,7 @@ void csod_sign_job_run(void *arg)
 		if (csod_path(dest, sizeof dest, "%s/chain.pem", job->outbox_dir) < 0)
 			rc = csod_fail(&job->err, "%s: path too long", job->outbox_dir);
 		if (rc == 0)
-			rc = csod_mkdir_p(job->outbox_dir, 0755, &job->err);
+			rc = csod_outbox_mkdir(job->outbox_dir, &job->err);
 		if (rc == 0)
 			rc = csod_write_file_staged(job->tmp_dir, dest, job->chain_pem,
 			                            strlen(job->chain_pem), 0644, &job->err);

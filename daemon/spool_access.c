@@ -215,3 +215,26 @@ int csod_requests_restrict(const char *spool, const csod_config *cfg, csod_error
 	free(admins);
 	return rc;
 }
+
+int csod_outbox_mkdir(const char *request_dir, csod_error *err)
+{
+	/* request_dir is <spool>/outbox/<user>/<id>. */
+	char spool[PATH_MAX], user_dir[PATH_MAX];
+	if (csod_path(user_dir, sizeof user_dir, "%s", request_dir) < 0)
+		return csod_fail(err, "path too long: %s", request_dir);
+	char *slash = strrchr(user_dir, '/');
+	if (!slash)
+		return csod_fail(err, "not an outbox path: %s", request_dir);
+	*slash = '\0';
+	const char *user = strrchr(user_dir, '/');
+	snprintf(spool, sizeof spool, "%s", user_dir);
+	char *cut = user ? strstr(spool, "/outbox/") : NULL;
+	if (!user || !cut || cut + strlen("/outbox") != spool + (user - user_dir))
+		return csod_fail(err, "not an outbox path: %s", request_dir);
+	*cut = '\0';
+	if (mkdir(user_dir, 0700) == 0 && csod_outbox_restrict(spool, user + 1, err) < 0)
+		return -1;
+	if (mkdir(request_dir, 0755) < 0 && errno != EEXIST)
+		return csod_fail_errno(err, "cannot create directory %s", request_dir);
+	return 0;
+}

@@ -26,6 +26,12 @@ void csod_spool_owner(const char *spool, uid_t *uid, gid_t *gid);
  * that is a Unix user, else by the daemon alone. */
 int csod_outbox_restrict(const char *spool, const char *user, csod_error *err);
 
+/* Makes outbox/<user>/<id> (request_dir, a path under the spool), and
+ * outbox/<user> first when it is missing, closed as above before anything
+ * is put in it: a folder made on demand is never open to others, even
+ * until the next start. */
+int csod_outbox_mkdir(const char *request_dir, csod_error *err);
+
 /* Every folder in outbox/, also of developers no longer configured: an
  * upgrade closes what an older csod left open to a group. Failures are
  * logged; the start goes on. */

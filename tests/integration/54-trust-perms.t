@@ -136,6 +136,16 @@ as "$PLAIN" cat "$details" >/dev/null 2>&1
 ok $((!$?)) "and requests/ left open to all is closed again"
 check "the admin reads details.json" as "$ADM1" cat "$details"
 
+# An outbox removed while csodd runs is made again on demand, closed at once
+# (not open to the group until the next start).
+rm -rf "$SPOOL/outbox/$BOB"
+drop_as "$BOB" b2.sha256
+wait_state b2.sha256 signed 30 "$BOB"
+ok $? "Bob's next request is signed into a new outbox"
+like "$(getfacl -cp "$SPOOL/outbox/$BOB" 2>/dev/null)" "user:$BOB:r-x" "the new outbox has Bob's ACL entry"
+as "$ALICE" ls "$SPOOL/outbox/$BOB" >/dev/null 2>&1
+ok $((!$?)) "and Alice cannot list it"
+
 # approvers_group must name a group.
 EXTRA="approvers_group = \"csp-nosuch$S\";"
 write_config
