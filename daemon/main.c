@@ -18,7 +18,8 @@ static void usage(FILE *out)
 	             "  --config FILE    configuration (csod.conf(5))\n"
 	             "  --spool DIR      use DIR instead of the file's `spool`\n"
 	             "  --foreground     log to stderr instead of syslog\n"
-	             "  --check-config   validate the configuration and exit\n");
+	             "  --check-config   validate the configuration and exit\n"
+	             "  --version        print the version and exit\n");
 }
 
 /* Enough for the keystore's cached keys (RSA-4096 needs ~3 KB) and the CA's. */
@@ -36,9 +37,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'}, {"spool", required_argument, NULL, 's'},
-	    {"foreground", no_argument, NULL, 'f'},   {"check-config", no_argument, NULL, 'k'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"spool", required_argument, NULL, 's'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *spool = NULL;
 	int foreground = 0, check_only = 0, opt;
@@ -58,6 +63,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			puts("csodd " CSOD_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -14,13 +14,16 @@ openjdk-17-jdk-headless apksigner zipalign python3-aiosmtpd inotify-tools
 clang libclang-rt-14-dev valgrind procps psmisc time man-db
 libseccomp-dev systemd util-linux acl"
 BENCH="hyperfine time"
+# `make deb`, and `make check`, which builds the package and installs it.
+DEB="debhelper dpkg-dev fakeroot lintian"
 
 want="$BUILD"
 case "${1:-test}" in
 build) ;;
-test) want="$BUILD $TEST" ;;
-bench) want="$BUILD $TEST $BENCH" ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+deb) want="$BUILD $DEB" ;;
+test) want="$BUILD $TEST $DEB" ;;
+bench) want="$BUILD $TEST $DEB $BENCH" ;;
+*) echo "usage: $0 [build|deb|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

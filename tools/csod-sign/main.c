@@ -25,7 +25,8 @@ static void usage(FILE *out)
 	        "                 [--timestamp URL] [--timestamp-optional]\n"
 	        "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
 	        "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
-	        "                 [--no-verify] IN OUT\n");
+	        "                 [--no-verify] IN OUT\n"
+	        "       csod-sign --help | --version\n");
 }
 
 typedef struct args {
@@ -72,6 +73,7 @@ static int parse(int argc, char **argv, args *a)
 	    {"url", required_argument, NULL, 'u'},
 	    {"no-verify", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof *a);
@@ -123,6 +125,9 @@ static int parse(int argc, char **argv, args *a)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'v':
+			puts("csod-sign " CSOD_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
