@@ -22,7 +22,7 @@ SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 libesmtp-1.0 jansson libacl
+PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 libesmtp-1.0 jansson libacl libsystemd
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is loaded at run time, only for timestamps (signers/common/curl_runtime.c):

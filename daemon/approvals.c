@@ -59,8 +59,7 @@ static void reject(csod_daemon *d, const char *name, const char *actor, const ch
 	csod_write_file_atomic(tmp, reason_path, text, strlen(text), 0644, NULL);
 	if (rename(path, dest) < 0)
 		unlink(path);
-	csod_log(LOG_WARNING, id, "marker %s rejected: %s", name, reason);
-	csod_audit(d->db, actor, "approval.rejected", id, "%s: %s", name, reason);
+	csod_audit_at(d->db, LOG_WARNING, actor, "approval.rejected", id, "%s: %s", name, reason);
 }
 
 static void archive(csod_daemon *d, const char *name)

@@ -122,12 +122,10 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 		return;
 	}
 	int failed = job->rc < 0;
-	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", r->developer,
-	           r->drop_name, r->n_files, failed ? "; failed: " : "", failed ? r->error : "");
+	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, "csodd", "request.created", id,
+	              "%s/%s: %d file(s)%s%s", r->developer, r->drop_name, r->n_files,
+	              failed ? "; failed: " : "", failed ? r->error : "");
 	remove_incoming(d, id, r->developer);
-	csod_log(failed ? LOG_WARNING : LOG_INFO, id, "request from %s (%s, %d file(s)) %s%s",
-	         r->developer, r->drop_name, r->n_files, failed ? "failed: " : "created",
-	         failed ? r->error : "");
 	csod_views_mark(d, id);
 	if (failed)
 		csod_notify(d, r, "failed");

@@ -27,6 +27,7 @@
 #include "intake.h"
 #include "mail.h"
 #include "retention.h"
+#include "service.h"
 #include "spool_identity.h"
 #include "spool_access.h"
 #include "intake_job.h"
@@ -101,11 +102,12 @@ static int db_changed_elsewhere(csod_daemon *d, int64_t *last)
 static void reload(csod_daemon *d, const char *path, const char *spool_override)
 {
 	csod_error err;
+	csod_service_reloading();
 	csod_config *fresh = csod_config_load(path, spool_override, &err);
 	if (!fresh) {
-		csod_log(LOG_ERR, NULL, "reload refused, keeping the running configuration: %s",
-		         err.msg);
-		csod_audit(d->db, "csodd", "config.reload_failed", path, "%s", err.msg);
+		csod_audit_at(d->db, LOG_ERR, "csodd", "config.reload_failed", path,
+		              "reload refused, keeping the running configuration: %s", err.msg);
+		csod_service_ready("running; the last reload was refused (see the log)");
 		return;
 	}
 	char resolved[PATH_MAX];
@@ -128,9 +130,10 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	if (csod_requests_restrict(d->spool, fresh, &err) != 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
 	csod_config_free(old);
-	csod_audit(d->db, "csodd", "config.reload", path, "%d developer(s), %d admin(s)",
-	           fresh->n_developers, fresh->n_admins);
-	csod_log(LOG_NOTICE, NULL, "configuration reloaded from %s", path);
+	csod_audit(d->db, "csodd", "config.reload", path,
+	           "configuration reloaded: %d developer(s), %d admin(s)", fresh->n_developers,
+	           fresh->n_admins);
+	csod_service_ready("running");
 }
 
 static int start(csod_daemon *d, csod_error *err)
@@ -264,9 +267,18 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 
 	int64_t data_version = 0, next_scan = 0, next_pki = 0, next_expiry = 0;
 	db_changed_elsewhere(&d, &data_version);
+	/* The start-up scan ran in start(): drops and markers left while the
+	 * daemon was down are already being taken. */
+	csod_service_ready("running");
+	int64_t watchdog_ms = csod_service_watchdog_ms(), next_watchdog = 0;
 	int running = 1;
 	while (running) {
 		int64_t now = csod_monotonic_ms();
+		/* Fed from the loop itself: a loop stuck anywhere starves it. */
+		if (watchdog_ms && now >= next_watchdog) {
+			csod_service_watchdog();
+			next_watchdog = now + watchdog_ms;
+		}
 		if (now >= next_scan) {
 			/* The safety net: markers and developers that came without an
 			 * inotify event (remote writers, csodctl). */
@@ -301,6 +313,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 		int64_t wait = csod_watcher_tick(d.watcher, now);
 		wait = min_deadline(wait, next_scan - now);
 		wait = min_deadline(wait, next_pki - now);
+		if (watchdog_ms)
+			wait = min_deadline(wait, next_watchdog - now);
 		if (next_expiry > 0)
 			wait = min_deadline(wait, (next_expiry - csod_now()) * 1000);
 		if (wait < 0)
@@ -342,6 +356,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 		}
 	}
 	csod_log(LOG_NOTICE, NULL, "csodd stopping");
+	csod_service_stopping();
 	close(ep);
 	close(sig_fd);
 	stop(&d);

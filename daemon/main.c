@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 		csod_config_free(cfg);
 		return 0;
 	}
-	csod_log_open("csodd", foreground ? CSOD_LOG_STDERR : CSOD_LOG_SYSLOG, LOG_INFO);
+	csod_log_open("csodd", foreground ? csod_log_stderr_target() : CSOD_LOG_SYSLOG, LOG_INFO);
 	/* Before any thread: libcurl's global set-up is not thread-safe. A
 	 * daemon pays its loading once; if it is missing, only timestamps fail. */
 	csod_error curl_err;

@@ -248,16 +248,14 @@ int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, 
 		csod_db_rollback(d->db);
 		return -1;
 	}
-	csod_audit(d->db, actor, "request.state", r->id, "%s -> %s%s%s", from, state,
-	           r->error[0] && strcmp(state, "failed") == 0 ? ": " : "",
-	           strcmp(state, "failed") == 0 ? r->error : "");
+	int failed = strcmp(state, "failed") == 0;
+	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, actor, "request.state", r->id,
+	              "%s -> %s%s%s", from, state, r->error[0] && failed ? ": " : "",
+	              failed ? r->error : "");
 	if (csod_db_commit(d->db) < 0) {
 		csod_db_rollback(d->db);
 		return csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
 	}
-	csod_log(strcmp(state, "failed") == 0 ? LOG_WARNING : LOG_INFO, r->id, "%s -> %s%s%s", from,
-	         state, strcmp(state, "failed") == 0 ? ": " : "",
-	         strcmp(state, "failed") == 0 ? r->error : "");
 	csod_views_mark(d, r->id);
 	return 0;
 }
