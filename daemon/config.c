@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../lib/fsutil.h"
 #include "../signers/signer.h"
 #include "config_read.h"
 #include "developers.h"
@@ -42,7 +44,7 @@ static void set_defaults(csod_config *c)
 	c->timestamp.timeout_s = 10;
 	c->timestamp.retries = 2;
 	c->keys.backend = strdup("database");
-	c->keys.master_key_file = strdup("state/master.key");
+	c->keys.master_key_file = NULL;
 	c->ca.backend = strdup("local");
 	c->ca.command_timeout_s = 60;
 	c->ca.key_algorithm = strdup("rsa");
@@ -53,6 +55,7 @@ static void set_defaults(csod_config *c)
 static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 {
 	static const char *const keys[] = {"spool",
+	                                   "state_dir",
 	                                   "settle_ms",
 	                                   "poll_interval",
 	                                   "retention",
@@ -74,6 +77,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	int64_t v;
 	TRY(cfg_only_keys(r, root, "", keys));
 	TRY(cfg_string(r, root, "", "spool", &c->spool));
+	TRY(cfg_string(r, root, "", "state_dir", &c->state_dir));
 	TRY(cfg_int(r, root, "", "settle_ms", 0, 3600000, &c->settle_ms));
 	TRY(cfg_int(r, root, "", "poll_interval", 0, 86400, &c->poll_interval_s));
 	TRY(cfg_duration(r, root, "", "retention", &c->retention_s));
@@ -259,6 +263,15 @@ csod_config *csod_config_load(const char *path, const char *spool_override, csod
 		free(c->spool);
 		c->spool = strdup(spool_override);
 	}
+	if (!c->state_dir) {
+		size_t n = strlen(c->spool) + sizeof "/state";
+		if ((c->state_dir = malloc(n)))
+			snprintf(c->state_dir, n, "%s/state", c->spool);
+	}
+	if (!c->spool || !c->state_dir) {
+		csod_fail(err, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
 	config_destroy(&cf);
@@ -275,6 +288,7 @@ void csod_config_free(csod_config *c)
 		return;
 	free(c->path);
 	free(c->spool);
+	free(c->state_dir);
 	free(c->log_level);
 	free(c->approvers_group);
 	free(c->mail.transport);
@@ -328,4 +342,21 @@ int csod_config_auto_approve(const csod_config *cfg, const char *organization)
 	if (org && org->auto_approve >= 0)
 		return org->auto_approve;
 	return cfg->auto_approve;
+}
+
+int csod_config_master_key(const csod_config *c, char *buf, size_t len, int *credential)
+{
+	*credential = 0;
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	if (creds && *creds && csod_path(buf, len, "%s/master.key", creds) == 0 &&
+	    access(buf, F_OK) == 0) {
+		*credential = 1;
+		return 0;
+	}
+	const char *file = c->keys.master_key_file;
+	if (!file)
+		return csod_path(buf, len, "%s/master.key", c->state_dir);
+	if (file[0] == '/')
+		return csod_path(buf, len, "%s", file);
+	return csod_path(buf, len, "%s/%s", c->spool, file);
 }

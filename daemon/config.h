@@ -59,7 +59,8 @@ typedef struct csod_timestamp_config {
 
 typedef struct csod_keys_config {
 	char *backend;         /* "database" | "pkcs11" */
-	char *master_key_file; /* relative paths are taken from the spool */
+	char *master_key_file; /* relative paths are taken from the spool; NULL:
+	                        * <state_dir>/master.key */
 	char *pkcs11_module;
 	char *pkcs11_token;
 	char *pkcs11_pin_file;
@@ -79,6 +80,7 @@ typedef struct csod_ca_config {
 typedef struct csod_config {
 	char *path; /* the file this came from */
 	char *spool;
+	char *state_dir; /* database, master key, lock; default <spool>/state */
 	int64_t settle_ms;
 	int64_t poll_interval_s; /* 0 = no periodic scan */
 	int64_t retention_s;
@@ -100,6 +102,12 @@ typedef struct csod_config {
 	csod_admin *admins;
 	int n_admins;
 } csod_config;
+
+/* Where the master key file is: keys.master_key_file, else
+ * <state_dir>/master.key. Under systemd, a credential named master.key
+ * (LoadCredential=master.key:PATH, so in $CREDENTIALS_DIRECTORY) takes its
+ * place: *credential is then set, and the file is read, never created. */
+int csod_config_master_key(const csod_config *c, char *buf, size_t len, int *credential);
 
 /* Parses path. spool_override (may be NULL) replaces the file's `spool`.
  * Every error names the file, the line and the key, and what was expected. */

@@ -147,7 +147,13 @@ static int start(csod_daemon *d, csod_error *err)
 	 * name of up to NAME_MAX): no spool path is ever cut. */
 	if (strlen(d->spool) > PATH_MAX - 512)
 		return csod_fail(err, "spool path too long: %s", d->spool);
-	csod_spool_path(d, path, sizeof path, "state/csodd.lock");
+	/* The database, the master key and the lock live in state_dir (the
+	 * spool's state/, or the unit's StateDirectory=, /var/lib/csod). */
+	if (strlen(d->cfg->state_dir) > PATH_MAX - 64)
+		return csod_fail(err, "state_dir path too long: %s", d->cfg->state_dir);
+	if (csod_mkdir_p(d->cfg->state_dir, 0700, err) < 0)
+		return -1;
+	csod_path(path, sizeof path, "%s/csodd.lock", d->cfg->state_dir);
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0)
 		return csod_fail(err, "another csodd is running on %s", d->spool);
@@ -163,7 +169,7 @@ static int start(csod_daemon *d, csod_error *err)
 	csod_rm_rf(path);
 	if (csod_mkdir_p(path, 0700, err) < 0)
 		return -1;
-	csod_spool_path(d, path, sizeof path, "state/csod.db");
+	csod_path(path, sizeof path, "%s/csod.db", d->cfg->state_dir);
 	if (!(d->db = csod_db_open(path, 0, err)))
 		return -1;
 	if (csod_spool_identity_check(d->spool, path, d->db, err) < 0)
@@ -186,7 +192,7 @@ static int start(csod_daemon *d, csod_error *err)
 		return csod_fail(err, "cannot start the workers or the watcher");
 	if (csod_approvals_watch(d, err) < 0)
 		return -1;
-	csod_spool_path(d, path, sizeof path, "state/csod.db");
+	csod_path(path, sizeof path, "%s/csod.db", d->cfg->state_dir);
 	if (!(d->mailer = csod_mailer_start(d->cfg, path, err)))
 		return -1;
 	csod_developers_each(d->db, watch_developer, d);

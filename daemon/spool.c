@@ -39,7 +39,6 @@ int csod_spool_prepare(const char *spool, csod_error *err)
 	    {"mail", 0750, 0},
 	    {"store", 0700, 0},
 	    {"store/incoming", 0700, 0},
-	    {"state", 0700, 0},
 	    {"tmp", 0700, 0},
 	};
 	for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++) {

@@ -133,7 +133,7 @@ void csod_spool_owner(const char *spool, uid_t *uid, gid_t *gid)
 	*gid = getegid();
 	char state[PATH_MAX];
 	struct stat st;
-	if (*uid == 0 && csod_path(state, sizeof state, "%s/state", spool) == 0 &&
+	if (*uid == 0 && csod_path(state, sizeof state, "%s/store", spool) == 0 &&
 	    lstat(state, &st) == 0 && S_ISDIR(st.st_mode)) {
 		*uid = st.st_uid;
 		*gid = st.st_gid;

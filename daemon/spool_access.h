@@ -15,7 +15,7 @@
 
 /* The uid and gid the daemon's folders belong to: the caller's own, except
  * that root (csodctl run by the operator, or a daemon run as root) acts for
- * whoever owns the spool's daemon-private state/ folder. */
+ * whoever owns the spool's daemon-private store/ folder. */
 void csod_spool_owner(const char *spool, uid_t *uid, gid_t *gid);
 
 /* Each of these returns 0 when done, 1 when the folder is closed to the

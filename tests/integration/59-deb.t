@@ -101,10 +101,13 @@ out=$("$root/usr/sbin/csodd" --config "$root/etc/csod/csod.conf" --check-config 
 ok $? "the packaged csod.conf passes csodd --check-config ($out)"
 # A working configuration: the packaged csodd starts on it (on a spool of its
 # own here), makes its CA and database, and stops when told to.
-"$root/usr/sbin/csodd" --config "$root/etc/csod/csod.conf" --spool "$T_DIR/spool" --foreground \
+# Its state_dir (/var/lib/csod) moved into the test's own folder too.
+sed "s|^state_dir = .*|state_dir = \"$T_DIR/lib\";|" "$root/etc/csod/csod.conf" >"$T_DIR/packaged.conf"
+check "the packaged csod.conf keeps the state in /var/lib/csod" grep -q '^state_dir = "/var/lib/csod";' "$root/etc/csod/csod.conf"
+"$root/usr/sbin/csodd" --config "$T_DIR/packaged.conf" --spool "$T_DIR/spool" --foreground \
 	>/dev/null 2>"$T_DIR/csodd.log" &
 DAEMON_PID=$!
-wait_for 60 test -s "$T_DIR/spool/ca/ca.pem" -a -s "$T_DIR/spool/state/csod.db"
+wait_for 60 test -s "$T_DIR/spool/ca/ca.pem" -a -s "$T_DIR/lib/csod.db"
 ok $? "the packaged csodd starts on the packaged csod.conf (local CA, database)"
 check "it keeps running" daemon_alive
 stop_daemon

@@ -50,7 +50,7 @@ int ctl_error(const char *fmt, ...)
 csod_db *ctl_open_db(ctl *c, int writable)
 {
 	char path[PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/state/csod.db", c->spool);
+	snprintf(path, sizeof path, "%s/csod.db", c->cfg->state_dir);
 	csod_error err;
 	csod_db *db = csod_db_open(path, !writable, &err);
 	if (!db)
