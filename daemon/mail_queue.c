@@ -78,7 +78,7 @@ static void mark(csod_db *db, const due_mail *m, const char *state, int64_t next
 static void deliver(csod_mailer *mr, const csod_config *cfg, due_mail *m)
 {
 	char *msg = csod_mail_format(cfg->mail.from, m->recipient, m->subject, m->body);
-	csod_error err = {"out of memory"};
+	csod_error err = {.msg = "out of memory"};
 	int rc = -1;
 	if (msg && strcmp(cfg->mail.transport, "smtp") == 0)
 		rc = csod_mail_send_smtp(&cfg->mail, m->recipient, msg, &err);
