@@ -13,6 +13,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "../lib/text.h"
 #include "audit.h"
 #include "dispatch.h"
 #include "notify.h"
@@ -40,65 +41,43 @@ static void user_name(uid_t uid, char *out, size_t len)
 		snprintf(out, len, "uid:%u", (unsigned)uid);
 }
 
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t extra;
-		if (c == 0)
-			return 0;
-		else if (c < 0x80)
-			extra = 0;
-		else if ((c & 0xE0) == 0xC0 && c >= 0xC2)
-			extra = 1;
-		else if ((c & 0xF0) == 0xE0)
-			extra = 2;
-		else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
-			extra = 3;
-		else
-			return 0;
-		if (n - i <= extra)
-			return 0;
-		for (size_t k = 1; k <= extra; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-		i += extra + 1;
-	}
-	return 1;
-}
-
 /* Renames the marker NAME to NAME.rejected with NAME.reason beside it. */
 static void reject(csod_daemon *d, const char *name, const char *actor, const char *id,
                    const char *reason)
 {
-	char path[PATH_MAX], dest[PATH_MAX], tmp[PATH_MAX], text[600];
-	csod_spool_path(d, path, sizeof path, "approvals/%s", name);
-	csod_spool_path(d, dest, sizeof dest, "approvals/%s.rejected", name);
-	csod_spool_path(d, tmp, sizeof tmp, "tmp");
-	snprintf(text, sizeof text, "%s\n", reason);
-	char reason_path[PATH_MAX];
-	csod_spool_path(d, reason_path, sizeof reason_path, "approvals/%s.reason", name);
+	char path[PATH_MAX], dest[PATH_MAX], tmp[PATH_MAX], reason_path[PATH_MAX], text[600];
+	/* The reason may quote the marker's name: shown escaped. */
+	csod_escape_to(reason, text, sizeof text - 1);
+	strcat(text, "\n");
+	if (csod_spool_path(d, path, sizeof path, "approvals/%s", name) < 0 ||
+	    csod_spool_path(d, dest, sizeof dest, "approvals/%s.rejected", name) < 0 ||
+	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0 ||
+	    csod_spool_path(d, reason_path, sizeof reason_path, "approvals/%s.reason", name) < 0) {
+		csod_log(LOG_ERR, id, "marker %s: path too long; left alone", name);
+		return;
+	}
 	csod_write_file_atomic(tmp, reason_path, text, strlen(text), 0644, NULL);
 	if (rename(path, dest) < 0)
 		unlink(path);
-	csod_log(LOG_WARNING, id, "marker %s rejected: %s", name, reason);
-	csod_audit(d->db, actor, "approval.rejected", id, "%s: %s", name, reason);
+	csod_audit_at(d->db, LOG_WARNING, actor, "approval.rejected", id, "%s: %s", name, reason);
 }
 
 static void archive(csod_daemon *d, const char *name)
 {
 	char path[PATH_MAX], dest[PATH_MAX];
-	csod_spool_path(d, path, sizeof path, "approvals/%s", name);
-	csod_spool_path(d, dest, sizeof dest, "approvals/done/%s", name);
+	int rc = csod_spool_path(d, path, sizeof path, "approvals/%s", name);
+	if (rc == 0)
+		rc = csod_spool_path(d, dest, sizeof dest, "approvals/done/%s", name);
 	struct stat st;
-	if (lstat(dest, &st) == 0) {
+	if (rc == 0 && lstat(dest, &st) == 0) {
 		/* The same marker name again (a resend): keep both. */
 		char stamp[32];
 		csod_iso_time(csod_now(), stamp);
-		csod_spool_path(d, dest, sizeof dest, "approvals/done/%s.%s", name, stamp);
+		rc = csod_spool_path(d, dest, sizeof dest, "approvals/done/%s.%s", name, stamp);
 	}
-	if (rename(path, dest) < 0)
+	if (rc < 0)
+		csod_log(LOG_ERR, NULL, "marker %s: path too long to archive", name);
+	else if (rename(path, dest) < 0)
 		unlink(path);
 }
 
@@ -118,7 +97,8 @@ static void process_marker(csod_daemon *d, const char *name)
 	snprintf(id, sizeof id, "%.*s", (int)idlen, name);
 
 	char path[PATH_MAX];
-	csod_spool_path(d, path, sizeof path, "approvals/%s", name);
+	if (csod_spool_path(d, path, sizeof path, "approvals/%s", name) < 0)
+		return;
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0) {
@@ -143,7 +123,7 @@ static void process_marker(csod_daemon *d, const char *name)
 	message[n] = '\0';
 	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
 		message[--n] = '\0';
-	if (!valid_utf8((const unsigned char *)message, (size_t)n)) {
+	if (!csod_utf8_valid(message, (size_t)n)) {
 		reject(d, name, actor, id, "the message is not UTF-8 text");
 		return;
 	}
@@ -190,8 +170,8 @@ static void process_marker(csod_daemon *d, const char *name)
 			return;
 		}
 		char store[PATH_MAX];
-		csod_spool_path(d, store, sizeof store, "store/%s", id);
-		csod_rm_rf(store);
+		if (csod_spool_path(d, store, sizeof store, "store/%s", id) == 0)
+			csod_rm_rf(store);
 		csod_notify(d, &r, "declined");
 	}
 	csod_request_free(&r);

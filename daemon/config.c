@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "../signers/signer.h"
 #include "config_read.h"
 #include "developers.h"
+#include "email_address.h"
 
 #define TRY(expr)                                                                                  \
 	do {                                                                                       \
@@ -89,6 +91,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "organizations",
 	                                   "developers",
 	                                   "admins",
+	                                   "approvers_group",
 	                                   NULL};
 	static const char *const levels[] = {"debug", "info", "notice", "warning", "error", NULL};
 	int64_t v;
@@ -105,6 +108,17 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	TRY(cfg_int(r, root, "", "workers", 0, 256, &v));
 	c->workers = (int)v;
 	TRY(cfg_choice(r, root, "", "log_level", levels, &c->log_level));
+	TRY(cfg_string(r, root, "", "approvers_group", &c->approvers_group));
+	/* Resolved now, like the admins' users: a group that does not exist
+	 * is a config error, not an ACL entry that silently grants nothing. */
+	if (c->approvers_group) {
+		struct group *gr = getgrnam(c->approvers_group);
+		if (!gr)
+			return cfg_fail(r, config_setting_get_member(root, "approvers_group"),
+			                "approvers_group", "no Unix group \"%s\" on this system",
+			                c->approvers_group);
+		c->approvers_gid = gr->gr_gid;
+	}
 	return 0;
 }
 
@@ -134,9 +148,10 @@ static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config 
 	TRY(cfg_string(r, g, "mail", "ca_file", &m->ca_file));
 	if (strcmp(m->transport, "smtp") == 0 && !m->host)
 		return cfg_fail(r, g, "mail.host", "required when transport is \"smtp\"");
-	if (!strchr(m->from, '@'))
-		return cfg_fail(r, config_setting_get_member(g, "from"), "mail.from",
-		                "expected an email address, got \"%s\"", m->from);
+	csod_error why;
+	if (csod_email_check(m->from, &why) < 0)
+		return cfg_fail(r, config_setting_get_member(g, "from"), "mail.from", "%s",
+		                why.msg);
 	return 0;
 }
 
@@ -285,6 +300,7 @@ void csod_config_free(csod_config *c)
 	free(c->path);
 	free(c->spool);
 	free(c->log_level);
+	free(c->approvers_group);
 	free(c->mail.transport);
 	free(c->mail.from);
 	free(c->mail.host);

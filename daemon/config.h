@@ -89,6 +89,8 @@ typedef struct csod_config {
 	int min_free_percent;   /* ... a share of its filesystem is given (1-50) */
 	int workers;            /* signing threads; 0 = one per core */
 	char *log_level;        /* "debug" | "info" | "notice" | "warning" | "error" */
+	char *approvers_group;  /* may read requests/ besides the admins; NULL = none */
+	gid_t approvers_gid;    /* resolved from approvers_group at load time */
 	csod_mail_config mail;
 	csod_timestamp_config timestamp;
 	csod_keys_config keys;

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "config_read.h"
 #include "developers.h"
+#include "email_address.h"
+#include "pki.h"
 
 static int in_list(char **list, const char *value)
 {
@@ -83,14 +85,20 @@ static int check_developer(cfg_reader *r, const config_setting_t *g, const char 
 		                "user \"%s\" is not a usable folder name (letters, digits, . _ -; "
 		                "not starting with . or -; at most 64)",
 		                d->user);
-	if (!d->email || !strchr(d->email, '@'))
+	if (!d->email)
 		return cfg_fail(r, g, prefix, "email is required (an address)");
+	csod_error why;
+	if (csod_email_check(d->email, &why) < 0)
+		return cfg_fail(r, config_setting_get_member(g, "email"), prefix, "%s", why.msg);
 	if (!d->organization)
 		return cfg_fail(r, g, prefix, "organization is required");
 	const csod_organization *org = csod_config_organization(c, d->organization);
 	if (!org)
 		return cfg_fail(r, config_setting_get_member(g, "organization"), prefix,
 		                "organization \"%s\" is not in organizations", d->organization);
+	if (!csod_domain_allowed(c, d->organization, d->email))
+		return cfg_fail(r, config_setting_get_member(g, "email"), prefix,
+		                "\"%s\" is not in a domain of \"%s\"", d->email, d->organization);
 	if (d->department && !in_list(org->departments, d->department))
 		return cfg_fail(r, config_setting_get_member(g, "department"), prefix,
 		                "department \"%s\" is not a department of \"%s\"", d->department,
@@ -169,6 +177,45 @@ static int check_scope(cfg_reader *r, const config_setting_t *g, const char *pre
 	                scope);
 }
 
+/* The organization a DRAO scope entry ("Org/Dept") names, in out; "" for
+ * a bare department. */
+static void scope_organization(const char *entry, char *out, size_t len)
+{
+	const char *slash = strchr(entry, '/');
+	snprintf(out, len, "%.*s", slash ? (int)(slash - entry) : 0, entry);
+}
+
+/* An admin's address is one plain address; an RAO's or a DRAO's is in a
+ * domain of an organization they serve (where those have domains). */
+static int check_admin_email(cfg_reader *r, const config_setting_t *g, const char *prefix,
+                             const csod_config *c, const csod_admin *a)
+{
+	const config_setting_t *at = config_setting_get_member(g, "email");
+	csod_error why;
+	if (!a->email)
+		return 0;
+	if (csod_email_check(a->email, &why) < 0)
+		return cfg_fail(r, at, prefix, "%s", why.msg);
+	int scoped = 0, allowed = 0;
+	char org[256];
+	for (int k = 0; a->role == CSOD_ROLE_RAO && a->organizations && a->organizations[k]; k++) {
+		scoped = 1;
+		allowed |= csod_domain_allowed(c, a->organizations[k], a->email);
+	}
+	for (int k = 0; a->role == CSOD_ROLE_DRAO && a->departments && a->departments[k]; k++) {
+		scope_organization(a->departments[k], org, sizeof org);
+		if (org[0] && csod_config_organization(c, org)) {
+			scoped = 1;
+			allowed |= csod_domain_allowed(c, org, a->email);
+		}
+	}
+	if (scoped && !allowed)
+		return cfg_fail(r, at, prefix,
+		                "\"%s\" is not in a domain of the organizations this admin serves",
+		                a->email);
+	return 0;
+}
+
 static int check_admin(cfg_reader *r, const config_setting_t *g, const char *prefix, csod_config *c,
                        csod_admin *a, char *role)
 {
@@ -195,7 +242,7 @@ static int check_admin(cfg_reader *r, const config_setting_t *g, const char *pre
 	for (int k = 0; a->departments && a->departments[k]; k++)
 		if (check_scope(r, g, prefix, c, a->departments[k]) < 0)
 			return -1;
-	return 0;
+	return check_admin_email(r, g, prefix, c, a);
 }
 
 int cfg_read_admins(cfg_reader *r, const config_setting_t *root, csod_config *c)

@@ -23,6 +23,14 @@ static int wait_for_room(csod_daemon *d, const char *id, const char *why)
 	return 0;
 }
 
+/* The request's originals; a path that does not fit removes nothing. */
+static void remove_store(csod_daemon *d, const char *id)
+{
+	char store[PATH_MAX];
+	if (csod_spool_path(d, store, sizeof store, "store/%s", id) == 0)
+		csod_rm_rf(store);
+}
+
 static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
 {
 	snprintf(r->error, sizeof r->error, "%s", reason);
@@ -38,9 +46,7 @@ static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
 		return;
 	}
 	csod_space_done(d, CSOD_WAIT_SIGN, r->id, NULL, NULL);
-	char store[PATH_MAX];
-	csod_spool_path(d, store, sizeof store, "store/%s", r->id);
-	csod_rm_rf(store);
+	remove_store(d, r->id);
 	csod_notify(d, r, "failed");
 }
 
@@ -54,10 +60,14 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	}
 	snprintf(job->id, sizeof job->id, "%s", r->id);
 	snprintf(job->service, sizeof job->service, "%s", r->service);
-	csod_spool_path(d, job->store_dir, sizeof job->store_dir, "store/%s", r->id);
-	csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "tmp");
-	csod_spool_path(d, job->outbox_dir, sizeof job->outbox_dir, "outbox/%s/%s", r->developer,
-	                r->id);
+	if (csod_spool_path(d, job->store_dir, sizeof job->store_dir, "store/%s", r->id) < 0 ||
+	    csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "tmp") < 0 ||
+	    csod_spool_path(d, job->outbox_dir, sizeof job->outbox_dir, "outbox/%s/%s",
+	                    r->developer, r->id) < 0) {
+		csod_fail(err, "spool path too long");
+		csod_sign_job_free(job);
+		return NULL;
+	}
 	int rc = csod_pki_identity(d->pki, r->developer, r->organization, &job->identity,
 	                           &r->certificate_id, &job->chain_pem, err);
 	if (rc != 0) {
@@ -223,9 +233,7 @@ static void finish(csod_daemon *d, csod_sign_job *job)
 			fail_request(d, &r, err.msg);
 	} else {
 		csod_space_done(d, CSOD_WAIT_SIGN, r.id, NULL, NULL);
-		char store[PATH_MAX];
-		csod_spool_path(d, store, sizeof store, "store/%s", r.id);
-		csod_rm_rf(store);
+		remove_store(d, r.id);
 		csod_notify(d, &r, "signed");
 	}
 	csod_request_free(&r);
@@ -266,11 +274,8 @@ static void tidy_store(csod_daemon *d)
 		                              strcmp(r.state, "approved") != 0 &&
 		                              strcmp(r.state, "in_progress") != 0);
 		csod_request_free(&r);
-		if (finished) {
-			char path[PATH_MAX];
-			csod_spool_path(d, path, sizeof path, "store/%s", e->d_name);
-			csod_rm_rf(path);
-		}
+		if (finished)
+			remove_store(d, e->d_name);
 	}
 	closedir(dh);
 }

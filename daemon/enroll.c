@@ -219,9 +219,12 @@ static int request_external(csod_pki *pki, const order *o, EVP_PKEY *key, int64_
 		csod_fail(err, "database: %s", sqlite3_errmsg(pki->db->sql));
 	} else if (strcmp(pki->cfg->ca.backend, "directory") == 0) {
 		char path[PATH_MAX + 64], tmp[PATH_MAX + 8];
-		snprintf(path, sizeof path, "%s/ca/pending/%s.csr", pki->spool, o->order_no);
-		snprintf(tmp, sizeof tmp, "%s/tmp", pki->spool);
-		rc = csod_write_file_atomic(tmp, path, csr, strlen(csr), 0644, err);
+		if (csod_path(path, sizeof path, "%s/ca/pending/%s.csr", pki->spool, o->order_no) <
+		        0 ||
+		    csod_path(tmp, sizeof tmp, "%s/tmp", pki->spool) < 0)
+			rc = csod_fail(err, "%s: spool path too long", pki->spool);
+		else
+			rc = csod_write_file_atomic(tmp, path, csr, strlen(csr), 0644, err);
 		if (rc == 0)
 			csod_log(LOG_NOTICE, NULL, "certificate order %s written to %s",
 			         o->order_no, path);
@@ -339,8 +342,13 @@ static void collect_order(csod_pki *pki, int64_t id, const char *order_no, const
 {
 	static const char *const exts[] = {"crt", "pem", "p7b"};
 	for (int i = 0; i < 3; i++) {
-		char path[PATH_MAX + 64], done[PATH_MAX + 80];
-		snprintf(path, sizeof path, "%s/ca/issued/%s.%s", pki->spool, order_no, exts[i]);
+		char path[PATH_MAX + 64], done[PATH_MAX + 80], csr_path[PATH_MAX + 64];
+		if (csod_path(path, sizeof path, "%s/ca/issued/%s.%s", pki->spool, order_no,
+		              exts[i]) < 0 ||
+		    csod_path(done, sizeof done, "%s.collected", path) < 0 ||
+		    csod_path(csr_path, sizeof csr_path, "%s/ca/pending/%s.csr", pki->spool,
+		              order_no) < 0)
+			continue;
 		char *data = NULL;
 		size_t len = 0;
 		csod_error err;
@@ -360,8 +368,7 @@ static void collect_order(csod_pki *pki, int64_t id, const char *order_no, const
 		}
 		snprintf(done, sizeof done, "%s.%s", path, rc == 0 ? "collected" : "rejected");
 		rename(path, done);
-		snprintf(path, sizeof path, "%s/ca/pending/%s.csr", pki->spool, order_no);
-		unlink(path);
+		unlink(csr_path);
 		X509_free(cert);
 		sk_X509_pop_free(chain, X509_free);
 		free(data);

@@ -30,15 +30,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "../lib/text.h"
 #include "../signers/signer.h"
 #include "audit.h"
 #include "developers.h"
 #include "dispatch.h"
 #include "intake_job.h"
+#include "names.h"
 #include "notify.h"
 #include "space.h"
+#include "spool_access.h"
 #include "views.h"
 #include "workers.h"
 
@@ -61,6 +65,7 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 	snprintf(r->id, sizeof r->id, "%s", id);
 	snprintf(r->developer, sizeof r->developer, "%s", developer);
 	snprintf(r->drop_name, sizeof r->drop_name, "%s", entry);
+	job->rc = csod_drop_name_check(r->drop_name, sizeof r->drop_name, &job->err);
 	snprintf(r->state, sizeof r->state, "created");
 	r->created = r->updated = csod_now();
 	csod_dev_record dev;
@@ -72,13 +77,17 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 		snprintf(r->service, sizeof r->service, "%s", dev.service);
 	} else {
 		snprintf(r->digests, sizeof r->digests, "sha256");
-		job->rc =
-		    csod_fail(&job->err, "%s: developer '%s' is not configured", entry, developer);
+		job->rc = csod_fail(&job->err, "%s: developer '%s' is not configured", r->drop_name,
+		                    developer);
 	}
-	csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s.%s", id,
-	                developer);
-	csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id);
-	csod_spool_path(d, job->store, sizeof job->store, "store/%s", id);
+	if (csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s.%s", id,
+	                    developer) < 0 ||
+	    csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id) < 0 ||
+	    csod_spool_path(d, job->store, sizeof job->store, "store/%s", id) < 0) {
+		/* Nothing may be removed under a cut path. */
+		job->incoming[0] = job->work[0] = job->store[0] = '\0';
+		job->rc = csod_fail(&job->err, "%s: path too long", r->drop_name);
+	}
 	job->max_file_size = d->cfg->max_file_size;
 	job->max_request_files = d->cfg->max_request_files;
 	return job;
@@ -151,12 +160,10 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	}
 	csod_space_done(d, CSOD_WAIT_INTAKE, id, r->developer, r->drop_name);
 	int failed = job->rc < 0;
-	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", r->developer,
-	           r->drop_name, r->n_files, failed ? "; failed: " : "", failed ? r->error : "");
+	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, "csodd", "request.created", id,
+	              "%s/%s: %d file(s)%s%s", r->developer, r->drop_name, r->n_files,
+	              failed ? "; failed: " : "", failed ? r->error : "");
 	remove_incoming(d, id, r->developer);
-	csod_log(failed ? LOG_WARNING : LOG_INFO, id, "request from %s (%s, %d file(s)) %s%s",
-	         r->developer, r->drop_name, r->n_files, failed ? "failed: " : "created",
-	         failed ? r->error : "");
 	csod_views_mark(d, id);
 	if (failed)
 		csod_notify(d, r, "failed");
@@ -203,16 +210,20 @@ static void intake_start(csod_daemon *d, const char *id, const char *developer, 
  * change, and leave the files where they are. */
 static void report_unknown_inbox(csod_daemon *d, const char *developer, const char *entry)
 {
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], text[512];
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], text[512], shown[CSOD_SHOWN_MAX];
 	if (!csod_user_name_ok(developer) ||
 	    csod_spool_path(d, dir, sizeof dir, "outbox/%s", developer) < 0 ||
-	    csod_mkdir_p(dir, 0755, NULL) < 0)
+	    csod_path(path, sizeof path, "%s/ERROR", dir) < 0 ||
+	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0)
+		return;
+	/* Closed like every outbox: readable by that user alone, if one exists. */
+	if (mkdir(dir, 0700) == 0)
+		csod_outbox_restrict(d->spool, developer, NULL);
+	else if (errno != EEXIST)
 		return;
 	snprintf(text, sizeof text,
 	         "%s: inbox '%s' belongs to no configured developer; its files were not taken\n",
-	         entry, developer);
-	csod_path(path, sizeof path, "%s/ERROR", dir);
-	csod_spool_path(d, tmp, sizeof tmp, "tmp");
+	         csod_escape_to(entry, shown, sizeof shown), developer);
 	csod_write_file_atomic(tmp, path, text, strlen(text), 0644, NULL);
 	csod_log(LOG_WARNING, NULL, "%.*s", (int)strlen(text) - 1, text);
 }
@@ -283,6 +294,16 @@ static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *
 	}
 	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Moving a folder to another parent rewrites its "..", which needs
+	 * write permission on the folder itself: the daemon, with CAP_CHOWN
+	 * and CAP_FOWNER but not CAP_DAC_OVERRIDE (its unit), takes the folder
+	 * over first. Whatever the developer swaps in meanwhile is taken over
+	 * again by the intake job, or refused. */
+	int folder_fd = inbox_fd < 0 ? -1 : csod_open_dir_at(inbox_fd, entry);
+	if (folder_fd >= 0) {
+		csod_dir_take_over(folder_fd);
+		close(folder_fd);
+	}
 	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : renameat(inbox_fd, entry, dir_fd, entry);
 	int saved = errno;
 	if (inbox_fd >= 0)

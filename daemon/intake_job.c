@@ -17,6 +17,7 @@
 #include "../lib/fsutil.h"
 #include "../signers/signer.h"
 #include "intake.h"
+#include "names.h"
 
 /* Names in a folder drop that are instructions, not files to sign. */
 static int is_control_name(const char *name)
@@ -88,6 +89,8 @@ static int open_drop_file(const csod_intake_job *job, int dir_fd, const char *na
 static int take_file(const csod_intake_job *job, csod_request *r, int dir_fd, const char *name,
                      int dst_fd, csod_error *err)
 {
+	if (csod_name_check(name, err) < 0)
+		return -1;
 	if (strlen(name) >= sizeof r->files[0].name)
 		return csod_fail(err, "%.60s...: file name too long", name);
 	if (job->max_request_files > 0 && r->n_files >= job->max_request_files)
@@ -217,13 +220,14 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 		if (!csod_digest_by_name(tok))
 			return csod_fail(err, "unknown digest '%s'", tok);
 	for (int i = 0; i < r->n_files; i++) {
+		char output[sizeof r->files[i].output];
 		int fd = openat(dir_fd, r->files[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return csod_fail_errno(err, "%s: cannot open the store copy",
 			                       r->files[i].name);
 		const csod_signer *s = csod_signer_for(r->service, r->files[i].name, fd, err);
 		close(fd);
-		if (!s)
+		if (!s || csod_output_name(s, r->files[i].name, output, sizeof output, err) < 0)
 			return -1;
 		snprintf(r->files[i].engine, sizeof r->files[i].engine, "%s", s->name);
 	}

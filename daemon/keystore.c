@@ -37,10 +37,11 @@ csod_keystore *csod_keystore_open(const csod_config *cfg, const char *spool, cso
 	}
 	ks->db = db;
 	const char *file = cfg->keys.master_key_file;
-	if (file[0] == '/')
-		snprintf(ks->master_path, sizeof ks->master_path, "%s", file);
-	else
-		snprintf(ks->master_path, sizeof ks->master_path, "%s/%s", spool, file);
+	if (csod_path(ks->master_path, sizeof ks->master_path, "%s%s%s",
+	              file[0] == '/' ? "" : spool, file[0] == '/' ? "" : "/", file) < 0) {
+		csod_fail(err, "keys.master_key_file: path too long");
+		goto fail;
+	}
 	int database = strcmp(cfg->keys.backend, "database") == 0;
 	if (database && csod_keystore_recover_rotation(db, ks->master_path, err) < 0)
 		goto fail;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../lib/log.h"
+#include "email_address.h"
 #include "mail.h"
 
 #define BACKOFF_FIRST_S 30
@@ -27,6 +28,10 @@ struct csod_mailer {
 int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, const char *recipient,
                       const char *subject, const char *body, csod_error *err)
 {
+	/* The recipient becomes a header: one plain address, never a second
+	 * line (an address recorded before addresses were checked). */
+	if (csod_email_check(recipient, err) < 0)
+		return -1;
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO mail_queue(created, kind, request_id, recipient, subject, body, "
@@ -77,8 +82,14 @@ static void mark(csod_db *db, const due_mail *m, const char *state, int64_t next
 
 static void deliver(csod_mailer *mr, const csod_config *cfg, due_mail *m)
 {
-	char *msg = csod_mail_format(cfg->mail.from, m->recipient, m->subject, m->body);
 	csod_error err = {.msg = "out of memory"};
+	if (csod_email_check(m->recipient, &err) < 0) {
+		/* Queued before addresses were checked: never deliverable. */
+		mark(mr->db, m, "dead", 0, err.msg);
+		csod_log(LOG_ERR, m->request_id, "mail not sent: %s", err.msg);
+		return;
+	}
+	char *msg = csod_mail_format(cfg->mail.from, m->recipient, m->subject, m->body);
 	int rc = -1;
 	if (msg && strcmp(cfg->mail.transport, "smtp") == 0)
 		rc = csod_mail_send_smtp(&cfg->mail, m->recipient, msg, &err);

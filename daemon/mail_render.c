@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "../lib/fsutil.h"
+#include "../lib/text.h"
 #include "mail.h"
 
 static const struct {
@@ -55,43 +56,65 @@ static const char *lookup(const char *const *vars, const char *name, size_t len)
 	return NULL;
 }
 
+/* Lists the caller builds line by line, escaping each part: their newlines
+ * stay. Every other value is one line of text from outside. */
+static int is_block(const char *name)
+{
+	return strcmp(name, "files") == 0;
+}
+
+/* A value as a mail may print it: control characters escaped (a newline
+ * in a file name or a version must not start a line of its own, an escape
+ * sequence must not reach a terminal), and only UTF-8, as the mail says. */
+static char *shown_value(const char *const *vars, const char *name, size_t len)
+{
+	char key[64];
+	if (len >= sizeof key)
+		return NULL;
+	memcpy(key, name, len);
+	key[len] = '\0';
+	const char *value = lookup(vars, key, len);
+	if (!value)
+		return NULL;
+	return is_block(key) ? csod_escape_lines(value) : csod_escape(value);
+}
+
+static int grow(char **out, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t cap2 = need * 2;
+	char *grown = realloc(*out, cap2);
+	if (!grown)
+		return -1;
+	*out = grown;
+	*cap = cap2;
+	return 0;
+}
+
 static char *substitute(const char *text, const char *const *vars)
 {
 	size_t cap = strlen(text) + 1, len = 0;
-	for (int i = 1; vars && vars[i - 1] && vars[i]; i += 2)
-		cap += strlen(vars[i]) * 4;
 	char *out = malloc(cap);
 	if (!out)
 		return NULL;
 	for (const char *p = text; *p;) {
 		const char *end = strncmp(p, "{{", 2) == 0 ? strstr(p + 2, "}}") : NULL;
-		const char *value = end ? lookup(vars, p + 2, (size_t)(end - p - 2)) : NULL;
+		char *value = end ? shown_value(vars, p + 2, (size_t)(end - p - 2)) : NULL;
+		size_t n = value ? strlen(value) : 1;
+		if (grow(&out, &cap, len + n + 1) < 0) {
+			free(value);
+			free(out);
+			return NULL;
+		}
 		if (value) {
-			size_t n = strlen(value);
-			if (len + n + 1 > cap) {
-				cap = (len + n + 1) * 2;
-				char *grown = realloc(out, cap);
-				if (!grown) {
-					free(out);
-					return NULL;
-				}
-				out = grown;
-			}
 			memcpy(out + len, value, n);
-			len += n;
 			p = end + 2;
 		} else {
-			if (len + 2 > cap) {
-				cap *= 2;
-				char *grown = realloc(out, cap);
-				if (!grown) {
-					free(out);
-					return NULL;
-				}
-				out = grown;
-			}
-			out[len++] = *p++;
+			out[len] = *p++;
 		}
+		len += n;
+		free(value);
 	}
 	out[len] = '\0';
 	return out;
@@ -102,7 +125,8 @@ int csod_mail_render(const char *template_dir, const char *kind, const char *con
 {
 	char path[4096], *file = NULL;
 	const char *text = NULL;
-	snprintf(path, sizeof path, "%s/%s.txt", template_dir ? template_dir : ".", kind);
+	if (csod_path(path, sizeof path, "%s/%s.txt", template_dir ? template_dir : ".", kind) < 0)
+		return csod_fail(err, "%s: template path too long", kind);
 	if (template_dir && csod_read_file(path, 65536, &file, NULL, NULL) == 0)
 		text = file;
 	for (size_t i = 0; !text && i < sizeof builtin / sizeof builtin[0]; i++)
@@ -125,7 +149,14 @@ int csod_mail_render(const char *template_dir, const char *kind, const char *con
 	*subject = strndup(s, (size_t)(nl - s));
 	*body = strdup(nl + 1);
 	free(rendered);
-	return *subject && *body ? 0 : csod_fail(err, "out of memory");
+	if (!*subject || !*body)
+		return csod_fail(err, "out of memory");
+	/* A header is one line: what a template holds there (a CR before its
+	 * newline, a tab) becomes a space. */
+	for (char *c = *subject; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7F)
+			*c = ' ';
+	return 0;
 }
 
 /* RFC 2047: a non-ASCII subject as one or more base64 encoded-words. */
@@ -155,8 +186,17 @@ static char *encode_subject(const char *subject)
 	return out;
 }
 
+/* A header value may not end its line: CR or LF there would start headers
+ * of the value's choosing (a Bcc:, say). */
+static int one_line(const char *value)
+{
+	return !strpbrk(value, "\r\n");
+}
+
 char *csod_mail_format(const char *from, const char *to, const char *subject, const char *body)
 {
+	if (!one_line(from) || !one_line(to) || !one_line(subject))
+		return NULL;
 	char date[64], id[80];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -183,6 +223,8 @@ char *csod_mail_format(const char *from, const char *to, const char *subject, co
 		             date, from, to, subj, id);
 		size_t o = (size_t)n;
 		for (const char *p = body; *p && o + 3 < cap; p++) {
+			if (*p == '\r' && p[1] != '\n')
+				continue; /* a bare CR ends no line */
 			if (*p == '\n' && (p == body || p[-1] != '\r'))
 				msg[o++] = '\r';
 			msg[o++] = *p;
@@ -198,8 +240,9 @@ int csod_mail_send_spool(const char *spool, const char *message, csod_error *err
 	char dest[4096], tmp[4096];
 	unsigned char rnd[4];
 	RAND_bytes(rnd, sizeof rnd);
-	snprintf(dest, sizeof dest, "%s/mail/%ld-%02x%02x%02x%02x.eml", spool, (long)time(NULL),
-	         rnd[0], rnd[1], rnd[2], rnd[3]);
-	snprintf(tmp, sizeof tmp, "%s/tmp", spool);
+	if (csod_path(dest, sizeof dest, "%s/mail/%ld-%02x%02x%02x%02x.eml", spool,
+	              (long)time(NULL), rnd[0], rnd[1], rnd[2], rnd[3]) < 0 ||
+	    csod_path(tmp, sizeof tmp, "%s/tmp", spool) < 0)
+		return csod_fail(err, "%s: spool path too long", spool);
 	return csod_write_file_atomic(tmp, dest, message, strlen(message), 0640, err);
 }

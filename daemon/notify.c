@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../lib/log.h"
+#include "../lib/text.h"
 #include "developers.h"
 #include "mail.h"
 #include "roles.h"
@@ -100,12 +101,17 @@ void csod_notify(csod_daemon *d, const csod_request *r, const char *kind)
 	text_buf files = {0}, verify = {0};
 	for (int i = 0; i < r->n_files; i++) {
 		const csod_file *f = &r->files[i];
+		/* The list keeps its newlines (mail_render.c): each name is
+		 * escaped here, so none can start a line of its own. */
+		char name[4 * sizeof f->name + 1];
 		if (strcmp(kind, "signed") == 0 && f->output[0])
-			append(&files, "  %s/%s\n", outbox, f->output);
+			append(&files, "  %s/%s\n", outbox,
+			       csod_escape_to(f->output, name, sizeof name));
 		else
 			append(&files,
 			       "  %s (%lld bytes)\n    MD5 %s\n    SHA-1 %s\n    SHA-256 %s\n",
-			       f->name, (long long)f->size, f->md5, f->sha1, f->sha256);
+			       csod_escape_to(f->name, name, sizeof name), (long long)f->size,
+			       f->md5, f->sha1, f->sha256);
 	}
 	if (r->n_files > 0 && strcmp(kind, "signed") == 0) {
 		const char *engine = r->files[0].engine, *out = r->files[0].output;

@@ -92,8 +92,9 @@ void csod_identity_release(csod_identity *id)
 static int publish_ca(csod_pki *pki, const char *pem, csod_error *err)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	snprintf(path, sizeof path, "%s/ca/ca.pem", pki->spool);
-	snprintf(tmp, sizeof tmp, "%s/tmp", pki->spool);
+	if (csod_path(path, sizeof path, "%s/ca/ca.pem", pki->spool) < 0 ||
+	    csod_path(tmp, sizeof tmp, "%s/tmp", pki->spool) < 0)
+		return csod_fail(err, "%s: spool path too long", pki->spool);
 	return csod_write_file_atomic(tmp, path, pem, strlen(pem), 0644, err);
 }
 

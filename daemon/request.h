@@ -80,8 +80,9 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 int csod_view_write(const csod_view *v, csod_error *err);
 void csod_view_clear(csod_view *v);
 
-/* request.json as a malloc'd string. */
-char *csod_request_json(const csod_daemon *d, const csod_request *r);
+/* request.json as a malloc'd string; NULL when it cannot be built. A value
+ * that is not UTF-8 is shown escaped and named in note (may be NULL). */
+char *csod_request_json(const csod_daemon *d, const csod_request *r, csod_error *note);
 
 /* Ids of requests in a state, oldest first (for recovery and dispatch);
  * calls fn for each. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/text.h"
 #include "../signers/signer.h"
 #include "intake.h"
 
@@ -23,6 +24,14 @@ static int take_string(const config_setting_t *s, char *out, size_t len, csod_er
 		return fail_at(err, s, "expected a string in double quotes");
 	if (strlen(v) >= len)
 		return fail_at(err, s, "too long");
+	/* Every value is shown to approvers: in JSON views (UTF-8 only) and in
+	 * mail, where a newline or an escape would rewrite what they read. */
+	const char *why = csod_text_problem(v);
+	if (why) {
+		char what[64];
+		snprintf(what, sizeof what, "the value %s", why);
+		return fail_at(err, s, what);
+	}
 	snprintf(out, len, "%s", v);
 	return 0;
 }

@@ -11,78 +11,137 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "spool_access.h"
 #include "../lib/log.h"
+#include "../lib/text.h"
 #include "audit.h"
 #include "states.h"
 #include "views.h"
 
-static json_t *json_time(int64_t t)
+/* A view's JSON under construction. A value that is not UTF-8 (only a
+ * request recorded before intake refused such values can hold one) is
+ * shown escaped and named in note, so that the view is still written and
+ * the problem reported; any other failure fails the view. Never is a value
+ * silently left out, as jansson does with a string it refuses. */
+typedef struct view_json {
+	csod_error *note; /* may be NULL */
+	int failed;
+} view_json;
+
+static json_t *checked(view_json *vj, json_t *value)
+{
+	if (!value)
+		vj->failed = 1;
+	return value;
+}
+
+static json_t *str(view_json *vj, const char *field, const char *s)
+{
+	if (csod_utf8_valid(s, strlen(s)))
+		return checked(vj, json_string(s));
+	if (vj->note && !vj->note->msg[0])
+		csod_fail(vj->note, "%s is not valid UTF-8 (shown escaped)", field);
+	char *shown = csod_escape(s);
+	json_t *value = shown ? json_string(shown) : NULL;
+	free(shown);
+	return checked(vj, value);
+}
+
+static json_t *text(view_json *vj, const char *field, const char *s)
+{
+	return s && *s ? str(vj, field, s) : json_null();
+}
+
+static json_t *time_value(view_json *vj, int64_t t)
 {
 	char iso[32];
 	csod_iso_time(t, iso);
-	return t ? json_string(iso) : json_null();
+	return t ? str(vj, "time", iso) : json_null();
 }
 
-static json_t *json_text(const char *s)
+static void set(view_json *vj, json_t *o, const char *key, json_t *value)
 {
-	return s && *s ? json_string(s) : json_null();
+	if (!o || !value || json_object_set_new(o, key, value) < 0)
+		vj->failed = 1;
 }
 
-static json_t *digest_list(const char *digests)
+static void append(view_json *vj, json_t *a, json_t *value)
 {
-	json_t *arr = json_array();
+	if (!a || !value || json_array_append_new(a, value) < 0)
+		vj->failed = 1;
+}
+
+static json_t *digest_list(view_json *vj, const char *digests)
+{
+	json_t *arr = checked(vj, json_array());
 	char buf[128];
 	snprintf(buf, sizeof buf, "%s", digests);
 	char *save = NULL;
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		json_array_append_new(arr, json_string(tok));
+		append(vj, arr, str(vj, "digests", tok));
 	return arr;
 }
 
-static json_t *files_json(const csod_request *r, int for_approvers)
+static json_t *files_json(view_json *vj, const csod_request *r, int for_approvers)
 {
-	json_t *files = json_array();
+	json_t *files = checked(vj, json_array());
 	for (int i = 0; i < r->n_files; i++) {
 		const csod_file *f = &r->files[i];
-		json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:o}", "name", f->name, "size",
-		                      (json_int_t)f->size, "md5", json_text(f->md5), "sha1",
-		                      json_text(f->sha1), "sha256", json_text(f->sha256));
+		json_t *o = checked(vj, json_object());
+		set(vj, o, "name", str(vj, "a file name", f->name));
+		set(vj, o, "size", checked(vj, json_integer((json_int_t)f->size)));
+		set(vj, o, "md5", text(vj, "md5", f->md5));
+		set(vj, o, "sha1", text(vj, "sha1", f->sha1));
+		set(vj, o, "sha256", text(vj, "sha256", f->sha256));
 		if (!for_approvers) {
-			json_object_set_new(o, "engine", json_text(f->engine));
-			json_object_set_new(o, "signed", json_text(f->output));
+			set(vj, o, "engine", text(vj, "engine", f->engine));
+			set(vj, o, "signed", text(vj, "a signed file's name", f->output));
 		}
-		json_array_append_new(files, o);
+		append(vj, files, o);
 	}
 	return files;
 }
 
-char *csod_request_json(const csod_daemon *d, const csod_request *r)
+/* The text of j (consumed), or NULL when it could not be built. */
+static char *dump(view_json *vj, json_t *j)
 {
-	char outbox[PATH_MAX];
-	csod_spool_path(d, outbox, sizeof outbox, "outbox/%s/%s", r->developer, r->id);
-	json_t *j = json_object();
-	json_object_set_new(j, "id", json_string(r->id));
-	json_object_set_new(j, "state", json_string(r->state));
-	json_object_set_new(j, "developer", json_string(r->developer));
-	json_object_set_new(j, "organization", json_text(r->organization));
-	json_object_set_new(j, "department", json_text(r->department));
-	json_object_set_new(j, "version", json_text(r->version));
-	json_object_set_new(j, "service", json_text(r->service));
-	json_object_set_new(j, "digests", digest_list(r->digests));
-	json_object_set_new(j, "drop", json_string(r->drop_name));
-	json_object_set_new(j, "files", files_json(r, 0));
-	json_object_set_new(j, "created", json_time(r->created));
-	json_object_set_new(j, "updated", json_time(r->updated));
-	json_object_set_new(j, "approved", json_time(r->approved));
-	json_object_set_new(j, "approver", json_text(r->approver));
-	json_object_set_new(j, "message", json_text(r->message));
-	json_object_set_new(j, "error", json_text(r->error));
-	json_object_set_new(j, "signed", json_time(r->signed_at));
-	json_object_set_new(j, "expires", json_time(r->expires));
-	json_object_set_new(j, "outbox", json_string(outbox));
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *text = vj->failed ? NULL : json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	return text;
+}
+
+/* What both views say of the request, in this order. */
+static void set_common(view_json *vj, json_t *j, const csod_request *r)
+{
+	set(vj, j, "developer", str(vj, "developer", r->developer));
+	set(vj, j, "organization", text(vj, "organization", r->organization));
+	set(vj, j, "department", text(vj, "department", r->department));
+	set(vj, j, "version", text(vj, "version", r->version));
+	set(vj, j, "service", text(vj, "service", r->service));
+	set(vj, j, "digests", digest_list(vj, r->digests));
+}
+
+char *csod_request_json(const csod_daemon *d, const csod_request *r, csod_error *note)
+{
+	view_json vj = {note, 0};
+	char outbox[PATH_MAX];
+	csod_spool_path(d, outbox, sizeof outbox, "outbox/%s/%s", r->developer, r->id);
+	json_t *j = checked(&vj, json_object());
+	set(&vj, j, "id", str(&vj, "id", r->id));
+	set(&vj, j, "state", str(&vj, "state", r->state));
+	set_common(&vj, j, r);
+	set(&vj, j, "drop", str(&vj, "drop", r->drop_name));
+	set(&vj, j, "files", files_json(&vj, r, 0));
+	set(&vj, j, "created", time_value(&vj, r->created));
+	set(&vj, j, "updated", time_value(&vj, r->updated));
+	set(&vj, j, "approved", time_value(&vj, r->approved));
+	set(&vj, j, "approver", text(&vj, "approver", r->approver));
+	set(&vj, j, "message", text(&vj, "message", r->message));
+	set(&vj, j, "error", text(&vj, "error", r->error));
+	set(&vj, j, "signed", time_value(&vj, r->signed_at));
+	set(&vj, j, "expires", time_value(&vj, r->expires));
+	set(&vj, j, "outbox", str(&vj, "outbox", outbox));
+	return dump(&vj, j);
 }
 
 /* Each file is complete (fsynced) before its rename; the directory is
@@ -126,20 +185,19 @@ static int write_outbox(const csod_view *v, csod_error *err)
 	return rc;
 }
 
-static char *details_json(const csod_daemon *d, const csod_request *r)
+static char *details_json(const csod_daemon *d, const csod_request *r, csod_error *note)
 {
-	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "id", r->id,
-	                      "developer", r->developer, "organization", json_text(r->organization),
-	                      "department", json_text(r->department), "version",
-	                      json_text(r->version), "service", json_text(r->service), "digests",
-	                      digest_list(r->digests), "created", json_time(r->created), "files",
-	                      files_json(r, 1), "state", r->state);
+	view_json vj = {note, 0};
 	char approve[PATH_MAX];
 	csod_spool_path(d, approve, sizeof approve, "approvals/%s.approve", r->id);
-	json_object_set_new(j, "approve_marker", json_string(approve));
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	return text;
+	json_t *j = checked(&vj, json_object());
+	set(&vj, j, "id", str(&vj, "id", r->id));
+	set_common(&vj, j, r);
+	set(&vj, j, "created", time_value(&vj, r->created));
+	set(&vj, j, "files", files_json(&vj, r, 1));
+	set(&vj, j, "state", str(&vj, "state", r->state));
+	set(&vj, j, "approve_marker", str(&vj, "approve_marker", approve));
+	return dump(&vj, j);
 }
 
 int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err)
@@ -152,24 +210,34 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 	    csod_spool_path(d, v->details_dir, sizeof v->details_dir, "requests/%s", r->id) < 0)
 		return csod_fail(err, "outbox path too long");
 	csod_spool_path(d, v->tmp_dir, sizeof v->tmp_dir, "tmp");
-	v->request_json = csod_request_json(d, r);
-	v->details_json = details_json(d, r);
+	csod_error note = {.msg = ""};
+	v->request_json = csod_request_json(d, r, &note);
+	v->details_json = details_json(d, r, &note);
+	if (note.msg[0])
+		csod_log(LOG_ERR, r->id, "request.json, details.json: %s", note.msg);
 	if (strcmp(r->state, "failed") == 0) {
-		size_t len = strlen(r->error) + 2;
-		if ((v->error = malloc(len)))
-			snprintf(v->error, len, "%s\n", r->error);
+		/* A text view: the reason may quote what a developer named. */
+		char *shown = csod_escape(r->error);
+		size_t len = shown ? strlen(shown) + 2 : 0;
+		if (shown && (v->error = malloc(len)))
+			snprintf(v->error, len, "%s\n", shown);
+		free(shown);
 	}
 	if (!v->request_json || !v->details_json ||
 	    (strcmp(r->state, "failed") == 0 && !v->error)) {
+		csod_fail(err, "cannot build %s",
+		          !v->request_json   ? "request.json"
+		          : !v->details_json ? "details.json"
+		                             : "ERROR");
 		csod_view_clear(v);
-		return csod_fail(err, "cannot build request.json");
+		return -1;
 	}
 	return 0;
 }
 
 int csod_view_write(const csod_view *v, csod_error *err)
 {
-	if (csod_mkdir_p(v->outbox_dir, 0755, err) < 0)
+	if (csod_outbox_mkdir(v->outbox_dir, err) < 0)
 		return -1;
 	/* STATUS last: a script that waits for it finds request.json current. */
 	int rc = write_outbox(v, err);
@@ -206,9 +274,10 @@ int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, 
 	             : csod_request_update(d->db, r, err);
 	/* The change and its audit row are one transaction: no state change
 	 * goes unaudited, on a full disk neither is kept. */
-	if (rc == 0 && csod_audit(d->db, actor, "request.state", r->id, "%s -> %s%s%s", from, state,
-	                          r->error[0] && strcmp(state, "failed") == 0 ? ": " : "",
-	                          strcmp(state, "failed") == 0 ? r->error : "") < 0)
+	int failed = strcmp(state, "failed") == 0;
+	if (rc == 0 && csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, actor,
+	                             "request.state", r->id, "%s -> %s%s%s", from, state,
+	                             r->error[0] && failed ? ": " : "", failed ? r->error : "") < 0)
 		rc = csod_fail(err, "database: cannot audit the change (the log says why)");
 	if (rc == 0 && csod_db_commit(d->db) < 0)
 		rc = csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
@@ -219,9 +288,6 @@ int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, 
 		r->updated = updated;
 		return -1;
 	}
-	csod_log(strcmp(state, "failed") == 0 ? LOG_WARNING : LOG_INFO, r->id, "%s -> %s%s%s", from,
-	         state, strcmp(state, "failed") == 0 ? ": " : "",
-	         strcmp(state, "failed") == 0 ? r->error : "");
 	csod_views_mark(d, r->id);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "spool_access.h"
 #include "../signers/common/fileio.h"
 
 /* Names the daemon writes itself; a signed output may not take them. */
@@ -21,7 +22,8 @@ static int reserved_name(const char *name)
 static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_len)
 {
 	char in_path[PATH_MAX];
-	csod_path(in_path, sizeof in_path, "%s/%s", job->store_dir, f->name);
+	if (csod_path(in_path, sizeof in_path, "%s/%s", job->store_dir, f->name) < 0)
+		return csod_fail(&job->err, "%s: path too long", f->name);
 	int in = open(in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return csod_fail_errno(&job->err, "%s: cannot open the stored copy", f->name);
@@ -30,10 +32,8 @@ static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_
 	if (!s)
 		goto done;
 	snprintf(f->engine, sizeof f->engine, "%s", s->name);
-	if (s->output_name)
-		s->output_name(f->name, f->output, sizeof f->output);
-	else
-		snprintf(f->output, sizeof f->output, "%s", f->name);
+	if (csod_output_name(s, f->name, f->output, sizeof f->output, &job->err) < 0)
+		goto done;
 	if (reserved_name(f->output)) {
 		csod_fail(&job->err, "%s: the name is reserved in the outbox", f->output);
 		goto done;
@@ -86,15 +86,19 @@ void csod_sign_job_run(void *arg)
 		 * The outbox folder may not be there yet: views are written at
 		 * the end of the loop's turn, which can come after this. */
 		char dest[PATH_MAX];
-		csod_path(dest, sizeof dest, "%s/chain.pem", job->outbox_dir);
-		rc = csod_mkdir_p(job->outbox_dir, 0755, &job->err);
+		if (csod_path(dest, sizeof dest, "%s/chain.pem", job->outbox_dir) < 0)
+			rc = csod_fail(&job->err, "%s: path too long", job->outbox_dir);
+		if (rc == 0)
+			rc = csod_outbox_mkdir(job->outbox_dir, &job->err);
 		if (rc == 0)
 			rc = csod_write_file_staged(job->tmp_dir, dest, job->chain_pem,
 			                            strlen(job->chain_pem), 0644, &job->err);
 		for (i = 0; i < job->n_files && rc == 0; i++) {
-			csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir,
-			          job->files[i].output);
-			if (rename(tmp[i], dest) < 0)
+			if (csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir,
+			              job->files[i].output) < 0)
+				rc =
+				    csod_fail(&job->err, "%s: path too long", job->files[i].output);
+			else if (rename(tmp[i], dest) < 0)
 				rc = csod_fail_errno(&job->err, "%s: cannot publish",
 				                     job->files[i].output);
 			else

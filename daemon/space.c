@@ -14,6 +14,7 @@
 #include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "../lib/text.h"
 #include "dispatch.h"
 #include "intake.h"
 #include "request.h"
@@ -315,7 +316,8 @@ void csod_space_done(csod_daemon *d, csod_wait_kind kind, const char *id, const 
 }
 
 /* outbox/<developer>/ERROR lists the developer's drops that wait, or is
- * removed when none does. 0 when done, -1 to try again later. */
+ * removed when none does. 0 when done, -1 to try again when there is
+ * room. */
 static int write_note(csod_daemon *d, const char *developer)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
@@ -327,13 +329,15 @@ static int write_note(csod_daemon *d, const char *developer)
 		const space_wait *w = &d->space->waits[i];
 		if (!is_drop_kind(w->kind) || strcmp(w->developer, developer) != 0)
 			continue;
-		char line[1024];
+		/* The names are the developer's: escaped, one line each. */
+		char line[1024], entry[CSOD_SHOWN_MAX], why[sizeof w->why];
 		int n =
-		    snprintf(line, sizeof line, "%s: %s: %s\n", w->entry,
+		    snprintf(line, sizeof line, "%s: %s: %s\n",
+		             csod_escape_to(w->entry, entry, sizeof entry),
 		             w->kind == CSOD_WAIT_DROP
 		                 ? "not taken yet, it stays in your inbox until the spool has room"
 		                 : "taken, but not recorded until the spool has room",
-		             w->why);
+		             csod_escape_to(w->why, why, sizeof why));
 		if (n < 0)
 			continue;
 		n = n < (int)sizeof line ? n : (int)sizeof line - 1;
@@ -352,8 +356,13 @@ static int write_note(csod_daemon *d, const char *developer)
 		return 0;
 	}
 	csod_spool_path(d, tmp, sizeof tmp, "tmp");
-	int rc = csod_write_file_atomic(tmp, path, text, len, 0644, NULL);
+	csod_error err;
+	int rc = csod_write_file_atomic(tmp, path, text, len, 0644, &err);
 	free(text);
+	if (rc < 0 && !csod_error_no_space(&err)) {
+		csod_log(LOG_ERR, NULL, "%s", err.msg);
+		return 0; /* not for want of space: trying again would not help */
+	}
 	return rc;
 }
 

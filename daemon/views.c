@@ -137,9 +137,14 @@ void csod_views_flush(csod_daemon *d)
 		}
 		csod_request r;
 		view_job *job = NULL;
-		csod_error err;
-		if (csod_request_load(d->db, id, &r) == 0 && (job = calloc(1, sizeof *job)) &&
-		    csod_view_render(d, &r, &job->view, &err) == 0) {
+		csod_error err = {.msg = "out of memory"};
+		int loaded = csod_request_load(d->db, id, &r) == 0;
+		if (loaded && (!(job = calloc(1, sizeof *job)) ||
+		               csod_view_render(d, &r, &job->view, &err) < 0)) {
+			/* Said, never silently skipped: the request has no current
+			 * STATUS until the next start tries again. */
+			csod_log(LOG_ERR, id, "cannot update the outbox: %s", err.msg);
+		} else if (loaded) {
 			if (d->view_workers && idset_add(&d->views_busy, id) == 0) {
 				csod_workers_submit(d->view_workers, job);
 			} else {

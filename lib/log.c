@@ -2,8 +2,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "text.h"
 
 static enum csod_log_target log_target = CSOD_LOG_STDERR;
 static int log_min_level = LOG_INFO;
@@ -16,6 +21,18 @@ void csod_log_open(const char *ident, enum csod_log_target target, int min_level
 	log_min_level = min_level;
 	if (target == CSOD_LOG_SYSLOG)
 		openlog(ident, LOG_PID, LOG_DAEMON);
+}
+
+enum csod_log_target csod_log_stderr_target(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino)
+		return CSOD_LOG_JOURNAL;
+	return CSOD_LOG_STDERR;
 }
 
 enum csod_log_target csod_log_target(void)
@@ -46,16 +63,28 @@ void csod_log(int level, const char *request_id, const char *fmt, ...)
 {
 	if (level > log_min_level)
 		return;
-	char line[2048];
+	char raw[2048], line[4096];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	/* One entry is one line: a name or a message quoted in it cannot start
+	 * a forged entry of its own or send escapes to a terminal. A line end
+	 * that closes a quoted answer (an SMTP server's) is only dropped. */
+	size_t n = strlen(raw);
+	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
+		raw[--n] = '\0';
+	csod_escape_to(raw, line, sizeof line);
 	if (log_target == CSOD_LOG_SYSLOG) {
 		if (request_id)
 			syslog(level, "[%s] %s", request_id, line);
 		else
 			syslog(level, "%s", line);
+		return;
+	}
+	if (log_target == CSOD_LOG_JOURNAL) {
+		fprintf(stderr, "<%d>%s%s%s%s\n", level & LOG_PRIMASK, request_id ? "[" : "",
+		        request_id ? request_id : "", request_id ? "] " : "", line);
 		return;
 	}
 	struct timespec ts;

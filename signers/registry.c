@@ -2,10 +2,13 @@
 #include "signer.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "../lib/text.h"
 
 extern const csod_signer csod_signer_hash;
 extern const csod_signer csod_signer_pe;
@@ -103,4 +106,27 @@ const EVP_MD *csod_digest_by_name(const char *name)
 		if (strcasecmp(name, allowed[i]) == 0)
 			return EVP_get_digestbyname(allowed[i]);
 	return NULL;
+}
+
+int csod_output_name(const csod_signer *s, const char *in_name, char *out, size_t outlen,
+                     csod_error *err)
+{
+	char full[NAME_MAX + 64];
+	int n = s && s->output_name ? s->output_name(in_name, full, sizeof full)
+	                            : snprintf(full, sizeof full, "%s", in_name);
+	size_t in_len = strlen(in_name);
+	if (n >= 0 && (size_t)n <= NAME_MAX && (size_t)n < outlen) {
+		memcpy(out, full, (size_t)n + 1);
+		return 0;
+	}
+	char shown[CSOD_SHOWN_MAX];
+	csod_escape_to(in_name, shown, sizeof shown);
+	if (n > 0 && (size_t)n < sizeof full && (size_t)n > in_len &&
+	    strncmp(full, in_name, in_len) == 0)
+		return csod_fail(err,
+		                 "%s: file name is %zu bytes; with %s the signed output's name "
+		                 "would be over %d bytes",
+		                 shown, in_len, full + in_len, NAME_MAX);
+	return csod_fail(err, "%s: the signed output's name would be over %d bytes", shown,
+	                 NAME_MAX);
 }

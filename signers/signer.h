@@ -58,8 +58,9 @@ typedef struct csod_signer {
 	int (*detect)(const unsigned char *head, size_t headlen, off_t size);
 
 	/* Name of the signed output for an input named in_name (hash signing
-	 * answers with "<name>.p7s"); NULL means the same name. */
-	void (*output_name)(const char *in_name, char *out, size_t outlen);
+	 * answers with "<name>.p7s"); NULL means the same name. Returns the
+	 * full name's length, as snprintf does: outlen or more means cut. */
+	int (*output_name)(const char *in_name, char *out, size_t outlen);
 
 	/* Signs in_fd (read with pread; its offset is not relied on) into out_fd,
 	 * an empty file opened read-write. */
@@ -84,6 +85,13 @@ const char *csod_service_for_name(const char *filename);
  * is told apart by content. Fails with a reason naming the file. */
 const csod_signer *csod_signer_for(const char *service, const char *filename, int fd,
                                    csod_error *err);
+
+/* The signed output's name for in_name (signer s) in out: fails, naming
+ * the file, when it would not fit out or would be longer than a file name
+ * may be (NAME_MAX), rather than cut it (a cut ".p7s" would publish the
+ * signature under the input's own name). */
+int csod_output_name(const csod_signer *s, const char *in_name, char *out, size_t outlen,
+                     csod_error *err);
 
 /* Every engine, NULL-terminated. */
 extern const csod_signer *const csod_signers[];

@@ -37,9 +37,9 @@ static int hash_check(int fd, const char *name, csod_error *err)
 	return read_digest(fd, name, &d, err);
 }
 
-static void hash_output_name(const char *in, char *out, size_t len)
+static int hash_output_name(const char *in, char *out, size_t len)
 {
-	snprintf(out, len, "%s.p7s", in);
+	return snprintf(out, len, "%s.p7s", in);
 }
 
 /* The RFC 3161 token over the signature value, as the unsigned attribute

@@ -71,6 +71,7 @@ sign rsa rsa-sha256-pe64.exe resigned.exe --digest sha512
 verify resigned.exe
 ok $? "re-signing a signed file verifies"
 is "$(nsig)" 1 "and replaces the old signature"
+like "$(grep 'Message digest algorithm  :' verify.out)" SHA512 "with the new one (SHA-512)"
 
 sign rsa pe64.exe dual.exe --digest sha1 --digest sha256
 verify dual.exe

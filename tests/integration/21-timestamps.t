@@ -74,8 +74,12 @@ out=$(sign --timestamp "$TSA_URL" data.sha256 garbage.p7s 2>&1)
 like "$out" "not a timestamp response" "a TSA answering garbage is refused"
 stop_tsa
 start_tsa error500
+rm -f "$TSA/requests.log"
 out=$(sign --timestamp "$TSA_URL" data.sha256 e500.p7s 2>&1)
 like "$out" "answered HTTP 500" "a TSA answering 500 is retried, then refused"
+n=$(grep -c error500 "$TSA/requests.log" 2>/dev/null)
+[ "${n:-0}" -ge 2 ]
+ok $? "it was asked more than once ($n times)"
 
 # Through the daemon: timestamp.url in the config.
 start_tsa ok

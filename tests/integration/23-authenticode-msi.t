@@ -137,6 +137,7 @@ sign rsa rsa-sha256-small.msi resigned.msi --digest sha512
 verify -in resigned.msi
 ok $? "re-signing a signed MSI verifies"
 is "$(nsig)" 1 "and replaces the old signature"
+like "$(grep 'Message digest algorithm  *:' verify.out)" SHA512 "with the new one (SHA-512)"
 sign rsa theirs.msi resigned-theirs.msi
 verify -in resigned-theirs.msi
 ok $? "re-signing osslsigncode's signed MSI verifies"

@@ -24,6 +24,7 @@ cp "$T_DIR/inner.sha256" "$T_DIR/big/"
 cp -r "$T_DIR/big" "$SPOOL/inbox/$DEV/.big.tmp"
 mv "$SPOOL/inbox/$DEV/.big.tmp" "$SPOOL/inbox/$DEV/big"
 wait_for 10 sh -c "ls '$SPOOL/store/incoming/' | grep -q ."
+ok $? "the drop is in store/incoming, its intake under way, when csodd is killed"
 kill -9 "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null
 DAEMON_PID=

@@ -31,7 +31,8 @@ ok $? "without auto-approve a request waits in created"
 id=$(basename "$(request_dir a.sha256)")
 sleep 1
 is "$(state_of a.sha256)" created "and keeps waiting"
-check "approvers can read details.json" test -f "$SPOOL/requests/$id/details.json"
+check "approvers can read details.json, with the file's SHA-256" runuser -u "$APPROVER" -- \
+	grep -q "\"sha256\": \"$(sha256sum "$T_DIR/a.sha256" | cut -d' ' -f1)\"" "$SPOOL/requests/$id/details.json"
 
 marker $NOBODY "$id" approve
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
@@ -44,6 +45,20 @@ ln -s /etc/passwd "$SPOOL/approvals/$id.approve"
 wait_for 10 test -e "$SPOOL/approvals/$id.approve.rejected"
 ok $? "a symlinked marker is rejected"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "symbolic link" "because it is a link"
+rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
+
+# A hard link carries its owner: a non-admin links a file the approver owns
+# (one left writable for all, which fs.protected_hardlinks lets anyone link)
+# into approvals/ as a marker. Its owner uid is the approver's, so only the
+# link count tells it apart.
+mkdir -m 1777 "$T_DIR/scratch"
+runuser -u "$APPROVER" -- sh -c "umask 0; printf 'notes' > '$T_DIR/scratch/notes'"
+runuser -u "$NOBODY" -- ln "$T_DIR/scratch/notes" "$SPOOL/approvals/$id.approve"
+ok $? "a non-admin can hard-link the approver's file into approvals/"
+wait_for 10 test -e "$SPOOL/approvals/$id.approve.rejected"
+ok $? "a hard-linked marker is rejected"
+like "$(cat "$SPOOL/approvals/$id.approve.reason")" "not a plain regular file" "because it has other links"
+is "$(state_of a.sha256)" created "and the request still waits"
 rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
 
 # The message is at most 4 KiB of UTF-8 text.
@@ -82,6 +97,7 @@ wait_state b.sha256 declined
 ok $? "a decline marker declines"
 is "$(json_field "$(request_dir b.sha256)/request.json" message)" "Not this version" "with its message"
 check "no signature for a declined request" test ! -e "$(request_dir b.sha256)/b.sha256.p7s"
+check "and its store copy is removed" test ! -e "$SPOOL/store/$id"
 
 make_hash_drop c.sha256
 drop_by_rename c.sha256 "$SELF"
@@ -92,6 +108,32 @@ wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
 ok $? "an admin cannot approve their own request"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "own request" "and is told why"
 check "the attempt is audited" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT detail FROM audit WHERE action='approval.rejected'\" | grep -q 'own request'"
+
+# What is approved is what is signed: a developer who kept a descriptor of
+# the dropped file open writes another digest through it while the request
+# waits. csodd took a copy, so the signature is for the original digest.
+make_hash_drop kept.sha256
+head -c 100 /dev/urandom >"$T_DIR/swapped.data"
+swapped=$(sha256sum "$T_DIR/swapped.data" | cut -d' ' -f1)
+chmod 644 "$T_DIR/kept.sha256"
+runuser -u "$SELF" -- sh -c "cat '$T_DIR/kept.sha256' >'$SPOOL/inbox/$SELF/.kept.tmp' &&
+	exec 3<>'$SPOOL/inbox/$SELF/.kept.tmp' &&
+	mv '$SPOOL/inbox/$SELF/.kept.tmp' '$SPOOL/inbox/$SELF/kept.sha256' &&
+	while [ ! -e '$T_DIR/scratch/go' ]; do sleep 0.05; done &&
+	printf '%s' '$swapped' >&3 && touch '$T_DIR/scratch/written'" &
+wait_state kept.sha256 created 30 "$SELF"
+ok $? "a drop whose writer keeps a descriptor open waits for approval"
+id=$(basename "$(request_dir kept.sha256 "$SELF")")
+touch "$T_DIR/scratch/go"
+wait_for 10 test -e "$T_DIR/scratch/written"
+ok $? "the developer wrote another digest through the kept descriptor"
+marker $APPROVER "$id" approve
+wait_state kept.sha256 signed 30 "$SELF"
+ok $? "the request is approved and signed"
+check "the signature is for the digest that was dropped" \
+	verify_p7s "$(request_dir kept.sha256 "$SELF")/kept.sha256.p7s" "$T_DIR/kept.sha256.data"
+! verify_p7s "$(request_dir kept.sha256 "$SELF")/kept.sha256.p7s" "$T_DIR/swapped.data" 2>/dev/null
+ok $? "not for the one written afterwards"
 check "csodd is still running" daemon_alive
 stop_daemon
 ok $? "csodd stops cleanly"

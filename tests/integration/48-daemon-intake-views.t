@@ -55,7 +55,8 @@ wait_for 10 test -f "$dir/STATUS"
 ok $? "STATUS is rewritten at start"
 is "$(cat "$dir/STATUS" 2>/dev/null)" signed "with the state in the database"
 is "$(json_field "$dir/request.json" state 2>/dev/null)" signed "request.json too"
-check "details.json too" test -f "$SPOOL/requests/$id/details.json"
+check "details.json too, with the file's SHA-256" grep -q "\"sha256\": \"$(sha256sum "$T_DIR/small.sha256" | cut -d' ' -f1)\"" \
+	"$SPOOL/requests/$id/details.json"
 is "$(sqlite3 "$SPOOL/state/csod.db" "SELECT count(*) FROM requests WHERE published IS NOT state")" 0 \
 	"every request's views are current"
 stop_daemon

@@ -23,6 +23,8 @@ mail_to() {
 	done | head -1
 }
 got_mail() { [ -n "$(mail_to "$1" "$2")" ]; }
+# count_mail DIR SUBJECT-REGEX: how many messages in DIR/new have that subject.
+count_mail() { grep -l -E "^Subject: .*$2" "$1"/new/* 2>/dev/null | wc -l; }
 
 start_smtp
 AUTO_APPROVE=false
@@ -66,7 +68,8 @@ wait_state broken.sha256 failed
 idc=$(basename "$(request_dir broken.sha256)")
 wait_for 20 got_mail dagwood@dithercons.com "request $idc failed"
 ok $? "a failure is mailed"
-check "with the reason" grep -q "broken.sha256" "$(mail_to dagwood@dithercons.com "request $idc failed")"
+check "with the reason" grep -q "broken.sha256: not a file the hash service can sign" \
+	"$(mail_to dagwood@dithercons.com "request $idc failed")"
 
 # The server goes away: mail waits in the queue, nothing is lost.
 stop_smtp
@@ -87,9 +90,9 @@ sqlite3 "$SPOOL/state/csod.db" "UPDATE certificates SET expires = strftime('%s',
 wait_for 90 got_mail root@dithercons.com "certificate [0-9]+ expires on"
 ok $? "admins are warned of a certificate that expires within 30 days"
 
-n=$(ls "$MBOX/new" | wc -l)
+n=$(count_mail "$MBOX" "request $id is signed")
 csodctl --config "$CONF" request resend "$id" >/dev/null
-wait_for 20 sh -c "[ \$(ls '$MBOX/new' | wc -l) -gt $n ]"
+wait_for 20 sh -c "[ \$(grep -l -E '^Subject: .*request $id is signed' '$MBOX'/new/* | wc -l) -gt $n ]"
 ok $? "request resend sends the signed notice again"
 
 # STARTTLS: a server with a certificate from a test CA, required by csod.
@@ -117,6 +120,23 @@ wait_state t.sha256 signed
 idt=$(basename "$(request_dir t.sha256)")
 wait_for 40 sh -c "grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | grep -q ."
 ok $? "mail goes out over STARTTLS, the server's certificate checked against mail.ca_file"
+
+# A server certificate that mail.ca_file does not vouch for (the daemon's
+# own CA did not issue it): nothing is sent, the mail waits.
+sed -i "s|ca_file = \"$PKI/root.pem\"|ca_file = \"$SPOOL/ca/ca.pem\"|" "$CONF"
+reloads=$(grep -c "configuration reloaded" "$LOG")
+kill -HUP "$DAEMON_PID"
+wait_for 10 sh -c "[ \$(grep -c 'configuration reloaded' '$LOG') -gt $reloads ]"
+make_hash_drop v.sha256
+drop_by_rename v.sha256
+wait_state v.sha256 signed
+idv=$(basename "$(request_dir v.sha256)")
+wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idv' AND state='queued'\" | grep -q ."
+ok $? "a server certificate not from mail.ca_file: the mail stays queued"
+like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$idv'")" "session ended early \\(STARTTLS" \
+	"with the reason recorded"
+is "$(count_mail "$TLSBOX" "request $idv is signed")" 0 "and the server got nothing"
+sed -i "s|ca_file = \"$SPOOL/ca/ca.pem\"|ca_file = \"$PKI/root.pem\"|" "$CONF"
 
 # TLS required, but the server does not offer it: queued, with the reason.
 sed -i "s|port = $TLSPORT|port = $PORT|" "$CONF"

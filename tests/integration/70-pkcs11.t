@@ -50,6 +50,7 @@ if command -v apksigner >/dev/null && command -v zip >/dev/null; then
 	like "$out" "Verified using v3 scheme \\(APK Signature Scheme v3\\): true" \
 		"apksigner verifies its v3 signature"
 	like "$out" "Verified using v2 scheme \\(APK Signature Scheme v2\\): true" "and v2"
+	like "$out" "Verified using v1 scheme \\(JAR signing\\): true" "and v1"
 fi
 out=$(csod-sign --cert token.pem --key "${URI/pin-value=1234/pin-value=9999}" data.sha256 bad.p7s 2>&1)
 is "$?" 1 "a wrong PIN fails"

@@ -53,7 +53,7 @@ start_plain() { # no local CA, so no ca/ca.pem to wait for
 	wait_for 30 test -d "$SPOOL/inbox/$DEV"
 }
 dev() { printf ', { user = "%s"; email = "%s@dithercons.com"; organization = "%s"; }' "$1" "$1" "$ORG"; }
-DEVELOPERS_EXTRA="$(dev blondie)$(dev cookie)$(dev alex)$(dev elmo)$(dev mallory)"
+DEVELOPERS_EXTRA="$(dev blondie)$(dev cookie)$(dev alex)$(dev elmo)$(dev mallory)$(dev nochain)"
 
 # --- directory --------------------------------------------------------------
 write_config
@@ -86,7 +86,8 @@ wait_state a.sha256 signed
 ok $? "a request is signed with the directory CA's certificate"
 check "openssl cms verifies it up to the external root" openssl cms -verify -binary -inform DER \
 	-in "$(request_dir a.sha256)/a.sha256.p7s" -content "$T_DIR/a.sha256.data" -CAfile "$PKI/root.pem" -purpose any -out /dev/null
-like "$(cat "$(request_dir a.sha256)/chain.pem")" "BEGIN CERTIFICATE" "chain.pem holds the external chain"
+like "$(openssl crl2pkcs7 -nocrl -certfile "$(request_dir a.sha256)/chain.pem" | openssl pkcs7 -print_certs -noout)" \
+	"subject=CN = csod test intermediate" "chain.pem holds the external chain"
 
 # A short-term certificate: signs now, fails once expired, saying so.
 o=$(order_of blondie)
@@ -134,6 +135,21 @@ sign_csr "$SPOOL/ca/pending/$o.csr" "$T_DIR/m.pem"
 openssl crl2pkcs7 -nocrl -certfile "$T_DIR/m.pem" -out "$SPOOL/ca/issued/$o.p7b"
 wait_for 20 state_is mallory issued
 ok $? "a PKCS#7 bundle is collected"
+# The certificate alone, without the chain up to a root: csodd cannot verify
+# what it signs with it, so its self-check fails the request and nothing is
+# published.
+o=$(order_of nochain)
+sign_csr "$SPOOL/ca/pending/$o.csr" "$T_DIR/nc.pem"
+openssl x509 -in "$T_DIR/nc.pem" -out "$SPOOL/ca/issued/$o.pem"
+wait_for 20 state_is nochain issued
+ok $? "a certificate without its chain is collected"
+make_hash_drop nc.sha256
+drop_by_rename nc.sha256 nochain
+wait_state nc.sha256 failed 30 nochain
+ok $? "a request signed with it fails"
+like "$(cat "$(request_dir nc.sha256 nochain)/ERROR")" "nc.sha256: the signed output failed its self-check" \
+	"because the signature does not pass csodd's own verification"
+check "and no signature is published" test -z "$(ls "$(request_dir nc.sha256 nochain)" | grep p7s)"
 stop_daemon
 
 # --- command ----------------------------------------------------------------

@@ -19,6 +19,21 @@ is "$?" 1 "rotation is refused while csodd runs"
 like "$out" "csodd is running .* stop it first" "saying why"
 stop_daemon
 
+# Only root or an MRAO may rotate: a plain user is refused before anything
+# is read.
+if [ "$(id -u)" = 0 ] && useradd -M -N -s /usr/sbin/nologin "csodt-rot$$"; then
+	trap 'userdel "csodt-rot$$" 2>/dev/null; cleanup' EXIT
+	chmod 755 "$T_DIR"
+	chmod 644 "$CONF"
+	cp "$KEY" "$T_DIR/key.0"
+	out=$(runuser -u "csodt-rot$$" -- csodctl --config "$CONF" keys rotate-master 2>&1)
+	is "$?" 1 "a user who is no MRAO may not rotate the master key"
+	like "$out" "csodt-rot$$ may not rotate the master key" "and is told so"
+	check "the master key file is unchanged" cmp -s "$KEY" "$T_DIR/key.0"
+else
+	fail "a user to try rotate-master as (needs root and useradd)"
+fi
+
 cp "$KEY" "$T_DIR/key.1"
 before=$(blobs)
 nkeys=$(sqlite3 "$DB" "SELECT COUNT(*) FROM keys WHERE backend='database'")
@@ -52,6 +67,7 @@ make_hash_drop c.sha256
 drop_by_rename c.sha256
 wait_state c.sha256 failed
 ok $? "the old master key no longer opens the keys"
+like "$(cat "$(request_dir c.sha256)/ERROR")" "cannot be unsealed: wrong master key" "saying why"
 stop_daemon
 
 # Crash after the commit, before the rename: the old file is still in place

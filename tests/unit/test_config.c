@@ -61,7 +61,11 @@ static void test_shipped_files_load(void **state)
 		fail_msg("etc/csod.conf: %s", err.msg);
 	assert_int_equal(cfg->n_organizations, 1);
 	assert_int_equal(cfg->retention_s, 3 * 86400);
-	assert_string_equal(cfg->mail.transport, "smtp");
+	/* A fresh install works as shipped: mail to the spool, no developers yet. */
+	assert_string_equal(cfg->mail.transport, "spool");
+	assert_int_equal(cfg->n_developers, 0);
+	assert_string_equal(cfg->spool, "/var/spool/csod");
+	assert_string_equal(cfg->ca.backend, "local");
 	csod_config_free(cfg);
 	cfg = csod_config_load("etc/demo.conf", "/tmp/elsewhere", &err);
 	if (!cfg)

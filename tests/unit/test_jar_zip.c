@@ -52,9 +52,13 @@ static void test_wrap_keeps_utf8(void **state)
 		strcat(value, "\xc3\xa9");
 	csod_buf b = {0};
 	csod_mf_emit_line(&b, "Name", value);
+	size_t breaks = 0;
 	for (size_t i = 0; i + 2 < b.len; i++)
-		if (b.p[i] == '\n' && i + 2 < b.len)
+		if (b.p[i] == '\n' && i + 2 < b.len) {
 			assert_int_not_equal(b.p[i + 2] & 0xc0, 0x80); /* after "\n " */
+			breaks++;
+		}
+	assert_true(breaks >= 2); /* 167 bytes: it was wrapped, so the check above ran */
 	csod_buf_free(&b);
 }
 

@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../daemon/mail.h"
 
@@ -36,6 +38,8 @@ static void test_template_files_win(void **state)
 	assert_string_equal(subject, "csod: your code-signing inbox");
 	assert_non_null(strstr(body, "Welcome, Dagwood."));
 	assert_non_null(strstr(body, "/s/inbox/d"));
+	/* A line only etc/templates/welcome.txt has, not the built-in text. */
+	assert_non_null(strstr(body, "with STATUS and request.json beside them"));
 	free(subject);
 	free(body);
 }
@@ -71,6 +75,59 @@ static void test_utf8_subject_is_encoded(void **state)
 	free(msg);
 }
 
+static void test_values_are_escaped(void **state)
+{
+	(void)state;
+	/* What a developer named or an approver wrote may not start a line of
+	 * its own or reach a terminal; the files list keeps its own lines. */
+	const char *vars[] = {"id",        "X1",
+	                      "version",   "1.0\nBcc: spy@elsewhere.com",
+	                      "message",   "no\x1b[2J\r\nway\x7f",
+	                      "files",     "  a.exe\n  b\x1b.exe\n",
+	                      "developer", "d\xff",
+	                      NULL};
+	const char *text = "Subject: csod: {{id}} {{version}}\t{{developer}}\r\n"
+	                   "v={{version}}\nm={{message}}\nfiles:\n{{files}}end\n";
+	char dir[] = "/tmp/csod-mail-test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof path, "%s/custom.txt", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	char *subject = NULL, *body = NULL;
+	assert_int_equal(csod_mail_render(dir, "custom", vars, &subject, &body, NULL), 0);
+	unlink(path);
+	rmdir(dir);
+	assert_string_equal(subject, "csod: X1 1.0\\nBcc: spy@elsewhere.com d\\xff ");
+	assert_string_equal(body, "v=1.0\\nBcc: spy@elsewhere.com\n"
+	                          "m=no\\x1b[2J\\r\\nway\\x7f\n"
+	                          "files:\n  a.exe\n  b\\x1b.exe\nend\n");
+	char *msg = csod_mail_format("csod@x.com", "dev@x.com", subject, body);
+	assert_non_null(msg);
+	assert_null(strstr(msg, "\nBcc:"));
+	for (const char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\r' && *p != '\n')
+			fail_msg("raw control character 0x%02x in the message", *p);
+	free(msg);
+	free(subject);
+	free(body);
+}
+
+static void test_headers_stay_one_line(void **state)
+{
+	(void)state;
+	assert_null(csod_mail_format("csod@x.com", "dev@x.com\r\nBcc: spy@y.com", "s", "b"));
+	assert_null(csod_mail_format("csod@x.com\n", "dev@x.com", "s", "b"));
+	assert_null(csod_mail_format("csod@x.com", "dev@x.com", "s\r\nBcc: spy@y.com", "b"));
+	/* A bare CR in a body ends no line. */
+	char *msg = csod_mail_format("csod@x.com", "dev@x.com", "s", "a\rb\n");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "\r\n\r\nab\r\n"));
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -78,6 +135,8 @@ int main(void)
 	    cmocka_unit_test(test_template_files_win),
 	    cmocka_unit_test(test_headers_and_crlf),
 	    cmocka_unit_test(test_utf8_subject_is_encoded),
+	    cmocka_unit_test(test_values_are_escaped),
+	    cmocka_unit_test(test_headers_stay_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

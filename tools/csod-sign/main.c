@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,8 @@ static void usage(FILE *out)
 	        "                 [--timestamp URL] [--timestamp-optional]\n"
 	        "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
 	        "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
-	        "                 [--no-verify] IN OUT\n");
+	        "                 [--no-verify] IN OUT\n"
+	        "       csod-sign --help | --version\n");
 }
 
 typedef struct args {
@@ -71,6 +73,7 @@ static int parse(int argc, char **argv, args *a)
 	    {"url", required_argument, NULL, 'u'},
 	    {"no-verify", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof *a);
@@ -123,6 +126,9 @@ static int parse(int argc, char **argv, args *a)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case 'v':
+			puts("csod-sign " CSOD_VERSION);
+			exit(0);
 		default:
 			usage(stderr);
 			return 2;
@@ -150,8 +156,13 @@ static int sign_file(args *a, csod_error *err)
 	struct stat st;
 	char name_buf[PATH_MAX], out_path[PATH_MAX], dir_buf[PATH_MAX], tmp[PATH_MAX] = "";
 	X509_STORE *trust = NULL;
-	snprintf(name_buf, sizeof name_buf, "%s", a->in);
-	const char *name = basename(name_buf);
+	const char *name = NULL;
+	if (csod_path(name_buf, sizeof name_buf, "%s", a->in) == 0)
+		name = basename(name_buf);
+	if (!name) {
+		csod_fail(err, "%s: path too long", a->in);
+		goto out;
+	}
 	if (in < 0 || fstat(in, &st) < 0) {
 		csod_fail_errno(err, "%s", a->in);
 		goto out;
@@ -166,13 +177,15 @@ static int sign_file(args *a, csod_error *err)
 	struct stat ost;
 	if (stat(a->out, &ost) == 0 && S_ISDIR(ost.st_mode)) {
 		char out_name[NAME_MAX + 1];
-		if (s->output_name)
-			s->output_name(name, out_name, sizeof out_name);
-		else
-			snprintf(out_name, sizeof out_name, "%s", name);
-		csod_path(out_path, sizeof out_path, "%s/%s", a->out, out_name);
-	} else {
-		snprintf(out_path, sizeof out_path, "%s", a->out);
+		if (csod_output_name(s, name, out_name, sizeof out_name, err) < 0)
+			goto out;
+		if (csod_path(out_path, sizeof out_path, "%s/%s", a->out, out_name) < 0) {
+			csod_fail(err, "%s/%s: path too long", a->out, out_name);
+			goto out;
+		}
+	} else if (csod_path(out_path, sizeof out_path, "%s", a->out) < 0) {
+		csod_fail(err, "%s: path too long", a->out);
+		goto out;
 	}
 	snprintf(dir_buf, sizeof dir_buf, "%s", out_path);
 	out = csod_tmpfile(dirname(dir_buf), "csod-sign", tmp, sizeof tmp, err);
@@ -207,6 +220,12 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* Before any key is loaded: no core file holds it, and the user this
+	 * runs as cannot read its memory through /proc (csodd does the same). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		perror("csod-sign: prctl(PR_SET_DUMPABLE)");
+		return 1;
+	}
 	args a;
 	int rc = parse(argc, argv, &a);
 	if (rc)

@@ -41,21 +41,26 @@ int cmd_audit(ctl *c, int argc, char **argv)
 	sqlite3_bind_int64(st, 1, since);
 	json_t *rows = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *obj = csod_db_text(st, 4), *detail = csod_db_text(st, 5);
+		char row[32];
+		snprintf(row, sizeof row, "audit %lld", (long long)sqlite3_column_int64(st, 0));
+		static const char *const fields[4] = {"actor", "action", "object", "detail"};
+		const char *f[4];
+		ctl_columns(c, row, st, 2, fields, 4, f);
+		const char *actor = f[0], *action = f[1], *obj = f[2], *detail = f[3];
 		if (c->json) {
-			json_array_append_new(
-			    rows,
-			    json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "id",
-			              (json_int_t)sqlite3_column_int64(st, 0), "time",
-			              (json_int_t)sqlite3_column_int64(st, 1), "actor",
-			              csod_db_text(st, 2), "action", csod_db_text(st, 3), "object",
-			              obj ? obj : "", "detail", detail ? detail : ""));
+			ctl_append(c, rows,
+			           json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "id",
+			                     (json_int_t)sqlite3_column_int64(st, 0), "time",
+			                     (json_int_t)sqlite3_column_int64(st, 1), "actor",
+			                     actor, "action", action, "object", obj, "detail",
+			                     detail),
+			           row);
 		} else {
 			char when[32];
 			ctl_time(sqlite3_column_int64(st, 1), when);
 			printf("%6lld %s %-12s %-22s %s %s\n",
-			       (long long)sqlite3_column_int64(st, 0), when, csod_db_text(st, 2),
-			       csod_db_text(st, 3), obj ? obj : "-", detail ? detail : "");
+			       (long long)sqlite3_column_int64(st, 0), when, actor, action,
+			       *obj ? obj : "-", detail);
 		}
 	}
 	sqlite3_finalize(st);
@@ -102,10 +107,15 @@ int cmd_auto_approve(ctl *c, int argc, char **argv)
 	if (status) {
 		json_t *all = json_object();
 		json_object_set_new(all, "global", json_string(effective(db, c->cfg, NULL)));
-		for (int i = 0; i < c->cfg->n_organizations; i++)
-			json_object_set_new(
-			    all, c->cfg->organizations[i].name,
-			    json_string(effective(db, c->cfg, c->cfg->organizations[i].name)));
+		for (int i = 0; i < c->cfg->n_organizations; i++) {
+			const char *name = c->cfg->organizations[i].name;
+			const char *shown = ctl_text(c, "auto-approve", "organization", name);
+			if (json_object_set_new(all, shown,
+			                        json_string(effective(db, c->cfg, name))) < 0) {
+				ctl_error("%s: cannot build its JSON", shown);
+				c->output_error = 1;
+			}
+		}
 		if (!c->json) {
 			const char *key;
 			json_t *value;
@@ -171,10 +181,12 @@ int cmd_report(ctl *c, int argc, char **argv)
 		if (!c->json)
 			printf("%s:\n", sections[i].title);
 		while (st && sqlite3_step(st) == SQLITE_ROW) {
-			const char *a = csod_db_text(st, 0), *b = csod_db_text(st, 1);
+			const char *a = ctl_text(c, sections[i].title, "name", csod_db_text(st, 0));
+			const char *b =
+			    ctl_text(c, sections[i].title, "value", csod_db_text(st, 1));
 			if (!c->json)
-				printf("  %-40s %s\n", a ? a : "-", b ? b : "-");
-			json_array_append_new(rows, json_pack("[s, s]", a ? a : "", b ? b : ""));
+				printf("  %-40s %s\n", *a ? a : "-", *b ? b : "-");
+			ctl_append(c, rows, json_pack("[s, s]", a, b), sections[i].title);
 		}
 		sqlite3_finalize(st);
 		json_object_set_new(report, sections[i].title, rows);

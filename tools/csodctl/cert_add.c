@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "../../daemon/audit.h"
+#include "../../daemon/email_address.h"
 #include "../../daemon/pki.h"
 #include "ctl.h"
 
@@ -49,6 +50,10 @@ static int valid(ctl *c, csod_db *db, cert_fields *f)
 	const csod_organization *o = csod_config_organization(c->cfg, f->org);
 	if (!o)
 		return ctl_error("no organization \"%s\" in the configuration", f->org);
+	csod_error why;
+	if (csod_email_check(f->email, &why) < 0 ||
+	    (f->contact && csod_email_check(f->contact, &why) < 0))
+		return ctl_error("%s", why.msg);
 	if (!csod_domain_allowed(c->cfg, f->org, f->email))
 		return ctl_error("refused: email %s is not in a domain of %s", f->email, f->org);
 	if (domain_refused(o, f->domain))

@@ -23,23 +23,28 @@ static int cert_list(ctl *c, csod_db *db)
 	if (!c->json)
 		printf("%-4s %-24s %-28s %-8s %-9s %-28s %-16s %-16s %s\n", "ID", "NAME", "EMAIL",
 		       "ORDER", "STATE", "ORGANIZATION", "DEPARTMENT", "EXPIRES", "CSOD");
+	static const char *const fields[7] = {"name",         "email",      "order",  "state",
+	                                      "organization", "department", "expires"};
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		const char *f[7];
-		for (int i = 0; i < 7; i++)
-			f[i] = csod_db_text(st, i + 1);
+		char row[32];
+		snprintf(row, sizeof row, "certificate %lld",
+		         (long long)sqlite3_column_int64(st, 0));
+		ctl_columns(c, row, st, 1, fields, 7, f);
 		int64_t expires = sqlite3_column_int64(st, 7);
 		int expiring = strcmp(f[3], "issued") == 0 && expires && expires < soon;
 		char when[32];
 		ctl_time(expires, when);
 		if (c->json)
-			json_array_append_new(
-			    rows,
+			ctl_append(
+			    c, rows,
 			    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b}",
 			              "id", (json_int_t)sqlite3_column_int64(st, 0), "name", f[0],
 			              "email", f[1], "order", f[2], "state", f[3], "organization",
 			              f[4], "department", f[5], "expires", (json_int_t)expires,
 			              "csod", sqlite3_column_int(st, 8), "ca",
-			              sqlite3_column_int(st, 9), "expiring", expiring));
+			              sqlite3_column_int(st, 9), "expiring", expiring),
+			    row);
 		else
 			printf("%-4lld %-24.24s %-28.28s %-8s %-9s %-28.28s %-16.16s %-16s %s%s\n",
 			       (long long)sqlite3_column_int64(st, 0), f[0], f[1], f[2], f[3], f[4],
@@ -75,7 +80,7 @@ static int ctl_print_pkcs7(const char *leaf, const char *chain)
 	return ok ? 0 : ctl_error("cannot make the PKCS#7 bundle");
 }
 
-static int cert_show(csod_db *db, const char *id, int download)
+static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
@@ -102,8 +107,8 @@ static int cert_show(csod_db *db, const char *id, int download)
 		                                     "Department",  "Email",     "Full name",
 		                                     "Order",       "State",     "Serial"};
 		for (int i = 0; i < 9; i++) {
-			const char *v = csod_db_text(st, i);
-			printf("%-13s %s\n", labels[i], v && *v ? v : "-");
+			const char *v = ctl_text(c, id, labels[i], csod_db_text(st, i));
+			printf("%-13s %s\n", labels[i], *v ? v : "-");
 		}
 		static const char *const times[] = {"Requested", "Collected", "Expires", "Revoked"};
 		for (int i = 0; i < 4; i++) {
@@ -113,9 +118,10 @@ static int cert_show(csod_db *db, const char *id, int download)
 		}
 		const char *reason = csod_db_text(st, 13);
 		if (reason)
-			printf("%-13s %s\n", "Reason", reason);
+			printf("%-13s %s\n", "Reason", ctl_text(c, id, "reason", reason));
 		printf("%-13s %d year(s), %s %d\n", "Term", sqlite3_column_int(st, 14),
-		       csod_db_text(st, 15) ? csod_db_text(st, 15) : "-",
+		       csod_db_text(st, 15) ? ctl_text(c, id, "algorithm", csod_db_text(st, 15))
+		                            : "-",
 		       sqlite3_column_int(st, 16));
 	}
 	sqlite3_finalize(st);
@@ -159,7 +165,7 @@ static int cert_revoke(ctl *c, csod_db *db, int argc, char **argv)
 	if (!ok)
 		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
 	csod_audit(db, c->user, "cert.revoked", argv[1], "%s", reason);
-	printf("certificate %s revoked (%s)\n", argv[1], reason);
+	printf("certificate %s revoked (%s)\n", argv[1], ctl_text(c, argv[1], "reason", reason));
 	return 0;
 }
 
@@ -179,13 +185,13 @@ int cmd_cert(ctl *c, int argc, char **argv)
 	if (strcmp(argv[0], "list") == 0)
 		rc = cert_list(c, db);
 	else if (strcmp(argv[0], "show") == 0 && argc == 2)
-		rc = cert_show(db, argv[1], 0);
+		rc = cert_show(c, db, argv[1], 0);
 	else if (strcmp(argv[0], "download") == 0 && argc == 2)
-		rc = cert_show(db, argv[1], 1);
+		rc = cert_show(c, db, argv[1], 1);
 	else if (strcmp(argv[0], "download") == 0 && argc == 4 &&
 	         strcmp(argv[2], "--format") == 0 &&
 	         (strcmp(argv[3], "pem") == 0 || strcmp(argv[3], "pkcs7") == 0))
-		rc = cert_show(db, argv[1], strcmp(argv[3], "pem") == 0 ? 1 : 2);
+		rc = cert_show(c, db, argv[1], strcmp(argv[3], "pem") == 0 ? 1 : 2);
 	else if (strcmp(argv[0], "add") == 0)
 		rc = ctl_cert_add(c, db, argc, argv);
 	else if (strcmp(argv[0], "renew") == 0 && argc == 2)

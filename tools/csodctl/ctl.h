@@ -17,6 +17,9 @@ typedef struct ctl {
 	char user[64];           /* the caller's Unix user */
 	const csod_admin *admin; /* NULL: not an admin */
 	int is_root;
+	char **shown; /* escaped copies ctl_text made, freed at exit */
+	int n_shown;
+	int output_error; /* a value or row could not be printed as it is: exit 1 */
 } ctl;
 
 /* Opens the state database (read-only unless writable). */
@@ -36,6 +39,21 @@ void ctl_time(int64_t t, char out[32]);
 /* Prints a JSON value (and frees it) when --json, else does nothing and
  * returns 0 so callers print their table. */
 int ctl_print_json(ctl *c, json_t *value);
+
+/* A value (field of the row named row) as csodctl prints it. In a table,
+ * control characters and bytes that are not UTF-8 are escaped (\n, \x1b,
+ * \xff). In JSON (which jansson escapes itself) a value that is not UTF-8
+ * cannot be held as it is: it is escaped, said on stderr, and the exit
+ * status is 1. NULL is "". The copy lives until csodctl exits. */
+const char *ctl_text(ctl *c, const char *row, const char *field, const char *s);
+
+/* ctl_text of n columns of st from column first, named fields, into out. */
+void ctl_columns(ctl *c, const char *row, sqlite3_stmt *st, int first, const char *const *fields,
+                 int n, const char **out);
+
+/* Appends a row built with json_pack to rows; a row that could not be
+ * built is said on stderr (exit status 1), never silently left out. */
+void ctl_append(ctl *c, json_t *rows, json_t *row, const char *row_name);
 
 int cmd_request(ctl *c, int argc, char **argv);
 int cmd_audit(ctl *c, int argc, char **argv);

@@ -7,20 +7,43 @@
 
 #include "../../daemon/audit.h"
 #include "../../daemon/developers.h"
+#include "../../daemon/email_address.h"
 #include "../../daemon/mail.h"
+#include "../../daemon/pki.h"
 #include "ctl.h"
+
+typedef struct developer_list {
+	ctl *c;
+	json_t *rows; /* NULL: a table */
+} developer_list;
 
 static void print_developer(void *ctx, const csod_dev_record *d)
 {
-	json_t *rows = ctx;
-	if (rows)
-		json_array_append_new(rows,
-		                      json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", d->user,
-		                                "email", d->email, "name", d->name, "organization",
-		                                d->organization, "department", d->department));
+	developer_list *l = ctx;
+	const char *f[5] = {d->user, d->email, d->name, d->organization, d->department};
+	static const char *const names[5] = {"user", "email", "name", "organization", "department"};
+	for (int i = 0; i < 5; i++)
+		f[i] = ctl_text(l->c, d->user, names[i], f[i]);
+	if (l->rows)
+		ctl_append(l->c, l->rows,
+		           json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", f[0], "email", f[1],
+		                     "name", f[2], "organization", f[3], "department", f[4]),
+		           f[0]);
 	else
-		printf("%-16s %-32s %-24s %-28s %s\n", d->user, d->email, d->name, d->organization,
-		       d->department[0] ? d->department : "-");
+		printf("%-16s %-32s %-24s %-28s %s\n", f[0], f[1], f[2], f[3],
+		       f[4][0] ? f[4] : "-");
+}
+
+/* An address csodctl records: one plain address (it becomes a mail
+ * header), in a domain of the organization where it has domains. */
+static int check_email(ctl *c, const char *email, const char *organization)
+{
+	csod_error why;
+	if (csod_email_check(email, &why) < 0)
+		return ctl_error("%s", why.msg);
+	if (!csod_domain_allowed(c->cfg, organization, email))
+		return ctl_error("\"%s\" is not in a domain of %s", email, organization);
+	return 0;
 }
 
 static void welcome(ctl *c, csod_db *db, const char *user, const char *name, const char *email)
@@ -31,8 +54,9 @@ static void welcome(ctl *c, csod_db *db, const char *user, const char *name, con
 	const char *vars[] = {"name", name[0] ? name : user, "inbox", inbox, "outbox", outbox,
 	                      NULL};
 	csod_error err;
-	if (csod_mail_render(NULL, "welcome", vars, &subject, &body, &err) == 0)
-		csod_mail_enqueue(db, "welcome", NULL, email, subject, body, &err);
+	if (csod_mail_render(NULL, "welcome", vars, &subject, &body, &err) < 0 ||
+	    csod_mail_enqueue(db, "welcome", NULL, email, subject, body, &err) < 0)
+		ctl_error("the welcome mail was not queued: %s", err.msg);
 	free(subject);
 	free(body);
 }
@@ -83,12 +107,14 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 		                 "--organization O [--department D]");
 	const char *email = argv[optind];
 	const csod_organization *o = csod_config_organization(c->cfg, org);
-	if (!strchr(email, '@'))
-		return ctl_error("%s is not an email address", email);
 	if (!csod_user_name_ok(user))
-		return ctl_error("%s is not a usable user name (letters, digits, . _ -)", user);
+		return ctl_error("%s is not a usable user name (letters, digits, . _ -)",
+		                 ctl_text(c, NULL, "user", user));
 	if (!o)
-		return ctl_error("no organization \"%s\" in the configuration", org);
+		return ctl_error("no organization \"%s\" in the configuration",
+		                 ctl_text(c, NULL, "organization", org));
+	if (check_email(c, email, org))
+		return 1;
 	int dept_ok = !dept;
 	for (int i = 0; dept && o->departments && o->departments[i]; i++)
 		dept_ok |= strcmp(o->departments[i], dept) == 0;
@@ -177,8 +203,8 @@ static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 		dept_ok |= strcmp(o->departments[i], d.department) == 0;
 	if (!dept_ok)
 		return ctl_error("\"%s\" is not a department of %s", d.department, d.organization);
-	if (!strchr(d.email, '@'))
-		return ctl_error("%s is not an email address", d.email);
+	if (check_email(c, d.email, d.organization))
+		return 1;
 	/* The new place must be in the caller's scope too. */
 	if (ctl_require_admin(c, db, "move developers", d.organization, d.department) < 0)
 		return 1;
@@ -215,7 +241,8 @@ static int developer_reset(ctl *c, csod_db *db, const char *user)
 		return ctl_error("%s", err.msg);
 	welcome(c, db, user, d.name, d.email);
 	csod_audit(db, c->user, "developer.reset", user, "%s", d.email);
-	printf("developer %s reset: folders re-created, welcome queued to %s\n", user, d.email);
+	printf("developer %s reset: folders re-created, welcome queued to %s\n", user,
+	       ctl_text(c, user, "email", d.email));
 	return 0;
 }
 
@@ -229,13 +256,13 @@ int cmd_developer(ctl *c, int argc, char **argv)
 		return 1;
 	int rc = 0;
 	if (strcmp(argv[0], "list") == 0) {
-		json_t *rows = c->json ? json_array() : NULL;
+		developer_list l = {c, c->json ? json_array() : NULL};
 		if (!c->json)
 			printf("%-16s %-32s %-24s %-28s %s\n", "USER", "EMAIL", "NAME",
 			       "ORGANIZATION", "DEPARTMENT");
-		csod_developers_each(db, print_developer, rows);
-		if (rows)
-			ctl_print_json(c, rows);
+		csod_developers_each(db, print_developer, &l);
+		if (l.rows)
+			ctl_print_json(c, l.rows);
 	} else if (strcmp(argv[0], "add") == 0) {
 		rc = developer_add(c, db, argc, argv);
 	} else if (strcmp(argv[0], "edit") == 0 && argc >= 2) {

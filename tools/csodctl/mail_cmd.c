@@ -19,17 +19,22 @@ static int mail_list(ctl *c, csod_db *db)
 		printf("%-6s %-7s %-16s %-21s %-28s %-8s %s\n", "ID", "STATE", "KIND", "REQUEST",
 		       "TO", "ATTEMPTS", "LAST ERROR");
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		const char *state = csod_db_text(st, 1), *kind = csod_db_text(st, 2);
-		const char *req = csod_db_text(st, 3), *to = csod_db_text(st, 4);
-		const char *error = csod_db_text(st, 7);
+		char row[32];
+		snprintf(row, sizeof row, "mail %lld", (long long)sqlite3_column_int64(st, 0));
+		static const char *const fields[4] = {"state", "kind", "request", "to"};
+		const char *f[4];
+		ctl_columns(c, row, st, 1, fields, 4, f);
+		const char *state = f[0], *kind = f[1], *req = f[2], *to = f[3];
+		const char *error = ctl_text(c, row, "error", csod_db_text(st, 7));
 		if (c->json)
-			json_array_append_new(
-			    rows,
-			    json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:s}", "id",
-			              (json_int_t)sqlite3_column_int64(st, 0), "state", state,
-			              "kind", kind, "request", req, "to", to, "attempts",
-			              sqlite3_column_int(st, 5), "created",
-			              (json_int_t)sqlite3_column_int64(st, 6), "error", error));
+			ctl_append(c, rows,
+			           json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:s}", "id",
+			                     (json_int_t)sqlite3_column_int64(st, 0), "state",
+			                     state, "kind", kind, "request", req, "to", to,
+			                     "attempts", sqlite3_column_int(st, 5), "created",
+			                     (json_int_t)sqlite3_column_int64(st, 6), "error",
+			                     error),
+			           row);
 		else
 			printf("%-6lld %-7s %-16s %-21s %-28.28s %-8d %s\n",
 			       (long long)sqlite3_column_int64(st, 0), state, kind, req, to,

@@ -11,6 +11,7 @@
 #include "../../daemon/audit.h"
 #include "../../daemon/roles.h"
 #include "../../lib/log.h"
+#include "../../lib/text.h"
 #include "ctl.h"
 
 static void usage(FILE *out)
@@ -18,6 +19,7 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: csodctl [--config FILE] [--spool DIR] [--json] COMMAND ...\n"
+	    "       csodctl --help | --version\n"
 	    "  request list [--state S] [--developer D] [--organization O] [--since T]\n"
 	    "  request show ID\n"
 	    "  request approve|decline ID [-m MESSAGE] [--no-wait]  (also: approve, decline)\n"
@@ -106,21 +108,63 @@ int ctl_print_json(ctl *c, json_t *value)
 		json_decref(value);
 		return 0;
 	}
-	char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *text = value ? json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (!text) {
+		ctl_error("cannot build the JSON output");
+		c->output_error = 1;
+	}
 	puts(text ? text : "null");
 	free(text);
 	json_decref(value);
 	return 1;
 }
 
+const char *ctl_text(ctl *c, const char *row, const char *field, const char *s)
+{
+	if (!s)
+		return "";
+	int utf8 = csod_utf8_valid(s, strlen(s));
+	if (utf8 && (c->json || !csod_has_control(s)))
+		return s;
+	char *shown = csod_escape(s);
+	char **grown = shown ? realloc(c->shown, sizeof *grown * (size_t)(c->n_shown + 1)) : NULL;
+	if (!grown) {
+		free(shown);
+		c->output_error = 1;
+		ctl_error("out of memory");
+		return "";
+	}
+	c->shown = grown;
+	c->shown[c->n_shown++] = shown;
+	if (c->json && !utf8) {
+		ctl_error("%s: %s is not valid UTF-8; shown escaped: %s", row ? row : "-", field,
+		          shown);
+		c->output_error = 1;
+	}
+	return shown;
+}
+
+void ctl_columns(ctl *c, const char *row, sqlite3_stmt *st, int first, const char *const *fields,
+                 int n, const char **out)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = ctl_text(c, row, fields[i], csod_db_text(st, first + i));
+}
+
+void ctl_append(ctl *c, json_t *rows, json_t *row, const char *row_name)
+{
+	if (!row || json_array_append_new(rows, row) < 0) {
+		ctl_error("%s: cannot build its JSON row", row_name ? row_name : "-");
+		c->output_error = 1;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"spool", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"spool", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	const char *config_path = "/etc/csod/csod.conf", *spool = NULL;
 	ctl c;
@@ -140,6 +184,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			puts("csodctl " CSOD_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -191,5 +238,8 @@ int main(int argc, char **argv)
 		rc = 2;
 	}
 	csod_config_free(c.cfg);
-	return rc;
+	for (int i = 0; i < c.n_shown; i++)
+		free(c.shown[i]);
+	free(c.shown);
+	return rc == 0 && c.output_error ? 1 : rc;
 }

@@ -76,21 +76,24 @@ static int request_list(ctl *c, int argc, char **argv)
 		printf("%-21s %-12s %-24s %-16s %-10s %-14s %-12s %-16s %s\n", "ID", "DEVELOPER",
 		       "ORGANIZATION", "DEPARTMENT", "VERSION", "DIGESTS", "SERVICE", "CREATED",
 		       "STATE");
+	static const char *const fields[9] = {"id",         "developer", "organization",
+	                                      "department", "version",   "digests",
+	                                      "service",    "created",   "state"};
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *f[9];
-		for (int i = 0; i < 9; i++)
-			f[i] = csod_db_text(st, i) ? csod_db_text(st, i) : "";
-		if (!may_see(c, f[1]))
+		if (!may_see(c, csod_db_text(st, 1) ? csod_db_text(st, 1) : ""))
 			continue;
+		ctl_columns(c, csod_db_text(st, 0), st, 0, fields, 9, f);
 		char created[32];
 		ctl_time(sqlite3_column_int64(st, 7), created);
 		if (c->json)
-			json_array_append_new(
-			    rows,
+			ctl_append(
+			    c, rows,
 			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "id", f[0],
 			              "developer", f[1], "organization", f[2], "department", f[3],
 			              "version", f[4], "digests", f[5], "service", f[6], "created",
-			              (json_int_t)sqlite3_column_int64(st, 7), "state", f[8]));
+			              (json_int_t)sqlite3_column_int64(st, 7), "state", f[8]),
+			    f[0]);
 		else
 			printf("%-21s %-12s %-24.24s %-16.16s %-10.10s %-14s %-12s %-16s %s\n",
 			       f[0], f[1], f[2], f[3][0] ? f[3] : "-", f[4][0] ? f[4] : "-", f[5],
@@ -126,7 +129,12 @@ static int request_show(ctl *c, const char *id)
 		csod_daemon d;
 		memset(&d, 0, sizeof d);
 		snprintf(d.spool, sizeof d.spool, "%s", c->spool);
-		char *text = csod_request_json(&d, &r);
+		csod_error note = {.msg = ""};
+		char *text = csod_request_json(&d, &r, &note);
+		if (!text || note.msg[0]) {
+			ctl_error("%s: %s", r.id, text ? note.msg : "cannot build its JSON");
+			c->output_error = 1;
+		}
 		puts(text ? text : "{}");
 		free(text);
 	} else {
@@ -135,26 +143,29 @@ static int request_show(ctl *c, const char *id)
 		ctl_time(r.approved, approved);
 		ctl_time(r.signed_at, signed_at);
 		ctl_time(r.expires, expires);
+#define SHOWN(field) ctl_text(c, r.id, #field, r.field)
 		printf("Request:      %s\nDeveloper:    %s\nOrganization: %s\nDepartment:   %s\n"
 		       "Version:      %s\nDigests:      %s\nService:      %s\nCreated:      %s\n"
 		       "State:        %s\n",
-		       r.id, r.developer, r.organization, r.department[0] ? r.department : "-",
-		       r.version[0] ? r.version : "-", r.digests,
-		       r.service[0] ? r.service : "by file type", created, r.state);
+		       r.id, SHOWN(developer), SHOWN(organization),
+		       r.department[0] ? SHOWN(department) : "-",
+		       r.version[0] ? SHOWN(version) : "-", SHOWN(digests),
+		       r.service[0] ? SHOWN(service) : "by file type", created, r.state);
 		if (r.approver[0])
-			printf("Approver:     %s (%s)\n", r.approver, approved);
+			printf("Approver:     %s (%s)\n", SHOWN(approver), approved);
 		if (r.message[0])
-			printf("Message:      %s\n", r.message);
+			printf("Message:      %s\n", SHOWN(message));
 		if (r.error[0])
-			printf("Error:        %s\n", r.error);
+			printf("Error:        %s\n", SHOWN(error));
+#undef SHOWN
 		if (r.signed_at)
 			printf("Signed:       %s\nExpires:      %s\n", signed_at, expires);
 		printf("Files:\n");
 		for (int i = 0; i < r.n_files; i++)
 			printf(
 			    "  %s (%lld bytes)\n    MD5     %s\n    SHA-1   %s\n    SHA-256 %s\n",
-			    r.files[i].name, (long long)r.files[i].size, r.files[i].md5,
-			    r.files[i].sha1, r.files[i].sha256);
+			    ctl_text(c, r.id, "name", r.files[i].name), (long long)r.files[i].size,
+			    r.files[i].md5, r.files[i].sha1, r.files[i].sha256);
 	}
 	csod_request_free(&r);
 	csod_db_close(db);
@@ -232,10 +243,11 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 	/* Written under a dot name, then renamed: csodd never reads half a
 	 * marker. The file's owner (this user) is the approver. */
 	char tmp[PATH_MAX + 64], dest[PATH_MAX + 64], name[64];
-	snprintf(name, sizeof name, "%s.%s", id,
-	         strcmp(verb, "approve") == 0 ? "approve" : "decline");
-	snprintf(tmp, sizeof tmp, "%s/approvals/.%s.%d", c->spool, name, (int)getpid());
-	snprintf(dest, sizeof dest, "%s/approvals/%s", c->spool, name);
+	if (csod_path(name, sizeof name, "%s.%s", id,
+	              strcmp(verb, "approve") == 0 ? "approve" : "decline") < 0 ||
+	    csod_path(tmp, sizeof tmp, "%s/approvals/.%s.%d", c->spool, name, (int)getpid()) < 0 ||
+	    csod_path(dest, sizeof dest, "%s/approvals/%s", c->spool, name) < 0)
+		return ctl_error("%s: name too long for a marker", id);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	size_t len = strlen(message);
 	if (fd < 0 || write(fd, message, len) != (ssize_t)len || fsync(fd) < 0) {
@@ -276,9 +288,12 @@ static int request_download(ctl *c, int argc, char **argv)
 		return 1;
 	}
 	char src[PATH_MAX + 300];
-	snprintf(src, sizeof src, "%s/outbox/%s/%s/%s", c->spool, r.developer, r.id, file);
+	int too_long =
+	    csod_path(src, sizeof src, "%s/outbox/%s/%s/%s", c->spool, r.developer, r.id, file) < 0;
 	csod_request_free(&r);
 	csod_db_close(db);
+	if (too_long)
+		return ctl_error("%s: path too long", file);
 	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return ctl_error("%s: %s", src, strerror(errno));

@@ -2,8 +2,9 @@
 """A developer attacking csodd through their own drops (tests 56).
 
   drop_racer.py race INBOX NAME TARGET SECONDS
-      Builds INBOX/NAME.tmp/ holding sub/ (a folder with a file) and lnk (a
-      symbolic link to TARGET), keeps a descriptor on the folder, renames it
+      Builds INBOX/NAME.tmp/ holding sub/ (a folder of files named like
+      csodd's state files, among 3,000 others) and lnk (a symbolic link to
+      TARGET), keeps a descriptor on the folder, renames it
       to INBOX/NAME (so csodd takes it at once), then swaps sub and lnk
       through the kept descriptor (renameat2 RENAME_EXCHANGE) for SECONDS:
       whenever csodd looks at sub by path it may find the link. Prints
@@ -35,8 +36,13 @@ def race(inbox, name, target, seconds):
     tmp = os.path.join(inbox, name + ".tmp")
     os.mkdir(tmp)
     os.mkdir(os.path.join(tmp, "sub"))
-    with open(os.path.join(tmp, "sub", "f"), "w") as f:
-        f.write("x")
+    # The names of the files to delete through the link, among enough
+    # others that a removal by path spends milliseconds in sub/.
+    names = ["csod.db", "csod.db-wal", "csod.db-shm", "master.key", "ca.pem"]
+    names += ["f%04d" % i for i in range(3000)]
+    for n in names:
+        with open(os.path.join(tmp, "sub", n), "w") as f:
+            f.write("x")
     os.symlink(target, os.path.join(tmp, "lnk"))
     fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
     os.rename(tmp, os.path.join(inbox, name))

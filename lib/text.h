@@ -1,0 +1,39 @@
+/* Text from outside (file names, request.conf values, marker messages,
+ * addresses) on its way to people: checked for being UTF-8 without control
+ * characters, and shown escaped where it is not, so that it can neither
+ * drop out of a JSON view nor rewrite a mail, a terminal or a log line. */
+#ifndef CSOD_TEXT_H
+#define CSOD_TEXT_H
+
+#include <stddef.h>
+
+/* The longest escaped name an error message shows before cutting it with
+ * "...": room for the reason in a csod_error. */
+#define CSOD_SHOWN_MAX 200
+
+/* Strict UTF-8 (RFC 3629) in s[0..len): no overlong forms, no surrogates,
+ * nothing above U+10FFFF, no NUL. */
+int csod_utf8_valid(const char *s, size_t len);
+
+/* Whether s holds a C0 control character (below 0x20) or DEL. */
+int csod_has_control(const char *s);
+
+/* Why s may not be a name or a value: "is not valid UTF-8", "holds a
+ * control character", or NULL when it may. */
+const char *csod_text_problem(const char *s);
+
+/* s with control characters written \n \r \t or \xNN (ESC is \x1b) and each
+ * byte that is not part of valid UTF-8 written \xNN; everything else is
+ * kept, so ordinary text reads the same. Writes at most len bytes with the
+ * NUL; what does not fit is cut at an escape's edge and ends in "...".
+ * Returns out. */
+char *csod_escape_to(const char *s, char *out, size_t len);
+
+/* The same, whole, in a malloc'd string (NULL when out of memory). */
+char *csod_escape(const char *s);
+
+/* The same, keeping the newlines: for a block of lines the caller built
+ * from escaped parts. */
+char *csod_escape_lines(const char *s);
+
+#endif
