@@ -161,8 +161,14 @@ static void process_marker(csod_daemon *d, const char *name)
 		snprintf(r.approver, sizeof r.approver, "%s", actor);
 		snprintf(r.message, sizeof r.message, "%s", message);
 		csod_error err;
-		if (csod_request_transition(d, &r, "declined", actor, &err) < 0)
-			csod_log(LOG_ERR, id, "%s", err.msg);
+		if (csod_request_transition(d, &r, "declined", actor, &err) < 0) {
+			/* Not recorded (a full database): the request keeps its files
+			 * and still waits for a decision. */
+			csod_log(LOG_ERR, id, "%s; the request still waits for a decision",
+			         err.msg);
+			csod_request_free(&r);
+			return;
+		}
 		char store[PATH_MAX];
 		if (csod_spool_path(d, store, sizeof store, "store/%s", id) == 0)
 			csod_rm_rf(store);

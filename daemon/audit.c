@@ -115,13 +115,19 @@ int csod_audit_record(csod_db *db, int level, const char *actor, const char *act
 		if (csod_db_setting_set(db, "audit_head", head, NULL) < 0)
 			rc = -1;
 	}
-	if (rc == 0)
-		csod_db_exec(db, own ? "COMMIT" : "RELEASE audit", NULL);
-	else
-		csod_db_exec(db, own ? "ROLLBACK" : "ROLLBACK TO audit; RELEASE audit", NULL);
-	if (rc < 0)
+	if (rc == 0 && own && csod_db_exec(db, "COMMIT", NULL) < 0)
+		rc = -1;
+	else if (rc == 0 && !own)
+		csod_db_exec(db, "RELEASE audit", NULL);
+	if (rc < 0) {
+		/* The reason before the rollback's own message replaces it; and
+		 * nothing to undo when SQLite already rolled back (a full disk). */
 		csod_log(LOG_ERR, NULL, "audit: cannot record %s %s: %s", action,
 		         object ? object : "-", sqlite3_errmsg(db->sql));
+		if (!sqlite3_get_autocommit(db->sql))
+			csod_db_exec(db, own ? "ROLLBACK" : "ROLLBACK TO audit; RELEASE audit",
+			             NULL);
+	}
 	return rc;
 }
 

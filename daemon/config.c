@@ -2,6 +2,7 @@
  * (developers' organizations and departments, admins' users and scopes). */
 #include "config.h"
 
+#include <ctype.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <pwd.h>
@@ -31,6 +32,7 @@ static void set_defaults(csod_config *c)
 	c->auto_approve = 0;
 	c->max_file_size = 4LL << 30;
 	c->max_request_files = 1000;
+	c->min_free_space = 64LL << 20;
 	c->workers = 0;
 	c->log_level = strdup("info");
 	c->mail.transport = strdup("spool");
@@ -52,6 +54,26 @@ static void set_defaults(csod_config *c)
 	c->ca.term_years = 1;
 }
 
+/* min_free_space: a size, or a share of the spool's filesystem ("1%"). */
+static int read_min_free_space(cfg_reader *r, const config_setting_t *root, csod_config *c)
+{
+	const config_setting_t *s = config_setting_get_member(root, "min_free_space");
+	const char *text = s ? config_setting_get_string(s) : NULL;
+	size_t n = text ? strlen(text) : 0;
+	if (n == 0 || text[n - 1] != '%')
+		return cfg_size(r, root, "", "min_free_space", &c->min_free_space);
+	char *end = NULL;
+	long pct = isdigit((unsigned char)text[0]) ? strtol(text, &end, 10) : -1;
+	if (end != text + n - 1 || pct < 1 || pct > 50)
+		return cfg_fail(r, s, "min_free_space",
+		                "expected a size such as \"64M\" or a share from \"1%%\" to "
+		                "\"50%%\", got \"%s\"",
+		                text);
+	c->min_free_percent = (int)pct;
+	c->min_free_space = 0;
+	return 0;
+}
+
 static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 {
 	static const char *const keys[] = {"spool",
@@ -62,6 +84,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "auto_approve",
 	                                   "max_file_size",
 	                                   "max_request_files",
+	                                   "min_free_space",
 	                                   "workers",
 	                                   "log_level",
 	                                   "mail",
@@ -84,6 +107,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	TRY(cfg_bool(r, root, "", "auto_approve", &c->auto_approve));
 	TRY(cfg_size(r, root, "", "max_file_size", &c->max_file_size));
 	TRY(cfg_int(r, root, "", "max_request_files", 1, 1000000, &c->max_request_files));
+	TRY(read_min_free_space(r, root, c));
 	v = c->workers;
 	TRY(cfg_int(r, root, "", "workers", 0, 256, &v));
 	c->workers = (int)v;

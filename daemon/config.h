@@ -87,10 +87,12 @@ typedef struct csod_config {
 	int auto_approve;
 	int64_t max_file_size;
 	int64_t max_request_files;
-	int workers;           /* signing threads; 0 = one per core */
-	char *log_level;       /* "debug" | "info" | "notice" | "warning" | "error" */
-	char *approvers_group; /* may read requests/ besides the admins; NULL = none */
-	gid_t approvers_gid;   /* resolved from approvers_group at load time */
+	int64_t min_free_space; /* bytes kept free on the spool, unless ... */
+	int min_free_percent;   /* ... a share of its filesystem is given (1-50) */
+	int workers;            /* signing threads; 0 = one per core */
+	char *log_level;        /* "debug" | "info" | "notice" | "warning" | "error" */
+	char *approvers_group;  /* may read requests/ besides the admins; NULL = none */
+	gid_t approvers_gid;    /* resolved from approvers_group at load time */
 	csod_mail_config mail;
 	csod_timestamp_config timestamp;
 	csod_keys_config keys;

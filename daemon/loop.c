@@ -28,6 +28,7 @@
 #include "mail.h"
 #include "retention.h"
 #include "service.h"
+#include "space.h"
 #include "spool_identity.h"
 #include "spool_access.h"
 #include "intake_job.h"
@@ -214,6 +215,7 @@ static void stop(csod_daemon *d)
 	csod_workers_stop(d->intake_workers);
 	csod_workers_stop(d->workers);
 	csod_views_stop(d);
+	csod_space_stop(d);
 	if (d->mailer)
 		csod_mailer_stop(d->mailer);
 	csod_watcher_free(d->watcher);
@@ -317,6 +319,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			next_expiry = at ? at : -1;
 		}
 		int64_t wait = csod_watcher_tick(d.watcher, now);
+		/* Work that waits for room on the spool, while any does. */
+		wait = min_deadline(wait, csod_space_tick(&d, now));
 		wait = min_deadline(wait, next_scan - now);
 		wait = min_deadline(wait, next_pki - now);
 		if (watchdog_ms)

@@ -82,7 +82,7 @@ static void mark(csod_db *db, const due_mail *m, const char *state, int64_t next
 
 static void deliver(csod_mailer *mr, const csod_config *cfg, due_mail *m)
 {
-	csod_error err = {"out of memory"};
+	csod_error err = {.msg = "out of memory"};
 	if (csod_email_check(m->recipient, &err) < 0) {
 		/* Queued before addresses were checked: never deliverable. */
 		mark(mr->db, m, "dead", 0, err.msg);

@@ -45,6 +45,7 @@ static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_
 	job->options.input_name = f->name;
 	if (s->sign(in, out, &job->identity, &job->options, &why) < 0) {
 		csod_fail(&job->err, "%s: %s", f->name, why.msg);
+		job->err.sys_errno = why.sys_errno; /* a full disk is retried */
 		goto done;
 	}
 	csod_write_back_all(out);
@@ -103,6 +104,9 @@ void csod_sign_job_run(void *arg)
 			else
 				tmp[i][0] = '\0';
 		}
+		/* All or nothing: a request is never shown half signed. */
+		if (rc < 0)
+			csod_sign_job_unpublish(job);
 		csod_fsync_dir(job->outbox_dir);
 	}
 	for (i = 0; i < job->n_files; i++)
@@ -110,6 +114,19 @@ void csod_sign_job_run(void *arg)
 			unlink(tmp[i]);
 	free(tmp);
 	job->failed = rc < 0;
+	job->no_space = rc < 0 && csod_error_no_space(&job->err);
+}
+
+void csod_sign_job_unpublish(const csod_sign_job *job)
+{
+	char path[PATH_MAX];
+	for (int i = 0; i < job->n_files; i++)
+		if (job->files[i].output[0] && !reserved_name(job->files[i].output) &&
+		    csod_path(path, sizeof path, "%s/%s", job->outbox_dir, job->files[i].output) ==
+		        0)
+			unlink(path);
+	if (csod_path(path, sizeof path, "%s/chain.pem", job->outbox_dir) == 0)
+		unlink(path);
 }
 
 void csod_sign_job_free(void *arg)

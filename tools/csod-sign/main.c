@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 	int rc = parse(argc, argv, &a);
 	if (rc)
 		return rc;
-	csod_error err = {""};
+	csod_error err = {.msg = ""};
 	rc = sign_file(&a, &err) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "csod-sign: %s\n", err.msg);
