@@ -78,6 +78,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 {
 	static const char *const keys[] = {"spool",
 	                                   "state_dir",
+	                                   "share_path",
 	                                   "settle_ms",
 	                                   "poll_interval",
 	                                   "retention",
@@ -101,6 +102,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	TRY(cfg_only_keys(r, root, "", keys));
 	TRY(cfg_string(r, root, "", "spool", &c->spool));
 	TRY(cfg_string(r, root, "", "state_dir", &c->state_dir));
+	TRY(cfg_string(r, root, "", "share_path", &c->share_path));
 	TRY(cfg_int(r, root, "", "settle_ms", 0, 3600000, &c->settle_ms));
 	TRY(cfg_int(r, root, "", "poll_interval", 0, 86400, &c->poll_interval_s));
 	TRY(cfg_duration(r, root, "", "retention", &c->retention_s));
@@ -313,6 +315,7 @@ void csod_config_free(csod_config *c)
 	free(c->path);
 	free(c->spool);
 	free(c->state_dir);
+	free(c->share_path);
 	free(c->log_level);
 	free(c->approvers_group);
 	free(c->mail.transport);

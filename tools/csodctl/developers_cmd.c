@@ -10,6 +10,7 @@
 #include "../../daemon/email_address.h"
 #include "../../daemon/mail.h"
 #include "../../daemon/pki.h"
+#include "../../daemon/request_paths.h"
 #include "ctl.h"
 
 typedef struct developer_list {
@@ -48,9 +49,12 @@ static int check_email(ctl *c, const char *email, const char *organization)
 
 static void welcome(ctl *c, csod_db *db, const char *user, const char *name, const char *email)
 {
-	char inbox[PATH_MAX + 80], outbox[PATH_MAX + 80], *subject = NULL, *body = NULL;
-	snprintf(inbox, sizeof inbox, "%s/inbox/%s", c->spool, user);
-	snprintf(outbox, sizeof outbox, "%s/outbox/%s", c->spool, user);
+	char inbox[PATH_MAX], outbox[PATH_MAX], rel[128], *subject = NULL, *body = NULL;
+	/* As the developer will map them: under share_path when it is set. */
+	snprintf(rel, sizeof rel, "inbox/%s", user);
+	csod_shared_path(c->cfg, rel, inbox, sizeof inbox);
+	snprintf(rel, sizeof rel, "outbox/%s", user);
+	csod_shared_path(c->cfg, rel, outbox, sizeof outbox);
 	const char *vars[] = {"name", name[0] ? name : user, "inbox", inbox, "outbox", outbox,
 	                      NULL};
 	csod_error err;

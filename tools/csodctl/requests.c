@@ -15,6 +15,7 @@
 #include "../../daemon/request.h"
 #include "../../lib/fsutil.h"
 #include "ctl.h"
+#include "../../daemon/request_paths.h"
 
 /* A caller who is no admin sees their own requests only. */
 static int may_see(const ctl *c, const char *developer)
@@ -287,9 +288,9 @@ static int request_download(ctl *c, int argc, char **argv)
 		csod_db_close(db);
 		return 1;
 	}
-	char src[PATH_MAX + 300];
-	int too_long =
-	    csod_path(src, sizeof src, "%s/outbox/%s/%s/%s", c->spool, r.developer, r.id, file) < 0;
+	char src[PATH_MAX + 300], dir[PATH_MAX];
+	int too_long = csod_request_outbox(c->spool, &r, dir, sizeof dir) < 0 ||
+	               csod_path(src, sizeof src, "%s/%s", dir, file) < 0;
 	csod_request_free(&r);
 	csod_db_close(db);
 	if (too_long)
@@ -328,10 +329,17 @@ static int request_resend(ctl *c, const char *id)
 		if (st && sqlite3_step(st) == SQLITE_ROW)
 			snprintf(email, sizeof email, "%s", csod_db_text(st, 0));
 		sqlite3_finalize(st);
-		char subject[128], body[1024], expires[32], outbox[PATH_MAX + 100];
+		char subject[600], body[1024], expires[32], outbox[PATH_MAX + 100];
 		ctl_time(r.expires, expires);
-		snprintf(outbox, sizeof outbox, "%s/outbox/%s/%s", c->spool, r.developer, r.id);
-		snprintf(subject, sizeof subject, "csod: request %s is signed", r.id);
+		char server[PATH_MAX];
+		outbox[0] = '\0';
+		if (csod_request_outbox(c->spool, &r, server, sizeof server) == 0)
+			csod_shared_path(c->cfg, server + strlen(c->spool) + 1, outbox,
+			                 sizeof outbox);
+		/* As the daemon's notice says it: what was signed, then the id. */
+		snprintf(subject, sizeof subject, "csod: %s%s%s is signed (request %s)",
+		         r.drop_name[0] ? r.drop_name : r.id, r.version[0] ? " " : "", r.version,
+		         r.id);
 		snprintf(
 		    body, sizeof body,
 		    "Your files are signed and wait in %s until %s UTC.\n(Notice sent again by "
