@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "../lib/text.h"
@@ -37,17 +38,40 @@
 #include "views.h"
 #include "workers.h"
 
-static void remove_incoming(csod_daemon *d, const char *id, const char *developer)
+/* The owner of inbox/<developer>: the developer (or the daemon, for a
+ * developer without a Unix account). inbox/ is the daemon's, so the entry
+ * cannot be swapped. (uid_t)-1, which owns nothing, when it is missing. */
+static uid_t inbox_owner(csod_daemon *d, const char *developer)
+{
+	char inbox[PATH_MAX];
+	struct stat st;
+	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0 ||
+	    lstat(inbox, &st) < 0)
+		return (uid_t)-1;
+	return st.st_uid;
+}
+
+/* store/incoming/<id>.<developer>, removed as its developer could have:
+ * a folder of another user they moved in is left whole (and said so). */
+static void remove_incoming(csod_daemon *d, const char *id, const char *developer, uid_t owner)
 {
 	char path[PATH_MAX];
-	if (csod_spool_path(d, path, sizeof path, "store/incoming/%s.%s", id, developer) == 0)
-		csod_rm_rf(path);
+	if (csod_spool_path(d, path, sizeof path, "store/incoming/%s.%s", id, developer) < 0 ||
+	    csod_tree_remove_owned(path, owner) == 0)
+		return;
+	if (errno == EPERM)
+		csod_log(LOG_WARNING, id,
+		         "%s is left in place: it holds a folder of another user, which %s "
+		         "could not have emptied",
+		         path, developer);
+	else
+		csod_log(LOG_ERR, id, "cannot remove %s: %s", path, strerror(errno));
 }
 
 /* Step 3's job for drop `id`, already renamed into store/incoming: the
  * request as far as the loop knows it, and copies of the limits. */
 static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *developer,
-                                 const char *entry)
+                                 const char *entry, uid_t owner)
 {
 	csod_intake_job *job = calloc(1, sizeof *job);
 	if (!job)
@@ -56,6 +80,7 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 	snprintf(r->id, sizeof r->id, "%s", id);
 	snprintf(r->developer, sizeof r->developer, "%s", developer);
 	snprintf(r->drop_name, sizeof r->drop_name, "%s", entry);
+	job->owner = owner;
 	job->rc = csod_drop_name_check(r->drop_name, sizeof r->drop_name, &job->err);
 	snprintf(r->state, sizeof r->state, "created");
 	r->created = r->updated = csod_now();
@@ -122,7 +147,7 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	int failed = job->rc < 0;
 	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", r->developer,
 	           r->drop_name, r->n_files, failed ? "; failed: " : "", failed ? r->error : "");
-	remove_incoming(d, id, r->developer);
+	remove_incoming(d, id, r->developer, job->owner);
 	csod_log(failed ? LOG_WARNING : LOG_INFO, id, "request from %s (%s, %d file(s)) %s%s",
 	         r->developer, r->drop_name, r->n_files, failed ? "failed: " : "created",
 	         failed ? r->error : "");
@@ -145,14 +170,19 @@ void csod_intake_collect(csod_daemon *d)
 }
 
 /* Hands drop `id` to an intake thread; inline when there is no pool (at
- * start-up recovery, before the loop runs). */
+ * start-up recovery, before the loop runs). With `refused`, the drop was
+ * left in the inbox and the request fails with that reason. */
 static void intake_start(csod_daemon *d, const char *id, const char *developer, const char *entry,
-                         int inline_run)
+                         uid_t owner, int inline_run, const csod_error *refused)
 {
-	csod_intake_job *job = make_job(d, id, developer, entry);
+	csod_intake_job *job = make_job(d, id, developer, entry, owner);
 	if (!job) {
 		csod_log(LOG_ERR, id, "out of memory; the drop stays in store/incoming");
 		return;
+	}
+	if (refused && job->rc == 0) {
+		job->rc = -1;
+		job->err = *refused;
 	}
 	if (!inline_run && d->intake_workers) {
 		csod_workers_submit(d->intake_workers, job);
@@ -233,20 +263,49 @@ void csod_intake_check_strays(csod_daemon *d)
 	closedir(top);
 }
 
+/* A folder of the developer is taken over (fdtree.h) before it leaves
+ * the inbox: moving a folder to another parent rewrites its "..", which
+ * needs write permission on it, and csodd runs without CAP_DAC_OVERRIDE. */
+static void take_over_in_inbox(int inbox_fd, const char *entry, const struct stat *seen)
+{
+	int fd = csod_open_dir_at(inbox_fd, entry);
+	struct stat st;
+	if (fd < 0)
+		return;
+	/* Only the folder that was checked: a swapped one stays as it is. */
+	if (fstat(fd, &st) == 0 && st.st_dev == seen->st_dev && st.st_ino == seen->st_ino)
+		csod_dir_take_over(fd);
+	close(fd);
+}
+
 /* Renames inbox/<developer>/<entry> to <dir>/<entry>. The rename is made
  * relative to the inbox's own descriptor: the developer owns that folder,
- * and nothing under it is resolved by path. */
+ * and nothing under it is resolved by path. *owner is the inbox's owner.
+ * -2 with err: the entry is not the developer's and stays where it is. */
 static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *entry,
-                             const char *dir)
+                             const char *dir, uid_t *owner, csod_error *err)
 {
 	char inbox[PATH_MAX];
+	*owner = (uid_t)-1;
 	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : renameat(inbox_fd, entry, dir_fd, entry);
+	struct stat st;
+	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : fstat(inbox_fd, &st);
+	if (rc == 0) {
+		*owner = st.st_uid;
+		rc = fstatat(inbox_fd, entry, &st, AT_SYMLINK_NOFOLLOW);
+	}
+	if (rc == 0 && csod_drop_owner_check(&st, *owner, entry, developer, err) < 0)
+		rc = -2;
+	else if (rc == 0 && S_ISDIR(st.st_mode))
+		take_over_in_inbox(inbox_fd, entry, &st);
+	/* What is renamed may have been swapped since: intake checks it again. */
+	if (rc == 0)
+		rc = renameat(inbox_fd, entry, dir_fd, entry);
 	int saved = errno;
 	if (inbox_fd >= 0)
 		close(inbox_fd);
@@ -291,7 +350,10 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		         strerror(errno));
 		return;
 	}
-	if (move_out_of_inbox(d, developer, entry, dir) < 0) {
+	uid_t owner;
+	csod_error refused;
+	int moved = move_out_of_inbox(d, developer, entry, dir, &owner, &refused);
+	if (moved == -1) {
 		int e = errno;
 		rmdir(dir);
 		if (e != ENOENT)
@@ -299,7 +361,7 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 			         strerror(e));
 		return;
 	}
-	intake_start(d, id, developer, entry, 0);
+	intake_start(d, id, developer, entry, owner, 0, moved == -2 ? &refused : NULL);
 }
 
 /* What a crash left in store/incoming: <id>.<developer>/<entry>. */
@@ -324,13 +386,14 @@ static void recover_one(csod_daemon *d, const char *name)
 			snprintf(entry, sizeof entry, "%s", e->d_name);
 	if (dh)
 		closedir(dh);
+	uid_t owner = inbox_owner(d, developer);
 	if (have == 0 || !entry[0]) {
 		/* Already recorded, or the rename never happened. */
-		csod_rm_rf(dir);
+		remove_incoming(d, id, developer, owner);
 		return;
 	}
 	csod_log(LOG_NOTICE, id, "finishing the intake of %s/%s after a restart", developer, entry);
-	intake_start(d, id, developer, entry, 1);
+	intake_start(d, id, developer, entry, owner, 1, NULL);
 }
 
 void csod_intake_recover(csod_daemon *d)
