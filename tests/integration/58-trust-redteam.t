@@ -168,6 +168,18 @@ todo $? "a DRAO cannot turn auto-approve on for everyone through a config of the
 check "csodd is still running" daemon_alive
 stop_daemon
 
+# A DRAO scope is one department: not one that a '/' in an organization's
+# name makes read as two.
+cat >"$T_DIR/ambiguous.conf" <<AMB
+spool = "$T_DIR/amb";
+organizations = ( { name = "A"; departments = [ "B/C" ]; }, { name = "A/B"; departments = [ "C" ]; } );
+admins = ( { user = "$DRAO"; email = "q@x"; role = "DRAO"; departments = [ "A/B/C" ]; } );
+AMB
+out=$(csodd --config "$T_DIR/ambiguous.conf" --check-config 2>&1)
+test $? -ne 0
+ok $? "a DRAO scope naming a department of two organizations is refused"
+like "$out" 'departments: "A/B/C" names a department of 2 organizations' "saying why"
+
 # --- 5. csodd as its unit runs it ---------------------------------------------
 # Not root: no CAP_DAC_OVERRIDE. Moving a folder to another parent rewrites
 # its "..", which needs write permission on it.
