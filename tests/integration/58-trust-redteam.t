@@ -104,6 +104,32 @@ wait_state pipe.sha256 failed 20 && wait_state sock.sha256 failed 20
 ok $? "a FIFO or a socket dropped at the top level is refused"
 like "$(cat "$(request_dir pipe.sha256)/ERROR" 2>/dev/null)" "not a regular file" "without opening it"
 
+# The top-level entry swapped between what the watcher saw and the rename:
+# a folder, a link to state/ and a FIFO trade places under one name.
+as "$DEV" sh -c "mkdir '$IN/.sw.d' && cp '$T_DIR/own.sha256' '$IN/.sw.d/' && ln -s '$SPOOL/state' '$IN/.sw.l' && mkfifo '$IN/.sw.f'"
+swaps=$(as "$DEV" /usr/bin/python3 - "$IN" <<'PY'
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+os.rename(".sw.d", "swap", src_dir_fd=fd, dst_dir_fd=fd)  # csodd takes it at once
+n, end = 0, time.monotonic() + 2
+while time.monotonic() < end:
+    for other in (b".sw.l", b".sw.f"):
+        n += libc.renameat2(fd, b"swap", fd, other, 2) == 0  # RENAME_EXCHANGE
+print(n)
+PY
+)
+diag "swaps before csodd took it: $swaps"
+wait_for 20 request_dir swap && wait_for 10 sh -c "grep -qxE 'failed|created' '$(request_dir swap)/STATUS'"
+ok $? "a drop swapped between a folder, a link and a FIFO becomes one request ($(cat "$(request_dir swap)/ERROR" 2>/dev/null))"
+check "state/ is intact" test -s "$SPOOL/state/csod.db" -a -s "$SPOOL/state/master.key"
+# Control names at the top level are no instructions.
+as "$DEV" sh -c "echo x > '$IN/READY'; printf 'digests = [\"md5\"];\n' > '$IN/.rc.tmp' && mv '$IN/.rc.tmp' '$IN/request.conf'"
+wait_for 10 test ! -e "$IN/READY"
+ok $? "a READY at the top level is removed"
+wait_state request.conf failed 20
+ok $? "a request.conf at the top level is a drop like any other (refused: nothing signs it)"
+
 # --- 4. Approvals: names squatted, files planted ------------------------------
 make_hash_drop good.sha256
 chmod 644 "$T_DIR/good.sha256"
