@@ -42,7 +42,13 @@ static int add_file(csod_request *r, const char *name, csod_error *err)
 int csod_drop_owner_check(const struct stat *st, uid_t owner, const char *name,
                           const char *developer, csod_error *err)
 {
-	if (st->st_uid == owner || st->st_uid == geteuid())
+	/* The daemon's own files are out of every developer's reach, except
+	 * root's, when csodd runs as root: those count only if anyone may
+	 * read them. (Folders are the daemon's once taken over; the files in
+	 * them are checked one by one.) */
+	uid_t me = geteuid();
+	if (st->st_uid == owner ||
+	    (st->st_uid == me && (me != 0 || S_ISDIR(st->st_mode) || (st->st_mode & S_IROTH))))
 		return 0;
 	/* getpwuid_r: intake threads run side by side. */
 	char who[64], buf[4096], shown[CSOD_SHOWN_MAX];

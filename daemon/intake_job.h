@@ -29,7 +29,8 @@ typedef struct csod_intake_job {
 void csod_intake_job_run(void *job);
 
 /* 0 when st (name, a drop or an entry of one) belongs to the developer
- * (owner) or to the daemon; else -1 with the reason. Anything else was
+ * (owner) or to the daemon (if that is root, a file only if anyone may
+ * read it); else -1 with the reason. Anything else was
  * moved in from another user: read with the daemon's rights, its content
  * would reach the developer (signed, or as hashes) though they could not
  * read it. */

@@ -56,6 +56,14 @@ check "neither its signature nor its hashes reach the developer or the views" \
 check "the file is left where the developer put it, unread and whole" \
 	cmp -s "$T_DIR/secret.sha256" "$IN/secret.sha256"
 
+# csodd run as root (as here) owns root's files: one that only root may
+# read is no more the developer's than the colleague's was.
+cat "$T_DIR/secret.sha256" >"$TEAM/root.sha256" && chmod 600 "$TEAM/root.sha256"
+as "$DEV" mv "$TEAM/root.sha256" "$IN/root.sha256"
+wait_state root.sha256 failed 20
+ok $? "a file only root may read is refused from a root-run csodd too"
+like "$(cat "$(request_dir root.sha256)/ERROR" 2>/dev/null)" "root.sha256: belongs to root, not to $DEV" "naming root"
+
 # The same inside a folder drop, and a request.conf that is not theirs
 # (its setting names and values would be shown in errors and views).
 mkdir "$T_DIR/inner"
