@@ -85,6 +85,9 @@ static void reject(csod_daemon *d, const char *name, const char *actor, const ch
 	if (named && fstatat(dir_fd, reason_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode))
 		move_aside(dir_fd, reason_name);
+	if (named && fstatat(dir_fd, dest_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		move_aside(dir_fd, dest_name);
 	if (named)
 		csod_write_file_atomic(tmp, reason_path, text, strlen(text), 0644, NULL);
 	if (!named || renameat(dir_fd, name, dir_fd, dest_name) < 0)

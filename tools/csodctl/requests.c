@@ -1,5 +1,6 @@
 /* csodctl request ...: the seed's Requests tab and Details dialog, and
  * approvals written as marker files (the same path as a hand-made marker). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -205,15 +206,33 @@ static char *daemon_reason(ctl *c, const char *name)
 	return csod_escape(raw);
 }
 
+/* Is the inode `marker` in approvals/done/ as name or name.<time> (a
+ * resend of the same name)? */
+static int archived(ctl *c, const char *name, const struct stat *marker)
+{
+	char done[PATH_MAX + 16], path[PATH_MAX + 300];
+	snprintf(done, sizeof done, "%s/approvals/done", c->spool);
+	DIR *dh = opendir(done);
+	struct dirent *e;
+	int found = 0;
+	size_t n = strlen(name);
+	while (dh && !found && (e = readdir(dh)))
+		if (strncmp(e->d_name, name, n) == 0 && (!e->d_name[n] || e->d_name[n] == '.') &&
+		    snprintf(path, sizeof path, "%s/%s", done, e->d_name) < (int)sizeof path)
+			found = same_inode(path, marker);
+	if (dh)
+		closedir(dh);
+	return found;
+}
+
 /* Waits for csodd to take the marker (the inode `marker`): archived in
  * approvals/done/, or renamed .rejected with the reason beside it. Only
  * that inode counts: a file left under those names by someone else says
  * nothing about this marker. */
 static int await_marker(ctl *c, const char *name, const struct stat *marker)
 {
-	char path[PATH_MAX + 64], done[PATH_MAX + 64], rejected[PATH_MAX + 64];
+	char path[PATH_MAX + 64], rejected[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/approvals/%s", c->spool, name);
-	snprintf(done, sizeof done, "%s/approvals/done/%s", c->spool, name);
 	snprintf(rejected, sizeof rejected, "%s/approvals/%s.rejected", c->spool, name);
 	for (int i = 0; i < 200; i++) {
 		if (same_inode(rejected, marker)) {
@@ -222,7 +241,7 @@ static int await_marker(ctl *c, const char *name, const struct stat *marker)
 			free(reason);
 			return 1;
 		}
-		if (!same_inode(path, marker) && same_inode(done, marker)) {
+		if (!same_inode(path, marker) && archived(c, name, marker)) {
 			printf("%s: taken by csodd\n", name);
 			return 0;
 		}
