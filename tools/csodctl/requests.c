@@ -1,5 +1,6 @@
 /* csodctl request ...: the seed's Requests tab and Details dialog, and
  * approvals written as marker files (the same path as a hand-made marker). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include "../../daemon/mail.h"
 #include "../../daemon/request.h"
 #include "../../lib/fsutil.h"
+#include "../../lib/text.h"
 #include "ctl.h"
 #include "../../daemon/request_paths.h"
 
@@ -173,25 +175,74 @@ static int request_show(ctl *c, const char *id)
 	return 0;
 }
 
-/* Waits for csodd to take the marker: archived in approvals/done/, or
- * renamed .rejected with the reason beside it. */
-static int await_marker(ctl *c, const char *name)
+/* Is path the inode `marker` (the one this command wrote), renamed? */
+static int same_inode(const char *path, const struct stat *marker)
 {
-	char path[PATH_MAX + 64], done[PATH_MAX + 64], rejected[PATH_MAX + 64];
+	struct stat st;
+	return lstat(path, &st) == 0 && st.st_dev == marker->st_dev && st.st_ino == marker->st_ino;
+}
+
+/* The reason csodd wrote for a rejected marker, escaped; NULL unless the
+ * file is a regular file of approvals/'s owner (csodd): approvals/ is
+ * world-writable, so anyone could have left a "reason" there. */
+static char *daemon_reason(ctl *c, const char *name)
+{
+	char dir[PATH_MAX + 16], path[PATH_MAX + 64], raw[4097];
+	snprintf(dir, sizeof dir, "%s/approvals", c->spool);
+	snprintf(path, sizeof path, "%s/%s.reason", dir, name);
+	struct stat dir_st, st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	ssize_t n = -1;
+	if (stat(dir, &dir_st) == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == dir_st.st_uid)
+		n = read(fd, raw, sizeof raw - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	while (n > 0 && raw[n - 1] == '\n')
+		n--;
+	raw[n] = '\0';
+	return csod_escape(raw);
+}
+
+/* Is the inode `marker` in approvals/done/ as name or name.<time> (a
+ * resend of the same name)? */
+static int archived(ctl *c, const char *name, const struct stat *marker)
+{
+	char done[PATH_MAX + 16], path[PATH_MAX + 300];
+	snprintf(done, sizeof done, "%s/approvals/done", c->spool);
+	DIR *dh = opendir(done);
+	struct dirent *e;
+	int found = 0;
+	size_t n = strlen(name);
+	while (dh && !found && (e = readdir(dh)))
+		if (strncmp(e->d_name, name, n) == 0 && (!e->d_name[n] || e->d_name[n] == '.') &&
+		    snprintf(path, sizeof path, "%s/%s", done, e->d_name) < (int)sizeof path)
+			found = same_inode(path, marker);
+	if (dh)
+		closedir(dh);
+	return found;
+}
+
+/* Waits for csodd to take the marker (the inode `marker`): archived in
+ * approvals/done/, or renamed .rejected with the reason beside it. Only
+ * that inode counts: a file left under those names by someone else says
+ * nothing about this marker. */
+static int await_marker(ctl *c, const char *name, const struct stat *marker)
+{
+	char path[PATH_MAX + 64], rejected[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/approvals/%s", c->spool, name);
-	snprintf(done, sizeof done, "%s/approvals/done/%s", c->spool, name);
 	snprintf(rejected, sizeof rejected, "%s/approvals/%s.rejected", c->spool, name);
 	for (int i = 0; i < 200; i++) {
-		if (access(rejected, F_OK) == 0) {
-			char reason_path[PATH_MAX + 64], *reason = NULL;
-			snprintf(reason_path, sizeof reason_path, "%s/approvals/%s.reason",
-			         c->spool, name);
-			csod_read_file(reason_path, 4096, &reason, NULL, NULL);
+		if (same_inode(rejected, marker)) {
+			char *reason = daemon_reason(c, name);
 			ctl_error("%s was rejected: %s", name, reason ? reason : "(no reason)");
 			free(reason);
 			return 1;
 		}
-		if (access(path, F_OK) != 0 && access(done, F_OK) == 0) {
+		if (!same_inode(path, marker) && archived(c, name, marker)) {
 			printf("%s: taken by csodd\n", name);
 			return 0;
 		}
@@ -251,7 +302,9 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 		return ctl_error("%s: name too long for a marker", id);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	size_t len = strlen(message);
-	if (fd < 0 || write(fd, message, len) != (ssize_t)len || fsync(fd) < 0) {
+	struct stat marker;
+	if (fd < 0 || write(fd, message, len) != (ssize_t)len || fsync(fd) < 0 ||
+	    fstat(fd, &marker) < 0) {
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
@@ -262,7 +315,7 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 		unlink(tmp);
 		return ctl_error("cannot write %s: %s", dest, strerror(errno));
 	}
-	return wait ? await_marker(c, name) : (printf("%s written\n", dest), 0);
+	return wait ? await_marker(c, name, &marker) : (printf("%s written\n", dest), 0);
 }
 
 static int request_download(ctl *c, int argc, char **argv)
