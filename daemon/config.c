@@ -60,6 +60,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "max_request_files",
 	                                   "workers",
 	                                   "log_level",
+	                                   "control_socket",
 	                                   "mail",
 	                                   "timestamp",
 	                                   "keys",
@@ -82,6 +83,13 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	TRY(cfg_int(r, root, "", "workers", 0, 256, &v));
 	c->workers = (int)v;
 	TRY(cfg_choice(r, root, "", "log_level", levels, &c->log_level));
+	TRY(cfg_string(r, root, "", "control_socket", &c->control_socket));
+	/* A socket's name has room for 107 bytes (sun_path). */
+	if (c->control_socket && (c->control_socket[0] != '/' || strlen(c->control_socket) > 107))
+		return cfg_fail(r, config_setting_get_member(root, "control_socket"),
+		                "control_socket",
+		                "expected an absolute path of at most 107 bytes, got \"%s\"",
+		                c->control_socket);
 	return 0;
 }
 
@@ -263,6 +271,7 @@ void csod_config_free(csod_config *c)
 	free(c->path);
 	free(c->spool);
 	free(c->log_level);
+	free(c->control_socket);
 	free(c->mail.transport);
 	free(c->mail.from);
 	free(c->mail.host);

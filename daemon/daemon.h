@@ -13,6 +13,7 @@
 #include "pki.h"
 
 struct csod_workers;
+struct csod_control;
 
 /* A small set of request ids. */
 typedef struct csod_idset {
@@ -39,6 +40,7 @@ typedef struct csod_daemon {
 	csod_idset views;      /* requests whose outbox views are stale (views.h) */
 	csod_idset views_busy; /* ... and those being rewritten now */
 	struct csod_workers *view_workers;
+	struct csod_control *control; /* csodctl's socket (control.h) */
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */
