@@ -33,6 +33,8 @@ extern char **environ;
 #define CONTROL_MAX         16
 #define CONTROL_MAX_PER_UID 4
 #define CONTROL_BACKLOG     32
+/* How often to look for the end of a csodctl that has no pidfd. */
+#define POLL_MS 100
 
 typedef struct control_child {
 	pid_t pid;
@@ -131,10 +133,16 @@ csod_control *csod_control_open(const csod_config *cfg, const char *spool, const
 		snprintf(c->config_path, sizeof c->config_path, "%s", config_path);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
 	int rc = -1;
-	if (csod_control_socket_path(cfg, spool, c->path, sizeof c->path) < 0)
-		csod_fail(err, "control socket: the path is longer than %zu bytes",
-		          sizeof c->path - 1);
-	else if (find_csodctl(c->csodctl, sizeof c->csodctl, err) < 0 || listen_on(c, err) < 0) {
+	if (csod_control_socket_path(cfg, spool, c->path, sizeof c->path) < 0) {
+		/* Only the default can be too long (the config checks its own
+		 * value): run without, as before there was a socket; root's
+		 * csodctl then works offline. */
+		csod_log(LOG_WARNING, NULL,
+		         "no control socket: %s/run/csod.sock is longer than %zu bytes; set "
+		         "control_socket (csod.conf(5)) for csodctl to reach csodd",
+		         spool, sizeof c->path - 1);
+		rc = 0;
+	} else if (find_csodctl(c->csodctl, sizeof c->csodctl, err) < 0 || listen_on(c, err) < 0) {
 		/* err says why */
 	} else if (spool_override && !(c->spool_override = strdup(spool_override)))
 		csod_fail(err, "out of memory");
@@ -237,16 +245,13 @@ static void start_one(csod_control *c, int conn, int64_t now_ms)
 		refuse(conn, "csodctl: csodd cannot start its csodctl: %s\n", strerror(rc));
 		return;
 	}
+	/* A pidfd in the epoll set says at once when it ends; where there is
+	 * none (valgrind, an old kernel), csod_control_tick looks. */
 	int pidfd = pidfd_open(pid, 0);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)pid};
-	if (pidfd < 0 || epoll_ctl(c->ep, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
-		/* Without a way to see it end, it does not run. */
-		csod_log(LOG_ERR, NULL, "control: cannot watch csodctl: %s", strerror(errno));
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		if (pidfd >= 0)
-			close(pidfd);
-		return;
+	if (pidfd >= 0 && epoll_ctl(c->ep, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
+		close(pidfd);
+		pidfd = -1;
 	}
 	csod_log(LOG_DEBUG, NULL, "control: uid %u (pid %d): csodctl %d", (unsigned)peer.uid,
 	         (int)peer.pid, (int)pid);
@@ -254,21 +259,22 @@ static void start_one(csod_control *c, int conn, int64_t now_ms)
 	    (control_child){pid, pidfd, peer.uid, now_ms + CONTROL_TIME_LIMIT_MS, 0};
 }
 
-static void reap(csod_control *c, pid_t pid)
+/* Forgets children[i] if it has ended: 1, else 0. */
+static int reap(csod_control *c, int i)
 {
-	for (int i = 0; i < c->n_children; i++) {
-		control_child *ch = &c->children[i];
-		int status;
-		if (ch->pid != pid || waitpid(pid, &status, WNOHANG) != pid)
-			continue;
-		if (WIFSIGNALED(status) && !ch->killed)
-			csod_log(LOG_ERR, NULL, "control: csodctl for uid %u died of signal %d",
-			         (unsigned)ch->uid, WTERMSIG(status));
+	control_child *ch = &c->children[i];
+	int status;
+	if (waitpid(ch->pid, &status, WNOHANG) != ch->pid)
+		return 0;
+	if (WIFSIGNALED(status) && !ch->killed)
+		csod_log(LOG_ERR, NULL, "control: csodctl for uid %u died of signal %d",
+		         (unsigned)ch->uid, WTERMSIG(status));
+	if (ch->pidfd >= 0) {
 		epoll_ctl(c->ep, EPOLL_CTL_DEL, ch->pidfd, NULL);
 		close(ch->pidfd);
-		c->children[i] = c->children[--c->n_children];
-		return;
 	}
+	c->children[i] = c->children[--c->n_children];
+	return 1;
 }
 
 void csod_control_on_events(csod_control *c, int64_t now_ms)
@@ -277,7 +283,9 @@ void csod_control_on_events(csod_control *c, int64_t now_ms)
 	int n = epoll_wait(c->ep, events, CONTROL_MAX + 1, 0);
 	for (int i = 0; i < n; i++) {
 		if (events[i].data.u64 != 0) {
-			reap(c, (pid_t)events[i].data.u64);
+			for (int k = 0; k < c->n_children; k++)
+				if (c->children[k].pid == (pid_t)events[i].data.u64 && reap(c, k))
+					break;
 			continue;
 		}
 		int conn;
@@ -296,6 +304,12 @@ int64_t csod_control_tick(csod_control *c, int64_t now_ms)
 	int64_t next = -1;
 	for (int i = 0; c && i < c->n_children; i++) {
 		control_child *ch = &c->children[i];
+		if (ch->pidfd < 0 && reap(c, i)) {
+			i--; /* the last child moved here */
+			continue;
+		}
+		if (ch->pidfd < 0 && (next < 0 || next > POLL_MS))
+			next = POLL_MS;
 		if (ch->killed)
 			continue;
 		if (now_ms >= ch->deadline_ms) {
@@ -318,7 +332,8 @@ void csod_control_close(csod_control *c)
 	for (int i = 0; i < c->n_children; i++) {
 		kill(c->children[i].pid, SIGTERM);
 		waitpid(c->children[i].pid, NULL, 0);
-		close(c->children[i].pidfd);
+		if (c->children[i].pidfd >= 0)
+			close(c->children[i].pidfd);
 	}
 	struct stat st;
 	if (c->listen_fd >= 0) {

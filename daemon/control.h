@@ -17,7 +17,8 @@ typedef struct csod_control csod_control;
 
 /* Binds the socket of cfg (control_socket, or <spool>/run/csod.sock; spool
  * is the resolved spool) and finds csodctl beside csodd. A socket left by a
- * crash is replaced; one where another process answers is an error.
+ * crash is replaced; one where another process answers is an error. A
+ * default path too long for a socket is logged, and csodd runs without.
  * config_path and spool_override are passed on to each csodctl. */
 csod_control *csod_control_open(const csod_config *cfg, const char *spool, const char *config_path,
                                 const char *spool_override, csod_error *err);

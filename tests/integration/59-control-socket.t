@@ -208,6 +208,9 @@ for s in held:  # csodd answers each idle one with an error after a while
     sys.stdout.write(repr(data) + "\n")' "$SOCK" "$T_DIR/plain/held" >"$T_DIR/idle.out" 2>&1 &
 idle=$!
 wait_for 10 test -e "$T_DIR/plain/held"
+plain_uid=$(id -u "csr-plain$S")
+wait_for 20 sh -c "[ \$(pgrep -fc -- '--serve --caller-uid $plain_uid ') -ge 4 ]"
+ok $? "csodd answers each connection with a csodctl of its own"
 out=$(uctl plain request list 2>&1)
 like "$out" "csodd is busy" "a fifth connection of the same user is turned away"
 out=$(uctl mrao request list 2>&1)
@@ -239,6 +242,20 @@ out=$(csodctl --offline --config "$CONF" request show "$id2" 2>&1)
 like "$out" "Request: +$id2" "--offline works for root"
 out=$(csodctl --config "$CONF" keys rotate-master 2>&1)
 ok $? "keys rotate-master runs offline ($out)"
+# A spool so deep that its default socket would not fit in a socket's name:
+# csodd says so and runs without one; root's csodctl works offline.
+LONG=$T_DIR/$(printf 'd%.0s' $(seq 1 110))
+csodd --config "$CONF" --spool "$LONG" --foreground 2>"$T_DIR/long.log" &
+long_pid=$!
+wait_for 60 grep -q "no control socket: .* is longer than 107 bytes; set control_socket" "$T_DIR/long.log"
+ok $? "with a spool too deep for the default socket csodd says so"
+check "and keeps running" kill -0 "$long_pid"
+out=$(csodctl --config "$CONF" --spool "$LONG" developer list 2>&1)
+like "$out" "csr-dev1$S" "root's csodctl works offline beside it"
+kill "$long_pid"
+wait "$long_pid"
+ok $? "and it stops cleanly"
+cat "$T_DIR/long.log" >>"$LOG"
 if grep -q "Sanitizer" "$LOG"; then
 	fail "no sanitizer report from csodd's csodctls"
 	grep -A20 Sanitizer "$LOG" | head -40 | sed 's/^/#   /'

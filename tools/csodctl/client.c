@@ -64,11 +64,9 @@ int ctl_client(int fd, int json, int argc, char **argv)
 		args[n++] = "--json";
 	for (int i = 0; i < argc; i++)
 		args[n++] = argv[i];
-	if (csod_wire_send_request(fd, n, args) < 0) {
-		int e = errno;
-		close(fd);
-		return ctl_error("cannot send the command to csodd: %s", strerror(e));
-	}
+	/* csodd may answer before it reads (when it is busy) and close: its
+	 * answer is read even when sending failed. */
+	int send_error = csod_wire_send_request(fd, n, args) < 0 ? errno : 0;
 	shutdown(fd, SHUT_WR);
 	static char buf[CSOD_WIRE_MAX_DATA];
 	int out = -1, status = -1;
@@ -77,7 +75,9 @@ int ctl_client(int fd, int json, int argc, char **argv)
 		size_t len;
 		csod_error err;
 		if (csod_wire_read_frame(fd, &tag, buf, &len, &err) < 0) {
-			status = ctl_error("csodd: %s", err.msg);
+			status = send_error ? ctl_error("cannot send the command to csodd: %s",
+			                                strerror(send_error))
+			                    : ctl_error("csodd: %s", err.msg);
 		} else if (tag == CSOD_WIRE_STDOUT) {
 			fwrite(buf, 1, len, stdout);
 		} else if (tag == CSOD_WIRE_STDERR) {
