@@ -242,6 +242,30 @@ out=$(csodctl --offline --config "$CONF" request show "$id2" 2>&1)
 like "$out" "Request: +$id2" "--offline works for root"
 out=$(csodctl --config "$CONF" keys rotate-master 2>&1)
 ok $? "keys rotate-master runs offline ($out)"
+# A crash leaves the socket behind: root's csodctl goes offline (nobody
+# answers), and the next csodd replaces it.
+start_daemon || exit 1
+wait_for 10 test -S "$SOCK"
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+check "a crash leaves the socket" test -S "$SOCK"
+out=$(csodctl --config "$CONF" request list 2>&1)
+ok $? "root's csodctl works offline when nobody answers on the socket"
+out=$(uctl rao request list 2>&1)
+like "$out" "cannot reach csodd on $SOCK: Connection refused" "an RAO is told csodd does not answer"
+start_daemon || exit 1
+out=$(uctl rao request list 2>&1)
+is "$(ids_of "$out")" "$(sorted "$id1" "$id3")" "the next csodd replaces the old socket and answers"
+# A second csodd (another spool) told to use the same socket does not take it.
+sed "s|^spool = .*|spool = \"$T_DIR/spool2\";|" "$CONF" >"$T_DIR/second.conf"
+printf 'control_socket = "%s";\n' "$SOCK" >>"$T_DIR/second.conf"
+out=$(timeout 60 csodd --config "$T_DIR/second.conf" --foreground 2>&1)
+is "$?" 1 "a second csodd does not take a socket where csodd answers"
+like "$out" "control socket $SOCK: another process answers there" "saying so"
+check "and the first still answers" uctl mrao request list
+stop_daemon
+
 # A spool so deep that its default socket would not fit in a socket's name:
 # csodd says so and runs without one; root's csodctl works offline.
 LONG=$T_DIR/$(printf 'd%.0s' $(seq 1 110))
