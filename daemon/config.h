@@ -98,6 +98,8 @@ typedef struct csod_config {
 	csod_timestamp_config timestamp;
 	csod_keys_config keys;
 	csod_ca_config ca;
+	/* csodctl's way in (control.h); NULL: <spool>/run/csod.sock */
+	char *control_socket;
 	csod_organization *organizations;
 	int n_organizations;
 	csod_developer *developers;

@@ -21,6 +21,8 @@ typedef struct developer_list {
 static void print_developer(void *ctx, const csod_dev_record *d)
 {
 	developer_list *l = ctx;
+	if (!ctl_may_see(l->c, d->user, d->organization, d->department))
+		return;
 	const char *f[5] = {d->user, d->email, d->name, d->organization, d->department};
 	static const char *const names[5] = {"user", "email", "name", "organization", "department"};
 	for (int i = 0; i < 5; i++)
@@ -255,6 +257,8 @@ int cmd_developer(ctl *c, int argc, char **argv)
 	if (argc < 1)
 		return ctl_error("usage: csodctl developer list|add|remove");
 	int writing = strcmp(argv[0], "list") != 0;
+	if (!writing && !c->is_root && !c->admin)
+		return ctl_error("%s is not an administrator", c->user);
 	csod_db *db = ctl_open_db(c, writing);
 	if (!db)
 		return 1;
