@@ -255,6 +255,8 @@ ok $? "root's csodctl works offline when nobody answers on the socket"
 out=$(uctl rao request list 2>&1)
 like "$out" "cannot reach csodd on $SOCK: Connection refused" "an RAO is told csodd does not answer"
 start_daemon || exit 1
+# start_daemon returns on what the first start made: wait for the socket.
+wait_for 20 runuser -u "csr-rao$S" -- csodctl --socket "$SOCK" request list
 out=$(uctl rao request list 2>&1)
 is "$(ids_of "$out")" "$(sorted "$id1" "$id3")" "the next csodd replaces the old socket and answers"
 # A second csodd (another spool) told to use the same socket does not take it.
