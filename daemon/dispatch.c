@@ -8,7 +8,6 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
-#include "notify.h"
 #include "sign_job.h"
 #include "workers.h"
 
@@ -24,10 +23,9 @@ static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
 {
 	snprintf(r->error, sizeof r->error, "%s", reason);
 	csod_error err;
-	if (csod_request_transition(d, r, "failed", "csodd", &err) < 0)
+	if (csod_request_transition_mail(d, r, "failed", "csodd", "failed", &err) < 0)
 		csod_log(LOG_ERR, r->id, "%s", err.msg);
 	remove_store(d, r->id);
-	csod_notify(d, r, "failed");
 }
 
 /* *on_order is set when the developer's certificate is still on order. */
@@ -159,12 +157,12 @@ static void finish(csod_daemon *d, csod_sign_job *job)
 	r.signed_at = csod_now();
 	r.expires = r.signed_at + d->cfg->retention_s;
 	csod_error err;
-	if (csod_request_transition(d, &r, "signed", "csodd", &err) < 0) {
+	/* The notice is queued with the state: once signed is committed, the
+	 * originals can go. */
+	if (csod_request_transition_mail(d, &r, "signed", "csodd", "signed", &err) < 0)
 		csod_log(LOG_ERR, r.id, "%s", err.msg);
-	} else {
+	else
 		remove_store(d, r.id);
-		csod_notify(d, &r, "signed");
-	}
 	csod_request_free(&r);
 }
 

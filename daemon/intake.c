@@ -32,6 +32,7 @@
 #include "developers.h"
 #include "dispatch.h"
 #include "intake_job.h"
+#include "mail.h"
 #include "names.h"
 #include "notify.h"
 #include "views.h"
@@ -113,13 +114,22 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 		snprintf(r->state, sizeof r->state, "failed");
 		snprintf(r->error, sizeof r->error, "%s", job->err.msg);
 	}
+	int failed = job->rc < 0;
+	int auto_approve = !failed && csod_auto_approve_effective(d, r->organization);
+	/* The mail that announces the new request goes in with it. */
+	csod_notice *mail = failed         ? csod_notice_build(d, r, "failed")
+	                    : auto_approve ? NULL
+	                                   : csod_notice_build(d, r, "approval_needed");
 	csod_error dberr;
-	if (csod_request_insert(d->db, r, &dberr) < 0) {
+	int rc = csod_request_insert(d->db, r, mail, &dberr);
+	if (rc == 0 && csod_notice_count(mail) > 0 && d->mailer)
+		csod_mailer_wake(d->mailer);
+	csod_notice_free(mail);
+	if (rc < 0) {
 		/* Leave the incoming copy: the next start retries. */
 		csod_log(LOG_ERR, id, "%s", dberr.msg);
 		return;
 	}
-	int failed = job->rc < 0;
 	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", r->developer,
 	           r->drop_name, r->n_files, failed ? "; failed: " : "", failed ? r->error : "");
 	remove_incoming(d, id, r->developer);
@@ -127,12 +137,8 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	         r->developer, r->drop_name, r->n_files, failed ? "failed: " : "created",
 	         failed ? r->error : "");
 	csod_views_mark(d, id);
-	if (failed)
-		csod_notify(d, r, "failed");
-	else if (csod_auto_approve_effective(d, r->organization))
+	if (auto_approve)
 		csod_dispatch_approve(d, r, "auto-approve", "");
-	else
-		csod_notify(d, r, "approval_needed");
 }
 
 void csod_intake_collect(csod_daemon *d)

@@ -14,6 +14,8 @@
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "audit.h"
+#include "mail.h"
+#include "notify.h"
 #include "states.h"
 #include "views.h"
 
@@ -235,16 +237,27 @@ void csod_view_clear(csod_view *v)
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
                             csod_error *err)
 {
+	return csod_request_transition_mail(d, r, state, actor, NULL, err);
+}
+
+int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *state,
+                                 const char *actor, const char *notice, csod_error *err)
+{
 	char from[16];
 	snprintf(from, sizeof from, "%s", r->state);
 	if (!csod_state_allowed(from, state))
 		return csod_fail(err, "request %s cannot go from %s to %s", r->id, from, state);
 	snprintf(r->state, sizeof r->state, "%s", state);
 	r->updated = csod_now();
-	if (csod_db_begin(d->db) < 0)
+	/* Rendered before the transaction: templates are files. */
+	csod_notice *mail = notice ? csod_notice_build(d, r, notice) : NULL;
+	if (csod_db_begin(d->db) < 0) {
+		csod_notice_free(mail);
 		return csod_fail(err, "database busy");
-	if (csod_request_update(d->db, r, err) < 0) {
+	}
+	if (csod_request_update(d->db, r, err) < 0 || csod_notice_queue(d->db, mail, err) < 0) {
 		csod_db_rollback(d->db);
+		csod_notice_free(mail);
 		return -1;
 	}
 	csod_audit(d->db, actor, "request.state", r->id, "%s -> %s%s%s", from, state,
@@ -252,11 +265,15 @@ int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, 
 	           strcmp(state, "failed") == 0 ? r->error : "");
 	if (csod_db_commit(d->db) < 0) {
 		csod_db_rollback(d->db);
+		csod_notice_free(mail);
 		return csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
 	}
 	csod_log(strcmp(state, "failed") == 0 ? LOG_WARNING : LOG_INFO, r->id, "%s -> %s%s%s", from,
 	         state, strcmp(state, "failed") == 0 ? ": " : "",
 	         strcmp(state, "failed") == 0 ? r->error : "");
 	csod_views_mark(d, r->id);
+	if (csod_notice_count(mail) > 0 && d->mailer)
+		csod_mailer_wake(d->mailer);
+	csod_notice_free(mail);
 	return 0;
 }

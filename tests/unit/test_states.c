@@ -111,7 +111,7 @@ static void test_round_trip_and_transitions(void **state)
 	csod_request r, back;
 	new_request(&r);
 	csod_error err;
-	assert_int_equal(csod_request_insert(f->d.db, &r, &err), 0);
+	assert_int_equal(csod_request_insert(f->d.db, &r, NULL, &err), 0);
 	assert_int_equal(csod_request_load(f->d.db, r.id, &back), 0);
 	assert_string_equal(back.developer, "dagwood");
 	assert_string_equal(back.digests, "sha256,sha1");
