@@ -90,6 +90,7 @@ static int find_session_socket(int port)
 
 void csod_mail_session_attach(csod_mail_abort *a, int port)
 {
+	csod_mail_session_detach(a); /* a previous address's, if any */
 	int fd = find_session_socket(port);
 	int mine = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	pthread_mutex_lock(&a->lock);

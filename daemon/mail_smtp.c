@@ -64,6 +64,9 @@ static void on_event(smtp_session_t session, int event, void *arg, ...)
 	if (event == SMTP_EV_CONNECT) {
 		w->connected = 1;
 		csod_mail_session_attach(w->abort, w->mc->port);
+	} else if (event == SMTP_EV_DISCONNECT) {
+		/* libesmtp may go on to another of the host's addresses. */
+		csod_mail_session_detach(w->abort);
 	} else if (event == SMTP_EV_EXTNA_STARTTLS) {
 		w->starttls_missing = 1;
 	} else if (event == SMTP_EV_STARTTLS_OK) {
