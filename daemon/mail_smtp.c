@@ -67,6 +67,10 @@ static void on_event(smtp_session_t session, int event, void *arg, ...)
 	} else if (event == SMTP_EV_DISCONNECT) {
 		/* libesmtp may go on to another of the host's addresses. */
 		csod_mail_session_detach(w->abort);
+	} else if (event == SMTP_EV_MESSAGEDATA) {
+		/* The message is being sent (the monitor does not see it). */
+		snprintf(w->last, sizeof w->last, "the message");
+		w->answered = 0;
 	} else if (event == SMTP_EV_EXTNA_STARTTLS) {
 		w->starttls_missing = 1;
 	} else if (event == SMTP_EV_STARTTLS_OK) {
@@ -93,7 +97,7 @@ static void on_monitor(const char *buf, int len, int writing, void *arg)
 		w->heard = w->answered = 1;
 		return;
 	}
-	/* The last line written: a command, or the "." ending the message. */
+	/* The last line written, when it is a command. */
 	int end = len;
 	while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
 		end--;
@@ -102,8 +106,6 @@ static void on_monitor(const char *buf, int len, int writing, void *arg)
 		start--;
 	static const char *const verbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH",
 	                                    "MAIL", "RCPT", "DATA",     "QUIT"};
-	if (end - start == 1 && buf[start] == '.')
-		snprintf(w->last, sizeof w->last, "the message");
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
 		size_t n = strlen(verbs[i]);
 		if ((size_t)(end - start) >= n && strncasecmp(buf + start, verbs[i], n) == 0)

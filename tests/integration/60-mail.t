@@ -205,6 +205,8 @@ wait_state s.sha256 signed
 ids=$(basename "$(request_dir s.sha256)")
 wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT attempts FROM mail_queue WHERE request_id='$ids' AND state='queued'\" | grep -q '^[1-9]'"
 ok $? "a server slower than mail.timeout: the attempt ends, the mail stays queued"
+like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$ids'")" \
+	"no answer to the message within 2 s" "with the reason: where the server went quiet"
 make_hash_drop s2.sha256
 drop_by_rename s2.sha256
 wait_state s2.sha256 signed

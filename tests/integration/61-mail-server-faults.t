@@ -21,7 +21,7 @@ q() { sqlite3 "$DB" "$1"; }
 server_mode() { echo "$1" >"$FAULTS/mode"; }
 # mail_config TIMEOUT MAX_AGE: csodd's mail group for this server.
 mail_config() {
-	sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port = $PORT; starttls = \"never\"; from = \"csod@dithercons.com\"; retry = \"2s\"; timeout = \"$1\"; max_age = \"$2\"; };|" "$CONF"
+	sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port = $PORT; starttls = \"if-available\"; from = \"csod@dithercons.com\"; retry = \"2s\"; timeout = \"$1\"; max_age = \"$2\"; };|" "$CONF"
 }
 reloads() { grep -c "configuration reloaded" "$LOG"; }
 reload() {
@@ -47,6 +47,26 @@ mail_config 30s 1h
 start_daemon || exit 1
 wait_for 30 sh -c "grep -l 'certificate [0-9]* issued' '$FAULTS'/new/*.eml 2>/dev/null | grep -q ."
 ok $? "mail goes out while the server accepts"
+
+# The notice is queued in the transaction of the state it announces. When
+# its row cannot be written (as if csodd died between the two), the request
+# is not signed either; before, it was signed and its mail was lost. After
+# a restart it is signed again, with its notice.
+q "CREATE TRIGGER no_mail BEFORE INSERT ON mail_queue BEGIN SELECT RAISE(ABORT, 'no mail now'); END;"
+make_hash_drop t.sha256
+drop_by_rename t.sha256
+wait_for 20 grep -q "no mail now" "$LOG"
+ok $? "the notice cannot be queued"
+sleep 1
+is "$(state_of t.sha256)" in_progress "so the request is not signed without it"
+q "DROP TRIGGER no_mail"
+stop_daemon
+start_daemon || exit 1
+wait_state t.sha256 signed
+ok $? "after a restart it is signed"
+idt=$(basename "$(request_dir t.sha256)")
+wait_for 20 sh -c "grep -l 'request $idt is signed' '$FAULTS'/new/*.eml 2>/dev/null | grep -q ."
+ok $? "and its notice is delivered"
 
 # 550: the server means it. The mail fails at once, is not tried again,
 # and the refusal is audited.
