@@ -124,7 +124,8 @@ ok $? "mail goes out over STARTTLS, the server's certificate checked against mai
 # libesmtp, finding them, waited for EHLO's answer with EHLO unsent, until
 # the timeout (now and then: a race). Each of these goes out at once.
 for i in $(seq 1 30); do csodctl --config "$CONF" request resend "$idt" >/dev/null; done
-wait_for 60 sh -c "[ \$(grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | wc -l) -ge 31 ]"
+wait_for 60 sh -c "[ \$(grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | wc -l) -ge 31 ] &&
+	sqlite3 '$SPOOL/state/csod.db' \"SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND state != 'sent'\" | grep -qx 0"
 ok $? "30 more messages over STARTTLS are delivered"
 is "$(sqlite3 "$SPOOL/state/csod.db" "SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND attempts != 1")" 0 \
 	"each at its first attempt"

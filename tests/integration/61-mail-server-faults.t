@@ -100,7 +100,9 @@ second=$(kept new "$idb")
 like "$(header Message-ID "$first")" "^Message-ID: <.+@.+>$" "the message has a Message-ID"
 is "$(header Message-ID "$second")" "$(header Message-ID "$first")" "the retry has the same Message-ID"
 is "$(header Date "$second")" "$(header Date "$first")" "and the same Date"
-is "$(q "SELECT state FROM mail_queue WHERE request_id='$idb'")" sent "the mail is recorded as sent"
+# The server has the message before csodd has its answer recorded.
+wait_for 10 sh -c "sqlite3 '$DB' \"SELECT state FROM mail_queue WHERE request_id='$idb'\" | grep -qx sent"
+ok $? "the mail is recorded as sent"
 
 # A server that never greets: the reason says so (not a STARTTLS failure).
 server_mode silent
@@ -157,7 +159,8 @@ start_daemon || exit 1
 pattern=$(IFS='|'; echo "${stalled[*]}")
 wait_for 30 sh -c "[ \$(grep -l -E 'request ($pattern) is signed' '$FAULTS'/new/*.eml 2>/dev/null | wc -l) -ge 4 ]"
 ok $? "they are delivered after a restart, once the server works"
-is "$(q "SELECT count(*) FROM mail_queue WHERE request_id IN ($in_list) AND state='sent'")" 4 "and recorded as sent"
+wait_for 10 sh -c "sqlite3 '$DB' \"SELECT count(*) FROM mail_queue WHERE request_id IN ($in_list) AND state='sent'\" | grep -qx 4"
+ok $? "and recorded as sent"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing
