@@ -8,13 +8,21 @@
 #   make demo       run the daemon on its embedded default, sign a sample
 #   make bench      benchmarks against the peers (bench/README.md)
 #   make fuzz       libFuzzer targets (clang), see fuzz/
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (an existing csod.conf is kept;
+#                   the new one goes beside it as csod.conf.dist)
+#   make deb        the Debian package, into build/deb/ (debian/, README.md)
+
+# The one version of csod: binaries print it (--version), debian/changelog's
+# top entry carries it (tests/integration/47-install.t checks they agree).
+VERSION := $(shell cat VERSION)
 
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
+# Debian 12 ships units in /lib/systemd/system (debian/rules sets it).
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 libesmtp-1.0 jansson
+PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 libesmtp-1.0 jansson libacl libsystemd
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is loaded at run time, only for timestamps (signers/common/curl_runtime.c):
@@ -22,9 +30,14 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 
 # snprintf into fixed buffers truncates on purpose (names are bounded before use).
-WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+# The project's own builds and `make check` fail on any warning; a packager's
+# newer compiler may warn about more, so debian/rules builds with WERROR=.
+WERROR ?= -Werror
+WARN = -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+# CPPFLAGS and LDFLAGS come from the caller (dpkg-buildflags: fortify, relro, now).
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DCSOD_VERSION='"$(VERSION)"' $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+LINK = $(CC) $(CFLAGS) $(LDFLAGS)
 LDLIBS = $(PKG_LIBS) -lpthread -ldl
 
 # The sanitizer build used by `make check` lives in its own tree.
@@ -48,12 +61,15 @@ LIBCSOD := $(B)/libcsod.a
 BINS := $(B)/bin/csodd $(B)/bin/csodctl $(B)/bin/csod-sign
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit integration demo bench fuzz install clean format format-check valgrind valgrind-core
+.PHONY: all deps check unit integration demo bench fuzz install deb clean format format-check valgrind valgrind-core
 all: $(BINS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The version is compiled into each program's main file.
+$(call obj,$(CSODD_SRC) tools/csodctl/main.c tools/csod-sign/main.c): VERSION
 
 $(LIBCSOD): $(call obj,$(LIB_SRC) $(SIGN_SRC) $(WATCH_SRC) $(CORE_SRC))
 	@mkdir -p $(dir $@)
@@ -61,19 +77,19 @@ $(LIBCSOD): $(call obj,$(LIB_SRC) $(SIGN_SRC) $(WATCH_SRC) $(CORE_SRC))
 
 $(B)/bin/csodd: $(call obj,$(CSODD_SRC)) $(LIBCSOD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LDLIBS)
 
 $(B)/bin/csodctl: $(call obj,$(CSODCTL_SRC)) $(LIBCSOD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LDLIBS)
 
 $(B)/bin/csod-sign: $(call obj,$(SIGNTOOL_SRC)) $(LIBCSOD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(OBJ)/tests/unit/%.o $(LIBCSOD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(LINK) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 deps:
 	@sh scripts/deps.sh test
@@ -132,16 +148,26 @@ format:
 format-check:
 	sh scripts/format-check.sh
 
+# An administrator's configuration is never overwritten: when the file exists
+# the new one goes beside it as FILE.dist (as Debian's tools do).
+# $(call install_conf,MODE,SOURCE,TARGET)
+install_conf = if [ -e $(3) ]; then \
+		install -m $(1) $(2) $(3).dist && echo "kept $(3); the new one is $(3).dist"; \
+	else install -m $(1) $(2) $(3); fi
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(B)/bin/csodd $(DESTDIR)$(PREFIX)/sbin/csodd
 	install -m 0755 $(B)/bin/csodctl $(DESTDIR)$(PREFIX)/bin/csodctl
 	install -m 0755 $(B)/bin/csod-sign $(DESTDIR)$(PREFIX)/bin/csod-sign
 	install -d $(DESTDIR)$(SYSCONFDIR)/csod $(DESTDIR)$(SYSCONFDIR)/csod/templates
-	install -m 0640 etc/csod.conf $(DESTDIR)$(SYSCONFDIR)/csod/csod.conf
-	for t in etc/templates/*; do [ -f "$$t" ] && install -m 0644 "$$t" $(DESTDIR)$(SYSCONFDIR)/csod/templates/ || true; done
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
-	sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/csodd.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/csodd.service
+	$(call install_conf,0640,etc/csod.conf,$(DESTDIR)$(SYSCONFDIR)/csod/csod.conf)
+	for t in etc/templates/*; do \
+		[ -f "$$t" ] || continue; \
+		$(call install_conf,0644,"$$t",$(DESTDIR)$(SYSCONFDIR)/csod/templates/$$(basename "$$t")); \
+	done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/csodd.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/csodd.service
 	install -m 0644 systemd/csod.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/csod.conf
 	install -m 0644 systemd/csod.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/csod.conf
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
@@ -149,6 +175,29 @@ install: all
 	install -m 0644 docs/csod-sign.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 docs/csodd.8 docs/csodctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 docs/csod.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+# The Debian package, built in a copy of the tree (dpkg-buildpackage writes
+# beside the tree it builds: here, not in the parent of the clone), with the
+# packager's flags (dpkg-buildflags) and -O2; the .deb is collected into
+# build/deb/. DEB_BUILD_OPTIONS may be overridden (e.g. parallel=4).
+DEB_BUILD_OPTIONS ?= nocheck parallel=2
+deb:
+	@sh scripts/deps.sh deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || { \
+		echo "debian/changelog says $$v, VERSION says $(VERSION): add an entry for $(VERSION) to debian/changelog" >&2; \
+		exit 1; }
+	@set -e; work=$$(mktemp -d /tmp/csod-deb.XXXXXX); trap 'rm -rf "$$work"' EXIT; \
+	mkdir "$$work/csod-$(VERSION)"; \
+	tar -cf - --exclude=./build --exclude=./.git --exclude=./debian/build \
+		--exclude=./debian/.debhelper --exclude=./debian/csod . | \
+		tar -xf - -C "$$work/csod-$(VERSION)"; \
+	(cd "$$work/csod-$(VERSION)" && \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u B -u CFLAGS -u CPPFLAGS -u LDFLAGS \
+		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -us -uc -b) \
+		>"$$work/build.log" 2>&1 || { tail -40 "$$work/build.log"; exit 1; }; \
+	rm -rf build/deb; mkdir -p build/deb; \
+	cp "$$work"/*.deb "$$work"/*.buildinfo "$$work"/*.changes "$$work/build.log" build/deb/; \
+	ls build/deb/*.deb
 
 clean:
 	rm -rf build

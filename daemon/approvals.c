@@ -58,8 +58,7 @@ static void reject(csod_daemon *d, const char *name, const char *actor, const ch
 	csod_write_file_atomic(tmp, reason_path, text, strlen(text), 0644, NULL);
 	if (rename(path, dest) < 0)
 		unlink(path);
-	csod_log(LOG_WARNING, id, "marker %s rejected: %s", name, reason);
-	csod_audit(d->db, actor, "approval.rejected", id, "%s: %s", name, reason);
+	csod_audit_at(d->db, LOG_WARNING, actor, "approval.rejected", id, "%s: %s", name, reason);
 }
 
 static void archive(csod_daemon *d, const char *name)
@@ -161,8 +160,14 @@ static void process_marker(csod_daemon *d, const char *name)
 		snprintf(r.approver, sizeof r.approver, "%s", actor);
 		snprintf(r.message, sizeof r.message, "%s", message);
 		csod_error err;
-		if (csod_request_transition_mail(d, &r, "declined", actor, "declined", &err) < 0)
-			csod_log(LOG_ERR, id, "%s", err.msg);
+		if (csod_request_transition_mail(d, &r, "declined", actor, "declined", &err) < 0) {
+			/* Not recorded (a full database): the request keeps its files
+			 * and still waits for a decision. */
+			csod_log(LOG_ERR, id, "%s; the request still waits for a decision",
+			         err.msg);
+			csod_request_free(&r);
+			return;
+		}
 		char store[PATH_MAX];
 		if (csod_spool_path(d, store, sizeof store, "store/%s", id) == 0)
 			csod_rm_rf(store);

@@ -32,6 +32,18 @@ static void entry_hash(const char *prev, int64_t time, const char *actor, const 
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* The audit row's one log line: request events carry the request's id in
+ * the usual [id] form, so that `journalctl | grep ID` finds them too. */
+static void log_event(int level, const char *actor, const char *action, const char *object,
+                      const char *detail)
+{
+	int about_request =
+	    object && (strncmp(action, "request.", 8) == 0 || strncmp(action, "approval.", 9) == 0);
+	csod_log(level, about_request ? object : NULL, "audit: %s %s%s%s%s%s", actor, action,
+	         about_request || !object ? "" : " ", about_request || !object ? "" : object,
+	         detail[0] ? " " : "", detail);
+}
+
 int csod_audit(csod_db *db, const char *actor, const char *action, const char *object,
                const char *detail_fmt, ...)
 {
@@ -42,8 +54,26 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 		vsnprintf(detail, sizeof detail, detail_fmt, ap);
 		va_end(ap);
 	}
-	csod_log(LOG_NOTICE, NULL, "audit: %s %s %s %s", actor, action, object ? object : "-",
-	         detail);
+	return csod_audit_record(db, LOG_NOTICE, actor, action, object, detail);
+}
+
+int csod_audit_at(csod_db *db, int level, const char *actor, const char *action, const char *object,
+                  const char *detail_fmt, ...)
+{
+	char detail[2048] = "";
+	if (detail_fmt) {
+		va_list ap;
+		va_start(ap, detail_fmt);
+		vsnprintf(detail, sizeof detail, detail_fmt, ap);
+		va_end(ap);
+	}
+	return csod_audit_record(db, level, actor, action, object, detail);
+}
+
+int csod_audit_record(csod_db *db, int level, const char *actor, const char *action,
+                      const char *object, const char *detail)
+{
+	log_event(level, actor, action, object, detail);
 	/* Outside a transaction: take the write lock first, so that csodd and
 	 * csodctl appending at once queue up instead of forking the chain.
 	 * Inside one, a savepoint nests in the caller's. */
@@ -85,13 +115,19 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
 		if (csod_db_setting_set(db, "audit_head", head, NULL) < 0)
 			rc = -1;
 	}
-	if (rc == 0)
-		csod_db_exec(db, own ? "COMMIT" : "RELEASE audit", NULL);
-	else
-		csod_db_exec(db, own ? "ROLLBACK" : "ROLLBACK TO audit; RELEASE audit", NULL);
-	if (rc < 0)
+	if (rc == 0 && own && csod_db_exec(db, "COMMIT", NULL) < 0)
+		rc = -1;
+	else if (rc == 0 && !own)
+		csod_db_exec(db, "RELEASE audit", NULL);
+	if (rc < 0) {
+		/* The reason before the rollback's own message replaces it; and
+		 * nothing to undo when SQLite already rolled back (a full disk). */
 		csod_log(LOG_ERR, NULL, "audit: cannot record %s %s: %s", action,
 		         object ? object : "-", sqlite3_errmsg(db->sql));
+		if (!sqlite3_get_autocommit(db->sql))
+			csod_db_exec(db, own ? "ROLLBACK" : "ROLLBACK TO audit; RELEASE audit",
+			             NULL);
+	}
 	return rc;
 }
 

@@ -2,12 +2,16 @@
  * (developers' organizations and departments, admins' users and scopes). */
 #include "config.h"
 
+#include <ctype.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../lib/fsutil.h"
 #include "../signers/signer.h"
 #include "config_read.h"
 #include "developers.h"
@@ -28,6 +32,7 @@ static void set_defaults(csod_config *c)
 	c->auto_approve = 0;
 	c->max_file_size = 4LL << 30;
 	c->max_request_files = 1000;
+	c->min_free_space = 64LL << 20;
 	c->workers = 0;
 	c->log_level = strdup("info");
 	c->mail.transport = strdup("spool");
@@ -41,7 +46,7 @@ static void set_defaults(csod_config *c)
 	c->timestamp.timeout_s = 10;
 	c->timestamp.retries = 2;
 	c->keys.backend = strdup("database");
-	c->keys.master_key_file = strdup("state/master.key");
+	c->keys.master_key_file = NULL;
 	c->ca.backend = strdup("local");
 	c->ca.command_timeout_s = 60;
 	c->ca.key_algorithm = strdup("rsa");
@@ -49,15 +54,37 @@ static void set_defaults(csod_config *c)
 	c->ca.term_years = 1;
 }
 
+/* min_free_space: a size, or a share of the spool's filesystem ("1%"). */
+static int read_min_free_space(cfg_reader *r, const config_setting_t *root, csod_config *c)
+{
+	const config_setting_t *s = config_setting_get_member(root, "min_free_space");
+	const char *text = s ? config_setting_get_string(s) : NULL;
+	size_t n = text ? strlen(text) : 0;
+	if (n == 0 || text[n - 1] != '%')
+		return cfg_size(r, root, "", "min_free_space", &c->min_free_space);
+	char *end = NULL;
+	long pct = isdigit((unsigned char)text[0]) ? strtol(text, &end, 10) : -1;
+	if (end != text + n - 1 || pct < 1 || pct > 50)
+		return cfg_fail(r, s, "min_free_space",
+		                "expected a size such as \"64M\" or a share from \"1%%\" to "
+		                "\"50%%\", got \"%s\"",
+		                text);
+	c->min_free_percent = (int)pct;
+	c->min_free_space = 0;
+	return 0;
+}
+
 static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 {
 	static const char *const keys[] = {"spool",
+	                                   "state_dir",
 	                                   "settle_ms",
 	                                   "poll_interval",
 	                                   "retention",
 	                                   "auto_approve",
 	                                   "max_file_size",
 	                                   "max_request_files",
+	                                   "min_free_space",
 	                                   "workers",
 	                                   "log_level",
 	                                   "mail",
@@ -67,21 +94,35 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "organizations",
 	                                   "developers",
 	                                   "admins",
+	                                   "approvers_group",
 	                                   NULL};
 	static const char *const levels[] = {"debug", "info", "notice", "warning", "error", NULL};
 	int64_t v;
 	TRY(cfg_only_keys(r, root, "", keys));
 	TRY(cfg_string(r, root, "", "spool", &c->spool));
+	TRY(cfg_string(r, root, "", "state_dir", &c->state_dir));
 	TRY(cfg_int(r, root, "", "settle_ms", 0, 3600000, &c->settle_ms));
 	TRY(cfg_int(r, root, "", "poll_interval", 0, 86400, &c->poll_interval_s));
 	TRY(cfg_duration(r, root, "", "retention", &c->retention_s));
 	TRY(cfg_bool(r, root, "", "auto_approve", &c->auto_approve));
 	TRY(cfg_size(r, root, "", "max_file_size", &c->max_file_size));
 	TRY(cfg_int(r, root, "", "max_request_files", 1, 1000000, &c->max_request_files));
+	TRY(read_min_free_space(r, root, c));
 	v = c->workers;
 	TRY(cfg_int(r, root, "", "workers", 0, 256, &v));
 	c->workers = (int)v;
 	TRY(cfg_choice(r, root, "", "log_level", levels, &c->log_level));
+	TRY(cfg_string(r, root, "", "approvers_group", &c->approvers_group));
+	/* Resolved now, like the admins' users: a group that does not exist
+	 * is a config error, not an ACL entry that silently grants nothing. */
+	if (c->approvers_group) {
+		struct group *gr = getgrnam(c->approvers_group);
+		if (!gr)
+			return cfg_fail(r, config_setting_get_member(root, "approvers_group"),
+			                "approvers_group", "no Unix group \"%s\" on this system",
+			                c->approvers_group);
+		c->approvers_gid = gr->gr_gid;
+	}
 	return 0;
 }
 
@@ -246,6 +287,15 @@ csod_config *csod_config_load(const char *path, const char *spool_override, csod
 		free(c->spool);
 		c->spool = strdup(spool_override);
 	}
+	if (!c->state_dir) {
+		size_t n = strlen(c->spool) + sizeof "/state";
+		if ((c->state_dir = malloc(n)))
+			snprintf(c->state_dir, n, "%s/state", c->spool);
+	}
+	if (!c->spool || !c->state_dir) {
+		csod_fail(err, "out of memory");
+		goto out;
+	}
 	rc = 0;
 out:
 	config_destroy(&cf);
@@ -262,7 +312,9 @@ void csod_config_free(csod_config *c)
 		return;
 	free(c->path);
 	free(c->spool);
+	free(c->state_dir);
 	free(c->log_level);
+	free(c->approvers_group);
 	free(c->mail.transport);
 	free(c->mail.from);
 	free(c->mail.host);
@@ -314,4 +366,21 @@ int csod_config_auto_approve(const csod_config *cfg, const char *organization)
 	if (org && org->auto_approve >= 0)
 		return org->auto_approve;
 	return cfg->auto_approve;
+}
+
+int csod_config_master_key(const csod_config *c, char *buf, size_t len, int *credential)
+{
+	*credential = 0;
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	if (creds && *creds && csod_path(buf, len, "%s/master.key", creds) == 0 &&
+	    access(buf, F_OK) == 0) {
+		*credential = 1;
+		return 0;
+	}
+	const char *file = c->keys.master_key_file;
+	if (!file)
+		return csod_path(buf, len, "%s/master.key", c->state_dir);
+	if (file[0] == '/')
+		return csod_path(buf, len, "%s", file);
+	return csod_path(buf, len, "%s/%s", c->spool, file);
 }

@@ -59,7 +59,8 @@ typedef struct csod_timestamp_config {
 
 typedef struct csod_keys_config {
 	char *backend;         /* "database" | "pkcs11" */
-	char *master_key_file; /* relative paths are taken from the spool */
+	char *master_key_file; /* relative paths are taken from the spool; NULL:
+	                        * <state_dir>/master.key */
 	char *pkcs11_module;
 	char *pkcs11_token;
 	char *pkcs11_pin_file;
@@ -79,14 +80,19 @@ typedef struct csod_ca_config {
 typedef struct csod_config {
 	char *path; /* the file this came from */
 	char *spool;
+	char *state_dir; /* database, master key, lock; default <spool>/state */
 	int64_t settle_ms;
 	int64_t poll_interval_s; /* 0 = no periodic scan */
 	int64_t retention_s;
 	int auto_approve;
 	int64_t max_file_size;
 	int64_t max_request_files;
-	int workers;     /* signing threads; 0 = one per core */
-	char *log_level; /* "debug" | "info" | "notice" | "warning" | "error" */
+	int64_t min_free_space; /* bytes kept free on the spool, unless ... */
+	int min_free_percent;   /* ... a share of its filesystem is given (1-50) */
+	int workers;            /* signing threads; 0 = one per core */
+	char *log_level;        /* "debug" | "info" | "notice" | "warning" | "error" */
+	char *approvers_group;  /* may read requests/ besides the admins; NULL = none */
+	gid_t approvers_gid;    /* resolved from approvers_group at load time */
 	csod_mail_config mail;
 	csod_timestamp_config timestamp;
 	csod_keys_config keys;
@@ -98,6 +104,12 @@ typedef struct csod_config {
 	csod_admin *admins;
 	int n_admins;
 } csod_config;
+
+/* Where the master key file is: keys.master_key_file, else
+ * <state_dir>/master.key. Under systemd, a credential named master.key
+ * (LoadCredential=master.key:PATH, so in $CREDENTIALS_DIRECTORY) takes its
+ * place: *credential is then set, and the file is read, never created. */
+int csod_config_master_key(const csod_config *c, char *buf, size_t len, int *credential);
 
 /* Parses path. spool_override (may be NULL) replaces the file's `spool`.
  * Every error names the file, the line and the key, and what was expected. */

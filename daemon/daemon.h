@@ -13,6 +13,7 @@
 #include "pki.h"
 
 struct csod_workers;
+struct csod_space;
 
 /* A small set of request ids. */
 typedef struct csod_idset {
@@ -39,6 +40,8 @@ typedef struct csod_daemon {
 	csod_idset views;      /* requests whose outbox views are stale (views.h) */
 	csod_idset views_busy; /* ... and those being rewritten now */
 	struct csod_workers *view_workers;
+	int views_failed;         /* a view could not be written: rewrite when there is room */
+	struct csod_space *space; /* work that waits for room on the spool (space.h) */
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */

@@ -163,7 +163,11 @@ int csod_db_commit(csod_db *db)
 
 void csod_db_rollback(csod_db *db)
 {
-	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	/* SQLite may have rolled the transaction back itself (SQLITE_FULL,
+	 * SQLITE_IOERR, ... in a COMMIT): a ROLLBACK then fails ("no
+	 * transaction is active") and its message would hide the cause. */
+	if (!sqlite3_get_autocommit(db->sql))
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int csod_db_setting_get(csod_db *db, const char *key, char *out, size_t outlen)

@@ -11,6 +11,7 @@
 
 #include "../lib/fsutil.h"
 #include "audit.h"
+#include "spool_access.h"
 
 int csod_user_name_ok(const char *user)
 {
@@ -187,18 +188,16 @@ int csod_developer_make_dirs(const char *spool, const char *user, csod_error *er
 	    csod_path(outbox, sizeof outbox, "%s/outbox/%s", spool, user) < 0)
 		return csod_fail(err, "spool path too long");
 	struct passwd *pw = getpwnam(user);
-	/* Without a Unix user of that name (the demo, tests) the folders are the
+	/* Without a Unix user of that name (the demo, tests) the inbox is the
 	 * daemon's own, open to read as an ordinary spool would be. */
-	mode_t inbox_mode = pw ? 02770 : 0755, outbox_mode = pw ? 0750 : 0755;
-	if (csod_mkdir_p(inbox, inbox_mode, err) < 0 || csod_mkdir_p(outbox, outbox_mode, err) < 0)
+	mode_t inbox_mode = pw ? 02770 : 0755;
+	if (csod_mkdir_p(inbox, inbox_mode, err) < 0 || csod_mkdir_p(outbox, 0700, err) < 0)
 		return -1;
-	if (pw) {
-		/* The developer owns their inbox; the daemon's group lets it take
-		 * drops out. The outbox is the daemon's, readable by the developer's
-		 * group only. */
-		if (chown(inbox, pw->pw_uid, getegid()) < 0 || chmod(inbox, inbox_mode) < 0 ||
-		    chown(outbox, geteuid(), pw->pw_gid) < 0 || chmod(outbox, outbox_mode) < 0)
-			return csod_fail_errno(err, "cannot set the owner of %s's folders", user);
-	}
-	return 0;
+	/* The developer owns their inbox; the daemon's group lets it take
+	 * drops out. */
+	if (pw && (chown(inbox, pw->pw_uid, getegid()) < 0 || chmod(inbox, inbox_mode) < 0))
+		return csod_fail_errno(err, "cannot set the owner of %s's inbox", user);
+	/* The outbox is the daemon's, readable by the developer alone; one
+	 * they cannot read is an error to report, not a folder to sign into. */
+	return csod_outbox_restrict(spool, user, err) == 0 ? 0 : -1;
 }

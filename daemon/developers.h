@@ -36,8 +36,9 @@ int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err);
 int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev), void *ctx);
 
 /* Creates inbox/<user>/ and outbox/<user>/ under spool. When the Unix user
- * exists, the inbox is owned by them (mode 0700 plus the daemon's group)
- * and the outbox readable by them only. */
+ * exists, the inbox is owned by them (mode 0700 plus the daemon's group).
+ * The outbox is the daemon's, readable by that user alone through an ACL
+ * entry (spool_access.h), or by nobody else when there is no such user. */
 int csod_developer_make_dirs(const char *spool, const char *user, csod_error *err);
 
 /* Is user a safe folder name: [A-Za-z0-9._-], not starting with '.' or '-',

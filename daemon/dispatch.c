@@ -9,7 +9,18 @@
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "sign_job.h"
+#include "space.h"
 #include "workers.h"
+
+/* Signing (again) waits for room on the spool or in the database; 1 when
+ * it waits, 0 when it ran out of room too often. */
+static int wait_for_room(csod_daemon *d, const char *id, const char *why)
+{
+	if (csod_space_wait(d, CSOD_WAIT_SIGN, id, NULL, NULL, why) < CSOD_SPACE_ATTEMPTS)
+		return 1;
+	csod_space_done(d, CSOD_WAIT_SIGN, id, NULL, NULL);
+	return 0;
+}
 
 /* The request's originals; a path that does not fit removes nothing. */
 static void remove_store(csod_daemon *d, const char *id)
@@ -23,8 +34,17 @@ static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
 {
 	snprintf(r->error, sizeof r->error, "%s", reason);
 	csod_error err;
-	if (csod_request_transition_mail(d, r, "failed", "csodd", "failed", &err) < 0)
-		csod_log(LOG_ERR, r->id, "%s", err.msg);
+	if (csod_request_transition_mail(d, r, "failed", "csodd", "failed", &err) < 0) {
+		/* Not recorded (a full database): the request keeps its store copy
+		 * and is tried again, and fails then if it still must. */
+		if (!wait_for_room(d, r->id, err.msg))
+			csod_log(LOG_ERR, r->id,
+			         "cannot record the failure (%s); the request "
+			         "is tried again at the next start",
+			         err.msg);
+		return;
+	}
+	csod_space_done(d, CSOD_WAIT_SIGN, r->id, NULL, NULL);
 	remove_store(d, r->id);
 }
 
@@ -89,6 +109,17 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	return job;
 }
 
+/* The room a request's signing takes: about its files' size again for
+ * the signed copies (a detached signature is small: one block), and the
+ * certificate chain. */
+static int64_t sign_need(const csod_request *r, int64_t block)
+{
+	int64_t need = block;
+	for (int i = 0; i < r->n_files; i++)
+		need += (r->files[i].size + block - 1) / block * block + block;
+	return need;
+}
+
 void csod_dispatch(csod_daemon *d, const char *id)
 {
 	csod_request r;
@@ -96,6 +127,23 @@ void csod_dispatch(csod_daemon *d, const char *id)
 		csod_log(LOG_ERR, id, "cannot load the request to sign it");
 		csod_request_free(&r);
 		return;
+	}
+	if (strcmp(r.state, "approved") != 0 && strcmp(r.state, "in_progress") != 0) {
+		/* Finished while it waited for room. */
+		csod_space_done(d, CSOD_WAIT_SIGN, id, NULL, NULL);
+		csod_request_free(&r);
+		return;
+	}
+	csod_room room;
+	char why[512];
+	int64_t need = 0;
+	if (csod_room_read(d, &room) == 0) {
+		need = sign_need(&r, room.block);
+		if (csod_room_fits(&room, need, 0, why, sizeof why) == 0) {
+			csod_space_wait(d, CSOD_WAIT_SIGN, id, NULL, NULL, why);
+			csod_request_free(&r);
+			return;
+		}
 	}
 	csod_error err;
 	int on_order = 0;
@@ -114,11 +162,15 @@ void csod_dispatch(csod_daemon *d, const char *id)
 	}
 	if (strcmp(r.state, "in_progress") != 0 &&
 	    csod_request_transition(d, &r, "in_progress", "csodd", &err) < 0) {
-		csod_log(LOG_ERR, id, "%s", err.msg);
+		if (!wait_for_room(d, id, err.msg))
+			csod_log(LOG_ERR, id, "%s", err.msg);
 		csod_sign_job_free(job);
 		csod_request_free(&r);
 		return;
 	}
+	csod_space_trying(d, CSOD_WAIT_SIGN, id, NULL, NULL);
+	job->need = need;
+	csod_space_claim(d, need);
 	d->in_flight++;
 	csod_workers_submit(d->workers, job);
 	csod_request_free(&r);
@@ -132,21 +184,34 @@ void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver
 	r->approved = csod_now();
 	csod_error err;
 	if (csod_request_transition(d, r, "approved", approver, &err) < 0) {
-		csod_log(LOG_ERR, r->id, "%s", err.msg);
+		/* A full database: the approval is recorded once there is room. */
+		csod_space_wait_approval(d, r->id, approver, r->message, err.msg);
 		return;
 	}
+	csod_space_done(d, CSOD_WAIT_APPROVE, r->id, NULL, NULL);
 	csod_dispatch(d, r->id);
 }
 
 static void finish(csod_daemon *d, csod_sign_job *job)
 {
 	csod_request r;
+	csod_space_release(d, job->need);
 	if (csod_request_load(d->db, job->id, &r) != 0) {
 		csod_request_free(&r);
 		return;
 	}
+	if (job->failed && job->no_space && wait_for_room(d, r.id, job->err.msg)) {
+		/* Nothing was published; the request is signed again once the
+		 * spool has room. */
+		csod_request_free(&r);
+		return;
+	}
 	if (job->failed) {
-		fail_request(d, &r, job->err.msg);
+		char reason[sizeof job->err.msg + 64];
+		snprintf(reason, sizeof reason, "%s%s",
+		         job->no_space ? "the spool ran out of space too often: " : "",
+		         job->err.msg);
+		fail_request(d, &r, reason);
 		csod_request_free(&r);
 		return;
 	}
@@ -159,10 +224,17 @@ static void finish(csod_daemon *d, csod_sign_job *job)
 	csod_error err;
 	/* The notice is queued with the state: once signed is committed, the
 	 * originals can go. */
-	if (csod_request_transition_mail(d, &r, "signed", "csodd", "signed", &err) < 0)
-		csod_log(LOG_ERR, r.id, "%s", err.msg);
-	else
+	if (csod_request_transition_mail(d, &r, "signed", "csodd", "signed", &err) < 0) {
+		/* Not recorded (a full database): take the outputs back, so that
+		 * the outbox never shows signed files of a request that is not
+		 * signed, and sign again once there is room. */
+		csod_sign_job_unpublish(job);
+		if (!wait_for_room(d, r.id, err.msg))
+			fail_request(d, &r, err.msg);
+	} else {
+		csod_space_done(d, CSOD_WAIT_SIGN, r.id, NULL, NULL);
 		remove_store(d, r.id);
+	}
 	csod_request_free(&r);
 }
 

@@ -11,7 +11,13 @@
  *  5. store/incoming/<id>.<developer> is removed.
  * A restart finds what is left in store/incoming and redoes what is missing
  * from step 3 on, so no drop is lost and none is taken twice. The loop
- * thread itself never waits for the disk. */
+ * thread itself never waits for the disk.
+ *
+ * A full spool stops nothing for good (space.h): a drop is taken only
+ * when the spool has room for its copy beyond the reserve, else it stays
+ * in the inbox; an intake that still runs out of space (or cannot be
+ * recorded in a full database) keeps its store/incoming copy and is
+ * redone by the running daemon once there is room. */
 #include "intake.h"
 
 #include <dirent.h>
@@ -24,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "../lib/text.h"
@@ -35,6 +42,8 @@
 #include "mail.h"
 #include "names.h"
 #include "notify.h"
+#include "space.h"
+#include "spool_access.h"
 #include "views.h"
 #include "workers.h"
 
@@ -101,11 +110,39 @@ static int check_department(csod_daemon *d, csod_request *r, csod_error *err)
 	return -1;
 }
 
+/* An intake that ran out of space waits for room (space.h), keeping its
+ * store/incoming copy; one that ran out too often is failed. 1 when it
+ * waits. */
+static int wait_for_room(csod_daemon *d, csod_intake_job *job, const char *why)
+{
+	csod_request *r = &job->r;
+	int tries = csod_space_wait(d, CSOD_WAIT_INTAKE, r->id, r->developer, r->drop_name, why);
+	if (tries < CSOD_SPACE_ATTEMPTS)
+		return 1;
+	csod_space_done(d, CSOD_WAIT_INTAKE, r->id, r->developer, r->drop_name);
+	if (!job->no_space) {
+		csod_log(LOG_ERR, r->id,
+		         "%s/%s: cannot be recorded (%s); it stays in "
+		         "store/incoming until the next start",
+		         r->developer, r->drop_name, why);
+		return 1;
+	}
+	char reason[sizeof job->err.msg];
+	snprintf(reason, sizeof reason, "%s", why);
+	csod_fail(&job->err, "the spool ran out of space %d times while taking it: %s",
+	          CSOD_SPACE_ATTEMPTS, reason);
+	job->no_space = 0;
+	return 0;
+}
+
 /* Steps 4 and 5, on the loop thread, once the job has run. */
 static void intake_finish(csod_daemon *d, csod_intake_job *job)
 {
 	csod_request *r = &job->r;
 	const char *id = r->id;
+	csod_space_release(d, job->need);
+	if (job->rc < 0 && job->no_space && wait_for_room(d, job, job->err.msg))
+		return;
 	if (job->rc == 0 && check_department(d, r, &job->err) < 0) {
 		job->rc = -1;
 		csod_rm_rf(job->store);
@@ -126,16 +163,17 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 		csod_mailer_wake(d->mailer);
 	csod_notice_free(mail);
 	if (rc < 0) {
-		/* Leave the incoming copy: the next start retries. */
-		csod_log(LOG_ERR, id, "%s", dberr.msg);
+		/* A full database: keep the incoming copy and redo the intake
+		 * once there is room; the store copy is made again then. */
+		csod_rm_rf(job->store);
+		wait_for_room(d, job, dberr.msg);
 		return;
 	}
-	csod_audit(d->db, "csodd", "request.created", id, "%s/%s: %d file(s)%s%s", r->developer,
-	           r->drop_name, r->n_files, failed ? "; failed: " : "", failed ? r->error : "");
+	csod_space_done(d, CSOD_WAIT_INTAKE, id, r->developer, r->drop_name);
+	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, "csodd", "request.created", id,
+	              "%s/%s: %d file(s)%s%s", r->developer, r->drop_name, r->n_files,
+	              failed ? "; failed: " : "", failed ? r->error : "");
 	remove_incoming(d, id, r->developer);
-	csod_log(failed ? LOG_WARNING : LOG_INFO, id, "request from %s (%s, %d file(s)) %s%s",
-	         r->developer, r->drop_name, r->n_files, failed ? "failed: " : "created",
-	         failed ? r->error : "");
 	csod_views_mark(d, id);
 	if (auto_approve)
 		csod_dispatch_approve(d, r, "auto-approve", "");
@@ -151,15 +189,20 @@ void csod_intake_collect(csod_daemon *d)
 }
 
 /* Hands drop `id` to an intake thread; inline when there is no pool (at
- * start-up recovery, before the loop runs). */
+ * start-up recovery, before the loop runs). A refusal (may be NULL) fails
+ * it without reading it; need is the room its copy was counted to take. */
 static void intake_start(csod_daemon *d, const char *id, const char *developer, const char *entry,
-                         int inline_run)
+                         int inline_run, const char *refusal, int64_t need)
 {
 	csod_intake_job *job = make_job(d, id, developer, entry);
 	if (!job) {
 		csod_log(LOG_ERR, id, "out of memory; the drop stays in store/incoming");
 		return;
 	}
+	if (refusal && job->rc == 0)
+		job->rc = csod_fail(&job->err, "%s: %s", entry, refusal);
+	job->need = job->rc == 0 ? need : 0;
+	csod_space_claim(d, job->need);
 	if (!inline_run && d->intake_workers) {
 		csod_workers_submit(d->intake_workers, job);
 		return;
@@ -177,7 +220,12 @@ static void report_unknown_inbox(csod_daemon *d, const char *developer, const ch
 	if (!csod_user_name_ok(developer) ||
 	    csod_spool_path(d, dir, sizeof dir, "outbox/%s", developer) < 0 ||
 	    csod_path(path, sizeof path, "%s/ERROR", dir) < 0 ||
-	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0 || csod_mkdir_p(dir, 0755, NULL) < 0)
+	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0)
+		return;
+	/* Closed like every outbox: readable by that user alone, if one exists. */
+	if (mkdir(dir, 0700) == 0)
+		csod_outbox_restrict(d->spool, developer, NULL);
+	else if (errno != EEXIST)
 		return;
 	snprintf(text, sizeof text,
 	         "%s: inbox '%s' belongs to no configured developer; its files were not taken\n",
@@ -252,6 +300,16 @@ static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *
 	}
 	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* Moving a folder to another parent rewrites its "..", which needs
+	 * write permission on the folder itself: the daemon, with CAP_CHOWN
+	 * and CAP_FOWNER but not CAP_DAC_OVERRIDE (its unit), takes the folder
+	 * over first. Whatever the developer swaps in meanwhile is taken over
+	 * again by the intake job, or refused. */
+	int folder_fd = inbox_fd < 0 ? -1 : csod_open_dir_at(inbox_fd, entry);
+	if (folder_fd >= 0) {
+		csod_dir_take_over(folder_fd);
+		close(folder_fd);
+	}
 	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : renameat(inbox_fd, entry, dir_fd, entry);
 	int saved = errno;
 	if (inbox_fd >= 0)
@@ -260,6 +318,46 @@ static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *
 		close(dir_fd);
 	errno = saved;
 	return rc;
+}
+
+/* The drop could not be moved out of the inbox (errno e): gone, or a full
+ * spool (no inode for store/incoming/...: it waits in the inbox), or an
+ * error to log. */
+static void not_taken(csod_daemon *d, const char *id, const char *developer, const char *entry,
+                      int e)
+{
+	char why[300];
+	snprintf(why, sizeof why, "cannot move it out of the inbox: %s", strerror(e));
+	if (e == ENOSPC || e == EDQUOT) {
+		csod_space_wait(d, CSOD_WAIT_DROP, NULL, developer, entry, why);
+		return;
+	}
+	csod_space_done(d, CSOD_WAIT_DROP, NULL, developer, entry);
+	if (e != ENOENT)
+		csod_log(LOG_ERR, id, "cannot take %s/%s: %s", developer, entry, strerror(e));
+}
+
+/* Whether the spool has room for copying inbox/<developer>/<entry>
+ * (space.h): 1 yes, 0 not now, -1 never (why says so), -2 it is gone.
+ * The drop is looked at through the inbox's descriptor only. */
+static int drop_room(csod_daemon *d, const char *developer, const char *entry, int64_t *need,
+                     char *why, size_t len)
+{
+	char inbox[PATH_MAX];
+	csod_room room;
+	int64_t held = 0;
+	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0 ||
+	    csod_room_read(d, &room) < 0)
+		return 1;
+	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = inbox_fd < 0 ? -1 : csod_drop_size_at(inbox_fd, entry, room.block, need, &held);
+	int gone = rc < 0 && errno == ENOENT;
+	if (inbox_fd >= 0)
+		close(inbox_fd);
+	if (gone)
+		return -2;
+	/* What cannot be looked at is taken, and the intake says why it fails. */
+	return rc < 0 ? 1 : csod_room_fits(&room, *need, held, why, len);
 }
 
 void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, int is_dir)
@@ -281,7 +379,21 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 	}
 	csod_dev_record dev;
 	if (csod_developer_lookup(d->db, developer, &dev) != 0) {
+		csod_space_done(d, CSOD_WAIT_DROP, NULL, developer, entry);
 		report_unknown_inbox(d, developer, entry);
+		return;
+	}
+	/* Room for its copy first: a drop the spool cannot hold now stays in
+	 * the inbox, untouched, and is taken when space returns. */
+	char refusal[512];
+	int64_t need = 0;
+	int room = drop_room(d, developer, entry, &need, refusal, sizeof refusal);
+	if (room == 0) {
+		csod_space_wait(d, CSOD_WAIT_DROP, NULL, developer, entry, refusal);
+		return;
+	}
+	if (room == -2) {
+		csod_space_done(d, CSOD_WAIT_DROP, NULL, developer, entry);
 		return;
 	}
 	char id[32], dir[PATH_MAX];
@@ -293,19 +405,43 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0)
 		return;
 	if (mkdir(dir, 0700) < 0) {
-		csod_log(LOG_ERR, id, "cannot take %s/%s: %s: %s", developer, entry, dir,
-		         strerror(errno));
+		not_taken(d, id, developer, entry, errno);
 		return;
 	}
 	if (move_out_of_inbox(d, developer, entry, dir) < 0) {
 		int e = errno;
 		rmdir(dir);
-		if (e != ENOENT)
-			csod_log(LOG_ERR, id, "cannot take %s/%s: %s", developer, entry,
-			         strerror(e));
+		not_taken(d, id, developer, entry, e);
 		return;
 	}
-	intake_start(d, id, developer, entry, 0);
+	csod_space_done(d, CSOD_WAIT_DROP, NULL, developer, entry);
+	intake_start(d, id, developer, entry, 0, room < 0 ? refusal : NULL, need);
+}
+
+void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, const char *entry)
+{
+	char dir[PATH_MAX], refusal[512];
+	csod_room room;
+	int64_t need = 0, held = 0;
+	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0 ||
+	    csod_room_read(d, &room) < 0)
+		return;
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int sized = dir_fd < 0 ? -1 : csod_drop_size_at(dir_fd, entry, room.block, &need, &held);
+	int gone = sized < 0 && errno == ENOENT;
+	if (dir_fd >= 0)
+		close(dir_fd);
+	if (gone) {
+		/* Gone (an operator cleared it): nothing is left to take. */
+		csod_space_done(d, CSOD_WAIT_INTAKE, id, developer, entry);
+		return;
+	}
+	int fits = csod_room_fits(&room, need, held, refusal, sizeof refusal);
+	if (fits == 0)
+		return;
+	csod_space_trying(d, CSOD_WAIT_INTAKE, id, developer, entry);
+	csod_log(LOG_NOTICE, id, "%s/%s: taking it again", developer, entry);
+	intake_start(d, id, developer, entry, 0, fits < 0 ? refusal : NULL, need);
 }
 
 /* What a crash left in store/incoming: <id>.<developer>/<entry>. */
@@ -336,7 +472,7 @@ static void recover_one(csod_daemon *d, const char *name)
 		return;
 	}
 	csod_log(LOG_NOTICE, id, "finishing the intake of %s/%s after a restart", developer, entry);
-	intake_start(d, id, developer, entry, 1);
+	intake_start(d, id, developer, entry, 1, NULL, 0);
 }
 
 void csod_intake_recover(csod_daemon *d)

@@ -21,6 +21,10 @@ void csod_intake_collect(csod_daemon *d);
 /* At start-up: finishes intakes that a crash interrupted. */
 void csod_intake_recover(csod_daemon *d);
 
+/* Tries again an intake that ran out of space (store/incoming/<id>.
+ * <developer>/<entry>), if the spool now has room for it. */
+void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, const char *entry);
+
 /* Copies in_fd to out_fd while computing MD5, SHA-1 and SHA-256 into f;
  * refuses more than max bytes (0 = no limit). */
 int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f, csod_error *err);

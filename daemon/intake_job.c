@@ -292,6 +292,7 @@ void csod_intake_job_run(void *arg)
 	if (rc < 0)
 		csod_rm_rf(job->work);
 	job->rc = rc;
+	job->no_space = rc < 0 && csod_error_no_space(err);
 }
 
 void csod_intake_job_free(void *arg)

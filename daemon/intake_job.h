@@ -18,7 +18,9 @@ typedef struct csod_intake_job {
 	char store[PATH_MAX];    /* store/<id>: the copy, once complete */
 	int64_t max_file_size;
 	int64_t max_request_files;
-	int rc; /* -1 with err set: refused (or refused before it ran) */
+	int64_t need; /* bytes its copy was counted to take (space.h) */
+	int rc;       /* -1 with err set: refused (or refused before it ran) */
+	int no_space; /* ... because the spool was full: to be tried again */
 	csod_error err;
 } csod_intake_job;
 

@@ -36,14 +36,17 @@ csod_keystore *csod_keystore_open(const csod_config *cfg, const char *spool, cso
 		return NULL;
 	}
 	ks->db = db;
-	const char *file = cfg->keys.master_key_file;
-	if (csod_path(ks->master_path, sizeof ks->master_path, "%s%s%s",
-	              file[0] == '/' ? "" : spool, file[0] == '/' ? "" : "/", file) < 0) {
+	(void)spool;
+	int credential = 0;
+	if (csod_config_master_key(cfg, ks->master_path, sizeof ks->master_path, &credential) < 0) {
 		csod_fail(err, "keys.master_key_file: path too long");
 		goto fail;
 	}
 	int database = strcmp(cfg->keys.backend, "database") == 0;
-	if (database && csod_keystore_recover_rotation(db, ks->master_path, err) < 0)
+	/* A systemd credential is a read-only copy: rotations and new keys
+	 * happen on its source file (keys.master_key_file), as root. */
+	if (database && !credential &&
+	    csod_keystore_recover_rotation(db, ks->master_path, err) < 0)
 		goto fail;
 	/* With the pkcs11 backend a master key is needed only for keys sealed
 	 * before the switch, so it is read if present, never created. Nor is
@@ -60,7 +63,8 @@ csod_keystore *csod_keystore_open(const csod_config *cfg, const char *spool, cso
 		goto fail;
 	}
 	if (database || access(ks->master_path, F_OK) == 0) {
-		if (ks_sealer_load(&ks->master, ks->master_path, database && !sealed, err) < 0)
+		if (ks_sealer_load(&ks->master, ks->master_path, database && !sealed && !credential,
+		                   err) < 0)
 			goto fail;
 		ks->has_master = 1;
 	}

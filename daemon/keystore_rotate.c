@@ -161,6 +161,14 @@ int csod_keystore_rotate_master(const csod_config *cfg, const char *spool, csod_
 		                 "keys.backend is \"%s\": only the database keystore has a "
 		                 "master key",
 		                 cfg->keys.backend);
+	char where[PATH_MAX];
+	int credential = 0;
+	if (csod_config_master_key(cfg, where, sizeof where, &credential) == 0 && credential)
+		return csod_fail(err,
+		                 "the master key is a systemd credential here (%s), a read-only "
+		                 "copy: rotate its source, keys.master_key_file, as root with "
+		                 "csodd stopped",
+		                 where);
 	csod_keystore *ks = csod_keystore_open(cfg, spool, db, err);
 	if (!ks)
 		return -1;

@@ -27,7 +27,10 @@
 #include "intake.h"
 #include "mail.h"
 #include "retention.h"
+#include "service.h"
+#include "space.h"
 #include "spool_identity.h"
+#include "spool_access.h"
 #include "intake_job.h"
 #include "sign_job.h"
 #include "views.h"
@@ -100,11 +103,12 @@ static int db_changed_elsewhere(csod_daemon *d, int64_t *last)
 static void reload(csod_daemon *d, const char *path, const char *spool_override)
 {
 	csod_error err;
+	csod_service_reloading();
 	csod_config *fresh = csod_config_load(path, spool_override, &err);
 	if (!fresh) {
-		csod_log(LOG_ERR, NULL, "reload refused, keeping the running configuration: %s",
-		         err.msg);
-		csod_audit(d->db, "csodd", "config.reload_failed", path, "%s", err.msg);
+		csod_audit_at(d->db, LOG_ERR, "csodd", "config.reload_failed", path,
+		              "reload refused, keeping the running configuration: %s", err.msg);
+		csod_service_ready("running; the last reload was refused (see the log)");
 		return;
 	}
 	char resolved[PATH_MAX];
@@ -124,10 +128,13 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	if (csod_pki_tick(d->pki, &err) < 0)
 		csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 	csod_developers_each(d->db, watch_developer, d);
+	if (csod_requests_restrict(d->spool, fresh, &err) != 0)
+		csod_log(LOG_ERR, NULL, "%s", err.msg);
 	csod_config_free(old);
-	csod_audit(d->db, "csodd", "config.reload", path, "%d developer(s), %d admin(s)",
-	           fresh->n_developers, fresh->n_admins);
-	csod_log(LOG_NOTICE, NULL, "configuration reloaded from %s", path);
+	csod_audit(d->db, "csodd", "config.reload", path,
+	           "configuration reloaded: %d developer(s), %d admin(s)", fresh->n_developers,
+	           fresh->n_admins);
+	csod_service_ready("running");
 }
 
 static int start(csod_daemon *d, csod_error *err)
@@ -141,16 +148,29 @@ static int start(csod_daemon *d, csod_error *err)
 	 * name of up to NAME_MAX): no spool path is ever cut. */
 	if (strlen(d->spool) > PATH_MAX - 512)
 		return csod_fail(err, "spool path too long: %s", d->spool);
-	csod_spool_path(d, path, sizeof path, "state/csodd.lock");
+	/* The database, the master key and the lock live in state_dir (the
+	 * spool's state/, or the unit's StateDirectory=, /var/lib/csod). */
+	if (strlen(d->cfg->state_dir) > PATH_MAX - 64)
+		return csod_fail(err, "state_dir path too long: %s", d->cfg->state_dir);
+	if (csod_mkdir_p(d->cfg->state_dir, 0700, err) < 0)
+		return -1;
+	csod_path(path, sizeof path, "%s/csodd.lock", d->cfg->state_dir);
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0)
 		return csod_fail(err, "another csodd is running on %s", d->spool);
+	/* Who may read outboxes and requests/, also as an older csod left them. */
+	csod_outboxes_restrict(d->spool);
+	int closed = csod_requests_restrict(d->spool, d->cfg, err);
+	if (closed < 0)
+		return -1;
+	if (closed > 0)
+		csod_log(LOG_ERR, NULL, "%s", err->msg);
 	/* Scratch left by a crash: nothing in tmp/ was ever published. */
 	csod_spool_path(d, path, sizeof path, "tmp");
 	csod_rm_rf(path);
 	if (csod_mkdir_p(path, 0700, err) < 0)
 		return -1;
-	csod_spool_path(d, path, sizeof path, "state/csod.db");
+	csod_path(path, sizeof path, "%s/csod.db", d->cfg->state_dir);
 	if (!(d->db = csod_db_open(path, 0, err)))
 		return -1;
 	if (csod_spool_identity_check(d->spool, path, d->db, err) < 0)
@@ -173,7 +193,7 @@ static int start(csod_daemon *d, csod_error *err)
 		return csod_fail(err, "cannot start the workers or the watcher");
 	if (csod_approvals_watch(d, err) < 0)
 		return -1;
-	csod_spool_path(d, path, sizeof path, "state/csod.db");
+	csod_path(path, sizeof path, "%s/csod.db", d->cfg->state_dir);
 	if (!(d->mailer = csod_mailer_start(d->cfg, path, err)))
 		return -1;
 	csod_developers_each(d->db, watch_developer, d);
@@ -195,6 +215,7 @@ static void stop(csod_daemon *d)
 	csod_workers_stop(d->intake_workers);
 	csod_workers_stop(d->workers);
 	csod_views_stop(d);
+	csod_space_stop(d);
 	if (d->mailer)
 		csod_mailer_stop(d->mailer);
 	csod_watcher_free(d->watcher);
@@ -254,9 +275,18 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 
 	int64_t data_version = 0, next_scan = 0, next_pki = 0, next_expiry = 0;
 	db_changed_elsewhere(&d, &data_version);
+	/* The start-up scan ran in start(): drops and markers left while the
+	 * daemon was down are already being taken. */
+	csod_service_ready("running");
+	int64_t watchdog_ms = csod_service_watchdog_ms(), next_watchdog = 0;
 	int running = 1;
 	while (running) {
 		int64_t now = csod_monotonic_ms();
+		/* Fed from the loop itself: a loop stuck anywhere starves it. */
+		if (watchdog_ms && now >= next_watchdog) {
+			csod_service_watchdog();
+			next_watchdog = now + watchdog_ms;
+		}
 		if (now >= next_scan) {
 			/* The safety net: markers and developers that came without an
 			 * inotify event (remote writers, csodctl). */
@@ -289,8 +319,12 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			next_expiry = at ? at : -1;
 		}
 		int64_t wait = csod_watcher_tick(d.watcher, now);
+		/* Work that waits for room on the spool, while any does. */
+		wait = min_deadline(wait, csod_space_tick(&d, now));
 		wait = min_deadline(wait, next_scan - now);
 		wait = min_deadline(wait, next_pki - now);
+		if (watchdog_ms)
+			wait = min_deadline(wait, next_watchdog - now);
 		if (next_expiry > 0)
 			wait = min_deadline(wait, (next_expiry - csod_now()) * 1000);
 		if (wait < 0)
@@ -332,6 +366,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 		}
 	}
 	csod_log(LOG_NOTICE, NULL, "csodd stopping");
+	csod_service_stopping();
 	close(ep);
 	close(sig_fd);
 	stop(&d);

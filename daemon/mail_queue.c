@@ -133,7 +133,7 @@ static int stamp_if_missing(csod_db *db, due_mail *m)
 }
 
 /* Records an attempt; with audit_action (giving up), audits it in the
- * same transaction. */
+ * same transaction, the audit's log line (an error) saying why. */
 static int record(csod_db *db, const due_mail *m, const char *state, int64_t next,
                   const char *error, const char *audit_action)
 {
@@ -157,10 +157,10 @@ static int record(csod_db *db, const due_mail *m, const char *state, int64_t nex
 		sqlite3_finalize(st);
 	}
 	if (rc == 0 && audit_action)
-		rc = csod_audit(db, "csodd", audit_action,
-		                m->request_id ? m->request_id : m->recipient,
-		                "mail %lld (%s) to %s after %d attempt(s): %s", (long long)m->id,
-		                m->kind, m->recipient, m->attempts + 1, error);
+		rc = csod_audit_at(db, LOG_ERR, "csodd", audit_action,
+		                   m->request_id ? m->request_id : m->recipient,
+		                   "mail %lld (%s) to %s after %d attempt(s): %s", (long long)m->id,
+		                   m->kind, m->recipient, m->attempts + 1, error);
 	if (rc == 0 && csod_db_commit(db) == 0)
 		return 0;
 	csod_db_rollback(db);
@@ -199,7 +199,7 @@ static void one_line(char *s)
 static int deliver(csod_db *db, due_mail *m, const csod_mail_config *mc, const char *spool,
                    csod_mail_abort *abort)
 {
-	csod_error err = {"out of memory"};
+	csod_error err = {.msg = "out of memory"};
 	enum csod_mail_result rc = CSOD_MAIL_REFUSED;
 	/* Queued before addresses were checked: never deliverable. */
 	if (csod_email_check(m->recipient, &err) == 0) {
@@ -212,17 +212,11 @@ static int deliver(csod_db *db, due_mail *m, const csod_mail_config *mc, const c
 	if (csod_mail_aborted(abort))
 		return 0; /* cut off by the stop: not an attempt, still queued */
 	one_line(err.msg);
-	if (rc == CSOD_MAIL_REFUSED) {
-		csod_log(LOG_ERR, m->request_id, "mail to %s refused, not retried: %s",
-		         m->recipient, err.msg);
+	if (rc == CSOD_MAIL_REFUSED) /* final: not retried */
 		return record(db, m, "failed", 0, err.msg, "mail.failed");
-	}
 	int64_t now = csod_now();
-	if (now - m->created > mc->max_age_s) {
-		csod_log(LOG_ERR, m->request_id, "mail to %s given up after %d attempts: %s",
-		         m->recipient, m->attempts + 1, err.msg);
+	if (now - m->created > mc->max_age_s) /* given up */
 		return record(db, m, "dead", 0, err.msg, "mail.dead");
-	}
 	int64_t wait = mc->retry_s > 0 ? mc->retry_s : BACKOFF_FIRST_S;
 	for (int i = 0; i < m->attempts && wait < BACKOFF_MAX_S; i++)
 		wait *= 2;

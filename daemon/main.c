@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "../lib/log.h"
 #include "../signers/common/curl_runtime.h"
@@ -17,7 +18,8 @@ static void usage(FILE *out)
 	             "  --config FILE    configuration (csod.conf(5))\n"
 	             "  --spool DIR      use DIR instead of the file's `spool`\n"
 	             "  --foreground     log to stderr instead of syslog\n"
-	             "  --check-config   validate the configuration and exit\n");
+	             "  --check-config   validate the configuration and exit\n"
+	             "  --version        print the version and exit\n");
 }
 
 /* Enough for the keystore's cached keys (RSA-4096 needs ~3 KB) and the CA's. */
@@ -25,10 +27,23 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	/* First thing: this process will hold private keys. Not dumpable means
+	 * no core file whatever the core limit (systemd's LimitCORE=0 covers
+	 * the unit only, not `make demo` or a daemon started by hand), and
+	 * /proc/<pid>/mem and the like belong to root, so the user csodd runs
+	 * as cannot read its memory through them either. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		perror("csodd: prctl(PR_SET_DUMPABLE)");
+		return 1;
+	}
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'}, {"spool", required_argument, NULL, 's'},
-	    {"foreground", no_argument, NULL, 'f'},   {"check-config", no_argument, NULL, 'k'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"spool", required_argument, NULL, 's'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = NULL, *spool = NULL;
 	int foreground = 0, check_only = 0, opt;
@@ -48,6 +63,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			puts("csodd " CSOD_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -70,7 +88,7 @@ int main(int argc, char **argv)
 		csod_config_free(cfg);
 		return 0;
 	}
-	csod_log_open("csodd", foreground ? CSOD_LOG_STDERR : CSOD_LOG_SYSLOG, LOG_INFO);
+	csod_log_open("csodd", foreground ? csod_log_stderr_target() : CSOD_LOG_SYSLOG, LOG_INFO);
 	/* Before any thread: libcurl's global set-up is not thread-safe. A
 	 * daemon pays its loading once; if it is missing, only timestamps fail. */
 	csod_error curl_err;

@@ -93,7 +93,7 @@ static void add(csod_notice **out, const csod_daemon *d, const csod_request *r, 
 {
 	char dir[PATH_MAX], *subject = NULL, *body = NULL;
 	template_dir(d->cfg, dir, sizeof dir);
-	csod_error err = {"out of memory"};
+	csod_error err = {.msg = "out of memory"};
 	if (csod_email_check(to, &err) < 0 ||
 	    csod_mail_render(dir, kind, vars, &subject, &body, &err) < 0) {
 		csod_log(LOG_ERR, r->id, "cannot queue the %s mail to %s: %s", kind, to, err.msg);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "spool_access.h"
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "audit.h"
@@ -156,6 +157,36 @@ static int write_text(const char *tmp_dir, const char *dir, const char *name, co
 	return csod_write_file_staged(tmp_dir, path, text, strlen(text), 0644, err);
 }
 
+/* The outbox's files of one view, all written before any is renamed into
+ * place (STATUS last): a full disk fails the writing and leaves the old
+ * view whole, never a new request.json beside an old STATUS. */
+static int write_outbox(const csod_view *v, csod_error *err)
+{
+	const char *names[3] = {"request.json", "ERROR", "STATUS"};
+	const char *texts[3] = {v->request_json, v->error, v->state};
+	char tmp[3][PATH_MAX] = {"", "", ""};
+	int rc = 0;
+	for (int i = 0; i < 3 && rc == 0; i++)
+		if (texts[i])
+			rc = csod_write_tmpfile(v->tmp_dir, texts[i], strlen(texts[i]), 0644,
+			                        tmp[i], sizeof tmp[i], err);
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		char path[PATH_MAX];
+		if (!tmp[i][0])
+			continue;
+		if (csod_path(path, sizeof path, "%s/%s", v->outbox_dir, names[i]) < 0)
+			rc = csod_fail(err, "%s/%s: path too long", v->outbox_dir, names[i]);
+		else if (rename(tmp[i], path) < 0)
+			rc = csod_fail_errno(err, "cannot rename into %s", path);
+		else
+			tmp[i][0] = '\0';
+	}
+	for (int i = 0; i < 3; i++)
+		if (tmp[i][0])
+			unlink(tmp[i]);
+	return rc;
+}
+
 static char *details_json(const csod_daemon *d, const csod_request *r, csod_error *note)
 {
 	view_json vj = {note, 0};
@@ -181,7 +212,7 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 	    csod_spool_path(d, v->details_dir, sizeof v->details_dir, "requests/%s", r->id) < 0)
 		return csod_fail(err, "outbox path too long");
 	csod_spool_path(d, v->tmp_dir, sizeof v->tmp_dir, "tmp");
-	csod_error note = {""};
+	csod_error note = {.msg = ""};
 	v->request_json = csod_request_json(d, r, &note);
 	v->details_json = details_json(d, r, &note);
 	if (note.msg[0])
@@ -208,14 +239,10 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 
 int csod_view_write(const csod_view *v, csod_error *err)
 {
-	if (csod_mkdir_p(v->outbox_dir, 0755, err) < 0)
+	if (csod_outbox_mkdir(v->outbox_dir, err) < 0)
 		return -1;
-	int rc = write_text(v->tmp_dir, v->outbox_dir, "request.json", v->request_json, err);
-	if (rc == 0 && v->error)
-		rc = write_text(v->tmp_dir, v->outbox_dir, "ERROR", v->error, err);
 	/* STATUS last: a script that waits for it finds request.json current. */
-	if (rc == 0)
-		rc = write_text(v->tmp_dir, v->outbox_dir, "STATUS", v->state, err);
+	int rc = write_outbox(v, err);
 	csod_fsync_dir(v->outbox_dir);
 	if (rc == 0 && csod_mkdir_p(v->details_dir, 0755, err) < 0)
 		rc = -1;
@@ -247,30 +274,34 @@ int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *st
 	snprintf(from, sizeof from, "%s", r->state);
 	if (!csod_state_allowed(from, state))
 		return csod_fail(err, "request %s cannot go from %s to %s", r->id, from, state);
+	int64_t updated = r->updated;
 	snprintf(r->state, sizeof r->state, "%s", state);
 	r->updated = csod_now();
 	/* Rendered before the transaction: templates are files. */
 	csod_notice *mail = notice ? csod_notice_build(d, r, notice) : NULL;
-	if (csod_db_begin(d->db) < 0) {
-		csod_notice_free(mail);
-		return csod_fail(err, "database busy");
-	}
-	if (csod_request_update(d->db, r, err) < 0 || csod_notice_queue(d->db, mail, err) < 0) {
+	int rc = csod_db_begin(d->db) < 0
+	             ? csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql))
+	             : csod_request_update(d->db, r, err);
+	/* The change, the mail that announces it and its audit row are one
+	 * transaction: no state change goes unaudited or unannounced, on a full
+	 * disk none is kept. */
+	if (rc == 0)
+		rc = csod_notice_queue(d->db, mail, err);
+	int failed = strcmp(state, "failed") == 0;
+	if (rc == 0 && csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, actor,
+	                             "request.state", r->id, "%s -> %s%s%s", from, state,
+	                             r->error[0] && failed ? ": " : "", failed ? r->error : "") < 0)
+		rc = csod_fail(err, "database: cannot audit the change (the log says why)");
+	if (rc == 0 && csod_db_commit(d->db) < 0)
+		rc = csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
+	if (rc < 0) {
+		/* The caller still holds the state the database holds. */
 		csod_db_rollback(d->db);
+		snprintf(r->state, sizeof r->state, "%s", from);
+		r->updated = updated;
 		csod_notice_free(mail);
 		return -1;
 	}
-	csod_audit(d->db, actor, "request.state", r->id, "%s -> %s%s%s", from, state,
-	           r->error[0] && strcmp(state, "failed") == 0 ? ": " : "",
-	           strcmp(state, "failed") == 0 ? r->error : "");
-	if (csod_db_commit(d->db) < 0) {
-		csod_db_rollback(d->db);
-		csod_notice_free(mail);
-		return csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
-	}
-	csod_log(strcmp(state, "failed") == 0 ? LOG_WARNING : LOG_INFO, r->id, "%s -> %s%s%s", from,
-	         state, strcmp(state, "failed") == 0 ? ": " : "",
-	         strcmp(state, "failed") == 0 ? r->error : "");
 	csod_views_mark(d, r->id);
 	if (csod_notice_count(mail) > 0 && d->mailer)
 		csod_mailer_wake(d->mailer);

@@ -55,5 +55,9 @@ int64_t csod_retention_run(csod_daemon *d)
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		next = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	/* Due but not expired: the database could not record it (a full
+	 * disk). Try again in a while, not in a busy loop. */
+	if (next && next <= now)
+		next = now + 5;
 	return next;
 }

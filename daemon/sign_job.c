@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "spool_access.h"
 #include "../signers/common/fileio.h"
 
 /* Names the daemon writes itself; a signed output may not take them. */
@@ -44,6 +45,7 @@ static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_
 	job->options.input_name = f->name;
 	if (s->sign(in, out, &job->identity, &job->options, &why) < 0) {
 		csod_fail(&job->err, "%s: %s", f->name, why.msg);
+		job->err.sys_errno = why.sys_errno; /* a full disk is retried */
 		goto done;
 	}
 	csod_write_back_all(out);
@@ -87,7 +89,7 @@ void csod_sign_job_run(void *arg)
 		if (csod_path(dest, sizeof dest, "%s/chain.pem", job->outbox_dir) < 0)
 			rc = csod_fail(&job->err, "%s: path too long", job->outbox_dir);
 		if (rc == 0)
-			rc = csod_mkdir_p(job->outbox_dir, 0755, &job->err);
+			rc = csod_outbox_mkdir(job->outbox_dir, &job->err);
 		if (rc == 0)
 			rc = csod_write_file_staged(job->tmp_dir, dest, job->chain_pem,
 			                            strlen(job->chain_pem), 0644, &job->err);
@@ -102,6 +104,9 @@ void csod_sign_job_run(void *arg)
 			else
 				tmp[i][0] = '\0';
 		}
+		/* All or nothing: a request is never shown half signed. */
+		if (rc < 0)
+			csod_sign_job_unpublish(job);
 		csod_fsync_dir(job->outbox_dir);
 	}
 	for (i = 0; i < job->n_files; i++)
@@ -109,6 +114,19 @@ void csod_sign_job_run(void *arg)
 			unlink(tmp[i]);
 	free(tmp);
 	job->failed = rc < 0;
+	job->no_space = rc < 0 && csod_error_no_space(&job->err);
+}
+
+void csod_sign_job_unpublish(const csod_sign_job *job)
+{
+	char path[PATH_MAX];
+	for (int i = 0; i < job->n_files; i++)
+		if (job->files[i].output[0] && !reserved_name(job->files[i].output) &&
+		    csod_path(path, sizeof path, "%s/%s", job->outbox_dir, job->files[i].output) ==
+		        0)
+			unlink(path);
+	if (csod_path(path, sizeof path, "%s/chain.pem", job->outbox_dir) == 0)
+		unlink(path);
 }
 
 void csod_sign_job_free(void *arg)

@@ -6,6 +6,7 @@
 #define CSOD_SIGN_JOB_H
 
 #include <limits.h>
+#include <stdint.h>
 
 #include "../signers/signer.h"
 #include "request.h"
@@ -24,11 +25,18 @@ typedef struct csod_sign_job {
 	csod_sign_options options;
 	int n_files;
 	csod_file *files; /* name in; engine and output filled in */
+	int64_t need;     /* room claimed for its outputs (space.h) */
 	int failed;
+	int no_space; /* failed because the spool was full: to be tried again */
 	csod_error err;
 } csod_sign_job;
 
 void csod_sign_job_run(void *job);
 void csod_sign_job_free(void *job);
+
+/* Removes what the job published in the outbox (its outputs and
+ * chain.pem), for a request whose signing could not be recorded: the
+ * outbox goes back to what it showed before. */
+void csod_sign_job_unpublish(const csod_sign_job *job);
 
 #endif

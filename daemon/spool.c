@@ -25,21 +25,21 @@ int csod_spool_prepare(const char *spool, csod_error *err)
 	static const struct {
 		const char *dir;
 		mode_t mode;
+		int by_acl; /* mode and ACL are set by spool_access.c, after the lock */
 	} layout[] = {
-	    {"", 0755},
-	    {"inbox", 0755},
-	    {"outbox", 0755},
-	    {"approvals", 01777},
-	    {"approvals/done", 0755},
-	    {"requests", 0755},
-	    {"ca", 0755},
-	    {"ca/pending", 0755},
-	    {"ca/issued", 0755},
-	    {"mail", 0750},
-	    {"store", 0700},
-	    {"store/incoming", 0700},
-	    {"state", 0700},
-	    {"tmp", 0700},
+	    {"", 0755, 0},
+	    {"inbox", 0755, 0},
+	    {"outbox", 0755, 0},
+	    {"approvals", 01777, 0},
+	    {"approvals/done", 0755, 0},
+	    {"requests", 0700, 1},
+	    {"ca", 0755, 0},
+	    {"ca/pending", 0755, 0},
+	    {"ca/issued", 0755, 0},
+	    {"mail", 0750, 0},
+	    {"store", 0700, 0},
+	    {"store/incoming", 0700, 0},
+	    {"tmp", 0700, 0},
 	};
 	for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++) {
 		char path[PATH_MAX];
@@ -50,7 +50,7 @@ int csod_spool_prepare(const char *spool, csod_error *err)
 		/* approvals/ is where admins drop markers as themselves: world
 		 * writable with the sticky bit, like /tmp, so nobody can move
 		 * another user's marker; ownership is what authenticates them. */
-		if (chmod(path, layout[i].mode) < 0)
+		if (!layout[i].by_acl && chmod(path, layout[i].mode) < 0)
 			return csod_fail_errno(err, "cannot set the mode of %s", path);
 	}
 	return 0;

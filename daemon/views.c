@@ -88,6 +88,8 @@ static void record_published(csod_daemon *d, view_job **jobs, int n)
 		if (jobs[i]->rc < 0) {
 			csod_log(LOG_ERR, jobs[i]->view.id, "cannot update the outbox: %s",
 			         jobs[i]->err.msg);
+			/* Written again when the spool has room (space.h). */
+			d->views_failed = 1;
 			continue;
 		}
 		/* STATUS's text without its newline. */
@@ -135,7 +137,7 @@ void csod_views_flush(csod_daemon *d)
 		}
 		csod_request r;
 		view_job *job = NULL;
-		csod_error err = {"out of memory"};
+		csod_error err = {.msg = "out of memory"};
 		int loaded = csod_request_load(d->db, id, &r) == 0;
 		if (loaded && (!(job = calloc(1, sizeof *job)) ||
 		               csod_view_render(d, &r, &job->view, &err) < 0)) {
@@ -159,13 +161,18 @@ void csod_views_flush(csod_daemon *d)
 	d->views.n = kept;
 }
 
-void csod_views_recover(csod_daemon *d)
+void csod_views_retry(csod_daemon *d)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    d->db, "SELECT id FROM requests WHERE published IS NOT state ORDER BY id", NULL);
 	while (st && sqlite3_step(st) == SQLITE_ROW)
 		csod_views_mark(d, csod_db_text(st, 0));
 	sqlite3_finalize(st);
+}
+
+void csod_views_recover(csod_daemon *d)
+{
+	csod_views_retry(d);
 	if (d->views.n)
 		csod_log(LOG_NOTICE, NULL, "rewriting the outbox views of %d request(s)",
 		         d->views.n);

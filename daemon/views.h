@@ -29,6 +29,11 @@ void csod_views_flush(csod_daemon *d);
  * row, then flushes. */
 void csod_views_recover(csod_daemon *d);
 
+/* Marks every request whose views show another state than its row (after
+ * a write failed for want of space); they are written at the end of the
+ * turn. */
+void csod_views_retry(csod_daemon *d);
+
 /* Stops the threads, writes what is still pending, frees the lists. */
 void csod_views_stop(csod_daemon *d);
 

@@ -10,6 +10,7 @@
 static void vset(csod_error *err, const char *fmt, va_list ap)
 {
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	err->sys_errno = 0;
 }
 
 static void append(csod_error *err, const char *what)
@@ -59,12 +60,20 @@ int csod_fail_errno(csod_error *err, const char *fmt, ...)
 	vset(err, fmt, ap);
 	va_end(ap);
 	append(err, strerror(saved));
+	err->sys_errno = saved;
 	errno = saved;
 	return -1;
 }
 
 void csod_error_clear(csod_error *err)
 {
-	if (err)
+	if (err) {
 		err->msg[0] = '\0';
+		err->sys_errno = 0;
+	}
+}
+
+int csod_error_no_space(const csod_error *err)
+{
+	return err && (err->sys_errno == ENOSPC || err->sys_errno == EDQUOT);
 }

@@ -8,6 +8,7 @@
 
 typedef struct csod_error {
 	char msg[512];
+	int sys_errno; /* errno of a csod_fail_errno failure, else 0 */
 } csod_error;
 
 /* Sets err (if non-NULL) to the formatted message; returns -1 so that callers
@@ -22,5 +23,9 @@ int csod_fail_ssl(csod_error *err, const char *fmt, ...) __attribute__((format(p
 int csod_fail_errno(csod_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void csod_error_clear(csod_error *err);
+
+/* Whether err is a full filesystem (ENOSPC, EDQUOT): something to retry
+ * once space returns rather than a verdict on the input. */
+int csod_error_no_space(const csod_error *err);
 
 #endif

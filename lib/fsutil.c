@@ -94,7 +94,20 @@ int csod_write_file_staged(const char *tmpdir, const char *dest, const void *dat
                            mode_t mode, csod_error *err)
 {
 	char tmp[PATH_MAX];
-	int fd = csod_tmpfile(tmpdir, "w", tmp, sizeof tmp, err);
+	if (csod_write_tmpfile(tmpdir, data, len, mode, tmp, sizeof tmp, err) < 0)
+		return -1;
+	if (rename(tmp, dest) < 0) {
+		csod_fail_errno(err, "cannot rename into %s", dest);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int csod_write_tmpfile(const char *tmpdir, const void *data, size_t len, mode_t mode, char *tmp,
+                       size_t tmplen, csod_error *err)
+{
+	int fd = csod_tmpfile(tmpdir, "w", tmp, tmplen, err);
 	if (fd < 0)
 		return -1;
 	const char *p = data;
@@ -115,11 +128,6 @@ int csod_write_file_staged(const char *tmpdir, const char *dest, const void *dat
 		goto fail;
 	}
 	close(fd);
-	if (rename(tmp, dest) < 0) {
-		csod_fail_errno(err, "cannot rename into %s", dest);
-		unlink(tmp);
-		return -1;
-	}
 	return 0;
 fail:
 	close(fd);

@@ -26,6 +26,11 @@ int csod_write_file_atomic(const char *tmpdir, const char *dest, const void *dat
 int csod_write_file_staged(const char *tmpdir, const char *dest, const void *data, size_t len,
                            mode_t mode, csod_error *err);
 
+/* Writes data to a new temporary file in tmpdir (its name into tmp), sets
+ * mode and fsyncs it, for a caller that renames it into place later. */
+int csod_write_tmpfile(const char *tmpdir, const void *data, size_t len, mode_t mode, char *tmp,
+                       size_t tmplen, csod_error *err);
+
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_error *err);
 

@@ -2,8 +2,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "text.h"
 
@@ -18,6 +21,18 @@ void csod_log_open(const char *ident, enum csod_log_target target, int min_level
 	log_min_level = min_level;
 	if (target == CSOD_LOG_SYSLOG)
 		openlog(ident, LOG_PID, LOG_DAEMON);
+}
+
+enum csod_log_target csod_log_stderr_target(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino)
+		return CSOD_LOG_JOURNAL;
+	return CSOD_LOG_STDERR;
 }
 
 enum csod_log_target csod_log_target(void)
@@ -65,6 +80,11 @@ void csod_log(int level, const char *request_id, const char *fmt, ...)
 			syslog(level, "[%s] %s", request_id, line);
 		else
 			syslog(level, "%s", line);
+		return;
+	}
+	if (log_target == CSOD_LOG_JOURNAL) {
+		fprintf(stderr, "<%d>%s%s%s%s\n", level & LOG_PRIMASK, request_id ? "[" : "",
+		        request_id ? request_id : "", request_id ? "] " : "", line);
 		return;
 	}
 	struct timespec ts;

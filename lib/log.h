@@ -5,7 +5,16 @@
 
 #include <syslog.h>
 
-enum csod_log_target { CSOD_LOG_STDERR, CSOD_LOG_SYSLOG };
+/* CSOD_LOG_JOURNAL: stderr connected to journald (systemd sets
+ * JOURNAL_STREAM to that stream's device:inode): each line starts with its
+ * syslog priority as "<3>", which journald stores as the entry's priority
+ * (so `journalctl -p err` finds errors), and carries no time or name of its
+ * own, which journald adds. */
+enum csod_log_target { CSOD_LOG_STDERR, CSOD_LOG_SYSLOG, CSOD_LOG_JOURNAL };
+
+/* CSOD_LOG_STDERR when stderr is not journald's stream, else
+ * CSOD_LOG_JOURNAL. */
+enum csod_log_target csod_log_stderr_target(void);
 
 void csod_log_open(const char *ident, enum csod_log_target target, int min_level);
 enum csod_log_target csod_log_target(void);

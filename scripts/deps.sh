@@ -7,19 +7,24 @@ set -eu
 # libcurl4 is named on its own: csod loads it at run time, for timestamps
 # only (signers/common/curl_runtime.c), so no linker records the dependency.
 BUILD="gcc make pkg-config libssl-dev libconfig-dev libsqlite3-dev libzip-dev
-libesmtp-dev libcurl4-openssl-dev libcurl4 libp11-dev libjansson-dev libdeflate-dev"
+libesmtp-dev libcurl4-openssl-dev libcurl4 libp11-dev libjansson-dev libdeflate-dev
+libsystemd-dev libacl1-dev"
 TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc
 gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
 openjdk-17-jdk-headless apksigner zipalign python3-aiosmtpd inotify-tools
-clang libclang-rt-14-dev valgrind procps psmisc time man-db"
+clang libclang-rt-14-dev valgrind procps psmisc time man-db
+libseccomp-dev systemd util-linux acl"
 BENCH="hyperfine time"
+# `make deb`, and `make check`, which builds the package and installs it.
+DEB="debhelper dpkg-dev fakeroot lintian"
 
 want="$BUILD"
 case "${1:-test}" in
 build) ;;
-test) want="$BUILD $TEST" ;;
-bench) want="$BUILD $TEST $BENCH" ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+deb) want="$BUILD $DEB" ;;
+test) want="$BUILD $TEST $DEB" ;;
+bench) want="$BUILD $TEST $DEB $BENCH" ;;
+*) echo "usage: $0 [build|deb|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

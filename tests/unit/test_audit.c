@@ -49,7 +49,7 @@ static int teardown(void **state)
 
 static void expect_broken(fixture *f, const char *words)
 {
-	csod_error err = {""};
+	csod_error err = {.msg = ""};
 	assert_int_equal(csod_audit_verify(f->db, NULL, &err), -1);
 	if (!strstr(err.msg, words))
 		fail_msg("'%s' does not say '%s'", err.msg, words);

@@ -40,7 +40,7 @@ static csod_config *load_text(const char *text, csod_error *err)
 
 static void expect_error(const char *text, const char *words)
 {
-	csod_error err = {""};
+	csod_error err = {.msg = ""};
 	csod_config *cfg = load_text(text, &err);
 	if (cfg) {
 		csod_config_free(cfg);
@@ -61,7 +61,11 @@ static void test_shipped_files_load(void **state)
 		fail_msg("etc/csod.conf: %s", err.msg);
 	assert_int_equal(cfg->n_organizations, 1);
 	assert_int_equal(cfg->retention_s, 3 * 86400);
-	assert_string_equal(cfg->mail.transport, "smtp");
+	/* A fresh install works as shipped: mail to the spool, no developers yet. */
+	assert_string_equal(cfg->mail.transport, "spool");
+	assert_int_equal(cfg->n_developers, 0);
+	assert_string_equal(cfg->spool, "/var/spool/csod");
+	assert_string_equal(cfg->ca.backend, "local");
 	csod_config_free(cfg);
 	cfg = csod_config_load("etc/demo.conf", "/tmp/elsewhere", &err);
 	if (!cfg)
@@ -86,7 +90,33 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->poll_interval_s, 5);
 	assert_int_equal(cfg->ca.key_bits, 3072);
 	assert_string_equal(cfg->keys.backend, "database");
+	assert_int_equal(cfg->min_free_space, 64LL << 20);
+	assert_int_equal(cfg->min_free_percent, 0);
 	csod_config_free(cfg);
+}
+
+static void test_min_free_space(void **state)
+{
+	(void)state;
+	csod_error err;
+	csod_config *cfg = load_text("min_free_space = \"8M\";\n", &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->min_free_space, 8LL << 20);
+	assert_int_equal(cfg->min_free_percent, 0);
+	csod_config_free(cfg);
+	cfg = load_text("min_free_space = \"2%\";\n", &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->min_free_percent, 2);
+	assert_int_equal(cfg->min_free_space, 0);
+	csod_config_free(cfg);
+	cfg = load_text("min_free_space = 0;\n", &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->min_free_space, 0);
+	csod_config_free(cfg);
+	expect_error("min_free_space = \"80%\";\n",
+	             "1: min_free_space: expected a size such as \"64M\" or a share");
+	expect_error("min_free_space = \"x%\";\n", "1: min_free_space: expected a size");
+	expect_error("min_free_space = \"lots\";\n", "1: min_free_space: expected a size");
 }
 
 static void test_errors_name_file_line_key(void **state)
@@ -189,6 +219,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shipped_files_load),
 	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_min_free_space, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors_name_file_line_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cross_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_approve_precedence, setup, teardown),

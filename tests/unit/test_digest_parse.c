@@ -61,7 +61,7 @@ static void test_length_picks_the_algorithm(void **state)
 static void expect_refusal(const char *text, size_t len, const char *name, const char *words)
 {
 	csod_parsed_digest d;
-	csod_error err = {""};
+	csod_error err = {.msg = ""};
 	assert_int_equal(csod_digest_parse(text, len, name, &d, &err), -1);
 	if (!strstr(err.msg, words))
 		fail_msg("'%s' does not say '%s'", err.msg, words);

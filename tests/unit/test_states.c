@@ -71,6 +71,9 @@ static int setup(void **state)
 	assert_int_equal(csod_spool_prepare(f->dir, &err), 0);
 	snprintf(f->d.spool, sizeof f->d.spool, "%s", f->dir);
 	char db[PATH_MAX];
+	/* The spool no longer makes state/ (the database lives in state_dir). */
+	snprintf(db, sizeof db, "%s/state", f->dir);
+	assert_int_equal(csod_mkdir_p(db, 0700, &err), 0);
 	snprintf(db, sizeof db, "%s/state/csod.db", f->dir);
 	f->d.db = csod_db_open(db, 0, &err);
 	assert_non_null(f->d.db);

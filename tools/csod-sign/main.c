@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,8 @@ static void usage(FILE *out)
 	        "                 [--timestamp URL] [--timestamp-optional]\n"
 	        "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
 	        "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
-	        "                 [--no-verify] IN OUT\n");
+	        "                 [--no-verify] IN OUT\n"
+	        "       csod-sign --help | --version\n");
 }
 
 typedef struct args {
@@ -71,6 +73,7 @@ static int parse(int argc, char **argv, args *a)
 	    {"url", required_argument, NULL, 'u'},
 	    {"no-verify", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
 	};
 	memset(a, 0, sizeof *a);
@@ -122,6 +125,9 @@ static int parse(int argc, char **argv, args *a)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'v':
+			puts("csod-sign " CSOD_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
@@ -214,11 +220,17 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* Before any key is loaded: no core file holds it, and the user this
+	 * runs as cannot read its memory through /proc (csodd does the same). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		perror("csod-sign: prctl(PR_SET_DUMPABLE)");
+		return 1;
+	}
 	args a;
 	int rc = parse(argc, argv, &a);
 	if (rc)
 		return rc;
-	csod_error err = {""};
+	csod_error err = {.msg = ""};
 	rc = sign_file(&a, &err) < 0 ? 1 : 0;
 	if (rc)
 		fprintf(stderr, "csod-sign: %s\n", err.msg);

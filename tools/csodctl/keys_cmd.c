@@ -18,7 +18,7 @@ static int rotate_master(ctl *c)
 		return ctl_error("%s may not rotate the master key (root or an MRAO only)",
 		                 c->user);
 	char lock[PATH_MAX + 32];
-	snprintf(lock, sizeof lock, "%s/state/csodd.lock", c->spool);
+	snprintf(lock, sizeof lock, "%s/csodd.lock", c->cfg->state_dir);
 	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (fd >= 0)

@@ -19,6 +19,7 @@ static void usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: csodctl [--config FILE] [--spool DIR] [--json] COMMAND ...\n"
+	    "       csodctl --help | --version\n"
 	    "  request list [--state S] [--developer D] [--organization O] [--since T]\n"
 	    "  request show ID\n"
 	    "  request approve|decline ID [-m MESSAGE] [--no-wait]  (also: approve, decline)\n"
@@ -49,7 +50,7 @@ int ctl_error(const char *fmt, ...)
 csod_db *ctl_open_db(ctl *c, int writable)
 {
 	char path[PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/state/csod.db", c->spool);
+	snprintf(path, sizeof path, "%s/csod.db", c->cfg->state_dir);
 	csod_error err;
 	csod_db *db = csod_db_open(path, !writable, &err);
 	if (!db)
@@ -161,11 +162,9 @@ void ctl_append(ctl *c, json_t *rows, json_t *row, const char *row_name)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"spool", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"spool", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	const char *config_path = "/etc/csod/csod.conf", *spool = NULL;
 	ctl c;
@@ -185,6 +184,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			puts("csodctl " CSOD_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -129,7 +129,7 @@ static int request_show(ctl *c, const char *id)
 		csod_daemon d;
 		memset(&d, 0, sizeof d);
 		snprintf(d.spool, sizeof d.spool, "%s", c->spool);
-		csod_error note = {""};
+		csod_error note = {.msg = ""};
 		char *text = csod_request_json(&d, &r, &note);
 		if (!text || note.msg[0]) {
 			ctl_error("%s: %s", r.id, text ? note.msg : "cannot build its JSON");
