@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,24 +41,57 @@ static void user_name(uid_t uid, char *out, size_t len)
 		snprintf(out, len, "uid:%u", (unsigned)uid);
 }
 
-/* Renames the marker NAME to NAME.rejected with NAME.reason beside it. */
+/* Renames name (in dir_fd) to a fresh dot name, which no scan looks at;
+ * removes it if even that fails. */
+static void move_aside(int dir_fd, const char *name)
+{
+	char fresh[64];
+	for (unsigned i = 0; i < 1000; i++) {
+		snprintf(fresh, sizeof fresh, ".csod-rejected-%lld-%u", (long long)csod_now(), i);
+		if (renameat2(dir_fd, name, dir_fd, fresh, RENAME_NOREPLACE) == 0)
+			return;
+		if (errno != EEXIST)
+			break;
+	}
+	unlinkat(dir_fd, name, 0);
+}
+
+/* Renames the marker NAME to NAME.rejected with NAME.reason beside it.
+ * Whatever sits in approvals/ (world-writable) may be anyone's: a folder
+ * left at NAME.rejected or NAME.reason must not keep the marker's name
+ * taken (the approver's own marker needs it), so it is moved aside. */
 static void reject(csod_daemon *d, const char *name, const char *actor, const char *id,
                    const char *reason)
 {
-	char path[PATH_MAX], dest[PATH_MAX], tmp[PATH_MAX], reason_path[PATH_MAX], text[600];
+	char dir[PATH_MAX], tmp[PATH_MAX], reason_path[PATH_MAX], text[600];
+	char dest_name[NAME_MAX + 1], reason_name[NAME_MAX + 1];
 	/* The reason may quote the marker's name: shown escaped. */
 	csod_escape_to(reason, text, sizeof text - 1);
 	strcat(text, "\n");
-	if (csod_spool_path(d, path, sizeof path, "approvals/%s", name) < 0 ||
-	    csod_spool_path(d, dest, sizeof dest, "approvals/%s.rejected", name) < 0 ||
-	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0 ||
-	    csod_spool_path(d, reason_path, sizeof reason_path, "approvals/%s.reason", name) < 0) {
-		csod_log(LOG_ERR, id, "marker %s: path too long; left alone", name);
+	int dir_fd = csod_spool_path(d, dir, sizeof dir, "approvals") < 0
+	                 ? -1
+	                 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		csod_log(LOG_ERR, id, "marker %s: cannot open approvals/; left alone", name);
 		return;
 	}
-	csod_write_file_atomic(tmp, reason_path, text, strlen(text), 0644, NULL);
-	if (rename(path, dest) < 0)
-		unlink(path);
+	/* A name too long for its .rejected keeps no reason, but is moved. */
+	int named = csod_path(dest_name, sizeof dest_name, "%s.rejected", name) == 0 &&
+	            csod_path(reason_name, sizeof reason_name, "%s.reason", name) == 0 &&
+	            csod_path(reason_path, sizeof reason_path, "%s/%s", dir, reason_name) == 0 &&
+	            csod_spool_path(d, tmp, sizeof tmp, "tmp") == 0;
+	struct stat st;
+	if (named && fstatat(dir_fd, reason_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		move_aside(dir_fd, reason_name);
+	if (named && fstatat(dir_fd, dest_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		move_aside(dir_fd, dest_name);
+	if (named)
+		csod_write_file_atomic(tmp, reason_path, text, strlen(text), 0644, NULL);
+	if (!named || renameat(dir_fd, name, dir_fd, dest_name) < 0)
+		move_aside(dir_fd, name);
+	close(dir_fd);
 	csod_audit_at(d->db, LOG_WARNING, actor, "approval.rejected", id, "%s: %s", name, reason);
 }
 

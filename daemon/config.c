@@ -78,6 +78,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 {
 	static const char *const keys[] = {"spool",
 	                                   "state_dir",
+	                                   "share_path",
 	                                   "settle_ms",
 	                                   "poll_interval",
 	                                   "retention",
@@ -87,6 +88,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "min_free_space",
 	                                   "workers",
 	                                   "log_level",
+	                                   "control_socket",
 	                                   "mail",
 	                                   "timestamp",
 	                                   "keys",
@@ -101,6 +103,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	TRY(cfg_only_keys(r, root, "", keys));
 	TRY(cfg_string(r, root, "", "spool", &c->spool));
 	TRY(cfg_string(r, root, "", "state_dir", &c->state_dir));
+	TRY(cfg_string(r, root, "", "share_path", &c->share_path));
 	TRY(cfg_int(r, root, "", "settle_ms", 0, 3600000, &c->settle_ms));
 	TRY(cfg_int(r, root, "", "poll_interval", 0, 86400, &c->poll_interval_s));
 	TRY(cfg_duration(r, root, "", "retention", &c->retention_s));
@@ -123,6 +126,13 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 			                c->approvers_group);
 		c->approvers_gid = gr->gr_gid;
 	}
+	TRY(cfg_string(r, root, "", "control_socket", &c->control_socket));
+	/* A socket's name has room for 107 bytes (sun_path). */
+	if (c->control_socket && (c->control_socket[0] != '/' || strlen(c->control_socket) > 107))
+		return cfg_fail(r, config_setting_get_member(root, "control_socket"),
+		                "control_socket",
+		                "expected an absolute path of at most 107 bytes, got \"%s\"",
+		                c->control_socket);
 	return 0;
 }
 
@@ -313,8 +323,10 @@ void csod_config_free(csod_config *c)
 	free(c->path);
 	free(c->spool);
 	free(c->state_dir);
+	free(c->share_path);
 	free(c->log_level);
 	free(c->approvers_group);
+	free(c->control_socket);
 	free(c->mail.transport);
 	free(c->mail.from);
 	free(c->mail.host);

@@ -80,7 +80,8 @@ typedef struct csod_ca_config {
 typedef struct csod_config {
 	char *path; /* the file this came from */
 	char *spool;
-	char *state_dir; /* database, master key, lock; default <spool>/state */
+	char *state_dir;  /* database, master key, lock; default <spool>/state */
+	char *share_path; /* the spool as people reach it (\\files\csod); NULL = spool */
 	int64_t settle_ms;
 	int64_t poll_interval_s; /* 0 = no periodic scan */
 	int64_t retention_s;
@@ -97,6 +98,8 @@ typedef struct csod_config {
 	csod_timestamp_config timestamp;
 	csod_keys_config keys;
 	csod_ca_config ca;
+	/* csodctl's way in (control.h); NULL: <spool>/run/csod.sock */
+	char *control_socket;
 	csod_organization *organizations;
 	int n_organizations;
 	csod_developer *developers;

@@ -151,20 +151,30 @@ int cfg_read_developers(cfg_reader *r, const config_setting_t *root, csod_config
 
 /* A DRAO's scope is "Organization/Department" naming a department of the
  * organizations list. A bare department name is refused: it would read as
- * that department in every organization. */
+ * that department in every organization. So is a scope that names two
+ * (organization "A" with department "B/C", and "A/B" with "C"): it would
+ * cover both. */
 static int check_scope(cfg_reader *r, const config_setting_t *g, const char *prefix,
                        const csod_config *c, const char *scope)
 {
+	int named = 0;
 	for (int i = 0; i < c->n_organizations; i++) {
 		const csod_organization *o = &c->organizations[i];
 		size_t n = strlen(o->name);
 		if (strncmp(scope, o->name, n) == 0 && scope[n] == '/' &&
 		    in_list(o->departments, scope + n + 1))
-			return 0;
+			named++;
 	}
 	char key[80];
 	snprintf(key, sizeof key, "%s.departments", prefix);
 	const config_setting_t *s = config_setting_get_member(g, "departments");
+	if (named == 1)
+		return 0;
+	if (named > 1)
+		return cfg_fail(r, s, key,
+		                "\"%s\" names a department of %d organizations (a '/' in a name "
+		                "makes it ambiguous); rename one",
+		                scope, named);
 	if (!strchr(scope, '/'))
 		return cfg_fail(r, s, key,
 		                "\"%s\" is a bare department name; a scope is "

@@ -14,6 +14,7 @@
 
 struct csod_workers;
 struct csod_space;
+struct csod_control;
 
 /* A small set of request ids. */
 typedef struct csod_idset {
@@ -40,8 +41,9 @@ typedef struct csod_daemon {
 	csod_idset views;      /* requests whose outbox views are stale (views.h) */
 	csod_idset views_busy; /* ... and those being rewritten now */
 	struct csod_workers *view_workers;
-	int views_failed;         /* a view could not be written: rewrite when there is room */
-	struct csod_space *space; /* work that waits for room on the spool (space.h) */
+	int views_failed;             /* a view could not be written: rewrite when there is room */
+	struct csod_space *space;     /* work that waits for room on the spool (space.h) */
+	struct csod_control *control; /* csodctl's socket (control.h) */
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */

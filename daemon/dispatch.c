@@ -11,6 +11,7 @@
 #include "sign_job.h"
 #include "space.h"
 #include "workers.h"
+#include "request_paths.h"
 
 /* Signing (again) waits for room on the spool or in the database; 1 when
  * it waits, 0 when it ran out of room too often. */
@@ -60,8 +61,7 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	snprintf(job->service, sizeof job->service, "%s", r->service);
 	if (csod_spool_path(d, job->store_dir, sizeof job->store_dir, "store/%s", r->id) < 0 ||
 	    csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "tmp") < 0 ||
-	    csod_spool_path(d, job->outbox_dir, sizeof job->outbox_dir, "outbox/%s/%s",
-	                    r->developer, r->id) < 0) {
+	    csod_request_outbox(d->spool, r, job->outbox_dir, sizeof job->outbox_dir) < 0) {
 		csod_fail(err, "spool path too long");
 		csod_sign_job_free(job);
 		return NULL;

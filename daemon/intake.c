@@ -47,17 +47,40 @@
 #include "views.h"
 #include "workers.h"
 
-static void remove_incoming(csod_daemon *d, const char *id, const char *developer)
+/* The owner of inbox/<developer>: the developer (or the daemon, for a
+ * developer without a Unix account). inbox/ is the daemon's, so the entry
+ * cannot be swapped. (uid_t)-1, which owns nothing, when it is missing. */
+static uid_t inbox_owner(csod_daemon *d, const char *developer)
+{
+	char inbox[PATH_MAX];
+	struct stat st;
+	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0 ||
+	    lstat(inbox, &st) < 0)
+		return (uid_t)-1;
+	return st.st_uid;
+}
+
+/* store/incoming/<id>.<developer>, removed as its developer could have:
+ * a folder of another user they moved in is left whole (and said so). */
+static void remove_incoming(csod_daemon *d, const char *id, const char *developer, uid_t owner)
 {
 	char path[PATH_MAX];
-	if (csod_spool_path(d, path, sizeof path, "store/incoming/%s.%s", id, developer) == 0)
-		csod_rm_rf(path);
+	if (csod_spool_path(d, path, sizeof path, "store/incoming/%s.%s", id, developer) < 0 ||
+	    csod_tree_remove_owned(path, owner) == 0)
+		return;
+	if (errno == EPERM)
+		csod_log(LOG_WARNING, id,
+		         "%s is left in place: it holds a folder of another user, which %s "
+		         "could not have emptied",
+		         path, developer);
+	else
+		csod_log(LOG_ERR, id, "cannot remove %s: %s", path, strerror(errno));
 }
 
 /* Step 3's job for drop `id`, already renamed into store/incoming: the
  * request as far as the loop knows it, and copies of the limits. */
 static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *developer,
-                                 const char *entry)
+                                 const char *entry, uid_t owner)
 {
 	csod_intake_job *job = calloc(1, sizeof *job);
 	if (!job)
@@ -66,6 +89,7 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 	snprintf(r->id, sizeof r->id, "%s", id);
 	snprintf(r->developer, sizeof r->developer, "%s", developer);
 	snprintf(r->drop_name, sizeof r->drop_name, "%s", entry);
+	job->owner = owner;
 	job->rc = csod_drop_name_check(r->drop_name, sizeof r->drop_name, &job->err);
 	snprintf(r->state, sizeof r->state, "created");
 	r->created = r->updated = csod_now();
@@ -173,7 +197,7 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, "csodd", "request.created", id,
 	              "%s/%s: %d file(s)%s%s", r->developer, r->drop_name, r->n_files,
 	              failed ? "; failed: " : "", failed ? r->error : "");
-	remove_incoming(d, id, r->developer);
+	remove_incoming(d, id, r->developer, job->owner);
 	csod_views_mark(d, id);
 	if (auto_approve)
 		csod_dispatch_approve(d, r, "auto-approve", "");
@@ -192,15 +216,15 @@ void csod_intake_collect(csod_daemon *d)
  * start-up recovery, before the loop runs). A refusal (may be NULL) fails
  * it without reading it; need is the room its copy was counted to take. */
 static void intake_start(csod_daemon *d, const char *id, const char *developer, const char *entry,
-                         int inline_run, const char *refusal, int64_t need)
+                         uid_t owner, int inline_run, const char *refusal, int64_t need)
 {
-	csod_intake_job *job = make_job(d, id, developer, entry);
+	csod_intake_job *job = make_job(d, id, developer, entry, owner);
 	if (!job) {
 		csod_log(LOG_ERR, id, "out of memory; the drop stays in store/incoming");
 		return;
 	}
 	if (refusal && job->rc == 0)
-		job->rc = csod_fail(&job->err, "%s: %s", entry, refusal);
+		job->rc = csod_fail(&job->err, "%s", refusal);
 	job->need = job->rc == 0 ? need : 0;
 	csod_space_claim(d, job->need);
 	if (!inline_run && d->intake_workers) {
@@ -287,30 +311,49 @@ void csod_intake_check_strays(csod_daemon *d)
 	closedir(top);
 }
 
+/* A folder of the developer is taken over (fdtree.h) before it leaves
+ * the inbox: moving a folder to another parent rewrites its "..", which
+ * needs write permission on it, and csodd runs without CAP_DAC_OVERRIDE. */
+static void take_over_in_inbox(int inbox_fd, const char *entry, const struct stat *seen)
+{
+	int fd = csod_open_dir_at(inbox_fd, entry);
+	struct stat st;
+	if (fd < 0)
+		return;
+	/* Only the folder that was checked: a swapped one stays as it is. */
+	if (fstat(fd, &st) == 0 && st.st_dev == seen->st_dev && st.st_ino == seen->st_ino)
+		csod_dir_take_over(fd);
+	close(fd);
+}
+
 /* Renames inbox/<developer>/<entry> to <dir>/<entry>. The rename is made
  * relative to the inbox's own descriptor: the developer owns that folder,
- * and nothing under it is resolved by path. */
+ * and nothing under it is resolved by path. *owner is the inbox's owner.
+ * -2 with err: the entry is not the developer's and stays where it is. */
 static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *entry,
-                             const char *dir)
+                             const char *dir, uid_t *owner, csod_error *err)
 {
 	char inbox[PATH_MAX];
+	*owner = (uid_t)-1;
 	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	/* Moving a folder to another parent rewrites its "..", which needs
-	 * write permission on the folder itself: the daemon, with CAP_CHOWN
-	 * and CAP_FOWNER but not CAP_DAC_OVERRIDE (its unit), takes the folder
-	 * over first. Whatever the developer swaps in meanwhile is taken over
-	 * again by the intake job, or refused. */
-	int folder_fd = inbox_fd < 0 ? -1 : csod_open_dir_at(inbox_fd, entry);
-	if (folder_fd >= 0) {
-		csod_dir_take_over(folder_fd);
-		close(folder_fd);
+	struct stat st;
+	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : fstat(inbox_fd, &st);
+	if (rc == 0) {
+		*owner = st.st_uid;
+		rc = fstatat(inbox_fd, entry, &st, AT_SYMLINK_NOFOLLOW);
 	}
-	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : renameat(inbox_fd, entry, dir_fd, entry);
+	if (rc == 0 && csod_drop_owner_check(&st, *owner, entry, developer, err) < 0)
+		rc = -2;
+	else if (rc == 0 && S_ISDIR(st.st_mode))
+		take_over_in_inbox(inbox_fd, entry, &st);
+	/* What is renamed may have been swapped since: intake checks it again. */
+	if (rc == 0)
+		rc = renameat(inbox_fd, entry, dir_fd, entry);
 	int saved = errno;
 	if (inbox_fd >= 0)
 		close(inbox_fd);
@@ -408,14 +451,25 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		not_taken(d, id, developer, entry, errno);
 		return;
 	}
-	if (move_out_of_inbox(d, developer, entry, dir) < 0) {
+	uid_t owner;
+	csod_error refused;
+	int moved = move_out_of_inbox(d, developer, entry, dir, &owner, &refused);
+	if (moved == -1) {
 		int e = errno;
 		rmdir(dir);
 		not_taken(d, id, developer, entry, e);
 		return;
 	}
 	csod_space_done(d, CSOD_WAIT_DROP, NULL, developer, entry);
-	intake_start(d, id, developer, entry, 0, room < 0 ? refusal : NULL, need);
+	/* Refused (not the developer's: it stays in the inbox), or too big for
+	 * the spool: the request fails with the reason. */
+	char reason[sizeof refused.msg + 300];
+	if (moved == -2)
+		snprintf(reason, sizeof reason, "%s", refused.msg);
+	else if (room < 0)
+		snprintf(reason, sizeof reason, "%s: %s", entry, refusal);
+	intake_start(d, id, developer, entry, owner, 0, moved == -2 || room < 0 ? reason : NULL,
+	             need);
 }
 
 void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, const char *entry)
@@ -441,7 +495,10 @@ void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, c
 		return;
 	csod_space_trying(d, CSOD_WAIT_INTAKE, id, developer, entry);
 	csod_log(LOG_NOTICE, id, "%s/%s: taking it again", developer, entry);
-	intake_start(d, id, developer, entry, 0, fits < 0 ? refusal : NULL, need);
+	char reason[sizeof refusal + 300];
+	snprintf(reason, sizeof reason, "%s: %s", entry, refusal);
+	intake_start(d, id, developer, entry, inbox_owner(d, developer), 0,
+	             fits < 0 ? reason : NULL, need);
 }
 
 /* What a crash left in store/incoming: <id>.<developer>/<entry>. */
@@ -466,13 +523,14 @@ static void recover_one(csod_daemon *d, const char *name)
 			snprintf(entry, sizeof entry, "%s", e->d_name);
 	if (dh)
 		closedir(dh);
+	uid_t owner = inbox_owner(d, developer);
 	if (have == 0 || !entry[0]) {
 		/* Already recorded, or the rename never happened. */
-		csod_rm_rf(dir);
+		remove_incoming(d, id, developer, owner);
 		return;
 	}
 	csod_log(LOG_NOTICE, id, "finishing the intake of %s/%s after a restart", developer, entry);
-	intake_start(d, id, developer, entry, 1, NULL, 0);
+	intake_start(d, id, developer, entry, owner, 1, NULL, 0);
 }
 
 void csod_intake_recover(csod_daemon *d)

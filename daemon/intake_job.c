@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
+#include "../lib/text.h"
 #include "../signers/signer.h"
 #include "intake.h"
 #include "names.h"
@@ -37,6 +39,30 @@ static int add_file(csod_request *r, const char *name, csod_error *err)
 	return 0;
 }
 
+int csod_drop_owner_check(const struct stat *st, uid_t owner, const char *name,
+                          const char *developer, csod_error *err)
+{
+	/* The daemon's own files are out of every developer's reach, except
+	 * root's, when csodd runs as root: those count only if anyone may
+	 * read them. (Folders are the daemon's once taken over; the files in
+	 * them are checked one by one.) */
+	uid_t me = geteuid();
+	if (st->st_uid == owner ||
+	    (st->st_uid == me && (me != 0 || S_ISDIR(st->st_mode) || (st->st_mode & S_IROTH))))
+		return 0;
+	/* getpwuid_r: intake threads run side by side. */
+	char who[64], buf[4096], shown[CSOD_SHOWN_MAX];
+	struct passwd pw, *found = NULL;
+	if (getpwuid_r(st->st_uid, &pw, buf, sizeof buf, &found) == 0 && found)
+		snprintf(who, sizeof who, "%s", found->pw_name);
+	else
+		snprintf(who, sizeof who, "uid %u", (unsigned)st->st_uid);
+	return csod_fail(err,
+	                 "%s: belongs to %s, not to %s; csod takes only what the developer "
+	                 "owns (copy it instead of moving it)",
+	                 csod_escape_to(name, shown, sizeof shown), who, developer);
+}
+
 /* Opens name inside dir_fd (a drop or its folder, still hostile: its
  * builder may be swapping entries) for reading, refusing what must not be
  * signed. Its type is checked before it is opened, so a device or a FIFO
@@ -54,6 +80,8 @@ static int open_drop_file(const csod_intake_job *job, int dir_fd, const char *na
 		    err, "%s: is a folder inside a folder drop; only one level is taken", name);
 	if (!S_ISREG(before.st_mode))
 		return csod_fail(err, "%s: is not a regular file (device, FIFO or socket)", name);
+	if (csod_drop_owner_check(&before, job->owner, name, job->r.developer, err) < 0)
+		return -1;
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
@@ -116,8 +144,10 @@ static int take_file(const csod_intake_job *job, csod_request *r, int dir_fd, co
 }
 
 /* request.conf, if the folder has one: read once from a descriptor that
- * was checked to be a small regular file, never reopened by name. */
-static int take_request_conf(int dir_fd, csod_request *r, csod_error *err)
+ * was checked to be a small regular file of the developer, never reopened
+ * by name. */
+static int take_request_conf(const csod_intake_job *job, int dir_fd, csod_request *r,
+                             csod_error *err)
 {
 	int fd = openat(dir_fd, "request.conf", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
@@ -133,6 +163,8 @@ static int take_request_conf(int dir_fd, csod_request *r, csod_error *err)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CSOD_REQUEST_CONF_MAX)
 		rc = csod_fail(err, "request.conf: not a small regular file (at most %d bytes)",
 		               CSOD_REQUEST_CONF_MAX);
+	else if (csod_drop_owner_check(&st, job->owner, "request.conf", r->developer, err) < 0)
+		rc = -1;
 	else
 		rc = csod_request_conf_parse_fd(fd, r, err);
 	close(fd);
@@ -193,7 +225,7 @@ static int take_folder(const csod_intake_job *job, csod_request *r, int dir_fd, 
 	if (csod_dir_take_over(dir_fd) < 0)
 		return csod_fail_errno(err, "%s: cannot take the folder over from its owner",
 		                       r->drop_name);
-	if (take_request_conf(dir_fd, r, err) < 0)
+	if (take_request_conf(job, dir_fd, r, err) < 0)
 		return -1;
 	char **names = NULL;
 	int n = 0;
@@ -248,6 +280,11 @@ static int take_drop(csod_intake_job *job, int work_fd)
 	if (fstatat(incoming_fd, r->drop_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		rc = csod_fail_errno(err, "%s: vanished during intake", r->drop_name);
 	} else if (S_ISDIR(st.st_mode)) {
+		/* Before it is taken over: a folder of another user is left as it is. */
+		if (csod_drop_owner_check(&st, job->owner, r->drop_name, r->developer, err) < 0) {
+			close(incoming_fd);
+			return -1;
+		}
 		int dir_fd = csod_open_dir_at(incoming_fd, r->drop_name);
 		if (dir_fd < 0)
 			rc = csod_fail_errno(err, "%s: cannot open the folder", r->drop_name);

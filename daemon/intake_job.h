@@ -6,6 +6,7 @@
 #define CSOD_INTAKE_JOB_H
 
 #include <limits.h>
+#include <sys/stat.h>
 
 #include "request.h"
 
@@ -16,6 +17,7 @@ typedef struct csod_intake_job {
 	char incoming[PATH_MAX]; /* store/incoming/<id>.<developer> */
 	char work[PATH_MAX];     /* tmp/<id>.intake: the copy being made */
 	char store[PATH_MAX];    /* store/<id>: the copy, once complete */
+	uid_t owner;             /* the developer's uid: their inbox's owner */
 	int64_t max_file_size;
 	int64_t max_request_files;
 	int64_t need; /* bytes its copy was counted to take (space.h) */
@@ -27,6 +29,15 @@ typedef struct csod_intake_job {
 /* Worker entry: builds store/<id> from incoming/<drop name>, or fails with the reason and
  * leaves neither work nor store behind. */
 void csod_intake_job_run(void *job);
+
+/* 0 when st (name, a drop or an entry of one) belongs to the developer
+ * (owner) or to the daemon (if that is root, a file only if anyone may
+ * read it); else -1 with the reason. Anything else was
+ * moved in from another user: read with the daemon's rights, its content
+ * would reach the developer (signed, or as hashes) though they could not
+ * read it. */
+int csod_drop_owner_check(const struct stat *st, uid_t owner, const char *name,
+                          const char *developer, csod_error *err);
 void csod_intake_job_free(void *job);
 
 #endif

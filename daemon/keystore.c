@@ -45,8 +45,7 @@ csod_keystore *csod_keystore_open(const csod_config *cfg, const char *spool, cso
 	int database = strcmp(cfg->keys.backend, "database") == 0;
 	/* A systemd credential is a read-only copy: rotations and new keys
 	 * happen on its source file (keys.master_key_file), as root. */
-	if (database && !credential &&
-	    csod_keystore_recover_rotation(db, ks->master_path, err) < 0)
+	if (database && !credential && csod_keystore_recover_rotation(db, ks->master_path, err) < 0)
 		goto fail;
 	/* With the pkcs11 backend a master key is needed only for keys sealed
 	 * before the switch, so it is read if present, never created. Nor is

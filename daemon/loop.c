@@ -21,6 +21,7 @@
 #include "../lib/log.h"
 #include "approvals.h"
 #include "audit.h"
+#include "control.h"
 #include "daemon.h"
 #include "developers.h"
 #include "dispatch.h"
@@ -137,7 +138,8 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	csod_service_ready("running");
 }
 
-static int start(csod_daemon *d, csod_error *err)
+static int start(csod_daemon *d, const char *config_path, const char *spool_override,
+                 csod_error *err)
 {
 	if (csod_spool_prepare(d->cfg->spool, err) < 0)
 		return -1;
@@ -165,6 +167,10 @@ static int start(csod_daemon *d, csod_error *err)
 		return -1;
 	if (closed > 0)
 		csod_log(LOG_ERR, NULL, "%s", err->msg);
+	/* Early, so that csodctl can connect as soon as the spool exists; its
+	 * connections wait in the backlog until the loop runs. */
+	if (!(d->control = csod_control_open(d->cfg, d->spool, config_path, spool_override, err)))
+		return -1;
 	/* Scratch left by a crash: nothing in tmp/ was ever published. */
 	csod_spool_path(d, path, sizeof path, "tmp");
 	csod_rm_rf(path);
@@ -211,6 +217,7 @@ static int start(csod_daemon *d, csod_error *err)
 
 static void stop(csod_daemon *d)
 {
+	csod_control_close(d->control);
 	/* Intakes still queued stay in store/incoming for the next start. */
 	csod_workers_stop(d->intake_workers);
 	csod_workers_stop(d->workers);
@@ -260,7 +267,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 
 	csod_error err;
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (start(&d, &err) < 0 || sig_fd < 0 || ep < 0) {
+	if (start(&d, config_path, spool_override, &err) < 0 || sig_fd < 0 || ep < 0) {
 		csod_log(LOG_ERR, NULL, "cannot start: %s", err.msg);
 		stop(&d);
 		return -1;
@@ -272,6 +279,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 	add_fd(ep, csod_workers_fd(d.intake_workers));
 	add_fd(ep, csod_views_fd(&d));
 	add_fd(ep, csod_pki_fd(d.pki));
+	add_fd(ep, csod_control_fd(d.control));
 
 	int64_t data_version = 0, next_scan = 0, next_pki = 0, next_expiry = 0;
 	db_changed_elsewhere(&d, &data_version);
@@ -325,6 +333,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 		wait = min_deadline(wait, next_pki - now);
 		if (watchdog_ms)
 			wait = min_deadline(wait, next_watchdog - now);
+		wait = min_deadline(wait, csod_control_tick(d.control, now));
 		if (next_expiry > 0)
 			wait = min_deadline(wait, (next_expiry - csod_now()) * 1000);
 		if (wait < 0)
@@ -351,6 +360,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 				csod_dispatch_collect(&d);
 				/* A new signed request may expire before the known next. */
 				next_expiry = 0;
+			} else if (fd == csod_control_fd(d.control)) {
+				csod_control_on_events(d.control, csod_monotonic_ms());
 			} else if (fd == csod_pki_fd(d.pki)) {
 				csod_pki_take_answers(d.pki);
 				csod_dispatch_waiting(&d);

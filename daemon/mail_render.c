@@ -16,22 +16,22 @@ static const struct {
 	const char *kind, *text;
 } builtin[] = {
     {"approval_needed",
-     "Subject: csod: request {{id}} from {{developer}} waits for approval\n"
+     "Subject: csod: {{developer}} asks to sign {{what}} (request {{id}})\n"
      "{{developer}} ({{organization}}) asks to sign version {{version}} with {{service}}.\n\n"
      "Files:\n{{files}}\n"
      "To approve, create {{approve_marker}} (its text is your message),\n"
      "or run: csodctl request approve {{id}} -m \"...\"\n"
      "To decline, create {{decline_marker}}.\n"
      "Details: {{details}}\n"},
-    {"signed", "Subject: csod: request {{id}} is signed\n"
+    {"signed", "Subject: csod: {{what}} is signed (request {{id}})\n"
                "Your files are signed:\n{{files}}\n"
                "They stay in {{outbox}} until {{expires}}.\n"
                "Approved by {{approver}}: {{message}}\n\n"
                "Verify with:\n  {{verify}}\n"},
-    {"declined", "Subject: csod: request {{id}} was declined\n"
+    {"declined", "Subject: csod: {{what}} was declined (request {{id}})\n"
                  "Request {{id}} ({{version}}) was declined by {{approver}}.\n\n"
                  "Message: {{message}}\n"},
-    {"failed", "Subject: csod: request {{id}} failed\n"
+    {"failed", "Subject: csod: {{what}} failed (request {{id}})\n"
                "Request {{id}} could not be signed:\n\n  {{error}}\n\n"
                "Nothing was published. Fix the input and drop it again.\n"},
     {"welcome", "Subject: csod: your code-signing inbox\n"

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "developers.h"
 #include "email_address.h"
 #include "mail.h"
 #include "roles.h"
+#include "request_paths.h"
 
 typedef struct text_buf {
 	char *data;
@@ -147,16 +149,36 @@ void csod_notice_free(csod_notice *n)
 	free(n);
 }
 
+/* name inside the request's outbox folder (outbox_rel, spool-relative), as
+ * the developer reaches it: with share_path's separator throughout. */
+static void shown_in(const csod_daemon *d, const char *outbox_rel, const char *name, char *out,
+                     size_t len)
+{
+	char rel[PATH_MAX];
+	out[0] = '\0';
+	if (csod_path(rel, sizeof rel, "%s/%s", outbox_rel, name) == 0)
+		csod_shared_path(d->cfg, rel, out, len);
+}
+
 csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, const char *kind)
 {
 	if (!d->cfg->mail.transport || strcmp(d->cfg->mail.transport, "none") == 0)
 		return NULL;
 	csod_notice *notice = NULL;
-	char outbox[PATH_MAX], approve[PATH_MAX], decline[PATH_MAX], details[PATH_MAX];
-	csod_spool_path(d, outbox, sizeof outbox, "outbox/%s/%s", r->developer, r->id);
-	csod_spool_path(d, approve, sizeof approve, "approvals/%s.approve", r->id);
-	csod_spool_path(d, decline, sizeof decline, "approvals/%s.decline", r->id);
-	csod_spool_path(d, details, sizeof details, "requests/%s/details.json", r->id);
+	/* Paths as the readers reach them (share_path), not the server's. */
+	char outbox[PATH_MAX] = "", approve[PATH_MAX], decline[PATH_MAX], details[PATH_MAX];
+	char server[PATH_MAX], rel[128];
+	const char *outbox_rel = "";
+	if (csod_request_outbox(d->spool, r, server, sizeof server) == 0) {
+		outbox_rel = server + strlen(d->spool) + 1;
+		csod_shared_path(d->cfg, outbox_rel, outbox, sizeof outbox);
+	}
+	snprintf(rel, sizeof rel, "approvals/%s.approve", r->id);
+	csod_shared_path(d->cfg, rel, approve, sizeof approve);
+	snprintf(rel, sizeof rel, "approvals/%s.decline", r->id);
+	csod_shared_path(d->cfg, rel, decline, sizeof decline);
+	snprintf(rel, sizeof rel, "requests/%s/details.json", r->id);
+	csod_shared_path(d->cfg, rel, details, sizeof details);
 	char expires[32], created[32];
 	csod_iso_time(r->expires, expires);
 	csod_iso_time(r->created, created);
@@ -166,34 +188,45 @@ csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, cons
 		const csod_file *f = &r->files[i];
 		/* The list keeps its newlines (mail_render.c): each name is
 		 * escaped here, so none can start a line of its own. */
-		char name[4 * sizeof f->name + 1];
-		if (strcmp(kind, "signed") == 0 && f->output[0])
-			append(&files, "  %s/%s\n", outbox,
-			       csod_escape_to(f->output, name, sizeof name));
-		else
+		char name[4 * sizeof f->name + 1], path[PATH_MAX];
+		if (strcmp(kind, "signed") == 0 && f->output[0]) {
+			shown_in(d, outbox_rel, csod_escape_to(f->output, name, sizeof name), path,
+			         sizeof path);
+			append(&files, "  %s\n", path);
+		} else
 			append(&files,
 			       "  %s (%lld bytes)\n    MD5 %s\n    SHA-1 %s\n    SHA-256 %s\n",
 			       csod_escape_to(f->name, name, sizeof name), (long long)f->size,
 			       f->md5, f->sha1, f->sha256);
 	}
 	if (r->n_files > 0 && strcmp(kind, "signed") == 0) {
-		const char *engine = r->files[0].engine, *out = r->files[0].output;
+		/* Quoted: the folder's name holds spaces. */
+		const char *engine = r->files[0].engine;
+		char out[PATH_MAX], chain[PATH_MAX];
+		shown_in(d, outbox_rel, r->files[0].output, out, sizeof out);
+		shown_in(d, outbox_rel, "chain.pem", chain, sizeof chain);
 		if (strcmp(engine, "hash") == 0)
 			append(&verify,
-			       "openssl cms -verify -binary -inform DER -in %s/%s -content "
-			       "<your file> -CAfile %s/chain.pem -purpose any",
-			       outbox, out, outbox);
+			       "openssl cms -verify -binary -inform DER -in \"%s\" -content "
+			       "<your file> -CAfile \"%s\" -purpose any",
+			       out, chain);
 		else if (strcmp(engine, "jar") == 0)
-			append(&verify, "jarsigner -verify -strict %s/%s", outbox, out);
+			append(&verify, "jarsigner -verify -strict \"%s\"", out);
 		else if (strcmp(engine, "apk") == 0)
-			append(&verify, "apksigner verify -v %s/%s", outbox, out);
+			append(&verify, "apksigner verify -v \"%s\"", out);
 		else
-			append(&verify, "osslsigncode verify -CAfile %s/chain.pem -in %s/%s",
-			       outbox, outbox, out);
+			append(&verify, "osslsigncode verify -CAfile \"%s\" -in \"%s\"", chain,
+			       out);
 	}
+	/* What was dropped, for subjects: "app.exe 2.4.1", or "app.exe". */
+	char what[sizeof r->drop_name + sizeof r->version + 2];
+	snprintf(what, sizeof what, "%s%s%s", r->drop_name[0] ? r->drop_name : r->id,
+	         r->version[0] ? " " : "", r->version);
 	const char *vars[] = {
 	    "id",
 	    r->id,
+	    "what",
+	    what,
 	    "developer",
 	    r->developer,
 	    "organization",

@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "states.h"
 #include "views.h"
+#include "request_paths.h"
 
 /* A view's JSON under construction. A value that is not UTF-8 (only a
  * request recorded before intake refused such values can hold one) is
@@ -126,8 +127,11 @@ static void set_common(view_json *vj, json_t *j, const csod_request *r)
 char *csod_request_json(const csod_daemon *d, const csod_request *r, csod_error *note)
 {
 	view_json vj = {note, 0};
-	char outbox[PATH_MAX];
-	csod_spool_path(d, outbox, sizeof outbox, "outbox/%s/%s", r->developer, r->id);
+	char outbox[PATH_MAX], server[PATH_MAX];
+	outbox[0] = '\0';
+	/* As the developer reaches it (share_path), not the server's path. */
+	if (csod_request_outbox(d->spool, r, server, sizeof server) == 0)
+		csod_shared_path(d->cfg, server + strlen(d->spool) + 1, outbox, sizeof outbox);
 	json_t *j = checked(&vj, json_object());
 	set(&vj, j, "id", str(&vj, "id", r->id));
 	set(&vj, j, "state", str(&vj, "state", r->state));
@@ -190,8 +194,9 @@ static int write_outbox(const csod_view *v, csod_error *err)
 static char *details_json(const csod_daemon *d, const csod_request *r, csod_error *note)
 {
 	view_json vj = {note, 0};
-	char approve[PATH_MAX];
-	csod_spool_path(d, approve, sizeof approve, "approvals/%s.approve", r->id);
+	char marker[64], approve[PATH_MAX];
+	snprintf(marker, sizeof marker, "approvals/%s.approve", r->id);
+	csod_shared_path(d->cfg, marker, approve, sizeof approve);
 	json_t *j = checked(&vj, json_object());
 	set(&vj, j, "id", str(&vj, "id", r->id));
 	set_common(&vj, j, r);
@@ -207,8 +212,7 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 	memset(v, 0, sizeof *v);
 	snprintf(v->id, sizeof v->id, "%s", r->id);
 	snprintf(v->state, sizeof v->state, "%s\n", r->state);
-	if (csod_spool_path(d, v->outbox_dir, sizeof v->outbox_dir, "outbox/%s/%s", r->developer,
-	                    r->id) < 0 ||
+	if (csod_request_outbox(d->spool, r, v->outbox_dir, sizeof v->outbox_dir) < 0 ||
 	    csod_spool_path(d, v->details_dir, sizeof v->details_dir, "requests/%s", r->id) < 0)
 		return csod_fail(err, "outbox path too long");
 	csod_spool_path(d, v->tmp_dir, sizeof v->tmp_dir, "tmp");

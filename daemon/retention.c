@@ -4,8 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "request.h"
+#include "request_paths.h"
 
 static void expire(void *ctx, const char *id)
 {
@@ -16,15 +18,16 @@ static void expire(void *ctx, const char *id)
 		csod_request_free(&r);
 		return;
 	}
-	char path[PATH_MAX];
-	for (int i = 0; i < r.n_files; i++) {
+	char dir[PATH_MAX], path[PATH_MAX];
+	if (csod_request_outbox(d->spool, &r, dir, sizeof dir) < 0)
+		dir[0] = '\0';
+	for (int i = 0; i < r.n_files && dir[0]; i++) {
 		if (!r.files[i].output[0])
 			continue;
-		if (csod_spool_path(d, path, sizeof path, "outbox/%s/%s/%s", r.developer, r.id,
-		                    r.files[i].output) == 0)
+		if (csod_path(path, sizeof path, "%s/%s", dir, r.files[i].output) == 0)
 			unlink(path);
 	}
-	if (csod_spool_path(d, path, sizeof path, "outbox/%s/%s/chain.pem", r.developer, r.id) == 0)
+	if (dir[0] && csod_path(path, sizeof path, "%s/chain.pem", dir) == 0)
 		unlink(path);
 	csod_error err;
 	if (csod_request_transition(d, &r, "expired", "csodd", &err) < 0)

@@ -27,18 +27,10 @@ int csod_spool_prepare(const char *spool, csod_error *err)
 		mode_t mode;
 		int by_acl; /* mode and ACL are set by spool_access.c, after the lock */
 	} layout[] = {
-	    {"", 0755, 0},
-	    {"inbox", 0755, 0},
-	    {"outbox", 0755, 0},
-	    {"approvals", 01777, 0},
-	    {"approvals/done", 0755, 0},
-	    {"requests", 0700, 1},
-	    {"ca", 0755, 0},
-	    {"ca/pending", 0755, 0},
-	    {"ca/issued", 0755, 0},
-	    {"mail", 0750, 0},
-	    {"store", 0700, 0},
-	    {"store/incoming", 0700, 0},
+	    {"", 0755, 0},           {"inbox", 0755, 0},          {"outbox", 0755, 0},
+	    {"approvals", 01777, 0}, {"approvals/done", 0755, 0}, {"requests", 0700, 1},
+	    {"ca", 0755, 0},         {"ca/pending", 0755, 0},     {"ca/issued", 0755, 0},
+	    {"mail", 0750, 0},       {"store", 0700, 0},          {"store/incoming", 0700, 0},
 	    {"tmp", 0700, 0},
 	};
 	for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++) {

@@ -14,6 +14,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Whose directories a removal may take over: anyone's (a tree of the
+ * daemon's own), or only the daemon's and one user's (a tree a developer
+ * built, which may hold folders of other users that the developer moved in
+ * and could not have emptied themselves). */
+typedef struct walk {
+	unsigned long counter; /* fresh names for moved-up folders */
+	int restricted;
+	uid_t owner;
+} walk;
+
 /* A writer we could not lock out (the daemon without CAP_CHOWN, a folder
  * it does not own) could refill a tree forever; give up after this many
  * passes over one folder and leave the rest for the next attempt. */
@@ -43,6 +53,21 @@ int csod_dir_take_over(int dir_fd)
 	return fchmod(dir_fd, 0700);
 }
 
+/* May this walk take the directory dir_fd over? A directory of another
+ * user is left whole: errno EPERM. */
+static int may_take(const walk *w, int dir_fd)
+{
+	struct stat st;
+	if (!w->restricted)
+		return 1;
+	if (fstat(dir_fd, &st) < 0)
+		return 0;
+	if (st.st_uid == w->owner || st.st_uid == geteuid())
+		return 1;
+	errno = EPERM;
+	return 0;
+}
+
 static int is_dot(const char *name)
 {
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
@@ -64,16 +89,20 @@ static int remove_simple(int dir_fd, const char *name)
 /* Moves sub (a non-empty folder inside child) up into top under a fresh
  * name. It is taken over first: moving a folder rewrites its "..", which
  * needs write permission on it. */
-static int move_up(int top, int child, const char *sub, unsigned long *counter)
+static int move_up(walk *w, int top, int child, const char *sub)
 {
 	int fd = csod_open_dir_at(child, sub);
 	if (fd >= 0) {
-		csod_dir_take_over(fd);
+		int mine = may_take(w, fd);
+		if (mine)
+			csod_dir_take_over(fd);
 		close(fd);
+		if (!mine)
+			return -1;
 	}
 	char fresh[64];
 	for (int tries = 0; tries < 1000; tries++) {
-		snprintf(fresh, sizeof fresh, ".csod-rm-%lu", (*counter)++);
+		snprintf(fresh, sizeof fresh, ".csod-rm-%lu", w->counter++);
 		if (renameat2(child, sub, top, fresh, RENAME_NOREPLACE) == 0)
 			return 0;
 		if (errno != EEXIST)
@@ -84,11 +113,15 @@ static int move_up(int top, int child, const char *sub, unsigned long *counter)
 
 /* name (inside top) is a folder that is not empty: unlink its files, move
  * its folders up into top, then remove it. */
-static int flatten(int top, const char *name, unsigned long *counter)
+static int flatten(walk *w, int top, const char *name)
 {
 	int child = csod_open_dir_at(top, name);
 	if (child < 0)
 		return -1;
+	if (!may_take(w, child)) {
+		close(child);
+		return -1;
+	}
 	csod_dir_take_over(child);
 	int list_fd = dup(child);
 	DIR *dh = list_fd >= 0 ? fdopendir(list_fd) : NULL;
@@ -105,7 +138,7 @@ static int flatten(int top, const char *name, unsigned long *counter)
 			continue;
 		int r = remove_simple(child, e->d_name);
 		if (r == 1)
-			r = move_up(top, child, e->d_name, counter);
+			r = move_up(w, top, child, e->d_name);
 		if (r < 0)
 			rc = -1;
 	}
@@ -117,9 +150,8 @@ static int flatten(int top, const char *name, unsigned long *counter)
 }
 
 /* Empties the folder top, pass after pass, until a pass finds nothing. */
-static int empty_dir(int top)
+static int empty_dir(walk *w, int top)
 {
-	unsigned long counter = 0;
 	for (int pass = 0; pass < MAX_PASSES; pass++) {
 		int list_fd = dup(top);
 		DIR *dh = list_fd >= 0 ? fdopendir(list_fd) : NULL;
@@ -137,7 +169,7 @@ static int empty_dir(int top)
 			seen++;
 			int r = remove_simple(top, e->d_name);
 			if (r == 1)
-				r = flatten(top, e->d_name, &counter);
+				r = flatten(w, top, e->d_name);
 			if (r == 0)
 				progress++;
 			else
@@ -155,7 +187,7 @@ static int empty_dir(int top)
 	return -1;
 }
 
-int csod_tree_remove_at(int dir_fd, const char *name)
+static int remove_at(walk *w, int dir_fd, const char *name)
 {
 	int fd = csod_open_dir_at(dir_fd, name);
 	if (fd < 0) {
@@ -166,15 +198,29 @@ int csod_tree_remove_at(int dir_fd, const char *name)
 		/* A file or a link: the link itself goes, never its target. */
 		return unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
 	}
+	if (!may_take(w, fd)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
 	csod_dir_take_over(fd);
-	int rc = empty_dir(fd);
+	int rc = empty_dir(w, fd);
+	int saved = errno;
 	close(fd);
+	errno = saved;
 	if (rc == 0 && unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		rc = -1;
 	return rc;
 }
 
-int csod_tree_remove(const char *path)
+int csod_tree_remove_at(int dir_fd, const char *name)
+{
+	walk w = {.restricted = 0};
+	return remove_at(&w, dir_fd, name);
+}
+
+/* The folder holding path's last component, opened; -1 with errno. */
+static int open_parent(const char *path, const char **name_out)
 {
 	char parent[PATH_MAX];
 	const char *slash = strrchr(path, '/');
@@ -189,12 +235,31 @@ int csod_tree_remove(const char *path)
 		snprintf(parent, sizeof parent, "/");
 	else
 		snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
-	int dir_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*name_out = name;
+	return open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int remove_path(walk *w, const char *path)
+{
+	const char *name = NULL;
+	int dir_fd = open_parent(path, &name);
 	if (dir_fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	int rc = csod_tree_remove_at(dir_fd, name);
+	int rc = remove_at(w, dir_fd, name);
 	int saved = errno;
 	close(dir_fd);
 	errno = saved;
 	return rc;
+}
+
+int csod_tree_remove(const char *path)
+{
+	walk w = {.restricted = 0};
+	return remove_path(&w, path);
+}
+
+int csod_tree_remove_owned(const char *path, uid_t owner)
+{
+	walk w = {.restricted = 1, .owner = owner};
+	return remove_path(&w, path);
 }

@@ -34,4 +34,12 @@ int csod_tree_remove_at(int dir_fd, const char *name);
  * spool's store/, tmp/, ...): only the last component may be hostile. */
 int csod_tree_remove(const char *path);
 
+/* The same for a tree a developer built (owner: their uid), which may hold
+ * folders of other users that the developer moved in without being able
+ * to empty them: only directories of owner or of the daemon are taken over
+ * and emptied; any other directory is left whole, with its parents, and
+ * the call fails with EPERM. The developer can make the daemon remove
+ * nothing they could not have removed themselves. */
+int csod_tree_remove_owned(const char *path, uid_t owner);
+
 #endif

@@ -31,7 +31,7 @@ is "$(json_field "$out/request.json" organization)" "$ORG" "request.json names t
 like "$(json_field "$out/request.json" expires)" '^20[0-9]{2}-' "request.json has the expiry time"
 sha=$(sha256sum "$T_DIR/one.sha256" | cut -d' ' -f1)
 check "request.json records the input's SHA-256" grep -q "$sha" "$out/request.json"
-id=$(basename "$out")
+id=$(dir_id "$out")
 like "$id" '^[0-9]{8}-[0-9]{6}-[a-z0-9]{4}$' "request id is short and sortable"
 check "details.json for approvers" grep -q "\"sha256\": \"$sha\"" "$SPOOL/requests/$id/details.json"
 check "the store copy is gone once signed" test ! -e "$SPOOL/store/$id"

@@ -28,7 +28,7 @@ make_hash_drop a.sha256
 drop_by_rename a.sha256
 wait_state a.sha256 created
 ok $? "without auto-approve a request waits in created"
-id=$(basename "$(request_dir a.sha256)")
+id=$(dir_id "$(request_dir a.sha256)")
 sleep 1
 is "$(state_of a.sha256)" created "and keeps waiting"
 check "approvers can read details.json, with the file's SHA-256" runuser -u "$APPROVER" -- \
@@ -91,7 +91,7 @@ like "$(cat "$SPOOL/approvals/$id.approve.reason")" "is signed, not waiting" "sa
 make_hash_drop b.sha256
 drop_by_rename b.sha256
 wait_state b.sha256 created
-id=$(basename "$(request_dir b.sha256)")
+id=$(dir_id "$(request_dir b.sha256)")
 marker $APPROVER "$id" decline "Not this version"
 wait_state b.sha256 declined
 ok $? "a decline marker declines"
@@ -102,7 +102,7 @@ check "and its store copy is removed" test ! -e "$SPOOL/store/$id"
 make_hash_drop c.sha256
 drop_by_rename c.sha256 "$SELF"
 wait_state c.sha256 created 30 "$SELF"
-id=$(basename "$(request_dir c.sha256 "$SELF")")
+id=$(dir_id "$(request_dir c.sha256 "$SELF")")
 marker $SELF "$id" approve
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
 ok $? "an admin cannot approve their own request"
@@ -123,7 +123,7 @@ runuser -u "$SELF" -- sh -c "cat '$T_DIR/kept.sha256' >'$SPOOL/inbox/$SELF/.kept
 	printf '%s' '$swapped' >&3 && touch '$T_DIR/scratch/written'" &
 wait_state kept.sha256 created 30 "$SELF"
 ok $? "a drop whose writer keeps a descriptor open waits for approval"
-id=$(basename "$(request_dir kept.sha256 "$SELF")")
+id=$(dir_id "$(request_dir kept.sha256 "$SELF")")
 touch "$T_DIR/scratch/go"
 wait_for 10 test -e "$T_DIR/scratch/written"
 ok $? "the developer wrote another digest through the kept descriptor"

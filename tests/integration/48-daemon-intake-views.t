@@ -36,7 +36,7 @@ cp "$T_DIR/mid.bin" "$T_DIR/mid/mid.bin"
 mv "$T_DIR/mid" "$SPOOL/inbox/$DEV/mid"
 wait_state mid failed 60
 ok $? "a 20 MB drop is taken in (and refused: unknown file type)"
-mid=$(basename "$(request_dir mid)")
+mid=$(dir_id "$(request_dir mid)")
 digest_of() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"][0][sys.argv[2]])' "$SPOOL/requests/$mid/details.json" "$1"; }
 is "$(digest_of md5)" "$(md5sum "$T_DIR/mid.bin" | cut -d' ' -f1)" "its MD5 is md5sum's"
 is "$(digest_of sha1)" "$(sha1sum "$T_DIR/mid.bin" | cut -d' ' -f1)" "its SHA-1 is sha1sum's"
@@ -46,7 +46,7 @@ is "$(digest_of sha256)" "$(sha256sum "$T_DIR/mid.bin" | cut -d' ' -f1)" "its SH
 # STATUS and request.json and mark its views stale, as a crash between the
 # database commit and the rewrite would leave it.
 dir=$(request_dir small.sha256)
-id=$(basename "$dir")
+id=$(dir_id "$dir")
 stop_daemon
 rm -f "$dir/STATUS" "$dir/request.json" "$SPOOL/requests/$id/details.json"
 sqlite3 "$SPOOL/state/csod.db" "UPDATE requests SET published = 'in_progress' WHERE id = '$id'"

@@ -10,7 +10,7 @@ ctl() { run_tool csodctl --config "$CONF" "$@"; }
 make_hash_drop a.sha256
 drop_by_rename a.sha256
 wait_state a.sha256 created
-id=$(basename "$(request_dir a.sha256)")
+id=$(dir_id "$(request_dir a.sha256)")
 out=$(ctl request list)
 like "$out" "$id +dagwood +Dithers" "request list shows the request"
 out=$(ctl request list --state signed)
@@ -43,7 +43,7 @@ check "request resend queues the notice" ctl request resend "$id"
 make_hash_drop b.sha256
 drop_by_rename b.sha256
 wait_state b.sha256 created
-idb=$(basename "$(request_dir b.sha256)")
+idb=$(dir_id "$(request_dir b.sha256)")
 ctl request decline "$idb" -m "wrong version" >/dev/null
 wait_state b.sha256 declined
 ok $? "request decline declines"

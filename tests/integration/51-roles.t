@@ -42,7 +42,7 @@ as() { local u=$1; shift; runuser -u "csr-$u$S" -- "$@"; }
 drop_for() { # drop_for DEVUSER NAME -> prints the request id once created
 	make_hash_drop "$2"
 	drop_by_rename "$2" "$1"
-	wait_state "$2" created 30 "$1" && basename "$(request_dir "$2" "$1")"
+	wait_state "$2" created 30 "$1" && dir_id "$(request_dir "$2" "$1")"
 }
 reason_of() { cat "$SPOOL/approvals/$1.approve.reason" 2>/dev/null; }
 marker() { # marker ADMIN ID

@@ -96,7 +96,7 @@ folder_drop() {
 folder_drop "$ME" qa "department = \"QA\";"
 ok $? "the developer drops a folder whose request.conf names department QA"
 wait_for 30 in_state qa "$ME" failed created
-id=$(basename "$(dir_of qa "$ME")")
+id=$(dir_id "$(dir_of qa "$ME")")
 is "$(status_of qa "$ME")" failed "a request.conf naming a department that is not the developer's is refused"
 like "$(cat "$(dir_of qa "$ME")/ERROR" 2>/dev/null)" "request.conf: department 'QA' is not yours \($ME is in $A/$SD\)" \
 	"with an ERROR naming the department and the developer's own"
@@ -112,7 +112,7 @@ folder_drop "$ME" own "organization = \"$A\";
 department = \"$SD\";"
 wait_state own created 30 "$ME"
 ok $? "a request.conf repeating the developer's own organization and department is accepted"
-id=$(basename "$(dir_of own "$ME")")
+id=$(dir_id "$(dir_of own "$ME")")
 as "csr-drao$S" sh -c "printf ok > '$SPOOL/approvals/.$id.t' && mv '$SPOOL/approvals/.$id.t' '$SPOOL/approvals/$id.approve'"
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
 ok $? "and the QA DRAO still cannot approve it"
@@ -171,7 +171,7 @@ make_hash_drop n2.sha256
 drop_by_rename n2.sha256 "$DEV2"
 wait_state n2.sha256 signed 30 "$DEV2"
 ok $? "which signs"
-used=$(sqlite3 "$DB" "SELECT certificate_id FROM requests WHERE id='$(basename "$(dir_of n2.sha256 "$DEV2")")'")
+used=$(sqlite3 "$DB" "SELECT certificate_id FROM requests WHERE id='$(dir_id "$(dir_of n2.sha256 "$DEV2")")'")
 is "$(sqlite3 "$DB" "SELECT csod FROM certificates WHERE id=${used:-0}")" 1 "with the CSoD-enabled certificate, not certificate $plain"
 check "and the signature verifies" verify_p7s "$(dir_of n2.sha256 "$DEV2")/n2.sha256.p7s" "$T_DIR/n2.sha256.data"
 

@@ -32,7 +32,7 @@ sql() { sqlite3 "$DB" "$1"; }
 # bytes a shell pattern cannot hold).
 id_of() { sql "SELECT id FROM requests WHERE drop_name LIKE '$1%' ORDER BY id LIMIT 1"; }
 state_by() { sql "SELECT state FROM requests WHERE drop_name LIKE '$1%' ORDER BY id LIMIT 1"; }
-out_of() { echo "$SPOOL/outbox/$U/$(id_of "$1")"; }
+out_of() { outbox_of_id "$U" "$(id_of "$1")"; }
 
 hashfile() { # hashfile PATH: a sha256sum line for some random bytes
 	head -c 512 /dev/urandom >"$1.data"
@@ -144,9 +144,10 @@ stop_daemon
 LEGACY=20200101-000000-lgcy
 sql "INSERT INTO requests(id, developer, organization, version, digests, state, created, updated, error, drop_name) VALUES('$LEGACY', '$U', '$ORG', CAST(X'312EFF' AS TEXT), 'sha256', 'failed', 1577836800, 1577836800, 'legacy', 'legacy.sha256')"
 start_daemon || exit 1
-wait_for 15 test -f "$SPOOL/outbox/$U/$LEGACY/STATUS"
+wait_for 15 sh -c "ls '$SPOOL/outbox/$U/'$LEGACY*/STATUS"
+LEGACY_DIR=$(outbox_of_id "$U" "$LEGACY")
 ok $? "a request whose version is not UTF-8 still gets its STATUS"
-like "$(cat "$SPOOL/outbox/$U/$LEGACY/request.json" 2>/dev/null)" '"version": "1\.\\\\xff"' "request.json shows the version escaped"
+like "$(cat "$LEGACY_DIR/request.json" 2>/dev/null)" '"version": "1\.\\\\xff"' "request.json shows the version escaped"
 check "the daemon logs that a value had to be escaped" grep -q "$LEGACY.*version.*not valid UTF-8" "$LOG"
 rows=$(ctl --json request list 2>"$T_DIR/list.err" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 is "$rows" "$(sql "SELECT count(*) FROM requests")" "csodctl --json request list reports every row"

@@ -64,7 +64,7 @@ ok $? "Alice's request is signed"
 wait_state b.sha256 signed 30 "$BOB"
 ok $? "Bob's request is signed"
 out_a=$(request_dir a.sha256 "$ALICE")
-id_a=$(basename "$out_a")
+id_a=$(dir_id "$out_a")
 
 # Outboxes: their developer only, though Alice and Bob share a primary group.
 check "Alice lists her outbox" as "$ALICE" ls "$SPOOL/outbox/$ALICE"

@@ -45,7 +45,7 @@ fill_leaving() { # fill_leaving BYTES: a filler takes all but BYTES of the free 
 # csodd ignores (.NAME.tmp) while there is room; drop NAME renames it.
 stage() { as_dev cp "$T_DIR/$1" "$IN/.$1.tmp"; }
 drop() { as_dev mv "$IN/.$1.tmp" "$IN/$1"; }
-id_of() { basename "$(request_dir "$1")"; }
+id_of() { dir_id "$(request_dir "$1")"; }
 logged() { grep -q -- "$1" "$LOG"; }
 
 # 1. No room: drops stay in the inbox, untouched, and the developer is told.

@@ -38,38 +38,38 @@ ok $? "admins are told when a certificate is issued"
 make_hash_drop a.sha256
 drop_by_rename a.sha256
 wait_state a.sha256 created
-id=$(basename "$(request_dir a.sha256)")
-wait_for 20 got_mail root@dithercons.com "waits for approval"
+id=$(dir_id "$(request_dir a.sha256)")
+wait_for 20 got_mail root@dithercons.com "asks to sign .*\\(request $id\\)"
 ok $? "the approver gets a mail when a request waits"
-m=$(mail_to root@dithercons.com "waits for approval")
+m=$(mail_to root@dithercons.com "asks to sign .*\\(request $id\\)")
 check "it names the marker file to create" grep -q "approvals/$id.approve" "$m"
 check "and the file's SHA-256" grep -q "$(sha256sum "$T_DIR/a.sha256" | cut -d' ' -f1)" "$m"
 check "with a Date and a Message-ID" sh -c "grep -q '^Date: ' '$m' && grep -q '^Message-ID: <' '$m'"
 
 csodctl --config "$CONF" request approve "$id" -m "go" >/dev/null
 wait_state a.sha256 signed
-wait_for 20 got_mail dagwood@dithercons.com "request $id is signed"
+wait_for 20 got_mail dagwood@dithercons.com "is signed \\(request $id\\)"
 ok $? "the developer gets the signed notice"
-m=$(mail_to dagwood@dithercons.com "request $id is signed")
-check "it gives the signed file's path" grep -q "outbox/$DEV/$id/a.sha256.p7s" "$m"
+m=$(mail_to dagwood@dithercons.com "is signed \\(request $id\\)")
+check "it gives the signed file's path" grep -qF "$(request_dir a.sha256)/a.sha256.p7s" "$m"
 check "and the verify command" grep -q "openssl cms -verify" "$m"
 
 make_hash_drop b.sha256
 drop_by_rename b.sha256
 wait_state b.sha256 created
-idb=$(basename "$(request_dir b.sha256)")
+idb=$(dir_id "$(request_dir b.sha256)")
 csodctl --config "$CONF" request decline "$idb" -m "not this one" >/dev/null
-wait_for 20 got_mail dagwood@dithercons.com "request $idb was declined"
+wait_for 20 got_mail dagwood@dithercons.com "was declined \\(request $idb\\)"
 ok $? "a decline is mailed"
-check "with the approver's message" grep -q "not this one" "$(mail_to dagwood@dithercons.com "request $idb was declined")"
+check "with the approver's message" grep -q "not this one" "$(mail_to dagwood@dithercons.com "was declined \\(request $idb\\)")"
 
 echo "zzzz" >"$SPOOL/inbox/$DEV/broken.sha256"
 wait_state broken.sha256 failed
-idc=$(basename "$(request_dir broken.sha256)")
-wait_for 20 got_mail dagwood@dithercons.com "request $idc failed"
+idc=$(dir_id "$(request_dir broken.sha256)")
+wait_for 20 got_mail dagwood@dithercons.com "failed \\(request $idc\\)"
 ok $? "a failure is mailed"
 check "with the reason" grep -q "broken.sha256: not a file the hash service can sign" \
-	"$(mail_to dagwood@dithercons.com "request $idc failed")"
+	"$(mail_to dagwood@dithercons.com "failed \\(request $idc\\)")"
 
 # The server goes away: mail waits in the queue, nothing is lost.
 stop_smtp
@@ -77,12 +77,12 @@ csodctl --config "$CONF" auto-approve on >/dev/null
 make_hash_drop d.sha256
 drop_by_rename d.sha256
 wait_state d.sha256 signed
-idd=$(basename "$(request_dir d.sha256)")
+idd=$(dir_id "$(request_dir d.sha256)")
 wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT attempts FROM mail_queue WHERE request_id='$idd' AND state='queued' AND attempts > 0\" | grep -q ."
 ok $? "with the server down, the signed notice stays queued and is retried"
 check "the reason is recorded" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idd'\" | grep -q smtp"
 start_smtp
-wait_for 30 got_mail dagwood@dithercons.com "request $idd is signed"
+wait_for 30 got_mail dagwood@dithercons.com "is signed \\(request $idd\\)"
 ok $? "once the server is back the queued mail arrives"
 
 # A certificate about to expire: the admins hear of it once.
@@ -90,9 +90,9 @@ sqlite3 "$SPOOL/state/csod.db" "UPDATE certificates SET expires = strftime('%s',
 wait_for 90 got_mail root@dithercons.com "certificate [0-9]+ expires on"
 ok $? "admins are warned of a certificate that expires within 30 days"
 
-n=$(count_mail "$MBOX" "request $id is signed")
+n=$(count_mail "$MBOX" "is signed \\(request $id\\)")
 csodctl --config "$CONF" request resend "$id" >/dev/null
-wait_for 20 sh -c "[ \$(grep -l -E '^Subject: .*request $id is signed' '$MBOX'/new/* | wc -l) -gt $n ]"
+wait_for 20 sh -c "[ \$(grep -l -E '^Subject: .*is signed \\(request $id\\)' '$MBOX'/new/* | wc -l) -gt $n ]"
 ok $? "request resend sends the signed notice again"
 
 # STARTTLS: a server with a certificate from a test CA, required by csod.
@@ -117,14 +117,14 @@ wait_for 10 grep -q "configuration reloaded" "$LOG"
 make_hash_drop t.sha256
 drop_by_rename t.sha256
 wait_state t.sha256 signed
-idt=$(basename "$(request_dir t.sha256)")
-wait_for 40 sh -c "grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | grep -q ."
+idt=$(dir_id "$(request_dir t.sha256)")
+wait_for 40 sh -c "grep -l 'is signed (request $idt)' '$TLSBOX'/new/* 2>/dev/null | grep -q ."
 ok $? "mail goes out over STARTTLS, the server's certificate checked against mail.ca_file"
 # A TLS 1.3 server's session tickets come unasked after the handshake;
 # libesmtp, finding them, waited for EHLO's answer with EHLO unsent, until
 # the timeout (now and then: a race). Each of these goes out at once.
 for i in $(seq 1 30); do csodctl --config "$CONF" request resend "$idt" >/dev/null; done
-wait_for 60 sh -c "[ \$(grep -l 'request $idt is signed' '$TLSBOX'/new/* 2>/dev/null | wc -l) -ge 31 ] &&
+wait_for 60 sh -c "[ \$(grep -l 'is signed (request $idt)' '$TLSBOX'/new/* 2>/dev/null | wc -l) -ge 31 ] &&
 	sqlite3 '$SPOOL/state/csod.db' \"SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND state != 'sent'\" | grep -qx 0"
 ok $? "30 more messages over STARTTLS are delivered"
 is "$(sqlite3 "$SPOOL/state/csod.db" "SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND attempts != 1")" 0 \
@@ -139,12 +139,12 @@ wait_for 10 sh -c "[ \$(grep -c 'configuration reloaded' '$LOG') -gt $reloads ]"
 make_hash_drop v.sha256
 drop_by_rename v.sha256
 wait_state v.sha256 signed
-idv=$(basename "$(request_dir v.sha256)")
+idv=$(dir_id "$(request_dir v.sha256)")
 wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idv' AND state='queued'\" | grep -q ."
 ok $? "a server certificate not from mail.ca_file: the mail stays queued"
 like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$idv'")" "session ended early \\(STARTTLS" \
 	"with the reason recorded"
-is "$(count_mail "$TLSBOX" "request $idv is signed")" 0 "and the server got nothing"
+is "$(count_mail "$TLSBOX" "is signed \\(request $idv\\)")" 0 "and the server got nothing"
 sed -i "s|ca_file = \"$SPOOL/ca/ca.pem\"|ca_file = \"$PKI/root.pem\"|" "$CONF"
 
 # TLS required, but the server does not offer it: queued, with the reason.
@@ -154,12 +154,12 @@ sleep 1
 make_hash_drop n.sha256
 drop_by_rename n.sha256
 wait_state n.sha256 signed
-idn=$(basename "$(request_dir n.sha256)")
+idn=$(dir_id "$(request_dir n.sha256)")
 wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idn' AND state='queued'\" | grep -q ."
 ok $? "when TLS is required but not offered, the mail stays queued"
 like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$idn'")" "smtp" \
 	"with the reason recorded"
-check "no message went out in the clear" sh -c "! grep -l 'request $idn is signed' '$MBOX'/new/* 2>/dev/null | grep -q ."
+check "no message went out in the clear" sh -c "! grep -l 'is signed (request $idn)' '$MBOX'/new/* 2>/dev/null | grep -q ."
 like "$(csodctl --config "$CONF" mail list)" "queued .*$idn" "csodctl mail list shows it waiting"
 
 # SMTP AUTH with the password read from a file.
@@ -185,7 +185,7 @@ check "the welcome names the inbox" sh -c "grep -l 'inbox/blondie' '$AUTHBOX'/ne
 make_hash_drop p.sha256
 drop_by_rename p.sha256
 wait_state p.sha256 signed
-idp=$(basename "$(request_dir p.sha256)")
+idp=$(dir_id "$(request_dir p.sha256)")
 wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idp' AND state='failed'\" | grep -q 550"
 ok $? "a recipient the server rejects (550): the mail fails with the server's answer"
 like "$(csodctl --config "$CONF" mail list)" "failed .*$idp" "csodctl mail list shows it failed"
@@ -203,7 +203,7 @@ sleep 1
 make_hash_drop s.sha256
 drop_by_rename s.sha256
 wait_state s.sha256 signed
-ids=$(basename "$(request_dir s.sha256)")
+ids=$(dir_id "$(request_dir s.sha256)")
 wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT attempts FROM mail_queue WHERE request_id='$ids' AND state='queued'\" | grep -q '^[1-9]'"
 ok $? "a server slower than mail.timeout: the attempt ends, the mail stays queued"
 like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$ids'")" \

@@ -35,11 +35,11 @@ signed_drop() {
 	make_hash_drop "$1"
 	drop_by_rename "$1"
 	wait_state "$1" signed || return 1
-	basename "$(request_dir "$1")"
+	dir_id "$(request_dir "$1")"
 }
 # kept DIR ID: the file the server kept in DIR (new, deferred) for the
 # signed notice of request ID.
-kept() { grep -l "request $2 is signed" "$FAULTS/$1"/*.eml 2>/dev/null | head -1; }
+kept() { grep -l "is signed (request $2)" "$FAULTS/$1"/*.eml 2>/dev/null | head -1; }
 header() { grep -m1 "^$1: " "$2" | tr -d '\r'; }
 
 write_config
@@ -64,8 +64,8 @@ stop_daemon
 start_daemon || exit 1
 wait_state t.sha256 signed
 ok $? "after a restart it is signed"
-idt=$(basename "$(request_dir t.sha256)")
-wait_for 20 sh -c "grep -l 'request $idt is signed' '$FAULTS'/new/*.eml 2>/dev/null | grep -q ."
+idt=$(dir_id "$(request_dir t.sha256)")
+wait_for 20 sh -c "grep -l 'is signed (request $idt)' '$FAULTS'/new/*.eml 2>/dev/null | grep -q ."
 ok $? "and its notice is delivered"
 
 # 550: the server means it. The mail fails at once, is not tried again,
@@ -88,12 +88,12 @@ like "$(csodctl --config "$CONF" mail list)" "failed .*$ida" "csodctl mail list 
 # message (Date and Message-ID fixed when it was queued).
 server_mode defer
 idb=$(signed_drop b.sha256)
-wait_for 20 sh -c "[ -n \"\$(grep -l 'request $idb is signed' '$FAULTS'/deferred/*.eml 2>/dev/null)\" ]"
+wait_for 20 sh -c "[ -n \"\$(grep -l 'is signed (request $idb)' '$FAULTS'/deferred/*.eml 2>/dev/null)\" ]"
 ok $? "the server took the message and answered 451"
 wait_for 10 sh -c "sqlite3 '$DB' \"SELECT last_error FROM mail_queue WHERE request_id='$idb' AND state='queued'\" | grep -q 451"
 ok $? "the mail stays queued with the 451 answer"
 server_mode accept
-wait_for 30 sh -c "[ -n \"\$(grep -l 'request $idb is signed' '$FAULTS'/new/*.eml 2>/dev/null)\" ]"
+wait_for 30 sh -c "[ -n \"\$(grep -l 'is signed (request $idb)' '$FAULTS'/new/*.eml 2>/dev/null)\" ]"
 ok $? "it is delivered once the server accepts"
 first=$(kept deferred "$idb")
 second=$(kept new "$idb")
@@ -157,7 +157,7 @@ is "$(q "SELECT count(*) FROM mail_queue WHERE request_id IN ($in_list) AND stat
 server_mode accept
 start_daemon || exit 1
 pattern=$(IFS='|'; echo "${stalled[*]}")
-wait_for 30 sh -c "[ \$(grep -l -E 'request ($pattern) is signed' '$FAULTS'/new/*.eml 2>/dev/null | wc -l) -ge 4 ]"
+wait_for 30 sh -c "[ \$(grep -l -E 'is signed \\(request ($pattern)\\)' '$FAULTS'/new/*.eml 2>/dev/null | wc -l) -ge 4 ]"
 ok $? "they are delivered after a restart, once the server works"
 wait_for 10 sh -c "sqlite3 '$DB' \"SELECT count(*) FROM mail_queue WHERE request_id IN ($in_list) AND state='sent'\" | grep -qx 4"
 ok $? "and recorded as sent"

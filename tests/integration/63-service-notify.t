@@ -61,7 +61,7 @@ cp "$T_DIR/good.conf" "$CONF"
 make_hash_drop once.sha256
 drop_by_rename once.sha256
 wait_state once.sha256 signed 30
-id=$(basename "$(request_dir once.sha256)")
+id=$(dir_id "$(request_dir once.sha256)")
 is "$(grep -c "in_progress -> signed" "$LOG")" 1 "a request's signing is logged once"
 like "$(grep "in_progress -> signed" "$LOG")" "^<5>\\[$id\\] audit: " "as the audit's notice, with the request's id"
 

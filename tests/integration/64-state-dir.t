@@ -17,7 +17,7 @@ check "and the master key" test -s "$STATE/master.key"
 is "$(stat -c %a "$STATE")" 700 "state_dir is the daemon's alone"
 check "nothing of it is in the shared spool" test ! -e "$SPOOL/state"
 out=$(csodctl --config "$CONF" request list 2>&1)
-like "$out" "$(basename "$(request_dir one.sha256)")" "csodctl finds the database there"
+like "$out" "$(dir_id "$(request_dir one.sha256)")" "csodctl finds the database there"
 stop_daemon
 
 # The master key as a credential: the file moves out of state_dir.

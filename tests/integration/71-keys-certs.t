@@ -41,7 +41,7 @@ drop_by_rename w.sha256
 wait_state w.sha256 failed
 ok $? "with a wrong master key, signing fails"
 like "$(cat "$(request_dir w.sha256)/ERROR")" "cannot be unsealed: wrong master key" "saying why"
-check "and its store copy is removed" test ! -e "$SPOOL/store/$(basename "$(request_dir w.sha256)")"
+check "and its store copy is removed" test ! -e "$SPOOL/store/$(dir_id "$(request_dir w.sha256)")"
 stop_daemon
 chmod 600 "$KEY"; cp "$T_DIR/master.key.good" "$KEY"; chmod 400 "$KEY"
 

@@ -236,6 +236,23 @@ wait_state() {
 	wait_for "${3:-30}" sh -c "d=\$(for f in '$SPOOL/outbox/${4:-$DEV}'/*/request.json; do grep -l '\"drop\": \"$1\"' \"\$f\"; done 2>/dev/null | head -1); [ -n \"\$d\" ] && grep -qx '$2' \"\$(dirname \"\$d\")/STATUS\""
 }
 
+# outbox_of_id USER ID: the outbox folder of request ID ("<id> <drop>...").
+outbox_of_id() {
+	local d
+	for d in "$SPOOL/outbox/$1/$2" "$SPOOL/outbox/$1/$2 "*; do
+		[ -d "$d" ] && { echo "$d"; return 0; }
+	done
+	echo "$SPOOL/outbox/$1/$2"
+	return 1
+}
+
+# dir_id DIR: the request id of an outbox folder ("<id> <drop>[ <version>]").
+dir_id() {
+	local b
+	b=$(basename "$1")
+	echo "${b%% *}"
+}
+
 state_of() { cat "$(request_dir "$1")/STATUS" 2>/dev/null; }
 
 json_field() { # json_field FILE KEY

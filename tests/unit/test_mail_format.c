@@ -18,10 +18,11 @@
 static void test_render_substitutes(void **state)
 {
 	(void)state;
-	const char *vars[] = {"id", "20261122-101010-abcd", "error", "app.exe: empty", NULL};
+	const char *vars[] = {"id",    "20261122-101010-abcd", "what", "app.exe 1.0",
+	                      "error", "app.exe: empty",       NULL};
 	char *subject = NULL, *body = NULL;
 	assert_int_equal(csod_mail_render(NULL, "failed", vars, &subject, &body, NULL), 0);
-	assert_string_equal(subject, "csod: request 20261122-101010-abcd failed");
+	assert_string_equal(subject, "csod: app.exe 1.0 failed (request 20261122-101010-abcd)");
 	assert_non_null(strstr(body, "app.exe: empty"));
 	assert_null(strstr(body, "{{"));
 	free(subject);

@@ -34,11 +34,21 @@ int cmd_audit(ctl *c, int argc, char **argv)
 	csod_db *db = ctl_open_db(c, 0);
 	if (!db)
 		return 1;
+	/* root and MRAOs see it all; other admins what they did and what
+	 * concerns the requests, developers and certificates of their scope. */
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
-	    "SELECT id, time, actor, action, object, detail FROM audit WHERE time >= ? ORDER BY id",
+	    "SELECT id, time, actor, action, object, detail FROM audit a WHERE time >= ?1 AND "
+	    "(?2 OR actor = ?3 OR EXISTS (SELECT 1 FROM requests r WHERE r.id = a.object AND "
+	    "ctl_visible(r.developer, r.organization, r.department)) OR EXISTS (SELECT 1 FROM "
+	    "developers d WHERE d.user = a.object AND ctl_visible(d.user, d.organization, "
+	    "d.department)) OR (a.action LIKE 'cert.%' AND EXISTS (SELECT 1 FROM certificates c "
+	    "WHERE CAST(c.id AS TEXT) = a.object AND ctl_visible(c.developer, c.organization, "
+	    "c.department)))) ORDER BY id",
 	    NULL);
 	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int(st, 2, ctl_sees_all(c));
+	sqlite3_bind_text(st, 3, c->user, -1, SQLITE_STATIC);
 	json_t *rows = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		char row[32];
@@ -100,6 +110,8 @@ int cmd_auto_approve(ctl *c, int argc, char **argv)
 	/* A non-admin cannot even open the database for writing: refuse first. */
 	if (!status && !c->is_root && !c->admin)
 		return ctl_require_admin(c, NULL, "change auto-approve", org, NULL) < 0 ? 1 : 0;
+	if (!c->is_root && !c->admin)
+		return ctl_error("%s is not an administrator", c->user);
 	csod_db *db = ctl_open_db(c, !status);
 	if (!db)
 		return 1;
@@ -154,26 +166,31 @@ int cmd_report(ctl *c, int argc, char **argv)
 	csod_db *db = ctl_open_db(c, 0);
 	if (!db)
 		return 1;
+		/* Each figure over what the caller's scope covers. */
+#define VISIBLE "ctl_visible(developer, organization, department)"
 	static const struct {
 		const char *title, *sql;
 	} sections[] = {
 	    {"Requests per state",
-	     "SELECT state, COUNT(*) FROM requests GROUP BY state ORDER BY 1"},
+	     "SELECT state, COUNT(*) FROM requests WHERE " VISIBLE " GROUP BY state ORDER BY 1"},
 	    {"Requests per organization",
-	     "SELECT COALESCE(organization, '-'), COUNT(*) FROM requests GROUP BY 1 ORDER BY 1"},
+	     "SELECT COALESCE(organization, '-'), COUNT(*) FROM requests WHERE " VISIBLE
+	     " GROUP BY 1 ORDER BY 1"},
 	    {"Requests per developer",
-	     "SELECT developer, COUNT(*) FROM requests GROUP BY 1 ORDER BY 1"},
+	     "SELECT developer, COUNT(*) FROM requests WHERE " VISIBLE " GROUP BY 1 ORDER BY 1"},
 	    {"Signed in the last 30 days (files, bytes)",
 	     "SELECT COUNT(*), COALESCE(SUM(f.size), 0) FROM files f JOIN requests r ON r.id = "
-	     "f.request_id WHERE r.signed >= strftime('%s', 'now') - 30 * 86400"},
+	     "f.request_id WHERE r.signed >= strftime('%s', 'now') - 30 * 86400 AND "
+	     "ctl_visible(r.developer, r.organization, r.department)"},
 	    {"Mean time to approval (seconds)",
 	     "SELECT 'mean', CAST(AVG(approved - created) AS INTEGER) FROM requests WHERE "
-	     "approved IS NOT NULL AND approver != 'auto-approve'"},
+	     "approved IS NOT NULL AND approver != 'auto-approve' AND " VISIBLE},
 	    {"Certificates expiring within 30 days",
 	     "SELECT developer || ' (' || organization || ')', datetime(expires, 'unixepoch') FROM "
 	     "certificates WHERE is_ca = 0 AND state = 'issued' AND expires < strftime('%s', "
-	     "'now') + 30 * 86400"},
+	     "'now') + 30 * 86400 AND " VISIBLE},
 	};
+#undef VISIBLE
 	json_t *report = json_object();
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
 		sqlite3_stmt *st = csod_db_prepare(db, sections[i].sql, NULL);

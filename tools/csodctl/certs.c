@@ -16,7 +16,8 @@ static int cert_list(ctl *c, csod_db *db)
 	    db,
 	    "SELECT id, COALESCE(full_name, ''), COALESCE(email, ''), COALESCE(order_no, ''), "
 	    "state, COALESCE(organization, ''), COALESCE(department, ''), COALESCE(expires, 0), "
-	    "csod, is_ca FROM certificates ORDER BY id",
+	    "csod, is_ca FROM certificates WHERE is_ca = 1 OR ctl_visible(developer, "
+	    "organization, department) ORDER BY id",
 	    NULL);
 	json_t *rows = json_array();
 	int64_t soon = csod_now() + 30 * 86400;
@@ -88,11 +89,14 @@ static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 	    "serial, requested, collected, expires, revoked, revoke_reason, term_years, "
 	    "algorithm, key_bits, cert_pem, COALESCE(chain_pem, (SELECT c.cert_pem FROM "
 	    "certificates c "
-	    "WHERE c.is_ca = 1 ORDER BY c.id DESC LIMIT 1)) FROM certificates WHERE id = ?",
+	    "WHERE c.is_ca = 1 ORDER BY c.id DESC LIMIT 1)), is_ca FROM certificates WHERE id = ?",
 	    NULL);
 	sqlite3_bind_int64(st, 1, atoll(id));
 	int rc = 0;
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
+	/* Out of the caller's scope is as good as not there. */
+	if (!st || sqlite3_step(st) != SQLITE_ROW ||
+	    (!sqlite3_column_int(st, 19) &&
+	     !ctl_may_see(c, csod_db_text(st, 1), csod_db_text(st, 2), csod_db_text(st, 3)))) {
 		rc = ctl_error("no certificate %s", id);
 	} else if (download) {
 		const char *pem = csod_db_text(st, 17);

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "../../daemon/config.h"
@@ -13,10 +14,13 @@ typedef struct ctl {
 	csod_config *cfg;
 	char spool[PATH_MAX];
 	int json;
+	/* The caller: getuid() offline; in server mode the uid csodd read
+	 * from the connection (SO_PEERCRED), never getuid(). */
 	uid_t uid;
-	char user[64];           /* the caller's Unix user */
+	char user[64];           /* the caller's Unix user, or "uid:N" */
 	const csod_admin *admin; /* NULL: not an admin */
 	int is_root;
+	int serving;  /* csodctl --serve: answering a client on standard input */
 	char **shown; /* escaped copies ctl_text made, freed at exit */
 	int n_shown;
 	int output_error; /* a value or row could not be printed as it is: exit 1 */
@@ -32,6 +36,44 @@ int ctl_require_admin(ctl *c, csod_db *db, const char *action, const char *organ
 
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Who the caller is: uid, user name, admin entry. */
+void ctl_set_caller(ctl *c, uid_t uid);
+
+/* Whether the caller may see a request (or certificate) of developer in
+ * organization/department: root everything; an admin what their scope
+ * covers; anyone their own. ctl_open_db makes it the SQL function
+ * ctl_visible(developer, organization, department), for listings. */
+int ctl_may_see(const ctl *c, const char *developer, const char *organization,
+                const char *department);
+/* root and MRAOs see everything (also what belongs to no request). */
+int ctl_sees_all(const ctl *c);
+
+/* Where csodctl looks for csodd when it may not read csod.conf. */
+#define CTL_DEFAULT_SOCKET "/run/csod/csod.sock"
+
+void ctl_usage(FILE *out);
+
+/* Runs a command (argv[0] is its name); the exit status. */
+int ctl_run(ctl *c, int argc, char **argv);
+/* Frees what c holds; the exit status for rc. */
+int ctl_finish(ctl *c, int rc);
+
+/* request download's arguments (argv[0] is "download"): 0, or -1 after
+ * saying what is wrong. The client uses it too, to know where to write. */
+int ctl_download_args(int argc, char **argv, const char **id, const char **file, const char **out);
+
+/* Copies a file the caller downloads from in to dest: offline into dest,
+ * in server mode to the client, which writes it as the calling user. */
+int ctl_deliver(ctl *c, int in, const char *dest);
+
+/* csodctl --serve (serve.c): the server side of one connection of csodd's
+ * control socket (daemon/control.h). */
+int ctl_serve(const char *config_path, const char *spool, const char *caller_uid);
+
+/* The client side (client.c): connects to csodd's socket (-1 with errno)
+ * and relays a command's output, files and exit status. */
+int ctl_connect(const char *path);
+int ctl_client(int fd, int json, int argc, char **argv);
 /* "2026-11-01", "2026-11-01T10:00:00Z" or "3d" (ago): epoch seconds, -1 if bad. */
 int64_t ctl_parse_since(const char *text);
 void ctl_time(int64_t t, char out[32]);

@@ -10,6 +10,7 @@
 #include "../../daemon/email_address.h"
 #include "../../daemon/mail.h"
 #include "../../daemon/pki.h"
+#include "../../daemon/request_paths.h"
 #include "ctl.h"
 
 typedef struct developer_list {
@@ -20,6 +21,8 @@ typedef struct developer_list {
 static void print_developer(void *ctx, const csod_dev_record *d)
 {
 	developer_list *l = ctx;
+	if (!ctl_may_see(l->c, d->user, d->organization, d->department))
+		return;
 	const char *f[5] = {d->user, d->email, d->name, d->organization, d->department};
 	static const char *const names[5] = {"user", "email", "name", "organization", "department"};
 	for (int i = 0; i < 5; i++)
@@ -48,9 +51,12 @@ static int check_email(ctl *c, const char *email, const char *organization)
 
 static void welcome(ctl *c, csod_db *db, const char *user, const char *name, const char *email)
 {
-	char inbox[PATH_MAX + 80], outbox[PATH_MAX + 80], *subject = NULL, *body = NULL;
-	snprintf(inbox, sizeof inbox, "%s/inbox/%s", c->spool, user);
-	snprintf(outbox, sizeof outbox, "%s/outbox/%s", c->spool, user);
+	char inbox[PATH_MAX], outbox[PATH_MAX], rel[128], *subject = NULL, *body = NULL;
+	/* As the developer will map them: under share_path when it is set. */
+	snprintf(rel, sizeof rel, "inbox/%s", user);
+	csod_shared_path(c->cfg, rel, inbox, sizeof inbox);
+	snprintf(rel, sizeof rel, "outbox/%s", user);
+	csod_shared_path(c->cfg, rel, outbox, sizeof outbox);
 	const char *vars[] = {"name", name[0] ? name : user, "inbox", inbox, "outbox", outbox,
 	                      NULL};
 	csod_error err;
@@ -251,6 +257,8 @@ int cmd_developer(ctl *c, int argc, char **argv)
 	if (argc < 1)
 		return ctl_error("usage: csodctl developer list|add|remove");
 	int writing = strcmp(argv[0], "list") != 0;
+	if (!writing && !c->is_root && !c->admin)
+		return ctl_error("%s is not an administrator", c->user);
 	csod_db *db = ctl_open_db(c, writing);
 	if (!db)
 		return 1;

@@ -14,8 +14,10 @@
 
 static int rotate_master(ctl *c)
 {
-	if (!c->is_root && (!c->admin || c->admin->role != CSOD_ROLE_MRAO))
-		return ctl_error("%s may not rotate the master key (root or an MRAO only)",
+	/* Offline and root's alone: through csodd it could not take the lock
+	 * anyway, and only root may touch the database directly. */
+	if (c->serving || !c->is_root)
+		return ctl_error("%s may not rotate the master key (root only, with csodd stopped)",
 		                 c->user);
 	char lock[PATH_MAX + 32];
 	snprintf(lock, sizeof lock, "%s/csodd.lock", c->cfg->state_dir);

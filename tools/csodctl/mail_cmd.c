@@ -5,15 +5,22 @@
 #include "../../daemon/audit.h"
 #include "ctl.h"
 
+/* root and MRAOs see every message; other admins those about requests of
+ * their scope (ctl_may_see). */
+#define MAIL_IN_SCOPE                                                                              \
+	"EXISTS (SELECT 1 FROM requests r WHERE r.id = m.request_id AND "                          \
+	"ctl_visible(r.developer, r.organization, r.department))"
+
 static int mail_list(ctl *c, csod_db *db)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, state, kind, COALESCE(request_id, '-'), recipient, attempts, created, "
-	    "COALESCE(last_error, '') FROM mail_queue WHERE state != 'sent' OR sent > ? "
-	    "ORDER BY id",
+	    "COALESCE(last_error, '') FROM mail_queue m WHERE (state != 'sent' OR sent > ?1) AND "
+	    "(?2 OR " MAIL_IN_SCOPE ") ORDER BY id",
 	    NULL);
 	sqlite3_bind_int64(st, 1, csod_now() - 86400);
+	sqlite3_bind_int(st, 2, ctl_sees_all(c));
 	json_t *rows = json_array();
 	if (!c->json)
 		printf("%-6s %-7s %-16s %-21s %-28s %-8s %s\n", "ID", "STATE", "KIND", "REQUEST",
@@ -52,9 +59,10 @@ static int mail_retry(ctl *c, csod_db *db)
 {
 	sqlite3_stmt *st =
 	    csod_db_prepare(db,
-	                    "UPDATE mail_queue SET state = 'queued', next_attempt = 0 WHERE state "
-	                    "IN ('queued', 'dead', 'failed')",
+	                    "UPDATE mail_queue AS m SET state = 'queued', next_attempt = 0 WHERE "
+	                    "state IN ('queued', 'dead', 'failed') AND (?1 OR " MAIL_IN_SCOPE ")",
 	                    NULL);
+	sqlite3_bind_int(st, 1, ctl_sees_all(c));
 	int ok = st && sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	if (!ok)

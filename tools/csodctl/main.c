@@ -1,4 +1,5 @@
 /* csodctl: the administrators' and developers' command line. */
+#include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -9,16 +10,18 @@
 #include <unistd.h>
 
 #include "../../daemon/audit.h"
+#include "../../daemon/control_wire.h"
 #include "../../daemon/roles.h"
 #include "../../lib/log.h"
 #include "../../lib/text.h"
 #include "ctl.h"
 
-static void usage(FILE *out)
+void ctl_usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: csodctl [--config FILE] [--spool DIR] [--json] COMMAND ...\n"
+	    "usage: csodctl [--config FILE] [--spool DIR] [--socket PATH] [--offline] [--json]\n"
+	    "               COMMAND ...\n"
 	    "       csodctl --help | --version\n"
 	    "  request list [--state S] [--developer D] [--organization O] [--since T]\n"
 	    "  request show ID\n"
@@ -47,14 +50,59 @@ int ctl_error(const char *fmt, ...)
 	return 1;
 }
 
+void ctl_set_caller(ctl *c, uid_t uid)
+{
+	c->uid = uid;
+	c->is_root = uid == 0;
+	struct passwd *pw = getpwuid(uid);
+	/* Not a user name anyone can have: never someone else's requests. */
+	if (pw)
+		snprintf(c->user, sizeof c->user, "%s", pw->pw_name);
+	else
+		snprintf(c->user, sizeof c->user, "uid:%u", (unsigned)uid);
+	c->admin = c->cfg ? csod_config_admin_by_uid(c->cfg, uid) : NULL;
+}
+
+int ctl_sees_all(const ctl *c)
+{
+	return c->is_root || (c->admin && c->admin->role == CSOD_ROLE_MRAO);
+}
+
+int ctl_may_see(const ctl *c, const char *developer, const char *organization,
+                const char *department)
+{
+	if (c->is_root || (c->admin && csod_admin_covers(c->admin, organization, department)))
+		return 1;
+	return developer && strcmp(developer, c->user) == 0;
+}
+
+static void visible_sql(sqlite3_context *cx, int n, sqlite3_value **v)
+{
+	(void)n;
+	const ctl *c = sqlite3_user_data(cx);
+	const char *text[3];
+	for (int i = 0; i < 3; i++)
+		text[i] = (const char *)sqlite3_value_text(v[i]);
+	sqlite3_result_int(cx, ctl_may_see(c, text[0], text[1], text[2]));
+}
+
 csod_db *ctl_open_db(ctl *c, int writable)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof path, "%s/csod.db", c->cfg->state_dir);
 	csod_error err;
 	csod_db *db = csod_db_open(path, !writable, &err);
-	if (!db)
+	if (!db) {
 		ctl_error("%s", err.msg);
+		return NULL;
+	}
+	if (sqlite3_create_function(db->sql, "ctl_visible", 3,
+	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, c,
+	                            visible_sql, NULL, NULL) != SQLITE_OK) {
+		ctl_error("database: %s", sqlite3_errmsg(db->sql));
+		csod_db_close(db);
+		return NULL;
+	}
 	return db;
 }
 
@@ -159,17 +207,107 @@ void ctl_append(ctl *c, json_t *rows, json_t *row, const char *row_name)
 	}
 }
 
+int ctl_run(ctl *c, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	if (strcmp(cmd, "request") == 0)
+		return cmd_request(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "decline") == 0)
+		return cmd_request(c, argc, argv);
+	if (strcmp(cmd, "audit") == 0)
+		return cmd_audit(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "auto-approve") == 0)
+		return cmd_auto_approve(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "developer") == 0)
+		return cmd_developer(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "mail") == 0)
+		return cmd_mail(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "cert") == 0)
+		return cmd_cert(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "keys") == 0)
+		return cmd_keys(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(c, argc - 1, argv + 1);
+	ctl_usage(stderr);
+	return 2;
+}
+
+int ctl_finish(ctl *c, int rc)
+{
+	csod_config_free(c->cfg);
+	for (int i = 0; i < c->n_shown; i++)
+		free(c->shown[i]);
+	free(c->shown);
+	return rc == 0 && c->output_error ? 1 : rc;
+}
+
+static int is_rotate_master(int argc, char **argv)
+{
+	return argc >= 2 && strcmp(argv[0], "keys") == 0 && strcmp(argv[1], "rotate-master") == 0;
+}
+
+static int load_config(ctl *c, const char *path, const char *spool)
+{
+	csod_error err;
+	c->cfg = csod_config_load(path, spool, &err);
+	if (!c->cfg) {
+		ctl_error("%s", err.msg);
+		return -1;
+	}
+	if (!realpath(c->cfg->spool, c->spool))
+		snprintf(c->spool, sizeof c->spool, "%s", c->cfg->spool);
+	return 0;
+}
+
+/* Through csodd's control socket: the client. Root alone falls back to
+ * working on the database itself when nothing listens there (csodd is
+ * stopped); everyone else is told csodd cannot be reached. 0 when the
+ * command ran through csodd (*rc its status), 1 to go offline. */
+static int through_csodd(ctl *c, const char *socket_opt, int argc, char **argv, int *rc)
+{
+	char path[PATH_MAX];
+	if (socket_opt)
+		snprintf(path, sizeof path, "%s", socket_opt);
+	else if (!c->cfg)
+		snprintf(path, sizeof path, "%s", CTL_DEFAULT_SOCKET);
+	else if (csod_control_socket_path(c->cfg, c->spool, path, sizeof path) < 0) {
+		/* csodd runs without a socket then (control.h). */
+		if (getuid() == 0)
+			return 1;
+		*rc = ctl_error("csodd has no control socket: %s/run/csod.sock would be too long "
+		                "(control_socket in csod.conf(5))",
+		                c->spool);
+		return 0;
+	}
+	int fd = ctl_connect(path);
+	if (fd >= 0) {
+		*rc = ctl_client(fd, c->json, argc, argv);
+		return 0;
+	}
+	if (getuid() == 0 && (errno == ENOENT || errno == ECONNREFUSED))
+		return 1;
+	*rc = ctl_error("cannot reach csodd on %s: %s (is it running?%s)", path, strerror(errno),
+	                getuid() == 0 ? "" : " only root can work without it");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'}, {"spool", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"spool", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"offline", no_argument, NULL, 'O'},
+	    {"serve", no_argument, NULL, 'E'},
+	    {"caller-uid", required_argument, NULL, 'U'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *config_path = "/etc/csod/csod.conf", *spool = NULL;
-	ctl c;
-	memset(&c, 0, sizeof c);
-	int opt;
+	const char *config_path = "/etc/csod/csod.conf", *spool = NULL, *socket_opt = NULL;
+	const char *caller_uid = NULL;
+	int offline = 0, serve = 0, json = 0, opt;
 	/* "+": options end at the command; the verbs parse their own. */
 	while ((opt = getopt_long(argc, argv, "+c:s:jh", options, NULL)) != -1) {
 		switch (opt) {
@@ -180,66 +318,71 @@ int main(int argc, char **argv)
 			spool = optarg;
 			break;
 		case 'j':
-			c.json = 1;
+			json = 1;
+			break;
+		case 'S':
+			socket_opt = optarg;
+			break;
+		case 'O':
+			offline = 1;
+			break;
+		case 'E':
+			serve = 1;
+			break;
+		case 'U':
+			caller_uid = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			ctl_usage(stdout);
 			return 0;
 		case 'V':
 			puts("csodctl " CSOD_VERSION);
 			return 0;
 		default:
-			usage(stderr);
+			ctl_usage(stderr);
 			return 2;
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
 	/* Audit entries are mirrored to syslog, not printed. */
 	csod_log_open("csodctl", CSOD_LOG_SYSLOG, LOG_NOTICE);
-	csod_error err;
-	c.cfg = csod_config_load(config_path, spool, &err);
-	if (!c.cfg)
-		return ctl_error("%s", err.msg);
-	if (!realpath(c.cfg->spool, c.spool))
-		snprintf(c.spool, sizeof c.spool, "%s", c.cfg->spool);
-	c.uid = getuid();
-	c.is_root = c.uid == 0;
-	struct passwd *pw = getpwuid(c.uid);
-	snprintf(c.user, sizeof c.user, "%s", pw ? pw->pw_name : "unknown");
-	c.admin = csod_config_admin_by_uid(c.cfg, c.uid);
-
-	const char *cmd = argv[optind];
-	int sub_argc = argc - optind;
-	char **sub_argv = argv + optind;
-	int rc;
-	if (strcmp(cmd, "request") == 0)
-		rc = cmd_request(&c, sub_argc - 1, sub_argv + 1);
-	else if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "decline") == 0)
-		rc = cmd_request(&c, sub_argc, sub_argv);
-	else if (strcmp(cmd, "audit") == 0)
-		rc = cmd_audit(&c, sub_argc - 1, sub_argv + 1);
-	else if (strcmp(cmd, "auto-approve") == 0)
-		rc = cmd_auto_approve(&c, sub_argc - 1, sub_argv + 1);
-	else if (strcmp(cmd, "developer") == 0)
-		rc = cmd_developer(&c, sub_argc - 1, sub_argv + 1);
-	else if (strcmp(cmd, "mail") == 0)
-		rc = cmd_mail(&c, sub_argc - 1, sub_argv + 1);
-	else if (strcmp(cmd, "cert") == 0)
-		rc = cmd_cert(&c, sub_argc - 1, sub_argv + 1);
-	else if (strcmp(cmd, "keys") == 0)
-		rc = cmd_keys(&c, sub_argc - 1, sub_argv + 1);
-	else if (strcmp(cmd, "report") == 0)
-		rc = cmd_report(&c, sub_argc - 1, sub_argv + 1);
-	else {
-		usage(stderr);
-		rc = 2;
+	if (serve || caller_uid) {
+		if (!serve || !caller_uid || optind != argc || json || offline || socket_opt)
+			return ctl_error("--serve --caller-uid UID --config FILE [--spool DIR] is "
+			                 "csodd's own (csodd(8), CONTROL SOCKET)") +
+			       1;
+		return ctl_serve(config_path, spool, caller_uid);
 	}
-	csod_config_free(c.cfg);
-	for (int i = 0; i < c.n_shown; i++)
-		free(c.shown[i]);
-	free(c.shown);
-	return rc == 0 && c.output_error ? 1 : rc;
+	if (optind >= argc) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	int cmd_argc = argc - optind;
+	char **cmd_argv = argv + optind;
+	ctl c;
+	memset(&c, 0, sizeof c);
+	c.json = json;
+	int root = getuid() == 0;
+	/* Root's alone, with csodd stopped: it holds the master key. */
+	if (!root && is_rotate_master(cmd_argc, cmd_argv)) {
+		ctl_set_caller(&c, getuid());
+		return ctl_error("%s may not rotate the master key (root only, with csodd stopped)",
+		                 c.user);
+	}
+	if (offline && !root)
+		return ctl_error("--offline is for root only: other users go through csodd");
+	int rc = 0, go_offline = offline || is_rotate_master(cmd_argc, cmd_argv);
+	/* The file names the socket; a user who may not read it (the
+	 * installed 0640 root:root) finds csodd at the default place. */
+	if (!go_offline && !socket_opt && (root || access(config_path, R_OK) == 0) &&
+	    load_config(&c, config_path, spool) < 0)
+		return ctl_finish(&c, 1);
+	if (!go_offline)
+		go_offline = through_csodd(&c, socket_opt, cmd_argc, cmd_argv, &rc);
+	if (go_offline && (c.cfg || load_config(&c, config_path, spool) == 0)) {
+		ctl_set_caller(&c, getuid());
+		rc = ctl_run(&c, cmd_argc, cmd_argv);
+	} else if (go_offline) {
+		rc = 1;
+	}
+	return ctl_finish(&c, rc);
 }

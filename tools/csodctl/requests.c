@@ -1,5 +1,6 @@
 /* csodctl request ...: the seed's Requests tab and Details dialog, and
  * approvals written as marker files (the same path as a hand-made marker). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,15 +12,22 @@
 #include <unistd.h>
 
 #include "../../daemon/audit.h"
+#include "../../daemon/developers.h"
 #include "../../daemon/mail.h"
 #include "../../daemon/request.h"
 #include "../../lib/fsutil.h"
+#include "../../lib/text.h"
 #include "ctl.h"
+#include "../../daemon/request_paths.h"
 
-/* A caller who is no admin sees their own requests only. */
-static int may_see(const ctl *c, const char *developer)
+/* Requests are for admins and developers; anyone else is told so at once
+ * (1 after saying it), not shown an empty list. */
+static int stranger(ctl *c, csod_db *db)
 {
-	return c->is_root || c->admin || strcmp(c->user, developer) == 0;
+	csod_dev_record d;
+	if (c->is_root || c->admin || csod_developer_lookup(db, c->user, &d) == 0)
+		return 0;
+	return ctl_error("%s is not an administrator or developer of csod", c->user);
 }
 
 static int request_list(ctl *c, int argc, char **argv)
@@ -60,12 +68,17 @@ static int request_list(ctl *c, int argc, char **argv)
 	csod_db *db = ctl_open_db(c, 0);
 	if (!db)
 		return 1;
+	if (stranger(c, db)) {
+		csod_db_close(db);
+		return 1;
+	}
+	/* Only what the caller's scope covers (ctl_may_see). */
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, developer, organization, department, version, digests, service, "
 	    "created, state FROM requests WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR "
-	    "developer = ?2) AND (?3 IS NULL OR organization = ?3) AND created >= ?4 ORDER BY "
-	    "created, id",
+	    "developer = ?2) AND (?3 IS NULL OR organization = ?3) AND created >= ?4 AND "
+	    "ctl_visible(developer, organization, department) ORDER BY created, id",
 	    NULL);
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, developer, -1, SQLITE_STATIC);
@@ -81,8 +94,6 @@ static int request_list(ctl *c, int argc, char **argv)
 	                                      "service",    "created",   "state"};
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *f[9];
-		if (!may_see(c, csod_db_text(st, 1) ? csod_db_text(st, 1) : ""))
-			continue;
 		ctl_columns(c, csod_db_text(st, 0), st, 0, fields, 9, f);
 		char created[32];
 		ctl_time(sqlite3_column_int64(st, 7), created);
@@ -105,12 +116,17 @@ static int request_list(ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* A request out of the caller's scope is not there, as far as they can
+ * tell: the same answer as for an unknown id. */
 static int load_visible(ctl *c, csod_db *db, const char *id, csod_request *r)
 {
+	if (stranger(c, db))
+		return -1;
 	int found = csod_request_load(db, id, r);
-	if (found != 0 || !may_see(c, r->developer)) {
+	if (found != 0 || !ctl_may_see(c, r->developer, r->organization, r->department)) {
 		csod_request_free(r);
-		return ctl_error("no request %s", id) ? -1 : -1;
+		ctl_error("no request %s", id);
+		return -1;
 	}
 	return 0;
 }
@@ -172,25 +188,74 @@ static int request_show(ctl *c, const char *id)
 	return 0;
 }
 
-/* Waits for csodd to take the marker: archived in approvals/done/, or
- * renamed .rejected with the reason beside it. */
-static int await_marker(ctl *c, const char *name)
+/* Is path the inode `marker` (the one this command wrote), renamed? */
+static int same_inode(const char *path, const struct stat *marker)
 {
-	char path[PATH_MAX + 64], done[PATH_MAX + 64], rejected[PATH_MAX + 64];
+	struct stat st;
+	return lstat(path, &st) == 0 && st.st_dev == marker->st_dev && st.st_ino == marker->st_ino;
+}
+
+/* The reason csodd wrote for a rejected marker, escaped; NULL unless the
+ * file is a regular file of approvals/'s owner (csodd): approvals/ is
+ * world-writable, so anyone could have left a "reason" there. */
+static char *daemon_reason(ctl *c, const char *name)
+{
+	char dir[PATH_MAX + 16], path[PATH_MAX + 64], raw[4097];
+	snprintf(dir, sizeof dir, "%s/approvals", c->spool);
+	snprintf(path, sizeof path, "%s/%s.reason", dir, name);
+	struct stat dir_st, st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	ssize_t n = -1;
+	if (stat(dir, &dir_st) == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == dir_st.st_uid)
+		n = read(fd, raw, sizeof raw - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	while (n > 0 && raw[n - 1] == '\n')
+		n--;
+	raw[n] = '\0';
+	return csod_escape(raw);
+}
+
+/* Is the inode `marker` in approvals/done/ as name or name.<time> (a
+ * resend of the same name)? */
+static int archived(ctl *c, const char *name, const struct stat *marker)
+{
+	char done[PATH_MAX + 16], path[PATH_MAX + 300];
+	snprintf(done, sizeof done, "%s/approvals/done", c->spool);
+	DIR *dh = opendir(done);
+	struct dirent *e;
+	int found = 0;
+	size_t n = strlen(name);
+	while (dh && !found && (e = readdir(dh)))
+		if (strncmp(e->d_name, name, n) == 0 && (!e->d_name[n] || e->d_name[n] == '.') &&
+		    snprintf(path, sizeof path, "%s/%s", done, e->d_name) < (int)sizeof path)
+			found = same_inode(path, marker);
+	if (dh)
+		closedir(dh);
+	return found;
+}
+
+/* Waits for csodd to take the marker (the inode `marker`): archived in
+ * approvals/done/, or renamed .rejected with the reason beside it. Only
+ * that inode counts: a file left under those names by someone else says
+ * nothing about this marker. */
+static int await_marker(ctl *c, const char *name, const struct stat *marker)
+{
+	char path[PATH_MAX + 64], rejected[PATH_MAX + 64];
 	snprintf(path, sizeof path, "%s/approvals/%s", c->spool, name);
-	snprintf(done, sizeof done, "%s/approvals/done/%s", c->spool, name);
 	snprintf(rejected, sizeof rejected, "%s/approvals/%s.rejected", c->spool, name);
 	for (int i = 0; i < 200; i++) {
-		if (access(rejected, F_OK) == 0) {
-			char reason_path[PATH_MAX + 64], *reason = NULL;
-			snprintf(reason_path, sizeof reason_path, "%s/approvals/%s.reason",
-			         c->spool, name);
-			csod_read_file(reason_path, 4096, &reason, NULL, NULL);
+		if (same_inode(rejected, marker)) {
+			char *reason = daemon_reason(c, name);
 			ctl_error("%s was rejected: %s", name, reason ? reason : "(no reason)");
 			free(reason);
 			return 1;
 		}
-		if (access(path, F_OK) != 0 && access(done, F_OK) == 0) {
+		if (!same_inode(path, marker) && archived(c, name, marker)) {
 			printf("%s: taken by csodd\n", name);
 			return 0;
 		}
@@ -224,24 +289,36 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 	const char *id = argv[optind];
 	if (strlen(message) > CSOD_MESSAGE_MAX)
 		return ctl_error("the message is longer than %d bytes", CSOD_MESSAGE_MAX);
-	csod_db *db = ctl_open_db(c, 0);
+	csod_db *db = ctl_open_db(c, 1);
 	if (!db)
 		return 1;
 	csod_request r;
 	int found = csod_request_load(db, id, &r);
 	int rc = 0;
-	if (found != 0)
-		rc = ctl_error("no request %s", id);
-	else if (strcmp(r.state, "created") != 0)
-		rc = ctl_error("request %s is %s, not waiting for approval", id, r.state);
-	else if (!c->is_root && !c->admin)
+	char action[32];
+	snprintf(action, sizeof action, "%s requests", verb);
+	/* The checks csodd makes of the marker, made first so that the caller
+	 * hears at once (and someone out of scope learns nothing of the
+	 * request's state). */
+	if (!c->is_root && !c->admin)
 		rc = ctl_error("%s is not an administrator", c->user);
+	else if (found != 0)
+		rc = ctl_error("no request %s", id);
+	else if (!ctl_may_see(c, r.developer, r.organization, r.department)) {
+		csod_audit(db, c->user, "csodctl.refused", id, "%s: not in their scope", action);
+		rc = ctl_error("%s may not %s request %s: it is not in their scope", c->user, verb,
+		               id);
+	} else if (strcmp(r.state, "created") != 0)
+		rc = ctl_error("request %s is %s, not waiting for approval", id, r.state);
+	else if (!c->is_root && strcmp(c->user, r.developer) == 0)
+		rc = ctl_error("%s cannot approve their own request", c->user);
 	csod_request_free(&r);
 	csod_db_close(db);
 	if (rc)
 		return rc;
 	/* Written under a dot name, then renamed: csodd never reads half a
-	 * marker. The file's owner (this user) is the approver. */
+	 * marker. The file's owner is the approver: the caller, also when
+	 * csodd's csodctl writes it for them (it may give files away). */
 	char tmp[PATH_MAX + 64], dest[PATH_MAX + 64], name[64];
 	if (csod_path(name, sizeof name, "%s.%s", id,
 	              strcmp(verb, "approve") == 0 ? "approve" : "decline") < 0 ||
@@ -250,33 +327,49 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 		return ctl_error("%s: name too long for a marker", id);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	size_t len = strlen(message);
-	if (fd < 0 || write(fd, message, len) != (ssize_t)len || fsync(fd) < 0) {
+	struct stat marker;
+	if (fd < 0 || write(fd, message, len) != (ssize_t)len ||
+	    (c->uid != getuid() && fchown(fd, c->uid, (gid_t)-1) < 0) || fsync(fd) < 0 ||
+	    fstat(fd, &marker) < 0) {
+		int e = errno;
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
-		return ctl_error("cannot write %s: %s", tmp, strerror(errno));
+		return ctl_error("cannot write %s as %s: %s", tmp, c->user, strerror(e));
 	}
 	close(fd);
 	if (rename(tmp, dest) < 0) {
 		unlink(tmp);
 		return ctl_error("cannot write %s: %s", dest, strerror(errno));
 	}
-	return wait ? await_marker(c, name) : (printf("%s written\n", dest), 0);
+	return wait ? await_marker(c, name, &marker) : (printf("%s written\n", dest), 0);
 }
 
-static int request_download(ctl *c, int argc, char **argv)
+int ctl_download_args(int argc, char **argv, const char **id, const char **file, const char **dest)
 {
 	const char *out = NULL;
 	int opt;
 	optind = 0; /* 0, not 1: glibc then also resets its internal state */
 	while ((opt = getopt(argc, argv, "o:")) != -1) {
 		if (opt != 'o')
-			return 2;
+			return -1;
 		out = optarg;
 	}
-	if (argc - optind != 2)
-		return ctl_error("usage: csodctl request download ID FILE [-o PATH]");
-	const char *id = argv[optind], *file = argv[optind + 1];
+	if (argc - optind != 2) {
+		ctl_error("usage: csodctl request download ID FILE [-o PATH]");
+		return -1;
+	}
+	*id = argv[optind];
+	*file = argv[optind + 1];
+	*dest = out ? out : *file;
+	return 0;
+}
+
+static int request_download(ctl *c, int argc, char **argv)
+{
+	const char *id, *file, *dest;
+	if (ctl_download_args(argc, argv, &id, &file, &dest) < 0)
+		return 2;
 	if (strchr(file, '/') || file[0] == '.')
 		return ctl_error("%s: not a file name", file);
 	csod_db *db = ctl_open_db(c, 0);
@@ -287,23 +380,21 @@ static int request_download(ctl *c, int argc, char **argv)
 		csod_db_close(db);
 		return 1;
 	}
-	char src[PATH_MAX + 300];
-	int too_long =
-	    csod_path(src, sizeof src, "%s/outbox/%s/%s/%s", c->spool, r.developer, r.id, file) < 0;
+	char src[PATH_MAX + 300], dir[PATH_MAX];
+	int too_long = csod_request_outbox(c->spool, &r, dir, sizeof dir) < 0 ||
+	               csod_path(src, sizeof src, "%s/%s", dir, file) < 0;
 	csod_request_free(&r);
 	csod_db_close(db);
 	if (too_long)
 		return ctl_error("%s: path too long", file);
-	int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (in < 0)
-		return ctl_error("%s: %s", src, strerror(errno));
-	int o = open(out ? out : file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	csod_error err;
-	int rc = o < 0 ? ctl_error("%s: %s", out ? out : file, strerror(errno))
-	               : (csod_copy_fd(in, o, &err) < 0 ? ctl_error("%s", err.msg) : 0);
-	if (o >= 0)
-		close(o);
-	close(in);
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	int rc = in < 0 ? ctl_error("%s: %s", src, strerror(errno))
+	         : fstat(in, &st) < 0 || !S_ISREG(st.st_mode)
+	             ? ctl_error("%s: not a regular file", src)
+	             : ctl_deliver(c, in, dest);
+	if (in >= 0)
+		close(in);
 	return rc;
 }
 
@@ -328,10 +419,17 @@ static int request_resend(ctl *c, const char *id)
 		if (st && sqlite3_step(st) == SQLITE_ROW)
 			snprintf(email, sizeof email, "%s", csod_db_text(st, 0));
 		sqlite3_finalize(st);
-		char subject[128], body[1024], expires[32], outbox[PATH_MAX + 100];
+		char subject[600], body[1024], expires[32], outbox[PATH_MAX + 100];
 		ctl_time(r.expires, expires);
-		snprintf(outbox, sizeof outbox, "%s/outbox/%s/%s", c->spool, r.developer, r.id);
-		snprintf(subject, sizeof subject, "csod: request %s is signed", r.id);
+		char server[PATH_MAX];
+		outbox[0] = '\0';
+		if (csod_request_outbox(c->spool, &r, server, sizeof server) == 0)
+			csod_shared_path(c->cfg, server + strlen(c->spool) + 1, outbox,
+			                 sizeof outbox);
+		/* As the daemon's notice says it: what was signed, then the id. */
+		snprintf(subject, sizeof subject, "csod: %s%s%s is signed (request %s)",
+		         r.drop_name[0] ? r.drop_name : r.id, r.version[0] ? " " : "", r.version,
+		         r.id);
 		snprintf(
 		    body, sizeof body,
 		    "Your files are signed and wait in %s until %s UTC.\n(Notice sent again by "
