@@ -57,7 +57,7 @@ static void move_aside(int dir_fd, const char *name)
 }
 
 /* Renames the marker NAME to NAME.rejected with NAME.reason beside it.
- * Whatever sits in approvals/ (world-writable) may be anyone's: a folder
+ * Whatever sits in approvals/ may be any admin's (or root's): a folder
  * left at NAME.rejected or NAME.reason must not keep the marker's name
  * taken (the approver's own marker needs it), so it is moved aside. */
 static void reject(csod_daemon *d, const char *name, const char *actor, const char *id,

@@ -129,7 +129,7 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	if (csod_pki_tick(d->pki, &err) < 0)
 		csod_log(LOG_ERR, NULL, "certificates: %s", err.msg);
 	csod_developers_each(d->db, watch_developer, d);
-	if (csod_requests_restrict(d->spool, fresh, &err) != 0)
+	if (csod_approver_dirs_restrict(d->spool, fresh, &err) != 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
 	csod_config_free(old);
 	csod_audit(d->db, "csodd", "config.reload", path,
@@ -162,7 +162,7 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 		return csod_fail(err, "another csodd is running on %s", d->spool);
 	/* Who may read outboxes and requests/, also as an older csod left them. */
 	csod_outboxes_restrict(d->spool);
-	int closed = csod_requests_restrict(d->spool, d->cfg, err);
+	int closed = csod_approver_dirs_restrict(d->spool, d->cfg, err);
 	if (closed < 0)
 		return -1;
 	if (closed > 0)

@@ -28,7 +28,7 @@ int csod_spool_prepare(const char *spool, csod_error *err)
 		int by_acl; /* mode and ACL are set by spool_access.c, after the lock */
 	} layout[] = {
 	    {"", 0755, 0},           {"inbox", 0755, 0},          {"outbox", 0755, 0},
-	    {"approvals", 01777, 0}, {"approvals/done", 0755, 0}, {"requests", 0700, 1},
+	    {"approvals", 01700, 1}, {"approvals/done", 0755, 0}, {"requests", 0700, 1},
 	    {"ca", 0755, 0},         {"ca/pending", 0755, 0},     {"ca/issued", 0755, 0},
 	    {"mail", 0750, 0},       {"store", 0700, 0},          {"store/incoming", 0700, 0},
 	    {"tmp", 0700, 0},
@@ -39,9 +39,9 @@ int csod_spool_prepare(const char *spool, csod_error *err)
 			return csod_fail(err, "spool path too long: %s", spool);
 		if (csod_mkdir_p(path, layout[i].mode, err) < 0)
 			return -1;
-		/* approvals/ is where admins drop markers as themselves: world
-		 * writable with the sticky bit, like /tmp, so nobody can move
-		 * another user's marker; ownership is what authenticates them. */
+		/* requests/ and approvals/ get their mode and ACL from
+		 * spool_access.c: approvals/ is where the admins alone drop
+		 * markers as themselves, sticky so that none moves another's. */
 		if (!layout[i].by_acl && chmod(path, layout[i].mode) < 0)
 			return csod_fail_errno(err, "cannot set the mode of %s", path);
 	}

@@ -44,8 +44,8 @@ static int seen_before(const unsigned *ids, int i)
 
 /* The whole ACL, built from nothing, so that whatever entries were there
  * before (an admin since removed, a group an older csod set) are gone. */
-static acl_t build_acl(uid_t owner, const uid_t *uids, int n_uids, const gid_t *gids, int n_gids,
-                       int *named)
+static acl_t build_acl(uid_t owner, const uid_t *uids, int n_uids, int users_write,
+                       const gid_t *gids, int n_gids, int *named)
 {
 	acl_t acl = acl_init(4 + n_uids + n_gids);
 	*named = 0;
@@ -56,7 +56,7 @@ static acl_t build_acl(uid_t owner, const uid_t *uids, int n_uids, const gid_t *
 	for (int i = 0; i < n_uids; i++) {
 		if (uids[i] == owner || seen_before(uids, i))
 			continue;
-		if (add_entry(&acl, ACL_USER, &uids[i], 1, 0) < 0)
+		if (add_entry(&acl, ACL_USER, &uids[i], 1, users_write) < 0)
 			goto fail;
 		(*named)++;
 	}
@@ -83,8 +83,10 @@ fail:
 	return NULL;
 }
 
+/* users_write: the named users may also create entries (approvals/, where
+ * the sticky bit keeps each to their own markers). */
 static int grant_fd(int fd, const char *name, uid_t owner, gid_t group, const uid_t *uids,
-                    int n_uids, const gid_t *gids, int n_gids, csod_error *err)
+                    int n_uids, int users_write, const gid_t *gids, int n_gids, csod_error *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
@@ -93,10 +95,11 @@ static int grant_fd(int fd, const char *name, uid_t owner, gid_t group, const ui
 		return csod_fail_errno(err, "cannot give %s to the daemon (uid %u, gid %u)", name,
 		                       (unsigned)owner, (unsigned)group);
 	int named;
-	acl_t acl = build_acl(owner, uids, n_uids, gids, n_gids, &named);
+	acl_t acl = build_acl(owner, uids, n_uids, users_write, gids, n_gids, &named);
 	if (!acl)
 		return csod_fail_errno(err, "%s: cannot build its ACL", name);
-	int rc = acl_set_fd(fd, acl);
+	/* The ACL sets the permission bits; the sticky bit is the mode's. */
+	int rc = users_write && fchmod(fd, 01700) < 0 ? -1 : acl_set_fd(fd, acl);
 	int saved = errno;
 	acl_free(acl);
 	if (rc == 0)
@@ -117,12 +120,13 @@ static int grant_fd(int fd, const char *name, uid_t owner, gid_t group, const ui
  * on that fd only: nothing can swap the folder between check and change.
  * label names it in messages. */
 static int dir_grant(int parent_fd, const char *name, const char *label, uid_t owner, gid_t group,
-                     const uid_t *uids, int n_uids, const gid_t *gids, int n_gids, csod_error *err)
+                     const uid_t *uids, int n_uids, int users_write, const gid_t *gids, int n_gids,
+                     csod_error *err)
 {
 	int fd = openat(parent_fd, name, DIR_FLAGS);
 	if (fd < 0)
 		return csod_fail_errno(err, "%s", label);
-	int rc = grant_fd(fd, label, owner, group, uids, n_uids, gids, n_gids, err);
+	int rc = grant_fd(fd, label, owner, group, uids, n_uids, users_write, gids, n_gids, err);
 	close(fd);
 	return rc;
 }
@@ -160,7 +164,8 @@ static int restrict_outbox_at(int outbox_fd, const char *spool, const char *user
 	uid_t reader = pw ? pw->pw_uid : 0;
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "outbox/%s", user);
-	return dir_grant(outbox_fd, user, label, owner, group, &reader, pw ? 1 : 0, NULL, 0, err);
+	return dir_grant(outbox_fd, user, label, owner, group, &reader, pw ? 1 : 0, 0, NULL, 0,
+	                 err);
 }
 
 int csod_outbox_restrict(const char *spool, const char *user, csod_error *err)
@@ -195,7 +200,7 @@ void csod_outboxes_restrict(const char *spool)
 	closedir(dir);
 }
 
-int csod_requests_restrict(const char *spool, const csod_config *cfg, csod_error *err)
+int csod_approver_dirs_restrict(const char *spool, const csod_config *cfg, csod_error *err)
 {
 	uid_t owner;
 	gid_t group;
@@ -206,10 +211,16 @@ int csod_requests_restrict(const char *spool, const csod_config *cfg, csod_error
 	for (int i = 0; i < cfg->n_admins; i++)
 		admins[i] = cfg->admins[i].uid;
 	int fd = open(spool, DIR_FLAGS);
-	int rc = fd < 0
-	             ? csod_fail_errno(err, "%s", spool)
-	             : dir_grant(fd, "requests", "requests/", owner, group, admins, cfg->n_admins,
-	                         &cfg->approvers_gid, cfg->approvers_group ? 1 : 0, err);
+	int n_groups = cfg->approvers_group ? 1 : 0;
+	int rc = fd < 0 ? csod_fail_errno(err, "%s", spool)
+	                : dir_grant(fd, "requests", "requests/", owner, group, admins,
+	                            cfg->n_admins, 0, &cfg->approvers_gid, n_groups, err);
+	/* approvals/: only admins create markers there. A marker's owner is its
+	 * approver, so nobody else may even move a file in: not a developer
+	 * with an approver's file from a shared folder. */
+	if (rc == 0)
+		rc = dir_grant(fd, "approvals", "approvals/", owner, group, admins, cfg->n_admins,
+		               1, &cfg->approvers_gid, n_groups, err);
 	if (fd >= 0)
 		close(fd);
 	free(admins);

@@ -38,8 +38,9 @@ int csod_outbox_mkdir(const char *request_dir, csod_error *err);
 void csod_outboxes_restrict(const char *spool);
 
 /* requests/: the daemon's, readable by every admin of cfg and by the
- * members of cfg->approvers_group. Run at start and on every reload, so an
- * admin removed from the config loses access. */
-int csod_requests_restrict(const char *spool, const csod_config *cfg, csod_error *err);
+ * members of cfg->approvers_group; approvals/: the same, sticky, where the
+ * admins alone may also create markers. Run at start and on every reload,
+ * so an admin removed from the config loses access. */
+int csod_approver_dirs_restrict(const char *spool, const csod_config *cfg, csod_error *err);
 
 #endif

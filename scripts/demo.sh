@@ -45,16 +45,17 @@ while :; do
 	sleep 0.1
 done
 out=$(dirname "$(grep -l . "$spool"/outbox/demo/*/STATUS | tail -n 1)")
-echo "request $(basename "$out"): $status"
+# The folder is named "<id> <drop>": the id is its first word.
+echo "request $(basename "$out" | cut -d' ' -f1): $status"
 if [ "$status" != signed ]; then
 	cat "$out/ERROR" >&2
 	exit 1
 fi
 echo "signed result: $out/sample.txt.sha256.p7s"
 echo "verify it with:"
-verify="openssl cms -verify -binary -inform DER -in $out/sample.txt.sha256.p7s -content $sample -CAfile $spool/ca/ca.pem -purpose any -out /dev/null"
-echo "  $verify"
-$verify
+p7s=$out/sample.txt.sha256.p7s
+echo "  openssl cms -verify -binary -inform DER -in \"$p7s\" -content \"$sample\" -CAfile \"$spool/ca/ca.pem\" -purpose any -out /dev/null"
+openssl cms -verify -binary -inform DER -in "$p7s" -content "$sample" -CAfile "$spool/ca/ca.pem" -purpose any -out /dev/null
 echo "mail the developer would get: $(ls "$spool"/mail/*.eml 2>/dev/null | tail -n 1)"
 if [ "${CSOD_DEMO_ONESHOT:-0}" = 1 ]; then
 	exit 0

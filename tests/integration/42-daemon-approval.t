@@ -34,9 +34,17 @@ is "$(state_of a.sha256)" created "and keeps waiting"
 check "approvers can read details.json, with the file's SHA-256" runuser -u "$APPROVER" -- \
 	grep -q "\"sha256\": \"$(sha256sum "$T_DIR/a.sha256" | cut -d' ' -f1)\"" "$SPOOL/requests/$id/details.json"
 
-marker $NOBODY "$id" approve
+# approvals/ admits the admins only (its ACL): a non-admin cannot even put
+# a file there.
+marker $NOBODY "$id" approve 2>/dev/null
+ok $((!$?)) "a non-admin cannot create a marker in approvals/"
+check "so there is none" test ! -e "$SPOOL/approvals/$id.approve"
+# A non-admin's file that got there all the same (moved in by root): its
+# owner is who counts, and is no admin.
+printf 'x' >"$SPOOL/approvals/.$id.t" && chown "$NOBODY" "$SPOOL/approvals/.$id.t" &&
+	mv "$SPOOL/approvals/.$id.t" "$SPOOL/approvals/$id.approve"
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
-ok $? "a marker from a non-admin is rejected"
+ok $? "a marker owned by a non-admin is rejected"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "is not an administrator" "with the reason beside it"
 is "$(state_of a.sha256)" created "and the request still waits"
 rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reason"
@@ -53,8 +61,10 @@ rm -f "$SPOOL/approvals/$id.approve.rejected" "$SPOOL/approvals/$id.approve.reas
 # link count tells it apart.
 mkdir -m 1777 "$T_DIR/scratch"
 runuser -u "$APPROVER" -- sh -c "umask 0; printf 'notes' > '$T_DIR/scratch/notes'"
-runuser -u "$NOBODY" -- ln "$T_DIR/scratch/notes" "$SPOOL/approvals/$id.approve"
-ok $? "a non-admin can hard-link the approver's file into approvals/"
+runuser -u "$NOBODY" -- ln "$T_DIR/scratch/notes" "$SPOOL/approvals/$id.approve" 2>/dev/null
+ok $((!$?)) "a non-admin cannot hard-link the approver's file into approvals/"
+# Linked all the same (by root): the link count tells it apart.
+ln "$T_DIR/scratch/notes" "$SPOOL/approvals/$id.approve"
 wait_for 10 test -e "$SPOOL/approvals/$id.approve.rejected"
 ok $? "a hard-linked marker is rejected"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "not a plain regular file" "because it has other links"

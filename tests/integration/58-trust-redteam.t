@@ -23,11 +23,6 @@ cleanup_users() {
 trap 'cleanup_users; cleanup' EXIT
 as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 IN=$SPOOL/inbox/$DEV
-# todo OK DESCRIPTION WHY: an attack that still gets through (TAP TODO).
-todo() {
-	T_COUNT=$((T_COUNT + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $T_COUNT - $2 # TODO $3"; else echo "not ok $T_COUNT - $2 # TODO $3"; fi
-}
 # drop NAME: the developer moves $T_DIR/NAME (theirs) into the inbox.
 drop() { as "$DEV" sh -c "cp -r '$T_DIR/$1' '$IN/.$1.tmp' && mv '$IN/.$1.tmp' '$IN/$1'"; }
 # A folder shared by the group 'users' (the developers' group: useradd -N),
@@ -143,11 +138,15 @@ make_hash_drop good.sha256
 chmod 644 "$T_DIR/good.sha256"
 drop good.sha256
 wait_state good.sha256 created 20
-id=$(basename "$(request_dir good.sha256)")
+id=$(dir_id "$(request_dir good.sha256)")
 A=$SPOOL/approvals
-# The developer takes the marker's name with a folder, and the name csodd
-# renames a rejected marker to with a folder that is not empty.
-as "$DEV" mkdir -p "$A/$id.approve.rejected/x" "$A/$id.approve.reason/x" "$A/$id.approve"
+# The developer cannot write in approvals/ at all (admins only, its ACL).
+as "$DEV" mkdir "$A/$id.approve" 2>/dev/null
+ok $((!$?)) "the developer cannot squat a marker's name in approvals/"
+# Someone who can (an admin, or root here) takes the marker's name with a
+# folder, and the name csodd renames a rejected marker to with a folder
+# that is not empty.
+mkdir -p "$A/$id.approve.rejected/x" "$A/$id.approve.reason/x" "$A/$id.approve"
 wait_for 10 test ! -e "$A/$id.approve"
 ok $? "a folder squatting a marker's name is moved out of the way"
 marker() { # marker ID KIND: the approver writes a marker by hand
@@ -167,38 +166,40 @@ make_hash_drop next.sha256
 chmod 644 "$T_DIR/next.sha256"
 drop next.sha256
 wait_state next.sha256 created 20
-id=$(basename "$(request_dir next.sha256)")
-as "$DEV" sh -c "printf 'x' > '$A/$id.approve.rejected'; printf '\\033]0;pwned\\007security hold\\n' > '$A/$id.approve.reason'"
+id=$(dir_id "$(request_dir next.sha256)")
+as "$DEV" sh -c "printf 'x' > '$A/$id.approve.rejected'" 2>/dev/null
+ok $((!$?)) "the developer cannot plant a rejection in approvals/"
+sh -c "printf 'x' > '$A/$id.approve.rejected'; printf '\\033]0;pwned\\007security hold\\n' > '$A/$id.approve.reason'"
 out=$(as "$ADM" csodctl --config "$CONF" request approve "$id" 2>&1)
 ok $? "csodctl approve is not fooled by a planted rejection ($out)"
 check "and prints no raw control character" sh -c "! printf '%s' \"\$1\" | LC_ALL=C grep -q '[[:cntrl:]]'" sh "$out"
 wait_state next.sha256 signed 20
 ok $? "the request is approved"
 
-# Not fixed: ownership does not prove intent. A file the approver wrote
-# anywhere the developer may write (the team folder) is moved into
-# approvals/ by the developer as a marker for their own request.
+# Ownership does not prove intent: a file the approver wrote anywhere the
+# developer may write (the team folder) is moved into approvals/ by the
+# developer as a marker for their own request. approvals/ admits only the
+# admins (its ACL), so the developer cannot even move it there.
 make_hash_drop self.sha256
 chmod 644 "$T_DIR/self.sha256"
 drop self.sha256
 wait_state self.sha256 created 20
-id=$(basename "$(request_dir self.sha256)")
+id=$(dir_id "$(request_dir self.sha256)")
 as "$ADM" sh -c "echo 'meeting notes' > '$TEAM/notes.txt'"
 as "$DEV" mv "$TEAM/notes.txt" "$A/$id.approve"
 wait_for 10 test -e "$A/$id.approve.rejected" -o -e "$A/done/$id.approve"
 test "$(state_of self.sha256)" = created
-todo $? "an approver's file moved into approvals/ by the developer does not approve" \
-	"ownership authenticates only where nobody else can add files: per-approver folders"
+ok $? "an approver's file moved into approvals/ by the developer does not approve"
+check "the developer could not put it there" test -e "$TEAM/notes.txt"
 
-# Not fixed: csodctl checks roles in the caller's own process, against the
-# config the caller names. An approver who may write the database (as set
-# up above) makes themselves MRAO in a config of their own.
+# csodctl checks roles in csodd (the control socket), never against a
+# config the caller names: an approver who writes a config of their own
+# making themselves MRAO gains nothing.
 mkdir "$T_DIR/drao" && chown "$DRAO" "$T_DIR/drao"
 as "$DRAO" sh -c "sed 's/role = \"DRAO\"; departments = \[[^]]*\]/role = \"MRAO\"/' '$CONF' > '$T_DIR/drao/my.conf'"
 as "$DRAO" csodctl --config "$T_DIR/drao/my.conf" auto-approve on >/dev/null 2>&1
 test $? -ne 0
-todo $? "a DRAO cannot turn auto-approve on for everyone through a config of their own" \
-	"csodctl should ask csodd (SO_PEERCRED), not write the database with the caller's word for its role"
+ok $? "a DRAO cannot turn auto-approve on for everyone through a config of their own"
 check "csodd is still running" daemon_alive
 stop_daemon
 

@@ -50,7 +50,7 @@ check "the config is unreadable to the users" sh -c "! runuser -u csr-rao$S -- c
 drop_for() { # drop_for DEVUSER NAME -> prints the request id once created
 	make_hash_drop "$2"
 	drop_by_rename "$2" "$1"
-	wait_state "$2" created 30 "$1" && basename "$(request_dir "$2" "$1")"
+	wait_state "$2" created 30 "$1" && dir_id "$(request_dir "$2" "$1")"
 }
 id1=$(drop_for "csr-dev1$S" r1.sha256)
 id2=$(drop_for "csr-dev2$S" r2.sha256)
@@ -177,7 +177,7 @@ lure=$!
 wait_for 10 test -S "$T_DIR/plain/lure.sock"
 out=$(csodctl --socket "$T_DIR/plain/lure.sock" request list 2>&1)
 is "$?" 1 "a user's own --serve answering root's connection grants nothing"
-like "$out" "--serve runs as csodd's user, the owner of $SPOOL/state" "saying so"
+like "$out" "--serve runs as csodd's user, the owner of $SPOOL/store" "saying so"
 wait "$lure"
 chmod 640 "$CONF"
 out=$(as plain csodctl --offline --config "$CONF" request list 2>&1)
