@@ -17,7 +17,6 @@
 #include "../lib/text.h"
 #include "audit.h"
 #include "dispatch.h"
-#include "notify.h"
 #include "request.h"
 #include "roles.h"
 
@@ -195,7 +194,7 @@ static void process_marker(csod_daemon *d, const char *name)
 		snprintf(r.approver, sizeof r.approver, "%s", actor);
 		snprintf(r.message, sizeof r.message, "%s", message);
 		csod_error err;
-		if (csod_request_transition(d, &r, "declined", actor, &err) < 0) {
+		if (csod_request_transition_mail(d, &r, "declined", actor, "declined", &err) < 0) {
 			/* Not recorded (a full database): the request keeps its files
 			 * and still waits for a decision. */
 			csod_log(LOG_ERR, id, "%s; the request still waits for a decision",
@@ -206,7 +205,6 @@ static void process_marker(csod_daemon *d, const char *name)
 		char store[PATH_MAX];
 		if (csod_spool_path(d, store, sizeof store, "store/%s", id) == 0)
 			csod_rm_rf(store);
-		csod_notify(d, &r, "declined");
 	}
 	csod_request_free(&r);
 }

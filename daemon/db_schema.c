@@ -67,6 +67,13 @@ static const char *const migrations[] = {
     /* 3: which developers csod.conf defines (1), so that one taken out of
      * the file is removed at the next reload (developers.c) */
     "ALTER TABLE developers ADD COLUMN from_config INTEGER NOT NULL DEFAULT 0;",
+
+    /* 4: each message's Date and Message-ID, fixed when it is queued, so
+     * that every attempt sends the same message (mail_queue.c); a row
+     * queued before gets them at its next attempt. State 'failed' (a 5xx
+     * answer) joins 'queued', 'sent' and 'dead'. */
+    "ALTER TABLE mail_queue ADD COLUMN date TEXT;"
+    "ALTER TABLE mail_queue ADD COLUMN message_id TEXT;",
 };
 
 int csod_schema_latest(void)

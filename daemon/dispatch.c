@@ -8,7 +8,6 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
-#include "notify.h"
 #include "sign_job.h"
 #include "space.h"
 #include "workers.h"
@@ -36,7 +35,7 @@ static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
 {
 	snprintf(r->error, sizeof r->error, "%s", reason);
 	csod_error err;
-	if (csod_request_transition(d, r, "failed", "csodd", &err) < 0) {
+	if (csod_request_transition_mail(d, r, "failed", "csodd", "failed", &err) < 0) {
 		/* Not recorded (a full database): the request keeps its store copy
 		 * and is tried again, and fails then if it still must. */
 		if (!wait_for_room(d, r->id, err.msg))
@@ -48,7 +47,6 @@ static void fail_request(csod_daemon *d, csod_request *r, const char *reason)
 	}
 	csod_space_done(d, CSOD_WAIT_SIGN, r->id, NULL, NULL);
 	remove_store(d, r->id);
-	csod_notify(d, r, "failed");
 }
 
 /* *on_order is set when the developer's certificate is still on order. */
@@ -224,7 +222,9 @@ static void finish(csod_daemon *d, csod_sign_job *job)
 	r.signed_at = csod_now();
 	r.expires = r.signed_at + d->cfg->retention_s;
 	csod_error err;
-	if (csod_request_transition(d, &r, "signed", "csodd", &err) < 0) {
+	/* The notice is queued with the state: once signed is committed, the
+	 * originals can go. */
+	if (csod_request_transition_mail(d, &r, "signed", "csodd", "signed", &err) < 0) {
 		/* Not recorded (a full database): take the outputs back, so that
 		 * the outbox never shows signed files of a request that is not
 		 * signed, and sign again once there is room. */
@@ -234,7 +234,6 @@ static void finish(csod_daemon *d, csod_sign_job *job)
 	} else {
 		csod_space_done(d, CSOD_WAIT_SIGN, r.id, NULL, NULL);
 		remove_store(d, r.id);
-		csod_notify(d, &r, "signed");
 	}
 	csod_request_free(&r);
 }

@@ -39,6 +39,7 @@
 #include "developers.h"
 #include "dispatch.h"
 #include "intake_job.h"
+#include "mail.h"
 #include "names.h"
 #include "notify.h"
 #include "space.h"
@@ -174,8 +175,18 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 		snprintf(r->state, sizeof r->state, "failed");
 		snprintf(r->error, sizeof r->error, "%s", job->err.msg);
 	}
+	int failed = job->rc < 0;
+	int auto_approve = !failed && csod_auto_approve_effective(d, r->organization);
+	/* The mail that announces the new request goes in with it. */
+	csod_notice *mail = failed         ? csod_notice_build(d, r, "failed")
+	                    : auto_approve ? NULL
+	                                   : csod_notice_build(d, r, "approval_needed");
 	csod_error dberr;
-	if (csod_request_insert(d->db, r, &dberr) < 0) {
+	int rc = csod_request_insert(d->db, r, mail, &dberr);
+	if (rc == 0 && csod_notice_count(mail) > 0 && d->mailer)
+		csod_mailer_wake(d->mailer);
+	csod_notice_free(mail);
+	if (rc < 0) {
 		/* A full database: keep the incoming copy and redo the intake
 		 * once there is room; the store copy is made again then. */
 		csod_rm_rf(job->store);
@@ -183,18 +194,13 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 		return;
 	}
 	csod_space_done(d, CSOD_WAIT_INTAKE, id, r->developer, r->drop_name);
-	int failed = job->rc < 0;
 	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, "csodd", "request.created", id,
 	              "%s/%s: %d file(s)%s%s", r->developer, r->drop_name, r->n_files,
 	              failed ? "; failed: " : "", failed ? r->error : "");
 	remove_incoming(d, id, r->developer, job->owner);
 	csod_views_mark(d, id);
-	if (failed)
-		csod_notify(d, r, "failed");
-	else if (csod_auto_approve_effective(d, r->organization))
+	if (auto_approve)
 		csod_dispatch_approve(d, r, "auto-approve", "");
-	else
-		csod_notify(d, r, "approval_needed");
 }
 
 void csod_intake_collect(csod_daemon *d)

@@ -1,8 +1,10 @@
 /* Mail: rendered from templates, queued in the database before anything is
  * sent, delivered by a thread of its own (so signing never waits on a mail
- * server), retried with backoff until accepted or too old. */
+ * server), retried with backoff until accepted, refused or too old. */
 #ifndef CSOD_MAIL_H
 #define CSOD_MAIL_H
+
+#include <pthread.h>
 
 #include "config.h"
 #include "db.h"
@@ -13,11 +15,16 @@ typedef struct csod_mailer csod_mailer;
  * db_path. */
 csod_mailer *csod_mailer_start(const csod_config *cfg, const char *db_path, csod_error *err);
 void csod_mailer_wake(csod_mailer *m);
-/* Swaps the configuration; cfg must stay valid until the next swap or stop. */
+/* Takes a copy of cfg's mail settings for the next message; never waits
+ * for a message being sent. */
 void csod_mailer_set_config(csod_mailer *m, const csod_config *cfg);
+/* Ends a session in progress and returns within about a second whatever
+ * the server does; the message it was sending stays queued. */
 void csod_mailer_stop(csod_mailer *m);
 
-/* Queues one message for one recipient. */
+/* Queues one message for one recipient, its Date and Message-ID fixed now
+ * (a resend is recognisably the same message). Inside a transaction of the
+ * caller's, it is part of it. */
 int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, const char *recipient,
                       const char *subject, const char *body, csod_error *err);
 
@@ -27,13 +34,39 @@ int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, con
 int csod_mail_render(const char *template_dir, const char *kind, const char *const *vars,
                      char **subject, char **body, csod_error *err);
 
-/* The whole RFC 5322 message (headers with Date, Message-ID, an RFC 2047
- * encoded Subject when it is not ASCII; UTF-8 body). */
-char *csod_mail_format(const char *from, const char *to, const char *subject, const char *body);
+/* A new Date header value (now, UTC) and Message-ID (<time.random@host>). */
+void csod_mail_stamp(char date[64], char message_id[128]);
 
-/* Delivers one formatted message; 0 accepted, -1 with the reason. */
-int csod_mail_send_spool(const char *spool, const char *message, csod_error *err);
-int csod_mail_send_smtp(const csod_mail_config *mc, const char *to, const char *message,
-                        csod_error *err);
+/* The whole RFC 5322 message (headers with the given Date and Message-ID,
+ * an RFC 2047 encoded Subject when it is not ASCII; UTF-8 body). NULL when
+ * a header value holds CR or LF. */
+char *csod_mail_format(const char *from, const char *to, const char *subject, const char *date,
+                       const char *message_id, const char *body);
+
+/* What a delivery attempt came to. */
+enum csod_mail_result {
+	CSOD_MAIL_SENT = 0,
+	CSOD_MAIL_RETRY = -1,   /* 4xx, no answer, a connection or TLS failure */
+	CSOD_MAIL_REFUSED = -2, /* 5xx to this recipient or this message: final */
+};
+
+/* Lets another thread end an SMTP session at once (csodd's stop). */
+typedef struct csod_mail_abort {
+	pthread_mutex_t lock;
+	int fd;      /* a duplicate of the session's socket once connected, else -1 */
+	int aborted; /* once set, every session ends at once */
+} csod_mail_abort;
+
+void csod_mail_abort_init(csod_mail_abort *a);
+void csod_mail_abort_destroy(csod_mail_abort *a);
+/* Shuts the session's socket down: the sender's next read or write fails. */
+void csod_mail_abort_now(csod_mail_abort *a);
+int csod_mail_aborted(csod_mail_abort *a);
+
+/* Delivers one formatted message; the reason is one line. */
+enum csod_mail_result csod_mail_send_spool(const char *spool, const char *message, csod_error *err);
+enum csod_mail_result csod_mail_send_smtp(const csod_mail_config *mc, const char *to,
+                                          const char *message, csod_mail_abort *abort,
+                                          csod_error *err);
 
 #endif

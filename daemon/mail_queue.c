@@ -1,29 +1,20 @@
-/* The mail queue and its sender thread. A message is a row before anything
- * is sent and stays one until a server (or the spool) accepted it, so a
- * crash or an SMTP outage loses nothing. */
-#include <limits.h>
-#include <pthread.h>
+/* The mail queue. A message is a row before anything is sent and stays one
+ * until a server (or the spool) took it, refused it for good (a 5xx to its
+ * recipient or its content: "failed"), or it grew older than mail.max_age
+ * ("dead"); so a crash or an SMTP outage loses nothing. Giving up is
+ * audited. Date and Message-ID are the row's, fixed when it was queued:
+ * every attempt sends the same message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../lib/log.h"
+#include "audit.h"
 #include "email_address.h"
-#include "mail.h"
+#include "mail_queue.h"
 
 #define BACKOFF_FIRST_S 30
 #define BACKOFF_MAX_S   3600
-
-struct csod_mailer {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int stopping, woken;
-	const csod_config *cfg;
-	csod_db *db;
-	char spool[PATH_MAX];
-};
 
 int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, const char *recipient,
                       const char *subject, const char *body, csod_error *err)
@@ -35,10 +26,12 @@ int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, con
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO mail_queue(created, kind, request_id, recipient, subject, body, "
-	    "next_attempt) VALUES(?, ?, ?, ?, ?, ?, ?)",
+	    "next_attempt, date, message_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	    err);
 	if (!st)
 		return -1;
+	char date[64], message_id[128];
+	csod_mail_stamp(date, message_id);
 	int64_t now = csod_now();
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
@@ -47,6 +40,8 @@ int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, con
 	sqlite3_bind_text(st, 5, subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, body, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_text(st, 8, date, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, message_id, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st) == SQLITE_DONE
 	             ? 0
 	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
@@ -57,104 +52,185 @@ int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, con
 typedef struct due_mail {
 	int64_t id, created;
 	int attempts;
-	char *recipient, *subject, *body, *request_id;
+	char *kind, *recipient, *subject, *body, *request_id, *date, *message_id;
 } due_mail;
 
-static void mark(csod_db *db, const due_mail *m, const char *state, int64_t next, const char *error)
+static char *column(sqlite3_stmt *st, int i)
 {
+	const char *s = csod_db_text(st, i);
+	return s ? strdup(s) : NULL;
+}
+
+static void due_free(due_mail *m)
+{
+	free(m->kind);
+	free(m->recipient);
+	free(m->subject);
+	free(m->body);
+	free(m->request_id);
+	free(m->date);
+	free(m->message_id);
+}
+
+/* 1 with the oldest due message in m, 0 for none, -1 on error. */
+static int load_due(csod_db *db, due_mail *m)
+{
+	memset(m, 0, sizeof *m);
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "SELECT id, created, attempts, kind, recipient, subject, body, request_id, date, "
+	    "message_id FROM mail_queue WHERE state = 'queued' AND next_attempt <= ? "
+	    "ORDER BY id LIMIT 1",
+	    NULL);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, csod_now());
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		m->id = sqlite3_column_int64(st, 0);
+		m->created = sqlite3_column_int64(st, 1);
+		m->attempts = sqlite3_column_int(st, 2);
+		m->kind = column(st, 3);
+		m->recipient = column(st, 4);
+		m->subject = column(st, 5);
+		m->body = column(st, 6);
+		m->request_id = column(st, 7);
+		m->date = column(st, 8);
+		m->message_id = column(st, 9);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW && (!m->kind || !m->recipient || !m->subject || !m->body)) {
+		due_free(m);
+		return -1;
+	}
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A row queued before messages kept their Date and Message-ID gets them
+ * at its first attempt, and keeps them. */
+static int stamp_if_missing(csod_db *db, due_mail *m)
+{
+	if (m->date && m->message_id)
+		return 0;
+	char date[64], message_id[128];
+	csod_mail_stamp(date, message_id);
+	free(m->date);
+	free(m->message_id);
+	m->date = strdup(date);
+	m->message_id = strdup(message_id);
+	sqlite3_stmt *st = csod_db_prepare(
+	    db, "UPDATE mail_queue SET date = ?, message_id = ? WHERE id = ?", NULL);
+	if (!st || !m->date || !m->message_id) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, m->id);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Records an attempt; with audit_action (giving up), audits it in the
+ * same transaction, the audit's log line (an error) saying why. */
+static int record(csod_db *db, const due_mail *m, const char *state, int64_t next,
+                  const char *error, const char *audit_action)
+{
+	if (csod_db_begin(db) < 0)
+		return -1;
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "UPDATE mail_queue SET state = ?, attempts = ?, next_attempt = ?, last_error = ?, "
 	    "sent = CASE WHEN ? = 'sent' THEN ? ELSE sent END WHERE id = ?",
 	    NULL);
-	if (!st)
-		return;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, m->attempts + 1);
-	sqlite3_bind_int64(st, 3, next);
-	sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, csod_now());
-	sqlite3_bind_int64(st, 7, m->id);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	int rc = -1;
+	if (st) {
+		sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, m->attempts + 1);
+		sqlite3_bind_int64(st, 3, next);
+		sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, csod_now());
+		sqlite3_bind_int64(st, 7, m->id);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	if (rc == 0 && audit_action)
+		rc = csod_audit_at(db, LOG_ERR, "csodd", audit_action,
+		                   m->request_id ? m->request_id : m->recipient,
+		                   "mail %lld (%s) to %s after %d attempt(s): %s", (long long)m->id,
+		                   m->kind, m->recipient, m->attempts + 1, error);
+	if (rc == 0 && csod_db_commit(db) == 0)
+		return 0;
+	csod_db_rollback(db);
+	return -1;
 }
 
-static void deliver(csod_mailer *mr, const csod_config *cfg, due_mail *m)
+static enum csod_mail_result attempt(const due_mail *m, const csod_mail_config *mc,
+                                     const char *spool, csod_mail_abort *abort, csod_error *err)
+{
+	char *msg =
+	    csod_mail_format(mc->from, m->recipient, m->subject, m->date, m->message_id, m->body);
+	enum csod_mail_result rc = CSOD_MAIL_SENT; /* transport none: nothing to deliver */
+	if (!msg) {
+		csod_fail(err, "the message cannot be formatted");
+		rc = CSOD_MAIL_RETRY;
+	} else if (strcmp(mc->transport, "smtp") == 0) {
+		rc = csod_mail_send_smtp(mc, m->recipient, msg, abort, err);
+	} else if (strcmp(mc->transport, "spool") == 0) {
+		rc = csod_mail_send_spool(spool, msg, err);
+	}
+	free(msg);
+	return rc;
+}
+
+/* One line, as stored and shown: a server's CR LF is no part of it. */
+static void one_line(char *s)
+{
+	for (char *c = s; *c; c++)
+		if (*c == '\r' || *c == '\n')
+			*c = ' ';
+	size_t n = strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
+		s[--n] = '\0';
+}
+
+static int deliver(csod_db *db, due_mail *m, const csod_mail_config *mc, const char *spool,
+                   csod_mail_abort *abort)
 {
 	csod_error err = {.msg = "out of memory"};
-	if (csod_email_check(m->recipient, &err) < 0) {
-		/* Queued before addresses were checked: never deliverable. */
-		mark(mr->db, m, "dead", 0, err.msg);
-		csod_log(LOG_ERR, m->request_id, "mail not sent: %s", err.msg);
-		return;
+	enum csod_mail_result rc = CSOD_MAIL_REFUSED;
+	/* Queued before addresses were checked: never deliverable. */
+	if (csod_email_check(m->recipient, &err) == 0) {
+		if (stamp_if_missing(db, m) < 0)
+			return -1;
+		rc = attempt(m, mc, spool, abort, &err);
 	}
-	char *msg = csod_mail_format(cfg->mail.from, m->recipient, m->subject, m->body);
-	int rc = -1;
-	if (msg && strcmp(cfg->mail.transport, "smtp") == 0)
-		rc = csod_mail_send_smtp(&cfg->mail, m->recipient, msg, &err);
-	else if (msg && strcmp(cfg->mail.transport, "spool") == 0)
-		rc = csod_mail_send_spool(mr->spool, msg, &err);
-	else if (msg)
-		rc = 0; /* transport none: nothing to deliver */
-	free(msg);
-	if (rc == 0) {
-		mark(mr->db, m, "sent", 0, NULL);
-		return;
-	}
+	if (rc == CSOD_MAIL_SENT)
+		return record(db, m, "sent", 0, NULL, NULL);
+	if (csod_mail_aborted(abort))
+		return 0; /* cut off by the stop: not an attempt, still queued */
+	one_line(err.msg);
+	if (rc == CSOD_MAIL_REFUSED) /* final: not retried */
+		return record(db, m, "failed", 0, err.msg, "mail.failed");
 	int64_t now = csod_now();
-	if (now - m->created > cfg->mail.max_age_s) {
-		mark(mr->db, m, "dead", 0, err.msg);
-		csod_log(LOG_ERR, m->request_id, "mail to %s given up after %d attempts: %s",
-		         m->recipient, m->attempts + 1, err.msg);
-		return;
-	}
-	int64_t wait = cfg->mail.retry_s > 0 ? cfg->mail.retry_s : BACKOFF_FIRST_S;
+	if (now - m->created > mc->max_age_s) /* given up */
+		return record(db, m, "dead", 0, err.msg, "mail.dead");
+	int64_t wait = mc->retry_s > 0 ? mc->retry_s : BACKOFF_FIRST_S;
 	for (int i = 0; i < m->attempts && wait < BACKOFF_MAX_S; i++)
 		wait *= 2;
 	if (wait > BACKOFF_MAX_S)
 		wait = BACKOFF_MAX_S;
-	mark(mr->db, m, "queued", now + wait, err.msg);
 	csod_log(LOG_WARNING, m->request_id, "mail to %s not delivered (retry in %llds): %s",
 	         m->recipient, (long long)wait, err.msg);
+	return record(db, m, "queued", now + wait, err.msg, NULL);
 }
 
-/* Sends what is due; returns seconds until the next attempt (or 60). */
-static int64_t send_due(csod_mailer *mr, const csod_config *cfg)
+static int64_t seconds_to_next(csod_db *db)
 {
 	sqlite3_stmt *st = csod_db_prepare(
-	    mr->db,
-	    "SELECT id, created, attempts, recipient, subject, body, request_id FROM mail_queue "
-	    "WHERE state = 'queued' AND next_attempt <= ? ORDER BY id LIMIT 50",
-	    NULL);
-	if (!st)
-		return 5;
-	sqlite3_bind_int64(st, 1, csod_now());
-	due_mail batch[50];
-	int n = 0;
-	while (n < 50 && sqlite3_step(st) == SQLITE_ROW) {
-		due_mail *m = &batch[n++];
-		m->id = sqlite3_column_int64(st, 0);
-		m->created = sqlite3_column_int64(st, 1);
-		m->attempts = sqlite3_column_int(st, 2);
-		m->recipient = strdup(csod_db_text(st, 3));
-		m->subject = strdup(csod_db_text(st, 4));
-		m->body = strdup(csod_db_text(st, 5));
-		const char *rid = csod_db_text(st, 6);
-		m->request_id = rid ? strdup(rid) : NULL;
-	}
-	sqlite3_finalize(st);
-	for (int i = 0; i < n; i++) {
-		deliver(mr, cfg, &batch[i]);
-		free(batch[i].recipient);
-		free(batch[i].subject);
-		free(batch[i].body);
-		free(batch[i].request_id);
-	}
-	if (n == 50)
-		return 0;
-	st = csod_db_prepare(
-	    mr->db, "SELECT MIN(next_attempt) FROM mail_queue WHERE state = 'queued'", NULL);
+	    db, "SELECT MIN(next_attempt) FROM mail_queue WHERE state = 'queued'", NULL);
 	int64_t next = 60;
 	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
 		next = sqlite3_column_int64(st, 0) - csod_now();
@@ -167,82 +243,16 @@ static int64_t send_due(csod_mailer *mr, const csod_config *cfg)
 	return next;
 }
 
-static void *mailer_main(void *arg)
+int64_t csod_mail_send_next(csod_db *db, const csod_mail_config *mc, const char *spool,
+                            csod_mail_abort *abort)
 {
-	csod_mailer *mr = arg;
-	pthread_mutex_lock(&mr->lock);
-	while (!mr->stopping) {
-		/* The config is read under the lock, so a reload cannot free it
-		 * under us; sending happens with the lock held for that reason. */
-		int64_t wait = send_due(mr, mr->cfg);
-		if (mr->stopping)
-			break;
-		if (wait > 0 && !mr->woken) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += wait;
-			pthread_cond_timedwait(&mr->wake, &mr->lock, &until);
-		}
-		mr->woken = 0;
-	}
-	pthread_mutex_unlock(&mr->lock);
-	return NULL;
-}
-
-csod_mailer *csod_mailer_start(const csod_config *cfg, const char *db_path, csod_error *err)
-{
-	csod_mailer *mr = calloc(1, sizeof *mr);
-	if (!mr) {
-		csod_fail(err, "out of memory");
-		return NULL;
-	}
-	mr->cfg = cfg;
-	if (!realpath(cfg->spool, mr->spool))
-		snprintf(mr->spool, sizeof mr->spool, "%s", cfg->spool);
-	if (!(mr->db = csod_db_open(db_path, 0, err))) {
-		free(mr);
-		return NULL;
-	}
-	pthread_mutex_init(&mr->lock, NULL);
-	pthread_cond_init(&mr->wake, NULL);
-	if (pthread_create(&mr->thread, NULL, mailer_main, mr) != 0) {
-		csod_db_close(mr->db);
-		free(mr);
-		csod_fail(err, "cannot start the mail thread");
-		return NULL;
-	}
-	return mr;
-}
-
-void csod_mailer_wake(csod_mailer *mr)
-{
-	/* Never blocks the event loop: if the thread is busy sending, it looks
-	 * at the queue again before it sleeps. */
-	if (pthread_mutex_trylock(&mr->lock) == 0) {
-		mr->woken = 1;
-		pthread_cond_signal(&mr->wake);
-		pthread_mutex_unlock(&mr->lock);
-	} else {
-		__atomic_store_n(&mr->woken, 1, __ATOMIC_SEQ_CST);
-	}
-}
-
-void csod_mailer_set_config(csod_mailer *mr, const csod_config *cfg)
-{
-	pthread_mutex_lock(&mr->lock);
-	mr->cfg = cfg;
-	pthread_mutex_unlock(&mr->lock);
-}
-
-void csod_mailer_stop(csod_mailer *mr)
-{
-	pthread_mutex_lock(&mr->lock);
-	mr->stopping = 1;
-	pthread_cond_signal(&mr->wake);
-	pthread_mutex_unlock(&mr->lock);
-	pthread_join(mr->thread, NULL);
-	pthread_mutex_destroy(&mr->lock);
-	pthread_cond_destroy(&mr->wake);
-	csod_db_close(mr->db);
-	free(mr);
+	due_mail m;
+	int found = load_due(db, &m);
+	if (found == 0)
+		return seconds_to_next(db);
+	/* A database that fails now may work in a moment; a row that could not
+	 * be updated must not be tried again at once, and again. */
+	int rc = found > 0 ? deliver(db, &m, mc, spool, abort) : -1;
+	due_free(&m);
+	return rc == 0 ? 0 : 5;
 }

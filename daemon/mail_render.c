@@ -193,25 +193,47 @@ static int one_line(const char *value)
 	return !strpbrk(value, "\r\n");
 }
 
-char *csod_mail_format(const char *from, const char *to, const char *subject, const char *body)
+/* The host's name as a Message-ID's right side (RFC 5322 3.6.4 suggests
+ * it): letters, digits, hyphens and inner dots, or "localhost". */
+static void host_part(char *out, size_t len)
 {
-	if (!one_line(from) || !one_line(to) || !one_line(subject))
-		return NULL;
-	char date[64], id[80];
+	if (gethostname(out, len) < 0)
+		out[0] = '\0';
+	out[len - 1] = '\0';
+	int ok = out[0] != '\0' && out[0] != '.';
+	for (const char *p = out; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || *p == '-' || (*p == '.' && p[1] && p[1] != '.');
+	if (!ok)
+		snprintf(out, len, "localhost");
+}
+
+void csod_mail_stamp(char date[64], char message_id[128])
+{
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	strftime(date, 64, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	unsigned char rnd[8];
 	RAND_bytes(rnd, sizeof rnd);
-	const char *domain = strrchr(from, '@');
-	snprintf(id, sizeof id, "<%ld.%02x%02x%02x%02x%02x%02x%02x%02x%s>", (long)now, rnd[0],
-	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], domain ? domain : "@csod");
+	char host[64];
+	host_part(host, sizeof host);
+	snprintf(message_id, 128, "<%ld.%02x%02x%02x%02x%02x%02x%02x%02x@%s>", (long)now, rnd[0],
+	         rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], host);
+}
+
+char *csod_mail_format(const char *from, const char *to, const char *subject, const char *date,
+                       const char *message_id, const char *body)
+{
+	if (!one_line(from) || !one_line(to) || !one_line(subject) || !one_line(date) ||
+	    !one_line(message_id))
+		return NULL;
 	char *subj = encode_subject(subject);
 	if (!subj)
 		return NULL;
 	/* Bodies use CRLF line ends, as RFC 5322 requires. */
-	size_t cap = strlen(body) * 2 + strlen(subj) + strlen(from) + strlen(to) + 512;
+	size_t cap = strlen(body) * 2 + strlen(subj) + strlen(from) + strlen(to) + strlen(date) +
+	             strlen(message_id) + 512;
 	char *msg = malloc(cap);
 	if (msg) {
 		int n =
@@ -220,7 +242,7 @@ char *csod_mail_format(const char *from, const char *to, const char *subject, co
 		             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"
 		             "Content-Transfer-Encoding: 8bit\r\nAuto-Submitted: auto-generated\r\n"
 		             "\r\n",
-		             date, from, to, subj, id);
+		             date, from, to, subj, message_id);
 		size_t o = (size_t)n;
 		for (const char *p = body; *p && o + 3 < cap; p++) {
 			if (*p == '\r' && p[1] != '\n')
@@ -235,14 +257,18 @@ char *csod_mail_format(const char *from, const char *to, const char *subject, co
 	return msg;
 }
 
-int csod_mail_send_spool(const char *spool, const char *message, csod_error *err)
+enum csod_mail_result csod_mail_send_spool(const char *spool, const char *message, csod_error *err)
 {
 	char dest[4096], tmp[4096];
 	unsigned char rnd[4];
 	RAND_bytes(rnd, sizeof rnd);
 	if (csod_path(dest, sizeof dest, "%s/mail/%ld-%02x%02x%02x%02x.eml", spool,
 	              (long)time(NULL), rnd[0], rnd[1], rnd[2], rnd[3]) < 0 ||
-	    csod_path(tmp, sizeof tmp, "%s/tmp", spool) < 0)
-		return csod_fail(err, "%s: spool path too long", spool);
-	return csod_write_file_atomic(tmp, dest, message, strlen(message), 0640, err);
+	    csod_path(tmp, sizeof tmp, "%s/tmp", spool) < 0) {
+		csod_fail(err, "%s: spool path too long", spool);
+		return CSOD_MAIL_RETRY;
+	}
+	return csod_write_file_atomic(tmp, dest, message, strlen(message), 0640, err) == 0
+	           ? CSOD_MAIL_SENT
+	           : CSOD_MAIL_RETRY;
 }

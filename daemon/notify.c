@@ -13,6 +13,7 @@
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "developers.h"
+#include "email_address.h"
 #include "mail.h"
 #include "roles.h"
 #include "request_paths.h"
@@ -79,12 +80,73 @@ void csod_notify_admins(csod_db *db, const csod_config *cfg, const char *kind,
 	}
 }
 
-static void queue(csod_daemon *d, const csod_request *r, const char *kind, const char *to,
-                  const char *const *vars)
+struct csod_notice {
+	int n;
+	struct notice_mail {
+		char *kind, *request_id, *to, *subject, *body;
+	} mail[];
+};
+
+/* Renders one message into *out (grown by one), or logs why not: a
+ * template that does not render or an address that was never valid must
+ * not hold up the state change it announces. */
+static void add(csod_notice **out, const csod_daemon *d, const csod_request *r, const char *kind,
+                const char *to, const char *const *vars)
 {
-	enqueue(d->db, d->cfg, kind, r->id, to, vars);
-	if (d->mailer)
-		csod_mailer_wake(d->mailer);
+	char dir[PATH_MAX], *subject = NULL, *body = NULL;
+	template_dir(d->cfg, dir, sizeof dir);
+	csod_error err = {.msg = "out of memory"};
+	if (csod_email_check(to, &err) < 0 ||
+	    csod_mail_render(dir, kind, vars, &subject, &body, &err) < 0) {
+		csod_log(LOG_ERR, r->id, "cannot queue the %s mail to %s: %s", kind, to, err.msg);
+		return;
+	}
+	int n = *out ? (*out)->n : 0;
+	csod_notice *grown = realloc(*out, sizeof *grown + sizeof grown->mail[0] * (size_t)(n + 1));
+	if (!grown) {
+		csod_log(LOG_ERR, r->id, "cannot queue the %s mail to %s: %s", kind, to, err.msg);
+		free(subject);
+		free(body);
+		return;
+	}
+	struct notice_mail *m = &grown->mail[n];
+	m->kind = strdup(kind);
+	m->request_id = strdup(r->id);
+	m->to = strdup(to);
+	m->subject = subject;
+	m->body = body;
+	grown->n = n + 1;
+	*out = grown;
+}
+
+int csod_notice_queue(csod_db *db, const csod_notice *n, csod_error *err)
+{
+	for (int i = 0; n && i < n->n; i++) {
+		const struct notice_mail *m = &n->mail[i];
+		if (!m->kind || !m->request_id || !m->to)
+			return csod_fail(err, "out of memory");
+		if (csod_mail_enqueue(db, m->kind, m->request_id, m->to, m->subject, m->body, err) <
+		    0)
+			return -1;
+	}
+	return 0;
+}
+
+int csod_notice_count(const csod_notice *n)
+{
+	return n ? n->n : 0;
+}
+
+void csod_notice_free(csod_notice *n)
+{
+	for (int i = 0; n && i < n->n; i++) {
+		free(n->mail[i].kind);
+		free(n->mail[i].request_id);
+		free(n->mail[i].to);
+		free(n->mail[i].subject);
+		free(n->mail[i].body);
+	}
+	free(n);
 }
 
 /* name inside the request's outbox folder (outbox_rel, spool-relative), as
@@ -98,10 +160,11 @@ static void shown_in(const csod_daemon *d, const char *outbox_rel, const char *n
 		csod_shared_path(d->cfg, rel, out, len);
 }
 
-void csod_notify(csod_daemon *d, const csod_request *r, const char *kind)
+csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, const char *kind)
 {
 	if (!d->cfg->mail.transport || strcmp(d->cfg->mail.transport, "none") == 0)
-		return;
+		return NULL;
+	csod_notice *notice = NULL;
 	/* Paths as the readers reach them (share_path), not the server's. */
 	char outbox[PATH_MAX] = "", approve[PATH_MAX], decline[PATH_MAX], details[PATH_MAX];
 	char server[PATH_MAX], rel[128];
@@ -205,13 +268,14 @@ void csod_notify(csod_daemon *d, const csod_request *r, const char *kind)
 			const csod_admin *a = &d->cfg->admins[i];
 			if (a->email && strcmp(a->user ? a->user : "", r->developer) != 0 &&
 			    csod_admin_covers(a, r->organization, r->department))
-				queue(d, r, kind, a->email, vars);
+				add(&notice, d, r, kind, a->email, vars);
 		}
 	} else {
 		csod_dev_record dev;
 		if (csod_developer_lookup(d->db, r->developer, &dev) == 0 && dev.email[0])
-			queue(d, r, kind, dev.email, vars);
+			add(&notice, d, r, kind, dev.email, vars);
 	}
 	free(files.data);
 	free(verify.data);
+	return notice;
 }

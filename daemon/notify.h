@@ -1,14 +1,23 @@
 /* Mail about a request: to approvers when it waits, to the developer when
- * it is signed, declined or failed. Queued in the database; the mailer
- * thread sends it, so nothing here waits on a mail server. */
+ * it is signed, declined or failed. Rendered first, then queued in the
+ * database in the same transaction as the state it announces (a crash
+ * cannot keep one and lose the other); the mailer thread sends it, so
+ * nothing here waits on a mail server. */
 #ifndef CSOD_NOTIFY_H
 #define CSOD_NOTIFY_H
 
 #include "daemon.h"
 #include "request.h"
 
-/* kind: "approval_needed" "signed" "declined" "failed". */
-void csod_notify(csod_daemon *d, const csod_request *r, const char *kind);
+/* The messages of kind ("approval_needed" "signed" "declined" "failed")
+ * about r, rendered; NULL when there are none (no transport, nobody to
+ * tell). A message that cannot be rendered is logged and left out. */
+typedef struct csod_notice csod_notice;
+csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, const char *kind);
+/* Queues them (inside the caller's transaction). n may be NULL. */
+int csod_notice_queue(csod_db *db, const csod_notice *n, csod_error *err);
+int csod_notice_count(const csod_notice *n);
+void csod_notice_free(csod_notice *n);
 
 /* Mail of kind ("cert_issued", "cert_expiring") to every admin whose scope
  * covers organization/department; vars as for csod_mail_render. */

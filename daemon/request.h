@@ -49,8 +49,12 @@ typedef struct csod_request {
 int csod_request_load(csod_db *db, const char *id, csod_request *out);
 void csod_request_free(csod_request *r);
 
-/* Inserts a new request with its files (one transaction). */
-int csod_request_insert(csod_db *db, const csod_request *r, csod_error *err);
+struct csod_notice;
+
+/* Inserts a new request with its files and queues mail (notify.h; may be
+ * NULL): one transaction. */
+int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_notice *mail,
+                        csod_error *err);
 
 /* Saves the mutable part of r (state, approver, message, error, times,
  * file outputs) without side effects; csod_request_transition uses it. */
@@ -62,6 +66,10 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err);
  * failed) are rewritten at the end of the loop's turn (views.h). */
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
                             csod_error *err);
+/* The same, and the mail of kind notice (notify.h) that announces the new
+ * state, queued in the same transaction: both are committed or neither. */
+int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *state,
+                                 const char *actor, const char *notice, csod_error *err);
 
 /* What people see of a request, rendered on the loop thread and written
  * on any: outbox/<dev>/<id>/{request.json,ERROR,STATUS} and

@@ -9,6 +9,8 @@
 
 #include <openssl/rand.h>
 
+#include "notify.h"
+
 static void col(sqlite3_stmt *st, int i, char *out, size_t len)
 {
 	const char *s = csod_db_text(st, i);
@@ -160,7 +162,8 @@ static int save_files(csod_db *db, const csod_request *r, csod_error *err)
 	return rc;
 }
 
-int csod_request_insert(csod_db *db, const csod_request *r, csod_error *err)
+int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_notice *mail,
+                        csod_error *err)
 {
 	if (csod_db_begin(db) < 0)
 		return csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
@@ -201,6 +204,8 @@ int csod_request_insert(csod_db *db, const csod_request *r, csod_error *err)
 	free(options);
 	if (rc == 0)
 		rc = save_files(db, r, err);
+	if (rc == 0)
+		rc = csod_notice_queue(db, mail, err);
 	if (rc == 0 && csod_db_commit(db) < 0)
 		rc = csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
 	if (rc < 0)

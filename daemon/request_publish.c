@@ -15,6 +15,8 @@
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "audit.h"
+#include "mail.h"
+#include "notify.h"
 #include "states.h"
 #include "views.h"
 #include "request_paths.h"
@@ -266,6 +268,12 @@ void csod_view_clear(csod_view *v)
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
                             csod_error *err)
 {
+	return csod_request_transition_mail(d, r, state, actor, NULL, err);
+}
+
+int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *state,
+                                 const char *actor, const char *notice, csod_error *err)
+{
 	char from[16];
 	snprintf(from, sizeof from, "%s", r->state);
 	if (!csod_state_allowed(from, state))
@@ -273,11 +281,16 @@ int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, 
 	int64_t updated = r->updated;
 	snprintf(r->state, sizeof r->state, "%s", state);
 	r->updated = csod_now();
+	/* Rendered before the transaction: templates are files. */
+	csod_notice *mail = notice ? csod_notice_build(d, r, notice) : NULL;
 	int rc = csod_db_begin(d->db) < 0
 	             ? csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql))
 	             : csod_request_update(d->db, r, err);
-	/* The change and its audit row are one transaction: no state change
-	 * goes unaudited, on a full disk neither is kept. */
+	/* The change, the mail that announces it and its audit row are one
+	 * transaction: no state change goes unaudited or unannounced, on a full
+	 * disk none is kept. */
+	if (rc == 0)
+		rc = csod_notice_queue(d->db, mail, err);
 	int failed = strcmp(state, "failed") == 0;
 	if (rc == 0 && csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, actor,
 	                             "request.state", r->id, "%s -> %s%s%s", from, state,
@@ -290,8 +303,12 @@ int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, 
 		csod_db_rollback(d->db);
 		snprintf(r->state, sizeof r->state, "%s", from);
 		r->updated = updated;
+		csod_notice_free(mail);
 		return -1;
 	}
 	csod_views_mark(d, r->id);
+	if (csod_notice_count(mail) > 0 && d->mailer)
+		csod_mailer_wake(d->mailer);
+	csod_notice_free(mail);
 	return 0;
 }

@@ -12,13 +12,17 @@
 
 #include "../../daemon/mail.h"
 
+#define DATE  "Sun, 22 Nov 2026 10:10:10 +0000"
+#define MSGID "<1795342210.0123456789abcdef@csod.example>"
+
 static void test_render_substitutes(void **state)
 {
 	(void)state;
-	const char *vars[] = {"id", "20261122-101010-abcd", "error", "app.exe: empty", NULL};
+	const char *vars[] = {"id",    "20261122-101010-abcd", "what", "app.exe 1.0",
+	                      "error", "app.exe: empty",       NULL};
 	char *subject = NULL, *body = NULL;
 	assert_int_equal(csod_mail_render(NULL, "failed", vars, &subject, &body, NULL), 0);
-	assert_string_equal(subject, "csod: request 20261122-101010-abcd failed");
+	assert_string_equal(subject, "csod: app.exe 1.0 failed (request 20261122-101010-abcd)");
 	assert_non_null(strstr(body, "app.exe: empty"));
 	assert_null(strstr(body, "{{"));
 	free(subject);
@@ -47,15 +51,15 @@ static void test_template_files_win(void **state)
 static void test_headers_and_crlf(void **state)
 {
 	(void)state;
-	char *msg =
-	    csod_mail_format("csod@x.com", "dev@x.com", "plain subject", "line 1\nline 2\n");
+	char *msg = csod_mail_format("csod@x.com", "dev@x.com", "plain subject", DATE, MSGID,
+	                             "line 1\nline 2\n");
 	assert_non_null(msg);
 	assert_non_null(strstr(msg, "From: csod@x.com\r\n"));
 	assert_non_null(strstr(msg, "To: dev@x.com\r\n"));
 	assert_non_null(strstr(msg, "Subject: plain subject\r\n"));
-	assert_non_null(strstr(msg, "Date: "));
-	assert_non_null(strstr(msg, "Message-ID: <"));
-	assert_non_null(strstr(msg, "@x.com>\r\n"));
+	/* Date and Message-ID are the queued message's, not made here. */
+	assert_non_null(strstr(msg, "Date: " DATE "\r\n"));
+	assert_non_null(strstr(msg, "Message-ID: " MSGID "\r\n"));
 	assert_non_null(strstr(msg, "Content-Type: text/plain; charset=UTF-8\r\n"));
 	assert_non_null(strstr(msg, "\r\n\r\nline 1\r\nline 2\r\n"));
 	free(msg);
@@ -65,7 +69,7 @@ static void test_utf8_subject_is_encoded(void **state)
 {
 	(void)state;
 	/* "Zertifikat läuft ab" */
-	char *msg = csod_mail_format("a@b", "c@d", "Zertifikat l\xc3\xa4uft ab", "x");
+	char *msg = csod_mail_format("a@b", "c@d", "Zertifikat l\xc3\xa4uft ab", DATE, MSGID, "x");
 	assert_non_null(msg);
 	assert_non_null(strstr(msg, "Subject: =?UTF-8?B?"));
 	assert_null(strstr(msg, "l\xc3\xa4uft"));
@@ -104,7 +108,7 @@ static void test_values_are_escaped(void **state)
 	assert_string_equal(body, "v=1.0\\nBcc: spy@elsewhere.com\n"
 	                          "m=no\\x1b[2J\\r\\nway\\x7f\n"
 	                          "files:\n  a.exe\n  b\\x1b.exe\nend\n");
-	char *msg = csod_mail_format("csod@x.com", "dev@x.com", subject, body);
+	char *msg = csod_mail_format("csod@x.com", "dev@x.com", subject, DATE, MSGID, body);
 	assert_non_null(msg);
 	assert_null(strstr(msg, "\nBcc:"));
 	for (const char *p = msg; *p; p++)
@@ -115,14 +119,32 @@ static void test_values_are_escaped(void **state)
 	free(body);
 }
 
+static void test_stamp(void **state)
+{
+	(void)state;
+	char date[64], id[128], id2[128];
+	csod_mail_stamp(date, id);
+	csod_mail_stamp(date, id2);
+	assert_non_null(strstr(date, " +0000"));
+	assert_int_equal(id[0], '<');
+	assert_non_null(strchr(id, '@'));
+	assert_int_equal(id[strlen(id) - 1], '>');
+	assert_null(strpbrk(id, " \r\n"));
+	assert_string_not_equal(id, id2);
+}
+
 static void test_headers_stay_one_line(void **state)
 {
 	(void)state;
-	assert_null(csod_mail_format("csod@x.com", "dev@x.com\r\nBcc: spy@y.com", "s", "b"));
-	assert_null(csod_mail_format("csod@x.com\n", "dev@x.com", "s", "b"));
-	assert_null(csod_mail_format("csod@x.com", "dev@x.com", "s\r\nBcc: spy@y.com", "b"));
+	assert_null(
+	    csod_mail_format("csod@x.com", "dev@x.com", "s", DATE, "<a@b>\r\nBcc: x@y", "b"));
+	assert_null(
+	    csod_mail_format("csod@x.com", "dev@x.com\r\nBcc: spy@y.com", "s", DATE, MSGID, "b"));
+	assert_null(csod_mail_format("csod@x.com\n", "dev@x.com", "s", DATE, MSGID, "b"));
+	assert_null(
+	    csod_mail_format("csod@x.com", "dev@x.com", "s\r\nBcc: spy@y.com", DATE, MSGID, "b"));
 	/* A bare CR in a body ends no line. */
-	char *msg = csod_mail_format("csod@x.com", "dev@x.com", "s", "a\rb\n");
+	char *msg = csod_mail_format("csod@x.com", "dev@x.com", "s", DATE, MSGID, "a\rb\n");
 	assert_non_null(msg);
 	assert_non_null(strstr(msg, "\r\n\r\nab\r\n"));
 	free(msg);
@@ -136,6 +158,7 @@ int main(void)
 	    cmocka_unit_test(test_headers_and_crlf),
 	    cmocka_unit_test(test_utf8_subject_is_encoded),
 	    cmocka_unit_test(test_values_are_escaped),
+	    cmocka_unit_test(test_stamp),
 	    cmocka_unit_test(test_headers_stay_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

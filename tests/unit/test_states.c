@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../daemon/request.h"
+#include "../../daemon/request_paths.h"
 #include "../../daemon/states.h"
 #include "../../daemon/views.h"
 #include "../../lib/fsutil.h"
@@ -71,9 +72,13 @@ static int setup(void **state)
 	assert_int_equal(csod_spool_prepare(f->dir, &err), 0);
 	snprintf(f->d.spool, sizeof f->d.spool, "%s", f->dir);
 	char db[PATH_MAX];
+	/* The spool no longer makes state/ (the database lives in state_dir). */
+	snprintf(db, sizeof db, "%s/state", f->dir);
+	assert_int_equal(csod_mkdir_p(db, 0700, &err), 0);
 	snprintf(db, sizeof db, "%s/state/csod.db", f->dir);
 	f->d.db = csod_db_open(db, 0, &err);
 	assert_non_null(f->d.db);
+	f->cfg.spool = f->dir; /* paths shown in views are under it (no share_path) */
 	f->d.cfg = &f->cfg;
 	*state = f;
 	return 0;
@@ -111,7 +116,7 @@ static void test_round_trip_and_transitions(void **state)
 	csod_request r, back;
 	new_request(&r);
 	csod_error err;
-	assert_int_equal(csod_request_insert(f->d.db, &r, &err), 0);
+	assert_int_equal(csod_request_insert(f->d.db, &r, NULL, &err), 0);
 	assert_int_equal(csod_request_load(f->d.db, r.id, &back), 0);
 	assert_string_equal(back.developer, "dagwood");
 	assert_string_equal(back.digests, "sha256,sha1");
@@ -135,8 +140,10 @@ static void test_round_trip_and_transitions(void **state)
 
 	/* Views are written at the end of the loop's turn (views.h), once,
 	 * with the state the request ended in; then they are marked current. */
-	char path[PATH_MAX], *text = NULL;
-	snprintf(path, sizeof path, "%s/outbox/dagwood/%s/STATUS", f->dir, r.id);
+	char path[PATH_MAX], *text = NULL, folder[256];
+	/* The outbox folder is named "<id> <drop>" (request_paths.h). */
+	assert_int_equal(csod_request_folder(&r, folder, sizeof folder), 0);
+	snprintf(path, sizeof path, "%s/outbox/dagwood/%s/STATUS", f->dir, folder);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(f->d.views.n, 1);
 	csod_views_flush(&f->d);

@@ -52,17 +52,17 @@ static int mail_list(ctl *c, csod_db *db)
 	return 0;
 }
 
-/* Dead and waiting messages are due again at once; csodd's mailer picks
- * them up at its next look at the database. */
+/* Waiting, dead and failed messages are due again at once; csodd's mailer
+ * picks them up at its next look at the database. Their age stays: one
+ * older than mail.max_age gets one more attempt, not another max_age. */
 static int mail_retry(ctl *c, csod_db *db)
 {
-	sqlite3_stmt *st = csod_db_prepare(
-	    db,
-	    "UPDATE mail_queue AS m SET state = 'queued', next_attempt = 0, created = ?1 WHERE "
-	    "state IN ('queued', 'dead') AND (?2 OR " MAIL_IN_SCOPE ")",
-	    NULL);
-	sqlite3_bind_int64(st, 1, csod_now());
-	sqlite3_bind_int(st, 2, ctl_sees_all(c));
+	sqlite3_stmt *st =
+	    csod_db_prepare(db,
+	                    "UPDATE mail_queue AS m SET state = 'queued', next_attempt = 0 WHERE "
+	                    "state IN ('queued', 'dead', 'failed') AND (?1 OR " MAIL_IN_SCOPE ")",
+	                    NULL);
+	sqlite3_bind_int(st, 1, ctl_sees_all(c));
 	int ok = st && sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	if (!ok)
