@@ -255,8 +255,8 @@ ok $? "root's csodctl works offline when nobody answers on the socket"
 out=$(uctl rao request list 2>&1)
 like "$out" "cannot reach csodd on $SOCK: Connection refused" "an RAO is told csodd does not answer"
 start_daemon || exit 1
-# start_daemon returns on what the first start made: wait for the socket.
-wait_for 20 runuser -u "csr-rao$S" -- csodctl --socket "$SOCK" request list
+# start_daemon sees the old spool at once: wait for the new socket.
+wait_for 30 sh -c "runuser -u csr-rao$S -- csodctl --socket '$SOCK' request list >/dev/null 2>&1"
 out=$(uctl rao request list 2>&1)
 is "$(ids_of "$out")" "$(sorted "$id1" "$id3")" "the next csodd replaces the old socket and answers"
 # A second csodd (another spool) told to use the same socket does not take it.
@@ -276,6 +276,7 @@ long_pid=$!
 wait_for 60 grep -q "no control socket: .* is longer than 107 bytes; set control_socket" "$T_DIR/long.log"
 ok $? "with a spool too deep for the default socket csodd says so"
 check "and keeps running" kill -0 "$long_pid"
+wait_for 60 grep -q "csodd started" "$T_DIR/long.log" # the database migrated
 out=$(csodctl --config "$CONF" --spool "$LONG" developer list 2>&1)
 like "$out" "csr-dev1$S" "root's csodctl works offline beside it"
 kill "$long_pid"

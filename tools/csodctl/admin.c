@@ -1,4 +1,4 @@
-/* csodctl audit, auto-approve, report. */
+/* csodctl audit, auto-approve. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +25,17 @@ int cmd_audit(ctl *c, int argc, char **argv)
 		return 0;
 	}
 	if (argc < 1 || strcmp(argv[0], "list") != 0)
-		return ctl_error("usage: csodctl audit list [--since T] | audit verify");
+		return ctl_usage_error("audit", NULL);
 	int64_t since = 0;
-	if (argc == 3 && strcmp(argv[1], "--since") == 0 && (since = ctl_parse_since(argv[2])) < 0)
-		return ctl_error("--since: expected a date or an age like 3d, got \"%s\"", argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--since") == 0) {
+		if ((since = ctl_parse_since(argv[2])) < 0) {
+			ctl_error("--since: expected a date or an age like 3d, got \"%s\"",
+			          ctl_text(c, NULL, "since", argv[2]));
+			return 2;
+		}
+	} else if (argc != 1) {
+		return ctl_usage_error("audit", "list");
+	}
 	if (!c->is_root && !c->admin)
 		return ctl_error("%s is not an administrator", c->user);
 	csod_db *db = ctl_open_db(c, 0);
@@ -59,11 +66,11 @@ int cmd_audit(ctl *c, int argc, char **argv)
 		const char *actor = f[0], *action = f[1], *obj = f[2], *detail = f[3];
 		if (c->json) {
 			ctl_append(c, rows,
-			           json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "id",
+			           json_pack("{s:I, s:o, s:s, s:s, s:o, s:o}", "id",
 			                     (json_int_t)sqlite3_column_int64(st, 0), "time",
-			                     (json_int_t)sqlite3_column_int64(st, 1), "actor",
-			                     actor, "action", action, "object", obj, "detail",
-			                     detail),
+			                     ctl_json_time(sqlite3_column_int64(st, 1)), "actor",
+			                     actor, "action", action, "object", ctl_json_text(obj),
+			                     "detail", ctl_json_text(detail)),
 			           row);
 		} else {
 			char when[32];
@@ -101,12 +108,12 @@ int cmd_auto_approve(ctl *c, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--organization") == 0)
 		org = argv[2];
 	else if (argc != 1)
-		return ctl_error("usage: csodctl auto-approve on|off|status [--organization O]");
+		return ctl_usage_error("auto-approve", NULL);
 	if (org && !csod_config_organization(c->cfg, org))
 		return ctl_error("no organization \"%s\" in the configuration", org);
 	int status = strcmp(argv[0], "status") == 0;
 	if (!status && strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0)
-		return ctl_error("usage: csodctl auto-approve on|off|status [--organization O]");
+		return ctl_usage_error("auto-approve", NULL);
 	/* A non-admin cannot even open the database for writing: refuse first. */
 	if (!status && !c->is_root && !c->admin)
 		return ctl_require_admin(c, NULL, "change auto-approve", org, NULL) < 0 ? 1 : 0;
@@ -117,26 +124,27 @@ int cmd_auto_approve(ctl *c, int argc, char **argv)
 		return 1;
 	int rc = 0;
 	if (status) {
-		json_t *all = json_object();
-		json_object_set_new(all, "global", json_string(effective(db, c->cfg, NULL)));
+		/* Organizations apart: one may be named "global". */
+		json_t *orgs = json_object();
+		const char *global = effective(db, c->cfg, NULL);
+		if (!c->json)
+			printf("global: %s\n", global);
 		for (int i = 0; i < c->cfg->n_organizations; i++) {
 			const char *name = c->cfg->organizations[i].name;
 			const char *shown = ctl_text(c, "auto-approve", "organization", name);
-			if (json_object_set_new(all, shown,
-			                        json_string(effective(db, c->cfg, name))) < 0) {
+			const char *value = effective(db, c->cfg, name);
+			if (!c->json)
+				printf("%s: %s\n", shown, value);
+			else if (json_object_set_new(orgs, shown, json_string(value)) < 0) {
 				ctl_error("%s: cannot build its JSON", shown);
 				c->output_error = 1;
 			}
 		}
-		if (!c->json) {
-			const char *key;
-			json_t *value;
-			json_object_foreach(all, key, value)
-			{
-				printf("%s: %s\n", key, json_string_value(value));
-			}
-		}
-		ctl_print_json(c, all);
+		if (c->json)
+			ctl_print_json(
+			    c, json_pack("{s:s, s:o}", "global", global, "organizations", orgs));
+		else
+			json_decref(orgs);
 	} else if (ctl_require_admin(c, db, "change auto-approve", org, NULL) < 0) {
 		rc = 1;
 	} else {
@@ -154,61 +162,4 @@ int cmd_auto_approve(ctl *c, int argc, char **argv)
 	}
 	csod_db_close(db);
 	return rc;
-}
-
-int cmd_report(ctl *c, int argc, char **argv)
-{
-	(void)argv;
-	if (argc != 0)
-		return ctl_error("usage: csodctl report");
-	if (!c->is_root && !c->admin)
-		return ctl_error("%s is not an administrator", c->user);
-	csod_db *db = ctl_open_db(c, 0);
-	if (!db)
-		return 1;
-		/* Each figure over what the caller's scope covers. */
-#define VISIBLE "ctl_visible(developer, organization, department)"
-	static const struct {
-		const char *title, *sql;
-	} sections[] = {
-	    {"Requests per state",
-	     "SELECT state, COUNT(*) FROM requests WHERE " VISIBLE " GROUP BY state ORDER BY 1"},
-	    {"Requests per organization",
-	     "SELECT COALESCE(organization, '-'), COUNT(*) FROM requests WHERE " VISIBLE
-	     " GROUP BY 1 ORDER BY 1"},
-	    {"Requests per developer",
-	     "SELECT developer, COUNT(*) FROM requests WHERE " VISIBLE " GROUP BY 1 ORDER BY 1"},
-	    {"Signed in the last 30 days (files, bytes)",
-	     "SELECT COUNT(*), COALESCE(SUM(f.size), 0) FROM files f JOIN requests r ON r.id = "
-	     "f.request_id WHERE r.signed >= strftime('%s', 'now') - 30 * 86400 AND "
-	     "ctl_visible(r.developer, r.organization, r.department)"},
-	    {"Mean time to approval (seconds)",
-	     "SELECT 'mean', CAST(AVG(approved - created) AS INTEGER) FROM requests WHERE "
-	     "approved IS NOT NULL AND approver != 'auto-approve' AND " VISIBLE},
-	    {"Certificates expiring within 30 days",
-	     "SELECT developer || ' (' || organization || ')', datetime(expires, 'unixepoch') FROM "
-	     "certificates WHERE is_ca = 0 AND state = 'issued' AND expires < strftime('%s', "
-	     "'now') + 30 * 86400 AND " VISIBLE},
-	};
-#undef VISIBLE
-	json_t *report = json_object();
-	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
-		sqlite3_stmt *st = csod_db_prepare(db, sections[i].sql, NULL);
-		json_t *rows = json_array();
-		if (!c->json)
-			printf("%s:\n", sections[i].title);
-		while (st && sqlite3_step(st) == SQLITE_ROW) {
-			const char *a = ctl_text(c, sections[i].title, "name", csod_db_text(st, 0));
-			const char *b =
-			    ctl_text(c, sections[i].title, "value", csod_db_text(st, 1));
-			if (!c->json)
-				printf("  %-40s %s\n", *a ? a : "-", *b ? b : "-");
-			ctl_append(c, rows, json_pack("[s, s]", a, b), sections[i].title);
-		}
-		sqlite3_finalize(st);
-		json_object_set_new(report, sections[i].title, rows);
-	}
-	ctl_print_json(c, report);
-	csod_db_close(db);
-	return 0;
 }

@@ -38,15 +38,16 @@ static int valid(ctl *c, csod_db *db, cert_fields *f)
 {
 	int rsa = strcmp(f->alg, "rsa") == 0;
 	if (!rsa && strcmp(f->alg, "ecdsa") != 0 && strcmp(f->alg, "ec") != 0)
-		return ctl_error("--algorithm must be rsa or ecdsa, not %s", f->alg);
+		return ctl_error("--algorithm must be rsa or ecdsa, not %s", f->alg) + 1;
 	if (!f->bits)
 		f->bits = rsa ? 3072 : 256;
 	if (rsa ? (f->bits != 2048 && f->bits != 3072 && f->bits != 4096)
 	        : (f->bits != 256 && f->bits != 384))
 		return ctl_error("--key-size %d is not valid for %s (%s)", f->bits, f->alg,
-		                 rsa ? "2048, 3072 or 4096" : "256 or 384");
+		                 rsa ? "2048, 3072 or 4096" : "256 or 384") +
+		       1;
 	if (f->term < 1 || f->term > 3)
-		return ctl_error("--term must be 1 to 3 years");
+		return ctl_error("--term must be 1 to 3 years") + 1;
 	const csod_organization *o = csod_config_organization(c->cfg, f->org);
 	if (!o)
 		return ctl_error("no organization \"%s\" in the configuration", f->org);
@@ -160,13 +161,11 @@ int ctl_cert_add(ctl *c, csod_db *db, int argc, char **argv)
 			f.csod = 1;
 			break;
 		default:
-			return 2;
+			return ctl_usage_error("cert", "add");
 		}
 	}
 	if (optind != argc || !f.email || !f.org)
-		return ctl_error("usage: csodctl cert add --email E --organization O [--name N] "
-		                 "[--department D] [--domain D] [--contact-email E] [--term 1-3] "
-		                 "[--algorithm rsa|ecdsa] [--key-size N] [--csod]");
+		return ctl_usage_error("cert", "add");
 	int rc = valid(c, db, &f);
 	return rc ? rc : record(c, db, &f, "cert.add");
 }

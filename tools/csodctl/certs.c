@@ -10,8 +10,72 @@
 #include "../../daemon/audit.h"
 #include "ctl.h"
 
+/* A certificate's columns as cert_object reads them (cert show adds the
+ * PEM and the chain after them). */
+#define CERT_COLUMNS                                                                               \
+	"id, developer, organization, department, email, full_name, order_no, state, serial, "     \
+	"requested, collected, expires, revoked, revoke_reason, term_years, algorithm, "           \
+	"key_bits, csod, is_ca"
+
+/* A certificate as cert list --json and cert show --json give it. */
+static json_t *cert_object(ctl *c, sqlite3_stmt *st)
+{
+	static const char *const names[] = {"developer", "organization", "department", "email",
+	                                    "name",      "order",        "state",      "serial"};
+	char row[32];
+	snprintf(row, sizeof row, "certificate %lld", (long long)sqlite3_column_int64(st, 0));
+	json_t *o = json_pack("{s:I}", "id", (json_int_t)sqlite3_column_int64(st, 0));
+	for (int i = 0; o && i < 8; i++)
+		if (json_object_set_new(
+		        o, names[i],
+		        ctl_json_text(ctl_text(c, row, names[i], csod_db_text(st, 1 + i)))) < 0)
+			json_decref(o), o = NULL;
+	static const char *const times[] = {"requested", "collected", "expires", "revoked"};
+	for (int i = 0; o && i < 4; i++)
+		if (json_object_set_new(o, times[i],
+		                        ctl_json_time(sqlite3_column_int64(st, 9 + i))) < 0)
+			json_decref(o), o = NULL;
+	int64_t expires = sqlite3_column_int64(st, 11);
+	int expiring = strcmp(csod_db_text(st, 7), "issued") == 0 && expires &&
+	               expires < csod_now() + 30 * 86400;
+	json_t *rest =
+	    json_pack("{s:o, s:i, s:o, s:i, s:b, s:b, s:b}", "revoke_reason",
+	              ctl_json_text(ctl_text(c, row, "revoke_reason", csod_db_text(st, 13))),
+	              "term_years", sqlite3_column_int(st, 14), "algorithm",
+	              ctl_json_text(ctl_text(c, row, "algorithm", csod_db_text(st, 15))),
+	              "key_bits", sqlite3_column_int(st, 16), "csod", sqlite3_column_int(st, 17),
+	              "ca", sqlite3_column_int(st, 18), "expiring", expiring);
+	if (!o || !rest || json_object_update(o, rest) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(rest);
+	return o;
+}
+
+static int cert_list_json(ctl *c, csod_db *db)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db,
+	    "SELECT " CERT_COLUMNS " FROM certificates WHERE is_ca = 1 OR ctl_visible(developer, "
+	    "organization, department) ORDER BY id",
+	    NULL);
+	json_t *rows = json_array();
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		char row[32];
+		snprintf(row, sizeof row, "certificate %lld",
+		         (long long)sqlite3_column_int64(st, 0));
+		ctl_append(c, rows, cert_object(c, st), row);
+	}
+	sqlite3_finalize(st);
+	ctl_print_json(c, rows);
+	return 0;
+}
+
 static int cert_list(ctl *c, csod_db *db)
 {
+	if (c->json)
+		return cert_list_json(c, db);
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, COALESCE(full_name, ''), COALESCE(email, ''), COALESCE(order_no, ''), "
@@ -19,11 +83,9 @@ static int cert_list(ctl *c, csod_db *db)
 	    "csod, is_ca FROM certificates WHERE is_ca = 1 OR ctl_visible(developer, "
 	    "organization, department) ORDER BY id",
 	    NULL);
-	json_t *rows = json_array();
 	int64_t soon = csod_now() + 30 * 86400;
-	if (!c->json)
-		printf("%-4s %-24s %-28s %-8s %-9s %-28s %-16s %-16s %s\n", "ID", "NAME", "EMAIL",
-		       "ORDER", "STATE", "ORGANIZATION", "DEPARTMENT", "EXPIRES", "CSOD");
+	printf("%-4s %-24s %-28s %-8s %-9s %-28s %-16s %-16s %s\n", "ID", "NAME", "EMAIL", "ORDER",
+	       "STATE", "ORGANIZATION", "DEPARTMENT", "EXPIRES", "CSOD");
 	static const char *const fields[7] = {"name",         "email",      "order",  "state",
 	                                      "organization", "department", "expires"};
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -36,24 +98,12 @@ static int cert_list(ctl *c, csod_db *db)
 		int expiring = strcmp(f[3], "issued") == 0 && expires && expires < soon;
 		char when[32];
 		ctl_time(expires, when);
-		if (c->json)
-			ctl_append(
-			    c, rows,
-			    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b}",
-			              "id", (json_int_t)sqlite3_column_int64(st, 0), "name", f[0],
-			              "email", f[1], "order", f[2], "state", f[3], "organization",
-			              f[4], "department", f[5], "expires", (json_int_t)expires,
-			              "csod", sqlite3_column_int(st, 8), "ca",
-			              sqlite3_column_int(st, 9), "expiring", expiring),
-			    row);
-		else
-			printf("%-4lld %-24.24s %-28.28s %-8s %-9s %-28.28s %-16.16s %-16s %s%s\n",
-			       (long long)sqlite3_column_int64(st, 0), f[0], f[1], f[2], f[3], f[4],
-			       f[5][0] ? f[5] : "-", when, sqlite3_column_int(st, 8) ? "yes" : "no",
-			       expiring ? "  (expires within 30 days)" : "");
+		printf("%-4lld %-24.24s %-28.28s %-8s %-9s %-28.28s %-16.16s %-16s %s%s\n",
+		       (long long)sqlite3_column_int64(st, 0), f[0], f[1], f[2], f[3], f[4],
+		       f[5][0] ? f[5] : "-", when, sqlite3_column_int(st, 8) ? "yes" : "no",
+		       expiring ? "  (expires within 30 days)" : "");
 	}
 	sqlite3_finalize(st);
-	ctl_print_json(c, rows);
 	return 0;
 }
 
@@ -85,27 +135,32 @@ static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
-	    "SELECT id, developer, organization, department, email, full_name, order_no, state, "
-	    "serial, requested, collected, expires, revoked, revoke_reason, term_years, "
-	    "algorithm, key_bits, cert_pem, COALESCE(chain_pem, (SELECT c.cert_pem FROM "
-	    "certificates c "
-	    "WHERE c.is_ca = 1 ORDER BY c.id DESC LIMIT 1)), is_ca FROM certificates WHERE id = ?",
+	    "SELECT " CERT_COLUMNS ", cert_pem, COALESCE(chain_pem, (SELECT c.cert_pem FROM "
+	    "certificates c WHERE c.is_ca = 1 ORDER BY c.id DESC LIMIT 1)) FROM certificates "
+	    "WHERE id = ?",
 	    NULL);
 	sqlite3_bind_int64(st, 1, atoll(id));
 	int rc = 0;
 	/* Out of the caller's scope is as good as not there. */
 	if (!st || sqlite3_step(st) != SQLITE_ROW ||
-	    (!sqlite3_column_int(st, 19) &&
+	    (!sqlite3_column_int(st, 18) &&
 	     !ctl_may_see(c, csod_db_text(st, 1), csod_db_text(st, 2), csod_db_text(st, 3)))) {
 		rc = ctl_error("no certificate %s", id);
 	} else if (download) {
-		const char *pem = csod_db_text(st, 17);
+		const char *pem = csod_db_text(st, 19);
 		if (!pem)
 			rc = ctl_error("certificate %s is not issued", id);
 		else if (download == 1)
 			fputs(pem, stdout);
 		else
-			rc = ctl_print_pkcs7(pem, csod_db_text(st, 18));
+			rc = ctl_print_pkcs7(pem, csod_db_text(st, 20));
+	} else if (c->json) {
+		json_t *o = cert_object(c, st);
+		if (!o) {
+			ctl_error("certificate %s: cannot build its JSON", id);
+			c->output_error = 1;
+		}
+		ctl_print_json(c, o);
 	} else {
 		static const char *const labels[] = {"Certificate", "Developer", "Organization",
 		                                     "Department",  "Email",     "Full name",
@@ -138,7 +193,7 @@ static int cert_revoke(ctl *c, csod_db *db, int argc, char **argv)
 	if (argc == 4 && strcmp(argv[2], "--reason") == 0)
 		reason = argv[3];
 	else if (argc != 2)
-		return ctl_error("usage: csodctl cert revoke ID [--reason R]");
+		return ctl_usage_error("cert", "revoke");
 	sqlite3_stmt *st = csod_db_prepare(
 	    db, "SELECT organization, department, state FROM certificates WHERE id = ?", NULL);
 	sqlite3_bind_int64(st, 1, atoll(argv[1]));
@@ -173,11 +228,33 @@ static int cert_revoke(ctl *c, csod_db *db, int argc, char **argv)
 	return 0;
 }
 
+/* The form of each sub-verb, checked before the caller's role: a usage
+ * error is 2 for anyone. 0 for pem, 1 for pkcs7 in *format. */
+static int well_formed(int argc, char **argv, int *format)
+{
+	const char *sub = argv[0];
+	*format = 0;
+	if (strcmp(sub, "list") == 0)
+		return argc == 1;
+	if (strcmp(sub, "show") == 0 || strcmp(sub, "renew") == 0)
+		return argc == 2;
+	if (strcmp(sub, "download") == 0) {
+		if (argc == 4 && strcmp(argv[2], "--format") == 0 &&
+		    (strcmp(argv[3], "pem") == 0 || strcmp(argv[3], "pkcs7") == 0))
+			*format = strcmp(argv[3], "pkcs7") == 0;
+		return argc == 2 || (argc == 4 && strcmp(argv[2], "--format") == 0 &&
+		                     (strcmp(argv[3], "pem") == 0 || *format));
+	}
+	if (strcmp(sub, "revoke") == 0)
+		return argc == 2 || (argc == 4 && strcmp(argv[2], "--reason") == 0);
+	return strcmp(sub, "add") == 0; /* its options are its own */
+}
+
 int cmd_cert(ctl *c, int argc, char **argv)
 {
-	if (argc < 1)
-		return ctl_error(
-		    "usage: csodctl cert list|show ID|download ID|revoke ID [--reason R]");
+	int pkcs7;
+	if (argc < 1 || !well_formed(argc, argv, &pkcs7))
+		return ctl_usage_error("cert", argc ? argv[0] : NULL);
 	if (!c->is_root && !c->admin)
 		return ctl_error("%s is not an administrator", c->user);
 	int writing = strcmp(argv[0], "revoke") == 0 || strcmp(argv[0], "add") == 0 ||
@@ -188,23 +265,16 @@ int cmd_cert(ctl *c, int argc, char **argv)
 	int rc;
 	if (strcmp(argv[0], "list") == 0)
 		rc = cert_list(c, db);
-	else if (strcmp(argv[0], "show") == 0 && argc == 2)
+	else if (strcmp(argv[0], "show") == 0)
 		rc = cert_show(c, db, argv[1], 0);
-	else if (strcmp(argv[0], "download") == 0 && argc == 2)
-		rc = cert_show(c, db, argv[1], 1);
-	else if (strcmp(argv[0], "download") == 0 && argc == 4 &&
-	         strcmp(argv[2], "--format") == 0 &&
-	         (strcmp(argv[3], "pem") == 0 || strcmp(argv[3], "pkcs7") == 0))
-		rc = cert_show(c, db, argv[1], strcmp(argv[3], "pem") == 0 ? 1 : 2);
+	else if (strcmp(argv[0], "download") == 0)
+		rc = cert_show(c, db, argv[1], pkcs7 ? 2 : 1);
 	else if (strcmp(argv[0], "add") == 0)
 		rc = ctl_cert_add(c, db, argc, argv);
-	else if (strcmp(argv[0], "renew") == 0 && argc == 2)
+	else if (strcmp(argv[0], "renew") == 0)
 		rc = ctl_cert_renew(c, db, argv[1]);
-	else if (strcmp(argv[0], "revoke") == 0)
-		rc = cert_revoke(c, db, argc, argv);
 	else
-		rc = ctl_error(
-		    "usage: csodctl cert list|show ID|download ID|revoke ID [--reason R]");
+		rc = cert_revoke(c, db, argc, argv);
 	csod_db_close(db);
 	return rc;
 }

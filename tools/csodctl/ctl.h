@@ -51,7 +51,18 @@ int ctl_sees_all(const ctl *c);
 /* Where csodctl looks for csodd when it may not read csod.conf. */
 #define CTL_DEFAULT_SOCKET "/run/csod/csod.sock"
 
+/* The request states of daemon/states.c, as --state takes them. */
+#define CTL_STATES "created, approved, in_progress, signed, expired, declined, failed"
+
+/* usage.c: the whole usage, or one verb's (sub NULL: all its sub-verbs). */
 void ctl_usage(FILE *out);
+void ctl_verb_usage(FILE *out, const char *verb, const char *sub);
+/* A verb used wrongly: its usage on stderr; the exit status 2. */
+int ctl_usage_error(const char *verb, const char *sub);
+/* Before anything is read: takes --json out of argv wherever it is (sets
+ * *json), answers --help for the whole or for a verb (0), refuses an
+ * unknown verb or sub-verb naming the nearest real one (2); -1 to go on. */
+int ctl_prepare(int *argc, char **argv, int *json);
 
 /* Runs a command (argv[0] is its name); the exit status. */
 int ctl_run(ctl *c, int argc, char **argv);
@@ -77,6 +88,12 @@ int ctl_client(int fd, int json, int argc, char **argv);
 /* "2026-11-01", "2026-11-01T10:00:00Z" or "3d" (ago): epoch seconds, -1 if bad. */
 int64_t ctl_parse_since(const char *text);
 void ctl_time(int64_t t, char out[32]);
+
+/* JSON values as every object of csodctl(8), JSON OUTPUT, has them: a
+ * time in ISO 8601 UTC ("2026-12-02T04:10:34Z"), null for none (0); a
+ * text, null for none (NULL or ""). */
+json_t *ctl_json_time(int64_t t);
+json_t *ctl_json_text(const char *s);
 
 /* Prints a JSON value (and frees it) when --json, else does nothing and
  * returns 0 so callers print their table. */

@@ -29,8 +29,9 @@ static void print_developer(void *ctx, const csod_dev_record *d)
 		f[i] = ctl_text(l->c, d->user, names[i], f[i]);
 	if (l->rows)
 		ctl_append(l->c, l->rows,
-		           json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", f[0], "email", f[1],
-		                     "name", f[2], "organization", f[3], "department", f[4]),
+		           json_pack("{s:s, s:o, s:o, s:s, s:o}", "user", f[0], "email",
+		                     ctl_json_text(f[1]), "name", ctl_json_text(f[2]),
+		                     "organization", f[3], "department", ctl_json_text(f[4])),
 		           f[0]);
 	else
 		printf("%-16s %-32s %-24s %-28s %s\n", f[0], f[1], f[2], f[3],
@@ -105,12 +106,11 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 			dept = optarg;
 			break;
 		default:
-			return 2;
+			return ctl_usage_error("developer", "add");
 		}
 	}
 	if (optind != argc - 1 || !user || !org)
-		return ctl_error("usage: csodctl developer add EMAIL --name N --user U "
-		                 "--organization O [--department D]");
+		return ctl_usage_error("developer", "add");
 	const char *email = argv[optind];
 	const csod_organization *o = csod_config_organization(c->cfg, org);
 	if (!csod_user_name_ok(user))
@@ -198,7 +198,7 @@ static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 			snprintf(d.department, sizeof d.department, "%s", optarg);
 			break;
 		default:
-			return 2;
+			return ctl_usage_error("developer", "edit");
 		}
 	}
 	const csod_organization *o = csod_config_organization(c->cfg, d.organization);
@@ -255,7 +255,7 @@ static int developer_reset(ctl *c, csod_db *db, const char *user)
 int cmd_developer(ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
-		return ctl_error("usage: csodctl developer list|add|remove");
+		return ctl_usage_error("developer", NULL);
 	int writing = strcmp(argv[0], "list") != 0;
 	if (!writing && !c->is_root && !c->admin)
 		return ctl_error("%s is not an administrator", c->user);
@@ -297,7 +297,7 @@ int cmd_developer(ctl *c, int argc, char **argv)
 			printf("developer %s removed\n", argv[1]);
 		}
 	} else {
-		rc = ctl_error("usage: csodctl developer list|add|remove USER");
+		rc = ctl_usage_error("developer", argv[0]);
 	}
 	csod_db_close(db);
 	return rc;

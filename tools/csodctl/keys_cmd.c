@@ -51,5 +51,5 @@ int cmd_keys(ctl *c, int argc, char **argv)
 {
 	if (argc == 1 && strcmp(argv[0], "rotate-master") == 0)
 		return rotate_master(c);
-	return ctl_error("usage: csodctl keys rotate-master");
+	return ctl_usage_error("keys", NULL);
 }

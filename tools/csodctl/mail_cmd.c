@@ -15,7 +15,7 @@ static int mail_list(ctl *c, csod_db *db)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
-	    "SELECT id, state, kind, COALESCE(request_id, '-'), recipient, attempts, created, "
+	    "SELECT id, state, kind, request_id, recipient, attempts, created, "
 	    "COALESCE(last_error, '') FROM mail_queue m WHERE (state != 'sent' OR sent > ?1) AND "
 	    "(?2 OR " MAIL_IN_SCOPE ") ORDER BY id",
 	    NULL);
@@ -35,17 +35,17 @@ static int mail_list(ctl *c, csod_db *db)
 		const char *error = ctl_text(c, row, "error", csod_db_text(st, 7));
 		if (c->json)
 			ctl_append(c, rows,
-			           json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:s}", "id",
+			           json_pack("{s:I, s:s, s:s, s:o, s:s, s:i, s:o, s:o}", "id",
 			                     (json_int_t)sqlite3_column_int64(st, 0), "state",
-			                     state, "kind", kind, "request", req, "to", to,
-			                     "attempts", sqlite3_column_int(st, 5), "created",
-			                     (json_int_t)sqlite3_column_int64(st, 6), "error",
-			                     error),
+			                     state, "kind", kind, "request", ctl_json_text(req),
+			                     "to", to, "attempts", sqlite3_column_int(st, 5),
+			                     "created", ctl_json_time(sqlite3_column_int64(st, 6)),
+			                     "error", ctl_json_text(error)),
 			           row);
 		else
 			printf("%-6lld %-7s %-16s %-21s %-28.28s %-8d %s\n",
-			       (long long)sqlite3_column_int64(st, 0), state, kind, req, to,
-			       sqlite3_column_int(st, 5), error);
+			       (long long)sqlite3_column_int64(st, 0), state, kind,
+			       *req ? req : "-", to, sqlite3_column_int(st, 5), error);
 	}
 	sqlite3_finalize(st);
 	ctl_print_json(c, rows);
@@ -76,7 +76,7 @@ static int mail_retry(ctl *c, csod_db *db)
 int cmd_mail(ctl *c, int argc, char **argv)
 {
 	if (argc != 1 || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "retry") != 0))
-		return ctl_error("usage: csodctl mail list|retry");
+		return ctl_usage_error("mail", argc ? argv[0] : NULL);
 	if (!c->is_root && !c->admin)
 		return ctl_error("%s is not an administrator", c->user);
 	int retry = strcmp(argv[0], "retry") == 0;

@@ -11,33 +11,11 @@
 
 #include "../../daemon/audit.h"
 #include "../../daemon/control_wire.h"
+#include "../../daemon/request.h"
 #include "../../daemon/roles.h"
 #include "../../lib/log.h"
 #include "../../lib/text.h"
 #include "ctl.h"
-
-void ctl_usage(FILE *out)
-{
-	fprintf(
-	    out,
-	    "usage: csodctl [--config FILE] [--spool DIR] [--socket PATH] [--offline] [--json]\n"
-	    "               COMMAND ...\n"
-	    "       csodctl --help | --version\n"
-	    "  request list [--state S] [--developer D] [--organization O] [--since T]\n"
-	    "  request show ID\n"
-	    "  request approve|decline ID [-m MESSAGE] [--no-wait]  (also: approve, decline)\n"
-	    "  request download ID FILE [-o PATH]\n"
-	    "  request resend ID\n"
-	    "  developer list | add EMAIL --name N --user U --organization O [--department D]\n"
-	    "  developer remove USER\n"
-	    "  auto-approve on|off|status [--organization O]\n"
-	    "  audit list [--since T] | audit verify\n"
-	    "  cert list | show ID | download ID [--format pem|pkcs7] | revoke ID [--reason R]\n"
-	    "  cert add --email E --organization O [--name N] [--department D] ... | renew ID\n"
-	    "  keys rotate-master\n"
-	    "  report\n"
-	    "See csodctl(8).\n");
-}
 
 int ctl_error(const char *fmt, ...)
 {
@@ -150,6 +128,18 @@ void ctl_time(int64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%d %H:%M", &tm);
 }
 
+json_t *ctl_json_time(int64_t t)
+{
+	char iso[32];
+	csod_iso_time(t, iso);
+	return t ? json_string(iso) : json_null();
+}
+
+json_t *ctl_json_text(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
 int ctl_print_json(ctl *c, json_t *value)
 {
 	if (!c->json) {
@@ -228,6 +218,7 @@ int ctl_run(ctl *c, int argc, char **argv)
 		return cmd_keys(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(c, argc - 1, argv + 1);
+	/* ctl_prepare has refused unknown verbs already. */
 	ctl_usage(stderr);
 	return 2;
 }
@@ -352,12 +343,13 @@ int main(int argc, char **argv)
 			       1;
 		return ctl_serve(config_path, spool, caller_uid);
 	}
-	if (optind >= argc) {
-		ctl_usage(stderr);
-		return 2;
-	}
 	int cmd_argc = argc - optind;
 	char **cmd_argv = argv + optind;
+	/* Help, unknown verbs and --json after the verb: before the
+	 * configuration, the database or csodd are needed. */
+	int usage_rc = ctl_prepare(&cmd_argc, cmd_argv, &json);
+	if (usage_rc >= 0)
+		return usage_rc;
 	ctl c;
 	memset(&c, 0, sizeof c);
 	c.json = json;

@@ -15,6 +15,7 @@
 #include "../../daemon/developers.h"
 #include "../../daemon/mail.h"
 #include "../../daemon/request.h"
+#include "../../daemon/states.h"
 #include "../../lib/fsutil.h"
 #include "../../lib/text.h"
 #include "ctl.h"
@@ -28,6 +29,43 @@ static int stranger(ctl *c, csod_db *db)
 	if (c->is_root || c->admin || csod_developer_lookup(db, c->user, &d) == 0)
 		return 0;
 	return ctl_error("%s is not an administrator or developer of csod", c->user);
+}
+
+/* A request as request show --json and each row of request list --json
+ * give it: the outbox's request.json (csod_request_json), one schema. A
+ * value that is not UTF-8 is shown escaped, named, and the exit status 1. */
+static json_t *request_object(ctl *c, const csod_request *r)
+{
+	static csod_daemon d; /* what csod_request_json reads of it */
+	d.cfg = c->cfg;
+	snprintf(d.spool, sizeof d.spool, "%s", c->spool);
+	csod_error note = {.msg = ""};
+	char *text = csod_request_json(&d, r, &note);
+	json_t *value = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (!value || note.msg[0]) {
+		ctl_error("%s: %s", r->id, value ? note.msg : "cannot build its JSON");
+		c->output_error = 1;
+	}
+	return value;
+}
+
+/* The rows of a listing as request objects; st's first column is the id. */
+static json_t *request_objects(ctl *c, csod_db *db, sqlite3_stmt *st)
+{
+	json_t *rows = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		csod_request r;
+		const char *id = csod_db_text(st, 0);
+		if (csod_request_load(db, id, &r) != 0) {
+			ctl_error("%s: cannot load it", ctl_text(c, NULL, "id", id));
+			c->output_error = 1;
+			continue;
+		}
+		ctl_append(c, rows, request_object(c, &r), r.id);
+		csod_request_free(&r);
+	}
+	return rows;
 }
 
 static int request_list(ctl *c, int argc, char **argv)
@@ -47,6 +85,11 @@ static int request_list(ctl *c, int argc, char **argv)
 		switch (opt) {
 		case 's':
 			state = optarg;
+			if (!csod_state_known(state)) {
+				ctl_error("--state: no state \"%s\" (states: " CTL_STATES ")",
+				          ctl_text(c, NULL, "state", state));
+				return 2;
+			}
 			break;
 		case 'd':
 			developer = optarg;
@@ -56,15 +99,19 @@ static int request_list(ctl *c, int argc, char **argv)
 			break;
 		case 't':
 			since = ctl_parse_since(optarg);
-			if (since < 0)
-				return ctl_error("--since: expected a date, a date and time or an "
-				                 "age like 3d, got \"%s\"",
-				                 optarg);
+			if (since < 0) {
+				ctl_error("--since: expected a date, a date and time or an age "
+				          "like 3d, got \"%s\"",
+				          ctl_text(c, NULL, "since", optarg));
+				return 2;
+			}
 			break;
 		default:
-			return 2;
+			return ctl_usage_error("request", "list");
 		}
 	}
+	if (optind != argc)
+		return ctl_usage_error("request", "list");
 	csod_db *db = ctl_open_db(c, 0);
 	if (!db)
 		return 1;
@@ -84,11 +131,14 @@ static int request_list(ctl *c, int argc, char **argv)
 	sqlite3_bind_text(st, 2, developer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, organization, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, since);
-	json_t *rows = json_array();
-	if (!c->json)
-		printf("%-21s %-12s %-24s %-16s %-10s %-14s %-12s %-16s %s\n", "ID", "DEVELOPER",
-		       "ORGANIZATION", "DEPARTMENT", "VERSION", "DIGESTS", "SERVICE", "CREATED",
-		       "STATE");
+	if (c->json) {
+		ctl_print_json(c, request_objects(c, db, st));
+		sqlite3_finalize(st);
+		csod_db_close(db);
+		return 0;
+	}
+	printf("%-21s %-12s %-24s %-16s %-10s %-14s %-12s %-16s %s\n", "ID", "DEVELOPER",
+	       "ORGANIZATION", "DEPARTMENT", "VERSION", "DIGESTS", "SERVICE", "CREATED", "STATE");
 	static const char *const fields[9] = {"id",         "developer", "organization",
 	                                      "department", "version",   "digests",
 	                                      "service",    "created",   "state"};
@@ -97,21 +147,11 @@ static int request_list(ctl *c, int argc, char **argv)
 		ctl_columns(c, csod_db_text(st, 0), st, 0, fields, 9, f);
 		char created[32];
 		ctl_time(sqlite3_column_int64(st, 7), created);
-		if (c->json)
-			ctl_append(
-			    c, rows,
-			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "id", f[0],
-			              "developer", f[1], "organization", f[2], "department", f[3],
-			              "version", f[4], "digests", f[5], "service", f[6], "created",
-			              (json_int_t)sqlite3_column_int64(st, 7), "state", f[8]),
-			    f[0]);
-		else
-			printf("%-21s %-12s %-24.24s %-16.16s %-10.10s %-14s %-12s %-16s %s\n",
-			       f[0], f[1], f[2], f[3][0] ? f[3] : "-", f[4][0] ? f[4] : "-", f[5],
-			       f[6][0] ? f[6] : "auto", created, f[8]);
+		printf("%-21s %-12s %-24.24s %-16.16s %-10.10s %-14s %-12s %-16s %s\n", f[0], f[1],
+		       f[2], f[3][0] ? f[3] : "-", f[4][0] ? f[4] : "-", f[5],
+		       f[6][0] ? f[6] : "auto", created, f[8]);
 	}
 	sqlite3_finalize(st);
-	ctl_print_json(c, rows);
 	csod_db_close(db);
 	return 0;
 }
@@ -142,17 +182,7 @@ static int request_show(ctl *c, const char *id)
 		return 1;
 	}
 	if (c->json) {
-		csod_daemon d;
-		memset(&d, 0, sizeof d);
-		snprintf(d.spool, sizeof d.spool, "%s", c->spool);
-		csod_error note = {.msg = ""};
-		char *text = csod_request_json(&d, &r, &note);
-		if (!text || note.msg[0]) {
-			ctl_error("%s: %s", r.id, text ? note.msg : "cannot build its JSON");
-			c->output_error = 1;
-		}
-		puts(text ? text : "{}");
-		free(text);
+		ctl_print_json(c, request_object(c, &r));
 	} else {
 		char created[32], approved[32], signed_at[32], expires[32];
 		ctl_time(r.created, created);
@@ -282,10 +312,10 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 		else if (opt == 'n')
 			wait = 0;
 		else
-			return 2;
+			return ctl_usage_error("request", verb);
 	}
 	if (optind != argc - 1)
-		return ctl_error("usage: csodctl request %s ID [-m MESSAGE] [--no-wait]", verb);
+		return ctl_usage_error("request", verb);
 	const char *id = argv[optind];
 	if (strlen(message) > CSOD_MESSAGE_MAX)
 		return ctl_error("the message is longer than %d bytes", CSOD_MESSAGE_MAX);
@@ -352,11 +382,11 @@ int ctl_download_args(int argc, char **argv, const char **id, const char **file,
 	optind = 0; /* 0, not 1: glibc then also resets its internal state */
 	while ((opt = getopt(argc, argv, "o:")) != -1) {
 		if (opt != 'o')
-			return -1;
+			break;
 		out = optarg;
 	}
-	if (argc - optind != 2) {
-		ctl_error("usage: csodctl request download ID FILE [-o PATH]");
+	if (opt != -1 || argc - optind != 2) {
+		ctl_usage_error("request", "download");
 		return -1;
 	}
 	*id = argv[optind];
@@ -453,8 +483,7 @@ static int request_resend(ctl *c, const char *id)
 int cmd_request(ctl *c, int argc, char **argv)
 {
 	if (argc < 1)
-		return ctl_error(
-		    "usage: csodctl request list|show|approve|decline|download|resend");
+		return ctl_usage_error("request", NULL);
 	const char *verb = argv[0];
 	if (strcmp(verb, "list") == 0)
 		return request_list(c, argc, argv);
@@ -466,6 +495,5 @@ int cmd_request(ctl *c, int argc, char **argv)
 		return request_download(c, argc, argv);
 	if (strcmp(verb, "resend") == 0 && argc == 2)
 		return request_resend(c, argv[1]);
-	return ctl_error("usage: csodctl request list|show ID|approve ID|decline ID|download ID "
-	                 "FILE|resend ID");
+	return ctl_usage_error("request", verb);
 }

@@ -147,12 +147,11 @@ static int run_request(ctl *c, int argc, char **argv)
 			rc = opt == 'h' ? 0 : 2;
 		}
 	}
-	if (rc < 0 && optind > argc) {
-		ctl_usage(stderr);
-		rc = 2;
-	}
+	int n = argc + 1 - optind;
 	if (rc < 0)
-		rc = ctl_run(c, argc + 1 - optind, args + optind);
+		rc = ctl_prepare(&n, args + optind, &c->json);
+	if (rc < 0)
+		rc = ctl_run(c, n, args + optind);
 	free(args);
 	return rc;
 }
