@@ -44,30 +44,33 @@ static void log_event(int level, const char *actor, const char *action, const ch
 	         detail[0] ? " " : "", detail);
 }
 
+static int audit_v(csod_db *db, int level, const char *actor, const char *action,
+                   const char *object, const char *detail_fmt, va_list ap)
+{
+	char detail[2048] = "";
+	if (detail_fmt)
+		vsnprintf(detail, sizeof detail, detail_fmt, ap);
+	return csod_audit_record(db, level, actor, action, object, detail);
+}
+
 int csod_audit(csod_db *db, const char *actor, const char *action, const char *object,
                const char *detail_fmt, ...)
 {
-	char detail[2048] = "";
-	if (detail_fmt) {
-		va_list ap;
-		va_start(ap, detail_fmt);
-		vsnprintf(detail, sizeof detail, detail_fmt, ap);
-		va_end(ap);
-	}
-	return csod_audit_record(db, LOG_NOTICE, actor, action, object, detail);
+	va_list ap;
+	va_start(ap, detail_fmt);
+	int rc = audit_v(db, LOG_NOTICE, actor, action, object, detail_fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int csod_audit_at(csod_db *db, int level, const char *actor, const char *action, const char *object,
                   const char *detail_fmt, ...)
 {
-	char detail[2048] = "";
-	if (detail_fmt) {
-		va_list ap;
-		va_start(ap, detail_fmt);
-		vsnprintf(detail, sizeof detail, detail_fmt, ap);
-		va_end(ap);
-	}
-	return csod_audit_record(db, level, actor, action, object, detail);
+	va_list ap;
+	va_start(ap, detail_fmt);
+	int rc = audit_v(db, level, actor, action, object, detail_fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int csod_audit_record(csod_db *db, int level, const char *actor, const char *action,
