@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -37,8 +38,35 @@ static const struct {
     {"cab", "authenticode"}, {"jar", "java"},         {"war", "java"},
     {"ear", "java"},         {"apk", "android"},      {"sha1", "hash"},
     {"sha256", "hash"},      {"sha384", "hash"},      {"sha512", "hash"},
-    {"md5", "hash"},         {"txt", "hash"},
+    {"md5", "hash"},         {"txt", "hash"},         {"sha", "hash"},
+    {"ax", "authenticode"},  {"acm", "authenticode"}, {"tlb", "authenticode"},
+    {"com", "authenticode"}, {"ds", "authenticode"},  {"msstyles", "authenticode"},
+    {"vxd", "authenticode"}, {"mui", "authenticode"}, {"winmd", "authenticode"},
 };
+
+/* A PE file by content: "MZ", and "PE\0\0" where e_lfanew points. Taken
+ * for names whose extension says nothing (".efi.signed", wine's ".dll16"). */
+static int looks_like_pe(int fd, const unsigned char *head, size_t n)
+{
+	if (n < 0x40 || head[0] != 'M' || head[1] != 'Z')
+		return 0;
+	uint32_t e_lfanew = (uint32_t)head[0x3c] | (uint32_t)head[0x3d] << 8 |
+	                    (uint32_t)head[0x3e] << 16 | (uint32_t)head[0x3f] << 24;
+	unsigned char sig[4];
+	return e_lfanew >= 0x40 && pread(fd, sig, sizeof sig, (off_t)e_lfanew) == sizeof sig &&
+	       memcmp(sig, "PE\0\0", 4) == 0;
+}
+
+/* The service a file's content implies when its name implies none: only
+ * the Authenticode containers say what they are unambiguously enough. */
+static const char *service_by_content(int fd, const unsigned char *head, size_t n)
+{
+	static const unsigned char cfb[8] = {0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1};
+	if (looks_like_pe(fd, head, n) || (n >= 4 && memcmp(head, "MSCF", 4) == 0) ||
+	    (n >= sizeof cfb && memcmp(head, cfb, sizeof cfb) == 0))
+		return "authenticode";
+	return NULL;
+}
 
 /* What a service expects, for the message when a file is not that. */
 static const char *expected_content(const char *service)
@@ -64,19 +92,21 @@ const char *csod_service_for_name(const char *filename)
 const csod_signer *csod_signer_for(const char *service, const char *filename, int fd,
                                    csod_error *err)
 {
-	if (!service || !*service || strcmp(service, "auto") == 0) {
-		service = csod_service_for_name(filename);
-		if (!service)
-			return csod_fail(
-			           err,
-			           "%s: unknown file type (no signing service for its extension)",
-			           filename),
-			       NULL;
-	}
 	unsigned char head[4096];
 	ssize_t n = pread(fd, head, sizeof head, 0);
 	if (n < 0)
 		return csod_fail_errno(err, "%s: cannot read", filename), NULL;
+	if (!service || !*service || strcmp(service, "auto") == 0) {
+		service = csod_service_for_name(filename);
+		if (!service)
+			service = service_by_content(fd, head, (size_t)n);
+		if (!service)
+			return csod_fail(err,
+			                 "%s: unknown file type (no signing service for its "
+			                 "extension, and not a PE, MSI or CAB file)",
+			                 filename),
+			       NULL;
+	}
 	if (n == 0)
 		return csod_fail(err, "%s: empty file", filename), NULL;
 	off_t size = lseek(fd, 0, SEEK_END);

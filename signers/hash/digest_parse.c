@@ -27,6 +27,20 @@ static const char *by_extension(const char *name)
 	return NULL;
 }
 
+/* Whether a BSD-style tag ("SHA256", "SHA-256", "MD5") names alg. */
+static int tag_names(const char *tag, size_t len, const char *alg)
+{
+	size_t a = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (tag[i] == '-')
+			continue;
+		if (!alg[a] || tolower((unsigned char)tag[i]) != alg[a])
+			return 0;
+		a++;
+	}
+	return alg[a] == '\0';
+}
+
 static int hexval(int c)
 {
 	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
@@ -50,14 +64,27 @@ int csod_digest_parse(const char *text, size_t len, const char *name, csod_parse
 		p++;
 	const char *eol = memchr(p, '\n', (size_t)(end - p));
 	const char *line_end = eol ? eol : end;
-	for (const char *q = line_end; q < end; q++)
+	int line = 1;
+	for (const char *q = text; q < line_end; q++)
+		line += *q == '\n';
+	for (const char *q = line_end; q < end; q++) {
+		line += *q == '\n';
 		if (!isspace((unsigned char)*q))
-			return csod_fail(
-			    err, "%s: holds more than one line; give one digest per file", what);
+			return csod_fail(err,
+			                 "%s: line %d: holds more than one line; give one "
+			                 "digest per file",
+			                 what, line);
+	}
 	/* BSD style: "SHA256 (name) = hex". */
-	const char *hex = p;
+	const char *hex = p, *tag = NULL;
+	size_t tag_len = 0;
 	const char *eq = memchr(p, '=', (size_t)(line_end - p));
-	if (eq && memchr(p, '(', (size_t)(eq - p))) {
+	const char *paren = eq ? memchr(p, '(', (size_t)(eq - p)) : NULL;
+	if (paren) {
+		tag = p;
+		tag_len = (size_t)(paren - p);
+		while (tag_len > 0 && tag[tag_len - 1] == ' ')
+			tag_len--;
 		hex = eq + 1;
 		while (hex < line_end && *hex == ' ')
 			hex++;
@@ -77,6 +104,9 @@ int csod_digest_parse(const char *text, size_t len, const char *name, csod_parse
 		                 "%s: a %zu-digit digest is no MD5, SHA-1, SHA-256, SHA-384 or "
 		                 "SHA-512",
 		                 what, n);
+	if (tag && !tag_names(tag, tag_len, alg))
+		return csod_fail(err, "%s: says %.*s but holds a %zu-digit digest, which is %s",
+		                 what, (int)(tag_len > 16 ? 16 : tag_len), tag, n, alg);
 	const char *hinted = by_extension(name);
 	if (hinted && strcmp(hinted, alg) != 0)
 		return csod_fail(err, "%s: holds a %zu-digit digest, which is %s, not %s", what, n,

@@ -2,6 +2,7 @@
  * back a detached CMS SignedData whose signed messageDigest is that digest.
  * `openssl cms -verify -binary -content FILE` then accepts it for the file,
  * which never left the developer's machine. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,31 @@ static int read_digest(int fd, const char *name, csod_parsed_digest *d, csod_err
 	return csod_digest_parse(buf, (size_t)n, name, d, err);
 }
 
+/* Whether the first non-blank line holds a run of hex digits as long as
+ * some digest: such a file is taken as a digest file even when something
+ * else in it is wrong (a second line, a tag naming another algorithm), so
+ * that check() can say precisely what. */
+static int first_line_has_digest(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end && isspace(*p))
+		p++;
+	while (p < end && *p != '\n') {
+		size_t n = 0;
+		while (p + n < end && isxdigit(p[n]))
+			n++;
+		if (n == 32 || n == 40 || n == 64 || n == 96 || n == 128)
+			return 1;
+		p += n ? n : 1;
+	}
+	return 0;
+}
+
 static int hash_detect(const unsigned char *head, size_t headlen, off_t size)
 {
 	csod_parsed_digest d;
-	return size <= CSOD_DIGEST_FILE_MAX &&
-	       csod_digest_parse((const char *)head, headlen, NULL, &d, NULL) == 0;
+	return size <= CSOD_DIGEST_FILE_MAX && !memchr(head, '\0', headlen) &&
+	       (first_line_has_digest(head, head + headlen) ||
+	        csod_digest_parse((const char *)head, headlen, NULL, &d, NULL) == 0);
 }
 
 static int hash_check(int fd, const char *name, csod_error *err)

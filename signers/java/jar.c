@@ -12,7 +12,9 @@
 static int jar_detect(const unsigned char *head, size_t headlen, off_t size)
 {
 	(void)size;
-	return headlen >= 4 && memcmp(head, "PK\003\004", 4) == 0;
+	/* An archive with no entries is its end record alone; jarsigner signs it. */
+	return headlen >= 4 &&
+	       (memcmp(head, "PK\003\004", 4) == 0 || memcmp(head, "PK\005\006", 4) == 0);
 }
 
 /* Entries, central directory and end record of a re-packed archive. */

@@ -335,13 +335,11 @@ int csod_zip_open(csod_zip *z, int fd, const char *name, csod_error *err)
 	if (rc == 0 && (z->cd_size > CSOD_ZIP_MAX_CD_SIZE || z->cd_offset > z->eocd_offset ||
 	                z->cd_size != z->eocd_offset - z->cd_offset))
 		rc = csod_fail(&e, "truncated or inconsistent central directory");
-	if (rc == 0 && z->n_entries == 0)
-		rc = csod_fail(&e, "the archive has no entries");
 	if (rc == 0 && !(cd = malloc(z->cd_size ? z->cd_size : 1)))
 		rc = csod_fail(&e, "out of memory");
 	if (rc == 0)
 		rc = csod_zip_pread(z, cd, z->cd_size, z->cd_offset, &e);
-	if (rc == 0 && !(z->entries = calloc(z->n_entries, sizeof *z->entries)))
+	if (rc == 0 && !(z->entries = calloc(z->n_entries ? z->n_entries : 1u, sizeof *z->entries)))
 		rc = csod_fail(&e, "out of memory");
 	if (rc == 0)
 		rc = parse_central(z, cd, &e);

@@ -37,6 +37,22 @@ for f in pe64.exe pe32.exe lib64.dll; do
 	ok $? "$f signed with ECDSA P-256 verifies"
 done
 
+# Real Windows files go by many extensions; wine's 16-bit ones add "16" and
+# Debian's signed EFI binaries end in ".efi.signed". Each is a PE by content.
+for ext in efi.signed ax acm tlb com ds msstyles drv vxd ocx cpl scr mui winmd dll16 exe16 drv16 foo; do
+	cp lib64.dll "lib64.$ext"
+	out=$(sign rsa "lib64.$ext" "signed-lib64.$ext" 2>&1)
+	ok $? "a PE named .$ext is signed ($out)"
+	verify "signed-lib64.$ext"
+	ok $? "and osslsigncode verifies it"
+done
+printf 'MZ but not a PE at all, just text\n%.0s' $(seq 10) >notpe.foo
+out=$(sign rsa notpe.foo out-notpe.foo 2>&1)
+like "$out" "notpe.foo: unknown file type" "an unknown extension without a PE header is still refused"
+# Without --chain the leaf is its own anchor: the refusal says what to add.
+out=$(run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" pe64.exe nochain.exe 2>&1)
+like "$out" "does not chain to a trusted root.*--chain FILE" "without --chain the self-check says to pass the CA"
+
 # Our image hash is the one osslsigncode computes for the same file.
 verify rsa-sha256-pe64.exe
 cur=$(grep 'Current message digest' verify.out | awk '{print $NF}')

@@ -178,6 +178,15 @@ tiny = z.compress(b'\0' * 100000) + z.flush()
 raw('bomb-declared.jar', [('zeros', 8, tiny, 3000000000, 0)])
 raw('bomb-actual.jar', [('zeros', 8, tiny, 1000, zlib.crc32(b'\0' * 100000))])
 PY
+# An archive with no entries is its 22-byte end record alone; jarsigner signs it.
+printf 'PK\005\006%018d' 0 | tr 0 '\000' >"$T_DIR/empty.jar"
+is "$(stat -c %s "$T_DIR/empty.jar")" 22 "the empty archive is the end record alone"
+r=$(sign rsa "$T_DIR/empty.jar" "$T_DIR/empty-signed.jar")
+ok $? "an empty JAR is signed ($r)"
+jverify "$T_DIR/empty-signed.jar" >"$T_DIR/empty.out"
+ok $? "jarsigner -verify -strict accepts it"
+like "$(cat "$T_DIR/empty.out")" "jar verified" "as a verified jar"
+
 head -c 5000 /dev/urandom >"$T_DIR/not-a-zip.jar"
 (cd "$S" && zip -q -fz "$T_DIR/zip64.jar" com/example/A.java)
 for c in "not-a-zip.jar:not a ZIP archive" "truncated-cd.jar:truncated or inconsistent central directory" \

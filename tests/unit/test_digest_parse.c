@@ -42,6 +42,12 @@ static void test_sum_formats(void **state)
 	assert_string_equal(d.algorithm, "md5");
 	assert_int_equal(parse("\n\n" SHA1_HEX "\n\n", "f.txt", &d, NULL), 0);
 	assert_string_equal(d.algorithm, "sha1");
+	/* md5sum --tag, and the vendor manual's own ".sha" example. */
+	assert_int_equal(parse("MD5 (f) = " MD5_HEX "\n", "f.txt", &d, NULL), 0);
+	assert_string_equal(d.algorithm, "md5");
+	assert_int_equal(parse(SHA256_HEX "  app.exe\n", "app.sha", &d, NULL), 0);
+	assert_string_equal(d.algorithm, "sha256");
+	assert_int_equal(parse("SHA-256 (a b.exe) = " SHA256_HEX, "x.sha", &d, NULL), 0);
 }
 
 static void test_length_picks_the_algorithm(void **state)
@@ -78,6 +84,10 @@ static void test_refusals(void **state)
 	expect_refusal("abc", 3, NULL, "a 3-digit digest");
 	expect_refusal(SHA256_HEX "\n" SHA256_HEX "\n", 2 * strlen(SHA256_HEX) + 2, NULL,
 	               "more than one line");
+	expect_refusal("\n" SHA256_HEX "\n\nsecond\n", strlen(SHA256_HEX) + 10, "m.sha",
+	               "m.sha: line 4: holds more than one line");
+	expect_refusal("SHA1 (f) = " SHA256_HEX, strlen(SHA256_HEX) + 11, "f.sha",
+	               "says SHA1 but holds a 64-digit digest, which is sha256");
 	expect_refusal("ab\0cd", 5, NULL, "not text");
 	char big[CSOD_DIGEST_FILE_MAX + 2];
 	memset(big, 'a', sizeof big);

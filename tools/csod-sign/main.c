@@ -199,7 +199,13 @@ static int sign_file(args *a, csod_error *err)
 	}
 	csod_write_back_all(out);
 	if (a->verify && (!(trust = csod_trust_for(&id)) || s->verify(in, out, trust, &why) < 0)) {
-		csod_fail(err, "%s: the output failed its self-check: %s", a->in, why.msg);
+		/* Without --chain the certificate is its own trust anchor, so a
+		 * certificate issued by a CA cannot chain: say what is missing. */
+		const char *hint = !a->chain && strstr(why.msg, "does not chain")
+		                       ? " (pass the issuing CA, and any intermediates, with "
+		                         "--chain FILE)"
+		                       : "";
+		csod_fail(err, "%s: the output failed its self-check: %s%s", a->in, why.msg, hint);
 		goto out;
 	}
 	if (fchmod(out, st.st_mode & 0755) < 0 || csod_publish(tmp, out_path, err) < 0)

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Hash signing with csod-sign of digest files as people name and write them:
+# the vendor manual's own ".sha", ".sha1"…".sha512", ".md5", ".txt", in the
+# formats sha256sum and md5sum --tag write; judged by openssl cms against
+# the original file. A file of several lines is refused with the line.
+. "$(dirname "$0")/lib.sh"
+PKI=$T_DIR/pki
+sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+cd "$T_DIR"
+head -c 5000 /dev/urandom >app.bin
+sign() { # sign IN OUT
+	run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" "$1" "$2" 2>&1
+}
+cms_ok() { # cms_ok P7S ORIGINAL
+	openssl cms -verify -binary -inform DER -in "$1" -content "$2" -CAfile "$PKI/root.pem" \
+		-purpose any -out /dev/null 2>/dev/null
+}
+sha256sum app.bin >app.sha
+sha256sum app.bin >app-sum.txt
+md5sum --tag app.bin >app-tag.txt
+md5sum --tag app.bin >app-tag.md5
+sha1sum app.bin >app.sha1
+sha256sum --tag app.bin >app.sha256
+sha384sum app.bin | cut -d' ' -f1 >app.sha384
+sha512sum --tag app.bin >app.sha512
+for f in app.sha app-sum.txt app-tag.txt app-tag.md5 app.sha1 app.sha256 app.sha384 app.sha512; do
+	out=$(sign "$f" "$f.p7s")
+	ok $? "$f ($(head -c 24 "$f")…) is signed ($out)"
+	check "openssl cms verifies $f.p7s against the file" cms_ok "$f.p7s" app.bin
+done
+! cms_ok app.sha.p7s "$PKI/root.pem"
+ok $? "and not against another file"
+
+# One digest per file: a second line is refused, naming its line.
+{ sha256sum app.bin; echo; sha256sum "$PKI/root.pem"; } >two.sha
+out=$(sign two.sha two.sha.p7s)
+is "$?" 1 "a file of two digests is refused"
+like "$out" "two.sha: line 3: holds more than one line" "naming the file and the line"
+check "and nothing is written" test ! -e two.sha.p7s
+# A BSD tag that names another algorithm than the digest's length is refused.
+sed 's/^SHA256/SHA1/' app.sha256 >liar.sha
+out=$(sign liar.sha liar.sha.p7s)
+like "$out" "liar.sha: says SHA1 but holds a 64-digit digest" "a tag that lies about the algorithm is refused"
+done_testing
