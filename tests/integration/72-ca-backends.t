@@ -166,7 +166,7 @@ case "\$CSOD_EMAIL" in
 cookie@*) echo garbage ;;
 alex@*) cat "$PKI/rsa.pem" ;;
 elmo@*) echo "CA refused: policy" >&2; exit 3 ;;
-mallory@*) sleep 30 ;;
+mallory@*) sleep 30.$$ ;;
 slowpoke@*) touch "$T_DIR/slowpoke.started"; sleep 8.25; issue \$LEAF ;;
 # Hangs the first time, with a helper in the background; answers the next.
 wilma@*) [ -e "$T_DIR/wilma.once" ] || { touch "$T_DIR/wilma.once"; sleep 301.5 & sleep 300.5; }; issue \$LEAF ;;
@@ -200,7 +200,7 @@ like "$(cert_error nora)" "lacks the codeSigning" "a certificate without codeSig
 like "$(cert_error olive)" "has already expired" "an expired certificate fails the order"
 # SIGKILL to the command's group is delivered asynchronously: the sleep it
 # started may be seen for a moment after the order failed.
-wait_for 5 sh -c "! pgrep -f 'slee[p] 30' >/dev/null"
+wait_for 5 sh -c "! pgrep -f 'slee[p] 30\\.$$' >/dev/null"
 ok $? "the hanging command is gone"
 check "no key material in the log" sh -c "! grep -q 'PRIVATE KEY' '$LOG'"
 stop_daemon
