@@ -33,7 +33,7 @@ P11KitUri *csod_pkcs11_uri_parse(const char *uri, csod_error *err)
 
 const char *csod_pkcs11_uri_module(const P11KitUri *u)
 {
-	const char *path = p11_kit_uri_get_module_path(u);
+	const char *path = u ? p11_kit_uri_get_module_path(u) : NULL;
 	return path && path[0] ? path : CSOD_P11_PROXY;
 }
 

@@ -23,7 +23,8 @@
  * p11_kit_uri_free(). */
 P11KitUri *csod_pkcs11_uri_parse(const char *uri, csod_error *err);
 
-/* The module the URI names by module-path, else the p11-kit proxy. */
+/* The module the URI u (or NULL) names by module-path, else the p11-kit
+ * proxy. */
 const char *csod_pkcs11_uri_module(const P11KitUri *u);
 
 /* The one initialized token among slots that matches every token and slot
