@@ -22,7 +22,7 @@ SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 libesmtp-1.0 jansson libacl libsystemd
+PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 p11-kit-1 libesmtp-1.0 jansson libacl libsystemd
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is loaded at run time, only for timestamps (signers/common/curl_runtime.c):
@@ -36,7 +36,10 @@ WERROR ?= -Werror
 WARN = -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS ?= -O2 -g
 # CPPFLAGS and LDFLAGS come from the caller (dpkg-buildflags: fortify, relro, now).
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DCSOD_VERSION='"$(VERSION)"' $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+# Without module-path a pkcs11: URI loads p11-kit's proxy (lib/pkcs11_uri.c).
+P11_PROXY := $(shell pkg-config --variable proxy_module p11-kit-1 2>/dev/null)
+P11_PROXY_DEF = $(if $(P11_PROXY),-DCSOD_P11_PROXY='"$(P11_PROXY)"')
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DCSOD_VERSION='"$(VERSION)"' $(P11_PROXY_DEF) $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 LINK = $(CC) $(CFLAGS) $(LDFLAGS)
 LDLIBS = $(PKG_LIBS) -lpthread -ldl
 

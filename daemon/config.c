@@ -204,10 +204,9 @@ static int read_keys(cfg_reader *r, const config_setting_t *g, csod_keys_config 
 		TRY(cfg_string(r, p, "keys.pkcs11", "token", &k->pkcs11_token));
 		TRY(cfg_string(r, p, "keys.pkcs11", "pin_file", &k->pkcs11_pin_file));
 	}
-	if (strcmp(k->backend, "pkcs11") == 0 &&
-	    (!k->pkcs11_module || !k->pkcs11_token || !k->pkcs11_pin_file))
+	if (strcmp(k->backend, "pkcs11") == 0 && (!k->pkcs11_token || !k->pkcs11_pin_file))
 		return cfg_fail(r, g, "keys.pkcs11",
-		                "module, token and pin_file are required with backend \"pkcs11\"");
+		                "token and pin_file are required with backend \"pkcs11\"");
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "../lib/fsutil.h"
+#include "../lib/pkcs11_uri.h"
 
 struct csod_token {
 	PKCS11_CTX *ctx;
@@ -48,7 +49,14 @@ csod_token *csod_token_open(const char *module, const char *label, const char *p
 		csod_fail(err, "out of memory");
 		return NULL;
 	}
+	P11KitUri *uri = NULL;
+	/* token may be a pkcs11: URI, matched as csod-sign matches it. */
+	if (strncmp(label, "pkcs11:", 7) == 0 && !(uri = csod_pkcs11_uri_parse(label, err)))
+		goto fail;
+	if (!module)
+		module = uri ? csod_pkcs11_uri_module(uri) : csod_pkcs11_uri_module(NULL);
 	snprintf(t->module, sizeof t->module, "%s", module);
+	module = t->module;
 	if (read_pin(pin_file, pin, sizeof pin, err) < 0)
 		goto fail;
 	t->ctx = PKCS11_CTX_new();
@@ -61,17 +69,23 @@ csod_token *csod_token_open(const char *module, const char *label, const char *p
 		csod_fail(err, "PKCS#11 module %s: cannot list its slots", module);
 		goto fail;
 	}
-	for (PKCS11_SLOT *s = PKCS11_find_token(t->ctx, t->slots, t->n_slots); s;
-	     s = PKCS11_find_next_token(t->ctx, t->slots, t->n_slots, s))
-		if (s->token->initialized && strcmp(s->token->label, label) == 0) {
-			t->slot = s;
-			break;
-		}
+	if (uri)
+		t->slot = csod_pkcs11_find_slot(t->ctx, t->slots, t->n_slots, uri, module, err);
+	else
+		for (PKCS11_SLOT *s = PKCS11_find_token(t->ctx, t->slots, t->n_slots); s;
+		     s = PKCS11_find_next_token(t->ctx, t->slots, t->n_slots, s))
+			if (s->token->initialized && strcmp(s->token->label, label) == 0) {
+				t->slot = s;
+				break;
+			}
+	if (!t->slot && uri)
+		goto fail;
 	if (!t->slot) {
 		csod_fail(err, "PKCS#11 module %s has no token labelled \"%s\"", module, label);
 		goto fail;
 	}
 	/* Read/write: key generation writes objects on the token. */
+	label = t->slot->token->label;
 	if (PKCS11_open_session(t->slot, 1) < 0) {
 		csod_fail(err, "cannot open a session on token \"%s\"", label);
 		goto fail;
@@ -81,9 +95,13 @@ csod_token *csod_token_open(const char *module, const char *label, const char *p
 		goto fail;
 	}
 	OPENSSL_cleanse(pin, sizeof pin);
+	if (uri)
+		p11_kit_uri_free(uri);
 	return t;
 fail:
 	OPENSSL_cleanse(pin, sizeof pin);
+	if (uri)
+		p11_kit_uri_free(uri);
 	csod_token_close(t);
 	return NULL;
 }

@@ -13,7 +13,9 @@
 typedef struct csod_token csod_token;
 
 /* Loads module, finds the token labelled label and logs in with the PIN
- * read from pin_file (which group and others must not be able to read). */
+ * read from pin_file (which group and others must not be able to read).
+ * label may be a pkcs11: URI (its token and slot attributes must match one
+ * token); module NULL means the URI's module-path, else the p11-kit proxy. */
 csod_token *csod_token_open(const char *module, const char *label, const char *pin_file,
                             csod_error *err);
 void csod_token_close(csod_token *t);

@@ -1,7 +1,5 @@
 #include "pkcs11_uri.h"
 
-#include <ctype.h>
-#include <libp11.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,92 +8,125 @@
 
 #include "fsutil.h"
 
-static int hexval(int c)
+/* The Makefile sets it from pkg-config p11-kit-1's proxy_module. */
+#ifndef CSOD_P11_PROXY
+#define CSOD_P11_PROXY "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
+#endif
+
+P11KitUri *csod_pkcs11_uri_parse(const char *uri, csod_error *err)
 {
-	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
+	P11KitUri *u = p11_kit_uri_new();
+	if (!u) {
+		csod_fail(err, "out of memory");
+		return NULL;
+	}
+	int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
+	if (rc != P11_KIT_URI_OK)
+		csod_fail(err, "bad pkcs11 URI: %s", p11_kit_uri_message(rc));
+	else if (p11_kit_uri_any_unrecognized(u))
+		csod_fail(err, "pkcs11 URI: an attribute is not one p11-kit knows (misspelt?)");
+	else
+		return u;
+	p11_kit_uri_free(u);
+	return NULL;
 }
 
-/* Percent-decodes [p, end) into out; returns the length or -1. */
-static long decode(const char *p, const char *end, unsigned char *out, size_t cap)
+const char *csod_pkcs11_uri_module(const P11KitUri *u)
 {
-	size_t n = 0;
-	while (p < end) {
-		unsigned char c = (unsigned char)*p++;
-		if (c == '%') {
-			if (end - p < 2 || !isxdigit((unsigned char)p[0]) ||
-			    !isxdigit((unsigned char)p[1]))
-				return -1;
-			c = (unsigned char)(hexval(p[0]) << 4 | hexval(p[1]));
-			p += 2;
-		}
-		if (n + 1 >= cap)
-			return -1;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	return (long)n;
+	const char *path = u ? p11_kit_uri_get_module_path(u) : NULL;
+	return path && path[0] ? path : CSOD_P11_PROXY;
 }
 
-static int take(const char *name, const char *value, const char *end, csod_pkcs11_uri *u,
-                csod_error *err)
+/* PKCS#11 info fields are blank-padded, not NUL-terminated. */
+static void pad(unsigned char *field, size_t cap, const char *text)
 {
-	char text[1024];
-	long n;
-	if (strcmp(name, "id") == 0) {
-		n = decode(value, end, u->id, sizeof u->id);
-		u->id_len = n > 0 ? (size_t)n : 0;
-		return n < 0 ? csod_fail(err, "pkcs11 URI: bad id") : 0;
-	}
-	n = decode(value, end, (unsigned char *)text, sizeof text);
-	if (n < 0)
-		return csod_fail(err, "pkcs11 URI: bad value for %s", name);
-	if (strcmp(name, "token") == 0)
-		snprintf(u->token, sizeof u->token, "%s", text);
-	else if (strcmp(name, "object") == 0)
-		snprintf(u->object, sizeof u->object, "%s", text);
-	else if (strcmp(name, "module-path") == 0)
-		snprintf(u->module, sizeof u->module, "%s", text);
-	else if (strcmp(name, "pin-value") == 0)
-		snprintf(u->pin, sizeof u->pin, "%s", text);
-	else if (strcmp(name, "pin-source") == 0) {
-		const char *path = strncmp(text, "file:", 5) == 0 ? text + 5 : text;
-		char *pin = NULL;
-		size_t len = 0;
-		if (csod_read_file(path, sizeof u->pin - 1, &pin, &len, err) < 0)
-			return -1;
-		while (len > 0 && (pin[len - 1] == '\n' || pin[len - 1] == '\r'))
-			pin[--len] = '\0';
-		snprintf(u->pin, sizeof u->pin, "%s", pin);
-		OPENSSL_cleanse(pin, len);
-		free(pin);
-	}
-	OPENSSL_cleanse(text, sizeof text);
-	return 0; /* other attributes (type, manufacturer, ...) do not narrow our search */
+	size_t len = text ? strlen(text) : 0;
+	memset(field, ' ', cap);
+	memcpy(field, text ? text : "", len < cap ? len : cap);
 }
 
-int csod_pkcs11_uri_parse(const char *uri, csod_pkcs11_uri *u, csod_error *err)
+static int slot_matches(PKCS11_SLOT *s, P11KitUri *u)
 {
-	memset(u, 0, sizeof *u);
-	if (strncmp(uri, "pkcs11:", 7) != 0)
-		return csod_fail(err, "not a pkcs11: URI");
-	const char *p = uri + 7;
-	int query = 0;
-	while (*p) {
-		const char *sep = p + strcspn(p, query ? "&" : ";?");
-		const char *eq = memchr(p, '=', (size_t)(sep - p));
-		if (eq) {
-			char name[32];
-			snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
-			if (take(name, eq + 1, sep, u, err) < 0)
-				return -1;
-		}
-		if (*sep == '?')
-			query = 1;
-		p = *sep ? sep + 1 : sep;
+	CK_TOKEN_INFO token;
+	CK_SLOT_INFO slot;
+	memset(&token, 0, sizeof token);
+	memset(&slot, 0, sizeof slot);
+	pad(token.label, sizeof token.label, s->token->label);
+	pad(token.manufacturerID, sizeof token.manufacturerID, s->token->manufacturer);
+	pad(token.model, sizeof token.model, s->token->model);
+	pad(token.serialNumber, sizeof token.serialNumber, s->token->serialnr);
+	pad(slot.slotDescription, sizeof slot.slotDescription, s->description);
+	pad(slot.manufacturerID, sizeof slot.manufacturerID, s->manufacturer);
+	CK_SLOT_ID want = p11_kit_uri_get_slot_id(u);
+	if (want != (CK_SLOT_ID)-1 && PKCS11_get_slotid_from_slot(s) != want)
+		return 0;
+	return p11_kit_uri_match_token_info(u, &token) && p11_kit_uri_match_slot_info(u, &slot);
+}
+
+PKCS11_SLOT *csod_pkcs11_find_slot(PKCS11_CTX *ctx, PKCS11_SLOT *slots, unsigned int n,
+                                   P11KitUri *u, const char *module, csod_error *err)
+{
+	(void)ctx;
+	PKCS11_SLOT *found = NULL;
+	char serials[256] = "";
+	unsigned int matches = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		PKCS11_SLOT *s = &slots[i];
+		if (!s->token || !s->token->initialized || !slot_matches(s, u))
+			continue;
+		found = s;
+		matches++;
+		size_t used = strlen(serials);
+		snprintf(serials + used, sizeof serials - used, "%s%s", used ? ", " : "",
+		         s->token->serialnr);
 	}
-	if (!u->module[0])
-		return csod_fail(err, "pkcs11 URI: module-path is required");
+	if (matches == 1)
+		return found;
+	if (matches == 0)
+		csod_fail(err, "PKCS#11 module %s has no token that matches the URI", module);
+	else
+		csod_fail(err,
+		          "the pkcs11 URI is ambiguous: %u tokens in %s match it (serials %s); "
+		          "add serial= or slot-id=",
+		          matches, module, serials);
+	return NULL;
+}
+
+/* The PIN from pin-value, or from the file pin-source names. */
+static int uri_pin(const P11KitUri *u, char *pin, size_t cap, csod_error *err)
+{
+	const char *value = p11_kit_uri_get_pin_value(u);
+	const char *source = p11_kit_uri_get_pin_source(u);
+	pin[0] = '\0';
+	if (value) {
+		snprintf(pin, cap, "%s", value);
+		return 0;
+	}
+	if (!source)
+		return 0;
+	const char *path = strncmp(source, "file:", 5) == 0 ? source + 5 : source;
+	char *text = NULL;
+	size_t len = 0;
+	if (csod_read_file(path, cap - 1, &text, &len, err) < 0)
+		return -1;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	snprintf(pin, cap, "%s", text);
+	OPENSSL_cleanse(text, len);
+	free(text);
 	return 0;
+}
+
+static int key_matches(const PKCS11_KEY *k, P11KitUri *u)
+{
+	CK_ATTRIBUTE *label = p11_kit_uri_get_attribute(u, CKA_LABEL);
+	CK_ATTRIBUTE *id = p11_kit_uri_get_attribute(u, CKA_ID);
+	if (label && (!k->label || strlen(k->label) != label->ulValueLen ||
+	              memcmp(k->label, label->pValue, label->ulValueLen) != 0))
+		return 0;
+	if (id && (k->id_len != id->ulValueLen || memcmp(k->id, id->pValue, k->id_len) != 0))
+		return 0;
+	return k->isPrivate;
 }
 
 static PKCS11_CTX *p11_ctx;
@@ -114,57 +145,74 @@ void csod_pkcs11_unload(void)
 	p11_slots = NULL;
 }
 
+static int load_module(const char *module, csod_error *err)
+{
+	if (p11_ctx)
+		return 0;
+	p11_ctx = PKCS11_CTX_new();
+	if (!p11_ctx || PKCS11_CTX_load(p11_ctx, module) < 0) {
+		/* Not through csod_pkcs11_unload: PKCS11_CTX_unload of a
+		 * module that did not load dereferences NULL. */
+		PKCS11_CTX_free(p11_ctx);
+		p11_ctx = NULL;
+		return csod_fail(err, "cannot load the PKCS#11 module %s", module);
+	}
+	if (PKCS11_enumerate_slots(p11_ctx, &p11_slots, &p11_nslots) < 0)
+		return csod_fail(err, "%s: cannot list its slots", module);
+	return 0;
+}
+
+static EVP_PKEY *token_key(PKCS11_SLOT *slot, P11KitUri *u, csod_error *err)
+{
+	CK_ATTRIBUTE *class = p11_kit_uri_get_attribute(u, CKA_CLASS);
+	if (class && (class->ulValueLen != sizeof(CK_OBJECT_CLASS) ||
+	              *(CK_OBJECT_CLASS *)class->pValue != CKO_PRIVATE_KEY)) {
+		csod_fail(err, "pkcs11 URI: type must be private (a signing key)");
+		return NULL;
+	}
+	PKCS11_KEY *keys = NULL, *found = NULL;
+	unsigned int nkeys = 0, matches = 0;
+	if (PKCS11_enumerate_keys(slot->token, &keys, &nkeys) < 0)
+		nkeys = 0;
+	for (unsigned int i = 0; i < nkeys; i++)
+		if (key_matches(&keys[i], u)) {
+			found = &keys[i];
+			matches++;
+		}
+	if (matches > 1) {
+		csod_fail(err,
+		          "the pkcs11 URI is ambiguous: %u private keys on token \"%s\" "
+		          "match it; add object= or id=",
+		          matches, slot->token->label);
+		return NULL;
+	}
+	EVP_PKEY *key = found ? PKCS11_get_private_key(found) : NULL;
+	if (!key)
+		csod_fail(err, "no private key on token \"%s\" matches the URI",
+		          slot->token->label);
+	return key;
+}
+
 EVP_PKEY *csod_pkcs11_load_key(const char *uri, csod_error *err)
 {
-	csod_pkcs11_uri u;
-	if (csod_pkcs11_uri_parse(uri, &u, err) < 0)
+	P11KitUri *u = csod_pkcs11_uri_parse(uri, err);
+	if (!u)
 		return NULL;
 	EVP_PKEY *key = NULL;
-	if (!p11_ctx) {
-		p11_ctx = PKCS11_CTX_new();
-		if (!p11_ctx || PKCS11_CTX_load(p11_ctx, u.module) < 0) {
-			csod_fail(err, "cannot load the PKCS#11 module %s", u.module);
-			/* Not through csod_pkcs11_unload: PKCS11_CTX_unload of a
-			 * module that did not load dereferences NULL. */
-			PKCS11_CTX_free(p11_ctx);
-			p11_ctx = NULL;
-			goto out;
-		}
-		if (PKCS11_enumerate_slots(p11_ctx, &p11_slots, &p11_nslots) < 0) {
-			csod_fail(err, "%s: cannot list its slots", u.module);
-			goto out;
-		}
-	}
-	PKCS11_SLOT *slot = NULL;
-	for (PKCS11_SLOT *s = PKCS11_find_token(p11_ctx, p11_slots, p11_nslots); s;
-	     s = PKCS11_find_next_token(p11_ctx, p11_slots, p11_nslots, s))
-		if (!u.token[0] || strcmp(s->token->label, u.token) == 0) {
-			slot = s;
-			break;
-		}
-	if (!slot) {
-		csod_fail(err, "no PKCS#11 token labelled \"%s\"", u.token);
+	char pin[256];
+	const char *module = csod_pkcs11_uri_module(u);
+	if (uri_pin(u, pin, sizeof pin, err) < 0 || load_module(module, err) < 0)
 		goto out;
-	}
-	if (PKCS11_login(slot, 0, u.pin) < 0) {
+	PKCS11_SLOT *slot = csod_pkcs11_find_slot(p11_ctx, p11_slots, p11_nslots, u, module, err);
+	if (!slot)
+		goto out;
+	if (PKCS11_login(slot, 0, pin) < 0) {
 		csod_fail(err, "login to token \"%s\" failed (wrong PIN?)", slot->token->label);
 		goto out;
 	}
-	PKCS11_KEY *keys = NULL;
-	unsigned int nkeys = 0;
-	if (PKCS11_enumerate_keys(slot->token, &keys, &nkeys) < 0)
-		nkeys = 0;
-	for (unsigned int i = 0; i < nkeys && !key; i++) {
-		if (u.object[0] && (!keys[i].label || strcmp(keys[i].label, u.object) != 0))
-			continue;
-		if (u.id_len && (keys[i].id_len != u.id_len || memcmp(keys[i].id, u.id, u.id_len)))
-			continue;
-		key = PKCS11_get_private_key(&keys[i]);
-	}
-	if (!key)
-		csod_fail(err, "no private key \"%s\" on token \"%s\"", u.object,
-		          slot->token->label);
+	key = token_key(slot, u, err);
 out:
-	OPENSSL_cleanse(u.pin, sizeof u.pin);
+	OPENSSL_cleanse(pin, sizeof pin);
+	p11_kit_uri_free(u);
 	return key;
 }

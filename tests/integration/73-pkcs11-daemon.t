@@ -100,4 +100,21 @@ wait_state r.sha256 signed
 ok $? "after a restart the token keys still sign"
 stop_daemon
 ok $? "csodd stops cleanly"
+# keys.pkcs11.token may be a pkcs11: URI as csod-sign reads it; with no
+# module the p11-kit proxy is loaded. A second token labelled csodd makes
+# the bare label ambiguous; its serial tells the tokens apart.
+SERIAL1=$(pkcs11-tool --module "$MODULE" --token-label csodd -T 2>/dev/null | awk '/serial num/{print $4; exit}')
+softhsm2-util --init-token --free --label csodd --pin 4321 --so-pin 8765 >/dev/null
+write_config
+sed -i "s|keys = { backend = \"database\"; };|keys = { backend = \"pkcs11\"; pkcs11 = { token = \"pkcs11:token=csodd\"; pin_file = \"$PIN\"; }; };|" "$CONF"
+out=$(csodd --config "$CONF" --foreground 2>&1)
+is "$?" 1 "token = a URI two tokens match stops csodd"
+like "$out" "ambiguous: 2 tokens .*p11-kit-proxy.* match it" "as ambiguous, through the p11-kit proxy"
+sed -i "s|token=csodd\"|token=csodd;serial=$SERIAL1\"|" "$CONF"
+start_daemon || exit 1
+make_hash_drop u.sha256
+drop_by_rename u.sha256
+wait_state u.sha256 signed
+ok $? "token = pkcs11:token=csodd;serial=<the first's>, no module: the keys sign"
+stop_daemon
 done_testing
