@@ -32,7 +32,8 @@ umask_value=$(sed -n 's/^UMask=//p' "$UNIT")
 write_config
 mkdir -p "$SPOOL"
 chown "$SVC:$SVC" "$SPOOL"
-chgrp "$SVC" "$CONF" && chmod 640 "$CONF"
+# As installed: root:root 0640; the unit reads it with CAP_DAC_READ_SEARCH.
+chown root:root "$CONF" && chmod 640 "$CONF"
 # Under the sanitizers the binaries need syscalls no unit allows (ASan's
 # own bookkeeping); the plain build is what the unit runs.
 CSODD=$CSOD_TOP/build/bin/csodd
@@ -64,10 +65,17 @@ runuser -u "$DEV" -- mv "$SPOOL/inbox/$DEV/folder.tmp" "$SPOOL/inbox/$DEV/folder
 wait_state folder signed 30
 ok $? "a real developer's folder drop is taken over and signed"
 check "the signature verifies" verify_p7s "$(request_dir folder)/one.sha256.p7s" "$T_DIR/one.sha256.data"
+# csodctl through the control socket: csodd runs csodctl --serve for the
+# developer under the same filter, user and capabilities (it reads the
+# root-only config with CAP_DAC_READ_SEARCH).
+out=$(runuser -u "$DEV" -- csodctl --socket "$SPOOL/run/csod.sock" request list 2>&1)
+ok $? "the developer runs csodctl as themselves against the sandboxed csodd"
+like "$out" "$(dir_id "$(request_dir folder)")" "and sees their request"
 
 DEVELOPERS_EXTRA=", { user = \"$DEV2\"; email = \"two@dithercons.com\"; organization = \"$ORG\"; }"
 write_config
-chgrp "$SVC" "$CONF" && chmod 640 "$CONF"
+# As installed: root:root 0640; the unit reads it with CAP_DAC_READ_SEARCH.
+chown root:root "$CONF" && chmod 640 "$CONF"
 kill -HUP "$DAEMON_PID"
 wait_for 20 test -d "$SPOOL/inbox/$DEV2"
 ok $? "a reload adds a developer"
