@@ -41,4 +41,19 @@ check "and nothing is written" test ! -e two.sha.p7s
 sed 's/^SHA256/SHA1/' app.sha256 >liar.sha
 out=$(sign liar.sha liar.sha.p7s)
 like "$out" "liar.sha: says SHA1 but holds a 64-digit digest" "a tag that lies about the algorithm is refused"
+# Durability is asked for, as with the tools csod-sign replaces: the output
+# appears by an atomic rename either way, and is fsynced only with --sync.
+if command -v strace >/dev/null 2>&1; then
+	strace -f -qq -e trace=fsync,fdatasync -o "$T_DIR/nosync.trace" \
+		csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" app.sha plain.p7s
+	ok $? "csod-sign signs without --sync"
+	is "$(grep -c 'fsync\|fdatasync' "$T_DIR/nosync.trace")" 0 "and fsyncs nothing"
+	strace -f -qq -e trace=fsync,fdatasync -o "$T_DIR/sync.trace" \
+		csod-sign --sync --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" app.sha synced.p7s
+	ok $? "with --sync"
+	check "it fsyncs the output and its folder" test "$(grep -c 'fsync' "$T_DIR/sync.trace")" -ge 2
+	check "the synced output verifies" cms_ok synced.p7s app.bin
+else
+	fail "strace (Debian strace) is needed to see csod-sign's fsyncs"
+fi
 done_testing

@@ -25,7 +25,7 @@ static void usage(FILE *out)
 	        "                 [--timestamp URL] [--timestamp-optional]\n"
 	        "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
 	        "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
-	        "                 [--no-verify] IN OUT\n"
+	        "                 [--no-verify] [--sync] IN OUT\n"
 	        "       csod-sign --help | --version\n");
 }
 
@@ -33,6 +33,7 @@ typedef struct args {
 	const char *cert, *key, *chain, *service, *in, *out;
 	char digests[CSOD_MAX_DIGESTS][16];
 	int verify;
+	int sync; /* --sync: OUT durable (fsynced) before exit */
 	csod_sign_options opt;
 } args;
 
@@ -72,6 +73,7 @@ static int parse(int argc, char **argv, args *a)
 	    {"description", required_argument, NULL, 'D'},
 	    {"url", required_argument, NULL, 'u'},
 	    {"no-verify", no_argument, NULL, 'V'},
+	    {"sync", no_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
@@ -122,6 +124,9 @@ static int parse(int argc, char **argv, args *a)
 			break;
 		case 'V':
 			a->verify = 0;
+			break;
+		case 'S':
+			a->sync = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -208,7 +213,16 @@ static int sign_file(args *a, csod_error *err)
 		csod_fail(err, "%s: the output failed its self-check: %s%s", a->in, why.msg, hint);
 		goto out;
 	}
-	if (fchmod(out, st.st_mode & 0755) < 0 || csod_publish(tmp, out_path, err) < 0)
+	/* Atomic either way (a rename); durable, as the daemon publishes, only
+	 * when asked: the tools csod-sign replaces do not fsync, and on a slow
+	 * disk the fsync alone can cost more than signing. */
+	if (fchmod(out, st.st_mode & 0755) < 0) {
+		csod_fail_errno(err, "%s: cannot set its mode", out_path);
+		goto out;
+	}
+	if (a->sync ? csod_publish(tmp, out_path, err) < 0
+	            : rename(tmp, out_path) < 0 &&
+	                  csod_fail_errno(err, "cannot rename %s to %s", tmp, out_path) < 0)
 		goto out;
 	tmp[0] = '\0';
 	rc = 0;
