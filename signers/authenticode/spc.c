@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include "../common/timestamp.h"
+#include "spc_opus.h"
 
 #define SPC_INDIRECT_DATA    "1.3.6.1.4.1.311.2.1.4"
 #define SPC_STATEMENT_TYPE   "1.3.6.1.4.1.311.2.1.11"
@@ -162,40 +163,20 @@ static ASN1_STRING *sequence_of(const unsigned char *der_bytes, size_t len)
 	return s;
 }
 
-/* SpcSpOpusInfo { [0] programName SpcString OPTIONAL, [1] moreInfo SpcLink
- * OPTIONAL } */
-static void opus_info(der *out, const csod_sign_options *opt)
-{
-	der seq = {.len = 0};
-	if (opt->description && *opt->description) {
-		der bmp = {.len = 0}, str = {.len = 0};
-		for (const char *c = opt->description; *c && bmp.len < 400; c++) {
-			unsigned char ch[2] = {0, (unsigned char)(*c & 0x7f)};
-			der_put(&bmp, ch, 2);
-		}
-		der_wrap(&str, 0x80, &bmp);
-		der_wrap(&seq, 0xa0, &str);
-	}
-	if (opt->url && *opt->url) {
-		der ia5 = {.len = 0}, link = {.len = 0};
-		der_put(&ia5, opt->url, strlen(opt->url) < 400 ? strlen(opt->url) : 400);
-		der_wrap(&link, 0x80, &ia5);
-		der_wrap(&seq, 0xa1, &link);
-	}
-	der_wrap(out, 0x30, &seq);
-}
-
 /* A signed PKCS#7 over an SpcIndirectDataContent of the given data type
  * whose digest (of md) is image_hash. */
 static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
                         const csod_spc_data *type, const EVP_MD *md,
                         const unsigned char *image_hash, size_t hash_len, csod_error *err)
 {
-	der content = {.len = 0}, statement = {.len = 0}, stmt_seq = {.len = 0}, opus = {.len = 0};
+	der content = {.len = 0}, statement = {.len = 0}, stmt_seq = {.len = 0};
+	unsigned char *opus = NULL;
+	int opus_len = csod_spc_opus_info(opt->description, opt->url, &opus, err);
+	if (opus_len < 0)
+		return NULL;
 	indirect_data(&content, type, md, image_hash, hash_len);
 	der_oid(&statement, SPC_INDIVIDUAL);
 	der_wrap(&stmt_seq, 0x30, &statement);
-	opus_info(&opus, opt);
 	/* messageDigest covers the content's value, without its SEQUENCE header. */
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len = 0;
@@ -215,7 +196,8 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 	ok = ok &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
 	                                OBJ_txt2obj(SPC_INDIRECT_DATA, 1)) &&
-	     add_attr(si, 1, SPC_SP_OPUS_INFO, V_ASN1_SEQUENCE, sequence_of(opus.buf, opus.len)) &&
+	     add_attr(si, 1, SPC_SP_OPUS_INFO, V_ASN1_SEQUENCE,
+	              sequence_of(opus, (size_t)opus_len)) &&
 	     add_attr(si, 1, SPC_STATEMENT_TYPE, V_ASN1_SEQUENCE,
 	              sequence_of(stmt_seq.buf, stmt_seq.len)) &&
 	     ASN1_OCTET_STRING_set(md_value, digest, (int)digest_len) &&
@@ -235,6 +217,7 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 	ASN1_OCTET_STRING_free(md_value);
 	ASN1_TYPE_free(value);
 	PKCS7_free(inner);
+	OPENSSL_free(opus);
 	if (!ok) {
 		csod_fail_ssl(err, "cannot build the Authenticode signature");
 		PKCS7_free(p7);

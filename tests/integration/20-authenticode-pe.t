@@ -102,6 +102,64 @@ is "$(nsig)" 2 "both verify"
 size=$(stat -c %s pe64.exe)
 check "the code and data after the headers are untouched" cmp -i 1024 -n $((size - 1024)) pe64.exe rsa-sha256-pe64.exe
 
+# The program name is UTF-8 turned into a BMPString (SpcSpOpusInfo), whole:
+# non-ASCII letters kept, long names not cut short.
+opus_info() { # opus_info SIGNED-FILE [name]: the SpcSpOpusInfo's DER in hex,
+	# or with "name" its [0] unicode program name decoded
+	osslsigncode extract-signature -in "$1" -out "$1.p7" >/dev/null 2>&1 || return 1
+	/usr/bin/python3 - "$1.p7" "${2:-}" <<'PY'
+import sys
+der = open(sys.argv[1], "rb").read()
+oid = bytes.fromhex("060a2b06010401823702010c")  # 1.3.6.1.4.1.311.2.1.12
+def tlv(b, i):  # (tag, start of value, end of value)
+    tag, n = b[i], b[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7f
+        n = int.from_bytes(b[i:i + k], "big")
+        i += k
+    return tag, i, i + n
+tag, v, e = tlv(der, der.index(oid) + len(oid))  # the SET of values
+assert tag == 0x31
+opus = der[v:e]
+if sys.argv[2] != "name":
+    print(opus.hex())
+    sys.exit(0)
+tag, v, e = tlv(opus, 0)
+assert tag == 0x30, "not a SEQUENCE"
+tag, v, e = tlv(opus, v)
+assert tag == 0xa0, "no [0] programName"
+tag, v, e = tlv(opus, v)
+assert tag == 0x80, "programName is not [0] unicode (BMPString)"
+sys.stdout.write(opus[v:e].decode("utf-16-be"))
+PY
+}
+name='Zeiterfassung für Bäcker – Pro'
+sign rsa pe64.exe umlaut.exe --description "$name" --url https://example.com/x
+ok $? "a non-ASCII --description signs"
+verify umlaut.exe
+ok $? "and osslsigncode verifies it"
+is "$(opus_info umlaut.exe name)" "$name" "the signed program name is exactly the UTF-8 description"
+like "$(grep 'URL description' verify.out)" 'https://example\.com/x$' "and the URL is kept"
+long=$(printf 'Ä%.0s' $(seq 1000))$(printf 'b%.0s' $(seq 1000))
+sign rsa pe64.exe long.exe --description "$long" --url https://example.com/x
+verify long.exe
+ok $? "a 2,000-character description signs and verifies"
+got=$(opus_info long.exe name)
+is "${#got}" 2000 "and is kept whole (2,000 characters)"
+check "character for character" test "$got" = "$long"
+# ASCII keeps the shape Windows' signtool writes, byte for byte as before:
+# [0] { [0] BMPString } and [1] { [0] IA5String }.
+sign rsa pe64.exe ascii.exe --description Ab --url http://e.x
+is "$(opus_info ascii.exe)" "3016a006800400410062a10c800a687474703a2f2f652e78" "an ASCII description and URL encode as before"
+out=$(sign rsa pe64.exe emoji.exe --description "Clock $(printf '\xf0\x9f\x95\x90')" 2>&1)
+is "$?" 1 "a character outside the BMP is refused"
+like "$out" "outside the Basic Multilingual Plane" "with a reason"
+check "and no output is left" test ! -e emoji.exe
+out=$(sign rsa pe64.exe badurl.exe --url "https://example.com/$(printf '\xc3\xa4')" 2>&1)
+is "$?" 1 "a non-ASCII URL is refused (an IA5String holds ASCII only)"
+like "$out" "--url: only ASCII" "with a reason"
+
 # Bad input: a reason, no crash, nothing written.
 head -c 300 pe64.exe >trunc.exe
 out=$(sign rsa trunc.exe out-trunc.exe 2>&1)
