@@ -44,13 +44,16 @@ static void log_event(int level, const char *actor, const char *action, const ch
 	         detail[0] ? " " : "", detail);
 }
 
+static int audit_record(csod_db *db, int level, const char *actor, const char *action,
+                        const char *object, const char *detail);
+
 static int audit_v(csod_db *db, int level, const char *actor, const char *action,
                    const char *object, const char *detail_fmt, va_list ap)
 {
 	char detail[2048] = "";
 	if (detail_fmt)
 		vsnprintf(detail, sizeof detail, detail_fmt, ap);
-	return csod_audit_record(db, level, actor, action, object, detail);
+	return audit_record(db, level, actor, action, object, detail);
 }
 
 int csod_audit(csod_db *db, const char *actor, const char *action, const char *object,
@@ -73,8 +76,8 @@ int csod_audit_at(csod_db *db, int level, const char *actor, const char *action,
 	return rc;
 }
 
-int csod_audit_record(csod_db *db, int level, const char *actor, const char *action,
-                      const char *object, const char *detail)
+static int audit_record(csod_db *db, int level, const char *actor, const char *action,
+                        const char *object, const char *detail)
 {
 	log_event(level, actor, action, object, detail);
 	/* Outside a transaction: take the write lock first, so that csodd and

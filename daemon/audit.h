@@ -16,8 +16,6 @@ int csod_audit(csod_db *db, const char *actor, const char *action, const char *o
  * Each audited event is logged by this line alone. */
 int csod_audit_at(csod_db *db, int level, const char *actor, const char *action, const char *object,
                   const char *detail_fmt, ...) __attribute__((format(printf, 6, 7)));
-int csod_audit_record(csod_db *db, int level, const char *actor, const char *action,
-                      const char *object, const char *detail);
 
 /* Walks the chain; returns 0 if intact, else -1 with the first bad row in err. */
 int csod_audit_verify(csod_db *db, long *rows, csod_error *err);

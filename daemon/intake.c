@@ -47,6 +47,18 @@
 #include "views.h"
 #include "workers.h"
 
+/* inbox/<developer>, opened without following a link: whatever is done in
+ * it is done relative to this descriptor. -1 with errno. */
+static int open_inbox(csod_daemon *d, const char *developer)
+{
+	char inbox[PATH_MAX];
+	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 /* The owner of inbox/<developer>: the developer (or the daemon, for a
  * developer without a Unix account). inbox/ is the daemon's, so the entry
  * cannot be swapped. (uid_t)-1, which owns nothing, when it is missing. */
@@ -333,13 +345,10 @@ static void take_over_in_inbox(int inbox_fd, const char *entry, const struct sta
 static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *entry,
                              const char *dir, uid_t *owner, csod_error *err)
 {
-	char inbox[PATH_MAX];
 	*owner = (uid_t)-1;
-	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0) {
-		errno = ENAMETOOLONG;
+	int inbox_fd = open_inbox(d, developer);
+	if (inbox_fd < 0)
 		return -1;
-	}
-	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	int rc = inbox_fd < 0 || dir_fd < 0 ? -1 : fstat(inbox_fd, &st);
@@ -386,13 +395,11 @@ static void not_taken(csod_daemon *d, const char *id, const char *developer, con
 static int drop_room(csod_daemon *d, const char *developer, const char *entry, int64_t *need,
                      char *why, size_t len)
 {
-	char inbox[PATH_MAX];
 	csod_room room;
 	int64_t held = 0;
-	if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) < 0 ||
-	    csod_room_read(d, &room) < 0)
+	if (csod_room_read(d, &room) < 0)
 		return 1;
-	int inbox_fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int inbox_fd = open_inbox(d, developer);
 	int rc = inbox_fd < 0 ? -1 : csod_drop_size_at(inbox_fd, entry, room.block, need, &held);
 	int gone = rc < 0 && errno == ENOENT;
 	if (inbox_fd >= 0)
@@ -410,13 +417,10 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		return;
 	/* A stray READY at the top level finishes nothing; drop it. */
 	if (strcmp(entry, "READY") == 0) {
-		char inbox[PATH_MAX];
-		if (csod_spool_path(d, inbox, sizeof inbox, "inbox/%s", developer) == 0) {
-			int fd = open(inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0) {
-				unlinkat(fd, entry, 0);
-				close(fd);
-			}
+		int fd = open_inbox(d, developer);
+		if (fd >= 0) {
+			unlinkat(fd, entry, 0);
+			close(fd);
 		}
 		return;
 	}

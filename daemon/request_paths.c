@@ -73,3 +73,13 @@ int csod_shared_path(const csod_config *cfg, const char *rel, char *out, size_t 
 				*p = '\\';
 	return 0;
 }
+
+int csod_request_outbox_shown(const csod_config *cfg, const char *spool, const csod_request *r,
+                              char *out, size_t len)
+{
+	char server[PATH_MAX];
+	out[0] = '\0';
+	if (csod_request_outbox(spool, r, server, sizeof server) < 0)
+		return -1;
+	return csod_shared_path(cfg, server + strlen(spool) + 1, out, len);
+}

@@ -17,6 +17,11 @@ int csod_request_folder(const csod_request *r, char *out, size_t len);
  * were named (outbox/<developer>/<id>) keeps its old folder. */
 int csod_request_outbox(const char *spool, const csod_request *r, char *out, size_t len);
 
+/* The request's outbox folder as its developer reaches it (share_path,
+ * below); "" when its path does not fit. */
+int csod_request_outbox_shown(const csod_config *cfg, const char *spool, const csod_request *r,
+                              char *out, size_t len);
+
 /* A spool path (rel, e.g. "outbox/dagwood/<folder>") as the people who
  * read it see it: under the configured share_path (\\files\csod, or
  * /mnt/csod) with that path's separator, or on the server's spool when

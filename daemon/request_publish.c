@@ -127,11 +127,9 @@ static void set_common(view_json *vj, json_t *j, const csod_request *r)
 char *csod_request_json(const csod_daemon *d, const csod_request *r, csod_error *note)
 {
 	view_json vj = {note, 0};
-	char outbox[PATH_MAX], server[PATH_MAX];
-	outbox[0] = '\0';
 	/* As the developer reaches it (share_path), not the server's path. */
-	if (csod_request_outbox(d->spool, r, server, sizeof server) == 0)
-		csod_shared_path(d->cfg, server + strlen(d->spool) + 1, outbox, sizeof outbox);
+	char outbox[PATH_MAX];
+	csod_request_outbox_shown(d->cfg, d->spool, r, outbox, sizeof outbox);
 	json_t *j = checked(&vj, json_object());
 	set(&vj, j, "id", str(&vj, "id", r->id));
 	set(&vj, j, "state", str(&vj, "state", r->state));

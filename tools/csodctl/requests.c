@@ -451,11 +451,7 @@ static int request_resend(ctl *c, const char *id)
 		sqlite3_finalize(st);
 		char subject[600], body[1024], expires[32], outbox[PATH_MAX + 100];
 		ctl_time(r.expires, expires);
-		char server[PATH_MAX];
-		outbox[0] = '\0';
-		if (csod_request_outbox(c->spool, &r, server, sizeof server) == 0)
-			csod_shared_path(c->cfg, server + strlen(c->spool) + 1, outbox,
-			                 sizeof outbox);
+		csod_request_outbox_shown(c->cfg, c->spool, &r, outbox, sizeof outbox);
 		/* As the daemon's notice says it: what was signed, then the id. */
 		snprintf(subject, sizeof subject, "csod: %s%s%s is signed (request %s)",
 		         r.drop_name[0] ? r.drop_name : r.id, r.version[0] ? " " : "", r.version,
