@@ -43,13 +43,17 @@ static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_
 		goto done;
 	csod_error why;
 	job->options.input_name = f->name;
-	if (s->sign(in, out, &job->identity, &job->options, &why) < 0) {
+	/* The daemon publishes nothing unchecked: no trust store, no signing
+	 * (csod_sign_checked skips the self-check without one). */
+	int signed_rc = !job->trust ? csod_fail(&why, "no trust store to check it against")
+	                            : csod_sign_checked(s, in, out, &job->identity, &job->options,
+	                                                job->trust, &why);
+	if (signed_rc == CSOD_SIGN_FAILED) {
 		csod_fail(&job->err, "%s: %s", f->name, why.msg);
 		job->err.sys_errno = why.sys_errno; /* a full disk is retried */
 		goto done;
 	}
-	csod_write_back_all(out);
-	if (s->verify(in, out, job->trust, &why) < 0) {
+	if (signed_rc == CSOD_CHECK_FAILED) {
 		csod_fail(&job->err, "%s: the signed output failed its self-check: %s", f->name,
 		          why.msg);
 		goto done;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/text.h"
+#include "common/fileio.h"
 
 extern const csod_signer csod_signer_hash;
 extern const csod_signer csod_signer_pe;
@@ -159,4 +160,19 @@ int csod_output_name(const csod_signer *s, const char *in_name, char *out, size_
 		                 shown, in_len, full + in_len, NAME_MAX);
 	return csod_fail(err, "%s: the signed output's name would be over %d bytes", shown,
 	                 NAME_MAX);
+}
+
+int csod_sign_checked(const csod_signer *s, int in_fd, int out_fd, const csod_identity *id,
+                      const csod_sign_options *opt, X509_STORE *trust, csod_error *err)
+{
+	if (trust && s->sign_checked)
+		return s->sign_checked(in_fd, out_fd, id, opt, trust, err);
+	if (s->sign(in_fd, out_fd, id, opt, err) < 0)
+		return CSOD_SIGN_FAILED;
+	/* Start writing the output to disk while it is read back: the fsync
+	 * before publishing then has little left to do. */
+	csod_write_back_all(out_fd);
+	if (trust && s->verify(in_fd, out_fd, trust, err) < 0)
+		return CSOD_CHECK_FAILED;
+	return 0;
 }

@@ -75,7 +75,24 @@ typedef struct csod_signer {
 	 * exactly the content of in_fd, from a certificate that chains to a
 	 * certificate in trust. The daemon publishes nothing that fails this. */
 	int (*verify)(int in_fd, int out_fd, X509_STORE *trust, csod_error *err);
+
+	/* Optional: sign() then verify() in one call, for formats where the
+	 * self-check's own read of the output can run beside the signing (on
+	 * a second core) rather than after it. The same guarantees as the two
+	 * calls; returns what csod_sign_checked() does. */
+	int (*sign_checked)(int in_fd, int out_fd, const csod_identity *id,
+	                    const csod_sign_options *opt, X509_STORE *trust, csod_error *err);
 } csod_signer;
+
+#define CSOD_SIGN_FAILED  -1 /* signing failed: nothing usable in out_fd */
+#define CSOD_CHECK_FAILED -2 /* signed, but the output failed its self-check */
+
+/* Signs in_fd into out_fd with s and, unless trust is NULL, self-checks the
+ * output against in_fd (the engine's sign_checked where it has one, else
+ * sign() then verify()). 0, CSOD_SIGN_FAILED or CSOD_CHECK_FAILED, with
+ * err saying why. */
+int csod_sign_checked(const csod_signer *s, int in_fd, int out_fd, const csod_identity *id,
+                      const csod_sign_options *opt, X509_STORE *trust, csod_error *err);
 
 /* The service a file name implies by its extension (DESIGN.md), or NULL. */
 const char *csod_service_for_name(const char *filename);

@@ -240,8 +240,9 @@ out:
 typedef struct hash_check {
 	int in, out;
 	const csod_cab *in_cab, *cab;
-	unsigned char *theirs; /* a chunk of the input */
+	unsigned char *theirs; /* a chunk of the input, allocated when needed */
 	int compared;
+	const csod_spc_hashes *known; /* the output's hashes read back; may be NULL */
 } hash_check;
 
 static int compare_chunk(void *ctx, unsigned char *buf, uint64_t pos, size_t len, csod_error *err)
@@ -287,9 +288,21 @@ static int scan_output(hash_check *c, csod_spc_hashes *h, csod_error *err)
 static int check_cabinet_hash(void *ctx, const EVP_MD *md, const unsigned char *digest, size_t len,
                               csod_error *err)
 {
+	hash_check *c = ctx;
 	csod_spc_hashes h = {.n = 1, .md = {md}};
-	if (scan_output(ctx, &h, err) < 0)
-		return -1;
+	int k = 0;
+	while (c->known && k < c->known->n &&
+	       EVP_MD_get_type(c->known->md[k]) != EVP_MD_get_type(md))
+		k++;
+	if (c->known && k < c->known->n) {
+		/* Read back and compared with the input as it was written. */
+		h.len[0] = c->known->len[k];
+		memcpy(h.value[0], c->known->value[k], h.len[0]);
+		c->compared = 1;
+	} else if ((!c->theirs && !(c->theirs = malloc(CSOD_SCAN_CHUNK))) ||
+	           scan_output(c, &h, err) < 0) {
+		return c->theirs ? -1 : csod_fail(err, "out of memory");
+	}
 	if (h.len[0] != len || memcmp(h.value[0], digest, len) != 0)
 		return csod_fail(err, "the %s cabinet hash does not match the signed one",
 		                 EVP_MD_get0_name(md));
@@ -319,26 +332,140 @@ static int same_tables(int in, const csod_cab *a, int out, const csod_cab *b, cs
 	return 0;
 }
 
-static int cab_verify(int in, int out, X509_STORE *trust, csod_error *err)
+/* The self-check proper, on the finished output: parsed on its own, the
+ * same tables as the input's, a signature that verifies and chains, whose
+ * cabinet hash matches the output's. known (may be NULL) holds hashes of
+ * the output's [0, known_end) read back while it was written; a digest
+ * not among them is computed by reading the output again. */
+static int check_output(int in, const csod_cab *in_cab, int out, const csod_spc_hashes *known,
+                        uint64_t known_end, X509_STORE *trust, csod_error *err)
 {
-	csod_cab in_cab, cab;
-	if (csod_cab_parse(in, &in_cab, err) < 0 || csod_cab_parse(out, &cab, err) < 0 ||
-	    same_tables(in, &in_cab, out, &cab, err) < 0)
+	csod_cab cab;
+	if (csod_cab_parse(out, &cab, err) < 0 || same_tables(in, in_cab, out, &cab, err) < 0)
 		return -1;
 	if (!cab.has_signature_area)
 		return csod_fail(err, "the signed cabinet has no signature area");
+	if (known && known_end != cab.cb_cabinet)
+		return csod_fail(err, "the signed cabinet ends at %u, not where it was written",
+		                 cab.cb_cabinet);
 	PKCS7 *p7 = read_signature(out, &cab, err);
-	hash_check ctx = {in, out, &in_cab, &cab, malloc(CSOD_SCAN_CHUNK), 0};
+	hash_check ctx = {in, out, in_cab, &cab, NULL, 0, known};
 	int rc = -1;
-	if (p7 && !ctx.theirs)
-		csod_fail(err, "out of memory");
-	else if (p7)
+	if (p7)
 		rc = csod_spc_verify(p7, trust, check_cabinet_hash, &ctx, err);
 	/* csod_spc_verify calls check_cabinet_hash before it can succeed. */
 	if (rc == 0 && !ctx.compared)
 		rc = csod_fail(err, "the cabinet was not compared with the input");
 	PKCS7_free(p7);
 	free(ctx.theirs);
+	return rc;
+}
+
+static int cab_verify(int in, int out, X509_STORE *trust, csod_error *err)
+{
+	csod_cab in_cab;
+	if (csod_cab_parse(in, &in_cab, err) < 0)
+		return -1;
+	return check_output(in, &in_cab, out, NULL, 0, trust, err);
+}
+
+/* The body's copy for sign_checked, on the reader thread: each chunk is
+ * written, read back from the output and compared, and the read-back
+ * bytes feed the self-check's own hashes of the output. The main thread
+ * meanwhile hashes the input's bytes for the signature, so the check's
+ * read costs the second core's time, not the signing's. */
+typedef struct read_back {
+	body_copy copy;
+	unsigned char *back;
+	EVP_MD_CTX **md;
+	int n_md;
+} read_back;
+
+static int copy_and_read_back(void *ctx, unsigned char *buf, uint64_t pos, size_t len,
+                              csod_error *err)
+{
+	read_back *r = ctx;
+	off_t at = (off_t)(pos + r->copy.shift);
+	if (csod_pwrite_all(r->copy.out, buf, len, at, err) < 0)
+		return -1;
+	if (pread(r->copy.out, r->back, len, at) != (ssize_t)len)
+		return csod_fail_errno(err, "cannot read the output back");
+	if (memcmp(r->back, buf, len) != 0)
+		return csod_fail(err, "the output reads back differently from what was written");
+	/* From the first file entry on the cabinet hash has no holes. */
+	for (int k = 0; k < r->n_md; k++)
+		if (!EVP_DigestUpdate(r->md[k], r->back, len))
+			return csod_fail(err, "the read-back hash failed");
+	return 0;
+}
+
+static int cab_sign_checked(int in, int out, const csod_identity *id, const csod_sign_options *opt,
+                            X509_STORE *trust, csod_error *err)
+{
+	csod_cab cab, out_cab;
+	csod_spc_hashes h, back;
+	EVP_MD_CTX *md[CSOD_MAX_DIGESTS], *back_md[CSOD_MAX_DIGESTS];
+	PKCS7 *existing = NULL, *p7 = NULL;
+	if (csod_cab_parse(in, &cab, err) < 0)
+		return CSOD_SIGN_FAILED;
+	if (opt->append && cab.sig_offset && !(existing = read_signature(in, &cab, err)))
+		return CSOD_SIGN_FAILED;
+	out_cab = cab;
+	if (!cab.has_signature_area) { /* checked by write_head: no overflow */
+		out_cab.cb_cabinet += INSERTED;
+		out_cab.coff_files += INSERTED;
+	}
+	int rc = CSOD_SIGN_FAILED, started = 0;
+	read_back rb = {
+	    {out, out_cab.coff_files - cab.coff_files}, malloc(CSOD_SCAN_CHUNK), back_md, 0};
+	if (!rb.back) {
+		csod_fail(err, "out of memory");
+		goto out;
+	}
+	if (csod_spc_hashes_for(opt, &h, err) < 0 || write_head(in, &cab, out, err) < 0 ||
+	    hash_head(out, out_cab.coff_files, md, &h, err) < 0)
+		goto out;
+	back = h;
+	rb.n_md = back.n;
+	if (hash_head(out, out_cab.coff_files, back_md, &back, err) < 0) {
+		csod_scan_finish(md, h.n, NULL, NULL, err);
+		goto out;
+	}
+	started = 1;
+	csod_scan body = {.fd = in,
+	                  .from = cab.coff_files,
+	                  .to = cab.cb_cabinet,
+	                  .hash_end = UINT64_MAX,
+	                  .md = md,
+	                  .n_md = h.n,
+	                  .on_chunk = copy_and_read_back,
+	                  .ctx = &rb};
+	if (csod_scan_run(&body, err) < 0)
+		goto out;
+	started = 0;
+	int signed_hash = csod_scan_finish(md, h.n, h.value, h.len, err);
+	int read_back_hash = csod_scan_finish(back_md, back.n, back.value, back.len, err);
+	if (signed_hash < 0 || read_back_hash < 0)
+		goto out;
+	csod_spc_data type;
+	cab_data_type(&type);
+	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, csod_spc_precomputed_hash, &h,
+	                                 err)))
+		goto out;
+	existing = NULL; /* owned by p7 now, if it was used */
+	if (write_signature(out, &out_cab, p7, err) < 0)
+		goto out;
+	rc = check_output(in, &cab, out, &back, out_cab.cb_cabinet, trust, err) < 0
+	         ? CSOD_CHECK_FAILED
+	         : 0;
+out:
+	if (started) {
+		csod_scan_finish(md, h.n, NULL, NULL, err);
+		csod_scan_finish(back_md, back.n, NULL, NULL, err);
+	}
+	free(rb.back);
+	PKCS7_free(p7);
+	PKCS7_free(existing);
 	return rc;
 }
 
@@ -350,4 +477,5 @@ const csod_signer csod_signer_cab = {
     .output_name = NULL,
     .sign = cab_sign,
     .verify = cab_verify,
+    .sign_checked = cab_sign_checked,
 };

@@ -208,11 +208,68 @@ static void test_sign_then_tamper(void **state)
 	test_signer_free(&signer);
 }
 
+/* sign_checked: the self-check runs beside the signing, with the same
+ * verdicts as sign() then verify(). */
+static void test_sign_checked(void **state)
+{
+	(void)state;
+	test_signer signer = test_signer_new("cab test"), stranger = test_signer_new("stranger");
+	csod_identity id = {.key = signer.key, .cert = signer.cert, .chain = NULL};
+	csod_sign_options opt = {.digests = {"sha1", "sha256"}, .n_digests = 2};
+	unsigned char c[256];
+	size_t len = make_cab(c);
+	int in = file_with(c, len), plain = memfd_create("plain", 0), out = memfd_create("out", 0);
+	csod_error err;
+	assert_int_equal(csod_signer_cab.sign(in, plain, &id, &opt, &err), 0);
+	assert_int_equal(
+	    csod_sign_checked(&csod_signer_cab, in, out, &id, &opt, signer.trust, &err), 0);
+	assert_int_equal(csod_signer_cab.verify(in, out, signer.trust, &err), 0);
+	/* The same cabinet part as sign() writes (the signatures, and so their
+	 * sizes in the header, differ: ECDSA). */
+	static unsigned char a[16384], b[16384];
+	signed_copy(plain, a, sizeof a);
+	signed_copy(out, b, sizeof b);
+	assert_memory_equal(a, b, CAB_OFF_SIG_SIZE);
+	assert_memory_equal(a + CAB_OFF_SIG_SIZE + 4, b + CAB_OFF_SIG_SIZE + 4,
+	                    len + 24 - CAB_OFF_SIG_SIZE - 4);
+
+	/* A signer the trust store does not know: signed, but the check fails. */
+	int untrusted = memfd_create("untrusted", 0);
+	assert_int_equal(
+	    csod_sign_checked(&csod_signer_cab, in, untrusted, &id, &opt, stranger.trust, &err),
+	    CSOD_CHECK_FAILED);
+	assert_non_null(strstr(err.msg, "chain"));
+
+	/* Appending another digest: the existing signatures' hashes are not
+	 * among those read back, so the check computes them again. */
+	int again = memfd_create("again", 0);
+	csod_sign_options more = {.digests = {"sha384"}, .n_digests = 1, .append = 1};
+	assert_int_equal(
+	    csod_sign_checked(&csod_signer_cab, out, again, &id, &more, signer.trust, &err), 0);
+	assert_int_equal(csod_signer_cab.verify(in, again, signer.trust, &err), 0);
+
+	/* Not a cabinet: a signing failure, not a check failure. */
+	int junk = file_with((const unsigned char *)"MSCF", 4), junk_out = memfd_create("j", 0);
+	assert_int_equal(
+	    csod_sign_checked(&csod_signer_cab, junk, junk_out, &id, &opt, signer.trust, &err),
+	    CSOD_SIGN_FAILED);
+	close(junk);
+	close(junk_out);
+	close(again);
+	close(untrusted);
+	close(in);
+	close(plain);
+	close(out);
+	test_signer_free(&stranger);
+	test_signer_free(&signer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_accepts_a_plain_cabinet),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_sign_checked),
 	    cmocka_unit_test(test_sign_then_tamper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

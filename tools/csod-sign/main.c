@@ -198,12 +198,16 @@ static int sign_file(args *a, csod_error *err)
 		goto out;
 	a->opt.input_name = name;
 	csod_error why;
-	if (s->sign(in, out, &id, &a->opt, &why) < 0) {
+	if (a->verify && !(trust = csod_trust_for(&id))) {
+		csod_fail(err, "%s: out of memory", a->in);
+		goto out;
+	}
+	int signed_rc = csod_sign_checked(s, in, out, &id, &a->opt, trust, &why);
+	if (signed_rc == CSOD_SIGN_FAILED) {
 		csod_fail(err, "%s: %s", a->in, why.msg);
 		goto out;
 	}
-	csod_write_back_all(out);
-	if (a->verify && (!(trust = csod_trust_for(&id)) || s->verify(in, out, trust, &why) < 0)) {
+	if (signed_rc == CSOD_CHECK_FAILED) {
 		/* Without --chain the certificate is its own trust anchor, so a
 		 * certificate issued by a CA cannot chain: say what is missing. */
 		const char *hint = !a->chain && strstr(why.msg, "does not chain")
