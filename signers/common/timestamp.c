@@ -149,6 +149,7 @@ static int ask_rfc3161(void *arg, const char *url, csod_error *err)
 	}
 	TS_RESP_free(resp);
 	free(reply.data);
+	ERR_clear_error(); /* a refused answer's reasons are in err already */
 	return rc;
 }
 
