@@ -97,6 +97,9 @@ like "$audit" "t.sha256: timestamp authority $TSA_URL_badnonce failed: the answe
 	"the audit trail records each failure"
 like "$audit" "t.sha256: timestamped \(RFC 3161\) by $TSA_URL_good" "and which TSA answered"
 like "$(cat "$LOG")" "$id.*timestamped \(RFC 3161\) by $TSA_URL_good" "the log names it with the request"
+like "$(csodctl --config "$CONF" request show "$id" 2>&1 | tr '\n' ' ')" \
+	"Timestamps:.*t.sha256: timestamp authority $DEAD failed.*t.sha256: timestamped \(RFC 3161\) by $TSA_URL_good" \
+	"csodctl request show lists them"
 stop_daemon
 
 EXTRA="timestamp = { url = [ \"$DEAD\", \"$TSA_URL_stranger\" ];
