@@ -80,6 +80,7 @@ like "$out" "answered HTTP 500" "a TSA answering 500 is retried, then refused"
 n=$(grep -c error500 "$TSA/requests.log" 2>/dev/null)
 [ "${n:-0}" -ge 2 ]
 ok $? "it was asked more than once ($n times)"
+stop_tsa
 
 # Through the daemon: timestamp.url in the config.
 start_tsa ok
