@@ -13,6 +13,7 @@
 
 #include "../lib/fsutil.h"
 #include "../signers/signer.h"
+#include "../signers/signer.h"
 #include "config_read.h"
 #include "developers.h"
 #include "email_address.h"
@@ -171,10 +172,12 @@ static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config 
 
 static int read_timestamp(cfg_reader *r, const config_setting_t *g, csod_timestamp_config *t)
 {
-	static const char *const keys[] = {"url", "required", "timeout", "retries", NULL};
+	static const char *const keys[] = {"url",     "ca_file", "required",
+	                                   "timeout", "retries", NULL};
 	int64_t v;
 	TRY(cfg_only_keys(r, g, "timestamp", keys));
-	TRY(cfg_string(r, g, "timestamp", "url", &t->url));
+	TRY(cfg_strings(r, g, "timestamp", "url", &t->urls));
+	TRY(cfg_string(r, g, "timestamp", "ca_file", &t->ca_file));
 	TRY(cfg_bool(r, g, "timestamp", "required", &t->required));
 	v = t->timeout_s;
 	TRY(cfg_duration(r, g, "timestamp", "timeout", &v));
@@ -182,10 +185,24 @@ static int read_timestamp(cfg_reader *r, const config_setting_t *g, csod_timesta
 	v = t->retries;
 	TRY(cfg_int(r, g, "timestamp", "retries", 0, 10, &v));
 	t->retries = (int)v;
-	if (t->url && *t->url && strncmp(t->url, "http://", 7) != 0 &&
-	    strncmp(t->url, "https://", 8) != 0)
-		return cfg_fail(r, config_setting_get_member(g, "url"), "timestamp.url",
-		                "expected an http:// or https:// URL, got \"%s\"", t->url);
+	const config_setting_t *url = config_setting_get_member(g, "url");
+	int n = 0;
+	while (t->urls && t->urls[n])
+		n++;
+	if (n == 1 && !*t->urls[0]) { /* url = "": no timestamps, as before lists */
+		cfg_free_strings(t->urls);
+		t->urls = NULL;
+		n = 0;
+	}
+	if (n > CSOD_MAX_TSA)
+		return cfg_fail(r, url, "timestamp.url", "at most %d servers, got %d", CSOD_MAX_TSA,
+		                n);
+	for (int i = 0; i < n; i++)
+		if (strncmp(t->urls[i], "http://", 7) != 0 &&
+		    strncmp(t->urls[i], "https://", 8) != 0)
+			return cfg_fail(r, url, "timestamp.url",
+			                "expected an http:// or https:// URL, got \"%s\"",
+			                t->urls[i]);
 	return 0;
 }
 
@@ -333,7 +350,8 @@ void csod_config_free(csod_config *c)
 	free(c->mail.user);
 	free(c->mail.password_file);
 	free(c->mail.ca_file);
-	free(c->timestamp.url);
+	cfg_free_strings(c->timestamp.urls);
+	free(c->timestamp.ca_file);
 	free(c->keys.backend);
 	free(c->keys.master_key_file);
 	free(c->keys.pkcs11_module);

@@ -51,7 +51,8 @@ typedef struct csod_mail_config {
 } csod_mail_config;
 
 typedef struct csod_timestamp_config {
-	char *url; /* NULL = no timestamps */
+	char **urls;   /* NULL-terminated, tried in order; NULL = no timestamps */
+	char *ca_file; /* roots a TSA must chain to; NULL = the system's */
 	int required;
 	int timeout_s;
 	int retries;

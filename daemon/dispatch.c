@@ -8,6 +8,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "audit.h"
 #include "sign_job.h"
 #include "space.h"
 #include "workers.h"
@@ -84,12 +85,20 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 		job->options.digests[job->options.n_digests++] = slot;
 	}
 	const csod_timestamp_config *ts = &d->cfg->timestamp;
+	csod_timestamp_options *to = &job->options.timestamp;
 	/* Copied: a reload may free the config while the job runs. */
-	snprintf(job->timestamp_url, sizeof job->timestamp_url, "%s", ts->url ? ts->url : "");
-	job->options.timestamp_url = job->timestamp_url[0] ? job->timestamp_url : NULL;
-	job->options.timestamp_required = ts->required;
-	job->options.timestamp_timeout_s = ts->timeout_s;
-	job->options.timestamp_retries = ts->retries;
+	for (int i = 0; ts->urls && ts->urls[i] && i < CSOD_MAX_TSA; i++) {
+		snprintf(job->timestamp_urls[i], sizeof job->timestamp_urls[i], "%s", ts->urls[i]);
+		to->urls[to->n_urls++] = job->timestamp_urls[i];
+	}
+	snprintf(job->timestamp_ca, sizeof job->timestamp_ca, "%s", ts->ca_file ? ts->ca_file : "");
+	to->ca_file = job->timestamp_ca[0] ? job->timestamp_ca : NULL;
+	to->required = ts->required;
+	to->timeout_s = ts->timeout_s;
+	to->retries = ts->retries;
+	to->legacy = r->options.timestamp_legacy;
+	to->note = csod_sign_job_note;
+	to->note_arg = job;
 	job->options.append = r->options.append;
 	job->options.min_sdk = r->options.min_sdk;
 	/* Strings the job points at must outlive the request struct. */
@@ -200,6 +209,10 @@ static void finish(csod_daemon *d, csod_sign_job *job)
 		csod_request_free(&r);
 		return;
 	}
+	/* Which TSA answered, which did not, a signature left without one. */
+	for (int i = 0; i < job->n_notes; i++)
+		csod_audit_at(d->db, job->note_levels[i] <= LOG_WARNING ? LOG_WARNING : LOG_NOTICE,
+		              "csodd", "request.timestamp", r.id, "%s", job->notes[i]);
 	if (job->failed && job->no_space && wait_for_room(d, r.id, job->err.msg)) {
 		/* Nothing was published; the request is signed again once the
 		 * spool has room. */

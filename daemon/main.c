@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	/* Before any thread: libcurl's global set-up is not thread-safe. A
 	 * daemon pays its loading once; if it is missing, only timestamps fail. */
 	csod_error curl_err;
-	if (!csod_curl_load(&curl_err) && cfg->timestamp.url)
+	if (!csod_curl_load(&curl_err) && cfg->timestamp.urls)
 		csod_log(LOG_WARNING, NULL, "timestamps will fail: %s", curl_err.msg);
 	/* Private key components (the keystore keeps unsealed keys) go to
 	 * OpenSSL's secure heap: locked in memory, left out of core dumps,

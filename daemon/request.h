@@ -22,6 +22,7 @@ typedef struct csod_file {
 typedef struct csod_request_options {
 	int append; /* keep existing signatures, add ours */
 	int min_sdk;
+	int timestamp_legacy; /* timestamp_protocol = "authenticode" */
 	char description[256];
 	char url[256];
 } csod_request_options;

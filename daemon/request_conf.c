@@ -149,6 +149,15 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 				rc = fail_at(err, s, "expected an Android API level (1-1000)");
 			else
 				r->options.min_sdk = v;
+		} else if (strcmp(name, "timestamp_protocol") == 0) {
+			char proto[16];
+			rc = take_string(s, proto, sizeof proto, err);
+			if (rc == 0 && strcmp(proto, "authenticode") == 0)
+				r->options.timestamp_legacy = 1;
+			else if (rc == 0 && strcmp(proto, "rfc3161") == 0)
+				r->options.timestamp_legacy = 0;
+			else if (rc == 0 || strstr(err->msg, "too long"))
+				rc = fail_at(err, s, "expected \"rfc3161\" or \"authenticode\"");
 		} else if (strcmp(name, "description") == 0) {
 			rc = take_string(s, r->options.description, sizeof r->options.description,
 			                 err);
@@ -157,8 +166,8 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 		} else {
 			rc = fail_at(err, s,
 			             "unknown setting (known: version service digests "
-			             "organization department append min_sdk description "
-			             "url)");
+			             "organization department append min_sdk "
+			             "timestamp_protocol description url)");
 		}
 	}
 out:

@@ -27,6 +27,7 @@ static void options_from_json(const char *text, csod_request_options *o)
 		return;
 	o->append = json_is_true(json_object_get(j, "append"));
 	o->min_sdk = (int)json_integer_value(json_object_get(j, "min_sdk"));
+	o->timestamp_legacy = json_is_true(json_object_get(j, "timestamp_legacy"));
 	const char *s = json_string_value(json_object_get(j, "description"));
 	snprintf(o->description, sizeof o->description, "%s", s ? s : "");
 	s = json_string_value(json_object_get(j, "url"));
@@ -38,6 +39,9 @@ static char *options_to_json(const csod_request_options *o)
 {
 	json_t *j = json_pack("{s:b, s:i, s:s, s:s}", "append", o->append, "min_sdk", o->min_sdk,
 	                      "description", o->description, "url", o->url);
+	/* Only when set: rows written before the option existed read the same. */
+	if (j && o->timestamp_legacy)
+		json_object_set_new(j, "timestamp_legacy", json_true());
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return s;

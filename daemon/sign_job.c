@@ -72,6 +72,15 @@ done:
 	return rc;
 }
 
+void csod_sign_job_note(void *arg, int level, const char *msg)
+{
+	csod_sign_job *job = arg;
+	int i = job->n_notes < CSOD_JOB_NOTES ? job->n_notes++ : CSOD_JOB_NOTES - 1;
+	snprintf(job->notes[i], sizeof job->notes[i], "%s: %s",
+	         job->options.input_name ? job->options.input_name : "-", msg);
+	job->note_levels[i] = level;
+}
+
 void csod_sign_job_run(void *arg)
 {
 	csod_sign_job *job = arg;

@@ -11,6 +11,8 @@
 #include "../signers/signer.h"
 #include "request.h"
 
+#define CSOD_JOB_NOTES 16
+
 typedef struct csod_sign_job {
 	char id[32];
 	char service[32];
@@ -21,7 +23,14 @@ typedef struct csod_sign_job {
 	X509_STORE *trust; /* shared, read-only while jobs run */
 	char *chain_pem;
 	char digest_names[CSOD_MAX_DIGESTS][16];
-	char description[256], url[256], timestamp_url[512]; /* what options point at */
+	char description[256], url[256]; /* what options point at */
+	char timestamp_urls[CSOD_MAX_TSA][512], timestamp_ca[PATH_MAX];
+	/* What the timestamping said (which server answered, which failed),
+	 * "file: message", for the request's audit trail once the job is
+	 * done (sign_job_note). */
+	char notes[CSOD_JOB_NOTES][600];
+	int note_levels[CSOD_JOB_NOTES];
+	int n_notes;
 	csod_sign_options options;
 	int n_files;
 	csod_file *files; /* name in; engine and output filled in */
@@ -32,6 +41,8 @@ typedef struct csod_sign_job {
 } csod_sign_job;
 
 void csod_sign_job_run(void *job);
+/* The timestamp options' note callback: keeps msg in the job. */
+void csod_sign_job_note(void *job, int level, const char *msg);
 void csod_sign_job_free(void *job);
 
 /* Removes what the job published in the outbox (its outputs and

@@ -27,17 +27,32 @@ typedef struct csod_identity {
 	STACK_OF(X509) * chain; /* intermediates then root; may be NULL */
 } csod_identity;
 
+#define CSOD_MAX_TSA 8
+
+/* Time-stamping authorities, tried in order until one gives a stamp that
+ * checks out (signers/common/timestamp.h). */
+typedef struct csod_timestamp_options {
+	const char *urls[CSOD_MAX_TSA]; /* none: no timestamps */
+	int n_urls;
+	const char *ca_file; /* PEM roots a TSA's certificate must chain to; NULL: the system's */
+	int required;        /* fail when no TSA gives a stamp; else sign without, with a warning */
+	int timeout_s;       /* per attempt; 0 = 10 s */
+	int retries;         /* extra attempts per server on a connection failure or HTTP 5xx */
+	int legacy;          /* Authenticode: Microsoft's legacy protocol, not RFC 3161 */
+	/* Told which server answered (LOG_INFO) and why one did not or why a
+	 * signature goes without a stamp (LOG_WARNING); may be NULL. Called on
+	 * the signing thread. */
+	void (*note)(void *arg, int level, const char *msg);
+	void *note_arg;
+} csod_timestamp_options;
+
 typedef struct csod_sign_options {
 	/* "md5" "sha1" "sha256" "sha384" "sha512". The first is the primary
 	 * signature; each further one is a nested signature where the format
 	 * has them (Authenticode), or another digest where it does not. */
 	const char *digests[CSOD_MAX_DIGESTS];
 	int n_digests;
-	/* RFC 3161 time-stamping authority; NULL or "" for none. */
-	const char *timestamp_url;
-	int timestamp_required;  /* fail when the TSA cannot be reached */
-	int timestamp_timeout_s; /* per attempt; 0 = 10 s */
-	int timestamp_retries;   /* extra attempts; backoff between them */
+	csod_timestamp_options timestamp;
 	/* Keep the file's existing signatures and add ours beside (nested in
 	 * Authenticode, another signer in JAR). Off: existing ones are replaced. */
 	int append;

@@ -11,8 +11,10 @@
  * (key rotation is not supported). */
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "../java/repack.h"
+#include "../common/timestamp.h"
 #include "../java/v1.h"
 #include "../java/zip_read.h"
 #include "../java/zip_unpack.h"
@@ -181,6 +183,16 @@ static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 	int min_sdk = opt->min_sdk > 0 ? opt->min_sdk : DEFAULT_MIN_SDK;
 	if (!csod_apk_sig_alg(id->key))
 		return csod_fail(err, "the signing key type cannot sign APKs (RSA or EC)");
+	if (csod_timestamp_rfc3161_only(&opt->timestamp, "APK", err) < 0)
+		return -1;
+	/* Only the v1 (JAR) signature has a place for a timestamp; Android's
+	 * v2 and v3 schemes have none. */
+	if (min_sdk >= V1_NOT_NEEDED_FROM && csod_timestamp_wanted(&opt->timestamp))
+		csod_timestamp_note(
+		    &opt->timestamp, LOG_NOTICE,
+		    "no timestamp: APK Signature Scheme v2/v3 has no place for one, "
+		    "and minSdkVersion %d needs no v1 (JAR) signature",
+		    min_sdk);
 	csod_zip z;
 	if (csod_zip_open(&z, in_fd, "APK", err) < 0)
 		return -1;

@@ -291,7 +291,7 @@ PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *o
 		PKCS7 *p7 = sign_data(id, opt, type, md, image_hash, hash_len, err);
 		if (!p7)
 			goto fail;
-		if (opt->timestamp_url && *opt->timestamp_url &&
+		if (csod_timestamp_wanted(&opt->timestamp) &&
 		    csod_spc_timestamp(p7, opt, err) < 0) {
 			PKCS7_free(p7);
 			goto fail;
@@ -310,20 +310,6 @@ fail:
 	if (primary != existing)
 		PKCS7_free(primary);
 	return NULL;
-}
-
-int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err)
-{
-	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7), 0);
-	unsigned char *token = NULL;
-	size_t token_len = 0;
-	if (csod_tsa_stamp(opt->timestamp_url, EVP_sha256(), ASN1_STRING_get0_data(si->enc_digest),
-	                   (size_t)ASN1_STRING_length(si->enc_digest), opt->timestamp_timeout_s,
-	                   opt->timestamp_retries, &token, &token_len, err) < 0)
-		return opt->timestamp_required ? -1 : 0;
-	int ok = add_attr(si, 0, SPC_RFC3161, V_ASN1_SEQUENCE, sequence_of(token, token_len));
-	free(token);
-	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
 }
 
 /* Walks the SpcIndirectDataContent for its DigestInfo: the algorithm and

@@ -61,8 +61,12 @@ PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *o
 /* Nests inner inside outer (unsigned attribute 1.3.6.1.4.1.311.2.4.1). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err);
 
-/* Adds an RFC 3161 timestamp as the counter-signature Windows reads
- * (unsigned attribute 1.3.6.1.4.1.311.3.3.1). */
+/* Adds a timestamp to p7's signer info from the first TSA in opt that
+ * gives one (spc_timestamp.c): an RFC 3161 token as the counter-signature
+ * Windows 7 and later read (unsigned attribute 1.3.6.1.4.1.311.3.3.1), or
+ * with opt->timestamp.legacy the legacy Authenticode one (a PKCS#9
+ * counterSignature, 1.2.840.113549.1.9.6, with the TSA's certificates added
+ * to p7). Without a stamp and none required, leaves p7 as it is. */
 int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err);
 
 /* Checks the signature (and every nested one): the signed attributes, that

@@ -1,194 +1,177 @@
+/* RFC 3161 time-stamping over HTTP; see timestamp.h. */
 #include "timestamp.h"
 
-#include "curl_runtime.h"
-
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ts.h>
 
-#define TSA_RESPONSE_MAX (1 << 20)
+#include "tsa_client.h"
 
-typedef struct response_buf {
-	unsigned char *data;
-	size_t len;
-	int too_big;
-} response_buf;
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
+int csod_timestamp_wanted(const csod_timestamp_options *t)
 {
-	response_buf *b = arg;
-	size_t n = size * nmemb;
-	if (b->len + n > TSA_RESPONSE_MAX) {
-		b->too_big = 1;
-		return 0;
-	}
-	unsigned char *grown = realloc(b->data, b->len + n);
-	if (!grown)
-		return 0;
-	b->data = grown;
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	return n;
+	return t->n_urls > 0;
 }
 
-static TS_REQ *make_request(const EVP_MD *md, const unsigned char *data, size_t len,
-                            ASN1_INTEGER **nonce_out)
+void csod_timestamp_note(const csod_timestamp_options *t, int level, const char *fmt, ...)
 {
-	unsigned char hash[EVP_MAX_MD_SIZE];
-	unsigned hash_len = 0;
-	EVP_Digest(data, len, hash, &hash_len, md, NULL);
+	if (!t->note)
+		return;
+	char msg[sizeof((csod_error *)0)->msg];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	t->note(t->note_arg, level, msg);
+}
+
+int csod_timestamp_rfc3161_only(const csod_timestamp_options *t, const char *format,
+                                csod_error *err)
+{
+	if (csod_timestamp_wanted(t) && t->legacy)
+		return csod_fail(err,
+		                 "the legacy Authenticode timestamp protocol is for Authenticode "
+		                 "files only; %s signatures take RFC 3161 timestamps",
+		                 format);
+	return 0;
+}
+
+static TS_REQ *make_request(const EVP_MD *md, const unsigned char *hash, unsigned hash_len)
+{
 	TS_REQ *req = TS_REQ_new();
 	TS_MSG_IMPRINT *imprint = TS_MSG_IMPRINT_new();
 	X509_ALGOR *alg = X509_ALGOR_new();
 	ASN1_INTEGER *nonce = ASN1_INTEGER_new();
 	unsigned char rnd[8];
-	RAND_bytes(rnd, sizeof rnd);
+	int ok = RAND_bytes(rnd, sizeof rnd) == 1;
 	rnd[0] &= 0x7f;
 	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | rnd[i];
-	int ok = req && imprint && alg && nonce && TS_REQ_set_version(req, 1) &&
-	         X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL) &&
-	         TS_MSG_IMPRINT_set_algo(imprint, alg) &&
-	         TS_MSG_IMPRINT_set_msg(imprint, hash, (int)hash_len) &&
-	         TS_REQ_set_msg_imprint(req, imprint) && ASN1_INTEGER_set_uint64(nonce, v) &&
-	         TS_REQ_set_nonce(req, nonce) && TS_REQ_set_cert_req(req, 1);
+	ok = ok && req && imprint && alg && nonce && TS_REQ_set_version(req, 1) &&
+	     X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL) &&
+	     TS_MSG_IMPRINT_set_algo(imprint, alg) &&
+	     TS_MSG_IMPRINT_set_msg(imprint, (unsigned char *)hash, (int)hash_len) &&
+	     TS_REQ_set_msg_imprint(req, imprint) && ASN1_INTEGER_set_uint64(nonce, v) &&
+	     TS_REQ_set_nonce(req, nonce) && TS_REQ_set_cert_req(req, 1);
 	TS_MSG_IMPRINT_free(imprint);
 	X509_ALGOR_free(alg);
+	ASN1_INTEGER_free(nonce);
 	if (!ok) {
 		TS_REQ_free(req);
-		ASN1_INTEGER_free(nonce);
 		return NULL;
 	}
-	*nonce_out = nonce;
 	return req;
 }
 
-/* One HTTP round trip. Returns 0, 1 for "worth retrying", -1 for final. */
-static int post(const char *url, const unsigned char *der, int der_len, int timeout_s,
-                response_buf *resp, csod_error *err)
+typedef struct rfc3161_ask {
+	TS_REQ *req;
+	unsigned char *query; /* req in DER */
+	int query_len;
+	X509_STORE *trust;
+	int timeout_s;
+	unsigned char **token_der;
+	size_t *token_len;
+} rfc3161_ask;
+
+/* OpenSSL's last reason with its detail ("certificate verify error:
+ * Verify error:unable to get local issuer certificate"). */
+static int fail_verify(csod_error *err, const char *what)
 {
-	const csod_curl_api *c = csod_curl_load(err);
-	if (!c)
-		return -1;
-	CURL *curl = c->easy_init();
-	if (!curl)
-		return csod_fail(err, "%s: cannot start an HTTP client", url);
-	struct curl_slist *headers =
-	    c->slist_append(NULL, "Content-Type: application/timestamp-query");
-	c->easy_setopt(curl, CURLOPT_URL, url);
-	c->easy_setopt(curl, CURLOPT_POSTFIELDS, der);
-	c->easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)der_len);
-	c->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	c->easy_setopt(curl, CURLOPT_TIMEOUT, (long)(timeout_s > 0 ? timeout_s : 10));
-	c->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	c->easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	c->easy_setopt(curl, CURLOPT_WRITEDATA, resp);
-	c->easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	CURLcode rc = c->easy_perform(curl);
-	long status = 0;
-	c->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	c->slist_free_all(headers);
-	c->easy_cleanup(curl);
-	if (rc != CURLE_OK) {
-		csod_fail(err, "timestamp authority %s: %s", url,
-		          resp->too_big ? "answer too large" : c->easy_strerror(rc));
-		return resp->too_big ? -1 : 1;
-	}
-	if (status != 200) {
-		csod_fail(err, "timestamp authority %s answered HTTP %ld", url, status);
-		return status >= 500 ? 1 : -1;
-	}
-	return 0;
+	const char *data = NULL;
+	int flags = 0;
+	unsigned long e = ERR_peek_last_error_data(&data, &flags);
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+	csod_fail(err, "%s: %s%s%s", what, reason ? reason : "rejected",
+	          data && *data && flags & ERR_TXT_STRING ? ": " : "",
+	          data && flags & ERR_TXT_STRING ? data : "");
+	ERR_clear_error();
+	return -1;
 }
 
-static int check_response(const char *url, const unsigned char *data, size_t len,
-                          ASN1_INTEGER *nonce, const unsigned char *hash, unsigned hash_len,
-                          unsigned char **token_der, size_t *token_len, csod_error *err)
+/* The checks in the order that gives the clearest reason; then OpenSSL's
+ * own over all of it, with the signature and the signer's chain. */
+static int check_response(rfc3161_ask *a, TS_RESP *resp, csod_error *err)
 {
-	const unsigned char *p = data;
-	TS_RESP *resp = d2i_TS_RESP(NULL, &p, (long)len);
-	if (!resp)
-		return csod_fail(err,
-		                 "timestamp authority %s: the answer is not a timestamp "
-		                 "response",
-		                 url);
-	int rc = -1;
 	TS_STATUS_INFO *si = TS_RESP_get_status_info(resp);
 	long status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(si));
 	TS_TST_INFO *info = TS_RESP_get_tst_info(resp);
-	PKCS7 *token = TS_RESP_get_token(resp);
-	if (status != 0 && status != 1) {
-		csod_fail(err, "timestamp authority %s refused the request (status %ld)", url,
-		          status);
-	} else if (!info || !token) {
-		csod_fail(err, "timestamp authority %s: the answer holds no token", url);
-	} else if (!TS_TST_INFO_get_nonce(info) ||
-	           ASN1_INTEGER_cmp(TS_TST_INFO_get_nonce(info), nonce) != 0) {
-		csod_fail(err, "timestamp authority %s: the answer is for another request (nonce)",
-		          url);
-	} else {
-		ASN1_OCTET_STRING *msg = TS_MSG_IMPRINT_get_msg(TS_TST_INFO_get_msg_imprint(info));
-		if (!msg || ASN1_STRING_length(msg) != (int)hash_len ||
-		    memcmp(ASN1_STRING_get0_data(msg), hash, hash_len) != 0) {
-			csod_fail(err, "timestamp authority %s stamped another hash", url);
+	if (status != 0 && status != 1)
+		return csod_fail(err, "refused the request (status %ld)", status);
+	if (!info || !TS_RESP_get_token(resp))
+		return csod_fail(err, "the answer holds no token");
+	if (!TS_TST_INFO_get_nonce(info) ||
+	    ASN1_INTEGER_cmp(TS_TST_INFO_get_nonce(info), TS_REQ_get_nonce(a->req)) != 0)
+		return csod_fail(err, "the answer is for another request (nonce)");
+	ASN1_OCTET_STRING *want = TS_MSG_IMPRINT_get_msg(TS_REQ_get_msg_imprint(a->req));
+	ASN1_OCTET_STRING *got = TS_MSG_IMPRINT_get_msg(TS_TST_INFO_get_msg_imprint(info));
+	if (!got || ASN1_STRING_cmp(got, want) != 0)
+		return csod_fail(err, "stamped another hash");
+	TS_VERIFY_CTX *v = TS_REQ_to_TS_VERIFY_CTX(a->req, NULL);
+	if (!v || !X509_STORE_up_ref(a->trust)) {
+		TS_VERIFY_CTX_free(v);
+		return csod_fail_ssl(err, "cannot check the answer");
+	}
+	TS_VERIFY_CTX_add_flags(v, TS_VFY_SIGNATURE);
+	TS_VERIFY_CTX_set_store(v, a->trust); /* v owns the reference now */
+	int ok = TS_RESP_verify_response(v, resp);
+	TS_VERIFY_CTX_free(v);
+	return ok ? 0 : fail_verify(err, "the timestamp does not check out");
+}
+
+static int ask_rfc3161(void *arg, const char *url, csod_error *err)
+{
+	rfc3161_ask *a = arg;
+	csod_tsa_reply reply = {NULL, 0, 0};
+	int rc = csod_tsa_post(url, "application/timestamp-query", a->query, (size_t)a->query_len,
+	                       a->timeout_s, &reply, err);
+	const unsigned char *p = reply.data;
+	TS_RESP *resp = rc == 0 ? d2i_TS_RESP(NULL, &p, (long)reply.len) : NULL;
+	if (rc == 0 && !resp)
+		rc = csod_fail(err, "the answer is not a timestamp response");
+	if (rc == 0)
+		rc = check_response(a, resp, err);
+	if (rc == 0) {
+		unsigned char *der = NULL;
+		int n = i2d_PKCS7(TS_RESP_get_token(resp), &der);
+		*a->token_der = n > 0 ? malloc((size_t)n) : NULL;
+		if (*a->token_der) {
+			memcpy(*a->token_der, der, (size_t)n);
+			*a->token_len = (size_t)n;
 		} else {
-			unsigned char *der = NULL;
-			int n = i2d_PKCS7(token, &der);
-			if (n > 0) {
-				*token_der = malloc((size_t)n);
-				if (*token_der) {
-					memcpy(*token_der, der, (size_t)n);
-					*token_len = (size_t)n;
-					rc = 0;
-				}
-			}
-			OPENSSL_free(der);
-			if (rc < 0)
-				csod_fail(err, "cannot encode the timestamp token");
+			rc = csod_fail(err, "cannot encode the timestamp token");
 		}
+		OPENSSL_free(der);
 	}
 	TS_RESP_free(resp);
+	free(reply.data);
+	ERR_clear_error(); /* a refused answer's reasons are in err already */
 	return rc;
 }
 
-int csod_tsa_stamp(const char *url, const EVP_MD *md, const unsigned char *data, size_t len,
-                   int timeout_s, int retries, unsigned char **token_der, size_t *token_len,
-                   csod_error *err)
+int csod_timestamp_rfc3161(const csod_timestamp_options *t, const EVP_MD *md,
+                           const unsigned char *data, size_t len, unsigned char **token_der,
+                           size_t *token_len, csod_error *err)
 {
-	ASN1_INTEGER *nonce = NULL;
-	TS_REQ *req = make_request(md, data, len, &nonce);
-	unsigned char *der = NULL;
-	int der_len = req ? i2d_TS_REQ(req, &der) : -1;
-	TS_REQ_free(req);
-	if (der_len <= 0) {
-		ASN1_INTEGER_free(nonce);
-		return csod_fail(err, "cannot build a timestamp request");
-	}
 	unsigned char hash[EVP_MAX_MD_SIZE];
 	unsigned hash_len = 0;
-	EVP_Digest(data, len, hash, &hash_len, md, NULL);
+	if (!EVP_Digest(data, len, hash, &hash_len, md, NULL))
+		return csod_fail_ssl(err, "cannot hash the signature for its timestamp");
+	rfc3161_ask a = {.timeout_s = t->timeout_s, .token_der = token_der, .token_len = token_len};
+	*token_der = NULL;
+	a.req = make_request(md, hash, hash_len);
+	a.query_len = a.req ? i2d_TS_REQ(a.req, &a.query) : -1;
 	int rc = -1;
-	long backoff_ms = 500;
-	for (int attempt = 0; attempt <= retries; attempt++) {
-		if (attempt > 0) {
-			struct timespec ts = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
-			nanosleep(&ts, NULL);
-			backoff_ms *= 2;
-		}
-		response_buf resp = {NULL, 0, 0};
-		int sent = post(url, der, der_len, timeout_s, &resp, err);
-		if (sent == 0)
-			rc = check_response(url, resp.data, resp.len, nonce, hash, hash_len,
-			                    token_der, token_len, err);
-		free(resp.data);
-		if (sent <= 0)
-			break;
-	}
-	OPENSSL_free(der);
-	ASN1_INTEGER_free(nonce);
+	if (a.query_len <= 0)
+		csod_fail_ssl(err, "cannot build a timestamp request");
+	else if ((a.trust = csod_tsa_trust(t, err)))
+		rc = csod_tsa_failover(t, "RFC 3161", ask_rfc3161, &a, err);
+	X509_STORE_free(a.trust);
+	OPENSSL_free(a.query);
+	TS_REQ_free(a.req);
 	return rc;
 }

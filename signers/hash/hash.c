@@ -71,10 +71,10 @@ static int add_timestamp(CMS_SignerInfo *si, const EVP_MD *md, const csod_sign_o
 	ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
 	unsigned char *token = NULL;
 	size_t token_len = 0;
-	if (csod_tsa_stamp(opt->timestamp_url, md, ASN1_STRING_get0_data(sig),
-	                   (size_t)ASN1_STRING_length(sig), opt->timestamp_timeout_s,
-	                   opt->timestamp_retries, &token, &token_len, err) < 0)
-		return opt->timestamp_required ? -1 : 0;
+	int rc = csod_timestamp_rfc3161(&opt->timestamp, md, ASN1_STRING_get0_data(sig),
+	                                (size_t)ASN1_STRING_length(sig), &token, &token_len, err);
+	if (rc <= 0)
+		return rc;
 	const unsigned char *p = token;
 	ASN1_TYPE *value = d2i_ASN1_TYPE(NULL, &p, (long)token_len);
 	int ok = value && CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken,
@@ -100,7 +100,8 @@ static int hash_sign(int in_fd, int out_fd, const csod_identity *id, const csod_
                      csod_error *err)
 {
 	csod_parsed_digest d;
-	if (read_digest(in_fd, opt->input_name, &d, err) < 0)
+	if (csod_timestamp_rfc3161_only(&opt->timestamp, "hash", err) < 0 ||
+	    read_digest(in_fd, opt->input_name, &d, err) < 0)
 		return -1;
 	const EVP_MD *md = csod_digest_by_name(d.algorithm);
 	CMS_ContentInfo *cms =
@@ -125,7 +126,7 @@ static int hash_sign(int in_fd, int out_fd, const csod_identity *id, const csod_
 		csod_fail_ssl(err, "cannot sign the digest");
 		goto out;
 	}
-	if (opt->timestamp_url && *opt->timestamp_url && add_timestamp(si, md, opt, err) < 0)
+	if (csod_timestamp_wanted(&opt->timestamp) && add_timestamp(si, md, opt, err) < 0)
 		goto out;
 	unsigned char *der = NULL;
 	int len = i2d_CMS_ContentInfo(cms, &der);

@@ -41,12 +41,6 @@ static int write_archive(const csod_zip *z, const csod_v1_result *v1, const unsi
 static int jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
                     csod_error *err)
 {
-	/* RFC 3161 timestamps in JAR signature blocks are not implemented yet:
-	 * refuse when one is required rather than publish without it. */
-	if (opt->timestamp_required && opt->timestamp_url && *opt->timestamp_url)
-		return csod_fail(
-		    err,
-		    "timestamps for JAR signatures are not supported yet (timestamp required)");
 	csod_v1_config cfg;
 	if (csod_v1_config_from(&cfg, opt, err) < 0)
 		return -1;

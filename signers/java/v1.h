@@ -22,6 +22,9 @@ typedef struct csod_v1_config {
 	char alias[65];       /* upper case, [A-Z0-9_-] */
 	int append;           /* keep other signers */
 	int android;          /* add X-Android-APK-Signed: 2, 3 */
+	/* RFC 3161 timestamp of the signature block's signature, as jarsigner
+	 * -tsa adds it; none without URLs. */
+	csod_timestamp_options timestamp;
 } csod_v1_config;
 
 typedef struct csod_v1_result {
@@ -30,7 +33,7 @@ typedef struct csod_v1_result {
 	unsigned char *drop; /* per input entry: 1 if it is not copied */
 } csod_v1_result;
 
-/* Fills c from the engine options (digests, alias, append). */
+/* Fills c from the engine options (digests, alias, append, timestamp). */
 int csod_v1_config_from(csod_v1_config *c, const csod_sign_options *opt, csod_error *err);
 
 /* Reads every entry of z once and builds the three signing files; r->drop

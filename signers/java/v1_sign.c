@@ -9,6 +9,7 @@
 
 #include <openssl/pkcs7.h>
 
+#include "../common/timestamp.h"
 #include "manifest.h"
 
 #define CREATED_BY "csod"
@@ -92,7 +93,8 @@ int csod_v1_config_from(csod_v1_config *c, const csod_sign_options *opt, csod_er
 		c->alias[i] = (char)toupper(ch);
 	}
 	c->append = opt->append;
-	return 0;
+	c->timestamp = opt->timestamp;
+	return csod_timestamp_rfc3161_only(&opt->timestamp, "JAR", err);
 }
 
 /* Streams an entry's content into one digest per md, using s's contexts. */
@@ -250,6 +252,32 @@ static int build_sf(const csod_manifest *mf, const csod_v1_config *c, csod_v1_re
 	return oom ? csod_fail(err, "out of memory") : 0;
 }
 
+/* The RFC 3161 token over the signer info's signature value, as its
+ * unsigned attribute signatureTimeStampToken (1.2.840.113549.1.9.16.2.14),
+ * where jarsigner -tsa puts it and reads it; SHA-256 imprint, jarsigner's
+ * default. */
+static int add_timestamp(PKCS7 *p7, const csod_timestamp_options *t, csod_error *err)
+{
+	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7), 0);
+	unsigned char *token = NULL;
+	size_t token_len = 0;
+	int rc = csod_timestamp_rfc3161(t, EVP_sha256(), ASN1_STRING_get0_data(si->enc_digest),
+	                                (size_t)ASN1_STRING_length(si->enc_digest), &token,
+	                                &token_len, err);
+	if (rc <= 0)
+		return rc;
+	const unsigned char *p = token;
+	ASN1_TYPE *value = d2i_ASN1_TYPE(NULL, &p, (long)token_len);
+	ASN1_STRING *seq = value && value->type == V_ASN1_SEQUENCE ? value->value.sequence : NULL;
+	int ok =
+	    seq && PKCS7_add_attribute(si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, seq);
+	if (ok)
+		value->value.sequence = NULL; /* the attribute owns it now */
+	ASN1_TYPE_free(value);
+	free(token);
+	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
+}
+
 /* PKCS#7 SignedData, detached, over the .SF; only EVP calls on the key so
  * that a PKCS#11 key works. No signed attributes, as jarsigner and
  * apksigner accept and Android's v1 verifier has always handled. */
@@ -292,6 +320,8 @@ static int build_block(const csod_identity *id, const csod_v1_config *c, csod_v1
 		csod_fail_ssl(err, "cannot sign the signature file");
 		goto out;
 	}
+	if (csod_timestamp_wanted(&c->timestamp) && add_timestamp(p7, &c->timestamp, err) < 0)
+		goto out;
 	int len = i2d_PKCS7(p7, &der);
 	if (len <= 0) {
 		csod_fail_ssl(err, "cannot encode the PKCS#7 signature");

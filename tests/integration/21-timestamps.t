@@ -18,7 +18,7 @@ start_tsa() { # start_tsa MODE -> sets TSA_URL, TSA_PID
 stop_tsa() { kill "$TSA_PID" 2>/dev/null; wait "$TSA_PID" 2>/dev/null; }
 trap 'stop_tsa; cleanup' EXIT
 cd "$T_DIR"
-sign() { csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" "$@"; }
+sign() { csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" --timestamp-ca "$TSA/tsaroot.pem" "$@"; }
 
 start_tsa ok
 head -c 3000 /dev/urandom >data.bin
@@ -80,10 +80,11 @@ like "$out" "answered HTTP 500" "a TSA answering 500 is retried, then refused"
 n=$(grep -c error500 "$TSA/requests.log" 2>/dev/null)
 [ "${n:-0}" -ge 2 ]
 ok $? "it was asked more than once ($n times)"
+stop_tsa
 
 # Through the daemon: timestamp.url in the config.
 start_tsa ok
-EXTRA="timestamp = { url = \"$TSA_URL\"; required = true; timeout = 5; retries = 0; };"
+EXTRA="timestamp = { url = \"$TSA_URL\"; ca_file = \"$TSA/tsaroot.pem\"; required = true; timeout = 5; retries = 0; };"
 write_config
 start_daemon || exit 1
 make_hash_drop t.sha256

@@ -122,7 +122,8 @@ sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA"
 TSA_PID=$!
 trap 'kill $TSA_PID 2>/dev/null; wait $TSA_PID 2>/dev/null; cleanup' EXIT
 wait_for 10 test -s "$TSA/port"
-sign rsa several.cab stamped.cab --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
+sign rsa several.cab stamped.cab --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa" \
+	--timestamp-ca "$TSA/tsaroot.pem"
 ok $? "a CAB signed with a timestamp"
 verify stamped.cab -TSA-CAfile "$TSA/tsaroot.pem"
 ok $? "osslsigncode verifies it"

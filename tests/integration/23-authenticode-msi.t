@@ -174,7 +174,7 @@ rm -f "$TSA/port"
 /usr/bin/python3 "$CSOD_TOP/tests/fixtures/tsa.py" "$TSA" "$TSA/port" ok >/dev/null 2>&1 &
 TSA_PID=$!
 wait_for 10 test -s "$TSA/port"
-sign rsa small.msi ts.msi --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
+sign rsa small.msi ts.msi --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa" --timestamp-ca "$TSA/tsaroot.pem"
 ok $? "an MSI signed with a timestamp"
 verify -TSA-CAfile "$TSA/tsaroot.pem" -in ts.msi
 ok $? "osslsigncode verifies it"

@@ -134,6 +134,36 @@ static void test_errors_name_file_line_key(void **state)
 	expect_error("ca = { key_algorithm = \"ec\"; key_bits = 2048; };\n",
 	             "1: ca.key_bits: expected 256 or 384");
 	expect_error("timestamp = { url = \"ftp://x\"; };\n", "1: timestamp.url: expected an http");
+	expect_error("timestamp = { url = [ \"http://a/\",\n \"ftp://x\" ]; };\n",
+	             "1: timestamp.url: expected an http:// or https:// URL, got \"ftp://x\"");
+	expect_error("timestamp = { url = ( \"http://a/\", 3 ); };\n",
+	             "1: timestamp.url: expected a list of strings");
+}
+
+/* timestamp.url: one server as a string, several as a list, tried in order. */
+static void test_timestamp_servers(void **state)
+{
+	(void)state;
+	csod_error err = {.msg = ""};
+	csod_config *cfg = load_text("timestamp = { url = \"http://one/\"; };\n", &err);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->timestamp.urls[0], "http://one/");
+	assert_null(cfg->timestamp.urls[1]);
+	assert_null(cfg->timestamp.ca_file);
+	csod_config_free(cfg);
+	cfg = load_text("timestamp = { url = [ \"http://one/\", \"https://two/\" ];\n"
+	                "  ca_file = \"/etc/csod/tsa-roots.pem\"; };\n",
+	                &err);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->timestamp.urls[0], "http://one/");
+	assert_string_equal(cfg->timestamp.urls[1], "https://two/");
+	assert_null(cfg->timestamp.urls[2]);
+	assert_string_equal(cfg->timestamp.ca_file, "/etc/csod/tsa-roots.pem");
+	csod_config_free(cfg);
+	cfg = load_text("timestamp = { url = \"\"; };\n", &err);
+	assert_non_null(cfg);
+	assert_null(cfg->timestamp.urls);
+	csod_config_free(cfg);
 }
 
 static void test_cross_checks(void **state)
@@ -222,6 +252,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_min_free_space, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors_name_file_line_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cross_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timestamp_servers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_approve_precedence, setup, teardown),
 	    cmocka_unit_test(test_durations_and_sizes),
 	};

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "../../lib/fsutil.h"
@@ -20,13 +21,15 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: csod-sign --cert CERT.pem --key KEY.pem [--chain FILE] [--digest ALG]...\n"
-	        "                 [--timestamp URL] [--timestamp-optional]\n"
-	        "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
-	        "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
-	        "                 [--no-verify] [--sync] IN OUT\n"
-	        "       csod-sign --help | --version\n");
+	fprintf(
+	    out,
+	    "usage: csod-sign --cert CERT.pem --key KEY.pem [--chain FILE] [--digest ALG]...\n"
+	    "                 [--timestamp URL]... [--timestamp-ca FILE] [--timestamp-optional]\n"
+	    "                 [--timestamp-legacy] [--verbose]\n"
+	    "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
+	    "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
+	    "                 [--no-verify] [--sync] IN OUT\n"
+	    "       csod-sign --help | --version\n");
 }
 
 typedef struct args {
@@ -34,6 +37,7 @@ typedef struct args {
 	char digests[CSOD_MAX_DIGESTS][16];
 	int verify;
 	int sync; /* --sync: OUT durable (fsynced) before exit */
+	int verbose;
 	csod_sign_options opt;
 } args;
 
@@ -57,6 +61,15 @@ static int add_digests(args *a, const char *list)
 	return 0;
 }
 
+/* Which TSA answered (with --verbose), and always why one did not or why
+ * a signature goes without a timestamp. */
+static void note(void *arg, int level, const char *msg)
+{
+	const args *a = arg;
+	if (level <= LOG_NOTICE || a->verbose)
+		fprintf(stderr, "csod-sign: %s%s\n", level <= LOG_WARNING ? "warning: " : "", msg);
+}
+
 static int parse(int argc, char **argv, args *a)
 {
 	static const struct option options[] = {
@@ -66,6 +79,9 @@ static int parse(int argc, char **argv, args *a)
 	    {"digest", required_argument, NULL, 'd'},
 	    {"timestamp", required_argument, NULL, 't'},
 	    {"timestamp-optional", no_argument, NULL, 'T'},
+	    {"timestamp-ca", required_argument, NULL, 'A'},
+	    {"timestamp-legacy", no_argument, NULL, 'L'},
+	    {"verbose", no_argument, NULL, 'b'},
 	    {"service", required_argument, NULL, 's'},
 	    {"nest", no_argument, NULL, 'n'},
 	    {"min-sdk", required_argument, NULL, 'm'},
@@ -80,8 +96,10 @@ static int parse(int argc, char **argv, args *a)
 	};
 	memset(a, 0, sizeof *a);
 	a->verify = 1;
-	a->opt.timestamp_required = 1;
-	a->opt.timestamp_retries = 2;
+	a->opt.timestamp.required = 1;
+	a->opt.timestamp.retries = 2;
+	a->opt.timestamp.note = note;
+	a->opt.timestamp.note_arg = a;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
@@ -99,10 +117,24 @@ static int parse(int argc, char **argv, args *a)
 				return 2;
 			break;
 		case 't':
-			a->opt.timestamp_url = optarg;
+			if (a->opt.timestamp.n_urls == CSOD_MAX_TSA) {
+				fprintf(stderr, "csod-sign: at most %d --timestamp servers\n",
+				        CSOD_MAX_TSA);
+				return 2;
+			}
+			a->opt.timestamp.urls[a->opt.timestamp.n_urls++] = optarg;
 			break;
 		case 'T':
-			a->opt.timestamp_required = 0;
+			a->opt.timestamp.required = 0;
+			break;
+		case 'A':
+			a->opt.timestamp.ca_file = optarg;
+			break;
+		case 'L':
+			a->opt.timestamp.legacy = 1;
+			break;
+		case 'b':
+			a->verbose = 1;
 			break;
 		case 's':
 			a->service = optarg;

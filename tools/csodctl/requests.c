@@ -171,6 +171,26 @@ static int load_visible(ctl *c, csod_db *db, const char *id, csod_request *r)
 	return 0;
 }
 
+/* What the signing recorded about timestamps (audit request.timestamp):
+ * which authority answered each file, which failed and why, a file signed
+ * without one. */
+static void show_timestamps(ctl *c, csod_db *db, const char *id)
+{
+	sqlite3_stmt *st = csod_db_prepare(db,
+	                                   "SELECT detail FROM audit WHERE action = "
+	                                   "'request.timestamp' AND object = ?1 ORDER BY id",
+	                                   NULL);
+	if (!st)
+		return;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+		const char *detail = csod_db_text(st, 0);
+		printf("%s  %s\n", n ? "" : "Timestamps:\n",
+		       ctl_text(c, id, "timestamp", detail ? detail : ""));
+	}
+	sqlite3_finalize(st);
+}
+
 static int request_show(ctl *c, const char *id)
 {
 	csod_db *db = ctl_open_db(c, 0);
@@ -212,6 +232,7 @@ static int request_show(ctl *c, const char *id)
 			    "  %s (%lld bytes)\n    MD5     %s\n    SHA-1   %s\n    SHA-256 %s\n",
 			    ctl_text(c, r.id, "name", r.files[i].name), (long long)r.files[i].size,
 			    r.files[i].md5, r.files[i].sha1, r.files[i].sha256);
+		show_timestamps(c, db, r.id);
 	}
 	csod_request_free(&r);
 	csod_db_close(db);

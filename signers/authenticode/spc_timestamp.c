@@ -1,0 +1,83 @@
+/* Timestamps in Authenticode signatures; see spc.h. */
+#include "spc.h"
+
+#include <stdlib.h>
+
+#include <openssl/objects.h>
+
+#include "../common/timestamp.h"
+
+#define SPC_RFC3161 "1.3.6.1.4.1.311.3.3.1"
+
+/* An attribute value holding DER that OpenSSL encoded (a token, a signer
+ * info), as a SEQUENCE the attribute carries as it is. */
+static ASN1_STRING *sequence_of(const unsigned char *der_bytes, size_t len)
+{
+	ASN1_STRING *s = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	if (s && !ASN1_STRING_set(s, der_bytes, (int)len)) {
+		ASN1_STRING_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int add_unsigned(PKCS7_SIGNER_INFO *si, int nid, const unsigned char *der, size_t len)
+{
+	ASN1_STRING *value = sequence_of(der, len);
+	if (value && PKCS7_add_attribute(si, nid, V_ASN1_SEQUENCE, value))
+		return 1;
+	ASN1_STRING_free(value);
+	return 0;
+}
+
+static int rfc3161(PKCS7_SIGNER_INFO *si, const csod_timestamp_options *t, csod_error *err)
+{
+	unsigned char *token = NULL;
+	size_t token_len = 0;
+	int rc = csod_timestamp_rfc3161(t, EVP_sha256(), ASN1_STRING_get0_data(si->enc_digest),
+	                                (size_t)ASN1_STRING_length(si->enc_digest), &token,
+	                                &token_len, err);
+	if (rc <= 0)
+		return rc;
+	int nid = OBJ_txt2nid(SPC_RFC3161);
+	if (nid == NID_undef)
+		nid = OBJ_create(SPC_RFC3161, NULL, NULL);
+	int ok = add_unsigned(si, nid, token, token_len);
+	free(token);
+	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
+}
+
+/* The TSA's signer info as our counter-signature, its certificates beside
+ * ours (a verifier looks for the counter-signer's certificate there). */
+static int legacy(PKCS7 *p7, PKCS7_SIGNER_INFO *si, const csod_timestamp_options *t,
+                  csod_error *err)
+{
+	PKCS7 *reply = NULL;
+	int rc =
+	    csod_timestamp_authenticode(t, ASN1_STRING_get0_data(si->enc_digest),
+	                                (size_t)ASN1_STRING_length(si->enc_digest), &reply, err);
+	if (rc <= 0)
+		return rc;
+	PKCS7_SIGNER_INFO *tsi = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(reply), 0);
+	unsigned char *der = NULL;
+	int n = i2d_PKCS7_SIGNER_INFO(tsi, &der);
+	int ok = n > 0 && add_unsigned(si, NID_pkcs9_countersignature, der, (size_t)n);
+	STACK_OF(X509) *certs = reply->d.sign->cert;
+	for (int i = 0; ok && i < sk_X509_num(certs); i++) {
+		X509 *c = sk_X509_value(certs, i);
+		if (!X509_find_by_issuer_and_serial(p7->d.sign->cert, X509_get_issuer_name(c),
+		                                    (ASN1_INTEGER *)X509_get0_serialNumber(c)))
+			ok = PKCS7_add_certificate(p7, c);
+	}
+	OPENSSL_free(der);
+	PKCS7_free(reply);
+	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
+}
+
+int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err)
+{
+	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7), 0);
+	if (opt->timestamp.legacy)
+		return legacy(p7, si, &opt->timestamp, err);
+	return rfc3161(si, &opt->timestamp, err);
+}
