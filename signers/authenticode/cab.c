@@ -334,7 +334,7 @@ static int cab_verify(int in, int out, X509_STORE *trust, csod_error *err)
 		csod_fail(err, "out of memory");
 	else if (p7)
 		rc = csod_spc_verify(p7, trust, check_cabinet_hash, &ctx, err);
-	/* csod_spc_verify calls check_cabinet_hash before it can succeed. */
+	/* A signature checked in full (csod_spc_verify) ran check_cabinet_hash. */
 	if (rc == 0 && !ctx.compared)
 		rc = csod_fail(err, "the cabinet was not compared with the input");
 	PKCS7_free(p7);
