@@ -160,7 +160,8 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	if (csod_pe_parse(in, &pe, err) < 0 || csod_spc_hashes_for(opt, &h, err) < 0)
 		return -1;
 	PKCS7 *existing = NULL, *p7 = NULL;
-	cert_tail tail = {NULL, 0};
+	static const unsigned char no_tail[1];
+	cert_tail tail = {no_tail, 0};
 	int rc = -1;
 	if (opt->append && pe.cert_table) {
 		if (csod_pe_certs_read(in, &pe, &certs, err) < 0 ||
