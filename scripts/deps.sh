@@ -6,6 +6,8 @@ set -eu
 
 # libcurl4 is named on its own: csod loads it at run time, for timestamps
 # only (signers/common/curl_runtime.c), so no linker records the dependency.
+# sbsigntool and shim-signed: nesting onto Microsoft's two signatures of
+# Debian's shimx64.efi.signed (tests/integration/25), listed by sbverify.
 BUILD="gcc make pkg-config libssl-dev libconfig-dev libsqlite3-dev libzip-dev
 libesmtp-dev libcurl4-openssl-dev libcurl4 libp11-dev libp11-kit-dev libjansson-dev libdeflate-dev
 libsystemd-dev libacl1-dev"
@@ -13,7 +15,7 @@ TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc p11-kit-mo
 gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
 openjdk-17-jdk-headless apksigner zipalign python3-aiosmtpd inotify-tools
 clang libclang-rt-14-dev valgrind procps psmisc time man-db
-libseccomp-dev systemd util-linux acl strace"
+libseccomp-dev systemd util-linux acl strace sbsigntool shim-signed"
 BENCH="hyperfine time"
 # `make deb`, and `make check`, which builds the package and installs it.
 DEB="debhelper dpkg-dev fakeroot lintian"

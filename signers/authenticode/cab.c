@@ -353,7 +353,7 @@ static int check_output(int in, const csod_cab *in_cab, int out, const csod_spc_
 	int rc = -1;
 	if (p7)
 		rc = csod_spc_verify(p7, trust, check_cabinet_hash, &ctx, err);
-	/* csod_spc_verify calls check_cabinet_hash before it can succeed. */
+	/* A signature checked in full (csod_spc_verify) ran check_cabinet_hash. */
 	if (rc == 0 && !ctx.compared)
 		rc = csod_fail(err, "the cabinet was not compared with the input");
 	PKCS7_free(p7);

@@ -1,7 +1,9 @@
 /* Authenticode for PE files (EXE, DLL, SYS, EFI, ...): the output is the
  * input, padded to 8 bytes, with a WIN_CERTIFICATE appended and the
- * certificate-table entry and PE checksum patched. Streams: the input is
- * copied (copy_file_range where possible) and hashed in chunks. */
+ * certificate-table entry and PE checksum patched. Nesting puts our
+ * signatures into the first entry's (the one Windows reads) and copies
+ * every further entry through byte for byte. Streams: the input is copied
+ * (copy_file_range where possible) and hashed in chunks. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,12 +11,9 @@
 #include "../common/fileio.h"
 #include "../common/scan.h"
 #include "../signer.h"
+#include "pe_certs.h"
 #include "pe_format.h"
 #include "spc.h"
-
-#define WIN_CERT_REVISION_2            0x0200
-#define WIN_CERT_TYPE_PKCS_SIGNED_DATA 0x0002
-#define MAX_SIGNATURE                  (16 << 20)
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -30,33 +29,6 @@ static int pe_detect(const unsigned char *head, size_t len, off_t size)
 {
 	(void)size;
 	return len >= 2 && head[0] == 'M' && head[1] == 'Z';
-}
-
-/* The existing signature of a signed file, for appending to it. */
-static PKCS7 *read_signature(int fd, const csod_pe *pe, csod_error *err)
-{
-	if (!pe->cert_table) {
-		csod_fail(err, "the file is not signed");
-		return NULL;
-	}
-	if (pe->cert_size > MAX_SIGNATURE || pe->cert_size < 8) {
-		csod_fail(err, "the certificate table has an implausible size (%u)", pe->cert_size);
-		return NULL;
-	}
-	unsigned char *buf = malloc(pe->cert_size);
-	PKCS7 *p7 = NULL;
-	if (buf && pread(fd, buf, pe->cert_size, pe->cert_table) == (ssize_t)pe->cert_size) {
-		uint32_t len = (uint32_t)buf[0] | (uint32_t)buf[1] << 8 | (uint32_t)buf[2] << 16 |
-		               (uint32_t)buf[3] << 24;
-		uint16_t type = (uint16_t)(buf[6] | buf[7] << 8);
-		const unsigned char *p = buf + 8;
-		if (len >= 8 && len <= pe->cert_size && type == WIN_CERT_TYPE_PKCS_SIGNED_DATA)
-			p7 = d2i_PKCS7(NULL, &p, (long)len - 8);
-	}
-	free(buf);
-	if (!p7)
-		csod_fail(err, "the existing signature does not parse");
-	return p7;
 }
 
 /* What the reader thread does with each chunk of a PE: copies it to the
@@ -119,12 +91,19 @@ static int scan_pe(int fd, int out, const csod_pe *pe, uint64_t read_end, uint64
 	return csod_scan_finish(md, h->n, h->value, h->len, err);
 }
 
-/* Appends the WIN_CERTIFICATE holding p7 at padded, points the
- * certificate-table entry at it and writes the checksum: word_sum (the
- * output's words up to padded, entry and checksum as zero) plus what this
- * writes. */
+/* The entries after the first of the input's certificate table, which
+ * nesting keeps: their bytes and their length. */
+typedef struct cert_tail {
+	const unsigned char *p;
+	uint32_t len;
+} cert_tail;
+
+/* Appends the WIN_CERTIFICATE holding p7 at padded, then tail (padded to 8
+ * bytes), points the certificate-table entry at them and writes the
+ * checksum: word_sum (the output's words up to padded, entry and checksum
+ * as zero) plus what this writes. */
 static int append_signature(int out, const csod_pe *pe, uint64_t padded, uint64_t word_sum,
-                            PKCS7 *p7, csod_error *err)
+                            PKCS7 *p7, cert_tail tail, csod_error *err)
 {
 	unsigned char *der = NULL;
 	int der_len = i2d_PKCS7(p7, &der);
@@ -132,25 +111,33 @@ static int append_signature(int out, const csod_pe *pe, uint64_t padded, uint64_
 		return csod_fail(err, "cannot encode the signature");
 	static const unsigned char zeros[8];
 	uint32_t cert_len = (uint32_t)((8 + (uint64_t)der_len + 7) & ~7ULL);
+	uint64_t tail_at = padded + cert_len, tail_len = (tail.len + 7ULL) & ~7ULL;
 	unsigned char header[8], entry[8], sum_le[4];
 	put32(header, cert_len);
-	header[4] = WIN_CERT_REVISION_2 & 0xff;
-	header[5] = WIN_CERT_REVISION_2 >> 8;
-	header[6] = WIN_CERT_TYPE_PKCS_SIGNED_DATA;
+	header[4] = CSOD_WIN_CERT_REVISION_2 & 0xff;
+	header[5] = CSOD_WIN_CERT_REVISION_2 >> 8;
+	header[6] = CSOD_WIN_CERT_TYPE_PKCS_SIGNED;
 	header[7] = 0;
 	put32(entry, (uint32_t)padded);
-	put32(entry + 4, cert_len);
+	put32(entry + 4, (uint32_t)(cert_len + tail_len));
 	word_sum += csod_pe_sum_at(pe->certdir_offset, entry, 8) +
 	            csod_pe_sum_at(padded, header, 8) +
-	            csod_pe_sum_at(padded + 8, der, (size_t)der_len);
-	put32(sum_le, csod_pe_checksum_of(word_sum, padded + cert_len));
+	            csod_pe_sum_at(padded + 8, der, (size_t)der_len) +
+	            csod_pe_sum_at(tail_at, tail.p, tail.len);
+	put32(sum_le, csod_pe_checksum_of(word_sum, tail_at + tail_len));
 	int rc = -1;
-	if (padded + cert_len > UINT32_MAX)
+	if (tail_at + tail_len > UINT32_MAX)
 		csod_fail(err, "the signed file would exceed 4 GB");
+	else if (cert_len + tail_len > CSOD_PE_MAX_CERT_TABLE)
+		csod_fail(err, "the certificate table would exceed %u bytes",
+		          CSOD_PE_MAX_CERT_TABLE);
 	else if (csod_pwrite_all(out, header, 8, (off_t)padded, err) == 0 &&
 	         csod_pwrite_all(out, der, (size_t)der_len, (off_t)padded + 8, err) == 0 &&
 	         csod_pwrite_all(out, zeros, cert_len - 8 - (uint32_t)der_len,
 	                         (off_t)padded + 8 + der_len, err) == 0 &&
+	         csod_pwrite_all(out, tail.p, tail.len, (off_t)tail_at, err) == 0 &&
+	         csod_pwrite_all(out, zeros, tail_len - tail.len, (off_t)(tail_at + tail.len),
+	                         err) == 0 &&
 	         csod_pwrite_all(out, entry, 8, pe->certdir_offset, err) == 0 &&
 	         csod_pwrite_all(out, sum_le, 4, pe->checksum_offset, err) == 0)
 		rc = 0;
@@ -159,25 +146,33 @@ static int append_signature(int out, const csod_pe *pe, uint64_t padded, uint64_
 }
 
 /* The output is the input up to its old signature, padded to 8 bytes, then
- * ours. The image hash and checksum are computed from the input as it is
- * copied (the output holds the same bytes; the self-check reads the output
- * itself), so signing reads the file once, hashing on one thread while
- * the other reads, copies and sums. */
+ * ours (nesting: the first old entry's signature with ours inside, then
+ * the other old entries). The image hash and checksum are computed from
+ * the input as it is copied (the output holds the same bytes; the
+ * self-check reads the output itself), so signing reads the file once,
+ * hashing on one thread while the other reads, copies and sums. */
 static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
                    csod_error *err)
 {
 	csod_pe pe;
 	csod_spc_hashes h;
+	csod_pe_certs certs = {.table = NULL};
 	if (csod_pe_parse(in, &pe, err) < 0 || csod_spc_hashes_for(opt, &h, err) < 0)
 		return -1;
-	PKCS7 *existing = NULL;
-	if (opt->append && pe.cert_table && !(existing = read_signature(in, &pe, err)))
-		return -1;
+	PKCS7 *existing = NULL, *p7 = NULL;
+	static const unsigned char no_tail[1];
+	cert_tail tail = {no_tail, 0};
+	int rc = -1;
+	if (opt->append && pe.cert_table) {
+		if (csod_pe_certs_read(in, &pe, &certs, err) < 0 ||
+		    !(existing = csod_pe_certs_pkcs7(&certs, 0, err)))
+			goto out;
+		tail.p = certs.table + csod_pe_certs_rest(&certs);
+		tail.len = certs.len - csod_pe_certs_rest(&certs);
+	}
 	uint64_t end = pe.cert_table ? pe.cert_table : pe.file_size;
 	uint64_t padded = (end + 7) & ~7ULL, word_sum = 0;
 	static const unsigned char zeros[8];
-	int rc = -1;
-	PKCS7 *p7 = NULL;
 	if (scan_pe(in, out, &pe, end, padded, &h, &word_sum, err) < 0)
 		goto out;
 	if (padded > end && csod_pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0)
@@ -188,11 +183,11 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	                                 err)))
 		goto out;
 	existing = NULL; /* owned by p7 now, if it was used */
-	rc = append_signature(out, &pe, padded, word_sum, p7, err);
+	rc = append_signature(out, &pe, padded, word_sum, p7, tail, err);
 out:
 	PKCS7_free(p7);
-	if (existing)
-		PKCS7_free(existing);
+	PKCS7_free(existing);
+	csod_pe_certs_free(&certs);
 	return rc;
 }
 
@@ -229,7 +224,7 @@ static int check_checksum(hash_check *c, csod_error *err)
 {
 	const csod_pe *pe = c->pe;
 	unsigned char entry[8], le[4];
-	/* csod_spc_verify calls check_image_hash before it can succeed. */
+	/* A signature checked in full (checker_done) ran check_image_hash. */
 	if (!c->summed)
 		return csod_fail(err, "the PE checksum was not computed");
 	if (pread(c->fd, entry, 8, pe->certdir_offset) != 8 ||
@@ -242,19 +237,58 @@ static int check_checksum(hash_check *c, csod_error *err)
 	return sum == stored ? 0 : csod_fail(err, "the PE checksum is wrong");
 }
 
+/* The entries after our first one are the input's, byte for byte (only
+ * nesting keeps any), then at most the zeros that align the last. */
+static int same_rest(int in, const csod_pe_certs *signed_certs, csod_error *err)
+{
+	uint32_t at = csod_pe_certs_rest(signed_certs), len = signed_certs->len - at;
+	if (len == 0)
+		return 0;
+	csod_pe pe;
+	csod_pe_certs theirs;
+	csod_error why;
+	if (csod_pe_parse(in, &pe, &why) < 0 || csod_pe_certs_read(in, &pe, &theirs, &why) < 0)
+		return csod_fail(err, "the signed file has certificate table entries the input "
+		                      "lacks");
+	uint32_t from = csod_pe_certs_rest(&theirs), n = theirs.len - from;
+	int same = ((n + 7ULL) & ~7ULL) == len &&
+	           memcmp(theirs.table + from, signed_certs->table + at, n) == 0;
+	for (uint32_t i = n; same && i < len; i++)
+		same = signed_certs->table[at + i] == 0;
+	csod_pe_certs_free(&theirs);
+	return same ? 0
+	            : csod_fail(err, "the signed file's further certificate table entries are "
+	                             "not the input's");
+}
+
+/* Our signatures (wherever they sit) in full, the others for structure
+ * (spc.h), then the checksum and the entries copied from the input. */
 static int pe_verify(int in, int out, X509_STORE *trust, csod_error *err)
 {
-	(void)in;
 	csod_pe pe;
-	if (csod_pe_parse(out, &pe, err) < 0)
-		return -1;
-	PKCS7 *p7 = read_signature(out, &pe, err);
-	if (!p7)
+	csod_pe_certs certs;
+	if (csod_pe_parse(out, &pe, err) < 0 || csod_pe_certs_read(out, &pe, &certs, err) < 0)
 		return -1;
 	hash_check ctx = {out, &pe, 0, 0};
-	int rc = csod_spc_verify(p7, trust, check_image_hash, &ctx, err);
-	PKCS7_free(p7);
-	return rc == 0 ? check_checksum(&ctx, err) : -1;
+	csod_spc_checker checker;
+	csod_spc_checker_init(&checker, trust, check_image_hash, &ctx);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < certs.n; i++) {
+		/* Windows reads the first; others of another type go through. */
+		if (i > 0 && certs.entry[i].type != CSOD_WIN_CERT_TYPE_PKCS_SIGNED)
+			continue;
+		PKCS7 *p7 = csod_pe_certs_pkcs7(&certs, i, err);
+		rc = p7 ? csod_spc_check(&checker, p7, err) : -1;
+		PKCS7_free(p7);
+	}
+	if (rc == 0)
+		rc = csod_spc_checker_done(&checker, err);
+	if (rc == 0)
+		rc = check_checksum(&ctx, err);
+	if (rc == 0)
+		rc = same_rest(in, &certs, err);
+	csod_pe_certs_free(&certs);
+	return rc;
 }
 
 static int pe_check(int fd, const char *name, csod_error *err)

@@ -10,12 +10,11 @@
 #include "../common/timestamp.h"
 #include "spc_opus.h"
 
-#define SPC_INDIRECT_DATA    "1.3.6.1.4.1.311.2.1.4"
-#define SPC_STATEMENT_TYPE   "1.3.6.1.4.1.311.2.1.11"
-#define SPC_SP_OPUS_INFO     "1.3.6.1.4.1.311.2.1.12"
-#define SPC_INDIVIDUAL       "1.3.6.1.4.1.311.2.1.21"
-#define SPC_NESTED_SIGNATURE "1.3.6.1.4.1.311.2.4.1"
-#define SPC_RFC3161          "1.3.6.1.4.1.311.3.3.1"
+#define SPC_INDIRECT_DATA  "1.3.6.1.4.1.311.2.1.4"
+#define SPC_STATEMENT_TYPE "1.3.6.1.4.1.311.2.1.11"
+#define SPC_SP_OPUS_INFO   "1.3.6.1.4.1.311.2.1.12"
+#define SPC_INDIVIDUAL     "1.3.6.1.4.1.311.2.1.21"
+#define SPC_RFC3161        "1.3.6.1.4.1.311.3.3.1"
 
 /* A small DER writer: enough for the fixed shapes Authenticode uses. */
 typedef struct der {
@@ -133,14 +132,12 @@ static void indirect_data(der *out, const csod_spc_data *type, const EVP_MD *md,
 	der_wrap(out, 0x30, &content);
 }
 
-static size_t header_len(const unsigned char *encoded)
+size_t csod_spc_header_len(const unsigned char *encoded)
 {
 	return encoded[1] < 0x80 ? 2 : 2 + (size_t)(encoded[1] & 0x7f);
 }
 
-/* OpenSSL knows the Authenticode OIDs only by number; attributes are added
- * by NID, so they are registered once. */
-static int nid_of(const char *oid)
+int csod_spc_nid(const char *oid)
 {
 	int nid = OBJ_txt2nid(oid);
 	return nid != NID_undef ? nid : OBJ_create(oid, NULL, NULL);
@@ -148,7 +145,7 @@ static int nid_of(const char *oid)
 
 static int add_attr(PKCS7_SIGNER_INFO *si, int is_signed, const char *oid, int type, void *value)
 {
-	int nid = nid_of(oid);
+	int nid = csod_spc_nid(oid);
 	return is_signed ? PKCS7_add_signed_attribute(si, nid, type, value)
 	                 : PKCS7_add_attribute(si, nid, type, value);
 }
@@ -180,7 +177,7 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 	/* messageDigest covers the content's value, without its SEQUENCE header. */
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len = 0;
-	size_t h = header_len(content.buf);
+	size_t h = csod_spc_header_len(content.buf);
 	EVP_Digest(content.buf + h, content.len - h, digest, &digest_len, md, NULL);
 
 	PKCS7 *p7 = PKCS7_new();
@@ -234,7 +231,7 @@ int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
 	unsigned char *der_bytes = NULL;
 	int n = i2d_PKCS7(inner, &der_bytes);
 	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(outer), 0);
-	int nested = nid_of(SPC_NESTED_SIGNATURE);
+	int nested = csod_spc_nid(SPC_NESTED_SIGNATURE);
 	X509_ATTRIBUTE *existing =
 	    si ? X509at_get_attr(si->unauth_attr,
 	                         X509at_get_attr_by_NID(si->unauth_attr, nested, -1))
@@ -310,135 +307,4 @@ fail:
 	if (primary != existing)
 		PKCS7_free(primary);
 	return NULL;
-}
-
-/* Walks the SpcIndirectDataContent for its DigestInfo: the algorithm and
- * the image hash the signer claimed. */
-static int claimed_digest(const unsigned char *p, long len, const EVP_MD **md,
-                          const unsigned char **digest, long *digest_len)
-{
-	const unsigned char *end = p + len;
-	long n;
-	int tag, cls;
-	/* SpcIndirectDataContent SEQUENCE */
-	if (ASN1_get_object(&p, &n, &tag, &cls, end - p) & 0x80 || tag != V_ASN1_SEQUENCE)
-		return -1;
-	/* skip SpcAttributeTypeAndOptionalValue */
-	const unsigned char *q = p;
-	if (ASN1_get_object(&q, &n, &tag, &cls, end - q) & 0x80 || tag != V_ASN1_SEQUENCE)
-		return -1;
-	q += n;
-	/* DigestInfo SEQUENCE { AlgorithmIdentifier, OCTET STRING } */
-	if (ASN1_get_object(&q, &n, &tag, &cls, end - q) & 0x80 || tag != V_ASN1_SEQUENCE)
-		return -1;
-	const unsigned char *alg = q;
-	if (ASN1_get_object(&q, &n, &tag, &cls, end - q) & 0x80 || tag != V_ASN1_SEQUENCE)
-		return -1;
-	const unsigned char *after_alg = q + n;
-	ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &q, after_alg - q);
-	*md = oid ? EVP_get_digestbyobj(oid) : NULL;
-	ASN1_OBJECT_free(oid);
-	(void)alg;
-	q = after_alg;
-	if (!*md || ASN1_get_object(&q, &n, &tag, &cls, end - q) & 0x80 ||
-	    tag != V_ASN1_OCTET_STRING || q + n > end)
-		return -1;
-	*digest = q;
-	*digest_len = n;
-	return 0;
-}
-
-static int verify_attributes(PKCS7_SIGNER_INFO *si, X509 *signer, const unsigned char *content,
-                             size_t content_len, csod_error *err)
-{
-	const EVP_MD *md = EVP_get_digestbyobj(si->digest_alg->algorithm);
-	ASN1_OCTET_STRING *claimed = PKCS7_digest_from_attributes(si->auth_attr);
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	size_t h = header_len(content);
-	if (!md || !claimed || !EVP_Digest(content + h, content_len - h, digest, &len, md, NULL) ||
-	    ASN1_STRING_length(claimed) != (int)len ||
-	    memcmp(ASN1_STRING_get0_data(claimed), digest, len) != 0)
-		return csod_fail(err, "the signed messageDigest does not cover the signed content");
-	unsigned char *attrs = NULL;
-	int attrs_len =
-	    ASN1_item_i2d((ASN1_VALUE *)si->auth_attr, &attrs, ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = attrs_len > 0 && ctx &&
-	         EVP_DigestVerifyInit(ctx, NULL, md, NULL, X509_get0_pubkey(signer)) == 1 &&
-	         EVP_DigestVerify(ctx, ASN1_STRING_get0_data(si->enc_digest),
-	                          (size_t)ASN1_STRING_length(si->enc_digest), attrs,
-	                          (size_t)attrs_len) == 1;
-	EVP_MD_CTX_free(ctx);
-	OPENSSL_free(attrs);
-	ERR_clear_error();
-	return ok ? 0 : csod_fail(err, "the signature over the signed attributes is invalid");
-}
-
-int csod_spc_verify(PKCS7 *p7, X509_STORE *trust,
-                    int (*check)(void *ctx, const EVP_MD *md, const unsigned char *digest,
-                                 size_t len, csod_error *err),
-                    void *ctx, csod_error *err)
-{
-	if (!PKCS7_type_is_signed(p7) || !p7->d.sign->contents ||
-	    OBJ_obj2nid(p7->d.sign->contents->type) == NID_pkcs7_data ||
-	    !p7->d.sign->contents->d.other ||
-	    p7->d.sign->contents->d.other->type != V_ASN1_SEQUENCE)
-		return csod_fail(err, "not an Authenticode signature");
-	ASN1_STRING *content = p7->d.sign->contents->d.other->value.sequence;
-	const unsigned char *cp = ASN1_STRING_get0_data(content);
-	long clen = ASN1_STRING_length(content);
-	const EVP_MD *md;
-	const unsigned char *digest;
-	long digest_len;
-	if (clen < 4 || claimed_digest(cp, clen, &md, &digest, &digest_len) < 0)
-		return csod_fail(err, "the SpcIndirectDataContent does not parse");
-	if (check(ctx, md, digest, (size_t)digest_len, err) < 0)
-		return -1;
-	STACK_OF(PKCS7_SIGNER_INFO) *infos = PKCS7_get_signer_info(p7);
-	STACK_OF(X509) *signers = PKCS7_get0_signers(p7, NULL, 0);
-	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(infos, 0);
-	X509 *signer = signers ? sk_X509_value(signers, 0) : NULL;
-	int rc = -1;
-	if (!si || !signer || sk_PKCS7_SIGNER_INFO_num(infos) != 1) {
-		csod_fail(err, "the signature does not hold exactly one signer with its "
-		               "certificate");
-		goto out;
-	}
-	if (verify_attributes(si, signer, cp, (size_t)clen, err) < 0)
-		goto out;
-	X509_STORE_CTX *xctx = X509_STORE_CTX_new();
-	int chained = xctx && X509_STORE_CTX_init(xctx, trust, signer, p7->d.sign->cert) &&
-	              X509_STORE_CTX_set_purpose(xctx, X509_PURPOSE_ANY) &&
-	              X509_verify_cert(xctx) == 1;
-	if (!chained)
-		csod_fail(err, "the signing certificate does not chain to a trusted root: %s",
-		          xctx ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(xctx))
-		               : "");
-	X509_STORE_CTX_free(xctx);
-	if (!chained)
-		goto out;
-	rc = 0;
-	/* Nested signatures are checked the same way. */
-	int nested = nid_of(SPC_NESTED_SIGNATURE);
-	for (int i = 0; rc == 0 && i < sk_X509_ATTRIBUTE_num(si->unauth_attr); i++) {
-		X509_ATTRIBUTE *a = sk_X509_ATTRIBUTE_value(si->unauth_attr, i);
-		if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a)) != nested)
-			continue;
-		for (int k = 0; rc == 0 && k < X509_ATTRIBUTE_count(a); k++) {
-			ASN1_TYPE *t = X509_ATTRIBUTE_get0_type(a, k);
-			if (!t || t->type != V_ASN1_SEQUENCE) {
-				rc = csod_fail(err, "a nested signature does not parse");
-				break;
-			}
-			const unsigned char *np = ASN1_STRING_get0_data(t->value.sequence);
-			PKCS7 *inner = d2i_PKCS7(NULL, &np, ASN1_STRING_length(t->value.sequence));
-			rc = inner ? csod_spc_verify(inner, trust, check, ctx, err)
-			           : csod_fail(err, "a nested signature does not parse");
-			PKCS7_free(inner);
-		}
-	}
-out:
-	sk_X509_free(signers);
-	return rc;
 }

@@ -11,9 +11,10 @@
 
 #include "../signer.h"
 
-#define SPC_PE_IMAGE_DATA "1.3.6.1.4.1.311.2.1.15"
-#define SPC_SIPINFO       "1.3.6.1.4.1.311.2.1.30"
-#define SPC_CAB_DATA      "1.3.6.1.4.1.311.2.1.25"
+#define SPC_PE_IMAGE_DATA    "1.3.6.1.4.1.311.2.1.15"
+#define SPC_SIPINFO          "1.3.6.1.4.1.311.2.1.30"
+#define SPC_CAB_DATA         "1.3.6.1.4.1.311.2.1.25"
+#define SPC_NESTED_SIGNATURE "1.3.6.1.4.1.311.2.4.1"
 
 /* The SpcAttributeTypeAndOptionalValue of an SpcIndirectDataContent: what
  * kind of file was hashed (the OID) and the DER value that goes with it. */
@@ -69,13 +70,46 @@ int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err);
  * to p7). Without a stamp and none required, leaves p7 as it is. */
 int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err);
 
-/* Checks the signature (and every nested one): the signed attributes, that
- * messageDigest covers the SpcIndirectDataContent, the chain up to trust.
- * For each signature, calls check(md, digest) so the container can compare
- * the image hash it recomputes. */
-int csod_spc_verify(PKCS7 *p7, X509_STORE *trust,
-                    int (*check)(void *ctx, const EVP_MD *md, const unsigned char *digest,
-                                 size_t len, csod_error *err),
-                    void *ctx, csod_error *err);
+/* OpenSSL knows the Authenticode OIDs only by number: the NID of oid,
+ * registered on first use. */
+int csod_spc_nid(const char *oid);
+
+/* The length of the tag and length octets of the DER value at encoded. */
+size_t csod_spc_header_len(const unsigned char *encoded);
+
+/* The container's check of a signature's image hash: md and digest are
+ * what the signature claims; fails unless the file's hash is that. */
+typedef int (*csod_spc_check_fn)(void *ctx, const EVP_MD *md, const unsigned char *digest,
+                                 size_t len, csod_error *err);
+
+/* The self-check of a file's Authenticode signatures. A file may carry
+ * signatures that are not ours (--nest onto a vendor's, Microsoft's or
+ * Debian's): each signature whose certificate chains to trust is checked
+ * in full (check() on its image hash, messageDigest over the
+ * SpcIndirectDataContent, the signature over the signed attributes);
+ * every other one only for structure (it parses, holds one signer with its
+ * certificate, and names digests we know with a hash of the right size),
+ * since its roots are not ours to judge. At least one must be checked in
+ * full (csod_spc_checker_done). */
+typedef struct csod_spc_checker {
+	X509_STORE *trust;
+	csod_spc_check_fn check;
+	void *ctx;
+	int checked;    /* signatures checked in full */
+	csod_error why; /* why the last one that did not chain did not */
+} csod_spc_checker;
+
+void csod_spc_checker_init(csod_spc_checker *c, X509_STORE *trust, csod_spc_check_fn check,
+                           void *ctx);
+
+/* One signature and every signature nested in it. */
+int csod_spc_check(csod_spc_checker *c, PKCS7 *p7, csod_error *err);
+
+/* Fails, saying why, unless some signature was checked in full. */
+int csod_spc_checker_done(const csod_spc_checker *c, csod_error *err);
+
+/* init, csod_spc_check of p7, done. */
+int csod_spc_verify(PKCS7 *p7, X509_STORE *trust, csod_spc_check_fn check, void *ctx,
+                    csod_error *err);
 
 #endif

@@ -69,15 +69,20 @@ int csod_v1_finish(csod_v1_builder *b, const csod_identity *id, csod_error *err)
 void csod_v1_abort(csod_v1_builder *b);
 
 /* Checks every signer of a signed archive (manifest digests of each entry,
- * .SF digests, PKCS#7 signature); at least one must chain to trust.
- * want_android: a signer must carry X-Android-APK-Signed. */
+ * .SF digests, PKCS#7 signature); at least one must chain to trust, and
+ * every entry must be signed by one as jarsigner judges it: the signer's
+ * .SF names the entry's manifest section and covers it, and the section
+ * holds a digest of the entry in an algorithm that .SF uses, or SHA-256 or
+ * stronger (csod_v1_md_strong). want_android: a signer must carry
+ * X-Android-APK-Signed. */
 int csod_v1_verify(const csod_zip *z, X509_STORE *trust, int want_android, csod_error *err);
 
 /* csod_v1_verify in steps, for a caller that reads the entries itself (the
  * apk self-check digests each entry in its one pass over the output):
  * open reads the manifest; for each entry csod_v1_checker_needs names,
  * start, feed its content to csod_mdset_feed(&ch->set), end compares with
- * the manifest; signers checks each .SF and its PKCS#7 block. */
+ * the manifest; signers checks each .SF and its PKCS#7 block, then that
+ * a trusted signer signs every entry. */
 typedef struct csod_v1_checker {
 	csod_manifest mf;
 	unsigned char *mf_bytes;
@@ -88,6 +93,7 @@ typedef struct csod_v1_checker {
 	const EVP_MD *md[CSOD_MAX_DIGESTS];
 	const char *want[CSOD_MAX_DIGESTS];
 	int n;
+	unsigned char *signed_section; /* per manifest section: a trusted signer signs it */
 } csod_v1_checker;
 
 int csod_v1_checker_open(csod_v1_checker *ch, const csod_zip *z, csod_error *err);
@@ -105,6 +111,10 @@ int csod_v1_signature_related(const char *name);
 /* The digest of an attribute named "<ALG><suffix>" (e.g. "SHA-256" +
  * "-Digest"), for SHA1, SHA-1, SHA-256, SHA-384, SHA-512; else NULL. */
 const EVP_MD *csod_v1_md_for_attr(const char *attr, const char *suffix);
+
+/* SHA-256 or stronger: a manifest digest the JDK's default policy accepts
+ * from any signer (it treats SHA-1 ones as unsigned). */
+int csod_v1_md_strong(const EVP_MD *md);
 
 /* "SHA-256" style name used in digest attributes, or NULL. */
 const char *csod_v1_md_attr_name(const EVP_MD *md);

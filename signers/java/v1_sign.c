@@ -150,14 +150,39 @@ int csod_v1_entry_mds(csod_v1_builder *b, const char *name, const EVP_MD **mds, 
 	int n = 0;
 	for (int k = 0; k < c->n_md; k++)
 		mds[n++] = c->md[k];
-	/* Appending: a section whose existing digests (any algorithm) match
-	 * is left byte for byte as it is, so the other signers' .SF section
-	 * digests stay valid; our .SF covers it as it is. */
+	/* Appending: the section's existing digests (any algorithm) are
+	 * checked against the entry, then kept (csod_v1_record). */
 	csod_mf_section *old = c->append ? csod_mf_find(&b->mf, name) : NULL;
 	for (size_t a = 0; old && a < old->n_attrs && n < CSOD_V1_MAX_MD; a++)
 		if ((mds[n] = csod_v1_md_for_attr(old->attrs[a].name, "-Digest")))
 			have[n++] = old->attrs[a].value;
 	return n;
+}
+
+static int has_md(const EVP_MD *const *mds, int from, int n, const EVP_MD *md)
+{
+	for (int k = from; k < n; k++)
+		if (EVP_MD_type(mds[k]) == EVP_MD_type(md))
+			return 1;
+	return 0;
+}
+
+/* Appending, whether an entry's section stays byte for byte as it is: when
+ * it already has a digest verifiers accept for our signer (SHA-256 or
+ * stronger, or each of our own algorithms). Then the other signers' .SF
+ * section digests stay valid, and ours covers the section as it is. A
+ * section with only weaker digests (SHA-1, which the JDK's default
+ * policy treats as unsigned) gets ours added beside them, as jarsigner
+ * does: else every entry would be unsigned to today's verifiers. */
+static int keeps_section(const csod_v1_config *c, const EVP_MD *const *mds, int n)
+{
+	int all_ours = 1;
+	for (int k = c->n_md; k < n; k++)
+		if (csod_v1_md_strong(mds[k]))
+			return 1;
+	for (int k = 0; k < c->n_md; k++)
+		all_ours &= has_md(mds, c->n_md, n, c->md[k]);
+	return all_ours;
 }
 
 int csod_v1_record(csod_v1_builder *b, const char *name, const EVP_MD *const *mds,
@@ -177,13 +202,15 @@ int csod_v1_record(csod_v1_builder *b, const char *name, const EVP_MD *const *md
 			    "digest: cannot sign beside it (replace instead)",
 			    name);
 	}
-	if (n > c->n_md)
+	if (n > c->n_md && keeps_section(c, mds, n))
 		return 0;
 	csod_mf_section *s = csod_mf_section_for(&b->mf, name);
 	if (!s)
 		return csod_fail(err, "out of memory");
 	for (int k = 0; k < c->n_md; k++) {
 		char attr[64], b64[2 * EVP_MAX_MD_SIZE];
+		if (has_md(mds, c->n_md, n, c->md[k]))
+			continue; /* kept as it is, under its own name */
 		digest_attr(c->md[k], "", attr, sizeof attr);
 		csod_v1_b64(d[k], (size_t)EVP_MD_size(c->md[k]), b64);
 		if (csod_mf_set(s, attr, b64) < 0)

@@ -1,6 +1,7 @@
 /* Our own check of a JAR signature (used before publishing): every entry's
  * digest in the manifest, each .SF over the manifest, each PKCS#7 block over
- * its .SF, and at least one signer chaining to the trusted roots. */
+ * its .SF, at least one signer chaining to the trusted roots, and every
+ * entry signed by such a signer as jarsigner judges it (v1.h). */
 #include "v1.h"
 
 #include <stdio.h>
@@ -23,6 +24,42 @@ const EVP_MD *csod_v1_md_for_attr(const char *attr, const char *suffix)
 			return mds[i];
 	}
 	return NULL;
+}
+
+int csod_v1_md_strong(const EVP_MD *md)
+{
+	int t = EVP_MD_type(md);
+	return t == NID_sha256 || t == NID_sha384 || t == NID_sha512;
+}
+
+/* One bit per digest algorithm a JAR may name. */
+static unsigned md_bit(const EVP_MD *md)
+{
+	switch (EVP_MD_type(md)) {
+	case NID_sha1:
+		return 1;
+	case NID_sha256:
+		return 2;
+	case NID_sha384:
+		return 4;
+	case NID_sha512:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+#define STRONG_BITS (2u | 4u | 8u)
+
+/* The algorithms of a section's "<ALG><suffix>" attributes. */
+static unsigned digest_bits(const csod_mf_section *s, const char *suffix)
+{
+	unsigned bits = 0;
+	for (size_t a = 0; a < s->n_attrs; a++) {
+		const EVP_MD *md = csod_v1_md_for_attr(s->attrs[a].name, suffix);
+		bits |= md ? md_bit(md) : 0;
+	}
+	return bits;
 }
 
 static int b64_matches(const EVP_MD *md, const unsigned char *data, size_t len, const char *want)
@@ -69,21 +106,24 @@ int csod_v1_checker_end(csod_v1_checker *ch, csod_error *err)
 	return 0;
 }
 
-/* The .SF covers the manifest: whole (Manifest digest) or section by
- * section, as the JDK accepts. */
+/* The .SF covers the manifest: whole (a Manifest digest that matches; *whole
+ * gets the algorithms of those that do) or section by section, as the JDK
+ * accepts. A trusted signer's section digests must all match; another
+ * signer's SHA-1 ones may not: nesting adds our digest to sections that
+ * had only SHA-1 ones (v1_sign.c), which changes them, and the JDK ignores
+ * SHA-1 digests as it does the signer. A stronger one that no longer
+ * matches would fail the whole archive in the JDK, so it fails here. */
 static int check_sf(const char *sf_name, csod_manifest *sf, csod_manifest *mf,
-                    const unsigned char *mf_bytes, size_t mf_len, csod_error *err)
+                    const unsigned char *mf_bytes, size_t mf_len, int trusted, unsigned *whole,
+                    csod_error *err)
 {
-	int whole = 0;
+	*whole = 0;
 	for (size_t a = 0; a < sf->main.n_attrs; a++) {
 		const EVP_MD *md = csod_v1_md_for_attr(sf->main.attrs[a].name, "-Digest-Manifest");
-		if (md) {
-			if (!b64_matches(md, mf_bytes, mf_len, sf->main.attrs[a].value))
-				break;
-			whole = 1;
-		}
+		if (md && b64_matches(md, mf_bytes, mf_len, sf->main.attrs[a].value))
+			*whole |= md_bit(md);
 	}
-	if (whole)
+	if (*whole)
 		return 0;
 	csod_buf one = {0};
 	int rc = 0;
@@ -98,7 +138,8 @@ static int check_sf(const char *sf_name, csod_manifest *sf, csod_manifest *mf,
 		csod_mf_emit_section(ms, &one);
 		for (size_t a = 0; a < ss->n_attrs && rc == 0; a++) {
 			const EVP_MD *md = csod_v1_md_for_attr(ss->attrs[a].name, "-Digest");
-			if (md && !b64_matches(md, one.p, one.len, ss->attrs[a].value))
+			if (md && (trusted || csod_v1_md_strong(md)) &&
+			    !b64_matches(md, one.p, one.len, ss->attrs[a].value))
 				rc = csod_fail(err,
 				               "%s: digest of manifest section '%.200s' differs",
 				               sf_name, ss->name);
@@ -106,6 +147,22 @@ static int check_sf(const char *sf_name, csod_manifest *sf, csod_manifest *mf,
 	}
 	csod_buf_free(&one);
 	return rc;
+}
+
+/* The manifest sections a trusted signer's .SF signs, as the JDK decides:
+ * those the .SF names (covered by its whole-manifest digest, else by its
+ * own section digests, checked in check_sf) whose manifest digest of the
+ * entry is in an algorithm the .SF uses, or strong enough for any signer.
+ * A SHA-1-only section under a SHA-256 signer is unsigned to JDK 17. */
+static void mark_signed(csod_v1_checker *ch, const csod_manifest *sf, unsigned whole)
+{
+	for (size_t i = 0; i < sf->n_sections; i++) {
+		const csod_mf_section *ss = &sf->sections[i];
+		csod_mf_section *ms = csod_mf_find(&ch->mf, ss->name);
+		unsigned algs = whole ? whole : digest_bits(ss, "-Digest");
+		if (ms && algs && (digest_bits(ms, "-Digest") & (algs | STRONG_BITS)))
+			ch->signed_section[ms - ch->mf.sections] = 1;
+	}
 }
 
 static long find_block(const csod_zip *z, const char *sf_name)
@@ -160,8 +217,7 @@ out:
 	return rc;
 }
 
-static int check_signer(const csod_zip *z, size_t sf_index, csod_manifest *mf,
-                        const unsigned char *mf_bytes, size_t mf_len, X509_STORE *trust,
+static int check_signer(csod_v1_checker *ch, const csod_zip *z, size_t sf_index, X509_STORE *trust,
                         int want_android, csod_error *err)
 {
 	const char *sf_name = z->entries[sf_index].name;
@@ -170,22 +226,50 @@ static int check_signer(const csod_zip *z, size_t sf_index, csod_manifest *mf,
 		return csod_fail(err, "%s has no signature block", sf_name);
 	unsigned char *sf = NULL, *block = NULL;
 	size_t sf_len = 0, block_len = 0;
+	unsigned whole = 0;
 	csod_manifest sfm;
+	int parsed = 0;
 	int rc = csod_zip_read_small(z, &z->entries[sf_index], CSOD_MF_MAX_SIZE, &sf, &sf_len, err);
 	if (rc == 0)
 		rc = csod_zip_read_small(z, &z->entries[bi], 1024 * 1024, &block, &block_len, err);
-	if (rc == 0 && (rc = csod_mf_parse(&sfm, sf, sf_len, sf_name, err)) == 0) {
-		rc = check_sf(sf_name, &sfm, mf, mf_bytes, mf_len, err);
+	int trusted =
+	    rc == 0 ? check_block(block, block_len, sf, sf_len, trust, z->entries[bi].name, err)
+	            : -1;
+	if (trusted >= 0 && (rc = csod_mf_parse(&sfm, sf, sf_len, sf_name, err)) == 0) {
+		parsed = 1;
+		rc = check_sf(sf_name, &sfm, &ch->mf, ch->mf_bytes, ch->mf_len, trusted, &whole,
+		              err);
 		const char *apk = csod_mf_get(&sfm.main, "X-Android-APK-Signed");
 		if (rc == 0 && want_android && !apk)
 			rc = csod_fail(err, "%s lacks X-Android-APK-Signed", sf_name);
-		csod_mf_free(&sfm);
 	}
-	if (rc == 0)
-		rc = check_block(block, block_len, sf, sf_len, trust, z->entries[bi].name, err);
+	if (rc == 0 && trusted != 0)
+		rc = trusted;
+	if (rc > 0)
+		mark_signed(ch, &sfm, whole);
+	if (parsed)
+		csod_mf_free(&sfm);
 	free(sf);
 	free(block);
 	return rc;
+}
+
+/* Every entry that needs a signature has one from a trusted signer. */
+static int all_signed(const csod_v1_checker *ch, const csod_zip *z, csod_error *err)
+{
+	for (size_t i = 0; i < z->n_entries; i++) {
+		const csod_zip_entry *e = &z->entries[i];
+		if (!csod_v1_checker_needs(e))
+			continue;
+		csod_mf_section *s = csod_mf_find((csod_manifest *)&ch->mf, e->name);
+		if (!s || !ch->signed_section[s - ch->mf.sections])
+			return csod_fail(err,
+			                 "entry '%.200s' is not signed by a trusted signer: its "
+			                 "manifest section has no digest in the signer's algorithm "
+			                 "(or SHA-256 or stronger) that the signer's .SF covers",
+			                 e->name);
+	}
+	return 0;
 }
 
 int csod_v1_checker_open(csod_v1_checker *ch, const csod_zip *z, csod_error *err)
@@ -212,13 +296,16 @@ int csod_v1_checker_signers(csod_v1_checker *ch, const csod_zip *z, X509_STORE *
 	int rc = 0, trusted = 0, signers = 0;
 	csod_error chain_err;
 	csod_error_clear(&chain_err);
+	free(ch->signed_section);
+	ch->signed_section = calloc(ch->mf.n_sections ? ch->mf.n_sections : 1, 1);
+	if (!ch->signed_section)
+		return csod_fail(err, "out of memory");
 	for (size_t i = 0; i < z->n_entries && rc == 0; i++) {
 		const char *n = z->entries[i].name, *dot = strrchr(n, '.');
 		if (!csod_v1_signature_related(n) || !dot || strcasecmp(dot, ".SF") != 0)
 			continue;
 		signers++;
-		int r = check_signer(z, i, &ch->mf, ch->mf_bytes, ch->mf_len, trust, want_android,
-		                     &chain_err);
+		int r = check_signer(ch, z, i, trust, want_android, &chain_err);
 		if (r < 0)
 			rc = csod_fail(err, "%s", chain_err.msg);
 		trusted += r > 0;
@@ -227,7 +314,7 @@ int csod_v1_checker_signers(csod_v1_checker *ch, const csod_zip *z, X509_STORE *
 		rc = csod_fail(err, "no JAR signature (META-INF/*.SF)");
 	else if (rc == 0 && trusted == 0)
 		rc = csod_fail(err, "%s", chain_err.msg[0] ? chain_err.msg : "no trusted signer");
-	return rc;
+	return rc == 0 ? all_signed(ch, z, err) : rc;
 }
 
 void csod_v1_checker_close(csod_v1_checker *ch)
@@ -235,6 +322,7 @@ void csod_v1_checker_close(csod_v1_checker *ch)
 	if (ch->mf_ready)
 		csod_mf_free(&ch->mf);
 	free(ch->mf_bytes);
+	free(ch->signed_section);
 	csod_mdset_free(&ch->set);
 	memset(ch, 0, sizeof *ch);
 }

@@ -1,7 +1,9 @@
 /* The PE engine's self-check on a PE32+ built byte by byte: a signed file
  * verifies, and one changed afterwards in a hashed byte, in its checksum or
  * in its signature does not. The daemon publishes nothing that fails this,
- * so it must be able to fail. */
+ * so it must be able to fail. Also the attribute certificate table: its
+ * parser's refusals, and nesting onto another signer's file with two
+ * entries (both kept, the second checked against the input's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <openssl/ec.h>
 #include <openssl/x509v3.h>
 
+#include "../../signers/authenticode/pe_certs.h"
 #include "../../signers/authenticode/pe_format.h"
 #include "../../signers/signer.h"
 #include "signing_fixture.h"
@@ -105,10 +108,113 @@ static void test_sign_then_tamper(void **state)
 	test_signer_free(&signer);
 }
 
+static void test_cert_table_parse(void **state)
+{
+	(void)state;
+	unsigned char t[64] = {0};
+	csod_pe_certs c;
+	csod_error err;
+	put32(t, 20);      /* entry 1: 20 bytes, then padding to 24 */
+	put32(t + 24, 13); /* entry 2: 13 bytes, unpadded at the end */
+	assert_int_equal(csod_pe_certs_parse(t, 37, &c, &err), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.entry[1].at, 24);
+	assert_int_equal(csod_pe_certs_rest(&c), 24);
+	assert_int_equal(csod_pe_certs_parse(t, 40, &c, &err), 0); /* padded too */
+	struct {
+		size_t len;
+		uint32_t second;
+		const char *reason;
+	} bad[] = {
+	    {37, 14, "entry 2 has a length (14) that does not fit"},
+	    {37, 0, "entry 2 has a length (0)"},
+	    {29, 5, "ends inside the header of entry 2"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		put32(t + 24, bad[i].second);
+		assert_int_equal(csod_pe_certs_parse(t, bad[i].len, &c, &err), -1);
+		if (!strstr(err.msg, bad[i].reason))
+			fail_msg("table %zu: got '%s'", i, err.msg);
+	}
+}
+
+/* A copy of the signed file in s (size bytes) with its one entry twice. */
+static unsigned char *with_two_entries(const unsigned char *s, size_t size, size_t *out_size)
+{
+	csod_pe pe;
+	csod_error err;
+	assert_int_equal(csod_pe_parse_buffer(s, size, &pe, &err), 0);
+	unsigned char *t = malloc(size + pe.cert_size);
+	memcpy(t, s, size);
+	memcpy(t + size, s + pe.cert_table, pe.cert_size);
+	put32(t + pe.certdir_offset + 4, 2 * pe.cert_size);
+	*out_size = size + pe.cert_size;
+	return t;
+}
+
+static void test_nest_keeps_entries(void **state)
+{
+	(void)state;
+	test_signer vendor = test_signer_new("vendor"), ours = test_signer_new("ours");
+	csod_identity vid = {.key = vendor.key, .cert = vendor.cert, .chain = NULL};
+	csod_identity oid = {.key = ours.key, .cert = ours.cert, .chain = NULL};
+	csod_sign_options opt = {.digests = {"sha256"}, .n_digests = 1};
+	unsigned char p[PE_SIZE];
+	make_pe(p);
+	int plain = file_with(p, sizeof p), signed1 = memfd_create("v", 0);
+	csod_error err;
+	assert_int_equal(csod_signer_pe.sign(plain, signed1, &vid, &opt, &err), 0);
+	static unsigned char s[16384];
+	off_t size = lseek(signed1, 0, SEEK_END);
+	assert_int_equal(pread(signed1, s, (size_t)size, 0), size);
+	size_t two_size;
+	unsigned char *two = with_two_entries(s, (size_t)size, &two_size);
+	int in = file_with(two, two_size), out = memfd_create("out", 0);
+	opt.append = 1;
+	assert_int_equal(csod_signer_pe.sign(in, out, &oid, &opt, &err), 0);
+	/* The vendor's signatures are not under our root: structure only. */
+	assert_int_equal(csod_signer_pe.verify(in, out, ours.trust, &err), 0);
+
+	csod_pe pe;
+	csod_pe_certs certs;
+	assert_int_equal(csod_pe_parse(out, &pe, &err), 0);
+	assert_int_equal(csod_pe_certs_read(out, &pe, &certs, &err), 0);
+	assert_int_equal(certs.n, 2);
+	uint32_t second = csod_pe_certs_rest(&certs);
+	csod_pe_certs_free(&certs);
+
+	/* The second entry changed after signing: not the input's. */
+	size = lseek(out, 0, SEEK_END);
+	assert_int_equal(pread(out, s, (size_t)size, 0), size);
+	s[pe.cert_table + second + 100] ^= 1;
+	memset(s + pe.checksum_offset, 0, 4); /* a checksum that agrees */
+	put32(s + pe.checksum_offset,
+	      csod_pe_checksum_of(csod_pe_sum_at(0, s, (size_t)size), (uint64_t)size));
+	int bad = file_with(s, (size_t)size);
+	assert_int_equal(csod_signer_pe.verify(in, bad, ours.trust, &err), -1);
+	if (!strstr(err.msg, "not the input's"))
+		fail_msg("got '%s'", err.msg);
+	/* Without our root, nothing is checked in full: refused. */
+	test_signer other = test_signer_new("other");
+	assert_int_equal(csod_signer_pe.verify(in, out, other.trust, &err), -1);
+	assert_non_null(strstr(err.msg, "does not chain"));
+	test_signer_free(&other);
+	close(bad);
+	close(in);
+	close(out);
+	close(plain);
+	close(signed1);
+	free(two);
+	test_signer_free(&vendor);
+	test_signer_free(&ours);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sign_then_tamper),
+	    cmocka_unit_test(test_cert_table_parse),
+	    cmocka_unit_test(test_nest_keeps_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
