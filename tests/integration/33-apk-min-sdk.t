@@ -145,9 +145,19 @@ if wait_state d-text.apk failed 30; then
 	like "$(cat "$out/ERROR")" "d-text.apk: AndroidManifest.xml: not Android binary XML" \
 		"csodd: a text manifest fails the request, naming the file"
 	check "csodd: one line" test "$(wc -l <"$out/ERROR")" -eq 1
+	grep -q "request.created dagwood/d-text.apk: 1 file(s); failed" "$LOG"
+	ok $? "csodd: refused at intake (the request fails as it is created)"
 else
 	fail "csodd: a text manifest fails the request"
 fi
+mkdir given
+cp text.apk given/
+printf 'min_sdk = 21;\n' >given/request.conf
+mv given "$IN/"
+wait_state given signed 60
+ok $? "csodd signs the text-manifest APK when request.conf gives min_sdk"
+v=$(apksigner verify -v --min-sdk-version 21 "$(request_dir given)/text.apk" 2>&1)
+is "$(scheme 1 "$v")" true "csodd: min_sdk = 21 from request.conf: v1 verified"
 check "csodd keeps running" daemon_alive
 stop_daemon
 ok $? "csodd stops cleanly"
