@@ -72,6 +72,14 @@ while IFS='|' read -r name _ sdk; do
 done <<<"$CASES"
 check "zipalign -c 4 on a signed one" zipalign -c 4 "$T_DIR/min14-signed.apk"
 
+# An APK from Android's own build: Debian's framework-res.apk (45 MB, a
+# 222 KB manifest with hundreds of elements; minSdkVersion 29).
+FW=/usr/share/android-framework-res/framework-res.apk
+r=$(sign "$FW" "$T_DIR/framework-res-signed.apk")
+ok $? "csod-sign framework-res.apk without --min-sdk: $r"
+verify_case "csod-sign framework-res.apk" "$T_DIR/framework-res-signed.apk" 29
+rm -f "$T_DIR/framework-res-signed.apk"
+
 # An explicit minimum overrides the manifest, both ways.
 r=$(sign "$T_DIR/min24.apk" "$T_DIR/min24-as21.apk" --min-sdk 21)
 ok $? "csod-sign --min-sdk 21 on a minSdkVersion 24 APK: $r"
