@@ -8,18 +8,14 @@
 # is refused with a one-line reason naming it, at intake in the daemon.
 . "$(dirname "$0")/lib.sh"
 
-for t in aapt apksigner zipalign zip unzip openssl; do
-	command -v "$t" >/dev/null || skip_all "needs $t (Debian aapt, apksigner, zipalign, zip, unzip)"
+missing=$(sh "$CSOD_TOP/tests/fixtures/mkapk.sh" --missing)
+[ -z "$missing" ] || skip_all "needs $(echo $missing)"
+for t in apksigner zip unzip openssl; do
+	command -v "$t" >/dev/null || skip_all "needs $t"
 done
-[ -f /usr/share/android-framework-res/framework-res.apk ] ||
-	skip_all "needs Debian android-framework-res (aapt's platform resources)"
 
 P=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$P" || {
-	fail "tests/fixtures/mkpki.sh makes the test PKI"
-	done_testing
-	exit 1
-}
+make_pki "$P"
 sign() { # sign IN OUT [options]
 	local in=$1 out=$2
 	shift 2

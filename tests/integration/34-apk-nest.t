@@ -7,18 +7,14 @@
 # kind of request still nests.
 . "$(dirname "$0")/lib.sh"
 
-for t in aapt apksigner zipalign jar jarsigner; do
-	command -v "$t" >/dev/null || skip_all "needs $t (Debian aapt, apksigner, zipalign, a JDK)"
+missing=$(sh "$CSOD_TOP/tests/fixtures/mkapk.sh" --missing)
+[ -z "$missing" ] || skip_all "needs $(echo $missing)"
+for t in apksigner jar jarsigner; do
+	command -v "$t" >/dev/null || skip_all "needs $t"
 done
-[ -f /usr/share/android-framework-res/framework-res.apk ] ||
-	skip_all "needs Debian android-framework-res (aapt's platform resources)"
 
 P=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$P" || {
-	fail "tests/fixtures/mkpki.sh makes the test PKI"
-	done_testing
-	exit 1
-}
+make_pki "$P"
 cd "$T_DIR"
 sh "$CSOD_TOP/tests/fixtures/mkapk.sh" app.apk org.csod.nest 'android:minSdkVersion="21"'
 ok $? "aapt builds app.apk (minSdkVersion 21)"
