@@ -241,10 +241,12 @@ static int take_folder(const csod_intake_job *job, csod_request *r, int dir_fd, 
 	return rc;
 }
 
-/* Each file must be something its service can sign, and every digest must
- * be one we know: better to say so now than after an approval. */
+/* Each file must be something its service can sign, with the request's
+ * options, and every digest must be one we know: better to say so now
+ * than after an approval. */
 static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 {
+	const csod_sign_options opt = {.append = r->options.append, .min_sdk = r->options.min_sdk};
 	char buf[sizeof r->digests];
 	snprintf(buf, sizeof buf, "%s", r->digests);
 	char *save = NULL;
@@ -258,7 +260,11 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 			return csod_fail_errno(err, "%s: cannot open the store copy",
 			                       r->files[i].name);
 		const csod_signer *s = csod_signer_for(r->service, r->files[i].name, fd, err);
+		csod_error why;
+		int rc = !s ? -1 : s->check_options ? s->check_options(fd, &opt, &why) : 0;
 		close(fd);
+		if (s && rc < 0)
+			return csod_fail(err, "%s: %s", r->files[i].name, why.msg);
 		if (!s || csod_output_name(s, r->files[i].name, output, sizeof output, err) < 0)
 			return -1;
 		snprintf(r->files[i].engine, sizeof r->files[i].engine, "%s", s->name);

@@ -56,7 +56,7 @@ typedef struct csod_sign_options {
 	/* Keep the file's existing signatures and add ours beside (nested in
 	 * Authenticode, another signer in JAR). Off: existing ones are replaced. */
 	int append;
-	int min_sdk;             /* Android minSdkVersion; 0 means 24 */
+	int min_sdk;             /* Android minSdkVersion; 0: the APK's manifest says */
 	const char *description; /* program name (Authenticode SpcSpOpusInfo) */
 	const char *url;         /* more-info URL (SpcSpOpusInfo) */
 	const char *alias;       /* JAR signer name (META-INF/<ALIAS>.SF); NULL = "CSOD" */
@@ -85,6 +85,12 @@ typedef struct csod_signer {
 	/* Optional: a closer look than detect(), with the file's name, so that
 	 * a bad input is refused at intake rather than after its approval. */
 	int (*check)(int fd, const char *name, csod_error *err);
+
+	/* Optional: whether the engine can honour these options for the file
+	 * in fd, for what it would refuse only once signing (the daemon asks
+	 * at intake, so that such a request is refused before its approval).
+	 * sign() refuses the same itself. */
+	int (*check_options)(int fd, const csod_sign_options *opt, csod_error *err);
 
 	/* Checks with csod's own code that out_fd carries a valid signature over
 	 * exactly the content of in_fd, from a certificate that chains to a

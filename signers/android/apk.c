@@ -8,7 +8,13 @@
  * offsets, and so the v2/v3 chunks, must not depend on the v1 files, which
  * need every entry's digest first. The output is not read back here.
  * Existing signatures are always replaced: an APK has one signing identity
- * (key rotation is not supported). */
+ * (key rotation is not supported), so nesting (append) is refused.
+ *
+ * minSdkVersion decides the schemes: given (--min-sdk, request.conf), or
+ * read from the APK's own AndroidManifest.xml as apksigner reads it
+ * (axml.h). Below 24 Android checks only v1, so v1 is added; v2 and v3
+ * always are. apksigner adds v1 even from 24 on, where no platform needs
+ * it (its verify then ignores it); csod leaves it out there. */
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -22,14 +28,65 @@
 #include "../signer.h"
 #include "apk_block.h"
 #include "apk_check.h"
+#include "axml.h"
 
-#define V1_NOT_NEEDED_FROM 24 /* Android 7.0 checks v2 */
-#define DEFAULT_MIN_SDK    24
+#define V1_NOT_NEEDED_FROM 24          /* Android 7.0 checks v2 */
+#define MANIFEST_MAX       (16u << 20) /* real ones are at most a few hundred KiB */
+#define SET_MIN_SDK                                                                                \
+	"name the minimum SDK (csod-sign --min-sdk, request.conf min_sdk) to sign it anyway"
 
 static int apk_detect(const unsigned char *head, size_t headlen, off_t size)
 {
 	(void)size;
 	return headlen >= 4 && memcmp(head, "PK\003\004", 4) == 0;
+}
+
+/* The minSdkVersion to sign for: the one given, else the APK's. */
+static int apk_min_sdk(const csod_zip *z, const csod_sign_options *opt, int *min_sdk,
+                       csod_error *err)
+{
+	if (opt->min_sdk > 0) {
+		*min_sdk = opt->min_sdk;
+		return 0;
+	}
+	long i = csod_zip_find(z, "AndroidManifest.xml");
+	if (i < 0)
+		return csod_fail(err,
+		                 "no AndroidManifest.xml to read minSdkVersion from; " SET_MIN_SDK);
+	unsigned char *xml = NULL;
+	size_t len = 0;
+	csod_axml_sdk sdk;
+	csod_error why;
+	int rc = csod_zip_read_small(z, &z->entries[i], MANIFEST_MAX, &xml, &len, &why);
+	if (rc == 0)
+		rc = csod_axml_read_sdk(xml, len, &sdk, &why);
+	free(xml);
+	if (rc < 0)
+		return csod_fail(err, "AndroidManifest.xml: %s; " SET_MIN_SDK, why.msg);
+	*min_sdk = sdk.min_sdk;
+	return 0;
+}
+
+static int refuse_append(const csod_sign_options *opt, csod_error *err)
+{
+	return opt->append ? csod_fail(err, "an APK cannot take a nested signature (--nest, "
+	                                    "request.conf append): it has one signer, and "
+	                                    "signing replaces the existing one")
+	                   : 0;
+}
+
+static int apk_check_options(int fd, const csod_sign_options *opt, csod_error *err)
+{
+	if (refuse_append(opt, err) < 0)
+		return -1;
+	if (opt->min_sdk > 0)
+		return 0;
+	csod_zip z;
+	if (csod_zip_open(&z, fd, "APK", err) < 0)
+		return -1;
+	int min_sdk, rc = apk_min_sdk(&z, opt, &min_sdk, err);
+	csod_zip_close(&z);
+	return rc;
 }
 
 /* The v1 digest Android versions down to min_sdk can check (SHA-256 came
@@ -180,26 +237,28 @@ static int write_apk(const csod_zip *z, csod_v1_builder *b, const unsigned char 
 static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
                     csod_error *err)
 {
-	int min_sdk = opt->min_sdk > 0 ? opt->min_sdk : DEFAULT_MIN_SDK;
+	if (refuse_append(opt, err) < 0)
+		return -1;
 	if (!csod_apk_sig_alg(id->key))
 		return csod_fail(err, "the signing key type cannot sign APKs (RSA or EC)");
 	if (csod_timestamp_rfc3161_only(&opt->timestamp, "APK", err) < 0)
 		return -1;
-	/* Only the v1 (JAR) signature has a place for a timestamp; Android's
-	 * v2 and v3 schemes have none. */
-	if (min_sdk >= V1_NOT_NEEDED_FROM && csod_timestamp_wanted(&opt->timestamp))
-		csod_timestamp_note(
-		    &opt->timestamp, LOG_NOTICE,
-		    "no timestamp: APK Signature Scheme v2/v3 has no place for one, "
-		    "and minSdkVersion %d needs no v1 (JAR) signature",
-		    min_sdk);
 	csod_zip z;
 	if (csod_zip_open(&z, in_fd, "APK", err) < 0)
 		return -1;
-	int rc = 0;
+	int rc = 0, min_sdk = 0;
 	if (opt->max_size > 0 && z.size > (uint64_t)opt->max_size)
 		rc = csod_fail(err, "APK is larger than the limit of %lld bytes",
 		               (long long)opt->max_size);
+	if (rc == 0)
+		rc = apk_min_sdk(&z, opt, &min_sdk, err);
+	/* Only the v1 (JAR) signature has a place for a timestamp; Android's
+	 * v2 and v3 schemes have none. */
+	if (rc == 0 && min_sdk >= V1_NOT_NEEDED_FROM && csod_timestamp_wanted(&opt->timestamp))
+		csod_timestamp_note(&opt->timestamp, LOG_NOTICE,
+		                    "no timestamp: APK Signature Scheme v2/v3 has no place for one, "
+		                    "and minSdkVersion %d needs no v1 (JAR) signature",
+		                    min_sdk);
 	csod_v1_result v1;
 	csod_v1_builder b;
 	csod_v1_config cfg;
@@ -235,5 +294,6 @@ const csod_signer csod_signer_apk = {
     .detect = apk_detect,
     .output_name = NULL,
     .sign = apk_sign,
+    .check_options = apk_check_options,
     .verify = csod_apk_self_check,
 };

@@ -75,6 +75,15 @@ done_testing() {
 	return $rc
 }
 
+# make_pki DIR: the throw-away test PKI of tests/fixtures/mkpki.sh in DIR. A
+# broken fixture is a failure, not a reason to skip: the test ends there.
+make_pki() {
+	sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$1" && return 0
+	fail "tests/fixtures/mkpki.sh makes the test PKI"
+	done_testing
+	exit 1
+}
+
 # wait_for TIMEOUT_SECONDS CMD...: polls CMD every 50 ms until it succeeds.
 wait_for() {
 	local limit=$1

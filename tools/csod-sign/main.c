@@ -142,9 +142,20 @@ static int parse(int argc, char **argv, args *a)
 		case 'n':
 			a->opt.append = 1;
 			break;
-		case 'm':
-			a->opt.min_sdk = atoi(optarg);
+		case 'm': {
+			/* As request.conf's min_sdk: an API level, never a silent 0. */
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || v < 1 || v > 1000) {
+				fprintf(stderr,
+				        "csod-sign: --min-sdk '%s': expected an Android API "
+				        "level (1-1000)\n",
+				        optarg);
+				return 2;
+			}
+			a->opt.min_sdk = (int)v;
 			break;
+		}
 		case 'a':
 			a->opt.alias = optarg;
 			break;
