@@ -255,11 +255,24 @@ csod_clamd_result csod_clamd_scan_fd(const csod_clamd_target *t, int fd, int tim
 		          why(sent_errno ? sent_errno : read_errno));
 		return CSOD_CLAMD_ERROR;
 	}
+	csod_clamd_result res = csod_clamd_parse_reply(reply, signature, sig_len, err);
+	/* "OK" about a stream clamd stopped reading is no pass: it saw a part. */
+	if (res == CSOD_CLAMD_CLEAN && sent_errno) {
+		csod_fail(err, "clamd answered OK after it stopped reading the file (%s)",
+		          why(sent_errno));
+		return CSOD_CLAMD_ERROR;
+	}
+	return res;
+}
+
+csod_clamd_result csod_clamd_parse_reply(char *reply, char *signature, size_t sig_len,
+                                         csod_error *err)
+{
 	char shown[CSOD_SHOWN_MAX];
 	csod_escape_to(reply, shown, sizeof shown);
 	static const char prefix[] = "stream: ", found[] = " FOUND";
 	size_t n = strlen(reply), p = sizeof prefix - 1, f = sizeof found - 1;
-	if (!sent_errno && strcmp(reply, "stream: OK") == 0)
+	if (strcmp(reply, "stream: OK") == 0)
 		return CSOD_CLAMD_CLEAN;
 	if (n > p + f && strncmp(reply, prefix, p) == 0 && strcmp(reply + n - f, found) == 0) {
 		reply[n - f] = '\0';

@@ -35,6 +35,12 @@ csod_clamd_result csod_clamd_scan_fd(const csod_clamd_target *t, int fd, int tim
                                      int cancel_fd, char *signature, size_t sig_len,
                                      csod_error *err);
 
+/* Reads clamd's reply to INSTREAM (NUL and newline removed; cut in
+ * place): "stream: OK", "stream: <signature> FOUND", anything else an
+ * error whose reason err gives. */
+csod_clamd_result csod_clamd_parse_reply(char *reply, char *signature, size_t sig_len,
+                                         csod_error *err);
+
 /* Asks clamd for its version (zVERSION): 0 with the answer in out, or -1. */
 int csod_clamd_version(const csod_clamd_target *t, int timeout_s, char *out, size_t len,
                        csod_error *err);

@@ -20,6 +20,7 @@ trap 'stop_clamd; for u in $DEV $APPR; do userdel "$u" 2>/dev/null; done; cleanu
 # clamd on a private config: its socket and database in the test folder,
 # in the foreground (not the system's service, not freshclam's database).
 mkdir -p "$CL/db"
+PORT=$((20000 + $$ % 20000))
 EICAR='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
 hex=$(printf '%s' 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE' | od -An -tx1 | tr -d ' \n')
 echo "Csod-Test-Eicar:0:*:$hex" >"$CL/db/csod-test.ndb"
@@ -30,6 +31,8 @@ DatabaseDirectory $CL/db
 TemporaryDirectory $CL
 LogFile $CL/clamd.log
 StreamMaxLength 1M
+TCPSocket $PORT
+TCPAddr 127.0.0.1
 EOF
 CLAMD_PID=
 start_clamd() {
@@ -182,6 +185,20 @@ like "$(tr -d '\r' <"${mail:-/dev/null}")" "Pre-sign checks: hold \(clamav: erro
 as_appr request approve "$id" -m "scanned by hand" >/dev/null 2>&1
 wait_state held.exe signed 60
 ok $? "an approver can still approve a held request"
+
+# --- clamd over TCP, after a reload ------------------------------------
+start_clamd
+EXTRA="checks = { clamav = { tcp = \"127.0.0.1:$PORT\"; timeout = \"20s\"; }; };"
+write_config
+check "check-config reaches clamd over TCP" csodctl --config "$CONF" check-config
+like "$(cat "$T_DIR/check.out")" "clamd on 127.0.0.1:$PORT answers" "saying where"
+kill -HUP "$DAEMON_PID"
+wait_for 10 sh -c "[ \$(grep -c 'config.reload' '$LOG') -ge 1 ]"
+ok $? "csodd reloads the new checks block"
+drop "$T_DIR/eicar.exe" tcp.exe
+wait_state tcp.exe declined 60
+ok $? "clamd over TCP flags the drop too"
+like "$(cat "$(request_dir tcp.exe)/ERROR")" "clamav: fail: Csod-Test-Eicar" "with the signature"
 
 check "csodd is still running" daemon_alive
 stop_daemon
