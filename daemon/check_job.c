@@ -18,6 +18,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/text.h"
+#include "../signers/signer.h"
 #include "check_verdicts.h"
 #include "clamd.h"
 #include "run_command.h"
@@ -166,6 +167,25 @@ static void env_add(char **env, int *n, const char *name, const char *value)
 		snprintf(env[(*n)++], len, "%s=%s", name, value);
 }
 
+/* The request's service, or (by file type) each file's, comma-separated
+ * once each: "authenticode", "authenticode,java". */
+static void services(const csod_request *r, char *out, size_t len)
+{
+	snprintf(out, len, "%s", r->service);
+	for (int i = 0; !r->service[0] && i < r->n_files; i++) {
+		const char *s = csod_service_for_name(r->files[i].name);
+		if (!s)
+			s = r->files[i].engine; /* by content: a PE, MSI or CAB */
+		if (strcmp(s, "pe") == 0 || strcmp(s, "msi") == 0 || strcmp(s, "cab") == 0)
+			s = "authenticode";
+		size_t n = strlen(out), k = strlen(s);
+		const char *hit = strstr(out, s);
+		if (hit && (hit == out || hit[-1] == ',') && (hit[k] == ',' || !hit[k]))
+			continue;
+		snprintf(out + n, len - n, "%s%s", n ? "," : "", s);
+	}
+}
+
 /* The first line of the hook's output, escaped: its reason. */
 static void first_line(const char *output, const char *fallback, char *out, size_t len)
 {
@@ -230,7 +250,9 @@ static void run_policy(csod_check_job *job, int dir_fd)
 	env_add(env, &n, "CSOD_DEPARTMENT", r->department);
 	env_add(env, &n, "CSOD_DROP", r->drop_name);
 	env_add(env, &n, "CSOD_VERSION", r->version);
-	env_add(env, &n, "CSOD_SERVICE", r->service[0] ? r->service : r->files[0].engine);
+	char service[128];
+	services(r, service, sizeof service);
+	env_add(env, &n, "CSOD_SERVICE", service);
 	env_add(env, &n, "CSOD_DIGESTS", r->digests);
 	env_add(env, &n, "CSOD_STORE_DIR", job->store);
 	env_add(env, &n, "CSOD_FILES", job->list);

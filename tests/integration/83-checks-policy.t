@@ -33,7 +33,7 @@ hold*) echo "a first release: a human should look"; exit 2 ;;
 slow*) sleep 30.3; exit 0 ;;
 bad*) echo "internal trouble"; exit 7 ;;
 tamper*) echo extra >>"\$(head -1 "\$CSOD_FILES" | cut -c67-)"; exit 0 ;;
-wait*) sleep 2.5; echo "looked at it"; exit 0 ;;
+wait*) for i in \$(seq 500); do [ -e "\$saw.release" ] && break; sleep 0.1; done; echo "looked at it"; exit 0 ;;
 restart*) [ -e "\$saw.again" ] || { touch "\$saw.again"; sleep 30.4; }; echo "second look"; exit 0 ;;
 esac
 echo "unexpected drop"; exit 9
@@ -157,6 +157,8 @@ is "$(wc -l <"$SAW/restart-app.runs")" 2 "the hook ran twice"
 # --- manual approval: no approval before the verdict -----------------------
 stop_daemon
 AUTO_APPROVE=false
+# (a time limit the test's own pace cannot reach: the hook waits for it)
+EXTRA="checks = { policy = { command = [ \"$T_DIR/hook\" ]; timeout = \"60s\"; }; };"
 write_config
 start_daemon || exit 1
 drop wait-app
@@ -167,6 +169,7 @@ like "$out" "the pre-sign checks of request $id have not finished" "csodctl refu
 runuser -u "$APPR" -- sh -c "printf 'ok' > '$SPOOL/approvals/.$id.t' && mv '$SPOOL/approvals/.$id.t' '$SPOOL/approvals/$id.approve'"
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.reason"
 like "$(cat "$SPOOL/approvals/$id.approve.reason" 2>/dev/null)" "have not finished" "so does csodd, for a marker"
+touch "$SAW/wait-app.release"
 wait_checked wait-app
 is "$(verdict wait-app reason)" "looked at it" "the verdict comes in"
 out=$(runuser -u "$APPR" -- csodctl --config "$CONF" request approve "$id" 2>&1)
