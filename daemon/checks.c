@@ -203,7 +203,13 @@ static void finish(csod_daemon *d, csod_check_job *job)
 		fail_tampered(d, &r, job->tamper_reason);
 	} else if (csod_auto_approve_effective(d, r.organization) &&
 	           strcmp(r.checks, "pass") == 0) {
-		csod_dispatch_approve(d, &r, "auto-approve", "");
+		/* Recorded first: an approval that waits for room in the database
+		 * (space.h) reloads the request, verdicts included. */
+		if (csod_request_update(d->db, &r, &err) < 0)
+			csod_log(LOG_ERR, id, "%s; the checks run again at the next start",
+			         err.msg);
+		else
+			csod_dispatch_approve(d, &r, "auto-approve", "");
 	} else if (csod_auto_approve_effective(d, r.organization) &&
 	           strcmp(r.checks, "fail") == 0) {
 		decline(d, &r);
