@@ -16,6 +16,7 @@
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "audit.h"
+#include "check_verdicts.h"
 #include "dispatch.h"
 #include "request.h"
 #include "roles.h"
@@ -174,6 +175,12 @@ static void process_marker(csod_daemon *d, const char *name)
 		         r.state);
 	else if (strcmp(actor, r.developer) == 0)
 		snprintf(reason, sizeof reason, "%s cannot approve their own request", actor);
+	else if (approve && strcmp(r.checks, "pending") == 0)
+		/* Approvers decide on the verdicts: a decline may come at once. */
+		snprintf(reason, sizeof reason,
+		         "the pre-sign checks of request %s have not finished; approve it once "
+		         "they have (csodctl request show %s)",
+		         id, id);
 	else if (!csod_admin_covers(admin, r.organization, r.department))
 		snprintf(reason, sizeof reason, "%s (%s) may not approve requests of %s%s%s", actor,
 		         admin->role == CSOD_ROLE_MRAO  ? "MRAO"
@@ -186,8 +193,13 @@ static void process_marker(csod_daemon *d, const char *name)
 		return;
 	}
 	archive(d, name);
-	csod_audit(d->db, actor, approve ? "request.approve" : "request.decline", id, "%s",
-	           message);
+	/* What the approver was shown goes on record with their decision. */
+	char checks[640] = "", line[600];
+	csod_verdicts_line(&r, line, sizeof line);
+	if (r.checks[0])
+		snprintf(checks, sizeof checks, " [pre-sign checks: %s]", line);
+	csod_audit(d->db, actor, approve ? "request.approve" : "request.decline", id, "%s%s",
+	           message, checks);
 	if (approve) {
 		csod_dispatch_approve(d, &r, actor, message);
 	} else {

@@ -53,6 +53,8 @@ static void set_defaults(csod_config *c)
 	c->ca.key_algorithm = strdup("rsa");
 	c->ca.key_bits = 0; /* by algorithm, below */
 	c->ca.term_years = 1;
+	c->checks.clamav_timeout_s = 120;
+	c->checks.policy_timeout_s = 60;
 }
 
 /* min_free_space: a size, or a share of the spool's filesystem ("1%"). */
@@ -98,6 +100,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "developers",
 	                                   "admins",
 	                                   "approvers_group",
+	                                   "checks",
 	                                   NULL};
 	static const char *const levels[] = {"debug", "info", "notice", "warning", "error", NULL};
 	int64_t v;
@@ -306,6 +309,8 @@ csod_config *csod_config_load(const char *path, const char *spool_override, csod
 		goto out;
 	if (apply_ca_defaults(&r, config_setting_get_member(root, "ca"), &c->ca) < 0)
 		goto out;
+	if (cfg_read_checks(&r, root, c) < 0)
+		goto out;
 	if (cfg_read_organizations(&r, root, c) < 0 || cfg_read_developers(&r, root, c) < 0 ||
 	    cfg_read_admins(&r, root, c) < 0)
 		goto out;
@@ -362,6 +367,7 @@ void csod_config_free(csod_config *c)
 	free(c->ca.key_algorithm);
 	free(c->ca.subject_country);
 	cfg_free_lists(c);
+	cfg_free_checks(c);
 	free(c);
 }
 

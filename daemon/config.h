@@ -78,6 +78,16 @@ typedef struct csod_ca_config {
 	char *subject_country;
 } csod_ca_config;
 
+/* Pre-sign checks (checks.h): run on the store copy of every request
+ * before it can be approved or auto-approved. */
+typedef struct csod_checks_config {
+	char *clamav_socket;   /* clamd's Unix socket, or NULL */
+	char *clamav_tcp;      /* "host:port" of clamd, or NULL */
+	int clamav_timeout_s;  /* per file */
+	char **policy_command; /* argv of the policy hook (no shell); NULL = none */
+	int policy_timeout_s;
+} csod_checks_config;
+
 typedef struct csod_config {
 	char *path; /* the file this came from */
 	char *spool;
@@ -99,6 +109,7 @@ typedef struct csod_config {
 	csod_timestamp_config timestamp;
 	csod_keys_config keys;
 	csod_ca_config ca;
+	csod_checks_config checks;
 	/* csodctl's way in (control.h); NULL: <spool>/run/csod.sock */
 	char *control_socket;
 	csod_organization *organizations;
@@ -123,6 +134,9 @@ void csod_config_free(csod_config *cfg);
 const csod_developer *csod_config_developer(const csod_config *cfg, const char *user);
 const csod_organization *csod_config_organization(const csod_config *cfg, const char *name);
 const csod_admin *csod_config_admin_by_uid(const csod_config *cfg, uid_t uid);
+
+/* Whether any pre-sign check is configured. */
+int csod_config_has_checks(const csod_config *cfg);
 
 /* Whether requests of this organization skip approval. */
 int csod_config_auto_approve(const csod_config *cfg, const char *organization);

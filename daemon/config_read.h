@@ -49,4 +49,8 @@ int cfg_read_developers(cfg_reader *r, const config_setting_t *root, struct csod
 int cfg_read_admins(cfg_reader *r, const config_setting_t *root, struct csod_config *c);
 void cfg_free_lists(struct csod_config *c);
 
+/* The checks { } block (config_checks.c). */
+int cfg_read_checks(cfg_reader *r, const config_setting_t *root, struct csod_config *c);
+void cfg_free_checks(struct csod_config *c);
+
 #endif

@@ -74,6 +74,13 @@ static const char *const migrations[] = {
      * answer) joins 'queued', 'sent' and 'dead'. */
     "ALTER TABLE mail_queue ADD COLUMN date TEXT;"
     "ALTER TABLE mail_queue ADD COLUMN message_id TEXT;",
+
+    /* 5: the pre-sign checks (checks.h): their summary ('pending', 'pass',
+     * 'fail', 'hold'; NULL when none were configured) and each check's
+     * verdict as a JSON array, kept with the request so that they survive
+     * a restart and show in every view. */
+    "ALTER TABLE requests ADD COLUMN checks TEXT;"
+    "ALTER TABLE requests ADD COLUMN check_results TEXT;",
 };
 
 int csod_schema_latest(void)

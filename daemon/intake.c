@@ -36,6 +36,7 @@
 #include "../lib/text.h"
 #include "../signers/signer.h"
 #include "audit.h"
+#include "checks.h"
 #include "developers.h"
 #include "dispatch.h"
 #include "intake_job.h"
@@ -188,11 +189,16 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 		snprintf(r->error, sizeof r->error, "%s", job->err.msg);
 	}
 	int failed = job->rc < 0;
-	int auto_approve = !failed && csod_auto_approve_effective(d, r->organization);
+	/* With pre-sign checks, approvers are asked (or auto-approve signs)
+	 * once the verdicts are in (checks.h). */
+	int checking = !failed && csod_config_has_checks(d->cfg);
+	if (checking)
+		snprintf(r->checks, sizeof r->checks, "pending");
+	int auto_approve = !failed && !checking && csod_auto_approve_effective(d, r->organization);
 	/* The mail that announces the new request goes in with it. */
-	csod_notice *mail = failed         ? csod_notice_build(d, r, "failed")
-	                    : auto_approve ? NULL
-	                                   : csod_notice_build(d, r, "approval_needed");
+	csod_notice *mail = failed                     ? csod_notice_build(d, r, "failed")
+	                    : auto_approve || checking ? NULL
+	                                               : csod_notice_build(d, r, "approval_needed");
 	csod_error dberr;
 	int rc = csod_request_insert(d->db, r, mail, &dberr);
 	if (rc == 0 && csod_notice_count(mail) > 0 && d->mailer)
@@ -211,6 +217,8 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	              failed ? "; failed: " : "", failed ? r->error : "");
 	remove_incoming(d, id, r->developer, job->owner);
 	csod_views_mark(d, id);
+	if (checking)
+		csod_checks_submit(d, r);
 	if (auto_approve)
 		csod_dispatch_approve(d, r, "auto-approve", "");
 }

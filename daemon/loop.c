@@ -21,6 +21,7 @@
 #include "../lib/log.h"
 #include "approvals.h"
 #include "audit.h"
+#include "checks.h"
 #include "control.h"
 #include "daemon.h"
 #include "developers.h"
@@ -191,6 +192,8 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	d->workers = csod_workers_start(d->cfg->workers, csod_sign_job_run, csod_sign_job_free);
 	d->intake_workers =
 	    csod_workers_start(INTAKE_THREADS, csod_intake_job_run, csod_intake_job_free);
+	if (csod_checks_start(d) < 0)
+		return csod_fail(err, "cannot start the pre-sign check threads");
 	if (csod_views_start(d, VIEW_THREADS) < 0)
 		return csod_fail(err, "cannot start the publisher threads");
 	csod_watcher_config wc = watcher_config(d->cfg);
@@ -208,6 +211,7 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	/* What a crash or a stop left: outbox views behind the database,
 	 * unfinished intakes, then signing. */
 	csod_views_recover(d);
+	csod_checks_recover(d); /* before intake's: those queue their own */
 	csod_intake_recover(d);
 	csod_dispatch_recover(d);
 	csod_approvals_scan(d);
@@ -220,6 +224,7 @@ static void stop(csod_daemon *d)
 	csod_control_close(d->control);
 	/* Intakes still queued stay in store/incoming for the next start. */
 	csod_workers_stop(d->intake_workers);
+	csod_checks_stop(d);
 	csod_workers_stop(d->workers);
 	csod_views_stop(d);
 	csod_space_stop(d);
@@ -277,6 +282,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 	add_fd(ep, sig_fd);
 	add_fd(ep, csod_workers_fd(d.workers));
 	add_fd(ep, csod_workers_fd(d.intake_workers));
+	add_fd(ep, csod_checks_fd(&d));
 	add_fd(ep, csod_views_fd(&d));
 	add_fd(ep, csod_pki_fd(d.pki));
 	add_fd(ep, csod_control_fd(d.control));
@@ -356,6 +362,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 				csod_views_collect(&d);
 			} else if (fd == csod_workers_fd(d.intake_workers)) {
 				csod_intake_collect(&d);
+			} else if (fd == csod_checks_fd(&d)) {
+				csod_checks_collect(&d);
 			} else if (fd == csod_workers_fd(d.workers)) {
 				csod_dispatch_collect(&d);
 				/* A new signed request may expire before the known next. */

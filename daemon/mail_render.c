@@ -19,6 +19,7 @@ static const struct {
      "Subject: csod: {{developer}} asks to sign {{what}} (request {{id}})\n"
      "{{developer}} ({{organization}}) asks to sign version {{version}} with {{service}}.\n\n"
      "Files:\n{{files}}\n"
+     "Pre-sign checks: {{checks}}\n\n"
      "To approve, create {{approve_marker}} (its text is your message),\n"
      "or run: csodctl request approve {{id}} -m \"...\"\n"
      "To decline, create {{decline_marker}}.\n"

@@ -12,6 +12,7 @@
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "../lib/text.h"
+#include "check_verdicts.h"
 #include "developers.h"
 #include "email_address.h"
 #include "mail.h"
@@ -179,7 +180,8 @@ csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, cons
 	csod_shared_path(d->cfg, rel, decline, sizeof decline);
 	snprintf(rel, sizeof rel, "requests/%s/details.json", r->id);
 	csod_shared_path(d->cfg, rel, details, sizeof details);
-	char expires[32], created[32];
+	char expires[32], created[32], checks[600];
+	csod_verdicts_line(r, checks, sizeof checks);
 	csod_iso_time(r->expires, expires);
 	csod_iso_time(r->created, created);
 
@@ -261,6 +263,8 @@ csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, cons
 	    decline,
 	    "details",
 	    details,
+	    "checks",
+	    checks,
 	    NULL,
 	};
 	if (strcmp(kind, "approval_needed") == 0) {

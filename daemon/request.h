@@ -27,6 +27,15 @@ typedef struct csod_request_options {
 	char url[256];
 } csod_request_options;
 
+/* What one pre-sign check (checks.h) said of a request's store copy. */
+#define CSOD_CHECKS_MAX 2
+typedef struct csod_check_verdict {
+	char check[16];   /* "clamav" | "policy" */
+	char verdict[8];  /* "pass" | "fail" | "hold" | "error" (could not run) */
+	char reason[400]; /* one line, escaped */
+	int64_t at;
+} csod_check_verdict;
+
 typedef struct csod_request {
 	char id[32];
 	char developer[65];
@@ -42,6 +51,11 @@ typedef struct csod_request {
 	char error[512];
 	int64_t created, updated, approved, signed_at, expires, certificate_id;
 	csod_request_options options;
+	/* The pre-sign checks: "" none were configured at intake, "pending",
+	 * or the summary of the verdicts: "pass", "fail", "hold". */
+	char checks[8];
+	csod_check_verdict verdicts[CSOD_CHECKS_MAX];
+	int n_verdicts;
 	csod_file *files;
 	int n_files;
 } csod_request;

@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "check_verdicts.h"
 #include "notify.h"
 
 static void col(sqlite3_stmt *st, int i, char *out, size_t len)
@@ -50,7 +51,7 @@ static char *options_to_json(const csod_request_options *o)
 #define REQUEST_COLUMNS                                                                            \
 	"id, developer, organization, department, version, service, digests, options, state, "     \
 	"created, updated, approved, approver, message, error, signed, expires, certificate_id, "  \
-	"drop_name"
+	"drop_name, checks, check_results"
 
 int csod_request_load(csod_db *db, const char *id, csod_request *r)
 {
@@ -84,6 +85,8 @@ int csod_request_load(csod_db *db, const char *id, csod_request *r)
 	r->expires = sqlite3_column_int64(st, 16);
 	r->certificate_id = sqlite3_column_int64(st, 17);
 	col(st, 18, r->drop_name, sizeof r->drop_name);
+	col(st, 19, r->checks, sizeof r->checks);
+	csod_verdicts_from_json(csod_db_text(st, 20), r);
 	csod_db_release(st);
 
 	st = csod_db_cached(db,
@@ -174,7 +177,7 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 	sqlite3_stmt *st =
 	    csod_db_cached(db,
 	                   "INSERT INTO requests(" REQUEST_COLUMNS ") VALUES(?, ?, ?, "
-	                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                   err);
 	if (!st) {
 		csod_db_rollback(db);
@@ -200,12 +203,16 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 	bind_time(st, 17, r->expires);
 	bind_time(st, 18, r->certificate_id);
 	sqlite3_bind_text(st, 19, r->drop_name, -1, SQLITE_STATIC);
+	bind_nonempty(st, 20, r->checks);
+	char *verdicts = csod_verdicts_to_json(r);
+	bind_nonempty(st, 21, verdicts);
 	int rc = sqlite3_step(st) == SQLITE_DONE
 	             ? 0
 	             : csod_fail(err, "database: cannot record request %s: %s", r->id,
 	                         sqlite3_errmsg(db->sql));
 	csod_db_release(st);
 	free(options);
+	free(verdicts);
 	if (rc == 0)
 		rc = save_files(db, r, err);
 	if (rc == 0)
@@ -222,10 +229,12 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 	sqlite3_stmt *st = csod_db_cached(
 	    db,
 	    "UPDATE requests SET state = ?, updated = ?, approved = ?, approver = ?, message = ?,"
-	    " error = ?, signed = ?, expires = ?, certificate_id = ? WHERE id = ?",
+	    " error = ?, signed = ?, expires = ?, certificate_id = ?, checks = ?,"
+	    " check_results = ? WHERE id = ?",
 	    err);
 	if (!st)
 		return -1;
+	char *verdicts = csod_verdicts_to_json(r);
 	sqlite3_bind_text(st, 1, r->state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, r->updated);
 	bind_time(st, 3, r->approved);
@@ -235,11 +244,14 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 	bind_time(st, 7, r->signed_at);
 	bind_time(st, 8, r->expires);
 	bind_time(st, 9, r->certificate_id);
-	sqlite3_bind_text(st, 10, r->id, -1, SQLITE_STATIC);
+	bind_nonempty(st, 10, r->checks);
+	bind_nonempty(st, 11, verdicts);
+	sqlite3_bind_text(st, 12, r->id, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st) == SQLITE_DONE
 	             ? 0
 	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
 	csod_db_release(st);
+	free(verdicts);
 	return rc == 0 ? save_files(db, r, err) : rc;
 }
 

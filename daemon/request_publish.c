@@ -105,6 +105,27 @@ static json_t *files_json(view_json *vj, const csod_request *r, int for_approver
 	return files;
 }
 
+/* The pre-sign checks (checks.h): null when none were configured, else
+ * their summary and each check's verdict. */
+static json_t *checks_json(view_json *vj, const csod_request *r)
+{
+	if (!r->checks[0])
+		return json_null();
+	json_t *o = checked(vj, json_object()), *results = checked(vj, json_array());
+	set(vj, o, "state", str(vj, "checks", r->checks));
+	for (int i = 0; i < r->n_verdicts; i++) {
+		const csod_check_verdict *v = &r->verdicts[i];
+		json_t *one = checked(vj, json_object());
+		set(vj, one, "check", str(vj, "check", v->check));
+		set(vj, one, "verdict", str(vj, "verdict", v->verdict));
+		set(vj, one, "reason", str(vj, "a check's reason", v->reason));
+		set(vj, one, "time", time_value(vj, v->at));
+		append(vj, results, one);
+	}
+	set(vj, o, "results", results);
+	return o;
+}
+
 /* The text of j (consumed), or NULL when it could not be built. */
 static char *dump(view_json *vj, json_t *j)
 {
@@ -142,6 +163,7 @@ char *csod_request_json(const csod_daemon *d, const csod_request *r, csod_error 
 	set(&vj, j, "approver", text(&vj, "approver", r->approver));
 	set(&vj, j, "message", text(&vj, "message", r->message));
 	set(&vj, j, "error", text(&vj, "error", r->error));
+	set(&vj, j, "checks", checks_json(&vj, r));
 	set(&vj, j, "signed", time_value(&vj, r->signed_at));
 	set(&vj, j, "expires", time_value(&vj, r->expires));
 	set(&vj, j, "outbox", str(&vj, "outbox", outbox));
@@ -201,6 +223,7 @@ static char *details_json(const csod_daemon *d, const csod_request *r, csod_erro
 	set(&vj, j, "created", time_value(&vj, r->created));
 	set(&vj, j, "files", files_json(&vj, r, 1));
 	set(&vj, j, "state", str(&vj, "state", r->state));
+	set(&vj, j, "checks", checks_json(&vj, r));
 	set(&vj, j, "approve_marker", str(&vj, "approve_marker", approve));
 	return dump(&vj, j);
 }
@@ -219,7 +242,10 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 	v->details_json = details_json(d, r, &note);
 	if (note.msg[0])
 		csod_log(LOG_ERR, r->id, "request.json, details.json: %s", note.msg);
-	if (strcmp(r->state, "failed") == 0) {
+	/* ERROR: why a request failed, or why the pre-sign checks declined it. */
+	int has_error =
+	    strcmp(r->state, "failed") == 0 || (strcmp(r->state, "declined") == 0 && r->error[0]);
+	if (has_error) {
 		/* A text view: the reason may quote what a developer named. */
 		char *shown = csod_escape(r->error);
 		size_t len = shown ? strlen(shown) + 2 : 0;
@@ -227,8 +253,7 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 			snprintf(v->error, len, "%s\n", shown);
 		free(shown);
 	}
-	if (!v->request_json || !v->details_json ||
-	    (strcmp(r->state, "failed") == 0 && !v->error)) {
+	if (!v->request_json || !v->details_json || (has_error && !v->error)) {
 		csod_fail(err, "cannot build %s",
 		          !v->request_json   ? "request.json"
 		          : !v->details_json ? "details.json"

@@ -122,6 +122,8 @@ int cmd_report(ctl *c, int argc, char **argv);
 int cmd_cert(ctl *c, int argc, char **argv);
 int cmd_mail(ctl *c, int argc, char **argv);
 int cmd_keys(ctl *c, int argc, char **argv);
+/* csodctl check-config (check_config.c): before any caller or database. */
+int ctl_check_config(const char *path, const char *spool);
 int ctl_cert_add(ctl *c, csod_db *db, int argc, char **argv);
 int ctl_cert_renew(ctl *c, csod_db *db, const char *id);
 

@@ -350,6 +350,9 @@ int main(int argc, char **argv)
 	int usage_rc = ctl_prepare(&cmd_argc, cmd_argv, &json);
 	if (usage_rc >= 0)
 		return usage_rc;
+	if (strcmp(cmd_argv[0], "check-config") == 0)
+		return cmd_argc == 1 ? ctl_check_config(config_path, spool)
+		                     : ctl_usage_error("check-config", NULL);
 	ctl c;
 	memset(&c, 0, sizeof c);
 	c.json = json;

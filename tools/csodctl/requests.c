@@ -191,6 +191,20 @@ static void show_timestamps(ctl *c, csod_db *db, const char *id)
 	sqlite3_finalize(st);
 }
 
+/* The pre-sign checks' verdicts (checks.h), one line each. */
+static void print_checks(ctl *c, const csod_request *r)
+{
+	if (!r->checks[0])
+		return;
+	printf("Checks:       %s\n", r->checks);
+	for (int i = 0; i < r->n_verdicts; i++) {
+		char at[32];
+		ctl_time(r->verdicts[i].at, at);
+		printf("  %-7s %-6s %s (%s)\n", r->verdicts[i].check, r->verdicts[i].verdict,
+		       ctl_text(c, r->id, "reason", r->verdicts[i].reason), at);
+	}
+}
+
 static int request_show(ctl *c, const char *id)
 {
 	csod_db *db = ctl_open_db(c, 0);
@@ -226,6 +240,7 @@ static int request_show(ctl *c, const char *id)
 #undef SHOWN
 		if (r.signed_at)
 			printf("Signed:       %s\nExpires:      %s\n", signed_at, expires);
+		print_checks(c, &r);
 		printf("Files:\n");
 		for (int i = 0; i < r.n_files; i++)
 			printf(
@@ -363,6 +378,10 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 		rc = ctl_error("request %s is %s, not waiting for approval", id, r.state);
 	else if (!c->is_root && strcmp(c->user, r.developer) == 0)
 		rc = ctl_error("%s cannot approve their own request", c->user);
+	else if (strcmp(verb, "approve") == 0 && strcmp(r.checks, "pending") == 0)
+		rc = ctl_error("the pre-sign checks of request %s have not finished; approve it "
+		               "once they have (csodctl request show %s)",
+		               id, id);
 	csod_request_free(&r);
 	csod_db_close(db);
 	if (rc)

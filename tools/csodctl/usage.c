@@ -56,6 +56,7 @@ static const verb_usage usages[] = {
     {"audit", "list", "audit list [--since T] [--json]"},
     {"audit", "verify", "audit verify"},
     {"report", NULL, "report [--json]"},
+    {"check-config", NULL, "check-config  (validates csod.conf and tries its pre-sign checks)"},
 };
 #define N_USAGES (sizeof usages / sizeof usages[0])
 
