@@ -1,7 +1,8 @@
 /* Authenticode for scripts (script_format.h): one engine per script kind,
  * chosen by the file's extension (scripts carry no magic). A script is
- * read whole, capped at CSOD_SCRIPT_MAX bytes, and its signed version
- * built in memory: text and signature are both small. */
+ * read whole (capped at CSOD_SCRIPT_MAX bytes): its signed version is
+ * written from that copy around the new block; the self-check reads the
+ * input and the output, so memory peaks at twice the script's size. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,8 +95,8 @@ static int script_sign(csod_script_kind kind, int in, int out, const csod_identi
 	if (load(in, kind, max, &f, err) < 0)
 		return -1;
 	PKCS7 *existing = NULL, *p7 = NULL;
-	unsigned char *der = NULL, *signed_text = NULL;
-	size_t signed_len = 0;
+	unsigned char *der = NULL, *block = NULL;
+	size_t block_len = 0, head_end, tail_at;
 	int rc = -1;
 	if (opt->append && f.s.has_block && !(existing = existing_signature(&f.s, err)))
 		goto out;
@@ -110,11 +111,16 @@ static int script_sign(csod_script_kind kind, int in, int out, const csod_identi
 		csod_fail_ssl(err, "cannot encode the signature");
 		goto out;
 	}
-	if (csod_script_render(&f.s, der, (size_t)der_len, &signed_text, &signed_len, err) < 0)
+	if (csod_script_block(&f.s, der, (size_t)der_len, &block, &block_len, err) < 0)
 		goto out;
-	rc = csod_pwrite_all(out, signed_text, signed_len, 0, err);
+	csod_script_around_block(&f.s, &head_end, &tail_at);
+	if (csod_pwrite_all(out, f.text, head_end, 0, err) == 0 &&
+	    csod_pwrite_all(out, block, block_len, (off_t)head_end, err) == 0 &&
+	    csod_pwrite_all(out, f.text + tail_at, f.s.len - tail_at, (off_t)(head_end + block_len),
+	                    err) == 0)
+		rc = 0;
 out:
-	free(signed_text);
+	free(block);
 	OPENSSL_free(der);
 	PKCS7_free(p7);
 	PKCS7_free(existing);

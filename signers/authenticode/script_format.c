@@ -147,10 +147,13 @@ static int check_encoding(csod_script *s, csod_error *err)
 		s->enc = CSOD_TEXT_UTF8_BOM;
 		s->bom = 3;
 	}
-	for (size_t i = s->bom; i < s->len; i += s->unit)
+	const unsigned char *nul = s->unit == 1 ? memchr(p, 0, s->len) : NULL;
+	for (size_t i = s->bom; s->unit == 2 && !nul && i < s->len; i += 2)
 		if (unit_at(s, i) == 0)
-			return csod_fail(err, "binary content (a NUL at byte %zu), not a %s", i,
-			                 kinds[s->kind].name);
+			nul = p + i;
+	if (nul)
+		return csod_fail(err, "binary content (a NUL at byte %zu), not a %s",
+		                 (size_t)(nul - p), kinds[s->kind].name);
 	size_t bad = 0;
 	int ascii = 0;
 	if (s->unit == 2 ? !valid_utf16le(p + 2, s->len - 2, &bad, &ascii)
@@ -184,6 +187,10 @@ static int units_are(const csod_script *s, size_t at, size_t end, const char *te
 static size_t next_line(const csod_script *s, size_t at, size_t *end)
 {
 	size_t i = at;
+	if (s->unit == 1) {
+		const unsigned char *nl = memchr(s->p + at, '\n', s->len - at);
+		i = nl ? (size_t)(nl - s->p) : s->len;
+	}
 	while (i < s->len && unit_at(s, i) != '\n')
 		i += s->unit;
 	size_t next = i < s->len ? i + s->unit : s->len;
@@ -444,8 +451,8 @@ static void put_line(const csod_script *s, unsigned char *out, size_t *n, const 
 	put_text(s, out, n, "\r\n", 2);
 }
 
-int csod_script_render(const csod_script *s, const unsigned char *der, size_t der_len,
-                       unsigned char **out, size_t *out_len, csod_error *err)
+int csod_script_block(const csod_script *s, const unsigned char *der, size_t der_len,
+                      unsigned char **out, size_t *out_len, csod_error *err)
 {
 	const kind_syntax *k = &kinds[s->kind];
 	if (der_len > CSOD_SCRIPT_MAX_SIG)
@@ -453,30 +460,31 @@ int csod_script_render(const csod_script *s, const unsigned char *der, size_t de
 	size_t b64_len = (der_len + 2) / 3 * 4, lines = (b64_len + 63) / 64;
 	size_t block = 2 + strlen(k->header) + 2 + strlen(k->footer) + 2 + b64_len +
 	               lines * (strlen(k->open) + strlen(k->close) + 2);
-	size_t clen = content_len(s), total = clen + block * s->unit;
 	char *b64 = malloc(b64_len + 1);
-	unsigned char *p = malloc(total);
+	unsigned char *p = malloc(block * s->unit);
 	if (!b64 || !p) {
 		free(b64);
 		free(p);
 		return csod_fail(err, "out of memory");
 	}
 	EVP_EncodeBlock((unsigned char *)b64, der, (int)der_len);
-	/* The content before the insertion point, the block, the rest. */
-	size_t n = 0, head = s->insert_at;
-	for (size_t c = 0; c < head; c++)
-		p[n++] = s->p[file_at(s, c)];
+	size_t n = 0;
 	put_text(s, p, &n, "\r\n", 2);
 	put_line(s, p, &n, "", k->header, strlen(k->header), "");
 	for (size_t i = 0; i < b64_len; i += 64)
 		put_line(s, p, &n, k->open, b64 + i, b64_len - i < 64 ? b64_len - i : 64, k->close);
 	put_line(s, p, &n, "", k->footer, strlen(k->footer), "");
-	for (size_t c = head; c < clen; c++)
-		p[n++] = s->p[file_at(s, c)];
 	free(b64);
 	*out = p;
 	*out_len = n;
 	return 0;
+}
+
+void csod_script_around_block(const csod_script *s, size_t *head_end, size_t *tail_at)
+{
+	/* The parser holds an existing block to where a new one goes. */
+	*head_end = s->has_block ? s->block_at : s->insert_at;
+	*tail_at = s->has_block ? s->block_end : s->insert_at;
 }
 
 int csod_script_same_content(const csod_script *a, const csod_script *b)

@@ -76,10 +76,13 @@ int csod_script_hash(const csod_script *s, const EVP_MD *md, unsigned char *out,
 /* DER of the SpcSipInfo for the kind (the SIP's GUID). */
 const unsigned char *csod_script_sip_info(csod_script_kind kind, size_t *len);
 
-/* The content with a block for der spliced in where it belongs, as the
- * signed file's bytes (malloc'd). */
-int csod_script_render(const csod_script *s, const unsigned char *der, size_t der_len,
-                       unsigned char **out, size_t *out_len, csod_error *err);
+/* The signature block for der, in the file's encoding (malloc'd). */
+int csod_script_block(const csod_script *s, const unsigned char *der, size_t der_len,
+                      unsigned char **out, size_t *out_len, csod_error *err);
+
+/* The signed file is the file's [0, head_end), the block, then the
+ * file's [tail_at, end): the old block, if any, left out. */
+void csod_script_around_block(const csod_script *s, size_t *head_end, size_t *tail_at);
 
 /* Whether a and b have the same content (text without block, encoding). */
 int csod_script_same_content(const csod_script *a, const csod_script *b);
