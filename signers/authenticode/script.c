@@ -94,23 +94,19 @@ static int script_sign(csod_script_kind kind, int in, int out, const csod_identi
 	script_file f;
 	if (load(in, kind, max, &f, err) < 0)
 		return -1;
-	PKCS7 *existing = NULL, *p7 = NULL;
+	PKCS7 *existing = NULL;
 	unsigned char *der = NULL, *block = NULL;
 	size_t block_len = 0, head_end, tail_at;
 	int rc = -1;
 	if (opt->append && f.s.has_block && !(existing = existing_signature(&f.s, err)))
 		goto out;
-	csod_spc_data type = {.oid = SPC_SIPINFO};
-	const unsigned char *sip = csod_script_sip_info(kind, &type.value_len);
-	memcpy(type.value, sip, type.value_len);
-	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, hash_script, &f.s, err)))
+	size_t sip_len = 0;
+	const unsigned char *sip = csod_script_sip_info(kind, &sip_len);
+	int der_len =
+	    csod_spc_sign_sip_der(id, opt, sip, sip_len, existing, hash_script, &f.s, &der, err);
+	if (der_len < 0)
 		goto out;
-	existing = NULL; /* part of p7 now, if it was used */
-	int der_len = i2d_PKCS7(p7, &der);
-	if (der_len <= 0) {
-		csod_fail_ssl(err, "cannot encode the signature");
-		goto out;
-	}
+	existing = NULL; /* freed with the signature, if it was used */
 	if (csod_script_block(&f.s, der, (size_t)der_len, &block, &block_len, err) < 0)
 		goto out;
 	csod_script_around_block(&f.s, &head_end, &tail_at);
@@ -122,7 +118,6 @@ static int script_sign(csod_script_kind kind, int in, int out, const csod_identi
 out:
 	free(block);
 	OPENSSL_free(der);
-	PKCS7_free(p7);
 	PKCS7_free(existing);
 	free(f.text);
 	return rc;
