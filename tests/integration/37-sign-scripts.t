@@ -107,6 +107,21 @@ sign dual.ps1 triple.ps1 --nest --digest sha512
 verify triple.ps1
 is "$(nsig)" 3 "--nest keeps both and adds ours"
 
+# A timestamp from the loopback TSA.
+TSA=$T_DIR/tsa
+sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA" >/dev/null 2>&1
+/usr/bin/python3 "$CSOD_TOP/tests/fixtures/tsa.py" "$TSA" "$TSA/port" ok >/dev/null 2>&1 &
+TSA_PID=$!
+trap 'kill $TSA_PID 2>/dev/null; wait $TSA_PID 2>/dev/null; cleanup' EXIT
+wait_for 10 test -s "$TSA/port"
+sign mod.psm1 stamped.psm1 --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
+ok $? "a .psm1 signed with a timestamp"
+osslsigncode verify -CAfile "$PKI/root.pem" -TSA-CAfile "$TSA/tsaroot.pem" -in stamped.psm1 >verify.out 2>&1
+ok $? "osslsigncode verifies it"
+like "$(cat verify.out)" "Timestamp Server Signature verification: ok" "including the timestamp"
+kill $TSA_PID 2>/dev/null
+wait $TSA_PID 2>/dev/null
+
 # 5. VBScript, JScript, WSF: verified by the independent checker.
 osslsigncode sign -certs "$PKI/rsa.pem" -key "$PKI/rsa.key" -in hello.vbs -out theirs.vbs >/dev/null 2>&1 ||
 	diag "osslsigncode $(osslsigncode --version 2>/dev/null | head -1 | awk '{print $2}' | tr -d ,) cannot sign .vbs/.js/.wsf: checked by wsh_verify.py"
