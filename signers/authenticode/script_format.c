@@ -79,6 +79,11 @@ static int valid_utf8(const unsigned char *p, size_t len, size_t *bad, int *asci
 {
 	*ascii = 1;
 	for (size_t i = 0; i < len;) {
+		uint64_t word; /* ASCII, eight bytes at a time */
+		while (len - i >= 8 && (memcpy(&word, p + i, 8), !(word & 0x8080808080808080u)))
+			i += 8;
+		if (i == len)
+			break;
 		unsigned c = p[i];
 		size_t n = c < 0x80                 ? 0
 		           : c >= 0xc2 && c <= 0xdf ? 1
@@ -369,36 +374,52 @@ int csod_script_signature(const csod_script *s, unsigned char **der, size_t *der
 }
 
 /* Feeds content [a, b) to md as UTF-16LE; counts its code units. */
-static int hash_range(const csod_script *s, EVP_MD_CTX *md, size_t a, size_t b, uint32_t *units)
+/* Content [a, b) as runs of the file's bytes: at most two, either side
+ * of the block. Returns their number. */
+typedef struct run {
+	const unsigned char *p;
+	size_t len;
+} run;
+
+static int content_runs(const csod_script *s, size_t a, size_t b, run r[2])
+{
+	size_t skip = s->has_block ? s->block_end - s->block_at : 0;
+	int n = 0;
+	if (a < b && (!s->has_block || a < s->block_at)) {
+		size_t end = s->has_block && b > s->block_at ? s->block_at : b;
+		r[n++] = (run){s->p + a, end - a};
+		a = end;
+	}
+	if (a < b)
+		r[n++] = (run){s->p + a + skip, b - a};
+	return n;
+}
+
+/* Feeds UTF-8 text to md as UTF-16LE; counts its code units. */
+static int hash_utf8(EVP_MD_CTX *md, const unsigned char *p, size_t len, uint32_t *units)
 {
 	unsigned char buf[4096];
 	size_t n = 0;
-	for (size_t c = a; c < b;) {
-		size_t at = file_at(s, c);
-		uint32_t cp;
-		size_t used;
-		if (s->unit == 2) {
-			cp = unit_at(s, at); /* surrogates pass through as units */
-			used = 2;
-		} else {
-			unsigned b0 = s->p[at];
-			used = b0 < 0x80 ? 1 : b0 < 0xe0 ? 2 : b0 < 0xf0 ? 3 : 4;
-			cp = used == 1 ? b0 : b0 & (0x7f >> used);
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = p[i];
+		size_t used = cp < 0x80 ? 1 : cp < 0xe0 ? 2 : cp < 0xf0 ? 3 : 4;
+		if (used > 1) { /* valid: checked when parsed */
+			cp &= 0x7fu >> used;
 			for (size_t k = 1; k < used; k++)
-				cp = cp << 6 | (s->p[at + k] & 0x3f);
+				cp = cp << 6 | (p[i + k] & 0x3fu);
 		}
 		if (cp >= 0x10000) {
 			cp -= 0x10000;
-			uint32_t hi = 0xd800 | cp >> 10, lo = 0xdc00 | (cp & 0x3ff);
+			uint32_t hi = 0xd800 | cp >> 10;
 			buf[n++] = (unsigned char)hi;
 			buf[n++] = (unsigned char)(hi >> 8);
-			cp = lo;
+			cp = 0xdc00 | (cp & 0x3ff);
 			(*units)++;
 		}
 		buf[n++] = (unsigned char)cp;
 		buf[n++] = (unsigned char)(cp >> 8);
 		(*units)++;
-		c += used;
+		i += used;
 		if (n >= sizeof buf - 4) {
 			if (!EVP_DigestUpdate(md, buf, n))
 				return -1;
@@ -406,6 +427,21 @@ static int hash_range(const csod_script *s, EVP_MD_CTX *md, size_t a, size_t b, 
 		}
 	}
 	return EVP_DigestUpdate(md, buf, n) ? 0 : -1;
+}
+
+/* Feeds content [a, b) to md as UTF-16LE; counts its code units. */
+static int hash_range(const csod_script *s, EVP_MD_CTX *md, size_t a, size_t b, uint32_t *units)
+{
+	run r[2];
+	int n = content_runs(s, a, b, r);
+	for (int i = 0; i < n; i++) {
+		if (s->unit == 1 ? hash_utf8(md, r[i].p, r[i].len, units) < 0
+		                 : !EVP_DigestUpdate(md, r[i].p, r[i].len))
+			return -1;
+		if (s->unit == 2)
+			*units += (uint32_t)(r[i].len / 2);
+	}
+	return 0;
 }
 
 int csod_script_hash(const csod_script *s, const EVP_MD *md, unsigned char *out, unsigned *out_len,
@@ -493,8 +529,15 @@ int csod_script_same_content(const csod_script *a, const csod_script *b)
 	if (a->kind != b->kind || a->enc != b->enc || len != content_len(b) ||
 	    a->insert_at != b->insert_at)
 		return 0;
-	for (size_t c = 0; c < len; c++)
-		if (a->p[file_at(a, c)] != b->p[file_at(b, c)])
+	/* Compared in pieces where the runs of either side end. */
+	for (size_t c = 0; c < len;) {
+		run ra[2], rb[2];
+		content_runs(a, c, len, ra);
+		content_runs(b, c, len, rb);
+		size_t n = ra[0].len < rb[0].len ? ra[0].len : rb[0].len;
+		if (memcmp(ra[0].p, rb[0].p, n) != 0)
 			return 0;
+		c += n;
+	}
 	return 1;
 }
