@@ -212,6 +212,8 @@ static void test_sign_then_tamper(void **state)
 		ssize_t n = pread(out, s, sizeof s, 0);
 		assert_true(n > (ssize_t)strlen(ps_text));
 		assert_memory_equal(s, ps_text, strlen(ps_text));
+		char copy[16384];
+		memcpy(copy, s, (size_t)n);
 		s[1] ^= 1;
 		int bad = file_with((unsigned char *)s, (size_t)n);
 		char orig[64];
@@ -220,10 +222,33 @@ static void test_sign_then_tamper(void **state)
 		int bad_in = file_with((unsigned char *)orig, strlen(ps_text));
 		assert_int_equal(engines[e]->verify(bad_in, bad, signer.trust, &err), -1);
 		assert_non_null(strstr(err.msg, "script hash does not match"));
-		/* And another kind's engine refuses the signature (its SIP). */
+		/* A VBScript signature moved into a PowerShell block: refused for
+		 * its SIP (the hash is another kind's too). */
 		if (e == 1) {
-			assert_int_equal(csod_signer_powershell.verify(in, out, signer.trust, &err),
-			                 -1);
+			csod_script vbs, ps;
+			unsigned char *der, *block;
+			size_t der_len, block_len;
+			assert_int_equal(csod_script_parse(&vbs, CSOD_SCRIPT_VBS,
+			                                   (unsigned char *)copy, (size_t)n, &err),
+			                 0);
+			assert_int_equal(csod_script_signature(&vbs, &der, &der_len, &err), 0);
+			assert_int_equal(csod_script_parse(&ps, CSOD_SCRIPT_PS,
+			                                   (const unsigned char *)ps_text,
+			                                   strlen(ps_text), &err),
+			                 0);
+			assert_int_equal(
+			    csod_script_block(&ps, der, der_len, &block, &block_len, &err), 0);
+			int moved = memfd_create("moved", 0);
+			assert_int_equal(pwrite(moved, ps_text, strlen(ps_text), 0),
+			                 (ssize_t)strlen(ps_text));
+			assert_int_equal(pwrite(moved, block, block_len, (off_t)strlen(ps_text)),
+			                 (ssize_t)block_len);
+			assert_int_equal(
+			    csod_signer_powershell.verify(in, moved, signer.trust, &err), -1);
+			assert_non_null(strstr(err.msg, "not its SIP"));
+			close(moved);
+			free(block);
+			free(der);
 		}
 		close(bad);
 		close(bad_in);
