@@ -13,7 +13,7 @@ libesmtp-dev libcurl4-openssl-dev libcurl4 libp11-dev libp11-kit-dev libjansson-
 libsystemd-dev libacl1-dev"
 TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc p11-kit-modules
 gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
-openjdk-17-jdk-headless apksigner zipalign aapt android-framework-res python3-aiosmtpd inotify-tools
+openjdk-17-jdk-headless apksigner zipalign aapt android-framework-res python3-aiosmtpd python3-cryptography inotify-tools
 clang libclang-rt-14-dev valgrind procps psmisc time man-db
 libseccomp-dev systemd util-linux acl strace sbsigntool shim-signed clamav-daemon"
 BENCH="hyperfine time"

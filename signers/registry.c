@@ -18,31 +18,62 @@ extern const csod_signer csod_signer_msi;
 extern const csod_signer csod_signer_cab;
 extern const csod_signer csod_signer_jar;
 extern const csod_signer csod_signer_apk;
+extern const csod_signer csod_signer_powershell;
+extern const csod_signer csod_signer_powershell_xml;
+extern const csod_signer csod_signer_vbscript;
+extern const csod_signer csod_signer_jscript;
+extern const csod_signer csod_signer_wsf;
 
 const csod_signer *const csod_signers[] = {
-    &csod_signer_hash,
-    &csod_signer_pe,
-    &csod_signer_msi,
-    &csod_signer_cab,
-    &csod_signer_jar,
-    &csod_signer_apk,
-    NULL,
+    &csod_signer_hash,       &csod_signer_pe,
+    &csod_signer_msi,        &csod_signer_cab,
+    &csod_signer_jar,        &csod_signer_apk,
+    &csod_signer_powershell, &csod_signer_powershell_xml,
+    &csod_signer_vbscript,   &csod_signer_jscript,
+    &csod_signer_wsf,        NULL,
 };
 
 static const struct {
 	const char *ext;
 	const char *service;
 } extension_services[] = {
-    {"exe", "authenticode"}, {"dll", "authenticode"}, {"ocx", "authenticode"},
-    {"sys", "authenticode"}, {"efi", "authenticode"}, {"scr", "authenticode"},
-    {"cpl", "authenticode"}, {"drv", "authenticode"}, {"msi", "authenticode"},
-    {"cab", "authenticode"}, {"jar", "java"},         {"war", "java"},
-    {"ear", "java"},         {"apk", "android"},      {"sha1", "hash"},
-    {"sha256", "hash"},      {"sha384", "hash"},      {"sha512", "hash"},
-    {"md5", "hash"},         {"txt", "hash"},         {"sha", "hash"},
-    {"ax", "authenticode"},  {"acm", "authenticode"}, {"tlb", "authenticode"},
-    {"com", "authenticode"}, {"ds", "authenticode"},  {"msstyles", "authenticode"},
-    {"vxd", "authenticode"}, {"mui", "authenticode"}, {"winmd", "authenticode"},
+    {"exe", "authenticode"},
+    {"dll", "authenticode"},
+    {"ocx", "authenticode"},
+    {"sys", "authenticode"},
+    {"efi", "authenticode"},
+    {"scr", "authenticode"},
+    {"cpl", "authenticode"},
+    {"drv", "authenticode"},
+    {"msi", "authenticode"},
+    {"cab", "authenticode"},
+    {"jar", "java"},
+    {"war", "java"},
+    {"ear", "java"},
+    {"apk", "android"},
+    {"sha1", "hash"},
+    {"sha256", "hash"},
+    {"sha384", "hash"},
+    {"sha512", "hash"},
+    {"md5", "hash"},
+    {"txt", "hash"},
+    {"sha", "hash"},
+    {"ax", "authenticode"},
+    {"acm", "authenticode"},
+    {"tlb", "authenticode"},
+    {"com", "authenticode"},
+    {"ds", "authenticode"},
+    {"msstyles", "authenticode"},
+    {"vxd", "authenticode"},
+    {"mui", "authenticode"},
+    {"winmd", "authenticode"},
+    {"ps1", "authenticode"},
+    {"psm1", "authenticode"},
+    {"psd1", "authenticode"},
+    {"ps1xml", "authenticode"},
+    {"vbs", "authenticode"},
+    {"js", "authenticode"},
+    {"wsf", "authenticode"},
 };
 
 /* A PE file by content: "MZ", and "PE\0\0" where e_lfanew points. Taken
@@ -79,13 +110,34 @@ static const char *expected_content(const char *service)
 	return "file holding one hexadecimal digest";
 }
 
-const char *csod_service_for_name(const char *filename)
+/* The name's extension (after its last dot), or NULL. */
+static const char *extension_of(const char *filename)
 {
 	const char *dot = strrchr(filename, '.');
-	if (!dot || dot == filename)
+	return dot && dot != filename ? dot + 1 : NULL;
+}
+
+/* The engine of service that takes files by this name's extension. */
+static const csod_signer *signer_by_name(const char *service, const char *filename)
+{
+	const char *ext = extension_of(filename);
+	for (int i = 0; ext && csod_signers[i]; i++) {
+		const csod_signer *s = csod_signers[i];
+		for (int k = 0; s->extensions && s->extensions[k]; k++)
+			if (strcmp(s->service, service) == 0 &&
+			    strcasecmp(ext, s->extensions[k]) == 0)
+				return s;
+	}
+	return NULL;
+}
+
+const char *csod_service_for_name(const char *filename)
+{
+	const char *ext = extension_of(filename);
+	if (!ext)
 		return NULL;
 	for (size_t i = 0; i < sizeof extension_services / sizeof extension_services[0]; i++)
-		if (strcasecmp(dot + 1, extension_services[i].ext) == 0)
+		if (strcasecmp(ext, extension_services[i].ext) == 0)
 			return extension_services[i].service;
 	return NULL;
 }
@@ -111,12 +163,18 @@ const csod_signer *csod_signer_for(const char *service, const char *filename, in
 	if (n == 0)
 		return csod_fail(err, "%s: empty file", filename), NULL;
 	off_t size = lseek(fd, 0, SEEK_END);
+	const csod_signer *by_name = signer_by_name(service, filename);
+	/* Its check() says precisely why a file so named is not one. */
+	if (by_name)
+		return by_name->check && by_name->check(fd, filename, err) < 0 ? NULL : by_name;
 	int known_service = 0;
 	for (int i = 0; csod_signers[i]; i++) {
 		const csod_signer *s = csod_signers[i];
 		if (strcmp(s->service, service) != 0)
 			continue;
 		known_service = 1;
+		if (s->extensions) /* taken by name only */
+			continue;
 		if (!s->detect(head, (size_t)n, size))
 			continue;
 		if (s->check && s->check(fd, filename, err) < 0)

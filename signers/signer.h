@@ -65,7 +65,7 @@ typedef struct csod_sign_options {
 } csod_sign_options;
 
 typedef struct csod_signer {
-	const char *name;    /* engine: "hash" "pe" "msi" "cab" "jar" "apk" */
+	const char *name;    /* engine: "hash" "pe" "msi" "cab" "jar" "apk" "powershell"... */
 	const char *service; /* "hash" "authenticode" "java" "android" */
 
 	/* 1 if the file looks like this engine's format. head holds the first
@@ -103,6 +103,12 @@ typedef struct csod_signer {
 	 * calls; returns what csod_sign_checked() does. */
 	int (*sign_checked)(int in_fd, int out_fd, const csod_identity *id,
 	                    const csod_sign_options *opt, X509_STORE *trust, csod_error *err);
+
+	/* Optional: file name extensions (no dot; NULL-terminated) this engine
+	 * takes by name, for formats whose content has no magic (scripts). A
+	 * file so named goes to this engine whatever it holds, for check() to
+	 * judge (the engine's detect() is not asked). */
+	const char *const *extensions;
 } csod_signer;
 
 #define CSOD_SIGN_FAILED  -1 /* signing failed: nothing usable in out_fd */

@@ -117,7 +117,7 @@ static int msi_sign(int in, int out, const csod_identity *id, const csod_sign_op
 	uint32_t ds = csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
 	uint32_t dse =
 	    csod_cfb_find(&c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name);
-	PKCS7 *existing = NULL, *p7 = NULL;
+	PKCS7 *existing = NULL;
 	stream_buf ex = {0};
 	unsigned char *der = NULL;
 	int rc = -1;
@@ -126,24 +126,18 @@ static int msi_sign(int in, int out, const csod_identity *id, const csod_sign_op
 		goto out;
 	if (keep_ex && read_small_stream(&c, dse, "MsiDigitalSignatureEx", &ex, err) < 0)
 		goto out;
-	csod_spc_data type = {.oid = SPC_SIPINFO, .value_len = sizeof msi_sip_info};
-	memcpy(type.value, msi_sip_info, sizeof msi_sip_info);
 	hash_ctx h = {&c, keep_ex, ex.len};
-	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, hash_msi, &h, err)))
+	int der_len = csod_spc_sign_sip_der(id, opt, msi_sip_info, sizeof msi_sip_info, existing,
+	                                    hash_msi, &h, &der, err);
+	if (der_len < 0)
 		goto out;
-	existing = NULL; /* part of p7 now, if it was used */
-	int der_len = i2d_PKCS7(p7, &der);
-	if (der_len <= 0) {
-		csod_fail_ssl(err, "cannot encode the signature");
-		goto out;
-	}
+	existing = NULL; /* freed with the signature, if it was used */
 	uint32_t drop[2] = {ds, keep_ex ? CFB_NOSTREAM : dse};
 	csod_cfb_new_stream signature = {csod_msi_signature_name, sizeof csod_msi_signature_name,
 	                                 der, (size_t)der_len};
 	rc = csod_cfb_write(out, &c, drop, 2, &signature, 1, err);
 out:
 	OPENSSL_free(der);
-	PKCS7_free(p7);
 	PKCS7_free(existing);
 	free(ex.p);
 	csod_cfb_close(&c);

@@ -308,3 +308,20 @@ fail:
 		PKCS7_free(primary);
 	return NULL;
 }
+
+int csod_spc_sign_sip_der(const csod_identity *id, const csod_sign_options *opt,
+                          const unsigned char *sip, size_t sip_len, PKCS7 *existing,
+                          csod_spc_hash_fn hash, void *ctx, unsigned char **out, csod_error *err)
+{
+	csod_spc_data type = {.oid = SPC_SIPINFO, .value_len = sip_len};
+	*out = NULL;
+	if (sip_len > sizeof type.value)
+		return csod_fail(err, "the SpcSipInfo is too long");
+	memcpy(type.value, sip, sip_len);
+	PKCS7 *p7 = csod_spc_sign_digests(id, opt, &type, existing, hash, ctx, err);
+	if (!p7)
+		return -1;
+	int len = i2d_PKCS7(p7, out);
+	PKCS7_free(p7); /* and existing with it, if it was used */
+	return len > 0 ? len : csod_fail_ssl(err, "cannot encode the signature");
+}

@@ -59,6 +59,13 @@ PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *o
                              const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
                              void *ctx, csod_error *err);
 
+/* csod_spc_sign_digests for a file its SIP hashes (SpcSipInfo, whose DER
+ * is sip), encoded: the DER in *out (OPENSSL_free it), its length
+ * returned, or -1. existing is taken over on success only. */
+int csod_spc_sign_sip_der(const csod_identity *id, const csod_sign_options *opt,
+                          const unsigned char *sip, size_t sip_len, PKCS7 *existing,
+                          csod_spc_hash_fn hash, void *ctx, unsigned char **out, csod_error *err);
+
 /* Nests inner inside outer (unsigned attribute 1.3.6.1.4.1.311.2.4.1). */
 int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err);
 

@@ -1,0 +1,241 @@
+/* Authenticode for scripts (script_format.h): one engine per script kind,
+ * chosen by the file's extension (scripts carry no magic). A script is
+ * read whole (capped at CSOD_SCRIPT_MAX bytes): its signed version is
+ * written from that copy around the new block; the self-check reads the
+ * input and the output, so memory peaks at twice the script's size. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/fileio.h"
+#include "../signer.h"
+#include "script_format.h"
+#include "spc.h"
+
+/* A file read whole; refused past max bytes. */
+static int read_all(int fd, uint64_t max, unsigned char **buf, size_t *len, csod_error *err)
+{
+	struct stat st;
+	*buf = NULL;
+	if (fstat(fd, &st) < 0)
+		return csod_fail_errno(err, "cannot stat the file");
+	if ((uint64_t)st.st_size > max)
+		return csod_fail(err, "%lld bytes: scripts over %llu MiB are not signed",
+		                 (long long)st.st_size, (unsigned long long)(max >> 20));
+	size_t size = (size_t)st.st_size;
+	unsigned char *p = malloc(size ? size : 1);
+	if (!p)
+		return csod_fail(err, "out of memory");
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = pread(fd, p + got, size - got, (off_t)got);
+		if (n <= 0) {
+			free(p);
+			return n < 0 ? csod_fail_errno(err, "cannot read the file")
+			             : csod_fail(err, "the file shrank while it was read");
+		}
+		got += (size_t)n;
+	}
+	*buf = p;
+	*len = size;
+	return 0;
+}
+
+/* A script read and parsed; free(text) when done. */
+typedef struct script_file {
+	unsigned char *text;
+	csod_script s;
+} script_file;
+
+static int load(int fd, csod_script_kind kind, uint64_t max, script_file *f, csod_error *err)
+{
+	size_t len = 0;
+	if (read_all(fd, max, &f->text, &len, err) < 0)
+		return -1;
+	if (csod_script_parse(&f->s, kind, f->text, len, err) < 0) {
+		free(f->text);
+		f->text = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static PKCS7 *existing_signature(const csod_script *s, csod_error *err)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	if (csod_script_signature(s, &der, &len, err) < 0)
+		return NULL;
+	const unsigned char *p = der;
+	PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
+	if (p7 && p != der + len) {
+		PKCS7_free(p7);
+		p7 = NULL;
+	}
+	free(der);
+	if (!p7)
+		csod_fail(err, "the signature block does not hold a PKCS#7 signature");
+	return p7;
+}
+
+static int hash_script(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
+                       csod_error *err)
+{
+	return csod_script_hash(ctx, md, out, out_len, err);
+}
+
+static int script_sign(csod_script_kind kind, int in, int out, const csod_identity *id,
+                       const csod_sign_options *opt, csod_error *err)
+{
+	uint64_t max = CSOD_SCRIPT_MAX;
+	if (opt->max_size > 0 && (uint64_t)opt->max_size < max)
+		max = (uint64_t)opt->max_size;
+	script_file f;
+	if (load(in, kind, max, &f, err) < 0)
+		return -1;
+	PKCS7 *existing = NULL;
+	unsigned char *der = NULL, *block = NULL;
+	size_t block_len = 0, head_end, tail_at;
+	int rc = -1;
+	if (opt->append && f.s.has_block && !(existing = existing_signature(&f.s, err)))
+		goto out;
+	size_t sip_len = 0;
+	const unsigned char *sip = csod_script_sip_info(kind, &sip_len);
+	int der_len =
+	    csod_spc_sign_sip_der(id, opt, sip, sip_len, existing, hash_script, &f.s, &der, err);
+	if (der_len < 0)
+		goto out;
+	existing = NULL; /* freed with the signature, if it was used */
+	if (csod_script_block(&f.s, der, (size_t)der_len, &block, &block_len, err) < 0)
+		goto out;
+	csod_script_around_block(&f.s, &head_end, &tail_at);
+	if (csod_pwrite_all(out, f.text, head_end, 0, err) == 0 &&
+	    csod_pwrite_all(out, block, block_len, (off_t)head_end, err) == 0 &&
+	    csod_pwrite_all(out, f.text + tail_at, f.s.len - tail_at, (off_t)(head_end + block_len),
+	                    err) == 0)
+		rc = 0;
+out:
+	free(block);
+	OPENSSL_free(der);
+	PKCS7_free(existing);
+	free(f.text);
+	return rc;
+}
+
+static int check_hash(void *ctx, const EVP_MD *md, const unsigned char *digest, size_t len,
+                      csod_error *err)
+{
+	unsigned char mine[EVP_MAX_MD_SIZE];
+	unsigned mine_len = 0;
+	if (csod_script_hash(ctx, md, mine, &mine_len, err) < 0)
+		return -1;
+	if (mine_len != len || memcmp(mine, digest, len) != 0)
+		return csod_fail(err, "the %s script hash does not match the signed one",
+		                 EVP_MD_get0_name(md));
+	return 0;
+}
+
+/* The signature's SpcIndirectDataContent names this kind's SIP: it opens
+ * with SEQUENCE { SEQUENCE { OID SpcSipInfo, the kind's SpcSipInfo } }. */
+static int right_sip(PKCS7 *p7, csod_script_kind kind, csod_error *err)
+{
+	static const unsigned char sipinfo_oid[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04,
+	                                            0x01, 0x82, 0x37, 0x02, 0x01, 0x1e};
+	size_t sip_len = 0;
+	const unsigned char *sip = csod_script_sip_info(kind, &sip_len);
+	const ASN1_TYPE *content =
+	    PKCS7_type_is_signed(p7) && p7->d.sign->contents ? p7->d.sign->contents->d.other : NULL;
+	if (!content || content->type != V_ASN1_SEQUENCE)
+		return csod_fail(err, "not an Authenticode signature");
+	const unsigned char *p = ASN1_STRING_get0_data(content->value.sequence);
+	long len = ASN1_STRING_length(content->value.sequence), n;
+	int tag, cls;
+	const unsigned char *end = p + len;
+	if (ASN1_get_object(&p, &n, &tag, &cls, len) & 0x80 || tag != V_ASN1_SEQUENCE ||
+	    ASN1_get_object(&p, &n, &tag, &cls, end - p) & 0x80 || tag != V_ASN1_SEQUENCE ||
+	    (size_t)n != sizeof sipinfo_oid + sip_len ||
+	    memcmp(p, sipinfo_oid, sizeof sipinfo_oid) != 0 ||
+	    memcmp(p + sizeof sipinfo_oid, sip, sip_len) != 0)
+		return csod_fail(err, "the signature is not for a %s (not its SIP)",
+		                 csod_script_kind_name(kind));
+	return 0;
+}
+
+static int script_verify(csod_script_kind kind, int in, int out, X509_STORE *trust, csod_error *err)
+{
+	script_file a, b;
+	if (load(in, kind, CSOD_SCRIPT_MAX, &a, err) < 0)
+		return -1;
+	if (load(out, kind, CSOD_SCRIPT_MAX, &b, err) < 0) {
+		free(a.text);
+		return -1;
+	}
+	int rc = -1;
+	PKCS7 *p7 = NULL;
+	if (!csod_script_same_content(&a.s, &b.s))
+		csod_fail(err, "the signed script's text differs from the input's");
+	else if ((p7 = existing_signature(&b.s, err)) && right_sip(p7, kind, err) == 0)
+		rc = csod_spc_verify(p7, trust, check_hash, &b.s, err);
+	PKCS7_free(p7);
+	free(a.text);
+	free(b.text);
+	return rc;
+}
+
+static int script_check(csod_script_kind kind, int fd, const char *name, csod_error *err)
+{
+	script_file f;
+	csod_error why;
+	if (load(fd, kind, CSOD_SCRIPT_MAX, &f, &why) < 0)
+		return csod_fail(err, "%s: %s", name, why.msg);
+	PKCS7 *p7 = f.s.has_block ? existing_signature(&f.s, &why) : NULL;
+	int bad = f.s.has_block && !p7;
+	PKCS7_free(p7);
+	free(f.text);
+	return bad ? csod_fail(err, "%s: %s", name, why.msg) : 0;
+}
+
+/* Text, as far as the head shows: UTF-16LE by its BOM, else no NUL. The
+ * registry takes scripts by name; check() looks closer. */
+static int script_detect(const unsigned char *head, size_t len, off_t size)
+{
+	(void)size;
+	if (len >= 2 && head[0] == 0xff && head[1] == 0xfe)
+		return 1;
+	return len > 0 && !memchr(head, 0, len);
+}
+
+/* One engine per kind: the kind decides the block's syntax, the SIP and
+ * the hash, and verify() has no file name to take it from. */
+#define SCRIPT_ENGINE(var, engine_name, kind, ...)                                                 \
+	static int var##_sign(int in, int out, const csod_identity *id,                            \
+	                      const csod_sign_options *opt, csod_error *err)                       \
+	{                                                                                          \
+		return script_sign(kind, in, out, id, opt, err);                                   \
+	}                                                                                          \
+	static int var##_verify(int in, int out, X509_STORE *trust, csod_error *err)               \
+	{                                                                                          \
+		return script_verify(kind, in, out, trust, err);                                   \
+	}                                                                                          \
+	static int var##_check(int fd, const char *name, csod_error *err)                          \
+	{                                                                                          \
+		return script_check(kind, fd, name, err);                                          \
+	}                                                                                          \
+	static const char *const var##_extensions[] = {__VA_ARGS__, NULL};                         \
+	const csod_signer csod_signer_##var = {                                                    \
+	    .name = engine_name,                                                                   \
+	    .service = "authenticode",                                                             \
+	    .detect = script_detect,                                                               \
+	    .output_name = NULL,                                                                   \
+	    .sign = var##_sign,                                                                    \
+	    .check = var##_check,                                                                  \
+	    .verify = var##_verify,                                                                \
+	    .extensions = var##_extensions,                                                        \
+	};
+
+SCRIPT_ENGINE(powershell, "powershell", CSOD_SCRIPT_PS, "ps1", "psm1", "psd1")
+SCRIPT_ENGINE(powershell_xml, "powershell-xml", CSOD_SCRIPT_PSXML, "ps1xml")
+SCRIPT_ENGINE(vbscript, "vbscript", CSOD_SCRIPT_VBS, "vbs")
+SCRIPT_ENGINE(jscript, "jscript", CSOD_SCRIPT_JS, "js")
+SCRIPT_ENGINE(wsf, "wsf", CSOD_SCRIPT_WSF, "wsf")
