@@ -114,7 +114,7 @@ sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA" >/dev/null 2>&1
 TSA_PID=$!
 trap 'kill $TSA_PID 2>/dev/null; wait $TSA_PID 2>/dev/null; cleanup' EXIT
 wait_for 10 test -s "$TSA/port"
-sign mod.psm1 stamped.psm1 --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
+sign mod.psm1 stamped.psm1 --timestamp-ca "$TSA/tsaroot.pem" --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
 ok $? "a .psm1 signed with a timestamp"
 osslsigncode verify -CAfile "$PKI/root.pem" -TSA-CAfile "$TSA/tsaroot.pem" -in stamped.psm1 >verify.out 2>&1
 ok $? "osslsigncode verifies it"
