@@ -27,6 +27,7 @@
 #include "dispatch.h"
 #include "intake.h"
 #include "mail.h"
+#include "request.h"
 #include "retention.h"
 #include "service.h"
 #include "space.h"
@@ -101,6 +102,22 @@ static int db_changed_elsewhere(csod_daemon *d, int64_t *last)
 	return changed;
 }
 
+static void mark_view(void *ctx, const char *id)
+{
+	csod_views_mark(ctx, id);
+}
+
+/* requests/<id>/files/ of every request that still has its store copy is
+ * rewritten for the approvers of now: after a reload, an admin removed or
+ * moved loses access, one added gains it; at a start, a request taken in
+ * by an older csod gets the folder. */
+static void mark_files_views(csod_daemon *d)
+{
+	static const char *const kept[] = {"created", "approved", "in_progress"};
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		csod_requests_in_state(d->db, kept[i], mark_view, d);
+}
+
 static void reload(csod_daemon *d, const char *path, const char *spool_override)
 {
 	csod_error err;
@@ -131,6 +148,7 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	csod_developers_each(d->db, watch_developer, d);
 	if (csod_approver_dirs_restrict(d->spool, fresh, &err) != 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
+	mark_files_views(d);
 	csod_config_free(old);
 	csod_audit(d->db, "csodd", "config.reload", path,
 	           "configuration reloaded: %d developer(s), %d admin(s)", fresh->n_developers,
@@ -207,6 +225,7 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	csod_log(LOG_NOTICE, NULL, "csodd started on %s", d->spool);
 	/* What a crash or a stop left: outbox views behind the database,
 	 * unfinished intakes, then signing. */
+	mark_files_views(d);
 	csod_views_recover(d);
 	csod_intake_recover(d);
 	csod_dispatch_recover(d);

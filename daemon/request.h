@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "request_files.h"
 
 #define CSOD_MESSAGE_MAX 4096
 
@@ -81,6 +82,7 @@ typedef struct csod_view {
 	char details_dir[PATH_MAX];
 	char tmp_dir[PATH_MAX];
 	char *request_json, *details_json, *error; /* error: failed requests only */
+	csod_files_view files;                     /* requests/<id>/files/ */
 } csod_view;
 
 int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err);

@@ -25,7 +25,7 @@ static const verb_usage usages[] = {
     {"request", "show", "request show ID [--json]"},
     {"request", "approve", "request approve ID [-m MESSAGE] [--no-wait]"},
     {"request", "decline", "request decline ID [-m MESSAGE] [--no-wait]"},
-    {"request", "download", "request download ID FILE [-o PATH]"},
+    {"request", "download", "request download ID FILE [-o PATH] | ID --submitted [--to DIR]"},
     {"request", "resend", "request resend ID"},
     {"approve", NULL, "approve ID [-m MESSAGE] [--no-wait]  (request approve)"},
     {"decline", NULL, "decline ID [-m MESSAGE] [--no-wait]  (request decline)"},
