@@ -74,6 +74,17 @@ static const char *const migrations[] = {
      * answer) joins 'queued', 'sent' and 'dead'. */
     "ALTER TABLE mail_queue ADD COLUMN date TEXT;"
     "ALTER TABLE mail_queue ADD COLUMN message_id TEXT;",
+
+    /* 5: the seed's certificate view: when a certificate was first
+     * downloaded, and whether mail about it is suspended; the contact
+     * email only when one was given (it goes into the certificate), no
+     * longer a copy of the email; every organization/department a
+     * developer belongs to (JSON [[organization, department], ...], the
+     * first is organization/department), of which each request picks one. */
+    "ALTER TABLE certificates ADD COLUMN downloaded INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN notifications_suspended INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE certificates SET contact_email = NULL WHERE contact_email = email;"
+    "ALTER TABLE developers ADD COLUMN places TEXT;",
 };
 
 int csod_schema_latest(void)

@@ -25,6 +25,9 @@ typedef struct csod_request_options {
 	int min_sdk;
 	char description[256];
 	char url[256];
+	/* Which of organization (1) and department (2) request.conf named, for
+	 * intake to pick the developer's place (not stored). */
+	int place_given;
 } csod_request_options;
 
 typedef struct csod_request {

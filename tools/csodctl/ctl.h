@@ -148,6 +148,24 @@ int cmd_cert(ctl *c, int argc, char **argv);
 int cmd_mail(ctl *c, int argc, char **argv);
 int cmd_keys(ctl *c, int argc, char **argv);
 int ctl_cert_add(ctl *c, csod_db *db, int argc, char **argv);
+
+/* cert_view.c: a certificate's key usage (names, as the seed shows them)
+ * and extended key usage (OIDs, with OpenSSL's long name), read from its
+ * PEM; all empty when there is none (not issued yet). */
+#define CTL_MAX_EKU 8
+typedef struct ctl_usages {
+	const char *key_usage[9];
+	int n_key_usage;
+	char eku_oid[CTL_MAX_EKU][80];
+	char eku_name[CTL_MAX_EKU][80];
+	int n_eku;
+} ctl_usages;
+void ctl_cert_usages(const char *pem, ctl_usages *u);
+/* The key usage names (extended 0) or the EKU OIDs (1) as a JSON array. */
+json_t *ctl_usages_json(const ctl_usages *u, int extended);
+void ctl_usages_print(const ctl_usages *u);
+/* cert suspend-notifications / resume-notifications ID. */
+int ctl_cert_notifications(ctl *c, csod_db *db, const char *id, int suspend);
 int ctl_cert_renew(ctl *c, csod_db *db, const char *id);
 
 #endif
