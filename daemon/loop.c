@@ -107,15 +107,13 @@ static void mark_view(void *ctx, const char *id)
 	csod_views_mark(ctx, id);
 }
 
-/* requests/<id>/files/ of every request that still has its store copy is
+/* requests/<id>/files/ of every request waiting for approval is
  * rewritten for the approvers of now: after a reload, an admin removed or
  * moved loses access, one added gains it; at a start, a request taken in
  * by an older csod gets the folder. */
 static void mark_files_views(csod_daemon *d)
 {
-	static const char *const kept[] = {"created", "approved", "in_progress"};
-	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
-		csod_requests_in_state(d->db, kept[i], mark_view, d);
+	csod_requests_in_state(d->db, "created", mark_view, d);
 }
 
 static void reload(csod_daemon *d, const char *path, const char *spool_override)

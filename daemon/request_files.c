@@ -30,7 +30,10 @@ int csod_files_view_render(const csod_daemon *d, const csod_request *r, csod_fil
 	memset(v, 0, sizeof *v);
 	snprintf(v->id, sizeof v->id, "%s", r->id);
 	snprintf(v->spool, sizeof v->spool, "%s", d->spool);
-	v->show = csod_request_files_kept(r->state);
+	/* Only while it waits for approval: once decided there is nothing
+	 * left to examine, and an auto-approved request (whose views are first
+	 * written as in_progress) is never copied at all. */
+	v->show = strcmp(r->state, "created") == 0;
 	if (!v->show)
 		return 0;
 	v->names = calloc((size_t)r->n_files + 1, sizeof *v->names);
@@ -68,6 +71,17 @@ static int clone_or_copy(int in, int out, csod_error *err)
 	return csod_copy_fd(in, out, err);
 }
 
+/* Who may read fd: the readers. Where the ACL cannot be set (a filesystem
+ * without POSIX ACLs) the file or folder is left to the daemon alone,
+ * which is logged, not an error: nobody else reads it. */
+static int grant(const csod_files_view *v, int fd, const char *label, csod_error *err)
+{
+	int rc = csod_grant_readers_fd(fd, v->spool, label, v->readers, v->n_readers, err);
+	if (rc > 0)
+		csod_log(LOG_ERR, v->id, "%s", err->msg);
+	return rc < 0 ? -1 : 0;
+}
+
 /* One store file into the folder being built (dir_fd), 0440 with the
  * readers' ACL entries. 1 when the store copy is gone (the request moved
  * on while its view was waiting). */
@@ -83,9 +97,8 @@ static int copy_one(const csod_files_view *v, int store_fd, int dir_fd, const ch
 	int rc = out < 0 ? csod_fail_errno(err, "%s", label) : clone_or_copy(in, out, err);
 	if (rc == 0 && fsync(out) < 0)
 		rc = csod_fail_errno(err, "%s: fsync", label);
-	if (rc == 0 &&
-	    csod_grant_readers_fd(out, v->spool, label, v->readers, v->n_readers, err) < 0)
-		rc = -1;
+	if (rc == 0)
+		rc = grant(v, out, label, err);
 	close(in);
 	if (out >= 0)
 		close(out);
@@ -111,9 +124,8 @@ static int build(const csod_files_view *v, int dest_fd, csod_error *err)
 		rc = copy_one(v, store_fd, dir_fd, v->names[i], err);
 	char label[64 + 32];
 	snprintf(label, sizeof label, "requests/%s/files", v->id);
-	if (rc == 0 &&
-	    csod_grant_readers_fd(dir_fd, v->spool, label, v->readers, v->n_readers, err) < 0)
-		rc = -1;
+	if (rc == 0)
+		rc = grant(v, dir_fd, label, err);
 	if (rc == 0 && (fsync(dir_fd) < 0 || renameat(AT_FDCWD, tmp, dest_fd, "files") < 0))
 		rc = csod_fail_errno(err, "cannot publish %s", label);
 	if (dir_fd >= 0)
@@ -136,14 +148,12 @@ static int regrant(const csod_files_view *v, int files_fd, csod_error *err)
 		    openat(files_fd, v->names[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0)
 			return csod_fail_errno(err, "%s/%s", label, v->names[i]);
-		int rc = csod_grant_readers_fd(fd, v->spool, label, v->readers, v->n_readers, err);
+		int rc = grant(v, fd, label, err);
 		close(fd);
 		if (rc < 0)
 			return -1;
 	}
-	return csod_grant_readers_fd(files_fd, v->spool, label, v->readers, v->n_readers, err) < 0
-	           ? -1
-	           : 0;
+	return grant(v, files_fd, label, err);
 }
 
 int csod_request_files_write(const csod_files_view *v, const char *details_dir, csod_error *err)

@@ -3,9 +3,9 @@
  * filesystem has them) of the store copy, made by the daemon: a hard link
  * would hand out the store inode itself. The folder is r-x and each file
  * r-- (0440) for exactly the admins whose scope covers the request, and
- * nobody else; it exists while the store copy does (created, approved,
- * in_progress) and is removed when the request is signed, declined or
- * fails. Rewritten with the request's other views (views.h). */
+ * nobody else; it exists while the request waits for approval (created)
+ * and is removed once it is decided. Rewritten with the request's other
+ * views (views.h). */
 #ifndef CSOD_REQUEST_FILES_H
 #define CSOD_REQUEST_FILES_H
 
@@ -27,7 +27,8 @@ typedef struct csod_files_view {
 	int n_readers;
 } csod_files_view;
 
-/* Whether a request in state still has its store copy. */
+/* Whether a request in state still has its store copy (created, approved,
+ * in_progress: csodctl request download --submitted reads it). */
 int csod_request_files_kept(const char *state);
 
 /* On the loop thread: what the folder of r is to be. */

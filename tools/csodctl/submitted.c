@@ -67,13 +67,6 @@ static int may_examine(ctl *c, csod_db *db, const csod_request *r)
 	return 0;
 }
 
-/* The store copy is kept until the request is signed, declined or fails. */
-static int store_kept(const csod_request *r)
-{
-	return strcmp(r->state, "created") == 0 || strcmp(r->state, "approved") == 0 ||
-	       strcmp(r->state, "in_progress") == 0;
-}
-
 static int send_files(ctl *c, const csod_request *r, int store_fd, int dir_fd, const char *dir)
 {
 	for (int i = 0; i < r->n_files; i++) {
@@ -110,7 +103,7 @@ int ctl_download_submitted(ctl *c, csod_db *db, const ctl_download *dl)
 	int store_fd = -1, dir_fd = -1;
 	if (!may_examine(c, db, &r)) {
 		/* said */
-	} else if (!store_kept(&r)) {
+	} else if (!csod_request_files_kept(r.state)) {
 		ctl_error("request %s is %s: its submitted files are kept only until it is "
 		          "signed, declined or fails",
 		          r.id, r.state);
