@@ -14,23 +14,11 @@ add_users appr other dev1
 A="Dithers Construction Company"
 SOCK=$SPOOL/run/csod.sock
 D1=csr-dev1$S
-cat >"$CONF" <<CONF
-spool = "$SPOOL";
-settle_ms = 300;
-poll_interval = 1;
-auto_approve = false;
-mail = { transport = "spool"; };
-ca = { backend = "local"; auto_enroll = true; key_bits = 2048; };
-organizations = ( { name = "$A"; departments = [ "Software Development", "QA" ]; } );
-developers = (
-  { user = "$DEV"; email = "d0@x"; organization = "$A"; department = "QA"; },
-  { user = "$D1"; email = "d1@x"; organization = "$A"; department = "Software Development"; }
-);
-admins = (
-  { user = "csr-appr$S"; email = "a@x"; role = "DRAO"; departments = [ "$A/Software Development" ]; },
-  { user = "csr-other$S"; email = "o@x"; role = "DRAO"; departments = [ "$A/QA" ]; }
-);
-CONF
+AUTO_APPROVE=false
+DEVELOPERS_EXTRA=", { user = \"$D1\"; email = \"d1@dithercons.com\"; organization = \"$A\"; department = \"Software Development\"; }"
+ADMINS="{ user = \"csr-appr$S\"; email = \"a@dithercons.com\"; role = \"DRAO\"; departments = [ \"$A/Software Development\" ]; },
+  { user = \"csr-other$S\"; email = \"o@dithercons.com\"; role = \"DRAO\"; departments = [ \"$A/QA\" ]; }"
+write_config
 chmod 640 "$CONF"
 start_daemon || exit 1
 wait_for 10 test -S "$SOCK"
@@ -120,7 +108,7 @@ kill -HUP "$DAEMON_PID"
 wait_for 10 sh -c "! getfacl -cp '$F' 2>/dev/null | grep -q 'user:csr-appr$S'"
 ok $? "after a reload that moves the approver elsewhere, the folder is closed to them"
 check "and its files" sh -c "! runuser -u csr-appr$S -- cat '$F/app.sha256' 2>/dev/null"
-sed -i "s|{ user = \"csr-appr$S\"; email = \"a@x\"; role = \"DRAO\"; departments = \\[ \"$A/QA\" \\]|{ user = \"csr-appr$S\"; email = \"a@x\"; role = \"DRAO\"; departments = [ \"$A/Software Development\" ]|" "$CONF"
+sed -i "s|{ user = \"csr-appr$S\"; email = \"a@dithercons.com\"; role = \"DRAO\"; departments = \\[ \"$A/QA\" \\]|{ user = \"csr-appr$S\"; email = \"a@dithercons.com\"; role = \"DRAO\"; departments = [ \"$A/Software Development\" ]|" "$CONF"
 kill -HUP "$DAEMON_PID"
 wait_for 10 sh -c "getfacl -cp '$F' 2>/dev/null | grep -q 'user:csr-appr$S'"
 ok $? "moved back, they read it again"
