@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "request_files.h"
 
 #define CSOD_MESSAGE_MAX 4096
 
@@ -25,6 +26,9 @@ typedef struct csod_request_options {
 	int timestamp_legacy; /* timestamp_protocol = "authenticode" */
 	char description[256];
 	char url[256];
+	/* Which of organization (1) and department (2) request.conf named, for
+	 * intake to pick the developer's place (not stored). */
+	int place_given;
 } csod_request_options;
 
 /* What one pre-sign check (checks.h) said of a request's store copy. */
@@ -96,6 +100,7 @@ typedef struct csod_view {
 	char details_dir[PATH_MAX];
 	char tmp_dir[PATH_MAX];
 	char *request_json, *details_json, *error; /* error: failed requests only */
+	csod_files_view files;                     /* requests/<id>/files/ */
 } csod_view;
 
 int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err);

@@ -130,14 +130,12 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 		} else if (strcmp(name, "digests") == 0) {
 			rc = take_digests(s, r->digests, sizeof r->digests, err);
 		} else if (strcmp(name, "organization") == 0) {
-			char org[sizeof r->organization];
-			rc = take_string(s, org, sizeof org, err);
-			if (rc == 0 && strcmp(org, r->organization) != 0)
-				rc = fail_at(err, s,
-				             "the developer does not belong to this "
-				             "organization");
+			/* One of the developer's own: intake checks it. */
+			rc = take_string(s, r->organization, sizeof r->organization, err);
+			r->options.place_given |= 1;
 		} else if (strcmp(name, "department") == 0) {
 			rc = take_string(s, r->department, sizeof r->department, err);
+			r->options.place_given |= 2;
 		} else if (strcmp(name, "append") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 				rc = fail_at(err, s, "expected true or false");

@@ -253,11 +253,14 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 			snprintf(v->error, len, "%s\n", shown);
 		free(shown);
 	}
-	if (!v->request_json || !v->details_json || (has_error && !v->error)) {
-		csod_fail(err, "cannot build %s",
-		          !v->request_json   ? "request.json"
-		          : !v->details_json ? "details.json"
-		                             : "ERROR");
+	int files = csod_files_view_render(d, r, &v->files, err);
+	if (files < 0 || !v->request_json || !v->details_json ||
+	    (has_error && !v->error)) {
+		if (files == 0)
+			csod_fail(err, "cannot build %s",
+			          !v->request_json   ? "request.json"
+			          : !v->details_json ? "details.json"
+			                             : "ERROR");
 		csod_view_clear(v);
 		return -1;
 	}
@@ -277,6 +280,10 @@ int csod_view_write(const csod_view *v, csod_error *err)
 		rc = write_text(v->tmp_dir, v->details_dir, "details.json", v->details_json, err);
 		csod_fsync_dir(v->details_dir);
 	}
+	/* The approvers' copy of the files: made while the store copy is
+	 * there, gone once the request is finished. */
+	if (rc == 0)
+		rc = csod_request_files_write(&v->files, v->details_dir, err);
 	return rc;
 }
 
@@ -286,6 +293,7 @@ void csod_view_clear(csod_view *v)
 	free(v->details_json);
 	free(v->error);
 	v->request_json = v->details_json = v->error = NULL;
+	csod_files_view_clear(&v->files);
 }
 
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
