@@ -91,6 +91,8 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	job->options.timestamp_timeout_s = ts->timeout_s;
 	job->options.timestamp_retries = ts->retries;
 	job->options.append = r->options.append;
+	job->options.msi_dse = r->options.msi_dse;
+	job->options.digests_given = r->options.digests_given;
 	job->options.min_sdk = r->options.min_sdk;
 	/* Strings the job points at must outlive the request struct. */
 	snprintf(job->description, sizeof job->description, "%s", r->options.description);

@@ -20,7 +20,9 @@ typedef struct csod_file {
 
 /* Options a request.conf may set beyond the table's columns. */
 typedef struct csod_request_options {
-	int append; /* keep existing signatures, add ours */
+	int append;        /* keep existing signatures, add ours */
+	int msi_dse;       /* MSI: add MsiDigitalSignatureEx */
+	int digests_given; /* request.conf set digests (not the developer's default) */
 	int min_sdk;
 	char description[256];
 	char url[256];

@@ -129,6 +129,7 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 				             "or auto");
 		} else if (strcmp(name, "digests") == 0) {
 			rc = take_digests(s, r->digests, sizeof r->digests, err);
+			r->options.digests_given = 1;
 		} else if (strcmp(name, "organization") == 0) {
 			char org[sizeof r->organization];
 			rc = take_string(s, org, sizeof org, err);
@@ -143,6 +144,11 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 				rc = fail_at(err, s, "expected true or false");
 			else
 				r->options.append = config_setting_get_bool(s);
+		} else if (strcmp(name, "msi_dse") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				rc = fail_at(err, s, "expected true or false");
+			else
+				r->options.msi_dse = config_setting_get_bool(s);
 		} else if (strcmp(name, "min_sdk") == 0) {
 			int v = config_setting_get_int(s);
 			if (config_setting_type(s) != CONFIG_TYPE_INT || v < 1 || v > 1000)
@@ -157,8 +163,8 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 		} else {
 			rc = fail_at(err, s,
 			             "unknown setting (known: version service digests "
-			             "organization department append min_sdk description "
-			             "url)");
+			             "organization department append msi_dse min_sdk "
+			             "description url)");
 		}
 	}
 out:

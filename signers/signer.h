@@ -33,6 +33,10 @@ typedef struct csod_sign_options {
 	 * has them (Authenticode), or another digest where it does not. */
 	const char *digests[CSOD_MAX_DIGESTS];
 	int n_digests;
+	/* The digests were asked for (csod-sign --digest, request.conf
+	 * digests), not defaults: a hash file, whose digest is given, refuses
+	 * any other algorithm rather than ignore it. */
+	int digests_given;
 	/* RFC 3161 time-stamping authority; NULL or "" for none. */
 	const char *timestamp_url;
 	int timestamp_required;  /* fail when the TSA cannot be reached */
@@ -41,6 +45,9 @@ typedef struct csod_sign_options {
 	/* Keep the file's existing signatures and add ours beside (nested in
 	 * Authenticode, another signer in JAR). Off: existing ones are replaced. */
 	int append;
+	/* MSI: add MsiDigitalSignatureEx (the pre-hash of the entries'
+	 * names, sizes and times that Windows checks before the content). */
+	int msi_dse;
 	int min_sdk;             /* Android minSdkVersion; 0 means 24 */
 	const char *description; /* program name (Authenticode SpcSpOpusInfo) */
 	const char *url;         /* more-info URL (SpcSpOpusInfo) */

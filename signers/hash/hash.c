@@ -96,11 +96,36 @@ static int write_all(int fd, const unsigned char *data, size_t len, csod_error *
 	return 0;
 }
 
+/* The digest was computed by whoever made the file, so the signature's
+ * algorithm is that digest's. Digests asked for must include it (a request
+ * may ask for several, for the other formats it holds); asking only for
+ * others cannot be honoured, and is refused rather than ignored. */
+static int check_asked_digests(const csod_parsed_digest *d, const csod_sign_options *opt,
+                               csod_error *err)
+{
+	if (!opt->digests_given)
+		return 0;
+	char asked[96] = "";
+	for (int i = 0; i < opt->n_digests; i++) {
+		if (strcmp(opt->digests[i], d->algorithm) == 0)
+			return 0;
+		size_t used = strlen(asked);
+		snprintf(asked + used, sizeof asked - used, "%s%s", i ? ", " : "", opt->digests[i]);
+	}
+	return csod_fail(err,
+	                 "holds a %s digest, which is signed as given: the digest asked for "
+	                 "(%s) cannot apply to it; hash the file with that algorithm, or ask "
+	                 "for %s",
+	                 d->algorithm, asked, d->algorithm);
+}
+
 static int hash_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
                      csod_error *err)
 {
 	csod_parsed_digest d;
 	if (read_digest(in_fd, opt->input_name, &d, err) < 0)
+		return -1;
+	if (check_asked_digests(&d, opt, err) < 0)
 		return -1;
 	const EVP_MD *md = csod_digest_by_name(d.algorithm);
 	CMS_ContentInfo *cms =

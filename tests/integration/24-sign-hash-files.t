@@ -41,6 +41,18 @@ check "and nothing is written" test ! -e two.sha.p7s
 sed 's/^SHA256/SHA1/' app.sha256 >liar.sha
 out=$(sign liar.sha liar.sha.p7s)
 like "$out" "liar.sha: says SHA1 but holds a 64-digit digest" "a tag that lies about the algorithm is refused"
+# The digest is given, so is its algorithm: another one asked for is
+# refused with the reason, not ignored; the file's own is accepted.
+out=$(run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" \
+	--digest sha1 app.sha256 asked.p7s 2>&1)
+is "$?" 1 "--digest sha1 on a SHA-256 file is refused"
+like "$out" "app.sha256: holds a sha256 digest, which is signed as given: the digest asked for \\(sha1\\) cannot apply" \
+	"with the reason"
+check "and nothing is written" test ! -e asked.p7s
+run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" \
+	--digest sha256 app.sha256 asked.p7s
+ok $? "--digest sha256 on it is its own and signs"
+check "and verifies" cms_ok asked.p7s app.bin
 # Durability is asked for, as with the tools csod-sign replaces: the output
 # appears by an atomic rename either way, and is fsynced only with --sync.
 if command -v strace >/dev/null 2>&1; then

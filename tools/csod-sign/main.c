@@ -23,8 +23,9 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: csod-sign --cert CERT.pem --key KEY.pem [--chain FILE] [--digest ALG]...\n"
 	        "                 [--timestamp URL] [--timestamp-optional]\n"
-	        "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
-	        "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
+	        "                 [--service auto|authenticode|java|android|hash]\n"
+	        "                 [--nest] [--msi-dse] [--min-sdk N] [--alias NAME]\n"
+	        "                 [--description TEXT] [--url URL]\n"
 	        "                 [--no-verify] [--sync] IN OUT\n"
 	        "       csod-sign --help | --version\n");
 }
@@ -68,6 +69,7 @@ static int parse(int argc, char **argv, args *a)
 	    {"timestamp-optional", no_argument, NULL, 'T'},
 	    {"service", required_argument, NULL, 's'},
 	    {"nest", no_argument, NULL, 'n'},
+	    {"msi-dse", no_argument, NULL, 'E'},
 	    {"min-sdk", required_argument, NULL, 'm'},
 	    {"alias", required_argument, NULL, 'a'},
 	    {"description", required_argument, NULL, 'D'},
@@ -97,6 +99,7 @@ static int parse(int argc, char **argv, args *a)
 		case 'd':
 			if (add_digests(a, optarg) < 0)
 				return 2;
+			a->opt.digests_given = 1;
 			break;
 		case 't':
 			a->opt.timestamp_url = optarg;
@@ -109,6 +112,9 @@ static int parse(int argc, char **argv, args *a)
 			break;
 		case 'n':
 			a->opt.append = 1;
+			break;
+		case 'E':
+			a->opt.msi_dse = 1;
 			break;
 		case 'm':
 			a->opt.min_sdk = atoi(optarg);
