@@ -20,6 +20,7 @@
 #include "../signers/signer.h"
 #include "intake.h"
 #include "names.h"
+#include "outputs.h"
 
 /* Names in a folder drop that are instructions, not files to sign. */
 static int is_control_name(const char *name)
@@ -251,19 +252,25 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 		if (!csod_digest_by_name(tok))
 			return csod_fail(err, "unknown digest '%s'", tok);
-	for (int i = 0; i < r->n_files; i++) {
-		char output[sizeof r->files[i].output];
-		int fd = openat(dir_fd, r->files[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* The outputs' names, to see that no two files publish over each
+	 * other; a request shows none until it is signed. */
+	int rc = 0;
+	for (int i = 0; i < r->n_files && rc == 0; i++) {
+		csod_file *f = &r->files[i];
+		int fd = openat(dir_fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return csod_fail_errno(err, "%s: cannot open the store copy",
-			                       r->files[i].name);
-		const csod_signer *s = csod_signer_for(r->service, r->files[i].name, fd, err);
+			return csod_fail_errno(err, "%s: cannot open the store copy", f->name);
+		const csod_signer *s = csod_signer_for(r->service, f->name, fd, err);
+		rc = s ? csod_outputs_of(s, fd, f->name, f->output, sizeof f->output, err) : -1;
 		close(fd);
-		if (!s || csod_output_name(s, r->files[i].name, output, sizeof output, err) < 0)
-			return -1;
-		snprintf(r->files[i].engine, sizeof r->files[i].engine, "%s", s->name);
+		if (rc == 0)
+			snprintf(f->engine, sizeof f->engine, "%s", s->name);
 	}
-	return 0;
+	if (rc == 0)
+		rc = csod_outputs_check(r->files, r->n_files, err);
+	for (int i = 0; i < r->n_files; i++)
+		r->files[i].output[0] = '\0';
+	return rc;
 }
 
 /* The drop (a file or a folder) inside store/incoming/<id>.<developer>,

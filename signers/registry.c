@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/text.h"
+#include "common/fileio.h"
 
 extern const csod_signer csod_signer_hash;
 extern const csod_signer csod_signer_pe;
@@ -159,4 +160,24 @@ int csod_output_name(const csod_signer *s, const char *in_name, char *out, size_
 		                 shown, in_len, full + in_len, NAME_MAX);
 	return csod_fail(err, "%s: the signed output's name would be over %d bytes", shown,
 	                 NAME_MAX);
+}
+
+void csod_parts_free(csod_part *parts, int n)
+{
+	for (int i = 0; parts && i < n; i++)
+		if (parts[i].fd >= 0)
+			close(parts[i].fd);
+	free(parts);
+}
+
+int csod_sign_checked(const csod_signer *s, int in, int out, const csod_identity *id,
+                      const csod_sign_options *opt, X509_STORE *trust, int *checking,
+                      csod_error *why)
+{
+	*checking = 0;
+	if (s->sign(in, out, id, opt, why) < 0)
+		return -1;
+	csod_write_back_all(out);
+	*checking = 1;
+	return trust && s->verify(in, out, trust, why) < 0 ? -1 : 0;
 }

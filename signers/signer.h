@@ -56,6 +56,14 @@ typedef struct csod_sign_options {
 	const char *input_name;  /* the input's file name, for engines that take hints from it */
 } csod_sign_options;
 
+/* One part of an input that holds several things to sign (a hash file of
+ * several lines, each naming a file): signed and self-checked as an input
+ * of its own, into an output of its own. */
+typedef struct csod_part {
+	char output[256]; /* its signed output's name */
+	int fd;           /* the part alone, read by sign() and verify() as an input */
+} csod_part;
+
 typedef struct csod_signer {
 	const char *name;    /* engine: "hash" "pe" "msi" "cab" "jar" "apk" */
 	const char *service; /* "hash" "authenticode" "java" "android" */
@@ -73,6 +81,11 @@ typedef struct csod_signer {
 	 * an empty file opened read-write. */
 	int (*sign)(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
 	            csod_error *err);
+
+	/* Optional: the parts of an input that holds several things to sign,
+	 * each to be signed and verified on its own; *n = 0 (and *parts NULL)
+	 * when the input is signed whole. Free with csod_parts_free(). */
+	int (*split)(int fd, const char *name, csod_part **parts, int *n, csod_error *err);
 
 	/* Optional: a closer look than detect(), with the file's name, so that
 	 * a bad input is refused at intake rather than after its approval. */
@@ -99,6 +112,17 @@ const csod_signer *csod_signer_for(const char *service, const char *filename, in
  * signature under the input's own name). */
 int csod_output_name(const csod_signer *s, const char *in_name, char *out, size_t outlen,
                      csod_error *err);
+
+/* Signs in into out (empty, read-write) and, when trust is given, checks
+ * the result with the engine's own verifier (after writing it back, so the
+ * check reads what is on its way to the disk). On failure *checking is 1
+ * when the self-check failed, 0 when signing did, and why says why. */
+int csod_sign_checked(const csod_signer *s, int in, int out, const csod_identity *id,
+                      const csod_sign_options *opt, X509_STORE *trust, int *checking,
+                      csod_error *why);
+
+/* Closes the parts' descriptors and frees them. */
+void csod_parts_free(csod_part *parts, int n);
 
 /* Every engine, NULL-terminated. */
 extern const csod_signer *const csod_signers[];
