@@ -253,7 +253,12 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 		if (!csod_digest_by_name(tok))
 			return csod_fail(err, "unknown digest '%s'", tok);
 	/* The outputs' names, to see that no two files publish over each
-	 * other; a request shows none until it is signed. */
+	 * other (a request shows none until it is signed), and whether each
+	 * file can be signed as the request asks. */
+	csod_sign_options opt = {0};
+	char names[CSOD_MAX_DIGESTS][16];
+	csod_request_sign_options(r, &opt, names);
+	csod_error why;
 	int rc = 0;
 	for (int i = 0; i < r->n_files && rc == 0; i++) {
 		csod_file *f = &r->files[i];
@@ -262,6 +267,8 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 			return csod_fail_errno(err, "%s: cannot open the store copy", f->name);
 		const csod_signer *s = csod_signer_for(r->service, f->name, fd, err);
 		rc = s ? csod_outputs_of(s, fd, f->name, f->output, sizeof f->output, err) : -1;
+		if (rc == 0 && s->check_options && s->check_options(fd, f->name, &opt, &why) < 0)
+			rc = csod_fail(err, "%s: %s", f->name, why.msg);
 		close(fd);
 		if (rc == 0)
 			snprintf(f->engine, sizeof f->engine, "%s", s->name);

@@ -172,3 +172,21 @@ out:
 	free(text);
 	return rc;
 }
+
+void csod_request_sign_options(const csod_request *r, csod_sign_options *o,
+                               char names[CSOD_MAX_DIGESTS][16])
+{
+	char buf[sizeof r->digests];
+	snprintf(buf, sizeof buf, "%s", r->digests);
+	char *save = NULL;
+	o->n_digests = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok && o->n_digests < CSOD_MAX_DIGESTS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		snprintf(names[o->n_digests], 16, "%s", tok);
+		o->digests[o->n_digests] = names[o->n_digests];
+		o->n_digests++;
+	}
+	o->digests_given = r->options.digests_given;
+	o->append = r->options.append;
+	o->msi_dse = r->options.msi_dse;
+}

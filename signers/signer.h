@@ -91,6 +91,13 @@ typedef struct csod_signer {
 	 * a bad input is refused at intake rather than after its approval. */
 	int (*check)(int fd, const char *name, csod_error *err);
 
+	/* Optional: whether the options a request asks for can be honoured
+	 * for this file (a hash file's digest against the digests asked for,
+	 * MsiDigitalSignatureEx against nesting), so that a request that
+	 * cannot be signed as asked fails at intake, before its approval. */
+	int (*check_options)(int fd, const char *name, const csod_sign_options *opt,
+	                     csod_error *err);
+
 	/* Checks with csod's own code that out_fd carries a valid signature over
 	 * exactly the content of in_fd, from a certificate that chains to a
 	 * certificate in trust. The daemon publishes nothing that fails this. */

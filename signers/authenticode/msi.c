@@ -145,11 +145,33 @@ static int check_kept_prehash(const csod_cfb *c, const stream_buf *ex, csod_erro
 	return 0;
 }
 
-/* A new MsiDigitalSignatureEx: one pre-hash, so one digest for every
- * signature that covers it. */
-static int new_prehash(const csod_cfb *c, const csod_sign_options *opt, unsigned char *pre,
-                       unsigned *len, csod_error *err)
+/* What a signing does with the signature streams, from the file and the
+ * options; refuses what cannot be done as asked. */
+typedef struct msi_plan {
+	uint32_t ds, dse; /* the streams the file has, or CFB_NOSTREAM */
+	int nesting;      /* ours nests in the existing signature */
+	int keep_ex;      /* the existing MsiDigitalSignatureEx stays */
+	int add_ex;       /* a new one is written */
+	const EVP_MD *ex_md;
+} msi_plan;
+
+static int plan_signing(const csod_cfb *c, const csod_sign_options *opt, msi_plan *p,
+                        csod_error *err)
 {
+	p->ds = csod_cfb_find(c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
+	p->dse = csod_cfb_find(c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name);
+	p->nesting = opt->append && p->ds != CFB_NOSTREAM;
+	p->keep_ex = p->nesting && p->dse != CFB_NOSTREAM;
+	p->add_ex = !p->nesting && opt->msi_dse;
+	p->ex_md = NULL;
+	if (p->nesting && opt->msi_dse && !p->keep_ex)
+		return csod_fail(err,
+		                 "the existing signature was made without MsiDigitalSignatureEx "
+		                 "and adding one would break it: re-sign (without nesting) to "
+		                 "add it");
+	if (!p->add_ex)
+		return 0;
+	/* One pre-hash, so one digest for every signature that covers it. */
 	const char *name = opt->n_digests ? opt->digests[0] : "sha256";
 	for (int i = 1; i < opt->n_digests; i++)
 		if (strcmp(opt->digests[i], name) != 0)
@@ -157,10 +179,9 @@ static int new_prehash(const csod_cfb *c, const csod_sign_options *opt, unsigned
 			                 "MsiDigitalSignatureEx holds one pre-hash, made with one "
 			                 "digest: sign with %s or with %s, not both",
 			                 name, opt->digests[i]);
-	const EVP_MD *md = csod_digest_by_name(name);
-	if (!md)
+	if (!(p->ex_md = csod_digest_by_name(name)))
 		return csod_fail(err, "unknown digest '%s'", name);
-	return csod_msi_prehash(c, md, pre, len, err);
+	return 0;
 }
 
 static int msi_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
@@ -169,32 +190,24 @@ static int msi_sign(int in, int out, const csod_identity *id, const csod_sign_op
 	csod_cfb c;
 	if (csod_cfb_open(&c, in, err) < 0)
 		return -1;
-	uint32_t ds = csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
-	uint32_t dse =
-	    csod_cfb_find(&c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name);
 	PKCS7 *existing = NULL, *p7 = NULL;
 	stream_buf ex = {0};
 	unsigned char *der = NULL, pre[EVP_MAX_MD_SIZE];
 	unsigned pre_len = 0;
 	int rc = -1;
-	int nesting = opt->append && ds != CFB_NOSTREAM;
-	int keep_ex = nesting && dse != CFB_NOSTREAM;
-	int add_ex = !nesting && opt->msi_dse;
-	if (nesting && opt->msi_dse && !keep_ex) {
-		csod_fail(err, "the existing signature was made without MsiDigitalSignatureEx and "
-		               "adding one would break it: re-sign (without nesting) to add it");
+	msi_plan p;
+	if (plan_signing(&c, opt, &p, err) < 0)
 		goto out;
-	}
-	if (nesting && !(existing = read_signature(&c, ds, err)))
+	if (p.nesting && !(existing = read_signature(&c, p.ds, err)))
 		goto out;
-	if (keep_ex && (read_small_stream(&c, dse, "MsiDigitalSignatureEx", &ex, err) < 0 ||
-	                check_kept_prehash(&c, &ex, err) < 0))
+	if (p.keep_ex && (read_small_stream(&c, p.dse, "MsiDigitalSignatureEx", &ex, err) < 0 ||
+	                  check_kept_prehash(&c, &ex, err) < 0))
 		goto out;
-	if (add_ex && new_prehash(&c, opt, pre, &pre_len, err) < 0)
+	if (p.add_ex && csod_msi_prehash(&c, p.ex_md, pre, &pre_len, err) < 0)
 		goto out;
 	csod_spc_data type = {.oid = SPC_SIPINFO, .value_len = sizeof msi_sip_info};
 	memcpy(type.value, msi_sip_info, sizeof msi_sip_info);
-	hash_ctx h = {&c, keep_ex || add_ex, keep_ex ? ex.len : pre_len};
+	hash_ctx h = {&c, p.keep_ex || p.add_ex, p.keep_ex ? ex.len : pre_len};
 	if (!(p7 = csod_spc_sign_digests(id, opt, &type, existing, hash_msi, &h, err)))
 		goto out;
 	existing = NULL; /* part of p7 now, if it was used */
@@ -203,16 +216,30 @@ static int msi_sign(int in, int out, const csod_identity *id, const csod_sign_op
 		csod_fail_ssl(err, "cannot encode the signature");
 		goto out;
 	}
-	uint32_t drop[2] = {ds, keep_ex ? CFB_NOSTREAM : dse};
+	uint32_t drop[2] = {p.ds, p.keep_ex ? CFB_NOSTREAM : p.dse};
 	csod_cfb_new_stream add[2] = {
 	    {csod_msi_signature_name, sizeof csod_msi_signature_name, der, (size_t)der_len},
 	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len}};
-	rc = csod_cfb_write(out, &c, drop, 2, add, add_ex ? 2 : 1, err);
+	rc = csod_cfb_write(out, &c, drop, 2, add, p.add_ex ? 2 : 1, err);
 out:
 	OPENSSL_free(der);
 	PKCS7_free(p7);
 	PKCS7_free(existing);
 	free(ex.p);
+	csod_cfb_close(&c);
+	return rc;
+}
+
+/* At intake: what the options ask of the signature streams can be done. */
+static int msi_check_options(int fd, const char *name, const csod_sign_options *opt,
+                             csod_error *err)
+{
+	(void)name;
+	csod_cfb c;
+	msi_plan p;
+	if (csod_cfb_open(&c, fd, err) < 0)
+		return -1;
+	int rc = plan_signing(&c, opt, &p, err);
 	csod_cfb_close(&c);
 	return rc;
 }
@@ -287,6 +314,7 @@ const csod_signer csod_signer_msi = {
     .service = "authenticode",
     .detect = msi_detect,
     .check = msi_check,
+    .check_options = msi_check_options,
     .output_name = NULL,
     .sign = msi_sign,
     .verify = msi_verify,

@@ -186,6 +186,31 @@ static int check_asked_digests(const csod_parsed_digest *d, const csod_sign_opti
 	                 d->algorithm, asked, d->algorithm);
 }
 
+/* Every digest in the file (each line of a list) against the digests
+ * asked for. */
+static int hash_check_options(int fd, const char *name, const csod_sign_options *opt,
+                              csod_error *err)
+{
+	char buf[CSOD_DIGEST_FILE_MAX + 1];
+	size_t len = 0;
+	csod_digest_line *lines;
+	int n, rc = 0;
+	if (read_list(fd, name, buf, &len, &lines, &n, err) < 0)
+		return -1;
+	csod_parsed_digest d;
+	if (n < 2)
+		rc = csod_digest_parse(buf, len, name, &d, err) < 0
+		         ? -1
+		         : check_asked_digests(&d, opt, err);
+	csod_error why;
+	for (int i = 0; i < n && n > 1 && rc == 0; i++)
+		if (check_asked_digests(&lines[i].digest, opt, &why) < 0)
+			rc = csod_fail(err, "line %d (%s): %s", lines[i].line, lines[i].digest.file,
+			               why.msg);
+	free(lines);
+	return rc;
+}
+
 static int hash_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
                      csod_error *err)
 {
@@ -312,6 +337,7 @@ const csod_signer csod_signer_hash = {
     .detect = hash_detect,
     .check = hash_check,
     .split = hash_split,
+    .check_options = hash_check_options,
     .output_name = hash_output_name,
     .sign = hash_sign,
     .verify = hash_verify,

@@ -168,6 +168,16 @@ touch "$SPOOL/inbox/$DEV/plain/READY"
 wait_state plain signed 60
 CA=$SPOOL/ca/ca.pem verify "$(request_dir plain)/setup.msi"
 check "without msi_dse the daemon adds none" grep -q "MsiDigitalSignatureEx stream doesn't exist" verify.out
+# What cannot be done as asked fails at intake, before any approval.
+mkdir "$SPOOL/inbox/$DEV/nestadd"
+cp plain.msi "$SPOOL/inbox/$DEV/nestadd/setup.msi"
+printf 'append = true;\nmsi_dse = true;\n' >"$SPOOL/inbox/$DEV/nestadd/request.conf"
+touch "$SPOOL/inbox/$DEV/nestadd/READY"
+wait_state nestadd failed 30
+ok $? "append + msi_dse onto a signature made without MsiDigitalSignatureEx fails"
+like "$(cat "$(request_dir nestadd)/ERROR" 2>/dev/null)" \
+	"setup.msi: the existing signature was made without MsiDigitalSignatureEx" "with the reason"
+is "$(json_field "$(request_dir nestadd)/request.json" approved)" "" "at intake, before any approval"
 mkdir "$SPOOL/inbox/$DEV/badconf"
 cp small.msi "$SPOOL/inbox/$DEV/badconf/setup.msi"
 printf 'msi_dse = "yes";\n' >"$SPOOL/inbox/$DEV/badconf/request.conf"

@@ -83,6 +83,7 @@ wait_state asked failed
 ok $? "digests = [ \"sha1\" ] on a SHA-256 file fails the request"
 like "$(cat "$(request_dir asked)/ERROR")" "a.sha256: holds a sha256 digest, which is signed as given: the digest asked for \\(sha1\\) cannot apply" \
 	"naming the file and the reason"
+is "$(json_field "$(request_dir asked)/request.json" approved)" "" "at intake, before any approval"
 
 # 4. a folder without READY: taken once quiet
 mkdir "$SPOOL/inbox/$DEV/quiet"
