@@ -10,18 +10,25 @@
 #include "request_files.h"
 
 #define CSOD_MESSAGE_MAX 4096
+#define CSOD_OUTPUTS_MAX 4096
 
 typedef struct csod_file {
 	char name[256];
 	int64_t size;
 	char md5[33], sha1[41], sha256[65];
 	char engine[16];
-	char output[256]; /* signed file's name in the outbox; "" until signed */
+	/* The signed output's name in the outbox; "" until signed. A file
+	 * that splits (a hash file listing several files) has one per part,
+	 * newline-separated (outputs.h): they fit, as each is shorter than
+	 * its line in a digest file of at most 4096 bytes. */
+	char output[CSOD_OUTPUTS_MAX];
 } csod_file;
 
 /* Options a request.conf may set beyond the table's columns. */
 typedef struct csod_request_options {
-	int append; /* keep existing signatures, add ours */
+	int append;        /* keep existing signatures, add ours */
+	int msi_dse;       /* MSI: add MsiDigitalSignatureEx */
+	int digests_given; /* request.conf set digests (not the developer's default) */
 	int min_sdk;
 	int timestamp_legacy; /* timestamp_protocol = "authenticode" */
 	char description[256];

@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "states.h"
 #include "views.h"
+#include "outputs.h"
 #include "request_paths.h"
 
 /* A view's JSON under construction. A value that is not UTF-8 (only a
@@ -85,6 +86,20 @@ static json_t *digest_list(view_json *vj, const char *digests)
 	return arr;
 }
 
+/* A file's signed output: its name, or for a file that split (a list of
+ * digests) the array of its parts' names, in the order of its lines. */
+static json_t *outputs_json(view_json *vj, const char *list)
+{
+	if (!strchr(list, '\n'))
+		return text(vj, "a signed file's name", list);
+	json_t *names = checked(vj, json_array());
+	const char *pos = list;
+	char name[256];
+	while (csod_outputs_next(&pos, name, sizeof name))
+		append(vj, names, str(vj, "a signed file's name", name));
+	return names;
+}
+
 static json_t *files_json(view_json *vj, const csod_request *r, int for_approvers)
 {
 	json_t *files = checked(vj, json_array());
@@ -98,7 +113,7 @@ static json_t *files_json(view_json *vj, const csod_request *r, int for_approver
 		set(vj, o, "sha256", text(vj, "sha256", f->sha256));
 		if (!for_approvers) {
 			set(vj, o, "engine", text(vj, "engine", f->engine));
-			set(vj, o, "signed", text(vj, "a signed file's name", f->output));
+			set(vj, o, "signed", outputs_json(vj, f->output));
 		}
 		append(vj, files, o);
 	}
