@@ -15,6 +15,7 @@
 struct csod_workers;
 struct csod_space;
 struct csod_control;
+struct csod_pages;
 
 /* A small set of request ids. */
 typedef struct csod_idset {
@@ -44,6 +45,7 @@ typedef struct csod_daemon {
 	int views_failed;             /* a view could not be written: rewrite when there is room */
 	struct csod_space *space;     /* work that waits for room on the spool (space.h) */
 	struct csod_control *control; /* csodctl's socket (control.h) */
+	struct csod_pages *pages;     /* stale status pages (status_page.h) */
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */

@@ -201,22 +201,12 @@ csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, cons
 	}
 	if (r->n_files > 0 && strcmp(kind, "signed") == 0) {
 		/* Quoted: the folder's name holds spaces. */
-		const char *engine = r->files[0].engine;
-		char out[PATH_MAX], chain[PATH_MAX];
+		char out[PATH_MAX], chain[PATH_MAX], command[3 * PATH_MAX];
 		shown_in(d, outbox_rel, r->files[0].output, out, sizeof out);
 		shown_in(d, outbox_rel, "chain.pem", chain, sizeof chain);
-		if (strcmp(engine, "hash") == 0)
-			append(&verify,
-			       "openssl cms -verify -binary -inform DER -in \"%s\" -content "
-			       "<your file> -CAfile \"%s\" -purpose any",
-			       out, chain);
-		else if (strcmp(engine, "jar") == 0)
-			append(&verify, "jarsigner -verify -strict \"%s\"", out);
-		else if (strcmp(engine, "apk") == 0)
-			append(&verify, "apksigner verify -v \"%s\"", out);
-		else
-			append(&verify, "osslsigncode verify -CAfile \"%s\" -in \"%s\"", chain,
-			       out);
+		if (csod_verify_command(r->files[0].engine, out, chain, command, sizeof command) ==
+		    0)
+			append(&verify, "%s", command);
 	}
 	/* What was dropped, for subjects: "app.exe 2.4.1", or "app.exe". */
 	char what[sizeof r->drop_name + sizeof r->version + 2];

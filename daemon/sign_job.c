@@ -19,6 +19,12 @@ static int reserved_name(const char *name)
 	       strcmp(name, "ERROR") == 0 || strcmp(name, "chain.pem") == 0;
 }
 
+static void on_read(void *ctx, uint64_t done)
+{
+	csod_sign_job *job = ctx;
+	csod_progress_set(&job->progress, job->signed_bytes + (int64_t)done);
+}
+
 static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_len)
 {
 	char in_path[PATH_MAX];
@@ -43,6 +49,9 @@ static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_
 		goto done;
 	csod_error why;
 	job->options.input_name = f->name;
+	job->options.progress = on_read;
+	job->options.progress_ctx = job;
+	csod_progress_set(&job->progress, job->signed_bytes);
 	if (s->sign(in, out, &job->identity, &job->options, &why) < 0) {
 		csod_fail(&job->err, "%s: %s", f->name, why.msg);
 		job->err.sys_errno = why.sys_errno; /* a full disk is retried */
@@ -78,8 +87,17 @@ void csod_sign_job_run(void *arg)
 		return;
 	}
 	int i, rc = 0;
-	for (i = 0; i < job->n_files && rc == 0; i++)
+	int64_t total = 0;
+	for (i = 0; i < job->n_files; i++)
+		total += job->files[i].size;
+	csod_progress_begin(&job->progress, "signing", &job->shown, job->outbox_dir, job->tmp_dir,
+	                    total);
+	for (i = 0; i < job->n_files && rc == 0; i++) {
 		rc = sign_one(job, &job->files[i], tmp[i], PATH_MAX);
+		job->signed_bytes += job->files[i].size;
+	}
+	/* Back to the state word until the views show the outcome. */
+	csod_progress_end(&job->progress, "in_progress\n");
 	if (rc == 0) {
 		/* Everything verified and fsynced: publish, each file by an atomic
 		 * rename, then make the renames durable with one directory sync.

@@ -9,11 +9,15 @@
 #include <stdint.h>
 
 #include "../signers/signer.h"
+#include "progress.h"
 #include "request.h"
 
 typedef struct csod_sign_job {
 	char id[32];
 	char service[32];
+	csod_request shown; /* id, developer, drop name: for progress only */
+	csod_progress progress;
+	int64_t signed_bytes; /* of the files before the one being signed */
 	char store_dir[PATH_MAX];
 	char tmp_dir[PATH_MAX];
 	char outbox_dir[PATH_MAX];

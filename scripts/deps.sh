@@ -13,7 +13,7 @@ TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc p11-kit-mo
 gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
 openjdk-17-jdk-headless apksigner zipalign python3-aiosmtpd inotify-tools
 clang libclang-rt-14-dev valgrind procps psmisc time man-db
-libseccomp-dev systemd util-linux acl strace"
+libseccomp-dev systemd util-linux acl strace chromium"
 BENCH="hyperfine time"
 # `make deb`, and `make check`, which builds the package and installs it.
 DEB="debhelper dpkg-dev fakeroot lintian"
