@@ -140,7 +140,8 @@ static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config 
 {
 	static const char *const keys[] = {"transport", "from",  "host",          "port",
 	                                   "starttls",  "user",  "password_file", "timeout",
-	                                   "max_age",   "retry", "ca_file",       NULL};
+	                                   "max_age",   "retry", "ca_file",       "templates",
+	                                   NULL};
 	static const char *const transports[] = {"spool", "smtp", "none", NULL};
 	static const char *const tls[] = {"never", "if-available", "required", NULL};
 	int64_t v;
@@ -160,6 +161,7 @@ static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config 
 	TRY(cfg_duration(r, g, "mail", "max_age", &m->max_age_s));
 	TRY(cfg_duration(r, g, "mail", "retry", &m->retry_s));
 	TRY(cfg_string(r, g, "mail", "ca_file", &m->ca_file));
+	TRY(cfg_string(r, g, "mail", "templates", &m->templates));
 	if (strcmp(m->transport, "smtp") == 0 && !m->host)
 		return cfg_fail(r, g, "mail.host", "required when transport is \"smtp\"");
 	csod_error why;
@@ -333,6 +335,7 @@ void csod_config_free(csod_config *c)
 	free(c->mail.user);
 	free(c->mail.password_file);
 	free(c->mail.ca_file);
+	free(c->mail.templates);
 	free(c->timestamp.url);
 	free(c->keys.backend);
 	free(c->keys.master_key_file);
