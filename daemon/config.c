@@ -138,10 +138,9 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 
 static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config *m)
 {
-	static const char *const keys[] = {"transport", "from",  "host",          "port",
-	                                   "starttls",  "user",  "password_file", "timeout",
-	                                   "max_age",   "retry", "ca_file",       "templates",
-	                                   NULL};
+	static const char *const keys[] = {
+	    "transport", "from",    "host",  "port",    "starttls",  "user", "password_file",
+	    "timeout",   "max_age", "retry", "ca_file", "templates", NULL};
 	static const char *const transports[] = {"spool", "smtp", "none", NULL};
 	static const char *const tls[] = {"never", "if-available", "required", NULL};
 	int64_t v;

@@ -164,7 +164,8 @@ int csod_mail_render_for(const char *template_dir, const char *organization, con
                          const char *const *vars, char **subject, char **body, csod_error *err)
 {
 	char path[4096], *file = NULL;
-	const char *text = template_text(template_dir, organization, kind, &file, path, sizeof path);
+	const char *text =
+	    template_text(template_dir, organization, kind, &file, path, sizeof path);
 	if (!text)
 		return csod_fail(err, "no mail template for '%s'", kind);
 	char *rendered = substitute(text, vars);

@@ -85,8 +85,8 @@ struct csod_notice {
 /* Renders one message into *out (grown by one), or logs why not: a
  * template that does not render or an address that was never valid must
  * not hold up the state change it announces. */
-static void add(csod_notice **out, const csod_config *cfg, const csod_request *r,
-                const char *kind, const char *to, const char *const *vars)
+static void add(csod_notice **out, const csod_config *cfg, const csod_request *r, const char *kind,
+                const char *to, const char *const *vars)
 {
 	char dir[PATH_MAX], *subject = NULL, *body = NULL;
 	csod_mail_template_dir(cfg, dir, sizeof dir);
@@ -155,9 +155,7 @@ static void shown_in(const csod_config *cfg, const char *outbox_rel, const char 
 		csod_shared_path(cfg, rel, out, len);
 }
 
-/* The service that signs r's files: request.conf's choice, else the one
- * their engines (known from intake on) have in common. */
-static const char *service_of(const csod_request *r)
+const char *csod_request_service_of(const csod_request *r)
 {
 	if (r->service[0])
 		return r->service;
@@ -233,8 +231,8 @@ csod_notice *csod_notice_build_with(const csod_config *cfg, const char *spool, c
 		 * escaped here, so none can start a line of its own. */
 		char name[4 * sizeof f->name + 1], path[PATH_MAX];
 		if (strcmp(kind, "signed") == 0 && f->output[0]) {
-			shown_in(cfg, outbox_rel, csod_escape_to(f->output, name, sizeof name), path,
-			         sizeof path);
+			shown_in(cfg, outbox_rel, csod_escape_to(f->output, name, sizeof name),
+			         path, sizeof path);
 			append(&files, "  %s\n", path);
 		} else
 			append(&files,
@@ -255,9 +253,8 @@ csod_notice *csod_notice_build_with(const csod_config *cfg, const char *spool, c
 	char what[sizeof r->drop_name + sizeof r->version + 2];
 	snprintf(what, sizeof what, "%s%s%s", r->drop_name[0] ? r->drop_name : r->id,
 	         r->version[0] ? " " : "", r->version);
-	const char *service = service_of(r);
-	char request_summary[sizeof r->drop_name + sizeof r->version + 128], n_files[16],
-	    size[32];
+	const char *service = csod_request_service_of(r);
+	char request_summary[sizeof r->drop_name + sizeof r->version + 128], n_files[16], size[32];
 	int64_t bytes = 0;
 	for (int i = 0; i < r->n_files; i++)
 		bytes += r->files[i].size;

@@ -29,6 +29,12 @@ void csod_notice_free(csod_notice *n);
 void csod_notify_admins(csod_db *db, const csod_config *cfg, const char *kind,
                         const char *organization, const char *department, const char *const *vars);
 
+/* The service that signs r's files, as people are told: request.conf's
+ * choice, else the one their engines (known from intake on) have in
+ * common ("authenticode"), "several services", or "by file type" before
+ * intake has looked. */
+const char *csod_request_service_of(const csod_request *r);
+
 struct csod_dev_record;
 /* Queues the welcome mail to a developer: how to map the share, their
  * inbox, outbox and status page (as share_path shows them), rendered from

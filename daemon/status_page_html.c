@@ -10,6 +10,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/text.h"
+#include "notify.h"
 #include "progress.h"
 #include "request.h"
 #include "request_paths.h"
@@ -260,7 +261,7 @@ static void request_section(FILE *f, int *failed, const csod_daemon *d, const cs
 	fputs("</span></h2>\n<p class=\"meta\">request ", f);
 	text(f, failed, r->id);
 	fputs(" &middot; ", f);
-	text(f, failed, r->service[0] ? r->service : "service by file type");
+	text(f, failed, csod_request_service_of(r));
 	fputs(" &middot; ", f);
 	text(f, failed, r->digests);
 	fputs("</p>\n", f);
@@ -389,7 +390,7 @@ static void waiting_row(FILE *f, int *failed, const csod_daemon *d, const csod_r
 	fputs("</td><td>", f);
 	text(f, failed, r->version[0] ? r->version : "-");
 	fputs("</td><td>", f);
-	text(f, failed, r->service[0] ? r->service : "by file type");
+	text(f, failed, csod_request_service_of(r));
 	fprintf(f, "</td><td>%d, ", r->n_files);
 	size_text(f, total);
 	fprintf(f, "</td><td>%s<br><span class=\"meta\">%lld min ago</span></td>", created,

@@ -70,8 +70,8 @@ static void test_organization_templates(void **state)
 	fclose(f);
 	const char *vars[] = {"id", "X1", NULL};
 	char *subject = NULL, *body = NULL;
-	assert_int_equal(
-	    csod_mail_render_for(dir, "Acme", "failed", vars, &subject, &body, NULL), 0);
+	assert_int_equal(csod_mail_render_for(dir, "Acme", "failed", vars, &subject, &body, NULL),
+	                 0);
 	assert_string_equal(subject, "Acme: X1");
 	free(subject);
 	free(body);

@@ -444,8 +444,8 @@ static int request_resend(ctl *c, const char *id)
 		rc = ctl_error("request %s is %s; only signed requests have a notice", id, r.state);
 	/* The daemon's own notice, from the same templates (the
 	 * organization's, else the global ones), recognisably the same text. */
-	csod_notice *notice = rc == 0 ? csod_notice_build_with(c->cfg, c->spool, db, &r, "signed")
-	                              : NULL;
+	csod_notice *notice =
+	    rc == 0 ? csod_notice_build_with(c->cfg, c->spool, db, &r, "signed") : NULL;
 	csod_error err;
 	if (rc == 0 && csod_notice_count(notice) == 0)
 		rc = ctl_error("no notice to send for %s: mail is off, or developer %s has no "
