@@ -16,6 +16,9 @@
 #include "request_paths.h"
 
 #define PAGE_MAX_REQUESTS 200
+/* The approvers' page lists this many (the oldest); its count says how
+ * many wait in all, `csodctl request list --state created` lists them. */
+#define PAGE_MAX_WAITING 500
 
 static const char style[] =
     "body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;"
@@ -422,9 +425,15 @@ char *csod_page_approvers(const csod_daemon *d, int64_t now)
 		      "<th>drop</th><th>version</th><th>service</th><th>files</th>"
 		      "<th>waiting since</th><th>approve</th></tr>\n",
 		      f);
+	int all = ids.n;
+	if (ids.n > PAGE_MAX_WAITING)
+		ids.n = PAGE_MAX_WAITING;
 	show_each(f, &failed, d, &ids, waiting_row, NULL, now);
 	if (ids.n)
 		fputs("</table>\n", f);
+	if (all > ids.n)
+		fprintf(f, "<p>%d more: <code>csodctl request list --state created</code></p>\n",
+		        all - ids.n);
 	free(ids.ids);
 	return finish(f, &buf, failed);
 }

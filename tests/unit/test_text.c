@@ -161,13 +161,30 @@ static void test_html_escape(void **state)
 	free(url);
 }
 
+/* Sizes in mail and on the status page: "2 files, 14 MB". */
+static void test_size_text(void **state)
+{
+	(void)state;
+	static const struct {
+		int64_t bytes;
+		const char *text;
+	} cases[] = {{0, "0 bytes"},      {999, "999 bytes"},     {1000, "1.0 KB"},
+	             {115530, "116 KB"},  {999999, "1.0 MB"},     {1500000, "1.5 MB"},
+	             {14000000, "14 MB"}, {1073741824, "1.1 GB"}, {5000000000000, "5.0 TB"}};
+	char out[32];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		csod_size_text(cases[i].bytes, out, sizeof out);
+		assert_string_equal(out, cases[i].text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_utf8_strict),     cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_escape_cut),      cmocka_unit_test(test_text_problem),
 	    cmocka_unit_test(test_names_at_intake), cmocka_unit_test(test_output_names),
-	    cmocka_unit_test(test_html_escape),
+	    cmocka_unit_test(test_html_escape),     cmocka_unit_test(test_size_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
