@@ -51,7 +51,10 @@ cp "$IN/app.exe" "$IN/release/app.exe"
 printf 'version = "2.4.1";\n' >"$IN/release/request.conf"
 HOSTILE1='<img src=x onerror=alert(1)>.sha256'
 HOSTILE2='"><script>alert(2).sha256'
-for n in h1 h2 waiting1.sha256 waiting2.sha256; do make_hash_drop $n && mv "$T_DIR/$n" "$IN/"; done
+# The second request that waits has a name for the approvers' page to escape.
+W2NAME='<img src=y onerror=alert(3)>waiting2.sha256'
+for n in h1 h2 waiting1.sha256 w2; do make_hash_drop $n && mv "$T_DIR/$n" "$IN/"; done
+mv "$IN/w2" "$IN/$W2NAME"
 mv "$IN/h1" "$IN/$HOSTILE1"
 mv "$IN/h2" "$IN/$HOSTILE2"
 printf 'this is not a program\n' >"$IN/broken.exe"
@@ -86,11 +89,11 @@ ok $? "three requests are signed"
 drop waiting1.sha256
 wait_state waiting1.sha256 created 30 "$DEV"
 sleep 1.1 # ids hold seconds: the second is younger
-drop waiting2.sha256
-wait_state waiting2.sha256 created 30 "$DEV"
+drop "$W2NAME"
+wait_status "$W2NAME" created
 ok $? "two requests wait for approval"
 W1=$(dir_id "$(request_dir waiting1.sha256 "$DEV")")
-W2=$(dir_id "$(request_dir waiting2.sha256 "$DEV")")
+W2=$(dir_id "$(folder "$W2NAME")")
 REL=$(request_dir release "$DEV")
 wait_for 10 grep -q "$W2" "$PAGE" && wait_for 10 grep -q "$W2" "$APPROVERS"
 ok $? "both pages are written"
@@ -160,6 +163,9 @@ ok $((!$?)) "a developer cannot read the approvers' page"
 browse "$ADM" "$APPROVERS" --dump-dom >"$T_DIR/adm.dom"
 like "$(cat "$T_DIR/adm.dom")" '<title>csod: requests waiting for approval</title>' "the approver loads their page"
 like "$(cat "$T_DIR/adm.dom")" "2 request\(s\) wait" "two requests wait"
+is "$(count img "$T_DIR/adm.dom")" 0 "no <img> element on the approvers' page"
+grep -qF '&lt;img src=y onerror=alert(3)&gt;waiting2.sha256' "$T_DIR/adm.dom"
+ok $? "the hostile name shows there as text"
 order=$(grep -o '<a href="[^"]*/details.json">[^<]*</a>' "$T_DIR/adm.dom" | sed 's/.*">//; s/<.*//' | tr '\n' ' ')
 is "$order" "$W1 $W2 " "oldest first"
 check "each links to its details.json" as "$ADM" test -r "$SPOOL/requests/$W1/details.json"
