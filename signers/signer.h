@@ -10,6 +10,7 @@
 #define CSOD_SIGNER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <openssl/evp.h>
@@ -69,6 +70,11 @@ typedef struct csod_sign_options {
 	const char *alias;       /* JAR signer name (META-INF/<ALIAS>.SF); NULL = "CSOD" */
 	int64_t max_size;        /* refuse inputs larger than this; 0 = no limit of ours */
 	const char *input_name;  /* the input's file name, for engines that take hints from it */
+	/* Told how many bytes of the input have been read, as an engine that
+	 * reads it in one pass goes (Authenticode PE); for people watching a
+	 * long signing. May be NULL; nothing depends on it being called. */
+	void (*progress)(void *ctx, uint64_t done);
+	void *progress_ctx;
 } csod_sign_options;
 
 /* One part of an input that holds several things to sign (a hash file of
