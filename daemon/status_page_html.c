@@ -10,6 +10,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/text.h"
+#include "check_verdicts.h"
 #include "notify.h"
 #include "progress.h"
 #include "request.h"
@@ -398,8 +399,18 @@ static void waiting_row(FILE *f, int *failed, const csod_daemon *d, const csod_r
 	size_text(f, total);
 	fprintf(f, "</td><td>%s<br><span class=\"meta\">%lld min ago</span></td>", created,
 	        (long long)((now - r->created) / 60));
-	/* Pre-sign check verdicts go in a column here once requests carry them. */
-	fputs("<td><code>csodctl request approve ", f);
+	char checks[600];
+	csod_verdicts_line(r, checks, sizeof checks);
+	/* The summary is one of the daemon's own words; anything else shows
+	 * as "none" rather than reach the attribute. */
+	static const char *const summaries[] = {"pending", "pass", "fail", "hold"};
+	const char *summary = "none";
+	for (size_t i = 0; i < sizeof summaries / sizeof summaries[0]; i++)
+		if (strcmp(r->checks, summaries[i]) == 0)
+			summary = summaries[i];
+	fprintf(f, "<td class=\"checks-%s\">", summary);
+	text(f, failed, checks);
+	fputs("</td><td><code>csodctl request approve ", f);
 	text(f, failed, r->id);
 	fputs(" -m &quot;...&quot;</code></td></tr>\n", f);
 }
@@ -423,7 +434,7 @@ char *csod_page_approvers(const csod_daemon *d, int64_t now)
 	if (ids.n)
 		fputs("<table><tr><th>request</th><th>developer</th><th>organization</th>"
 		      "<th>drop</th><th>version</th><th>service</th><th>files</th>"
-		      "<th>waiting since</th><th>approve</th></tr>\n",
+		      "<th>waiting since</th><th>pre-sign checks</th><th>approve</th></tr>\n",
 		      f);
 	int all = ids.n;
 	if (ids.n > PAGE_MAX_WAITING)
