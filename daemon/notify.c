@@ -248,7 +248,8 @@ csod_notice *csod_notice_build_with(const csod_config *cfg, const char *spool, c
 	}
 	if (r->n_files > 0 && strcmp(kind, "signed") == 0) {
 		/* Quoted: the folder's name holds spaces. */
-		char out[PATH_MAX], chain[PATH_MAX], command[3 * PATH_MAX], first[sizeof r->files[0].name];
+		char out[PATH_MAX], chain[PATH_MAX], command[3 * PATH_MAX],
+		    first[sizeof r->files[0].name];
 		const char *pos = r->files[0].output;
 		if (!csod_outputs_next(&pos, first, sizeof first))
 			first[0] = '\0';

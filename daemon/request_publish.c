@@ -269,8 +269,7 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 		free(shown);
 	}
 	int files = csod_files_view_render(d, r, &v->files, err);
-	if (files < 0 || !v->request_json || !v->details_json ||
-	    (has_error && !v->error)) {
+	if (files < 0 || !v->request_json || !v->details_json || (has_error && !v->error)) {
 		if (files == 0)
 			csod_fail(err, "cannot build %s",
 			          !v->request_json   ? "request.json"
