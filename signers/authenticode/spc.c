@@ -166,19 +166,29 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
                         const csod_spc_data *type, const EVP_MD *md,
                         const unsigned char *image_hash, size_t hash_len, csod_error *err)
 {
-	der content = {.len = 0}, statement = {.len = 0}, stmt_seq = {.len = 0};
+	der content = {.len = 0};
+	indirect_data(&content, type, md, image_hash, hash_len);
+	return csod_spc_sign_content(id, opt, SPC_INDIRECT_DATA, content.buf, content.len, md, 0,
+	                             err);
+}
+
+PKCS7 *csod_spc_sign_content(const csod_identity *id, const csod_sign_options *opt,
+                             const char *content_oid, const unsigned char *content,
+                             size_t content_len, const EVP_MD *md, int signing_time,
+                             csod_error *err)
+{
+	der statement = {.len = 0}, stmt_seq = {.len = 0};
 	unsigned char *opus = NULL;
 	int opus_len = csod_spc_opus_info(opt->description, opt->url, &opus, err);
 	if (opus_len < 0)
 		return NULL;
-	indirect_data(&content, type, md, image_hash, hash_len);
 	der_oid(&statement, SPC_INDIVIDUAL);
 	der_wrap(&stmt_seq, 0x30, &statement);
 	/* messageDigest covers the content's value, without its SEQUENCE header. */
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len = 0;
-	size_t h = csod_spc_header_len(content.buf);
-	EVP_Digest(content.buf + h, content.len - h, digest, &digest_len, md, NULL);
+	size_t h = csod_spc_header_len(content);
+	EVP_Digest(content + h, content_len - h, digest, &digest_len, md, NULL);
 
 	PKCS7 *p7 = PKCS7_new();
 	PKCS7 *inner = PKCS7_new();
@@ -192,7 +202,8 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 		ok = PKCS7_add_certificate(p7, sk_X509_value(id->chain, i));
 	ok = ok &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
-	                                OBJ_txt2obj(SPC_INDIRECT_DATA, 1)) &&
+	                                OBJ_txt2obj(content_oid, 1)) &&
+	     (!signing_time || PKCS7_add0_attrib_signing_time(si, NULL)) &&
 	     add_attr(si, 1, SPC_SP_OPUS_INFO, V_ASN1_SEQUENCE,
 	              sequence_of(opus, (size_t)opus_len)) &&
 	     add_attr(si, 1, SPC_STATEMENT_TYPE, V_ASN1_SEQUENCE,
@@ -203,8 +214,8 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 	     PKCS7_SIGNER_INFO_sign(si) > 0;
 	if (ok) {
 		md_value = NULL; /* owned by the attribute now */
-		inner->type = OBJ_txt2obj(SPC_INDIRECT_DATA, 1);
-		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content.buf, content.len));
+		inner->type = OBJ_txt2obj(content_oid, 1);
+		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content, content_len));
 		inner->d.other = value;
 		value = NULL;
 		ok = PKCS7_set_content(p7, inner);
@@ -268,24 +279,19 @@ int csod_spc_precomputed_hash(void *ctx, const EVP_MD *md, unsigned char *out, u
 	return csod_fail(err, "no image hash for %s", EVP_MD_get0_name(md));
 }
 
-PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
-                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
-                             void *ctx, csod_error *err)
+PKCS7 *csod_spc_sign_each(const csod_sign_options *opt, PKCS7 *existing, csod_spc_sign_fn sign,
+                          void *ctx, csod_error *err)
 {
 	PKCS7 *primary = existing;
 	int n = opt->n_digests > 0 ? opt->n_digests : 1;
 	for (int i = 0; i < n; i++) {
 		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
 		const EVP_MD *md = csod_digest_by_name(name);
-		unsigned char image_hash[EVP_MAX_MD_SIZE];
-		unsigned hash_len = 0;
 		if (!md) {
 			csod_fail(err, "unknown digest %s", name);
 			goto fail;
 		}
-		if (hash(ctx, md, image_hash, &hash_len, err) < 0)
-			goto fail;
-		PKCS7 *p7 = sign_data(id, opt, type, md, image_hash, hash_len, err);
+		PKCS7 *p7 = sign(ctx, md, err);
 		if (!p7)
 			goto fail;
 		if (csod_timestamp_wanted(&opt->timestamp) &&
@@ -307,6 +313,33 @@ fail:
 	if (primary != existing)
 		PKCS7_free(primary);
 	return NULL;
+}
+
+/* csod_spc_sign_each's signer for csod_spc_sign_digests. */
+typedef struct indirect_signing {
+	const csod_identity *id;
+	const csod_sign_options *opt;
+	const csod_spc_data *type;
+	csod_spc_hash_fn hash;
+	void *ctx;
+} indirect_signing;
+
+static PKCS7 *sign_indirect(void *ctx, const EVP_MD *md, csod_error *err)
+{
+	const indirect_signing *s = ctx;
+	unsigned char image_hash[EVP_MAX_MD_SIZE];
+	unsigned hash_len = 0;
+	if (s->hash(s->ctx, md, image_hash, &hash_len, err) < 0)
+		return NULL;
+	return sign_data(s->id, s->opt, s->type, md, image_hash, hash_len, err);
+}
+
+PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
+                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
+                             void *ctx, csod_error *err)
+{
+	indirect_signing s = {id, opt, type, hash, ctx};
+	return csod_spc_sign_each(opt, existing, sign_indirect, &s, err);
 }
 
 int csod_spc_sign_sip_der(const csod_identity *id, const csod_sign_options *opt,
