@@ -1,71 +1,23 @@
 /* Security catalogs (cat_format.h): the SignedData parsed by OpenSSL, the
- * CTL inside it by an OpenSSL ASN.1 template written from Microsoft's
- * definition, so that a catalog whose trust list is broken is refused at
- * intake rather than signed. */
+ * CTL inside it walked element by element against Microsoft's definition,
+ * so that a catalog whose trust list is broken is refused at intake rather
+ * than signed. */
 #include "cat_format.h"
 
 #include <string.h>
 
-#include <openssl/asn1t.h>
+#include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <openssl/x509.h>
 
 /* DER contents octets of the two OIDs a catalog opens with. */
 static const unsigned char signed_data_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
                                                 0x0d, 0x01, 0x07, 0x02};
 static const unsigned char ctl_oid[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x0a, 0x01};
 
-/* TrustedSubject ::= SEQUENCE { subjectIdentifier OCTET STRING,
- *                               subjectAttributes Attributes OPTIONAL } */
-typedef struct CSOD_CTL_SUBJECT_st {
-	ASN1_OCTET_STRING *identifier;
-	STACK_OF(X509_ATTRIBUTE) * attributes;
-} CSOD_CTL_SUBJECT;
-
-DEFINE_STACK_OF(CSOD_CTL_SUBJECT)
-
-ASN1_SEQUENCE(CSOD_CTL_SUBJECT) =
-    {
-        ASN1_SIMPLE(CSOD_CTL_SUBJECT, identifier, ASN1_OCTET_STRING),
-        ASN1_SET_OF_OPT(CSOD_CTL_SUBJECT, attributes, X509_ATTRIBUTE),
-} ASN1_SEQUENCE_END(CSOD_CTL_SUBJECT)
-
-    /* CertificateTrustList ::= SEQUENCE {
-     *   version CTLVersion DEFAULT v1, subjectUsage SEQUENCE OF OID,
-     *   listIdentifier OCTET STRING OPTIONAL, sequenceNumber INTEGER OPTIONAL,
-     *   ctlThisUpdate Time, ctlNextUpdate Time OPTIONAL,
-     *   subjectAlgorithm AlgorithmIdentifier,
-     *   trustedSubjects SEQUENCE OF TrustedSubject OPTIONAL,
-     *   ctlExtensions [0] EXPLICIT Extensions OPTIONAL } */
-    typedef struct CSOD_CTL_st {
-	ASN1_INTEGER *version;
-	STACK_OF(ASN1_OBJECT) * usage;
-	ASN1_OCTET_STRING *list_id;
-	ASN1_INTEGER *sequence_number;
-	ASN1_TIME *this_update;
-	ASN1_TIME *next_update;
-	X509_ALGOR *algorithm;
-	STACK_OF(CSOD_CTL_SUBJECT) * subjects;
-	STACK_OF(X509_EXTENSION) * extensions;
-} CSOD_CTL;
-
-ASN1_SEQUENCE(CSOD_CTL) =
-    {
-        ASN1_OPT(CSOD_CTL, version, ASN1_INTEGER),
-        ASN1_SEQUENCE_OF(CSOD_CTL, usage, ASN1_OBJECT),
-        ASN1_OPT(CSOD_CTL, list_id, ASN1_OCTET_STRING),
-        ASN1_OPT(CSOD_CTL, sequence_number, ASN1_INTEGER),
-        ASN1_SIMPLE(CSOD_CTL, this_update, ASN1_TIME),
-        ASN1_OPT(CSOD_CTL, next_update, ASN1_TIME),
-        ASN1_SIMPLE(CSOD_CTL, algorithm, X509_ALGOR),
-        ASN1_SEQUENCE_OF_OPT(CSOD_CTL, subjects, CSOD_CTL_SUBJECT),
-        ASN1_EXP_SEQUENCE_OF_OPT(CSOD_CTL, extensions, X509_EXTENSION, 0),
-} ASN1_SEQUENCE_END(CSOD_CTL)
-
-    /* One DER header at *p, before end: its tag and length (-1: BER's
-     * indefinite length); *p moves past it. */
-    static int header(const unsigned char **p, const unsigned char *end, int *tag, long *len)
+/* One DER header at *p, before end: its tag and length (-1: BER's
+ * indefinite length); *p moves past it. */
+static int header(const unsigned char **p, const unsigned char *end, int *tag, long *len)
 {
 	if (end - *p < 2)
 		return -1;
@@ -131,17 +83,100 @@ static int is_ctl(const ASN1_OBJECT *type)
 	       memcmp(OBJ_get0_data(type), ctl_oid, sizeof ctl_oid) == 0;
 }
 
-/* The CTL's DER parses whole; its member count in *members. */
+/* One DER element at *p, before end: its tag and contents, which must fit
+ * (definite lengths only, as DER has them); *p moves to its contents.
+ * Walked with ASN1_get_object, not decoded into objects: a catalog lists
+ * thousands of members and is carried verbatim, so what it needs is the
+ * structure checked, not an allocation per attribute. */
+static int element(const unsigned char **p, const unsigned char *end, int *tag, long *len)
+{
+	const unsigned char *q = *p;
+	int cls, ret = ASN1_get_object(&q, len, tag, &cls, end - *p);
+	if (ret & 0x80 || ret == (V_ASN1_CONSTRUCTED | 1) || *len > end - q)
+		return -1;
+	if (cls == V_ASN1_CONTEXT_SPECIFIC)
+		*tag |= 0x80;
+	*p = q;
+	return 0;
+}
+
+/* The next element, when its tag is want: its contents in [*in, *in_end)
+ * and *p past it; 0 if the next is something else (an absent OPTIONAL). */
+static int take(const unsigned char **p, const unsigned char *end, int want,
+                const unsigned char **in, const unsigned char **in_end)
+{
+	const unsigned char *q = *p;
+	int tag;
+	long len;
+	if (q >= end || element(&q, end, &tag, &len) < 0 || tag != want)
+		return 0;
+	*in = q;
+	*in_end = q + len;
+	*p = q + len;
+	return 1;
+}
+
+/* TrustedSubject ::= SEQUENCE { subjectIdentifier OCTET STRING,
+ *   subjectAttributes SET OF SEQUENCE { type OID, values SET } OPTIONAL } */
+static int subject_ok(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *c, *ce, *a, *ae, *x, *xe;
+	if (!take(&p, end, V_ASN1_OCTET_STRING, &c, &ce))
+		return 0;
+	if (take(&p, end, V_ASN1_SET, &c, &ce))
+		while (c < ce)
+			if (!take(&c, ce, V_ASN1_SEQUENCE, &a, &ae) ||
+			    !take(&a, ae, V_ASN1_OBJECT, &x, &xe) ||
+			    !take(&a, ae, V_ASN1_SET, &x, &xe) || a != ae)
+				return 0;
+	return p == end;
+}
+
+static int time_field(const unsigned char **p, const unsigned char *end)
+{
+	const unsigned char *c, *ce;
+	return take(p, end, V_ASN1_UTCTIME, &c, &ce) ||
+	       take(p, end, V_ASN1_GENERALIZEDTIME, &c, &ce);
+}
+
+/* CertificateTrustList ::= SEQUENCE {
+ *   version CTLVersion DEFAULT v1, subjectUsage SEQUENCE OF OID,
+ *   listIdentifier OCTET STRING OPTIONAL, sequenceNumber INTEGER OPTIONAL,
+ *   ctlThisUpdate Time, ctlNextUpdate Time OPTIONAL,
+ *   subjectAlgorithm AlgorithmIdentifier,
+ *   trustedSubjects SEQUENCE OF TrustedSubject OPTIONAL,
+ *   ctlExtensions [0] EXPLICIT Extensions OPTIONAL }
+ * The DER of one, whole; its member count in *members. */
 static int parse_ctl(const unsigned char *der, size_t len, int *members, csod_error *err)
 {
-	const unsigned char *p = der;
-	CSOD_CTL *ctl = (CSOD_CTL *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(CSOD_CTL));
-	int ok = ctl && p == der + len;
-	int n = ok ? sk_CSOD_CTL_SUBJECT_num(ctl->subjects) : 0;
-	*members = n > 0 ? n : 0; /* no trustedSubjects: an empty catalog */
-	ASN1_item_free((ASN1_VALUE *)ctl, ASN1_ITEM_rptr(CSOD_CTL));
-	ERR_clear_error();
-	return ok ? 0 : csod_fail(err, "the catalog's certificate trust list does not parse");
+	const unsigned char *p = der, *end = der + len, *c, *ce, *s, *se, *x, *xe;
+	int n = 0;
+	if (!take(&p, end, V_ASN1_SEQUENCE, &c, &ce) || p != end)
+		goto bad;
+	take(&c, ce, V_ASN1_INTEGER, &x, &xe);
+	if (!take(&c, ce, V_ASN1_SEQUENCE, &s, &se))
+		goto bad;
+	while (s < se)
+		if (!take(&s, se, V_ASN1_OBJECT, &x, &xe))
+			goto bad;
+	take(&c, ce, V_ASN1_OCTET_STRING, &x, &xe);
+	take(&c, ce, V_ASN1_INTEGER, &x, &xe);
+	if (!time_field(&c, ce))
+		goto bad;
+	time_field(&c, ce);
+	if (!take(&c, ce, V_ASN1_SEQUENCE, &s, &se) || !take(&s, se, V_ASN1_OBJECT, &x, &xe))
+		goto bad;
+	if (take(&c, ce, V_ASN1_SEQUENCE, &s, &se))
+		for (; s < se; n++)
+			if (!take(&s, se, V_ASN1_SEQUENCE, &x, &xe) || !subject_ok(x, xe))
+				goto bad;
+	take(&c, ce, 0x80, &x, &xe); /* [0] */
+	if (c != ce)
+		goto bad;
+	*members = n;
+	return 0;
+bad:
+	return csod_fail(err, "the catalog's certificate trust list does not parse");
 }
 
 int csod_cat_parse_buffer(const unsigned char *buf, size_t len, csod_cat *cat, csod_error *err)
