@@ -68,6 +68,30 @@ static int write_p7(int out, PKCS7 *p7, csod_error *err)
 	return rc;
 }
 
+/* Nesting goes into the one signer of a signed catalog (Authenticode's
+ * shape); a catalog of several signers has no first one Windows reads. */
+static int nest_target_ok(const csod_cat *cat, const csod_sign_options *opt, csod_error *err)
+{
+	if (opt->append && cat->n_signers > 1)
+		return csod_fail(err,
+		                 "the catalog has %d signers; a nested signature goes into one",
+		                 cat->n_signers);
+	return 0;
+}
+
+/* The daemon asks at intake, so that such a request fails before its approval. */
+static int cat_check_options(int fd, const csod_sign_options *opt, csod_error *err)
+{
+	if (!opt->append)
+		return 0;
+	csod_cat cat;
+	if (load(fd, CSOD_CAT_MAX, &cat, err) < 0)
+		return -1;
+	int rc = nest_target_ok(&cat, opt, err);
+	csod_cat_free(&cat);
+	return rc;
+}
+
 static int cat_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
                     csod_error *err)
 {
@@ -77,15 +101,13 @@ static int cat_sign(int in, int out, const csod_identity *id, const csod_sign_op
 	csod_cat cat;
 	if (load(in, max, &cat, err) < 0)
 		return -1;
-	/* --nest on an unsigned catalog has nothing to nest in: a plain signing. */
-	PKCS7 *existing = opt->append && cat.n_signers > 0 ? cat.p7 : NULL;
-	int rc = -1;
-	if (existing && cat.n_signers != 1) {
-		csod_fail(err, "the catalog has %d signers; a nested signature goes into one",
-		          cat.n_signers);
+	if (nest_target_ok(&cat, opt, err) < 0) {
 		csod_cat_free(&cat);
 		return -1;
 	}
+	/* --nest on an unsigned catalog has nothing to nest in: a plain signing. */
+	PKCS7 *existing = opt->append && cat.n_signers > 0 ? cat.p7 : NULL;
+	int rc = -1;
 	ctl_signing s = {id, opt, &cat};
 	PKCS7 *p7 = csod_spc_sign_each(opt, existing, sign_ctl, &s, err);
 	if (p7)
@@ -143,6 +165,7 @@ const csod_signer csod_signer_cat = {
     .service = "authenticode",
     .detect = cat_detect,
     .check = cat_check,
+    .check_options = cat_check_options,
     .output_name = NULL,
     .sign = cat_sign,
     .verify = cat_verify,

@@ -171,6 +171,15 @@ is "$(ctl_of "$(request_dir package.cat)/package.cat")" "$(ctl_of driver.cat)" \
 	"the daemon kept the trust list byte for byte"
 like "$(cat "$(request_dir package.cat)/request.json")" '"engine": "cat"' \
 	"request.json names the cat engine"
+# A folder drop with request.conf append = true: ours nests into the
+# catalog's existing (osslsigncode, unrelated root) signature.
+runuser -u "$DEV" -- sh -c "mkdir '$SPOOL/inbox/$DEV/nest' && cp '$T_DIR/theirs.cat' '$SPOOL/inbox/$DEV/nest/vendor.cat' &&
+	printf 'append = true;\n' >'$SPOOL/inbox/$DEV/nest/request.conf' && touch '$SPOOL/inbox/$DEV/nest/READY'"
+wait_state nest signed 60
+ok $? "csodd nests into a signed catalog (append = true)"
+osslsigncode verify -CAfile "$SPOOL/ca/ca.pem" -in "$(request_dir nest)/vendor.cat" >verify.out 2>&1
+like "$(sed -n '/Signature Index: 1/,$p' verify.out)" "Signature verification: ok" \
+	"osslsigncode verifies the daemon's nested signature"
 wait_state broken.cat failed 60
 ok $? "a garbage .cat dropped in the inbox fails"
 like "$(cat "$(request_dir broken.cat)/ERROR" 2>/dev/null)" "broken.cat: not a file the authenticode service can sign" \

@@ -202,6 +202,28 @@ static void test_sign_resign_nest(void **state)
 	                                           0x82, 0x37, 0x02, 0x04, 0x01};
 	assert_non_null(find(s, n, nested_oid, sizeof nested_oid));
 	free(s);
+
+	/* A second signer beside a's: --nest has no one signer to nest into,
+	 * refused at intake (check_options) and by sign() alike. */
+	n = read_back(out, &s);
+	const unsigned char *p = s;
+	PKCS7 *two = d2i_PKCS7(NULL, &p, (long)n);
+	assert_non_null(PKCS7_add_signature(two, b.cert, b.key, EVP_sha256()));
+	unsigned char *der = NULL;
+	int der_len = i2d_PKCS7(two, &der);
+	int in2 = file_with(der, (size_t)der_len);
+	csod_sign_options nest = {.append = 1};
+	assert_int_equal(csod_signer_cat.check_options(in2, &nest, &err), -1);
+	assert_string_equal(err.msg, "the catalog has 2 signers; a nested signature goes into one");
+	nest.append = 0;
+	assert_int_equal(csod_signer_cat.check_options(in2, &nest, &err), 0);
+	csod_identity id = {b.key, b.cert, NULL};
+	nest.append = 1;
+	assert_int_equal(csod_signer_cat.sign(in2, out2, &id, &nest, &err), -1);
+	close(in2);
+	OPENSSL_free(der);
+	PKCS7_free(two);
+	free(s);
 	close(in);
 	close(out);
 	close(out2);
