@@ -73,27 +73,39 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
                         const csod_spc_data *type, const EVP_MD *md,
                         const unsigned char *image_hash, size_t hash_len, csod_error *err)
 {
-	unsigned char *opus = NULL, *content = NULL, *statement = NULL;
-	int opus_len = csod_spc_opus_info(opt->description, opt->url, &opus, err);
-	if (opus_len < 0)
-		return NULL;
-	/* Each structure encoded whole, or the signing fails: nothing is cut. */
+	unsigned char *content = NULL;
+	/* Encoded whole, or the signing fails: nothing is cut. */
 	int content_len =
 	    type->value_len ? csod_spc_encode_indirect_data(type->oid, type->value, type->value_len,
 	                                                    md, image_hash, hash_len, &content)
 	                    : -1;
-	int statement_len = csod_spc_encode_statement_individual(&statement);
-	if (content_len < 0 || statement_len < 0) {
-		OPENSSL_free(opus);
-		OPENSSL_free(content);
-		OPENSSL_free(statement);
+	if (content_len < 0)
 		return csod_fail_ssl(err, "cannot encode the Authenticode content"), NULL;
+	PKCS7 *p7 = csod_spc_sign_content(id, opt, SPC_INDIRECT_DATA, content, (size_t)content_len,
+	                                  md, 0, err);
+	OPENSSL_free(content);
+	return p7;
+}
+
+PKCS7 *csod_spc_sign_content(const csod_identity *id, const csod_sign_options *opt,
+                             const char *content_oid, const unsigned char *content,
+                             size_t content_len, const EVP_MD *md, int signing_time,
+                             csod_error *err)
+{
+	unsigned char *opus = NULL, *statement = NULL;
+	int opus_len = csod_spc_opus_info(opt->description, opt->url, &opus, err);
+	if (opus_len < 0)
+		return NULL;
+	int statement_len = csod_spc_encode_statement_individual(&statement);
+	if (statement_len < 0) {
+		OPENSSL_free(opus);
+		return csod_fail_ssl(err, "cannot encode the statement type"), NULL;
 	}
 	/* messageDigest covers the content's value, without its SEQUENCE header. */
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len = 0;
 	size_t h = csod_spc_header_len(content);
-	EVP_Digest(content + h, (size_t)content_len - h, digest, &digest_len, md, NULL);
+	EVP_Digest(content + h, content_len - h, digest, &digest_len, md, NULL);
 
 	PKCS7 *p7 = PKCS7_new();
 	PKCS7 *inner = PKCS7_new();
@@ -107,7 +119,8 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 		ok = PKCS7_add_certificate(p7, sk_X509_value(id->chain, i));
 	ok = ok &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
-	                                OBJ_txt2obj(SPC_INDIRECT_DATA, 1)) &&
+	                                OBJ_txt2obj(content_oid, 1)) &&
+	     (!signing_time || PKCS7_add0_attrib_signing_time(si, NULL)) &&
 	     add_attr(si, 1, SPC_SP_OPUS_INFO, V_ASN1_SEQUENCE,
 	              sequence_of(opus, (size_t)opus_len)) &&
 	     add_attr(si, 1, SPC_STATEMENT_TYPE, V_ASN1_SEQUENCE,
@@ -118,8 +131,8 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 	     PKCS7_SIGNER_INFO_sign(si) > 0;
 	if (ok) {
 		md_value = NULL; /* owned by the attribute now */
-		inner->type = OBJ_txt2obj(SPC_INDIRECT_DATA, 1);
-		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content, (size_t)content_len));
+		inner->type = OBJ_txt2obj(content_oid, 1);
+		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content, content_len));
 		inner->d.other = value;
 		value = NULL;
 		ok = PKCS7_set_content(p7, inner);
@@ -130,7 +143,6 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 	ASN1_TYPE_free(value);
 	PKCS7_free(inner);
 	OPENSSL_free(opus);
-	OPENSSL_free(content);
 	OPENSSL_free(statement);
 	if (!ok) {
 		csod_fail_ssl(err, "cannot build the Authenticode signature");
@@ -185,24 +197,19 @@ int csod_spc_precomputed_hash(void *ctx, const EVP_MD *md, unsigned char *out, u
 	return csod_fail(err, "no image hash for %s", EVP_MD_get0_name(md));
 }
 
-PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
-                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
-                             void *ctx, csod_error *err)
+PKCS7 *csod_spc_sign_each(const csod_sign_options *opt, PKCS7 *existing, csod_spc_sign_fn sign,
+                          void *ctx, csod_error *err)
 {
 	PKCS7 *primary = existing;
 	int n = opt->n_digests > 0 ? opt->n_digests : 1;
 	for (int i = 0; i < n; i++) {
 		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
 		const EVP_MD *md = csod_digest_by_name(name);
-		unsigned char image_hash[EVP_MAX_MD_SIZE];
-		unsigned hash_len = 0;
 		if (!md) {
 			csod_fail(err, "unknown digest %s", name);
 			goto fail;
 		}
-		if (hash(ctx, md, image_hash, &hash_len, err) < 0)
-			goto fail;
-		PKCS7 *p7 = sign_data(id, opt, type, md, image_hash, hash_len, err);
+		PKCS7 *p7 = sign(ctx, md, err);
 		if (!p7)
 			goto fail;
 		if (csod_timestamp_wanted(&opt->timestamp) &&
@@ -224,6 +231,33 @@ fail:
 	if (primary != existing)
 		PKCS7_free(primary);
 	return NULL;
+}
+
+/* csod_spc_sign_each's signer for csod_spc_sign_digests. */
+typedef struct indirect_signing {
+	const csod_identity *id;
+	const csod_sign_options *opt;
+	const csod_spc_data *type;
+	csod_spc_hash_fn hash;
+	void *ctx;
+} indirect_signing;
+
+static PKCS7 *sign_indirect(void *ctx, const EVP_MD *md, csod_error *err)
+{
+	const indirect_signing *s = ctx;
+	unsigned char image_hash[EVP_MAX_MD_SIZE];
+	unsigned hash_len = 0;
+	if (s->hash(s->ctx, md, image_hash, &hash_len, err) < 0)
+		return NULL;
+	return sign_data(s->id, s->opt, s->type, md, image_hash, hash_len, err);
+}
+
+PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
+                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
+                             void *ctx, csod_error *err)
+{
+	indirect_signing s = {id, opt, type, hash, ctx};
+	return csod_spc_sign_each(opt, existing, sign_indirect, &s, err);
 }
 
 int csod_spc_sign_sip_der(const csod_identity *id, const csod_sign_options *opt,

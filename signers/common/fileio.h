@@ -29,4 +29,10 @@ void csod_write_back_all(int fd);
  * early. */
 int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, csod_error *err);
 
+/* For formats read whole (scripts, catalogs: small by nature): the file
+ * in *buf (free it) and its size in *len; refused past max bytes, saying
+ * "<size> bytes: <what> over <max> MiB are not signed". */
+int csod_read_whole(int fd, uint64_t max, const char *what, unsigned char **buf, size_t *len,
+                    csod_error *err);
+
 #endif
