@@ -225,6 +225,18 @@ kill -HUP "$DAEMON_PID"
 wait_for 10 sh -c "[ ! -e '$OWN/$QAA.html' ]"
 ok $? "a reload that removes an approver removes their page"
 check "the others' pages stay" test -f "$OWN/$SDA.html"
+# Also when nothing waits (no request changes at that reload).
+approve "$W2NAME" "fine"
+as "$ADM" sh -c "printf ok >'$SPOOL/approvals/$W3.approve'"
+wait_state qa.sha256 signed 30 "$DEV2" && wait_status "$W2NAME" signed
+ok $? "the last two waiting requests are approved and signed"
+wait_for 10 sh -c "grep -q '0 request(s) wait' '$OWN/$SDA.html'"
+ok $? "the DRAO's page says nothing waits"
+sed -i "/user = \"$SDA\"/d; s|role = \"MRAO\"; },|role = \"MRAO\"; }|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for 10 sh -c "[ ! -e '$OWN/$SDA.html' ]"
+ok $? "a reload with nothing waiting removes a removed approver's page too"
+check "the MRAO's stays" test -f "$OWN/$ADM.html"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing
