@@ -16,6 +16,7 @@
 #include "../lib/log.h"
 #include "../lib/text.h"
 #include "audit.h"
+#include "checks.h"
 #include "check_verdicts.h"
 #include "dispatch.h"
 #include "request.h"
@@ -120,7 +121,8 @@ static void process_marker(csod_daemon *d, const char *name)
 	const char *dot = strrchr(name, '.');
 	int approve = dot && strcmp(dot, ".approve") == 0;
 	int decline = dot && strcmp(dot, ".decline") == 0;
-	if (!approve && !decline)
+	int recheck = dot && strcmp(dot, ".recheck") == 0;
+	if (!approve && !decline && !recheck)
 		return;
 	char id[32];
 	size_t idlen = (size_t)(dot - name);
@@ -175,6 +177,12 @@ static void process_marker(csod_daemon *d, const char *name)
 		         r.state);
 	else if (strcmp(actor, r.developer) == 0)
 		snprintf(reason, sizeof reason, "%s cannot approve their own request", actor);
+	else if (recheck && !csod_config_has_checks(d->cfg))
+		snprintf(reason, sizeof reason,
+		         "no pre-sign checks are configured (checks { } in csod.conf)");
+	else if (recheck && strcmp(r.checks, "pending") == 0)
+		snprintf(reason, sizeof reason,
+		         "the pre-sign checks of request %s are running already", id);
 	else if (approve && strcmp(r.checks, "pending") == 0)
 		/* Approvers decide on the verdicts: a decline may come at once. */
 		snprintf(reason, sizeof reason,
@@ -198,9 +206,14 @@ static void process_marker(csod_daemon *d, const char *name)
 	csod_verdicts_line(&r, line, sizeof line);
 	if (r.checks[0])
 		snprintf(checks, sizeof checks, " [pre-sign checks: %s]", line);
-	csod_audit(d->db, actor, approve ? "request.approve" : "request.decline", id, "%s%s",
-	           message, checks);
-	if (approve) {
+	csod_audit(d->db, actor,
+	           approve   ? "request.approve"
+	           : recheck ? "request.recheck"
+	                     : "request.decline",
+	           id, "%s%s", message, checks);
+	if (recheck) {
+		csod_checks_rerun(d, &r);
+	} else if (approve) {
 		csod_dispatch_approve(d, &r, actor, message);
 	} else {
 		snprintf(r.approver, sizeof r.approver, "%s", actor);

@@ -109,13 +109,30 @@ void csod_checks_submit(csod_daemon *d, const csod_request *r)
 	job->policy_timeout_s = k->policy_timeout_s;
 	job->cancel_fd = d->checks->cancel_fd;
 	if (csod_spool_path(d, job->store, sizeof job->store, "store/%s", r->id) < 0 ||
-	    csod_spool_path(d, job->list, sizeof job->list, "tmp/%s.files", r->id) < 0) {
+	    /* Not tmp/<id>.files: requests/<id>/files is built (and first
+	     * removed) there while the checks run. */
+	    csod_spool_path(d, job->list, sizeof job->list, "tmp/%s.check-list", r->id) < 0) {
 		csod_log(LOG_ERR, r->id, "spool path too long for the pre-sign checks");
 		csod_check_job_free(job);
 		return;
 	}
 	csod_log(LOG_INFO, r->id, "pre-sign checks started");
 	csod_workers_submit(d->checks->pool, job);
+}
+
+void csod_checks_rerun(csod_daemon *d, csod_request *r)
+{
+	/* Recorded as pending first: a stop before the verdicts are in runs
+	 * them again at the next start, and nobody approves meanwhile. */
+	snprintf(r->checks, sizeof r->checks, "pending");
+	r->n_verdicts = 0;
+	csod_error err;
+	if (csod_request_update(d->db, r, &err) < 0) {
+		csod_log(LOG_ERR, r->id, "%s; the pre-sign checks are not run again", err.msg);
+		return;
+	}
+	csod_views_mark(d, r->id);
+	csod_checks_submit(d, r);
 }
 
 /* The new verdicts and the mail that announces them, in one transaction. */

@@ -26,6 +26,11 @@ int csod_checks_fd(const csod_daemon *d);
 /* Queues the checks of r, a new request recorded with checks "pending". */
 void csod_checks_submit(csod_daemon *d, const csod_request *r);
 
+/* `csodctl request recheck`: the checks of r, a request waiting for
+ * approval whose checks are not running, run again (a scanner that could
+ * not run is back); their verdicts then decide as for a new request. */
+void csod_checks_rerun(csod_daemon *d, csod_request *r);
+
 /* Acts on finished checks (the workers' eventfd is readable). */
 void csod_checks_collect(csod_daemon *d);
 

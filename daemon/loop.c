@@ -149,6 +149,8 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	if (csod_approver_dirs_restrict(d->spool, fresh, &err) != 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
 	mark_files_views(d);
+	/* Also with nothing waiting: a removed admin's own page goes. */
+	csod_pages_mark_approvers(d);
 	csod_config_free(old);
 	csod_audit(d->db, "csodd", "config.reload", path,
 	           "configuration reloaded: %d developer(s), %d admin(s)", fresh->n_developers,

@@ -11,6 +11,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "developers.h"
 #include "progress.h"
 #include "spool_access.h"
 #include "workers.h"
@@ -25,8 +26,10 @@ typedef struct csod_pages {
 
 typedef struct page_job {
 	char spool[PATH_MAX];
-	char developer[65]; /* "" for the approvers' page */
+	char developer[65]; /* "" for the approvers' pages */
 	char *html;
+	csod_approver_page *own; /* the approvers' pages: each admin's own */
+	int n_own;
 } page_job;
 
 static csod_pages *pages_of(csod_daemon *d)
@@ -66,6 +69,12 @@ void csod_pages_mark_all(csod_daemon *d)
 		d->pages->approvers = 1;
 }
 
+void csod_pages_mark_approvers(csod_daemon *d)
+{
+	if (pages_of(d))
+		d->pages->approvers = 1;
+}
+
 static void mark_cb(void *ctx, const char *developer)
 {
 	csod_pages_mark(ctx, developer);
@@ -96,23 +105,57 @@ static void page_write(void *arg)
 	}
 	if (rc < 0)
 		csod_log(LOG_ERR, NULL, "cannot write %s/index.html: %s", dir, err.msg);
+	if (!job->developer[0])
+		csod_approver_pages_write(job->spool, job->own, job->n_own);
 }
 
 static void page_free(void *arg)
 {
 	page_job *job = arg;
-	if (job)
+	if (job) {
 		free(job->html);
+		for (int i = 0; i < job->n_own; i++) {
+			free(job->own[i].user);
+			free(job->own[i].html);
+		}
+		free(job->own);
+	}
 	free(job);
 }
 
-static void submit(csod_daemon *d, const char *developer, char *html)
+/* Each admin's own page; an admin without a Unix user (uid -1, or a uid
+ * without a name) has none.
+ * NULL when out of memory (the pages are kept as they are). */
+static csod_approver_page *own_pages(csod_daemon *d, int64_t now, int *n)
+{
+	*n = 0;
+	csod_approver_page *own = calloc((size_t)d->cfg->n_admins + 1, sizeof *own);
+	for (int i = 0; own && i < d->cfg->n_admins; i++) {
+		const csod_admin *a = &d->cfg->admins[i];
+		if (a->uid == (uid_t)-1 || !csod_user_name_ok(a->user))
+			continue;
+		csod_approver_page *p = &own[(*n)++];
+		p->uid = a->uid;
+		p->user = strdup(a->user);
+		p->html = csod_page_approvers(d, a, now);
+		if (!p->user) {
+			free(p->html);
+			(*n)--;
+			csod_log(LOG_ERR, NULL, "cannot build the page of %s", a->user);
+		}
+	}
+	return own;
+}
+
+static void submit(csod_daemon *d, const char *developer, char *html, int64_t now)
 {
 	page_job *job = calloc(1, sizeof *job);
-	if (!job || !html) {
+	if (job && !developer[0])
+		job->own = own_pages(d, now, &job->n_own);
+	if (!job || !html || (!developer[0] && !job->own)) {
 		csod_log(LOG_ERR, NULL, "cannot build the status page of %s",
 		         developer[0] ? developer : "the approvers");
-		free(job);
+		page_free(job);
 		free(html);
 		return;
 	}
@@ -141,10 +184,10 @@ void csod_pages_flush(csod_daemon *d)
 		p->writer = csod_workers_start(1, page_write, page_free);
 	int64_t now = csod_now();
 	for (int i = 0; i < p->n; i++)
-		submit(d, p->developers[i], csod_page_developer(d, p->developers[i], now));
+		submit(d, p->developers[i], csod_page_developer(d, p->developers[i], now), now);
 	p->n = 0;
 	if (p->approvers)
-		submit(d, "", csod_page_approvers(d, now));
+		submit(d, "", csod_page_approvers(d, NULL, now), now);
 	p->approvers = 0;
 }
 

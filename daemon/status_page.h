@@ -2,7 +2,9 @@
  * needed: outbox/<developer>/index.html shows that developer's requests
  * (state, time line, signed files as links, the error in full, commands
  * that verify the signatures, work in progress), requests/index.html shows
- * the approvers what waits for approval, oldest first. Both are rendered
+ * the approvers what waits for approval, oldest first, and
+ * requests/approvers/<admin>.html each admin what waits in their scope
+ * (readable by them alone). All are rendered
  * from the database on the loop thread whenever a request of theirs
  * changes (views.h) and written by a thread of their own, in order, each
  * file in tmp/ and renamed into place. Everything shown is escaped: names
@@ -14,6 +16,9 @@
 
 /* The developer's page (and the approvers') is to be rewritten. */
 void csod_pages_mark(csod_daemon *d, const char *developer);
+
+/* A reload: the approvers' pages (admins added, removed, moved). */
+void csod_pages_mark_approvers(csod_daemon *d);
 
 /* Start-up: every developer with a request, and the approvers' page. */
 void csod_pages_mark_all(csod_daemon *d);
@@ -32,6 +37,19 @@ void csod_pages_stop(csod_daemon *d);
 /* The pages as text (malloc'd), for the writer and for tests: NULL when
  * they cannot be built. now is the time "expires in" counts from. */
 char *csod_page_developer(const csod_daemon *d, const char *developer, int64_t now);
-char *csod_page_approvers(const csod_daemon *d, int64_t now);
+/* who: that admin's own page (the requests their scope covers); NULL: the
+ * overview of every waiting request, linking to the admins' pages. */
+char *csod_page_approvers(const csod_daemon *d, const csod_admin *who, int64_t now);
+
+/* One admin's own page, for the writer thread. */
+typedef struct csod_approver_page {
+	char *user;
+	uid_t uid;
+	char *html; /* NULL: could not be built; the old page stays */
+} csod_approver_page;
+
+/* Writes requests/approvers/<user>.html of each of pages (user:<uid>:r--
+ * only) and removes the pages of anyone else (an admin since removed). */
+void csod_approver_pages_write(const char *spool, const csod_approver_page *pages, int n);
 
 #endif

@@ -11,10 +11,12 @@
 #include "../lib/fsutil.h"
 #include "../lib/text.h"
 #include "check_verdicts.h"
+#include "developers.h"
 #include "notify.h"
 #include "progress.h"
 #include "request.h"
 #include "request_paths.h"
+#include "roles.h"
 
 #define PAGE_MAX_REQUESTS 200
 /* The approvers' page lists this many (the oldest); its count says how
@@ -371,13 +373,13 @@ static void waiting_row(FILE *f, int *failed, const csod_daemon *d, const csod_r
                         const void *ctx, int64_t now)
 {
 	(void)d;
-	(void)ctx;
+	const char *up = ctx; /* from the page's folder to requests/ */
 	int64_t total = 0;
 	for (int i = 0; i < r->n_files; i++)
 		total += r->files[i].size;
 	char created[32];
 	csod_iso_time(r->created, created);
-	fputs("<tr><td><a href=\"", f);
+	fprintf(f, "<tr><td><a href=\"%s", up);
 	link_part(f, failed, r->id);
 	fputs("/details.json\">", f);
 	text(f, failed, r->id);
@@ -415,22 +417,67 @@ static void waiting_row(FILE *f, int *failed, const csod_daemon *d, const csod_r
 	fputs(" -m &quot;...&quot;</code></td></tr>\n", f);
 }
 
-char *csod_page_approvers(const csod_daemon *d, int64_t now)
+/* The waiting requests in the scope of who (all of them for NULL), oldest
+ * first; filtered on the row's place before any request is loaded. */
+static int waiting_for(const csod_daemon *d, const csod_admin *who, id_list *ids)
 {
-	char *buf;
+	sqlite3_stmt *st = csod_db_prepare(d->db,
+	                                   "SELECT id, organization, department FROM requests "
+	                                   "WHERE state = 'created' ORDER BY created, id",
+	                                   NULL);
+	if (!st)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (!who || csod_admin_covers(who, csod_db_text(st, 1), csod_db_text(st, 2)))
+			add_id(ids, csod_db_text(st, 0));
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* The overview's links to each approver's own page. */
+static void approver_links(FILE *f, int *failed, const csod_daemon *d)
+{
+	int any = 0;
+	for (int i = 0; i < d->cfg->n_admins; i++) {
+		const csod_admin *a = &d->cfg->admins[i];
+		if (a->uid == (uid_t)-1 || !csod_user_name_ok(a->user))
+			continue;
+		fputs(any ? ", "
+		          : "<p>Each approver's own page (what their scope covers, "
+		            "readable by them alone): ",
+		      f);
+		fputs("<a href=\"approvers/", f);
+		link_part(f, failed, a->user);
+		fputs(".html\">", f);
+		text(f, failed, a->user);
+		fputs("</a>", f);
+		any = 1;
+	}
+	if (any)
+		fputs("</p>\n", f);
+}
+
+char *csod_page_approvers(const csod_daemon *d, const csod_admin *who, int64_t now)
+{
+	char *buf, title[128];
 	size_t len;
 	int failed;
-	FILE *f = head(&buf, &len, &failed, "csod: requests waiting for approval", now);
+	if (who)
+		snprintf(title, sizeof title, "csod: requests waiting for %s", who->user);
+	FILE *f =
+	    head(&buf, &len, &failed, who ? title : "csod: requests waiting for approval", now);
 	if (!f)
 		return NULL;
 	id_list ids = {0};
-	if (csod_requests_in_state(d->db, "created", add_id, &ids) < 0)
+	if (waiting_for(d, who, &ids) < 0)
 		failed = 1;
 	fprintf(f,
-	        "<p>%d request(s) wait, oldest first. Approve by creating "
+	        "<p>%d request(s) wait%s, oldest first. Approve by creating "
 	        "<code>approvals/&lt;id&gt;.approve</code> (its text is your message) or "
 	        "with csodctl; the files' hashes are in each request's details.json.</p>\n",
-	        ids.n);
+	        ids.n, who ? " in your scope" : "");
+	if (!who)
+		approver_links(f, &failed, d);
 	if (ids.n)
 		fputs("<table><tr><th>request</th><th>developer</th><th>organization</th>"
 		      "<th>drop</th><th>version</th><th>service</th><th>files</th>"
@@ -439,7 +486,7 @@ char *csod_page_approvers(const csod_daemon *d, int64_t now)
 	int all = ids.n;
 	if (ids.n > PAGE_MAX_WAITING)
 		ids.n = PAGE_MAX_WAITING;
-	show_each(f, &failed, d, &ids, waiting_row, NULL, now);
+	show_each(f, &failed, d, &ids, waiting_row, who ? "../" : "", now);
 	if (ids.n)
 		fputs("</table>\n", f);
 	if (all > ids.n)

@@ -190,8 +190,34 @@ as_appr request approve "$id" -m "scanned by hand" >/dev/null 2>&1
 wait_state held.exe signed 60
 ok $? "an approver can still approve a held request"
 
-# --- clamd over TCP, after a reload ------------------------------------
+# --- a held request's checks run again once clamd is back ------------------
+drop "$T_DIR/clean.exe" held2.exe
+wait_checked held2.exe
+dir=$(request_dir held2.exe)
+id=$(dir_id "$dir")
+is "$(field "$dir/request.json" checks.state)" hold "another drop is held while clamd is stopped"
+like "$(as_appr request list --state created)" "CHECKS
+$id .* created +hold" "request list shows the checks' summary in a column"
+json_checks() { as_appr request list --json | /usr/bin/python3 -c '
+import json, sys
+print(" ".join(r["id"] + "=" + ((r.get("checks") or {}).get("state") or "-") for r in json.load(sys.stdin)))'; }
+like "$(json_checks)" "$id=hold" "request list --json too"
+out=$(runuser -u "$DEV" -- csodctl --config "$CONF" request recheck "$id" 2>&1)
+ok $((! $?)) "a developer cannot have the checks run again"
+like "$out" "is not an administrator" "... being told why"
 start_clamd
+out=$(as_appr request recheck "$id" 2>&1)
+ok $? "csodctl request recheck, once clamd is back: $out"
+wait_state held2.exe signed 60
+ok $? "the checks pass now and auto-approve signs the request"
+is "$(field "$dir/request.json" checks.state)" pass "request.json has the new verdict"
+like "$(as_appr request list)" "$id .* signed +pass" "and request list the new summary"
+like "$(csodctl --config "$CONF" audit list)" "$APPR +request.recheck +$id" "the recheck is audited"
+out=$(as_appr request recheck "$id" 2>&1)
+ok $((! $?)) "a signed request is not rechecked"
+like "$out" "request $id is signed, not waiting for approval" "... saying so"
+
+# --- clamd over TCP, after a reload ------------------------------------
 EXTRA="checks = { clamav = { tcp = \"127.0.0.1:$PORT\"; timeout = \"20s\"; }; };"
 write_config
 check "check-config reaches clamd over TCP" csodctl --config "$CONF" check-config

@@ -4,7 +4,10 @@
 # in a real browser (headless Chromium) as the Unix users who read them.
 # The right requests appear with their states and time lines, the signed
 # files are links that resolve, a failed request shows its ERROR in full,
-# and names a developer chose that look like HTML stay text.
+# and names a developer chose that look like HTML stay text. Each approver
+# also has a page of their own, requests/approvers/<user>.html, with only
+# what their scope covers, which nobody else reads (two DRAOs of different
+# departments, as themselves).
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to create users"
 command -v chromium >/dev/null || skip_all "chromium not installed"
@@ -15,8 +18,12 @@ chmod 755 "$T_DIR"
 S=$$
 DEV=csh-dev$S
 ADM=csh-adm$S
-for u in $DEV $ADM; do useradd -M -N -s /usr/sbin/nologin "$u" || exit 1; done
-trap 'userdel "$DEV" 2>/dev/null; userdel "$ADM" 2>/dev/null; cleanup' EXIT
+SDA=csh-sda$S  # DRAO of Software Development ($DEV's department)
+QAA=csh-qaa$S  # DRAO of QA
+DEV2=csh-qdev$S # a developer in QA
+USERS="$DEV $ADM $SDA $QAA $DEV2"
+for u in $USERS; do useradd -M -N -s /usr/sbin/nologin "$u" || exit 1; done
+trap 'for u in $USERS; do userdel "$u" 2>/dev/null; done; cleanup' EXIT
 as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 
 # Chromium as USER, with a profile of its own: prints the DOM of FILE.
@@ -33,7 +40,10 @@ browse() { # browse USER FILE [chromium options...]
 count() { grep -o "<$1[ >]" "$2" | wc -l; }
 
 AUTO_APPROVE=false
-ADMINS="{ user = \"$ADM\"; email = \"adm@dithercons.com\"; role = \"MRAO\"; }"
+ADMINS="{ user = \"$ADM\"; email = \"adm@dithercons.com\"; role = \"MRAO\"; },
+  { user = \"$SDA\"; email = \"sda@dithercons.com\"; role = \"DRAO\"; departments = [ \"$ORG/Software Development\" ]; },
+  { user = \"$QAA\"; email = \"qaa@dithercons.com\"; role = \"DRAO\"; departments = [ \"$ORG/QA\" ]; }"
+DEVELOPERS_EXTRA=", { user = \"$DEV2\"; email = \"q@dithercons.com\"; organization = \"$ORG\"; department = \"QA\"; }"
 write_config
 start_daemon || exit 1
 INBOX=$SPOOL/inbox/$DEV
@@ -176,6 +186,57 @@ ok $? "an approved request leaves the approvers' page"
 wait_for 10 sh -c "tr -d '\\n' <'$PAGE' | grep -q 'id=\"r-$W1\"><h2>[^<]*<span class=\"state s-signed'"
 browse "$DEV" "$PAGE" --dump-dom >"$T_DIR/dev2.dom"
 like "$(section "$W1" "$T_DIR/dev2.dom" | tr -d '\n')" 's-signed">signed' "and the developer's page shows it signed"
+
+# --- each approver's own page: their scope only, theirs alone ---------------
+make_hash_drop qa.sha256 && mv "$T_DIR/qa.sha256" "$IN/" && chmod a+r "$IN/qa.sha256"
+as "$DEV2" cp "$IN/qa.sha256" "$SPOOL/inbox/$DEV2/.tmp-drop"
+as "$DEV2" mv "$SPOOL/inbox/$DEV2/.tmp-drop" "$SPOOL/inbox/$DEV2/qa.sha256"
+wait_state qa.sha256 created 30 "$DEV2"
+ok $? "a QA developer's request waits too"
+W3=$(dir_id "$(request_dir qa.sha256 "$DEV2")")
+OWN=$SPOOL/requests/approvers
+wait_for 10 sh -c "grep -q '$W3' '$OWN/$QAA.html' && ! grep -q '$W1' '$OWN/$SDA.html'"
+ok $? "the approvers' own pages are rewritten"
+browse "$SDA" "$OWN/$SDA.html" --dump-dom >"$T_DIR/sda.dom"
+like "$(cat "$T_DIR/sda.dom")" "<title>csod: requests waiting for $SDA</title>" "the Software Development DRAO loads their own page in Chromium"
+ids() { grep -o '<a href="[^"]*/details.json">[^<]*</a>' "$1" | sed 's/.*">//; s/<.*//' | tr '\n' ' '; }
+is "$(ids "$T_DIR/sda.dom")" "$W2 " "it lists only the request of their department"
+is "$(count img "$T_DIR/sda.dom")" 0 "the hostile name stays text there too"
+browse "$QAA" "$OWN/$QAA.html" --dump-dom >"$T_DIR/qaa.dom"
+is "$(ids "$T_DIR/qaa.dom")" "$W3 " "the QA DRAO's page lists only the QA request"
+like "$(cat "$T_DIR/qaa.dom")" "1 request\(s\) wait in your scope" "and counts only that one"
+link=$(grep -o '<a href="[^"]*/details.json">' "$T_DIR/qaa.dom" | sed 's/<a href="//; s/">//')
+check "its link resolves to the request's details.json, for them" as "$QAA" test -r "$OWN/$link"
+as "$QAA" cat "$OWN/$SDA.html" >/dev/null 2>&1
+ok $((!$?)) "the QA DRAO cannot read the other DRAO's page"
+as "$SDA" cat "$OWN/$QAA.html" >/dev/null 2>&1
+ok $((!$?)) "nor the other way round"
+as "$DEV" cat "$OWN/$SDA.html" >/dev/null 2>&1
+ok $((!$?)) "nor can a developer"
+like "$(getfacl -p "$OWN/$QAA.html" 2>/dev/null | grep -v '^#' | grep . | tr '\n' ' ')" "^user::r-- user:$QAA:r-- group::--- mask::r-- other::--- $" "the ACL names that approver alone"
+browse "$ADM" "$OWN/$ADM.html" --dump-dom >"$T_DIR/mrao.dom"
+is "$(ids "$T_DIR/mrao.dom")" "$W2 $W3 " "the MRAO's page has both"
+browse "$ADM" "$APPROVERS" --dump-dom >"$T_DIR/adm2.dom"
+like "$(cat "$T_DIR/adm2.dom")" "<a href=\"approvers/$QAA.html\">$QAA</a>" "the overview links to each approver's page"
+# A reload that removes the QA DRAO removes their page.
+sed -i "/user = \"$QAA\"/d" "$CONF"
+sed -i "s|departments = \[ \"$ORG/Software Development\" \]; },|departments = [ \"$ORG/Software Development\" ]; }|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for 10 sh -c "[ ! -e '$OWN/$QAA.html' ]"
+ok $? "a reload that removes an approver removes their page"
+check "the others' pages stay" test -f "$OWN/$SDA.html"
+# Also when nothing waits (no request changes at that reload).
+approve "$W2NAME" "fine"
+as "$ADM" sh -c "printf ok >'$SPOOL/approvals/$W3.approve'"
+wait_state qa.sha256 signed 30 "$DEV2" && wait_status "$W2NAME" signed
+ok $? "the last two waiting requests are approved and signed"
+wait_for 10 sh -c "grep -q '0 request(s) wait' '$OWN/$SDA.html'"
+ok $? "the DRAO's page says nothing waits"
+sed -i "/user = \"$SDA\"/d; s|role = \"MRAO\"; },|role = \"MRAO\"; }|" "$CONF"
+kill -HUP "$DAEMON_PID"
+wait_for 10 sh -c "[ ! -e '$OWN/$SDA.html' ]"
+ok $? "a reload with nothing waiting removes a removed approver's page too"
+check "the MRAO's stays" test -f "$OWN/$ADM.html"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing

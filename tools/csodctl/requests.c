@@ -124,7 +124,8 @@ static int request_list(ctl *c, int argc, char **argv)
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, developer, organization, department, version, digests, service, "
-	    "created, state FROM requests WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR "
+	    "created, state, checks FROM requests WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL "
+	    "OR "
 	    "developer = ?2) AND (?3 IS NULL OR organization = ?3) AND created >= ?4 AND "
 	    "ctl_visible(developer, organization, department) ORDER BY created, id",
 	    NULL);
@@ -138,19 +139,22 @@ static int request_list(ctl *c, int argc, char **argv)
 		csod_db_close(db);
 		return 0;
 	}
-	printf("%-21s %-12s %-24s %-16s %-10s %-14s %-12s %-16s %s\n", "ID", "DEVELOPER",
-	       "ORGANIZATION", "DEPARTMENT", "VERSION", "DIGESTS", "SERVICE", "CREATED", "STATE");
-	static const char *const fields[9] = {"id",         "developer", "organization",
-	                                      "department", "version",   "digests",
-	                                      "service",    "created",   "state"};
+	/* CHECKS: the pre-sign checks' summary (pending, pass, fail, hold),
+	 * "-" when none were configured at intake; request show has each. */
+	printf("%-21s %-12s %-24s %-16s %-10s %-14s %-12s %-16s %-11s %s\n", "ID", "DEVELOPER",
+	       "ORGANIZATION", "DEPARTMENT", "VERSION", "DIGESTS", "SERVICE", "CREATED", "STATE",
+	       "CHECKS");
+	static const char *const fields[10] = {"id",      "developer", "organization", "department",
+	                                       "version", "digests",   "service",      "created",
+	                                       "state",   "checks"};
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *f[9];
-		ctl_columns(c, csod_db_text(st, 0), st, 0, fields, 9, f);
+		const char *f[10];
+		ctl_columns(c, csod_db_text(st, 0), st, 0, fields, 10, f);
 		char created[32];
 		ctl_time(sqlite3_column_int64(st, 7), created);
-		printf("%-21s %-12s %-24.24s %-16.16s %-10.10s %-14s %-12s %-16s %s\n", f[0], f[1],
-		       f[2], f[3][0] ? f[3] : "-", f[4][0] ? f[4] : "-", f[5],
-		       f[6][0] ? f[6] : "auto", created, f[8]);
+		printf("%-21s %-12s %-24.24s %-16.16s %-10.10s %-14s %-12s %-16s %-11s %s\n", f[0],
+		       f[1], f[2], f[3][0] ? f[3] : "-", f[4][0] ? f[4] : "-", f[5],
+		       f[6][0] ? f[6] : "auto", created, f[8], f[9][0] ? f[9] : "-");
 	}
 	sqlite3_finalize(st);
 	csod_db_close(db);
@@ -378,7 +382,12 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 	} else if (strcmp(r.state, "created") != 0)
 		rc = ctl_error("request %s is %s, not waiting for approval", id, r.state);
 	else if (!c->is_root && strcmp(c->user, r.developer) == 0)
-		rc = ctl_error("%s cannot approve their own request", c->user);
+		rc = ctl_error("%s cannot %s their own request", c->user,
+		               strcmp(verb, "recheck") == 0 ? "recheck" : "approve");
+	else if (strcmp(verb, "recheck") == 0 && !csod_config_has_checks(c->cfg))
+		rc = ctl_error("no pre-sign checks are configured (checks { } in csod.conf)");
+	else if (strcmp(verb, "recheck") == 0 && strcmp(r.checks, "pending") == 0)
+		rc = ctl_error("the pre-sign checks of request %s are running already", id);
 	else if (strcmp(verb, "approve") == 0 && strcmp(r.checks, "pending") == 0)
 		rc = ctl_error("the pre-sign checks of request %s have not finished; approve it "
 		               "once they have (csodctl request show %s)",
@@ -391,8 +400,7 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 	 * marker. The file's owner is the approver: the caller, also when
 	 * csodd's csodctl writes it for them (it may give files away). */
 	char tmp[PATH_MAX + 64], dest[PATH_MAX + 64], name[64];
-	if (csod_path(name, sizeof name, "%s.%s", id,
-	              strcmp(verb, "approve") == 0 ? "approve" : "decline") < 0 ||
+	if (csod_path(name, sizeof name, "%s.%s", id, verb) < 0 ||
 	    csod_path(tmp, sizeof tmp, "%s/approvals/.%s.%d", c->spool, name, (int)getpid()) < 0 ||
 	    csod_path(dest, sizeof dest, "%s/approvals/%s", c->spool, name) < 0)
 		return ctl_error("%s: name too long for a marker", id);
@@ -535,7 +543,8 @@ int cmd_request(ctl *c, int argc, char **argv)
 		return request_list(c, argc, argv);
 	if (strcmp(verb, "show") == 0 && argc == 2)
 		return request_show(c, argv[1]);
-	if (strcmp(verb, "approve") == 0 || strcmp(verb, "decline") == 0)
+	if (strcmp(verb, "approve") == 0 || strcmp(verb, "decline") == 0 ||
+	    strcmp(verb, "recheck") == 0)
 		return request_decide(c, verb, argc, argv);
 	if (strcmp(verb, "download") == 0)
 		return request_download(c, argc, argv);

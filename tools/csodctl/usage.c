@@ -17,7 +17,7 @@ typedef struct verb_usage {
 /* Each line is printed after "usage: csodctl ". The first entry of a verb
  * (sub NULL) is its summary; verbs with sub-verbs list them after it. */
 static const verb_usage usages[] = {
-    {"request", NULL, "request list|show|approve|decline|download|resend ..."},
+    {"request", NULL, "request list|show|approve|decline|recheck|download|resend ..."},
     {"request", "list",
      "request list [--state S] [--developer D] [--organization O] [--since T] [--json]\n"
      "  S: " CTL_STATES "\n"
@@ -25,6 +25,8 @@ static const verb_usage usages[] = {
     {"request", "show", "request show ID [--json]"},
     {"request", "approve", "request approve ID [-m MESSAGE] [--no-wait]"},
     {"request", "decline", "request decline ID [-m MESSAGE] [--no-wait]"},
+    {"request", "recheck",
+     "request recheck ID [-m MESSAGE] [--no-wait]  (run its pre-sign checks again)"},
     {"request", "download", "request download ID FILE [-o PATH] | ID --submitted [--to DIR]"},
     {"request", "resend", "request resend ID"},
     {"approve", NULL, "approve ID [-m MESSAGE] [--no-wait]  (request approve)"},
