@@ -23,6 +23,7 @@ extern const csod_signer csod_signer_powershell_xml;
 extern const csod_signer csod_signer_vbscript;
 extern const csod_signer csod_signer_jscript;
 extern const csod_signer csod_signer_wsf;
+extern const csod_signer csod_signer_appx;
 
 const csod_signer *const csod_signers[] = {
     &csod_signer_hash,       &csod_signer_pe,
@@ -30,7 +31,8 @@ const csod_signer *const csod_signers[] = {
     &csod_signer_jar,        &csod_signer_apk,
     &csod_signer_powershell, &csod_signer_powershell_xml,
     &csod_signer_vbscript,   &csod_signer_jscript,
-    &csod_signer_wsf,        NULL,
+    &csod_signer_wsf,        &csod_signer_appx,
+    NULL,
 };
 
 static const struct {
@@ -74,6 +76,8 @@ static const struct {
     {"vbs", "authenticode"},
     {"js", "authenticode"},
     {"wsf", "authenticode"},
+    {"msix", "authenticode"},
+    {"appx", "authenticode"},
 };
 
 /* A PE file by content: "MZ", and "PE\0\0" where e_lfanew points. Taken

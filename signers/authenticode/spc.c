@@ -277,7 +277,7 @@ PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *o
 	for (int i = 0; i < n; i++) {
 		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
 		const EVP_MD *md = csod_digest_by_name(name);
-		unsigned char image_hash[EVP_MAX_MD_SIZE];
+		unsigned char image_hash[CSOD_SPC_MAX_IMAGE_HASH];
 		unsigned hash_len = 0;
 		if (!md) {
 			csod_fail(err, "unknown digest %s", name);

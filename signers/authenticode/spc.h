@@ -29,7 +29,12 @@ typedef struct csod_spc_data {
 size_t csod_spc_pe_image_data(unsigned char *out, size_t cap);
 size_t csod_spc_obsolete_link(unsigned char *out, size_t cap);
 
-/* The container's image hash for md, computed by the engine. */
+/* The most an image hash may be: the digest, or for MSIX/APPX a blob of
+ * several digests ("APPX" and five tagged hashes). */
+#define CSOD_SPC_MAX_IMAGE_HASH 512
+
+/* The container's image hash for md, computed by the engine into out
+ * (room for CSOD_SPC_MAX_IMAGE_HASH bytes). */
 typedef int (*csod_spc_hash_fn)(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
                                 csod_error *err);
 
@@ -103,6 +108,8 @@ typedef struct csod_spc_checker {
 	csod_spc_check_fn check;
 	void *ctx;
 	int checked;    /* signatures checked in full */
+	int blob;       /* the image hash is the format's blob (MSIX), not one digest:
+	                 * its length is check()'s to judge */
 	csod_error why; /* why the last one that did not chain did not */
 } csod_spc_checker;
 

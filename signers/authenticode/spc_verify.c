@@ -138,7 +138,7 @@ static int check_one(csod_spc_checker *c, PKCS7 *p7, int depth, csod_error *err)
 	long digest_len;
 	if (clen < 4 || claimed_digest(cp, clen, &md, &digest, &digest_len) < 0)
 		return csod_fail(err, "the SpcIndirectDataContent of %s does not parse", what);
-	if (digest_len != EVP_MD_get_size(md))
+	if (c->blob ? digest_len > CSOD_SPC_MAX_IMAGE_HASH : digest_len != EVP_MD_get_size(md))
 		return csod_fail(err, "%s claims a %s image hash of %ld bytes", what,
 		                 EVP_MD_get0_name(md), digest_len);
 	STACK_OF(PKCS7_SIGNER_INFO) *infos = PKCS7_get_signer_info(p7);
