@@ -51,10 +51,12 @@ static int options_fit(const csod_appx *a, const csod_sign_options *opt, csod_er
 		return csod_fail(err, "an MSIX/APPX package carries one signature: it cannot be "
 		                      "nested onto an existing one");
 	if (opt->n_digests > 1)
-		return csod_fail(err, "an MSIX/APPX package carries one signature: give one digest");
+		return csod_fail(err,
+		                 "an MSIX/APPX package carries one signature: give one digest");
 	const EVP_MD *md = opt->n_digests ? csod_digest_by_name(opt->digests[0]) : NULL;
 	if (md && EVP_MD_get_type(md) != EVP_MD_get_type(a->md))
-		return csod_fail(err, "the package's block map uses %s: it must be signed with that",
+		return csod_fail(err,
+		                 "the package's block map uses %s: it must be signed with that",
 		                 EVP_MD_get0_name(a->md));
 	return 0;
 }
@@ -69,10 +71,11 @@ static int publisher_fits(const csod_appx *a, X509 *cert, csod_error *err)
 	if (csod_appx_publisher_canonical(a->publisher, publisher, sizeof publisher, err) < 0)
 		return -1;
 	if (strcmp(subject, publisher) != 0)
-		return csod_fail(err,
-		                 "AppxManifest.xml's publisher \"%.300s\" is not the signing "
-		                 "certificate's subject \"%.300s\" (Windows would refuse the package)",
-		                 a->publisher, subject);
+		return csod_fail(
+		    err,
+		    "AppxManifest.xml's publisher \"%.300s\" is not the signing "
+		    "certificate's subject \"%.300s\" (Windows would refuse the package)",
+		    a->publisher, subject);
 	return 0;
 }
 
@@ -207,8 +210,8 @@ static int same_content(const verify_ctx *v, csod_error *err)
 	if (csod_appx_content_types_signed((const char *)v->in->content_types,
 	                                   v->in->content_types_len, &ct, &ct_len, err) < 0)
 		return -1;
-	int same = ct_len == v->out->content_types_len &&
-	           memcmp(ct, v->out->content_types, ct_len) == 0;
+	int same =
+	    ct_len == v->out->content_types_len && memcmp(ct, v->out->content_types, ct_len) == 0;
 	free(ct);
 	if (!same)
 		return csod_fail(err, "the signed package's content types are not the input's");
@@ -223,7 +226,8 @@ static PKCS7 *read_signature(const csod_appx *a, const csod_zip_entry **sig, cso
 	long i = csod_zip_find(z, APPX_SIGNATURE_NAME);
 	*sig = i < 0 ? NULL : &z->entries[i];
 	if (!*sig)
-		return csod_fail(err, "the package is not signed (no %s)", APPX_SIGNATURE_NAME), NULL;
+		return csod_fail(err, "the package is not signed (no %s)", APPX_SIGNATURE_NAME),
+		       NULL;
 	if ((size_t)i != z->n_entries - 1 || (*sig)->data_end != z->cd_offset)
 		return csod_fail(err, "%s is not the package's last entry", APPX_SIGNATURE_NAME),
 		       NULL;
@@ -232,8 +236,8 @@ static PKCS7 *read_signature(const csod_appx *a, const csod_zip_entry **sig, cso
 	if (csod_zip_read_small(z, *sig, MAX_SIGNATURE, &data, &len, err) < 0)
 		return NULL;
 	const unsigned char *p = data + 4;
-	PKCS7 *p7 = len > 4 && memcmp(data, "PKCX", 4) == 0 ? d2i_PKCS7(NULL, &p, (long)len - 4)
-	                                                    : NULL;
+	PKCS7 *p7 =
+	    len > 4 && memcmp(data, "PKCX", 4) == 0 ? d2i_PKCS7(NULL, &p, (long)len - 4) : NULL;
 	free(data);
 	if (!p7)
 		csod_fail(err, "%s does not hold a PKCX signature", APPX_SIGNATURE_NAME);

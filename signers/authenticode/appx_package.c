@@ -48,7 +48,8 @@ static int read_block_map(csod_appx *a, const csod_zip_entry *e, csod_error *err
 	if (rc == 0 && !(a->md = csod_appx_hash_method(r->head, r->head_len, err)))
 		rc = -1;
 	for (int i = 0; rc == 0 && i < 3; i++)
-		if (EVP_MD_get_type(a->md) == EVP_MD_get_type(EVP_get_digestbyname(bm_digests[i])) &&
+		if (EVP_MD_get_type(a->md) ==
+		        EVP_MD_get_type(EVP_get_digestbyname(bm_digests[i])) &&
 		    !EVP_DigestFinal_ex(r->ctx[i], a->bm, NULL))
 			rc = csod_fail_ssl(err, "cannot hash the block map");
 	for (int i = 0; r && i < 3; i++)
@@ -91,14 +92,17 @@ static int open_checked(csod_appx *a, csod_error *err)
 		return csod_fail(err, "an MSIX/APPX bundle: only single packages can be signed");
 	if (!manifest || !bm || !ct)
 		return csod_fail(err, "not an MSIX/APPX package (no %s)",
-		                 !manifest ? MANIFEST : !bm ? BLOCK_MAP : APPX_CONTENT_TYPES);
+		                 !manifest ? MANIFEST
+		                 : !bm     ? BLOCK_MAP
+		                           : APPX_CONTENT_TYPES);
 	if (csod_zip_read_small(&a->z, manifest, MAX_XML, &xml, &len, err) < 0)
 		return -1;
-	int rc = csod_appx_publisher((const char *)xml, len, a->publisher, sizeof a->publisher, err);
+	int rc =
+	    csod_appx_publisher((const char *)xml, len, a->publisher, sizeof a->publisher, err);
 	free(xml);
 	if (rc < 0 || read_block_map(a, bm, err) < 0 ||
-	    csod_zip_read_small(&a->z, ct, MAX_XML, &a->content_types, &a->content_types_len,
-	                        err) < 0)
+	    csod_zip_read_small(&a->z, ct, MAX_XML, &a->content_types, &a->content_types_len, err) <
+	        0)
 		return -1;
 	a->has_ci = ci != NULL;
 	return ci ? hash_entry(a, ci, a->ci, err) : 0;
@@ -129,8 +133,8 @@ int csod_appx_hash_range(int fd, uint64_t from, uint64_t to, const EVP_MD *md, u
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char *buf = malloc(IO_CHUNK);
-	int rc = ctx && buf && EVP_DigestInit_ex(ctx, md, NULL) ? 0
-	                                                        : csod_fail(err, "out of memory");
+	int rc =
+	    ctx && buf && EVP_DigestInit_ex(ctx, md, NULL) ? 0 : csod_fail(err, "out of memory");
 	while (rc == 0 && from < to) {
 		size_t n = to - from < IO_CHUNK ? (size_t)(to - from) : IO_CHUNK;
 		ssize_t got = pread(fd, buf, n, (off_t)from);

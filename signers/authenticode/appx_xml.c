@@ -59,7 +59,8 @@ static int unescape(const char *p, const char *end, char *out, size_t cap, csod_
 			static const struct {
 				const char *name;
 				char c;
-			} named[] = {{"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"quot", '"'}, {"apos", '\''}};
+			} named[] = {
+			    {"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"quot", '"'}, {"apos", '\''}};
 			int known = 0;
 			for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
 				if (strlen(named[i].name) == n && memcmp(p, named[i].name, n) == 0)
@@ -68,9 +69,10 @@ static int unescape(const char *p, const char *end, char *out, size_t cap, csod_
 				int hex = p[1] == 'x';
 				c = 0;
 				for (const char *d = p + 1 + hex; d < semi; d++) {
-					int v = isdigit((unsigned char)*d)         ? *d - '0'
-					        : hex && isxdigit((unsigned char)*d) ? (tolower(*d) - 'a' + 10)
-					                                             : -1;
+					int v = isdigit((unsigned char)*d) ? *d - '0'
+					        : hex && isxdigit((unsigned char)*d)
+					            ? (tolower(*d) - 'a' + 10)
+					            : -1;
 					if (v < 0 || c > 0x10ffff)
 						return csod_fail(err, "a bad character reference");
 					c = c * (hex ? 16 : 10) + (unsigned long)v;
@@ -86,8 +88,8 @@ static int unescape(const char *p, const char *end, char *out, size_t cap, csod_
 		if (c < 0x80)
 			u[0] = (unsigned char)c, k = 1;
 		else if (c < 0x800)
-			u[0] = (unsigned char)(0xc0 | c >> 6), u[1] = (unsigned char)(0x80 | (c & 0x3f)),
-			k = 2;
+			u[0] = (unsigned char)(0xc0 | c >> 6),
+			u[1] = (unsigned char)(0x80 | (c & 0x3f)), k = 2;
 		else if (c < 0x10000)
 			u[0] = (unsigned char)(0xe0 | c >> 12),
 			u[1] = (unsigned char)(0x80 | (c >> 6 & 0x3f)),
@@ -264,7 +266,8 @@ static void canonical_key(const char *k, size_t n, char *out, size_t cap)
 {
 	static const struct {
 		const char *alias, *key;
-	} aliases[] = {{"ST", "S"}, {"EMAIL", "E"}, {"EMAILADDRESS", "E"}, {"POSTALCODE", "PostalCode"}};
+	} aliases[] = {
+	    {"ST", "S"}, {"EMAIL", "E"}, {"EMAILADDRESS", "E"}, {"POSTALCODE", "PostalCode"}};
 	snprintf(out, cap, "%.*s", (int)n, k);
 	if (strncasecmp(out, "OID.", 4) == 0) {
 		memcpy(out, "OID.", 4);
@@ -294,7 +297,8 @@ int csod_appx_publisher_canonical(const char *pub, char *out, size_t cap, csod_e
 		while (klen && k[klen - 1] == ' ')
 			klen--;
 		if (*p != '=' || klen == 0 || klen >= sizeof key)
-			return csod_fail(err, "the publisher '%.200s' is not a distinguished name", pub);
+			return csod_fail(err, "the publisher '%.200s' is not a distinguished name",
+			                 pub);
 		canonical_key(k, klen, key, sizeof key);
 		p++;
 		while (*p == ' ')
@@ -303,7 +307,8 @@ int csod_appx_publisher_canonical(const char *pub, char *out, size_t cap, csod_e
 		if (*p == '"') {
 			for (p++;; p++) {
 				if (!*p)
-					return csod_fail(err, "an unterminated quote in '%.200s'", pub);
+					return csod_fail(err, "an unterminated quote in '%.200s'",
+					                 pub);
 				if (*p == '"' && p[1] != '"')
 					break;
 				if (*p == '"')
@@ -329,7 +334,8 @@ int csod_appx_publisher_canonical(const char *pub, char *out, size_t cap, csod_e
 			v = keep;
 		}
 		if (*p && *p != ',' && *p != '+' && *p != ';')
-			return csod_fail(err, "the publisher '%.200s' is not a distinguished name", pub);
+			return csod_fail(err, "the publisher '%.200s' is not a distinguished name",
+			                 pub);
 		if (emit(out, cap, &o, sep, key, value, v) < 0)
 			return csod_fail(err, "the publisher is too long");
 		sep = *p == '+' ? " + " : ", ";
@@ -339,8 +345,8 @@ int csod_appx_publisher_canonical(const char *pub, char *out, size_t cap, csod_e
 	return o ? 0 : csod_fail(err, "the publisher is empty");
 }
 
-int csod_appx_content_types_signed(const char *xml, size_t len, unsigned char **out,
-                                   size_t *outlen, csod_error *err)
+int csod_appx_content_types_signed(const char *xml, size_t len, unsigned char **out, size_t *outlen,
+                                   csod_error *err)
 {
 	const char *end = xml + len;
 	const char *close = NULL;

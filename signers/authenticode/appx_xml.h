@@ -34,7 +34,7 @@ int csod_appx_publisher_canonical(const char *publisher, char *out, size_t cap, 
 /* [Content_Types].xml with the Override for /AppxSignature.p7x added before
  * its closing </Types> (unchanged when it already has one): malloc'ed in
  * *out. */
-int csod_appx_content_types_signed(const char *xml, size_t len, unsigned char **out,
-                                   size_t *outlen, csod_error *err);
+int csod_appx_content_types_signed(const char *xml, size_t len, unsigned char **out, size_t *outlen,
+                                   csod_error *err);
 
 #endif
