@@ -84,6 +84,8 @@ static const struct {
     {"wsf", "authenticode"},
     {"msix", "authenticode"},
     {"appx", "authenticode"},
+    {"msixbundle", "authenticode"},
+    {"appxbundle", "authenticode"},
 };
 
 /* A PE file by content: "MZ", and "PE\0\0" where e_lfanew points. Taken

@@ -2,12 +2,12 @@
  * every entry's bytes and local header copied as they are (the central
  * directory's extra fields and comments dropped, as the APPX SIP leaves
  * them out when it re-creates the directory to hash it; the local extra
- * fields stay, since the block map counts them), [Content_Types].xml given the signature's content
- * type, and AppxSignature.p7x ("PKCX" and the DER PKCS#7) added as the
- * last entry. What is signed is a blob of hashes (appx_package.h), with the
- * digest the block map names: Windows takes no other. The manifest's
- * publisher must be the signing certificate's subject, or Windows refuses
- * to install the package; so do we. One signature only: Windows reads no
+ * fields stay, since the block map counts them), [Content_Types].xml
+ * given the signature's content type, and AppxSignature.p7x ("PKCX" and the DER PKCS#7) added as
+ * the last entry. What is signed is a blob of hashes (appx_package.h), with the digest the block
+ * map names: Windows takes no other. The manifest's publisher must be the signing certificate's
+ * subject, or Windows refuses to install the package; so do we. Bundles are signed the same way,
+ * with the bundle SIP and AppxBundleManifest.xml's publisher. One signature only: Windows reads no
  * nested ones from a package. */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,13 @@
 static const unsigned char appx_sip_info[] = {
     0x30, 0x27, 0x02, 0x04, 0x01, 0x01, 0x00, 0x00, 0x04, 0x10, 0x4b, 0xdf, 0xc5, 0x0a,
     0x07, 0xce, 0xe2, 0x4d, 0xb7, 0x6e, 0x23, 0xc8, 0x39, 0xa0, 0x9f, 0xd1, 0x02, 0x01,
+    0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00};
+
+/* The same for bundles, with the bundle SIP's GUID
+ * {0F5F58B3-AADE-4B9A-A434-95742D92ECEB}. */
+static const unsigned char bundle_sip_info[] = {
+    0x30, 0x27, 0x02, 0x04, 0x01, 0x01, 0x00, 0x00, 0x04, 0x10, 0xb3, 0x58, 0x5f, 0x0f,
+    0xde, 0xaa, 0x9a, 0x4b, 0xa4, 0x34, 0x95, 0x74, 0x2d, 0x92, 0xec, 0xeb, 0x02, 0x01,
     0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00};
 
 typedef struct blob {
@@ -71,11 +78,11 @@ static int publisher_fits(const csod_appx *a, X509 *cert, csod_error *err)
 	if (csod_appx_publisher_canonical(a->publisher, publisher, sizeof publisher, err) < 0)
 		return -1;
 	if (strcmp(subject, publisher) != 0)
-		return csod_fail(
-		    err,
-		    "AppxManifest.xml's publisher \"%.300s\" is not the signing "
-		    "certificate's subject \"%.300s\" (Windows would refuse the package)",
-		    a->publisher, subject);
+		return csod_fail(err,
+		                 "%s's publisher \"%.300s\" is not the signing certificate's "
+		                 "subject \"%.300s\" (Windows would refuse the package)",
+		                 a->bundle ? "AppxBundleManifest.xml" : "AppxManifest.xml",
+		                 a->publisher, subject);
 	return 0;
 }
 
@@ -124,8 +131,8 @@ static int appx_sign(int in, int out, const csod_identity *id, const csod_sign_o
 	                                   &ct_len, err) < 0 ||
 	    write_entries(&a, ct, ct_len, &o, b, err) < 0)
 		goto out;
-	der_len = csod_spc_sign_sip_der(id, opt, appx_sip_info, sizeof appx_sip_info, NULL,
-	                                blob_hash, b, &der, err);
+	der_len = csod_spc_sign_sip_der(id, opt, a.bundle ? bundle_sip_info : appx_sip_info,
+	                                sizeof appx_sip_info, NULL, blob_hash, b, &der, err);
 	if (der_len < 0 || !(sig = malloc((size_t)der_len + 4)))
 		goto out;
 	memcpy(sig, "PKCX", 4);
@@ -294,7 +301,7 @@ static int appx_detect(const unsigned char *head, size_t len, off_t size)
 	return len >= 4 && memcmp(head, "PK\3\4", 4) == 0;
 }
 
-static const char *const appx_extensions[] = {"msix", "appx", NULL};
+static const char *const appx_extensions[] = {"msix", "appx", "msixbundle", "appxbundle", NULL};
 
 const csod_signer csod_signer_appx = {
     .name = "appx",

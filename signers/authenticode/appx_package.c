@@ -86,10 +86,15 @@ static int open_checked(csod_appx *a, csod_error *err)
 {
 	const csod_zip_entry *manifest = entry(a, MANIFEST), *bm = entry(a, BLOCK_MAP);
 	const csod_zip_entry *ct = entry(a, APPX_CONTENT_TYPES), *ci = entry(a, CODE_INTEGRITY);
+	const csod_zip_entry *bundle = entry(a, BUNDLE_MANIFEST);
 	unsigned char *xml = NULL;
 	size_t len = 0;
-	if (entry(a, BUNDLE_MANIFEST))
-		return csod_fail(err, "an MSIX/APPX bundle: only single packages can be signed");
+	if (bundle && manifest)
+		return csod_fail(err, "both %s and %s: a package or a bundle?", MANIFEST,
+		                 BUNDLE_MANIFEST);
+	a->bundle = bundle != NULL;
+	if (bundle)
+		manifest = bundle;
 	if (!manifest || !bm || !ct)
 		return csod_fail(err, "not an MSIX/APPX package (no %s)",
 		                 !manifest ? MANIFEST
@@ -97,10 +102,13 @@ static int open_checked(csod_appx *a, csod_error *err)
 		                           : APPX_CONTENT_TYPES);
 	if (csod_zip_read_small(&a->z, manifest, MAX_XML, &xml, &len, err) < 0)
 		return -1;
+	csod_error why;
 	int rc =
-	    csod_appx_publisher((const char *)xml, len, a->publisher, sizeof a->publisher, err);
+	    csod_appx_publisher((const char *)xml, len, a->publisher, sizeof a->publisher, &why);
 	free(xml);
-	if (rc < 0 || read_block_map(a, bm, err) < 0 ||
+	if (rc < 0)
+		return csod_fail(err, "%s: %s", manifest->name, why.msg);
+	if (read_block_map(a, bm, err) < 0 ||
 	    csod_zip_read_small(&a->z, ct, MAX_XML, &a->content_types, &a->content_types_len, err) <
 	        0)
 		return -1;

@@ -24,11 +24,13 @@ typedef struct csod_appx {
 	size_t content_types_len;
 	unsigned char bm[EVP_MAX_MD_SIZE], ci[EVP_MAX_MD_SIZE];
 	int has_ci;
+	int bundle; /* a bundle: AppxMetadata/AppxBundleManifest.xml, no AppxManifest.xml */
 } csod_appx;
 
-/* Opens and checks the package: a ZIP holding AppxManifest.xml (with an
- * Identity Publisher), AppxBlockMap.xml (with a known HashMethod) and
- * [Content_Types].xml; bundles are refused. name is for messages. */
+/* Opens and checks the package: a ZIP holding AppxManifest.xml (a
+ * bundle: AppxMetadata/AppxBundleManifest.xml) with an Identity Publisher,
+ * AppxBlockMap.xml (with a known HashMethod) and [Content_Types].xml.
+ * name is for messages. */
 int csod_appx_open(csod_appx *a, int fd, const char *name, csod_error *err);
 void csod_appx_close(csod_appx *a);
 

@@ -164,9 +164,9 @@ int csod_appx_publisher(const char *xml, size_t len, char *out, size_t cap, csod
 {
 	csod_error why;
 	if (find_attribute(xml, len, "Identity", "Publisher", out, cap, &why) < 0)
-		return csod_fail(err, "AppxManifest.xml: %s", why.msg);
+		return csod_fail(err, "%s", why.msg);
 	if (!out[0])
-		return csod_fail(err, "AppxManifest.xml: the Identity's Publisher is empty");
+		return csod_fail(err, "the Identity's Publisher is empty");
 	return 0;
 }
 
@@ -207,6 +207,8 @@ static int emit(char *out, size_t cap, size_t *o, const char *sep, const char *k
 		if (k == 2)
 			out[(*o)++] = '"';
 	}
+	if (*o + (quote ? 1 : 0) >= cap) /* the closing quote and the NUL */
+		return -1;
 	if (quote)
 		out[(*o)++] = '"';
 	out[*o] = 0;

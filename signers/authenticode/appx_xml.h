@@ -15,7 +15,8 @@
 
 #define CSOD_APPX_NAME_MAX 1024 /* a publisher or a subject, as text */
 
-/* The Publisher attribute of the first <Identity> element of a manifest,
+/* The Publisher attribute of the first <Identity> element of a manifest
+ * (a package's or a bundle's),
  * its XML escapes undone, NUL-terminated in out. */
 int csod_appx_publisher(const char *xml, size_t len, char *out, size_t cap, csod_error *err);
 

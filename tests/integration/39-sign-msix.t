@@ -3,7 +3,8 @@
 # makeappx): tests/fixtures/mkmsix.py writes a manifest, a block map and
 # the content types, `zip` packs them. Judged by osslsigncode verify and
 # compared with osslsigncode's own signature of the same package; the
-# manifest's publisher must be the certificate's subject; tampering;
+# manifest's publisher must be the certificate's subject; bundles;
+# tampering;
 # options a package cannot take; then through the daemon, dropped by a
 # real Unix user.
 . "$(dirname "$0")/lib.sh"
@@ -124,7 +125,34 @@ ok $? "an .appx is signed"
 verify signed.appx
 ok $? "osslsigncode verifies it"
 
-# 5. Tampering: a changed file and a changed block map fail.
+# 5. A bundle of the signed package: the bundle SIP, its manifest's
+# publisher.
+bundle() { # bundle OUT PUBLISHER
+	rm -rf "parts-$1"
+	$MKMSIX --bundle "parts-$1" "$2" app.msix=@signed.msix || return 1
+	(cd "parts-$1" && zip -q -X -0 -D "$T_DIR/$1" app.msix AppxMetadata/AppxBundleManifest.xml \
+		AppxBlockMap.xml '[Content_Types].xml')
+}
+bundle app.msixbundle "$SUBJECT" || exit 1
+sign app.msixbundle signed.msixbundle
+ok $? "a bundle is signed"
+verify signed.msixbundle
+ok $? "osslsigncode verifies the signed bundle"
+is "$(names signed.msixbundle)" "$(names app.msixbundle)AppxSignature.p7x " \
+	"the bundle's entries, with AppxSignature.p7x last"
+entry signed.msixbundle AppxSignature.p7x | tail -c +5 | openssl asn1parse -inform DER 2>/dev/null |
+	grep -qi 'B3585F0FDEAA9A4BA43495742D92ECEB'
+ok $? "with the bundle SIP's GUID"
+cmp -s signed.msix <(entry signed.msixbundle app.msix)
+ok $? "the package inside is unchanged"
+cp app.msixbundle app.appxbundle
+sign app.appxbundle signed.appxbundle
+ok $? "an .appxbundle is signed"
+bundle other.msixbundle "CN=Someone Else" || exit 1
+refused other.msixbundle "AppxBundleManifest.xml's publisher \"CN=Someone Else\" is not the signing certificate's subject" \
+	"a bundle whose publisher is not the certificate's subject"
+
+# 6. Tampering: a changed file and a changed block map fail.
 /usr/bin/python3 - signed.msix tampered.msix <<'PY'
 import sys
 d = bytearray(open(sys.argv[1], "rb").read())
@@ -142,7 +170,7 @@ verify bm.msix
 [ $? -ne 0 ]
 ok $? "osslsigncode refuses a package whose block map changed"
 
-# 6. What a package cannot take.
+# 7. What a package cannot take.
 package other.msix "CN=Someone Else, O=Elsewhere, C=US" -X -0
 refused other.msix "publisher \"CN=Someone Else, O=Elsewhere, C=US\" is not the signing certificate's subject \"$SUBJECT\"" \
 	"a package whose publisher is not the certificate's subject"
@@ -156,11 +184,12 @@ rm -rf nobm && mkdir nobm && (cd nobm && unzip -q ../app.msix && rm AppxBlockMap
 refused nobm.msix "no AppxBlockMap.xml" "a package without a block map"
 rm -rf bundle && mkdir -p bundle/AppxMetadata && (cd bundle && unzip -q ../app.msix &&
 	echo '<Bundle/>' >AppxMetadata/AppxBundleManifest.xml && zip -q -X -0 -r ../bundle.msix .)
-refused bundle.msix "bundle" "a bundle"
+refused bundle.msix "both AppxManifest.xml and AppxMetadata/AppxBundleManifest.xml" \
+	"a package that is also a bundle"
 printf 'not a zip' >junk.msix
 refused junk.msix "junk.msix" "a .msix that is no ZIP"
 
-# 7. Through the daemon, dropped by a real Unix user, auto-approved: the
+# 8. Through the daemon, dropped by a real Unix user, auto-approved: the
 # local CA's certificate for dagwood names him with his e-mail address.
 DEV_SUBJECT="E=dagwood@dithercons.com, CN=Dagwood Bumstead, OU=Software Development, O=Dithers Construction Company"
 package daemon.msix "$DEV_SUBJECT" -X -0 || exit 1
@@ -177,11 +206,14 @@ drop() { runuser -u "$DEV" -- sh -c "cp '$T_DIR/$1' '$SPOOL/inbox/$DEV/.$2.tmp' 
 drop daemon.msix app.msix
 drop wrong.msix wrong.msix
 drop junk.msix junk.msix
+drop app.msixbundle app.msixbundle
 wait_state app.msix signed 60
 ok $? "a dropped .msix is signed by csodd"
 osslsigncode verify -CAfile "$SPOOL/ca/ca.pem" -in "$(request_dir app.msix)/app.msix" >verify.out 2>&1
 ok $? "osslsigncode verifies the daemon's package against the local CA"
 like "$(cat "$(request_dir app.msix)/request.json")" '"engine": "appx"' "request.json names the appx engine"
+wait_state app.msixbundle failed 60
+ok $? "a bundle whose publisher is not the developer's certificate fails"
 wait_state wrong.msix failed 60
 ok $? "a package whose publisher is not the developer's certificate fails"
 like "$(cat "$(request_dir wrong.msix)/ERROR" 2>/dev/null)" "wrong.msix.*publisher .* is not the signing certificate's subject" \
