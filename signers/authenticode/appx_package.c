@@ -119,7 +119,7 @@ static int open_checked(csod_appx *a, csod_error *err)
 int csod_appx_open(csod_appx *a, int fd, const char *name, csod_error *err)
 {
 	memset(a, 0, sizeof *a);
-	if (csod_zip_open(&a->z, fd, name, err) < 0)
+	if (csod_zip_open_zip64(&a->z, fd, name, err) < 0)
 		return -1;
 	csod_error why;
 	if (open_checked(a, &why) < 0) {

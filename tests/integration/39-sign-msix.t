@@ -104,12 +104,33 @@ verify theirs.msix
 ok $? "osslsigncode verifies its own"
 
 # 3. Local extra fields (zip's default: timestamps, uid/gid) are kept,
-# since the block map counts them; a deflated package.
+# since the block map counts them; a deflated package; ZIP64.
 LFH_EXTRA=28 package extra.msix "$SUBJECT" -6 || exit 1
 sign extra.msix signed-extra.msix
 ok $? "a deflated package with extra fields is signed"
 verify signed-extra.msix
 ok $? "osslsigncode verifies it"
+
+# ZIP64, as makeappx and the MSIX SDK write every package (data
+# descriptors, ZIP64 directory records and end record): taken, and written
+# back as a plain ZIP.
+/usr/bin/python3 "$CSOD_TOP/tests/fixtures/zip64ify.py" app.msix zip64.msix
+zipinfo -v zip64.msix | grep -q 'PKWARE 64-bit sizes'
+ok $? "the ZIP64 package has ZIP64 fields"
+sign zip64.msix signed-zip64.msix
+ok $? "a ZIP64 package is signed"
+verify signed-zip64.msix
+ok $? "osslsigncode verifies it"
+cmp -s <(entry app.msix app.bin) <(entry signed-zip64.msix app.bin)
+ok $? "its files are unchanged"
+zipinfo -v signed-zip64.msix | grep -q 'PKWARE 64-bit sizes'
+[ $? -ne 0 ]
+ok $? "the signed package is a plain ZIP"
+cp zip64.msix zip64.jar
+run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" zip64.jar zip64-signed.jar 2>refused.err
+[ $? -ne 0 ]
+ok $? "a ZIP64 archive is still refused as a JAR"
+like "$(cat refused.err)" "ZIP64 archives are not supported" "saying so"
 
 # 4. Re-signing a signed package replaces the signature, once.
 sign signed.msix resigned.msix
