@@ -157,6 +157,15 @@ out:
 	return rc;
 }
 
+/* The signature names the SIP of the package's kind. */
+static int right_sip(PKCS7 *p7, int bundle, csod_error *err)
+{
+	if (!csod_spc_names_sip(p7, bundle ? bundle_sip_info : appx_sip_info, sizeof appx_sip_info))
+		return csod_fail(err, "the signature is not for an MSIX/APPX %s (not its SIP)",
+		                 bundle ? "bundle" : "package");
+	return 0;
+}
+
 typedef struct verify_ctx {
 	const csod_appx *in, *out;
 	const csod_zip_entry *sig;
@@ -263,7 +272,7 @@ static int appx_verify(int in, int out, X509_STORE *trust, csod_error *err)
 	verify_ctx v = {&a_in, &a_out, NULL};
 	int rc = -1;
 	PKCS7 *p7 = read_signature(&a_out, &v.sig, err);
-	if (p7 && same_content(&v, err) == 0) {
+	if (p7 && right_sip(p7, a_out.bundle, err) == 0 && same_content(&v, err) == 0) {
 		csod_spc_checker c;
 		csod_spc_checker_init(&c, trust, check_blob, &v);
 		c.blob = 1;

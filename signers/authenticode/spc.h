@@ -122,6 +122,10 @@ int csod_spc_check(csod_spc_checker *c, PKCS7 *p7, csod_error *err);
 /* Fails, saying why, unless some signature was checked in full. */
 int csod_spc_checker_done(const csod_spc_checker *c, csod_error *err);
 
+/* 1 if p7's SpcIndirectDataContent names SpcSipInfo with exactly this
+ * value (the SIP of a kind of file: MSI, script, package), else 0. */
+int csod_spc_names_sip(PKCS7 *p7, const unsigned char *sip, size_t sip_len);
+
 /* init, csod_spc_check of p7, done. */
 int csod_spc_verify(PKCS7 *p7, X509_STORE *trust, csod_spc_check_fn check, void *ctx,
                     csod_error *err);
