@@ -133,19 +133,13 @@ ok $? "a ZIP64 archive is still refused as a JAR"
 like "$(cat refused.err)" "ZIP64 archives are not supported" "saying so"
 
 # A timestamp from the loopback TSA.
-TSA=$T_DIR/tsa
-sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA" >/dev/null 2>&1
-/usr/bin/python3 "$CSOD_TOP/tests/fixtures/tsa.py" "$TSA" "$TSA/port" ok >/dev/null 2>&1 &
-TSA_PID=$!
-trap 'kill $TSA_PID 2>/dev/null; wait $TSA_PID 2>/dev/null; cleanup' EXIT
-wait_for 10 test -s "$TSA/port"
-sign app.msix stamped.msix --timestamp-ca "$TSA/tsaroot.pem" --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
+start_loopback_tsa || exit 1
+sign app.msix stamped.msix --timestamp-ca "$TSA/tsaroot.pem" --timestamp "$TSA_URL"
 ok $? "a package signed with a timestamp"
 osslsigncode verify -CAfile "$PKI/root.pem" -TSA-CAfile "$TSA/tsaroot.pem" -in stamped.msix >verify.out 2>&1
 ok $? "osslsigncode verifies it"
 like "$(cat verify.out)" "Timestamp Server Signature verification: ok" "including the timestamp"
-kill $TSA_PID 2>/dev/null
-wait $TSA_PID 2>/dev/null
+stop_loopback_tsa
 trap cleanup EXIT
 
 # 4. Re-signing a signed package replaces the signature, once.
