@@ -1,7 +1,8 @@
 /* libFuzzer target for what the MSIX/APPX engine reads from an untrusted
  * package before signing: the manifest's publisher, the block map's hash
  * method, the publisher as a distinguished name, the content types, and
- * the package itself (ZIP, required entries, streaming hashes).
+ * the package itself (ZIP, required entries, streaming hashes, the block
+ * map against the files).
  * Build: sh fuzz/build_appx.sh */
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../signers/authenticode/appx_blockmap.h"
 #include "../signers/authenticode/appx_package.h"
 
 static void parse_xml(const char *data, size_t len)
@@ -43,8 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fd, data, size) == (ssize_t)size) {
 		csod_appx a;
 		csod_error err;
-		if (csod_appx_open(&a, fd, "fuzz", &err) == 0)
+		if (csod_appx_open(&a, fd, "fuzz", &err) == 0) {
+			csod_appx_check_block_map(&a, &err);
 			csod_appx_close(&a);
+		}
 	}
 	close(fd);
 	return 0;

@@ -14,6 +14,7 @@
 
 #include "../java/zip_write.h"
 #include "../signer.h"
+#include "appx_blockmap.h"
 #include "appx_package.h"
 #include "spc.h"
 
@@ -127,6 +128,7 @@ static int appx_sign(int in, int out, const csod_identity *id, const csod_sign_o
 	blob *b = calloc(1, sizeof *b);
 	int der_len = -1, rc = -1;
 	if (!b || options_fit(&a, opt, err) < 0 || publisher_fits(&a, id->cert, err) < 0 ||
+	    csod_appx_check_block_map(&a, err) < 0 ||
 	    csod_appx_content_types_signed((const char *)a.content_types, a.content_types_len, &ct,
 	                                   &ct_len, err) < 0 ||
 	    write_entries(&a, ct, ct_len, &o, b, err) < 0)
@@ -287,10 +289,12 @@ static int appx_verify(int in, int out, X509_STORE *trust, csod_error *err)
 static int appx_check(int fd, const char *name, csod_error *err)
 {
 	csod_appx a;
+	csod_error why;
 	if (csod_appx_open(&a, fd, name, err) < 0)
 		return -1;
+	int rc = csod_appx_check_block_map(&a, &why);
 	csod_appx_close(&a);
-	return 0;
+	return rc < 0 ? csod_fail(err, "%s: %s", name, why.msg) : 0;
 }
 
 static int appx_check_options(int fd, const csod_sign_options *opt, csod_error *err)

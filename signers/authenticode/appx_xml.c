@@ -108,13 +108,9 @@ static int unescape(const char *p, const char *end, char *out, size_t cap, csod_
 	return 0;
 }
 
-/* The attribute attr of the first element whose local name is element,
- * unescaped into out. */
-static int find_attribute(const char *xml, size_t len, const char *element, const char *attr,
-                          char *out, size_t cap, csod_error *err)
+int csod_xml_next(csod_xml_cursor *c, const char **local, size_t *len, csod_error *err)
 {
-	const char *p = xml, *end = xml + len;
-	size_t el_len = strlen(element), attr_len = strlen(attr);
+	const char *p = c->p, *end = c->end;
 	while ((p = memchr(p, '<', (size_t)(end - p)))) {
 		const char *after = skip_non_element(p, end);
 		if (!after)
@@ -126,38 +122,69 @@ static int find_attribute(const char *xml, size_t len, const char *element, cons
 		const char *name = ++p;
 		while (p < end && !is_space(*p) && *p != '>' && *p != '/')
 			p++;
-		const char *colon = memchr(name, ':', (size_t)(p - name));
-		const char *local = colon ? colon + 1 : name;
-		if ((size_t)(p - local) != el_len || memcmp(local, element, el_len) != 0)
+		if (p == name) /* an end tag, or '<' last */
 			continue;
-		/* Its attributes, up to the end of the tag. */
-		for (;;) {
-			while (p < end && is_space(*p))
-				p++;
-			if (p >= end || *p == '>' || *p == '/')
-				return csod_fail(err, "<%s> has no %s attribute", element, attr);
-			const char *an = p;
-			while (p < end && !is_space(*p) && *p != '=' && *p != '>')
-				p++;
-			size_t an_len = (size_t)(p - an);
-			while (p < end && is_space(*p))
-				p++;
-			if (p + 1 >= end || *p != '=')
-				return csod_fail(err, "a malformed attribute in <%s>", element);
-			p++;
-			while (p < end && is_space(*p))
-				p++;
-			if (p >= end || (*p != '"' && *p != '\''))
-				return csod_fail(err, "an unquoted attribute in <%s>", element);
-			const char *v = p + 1, *q = memchr(v, *p, (size_t)(end - v));
-			if (!q || memchr(v, '<', (size_t)(q - v)))
-				return csod_fail(err, "an unterminated attribute in <%s>", element);
-			p = q + 1;
-			if (an_len == attr_len && memcmp(an, attr, an_len) == 0)
-				return unescape(v, q, out, cap, err);
-		}
+		const char *colon = memchr(name, ':', (size_t)(p - name));
+		*local = colon ? colon + 1 : name;
+		*len = (size_t)(p - *local);
+		c->p = p;
+		return 1;
 	}
-	return csod_fail(err, "no <%s> element", element);
+	c->p = end;
+	return 0;
+}
+
+int csod_xml_attr(const csod_xml_cursor *c, const char *attr, char *out, size_t cap,
+                  csod_error *err)
+{
+	const char *p = c->p, *end = c->end;
+	size_t attr_len = strlen(attr);
+	for (;;) {
+		while (p < end && is_space(*p))
+			p++;
+		if (p >= end || *p == '>' || *p == '/')
+			return 1;
+		const char *an = p;
+		while (p < end && !is_space(*p) && *p != '=' && *p != '>')
+			p++;
+		size_t an_len = (size_t)(p - an);
+		while (p < end && is_space(*p))
+			p++;
+		if (p + 1 >= end || *p != '=')
+			return csod_fail(err, "a malformed attribute");
+		p++;
+		while (p < end && is_space(*p))
+			p++;
+		if (p >= end || (*p != '"' && *p != '\''))
+			return csod_fail(err, "an unquoted attribute");
+		const char *v = p + 1, *q = memchr(v, *p, (size_t)(end - v));
+		if (!q || memchr(v, '<', (size_t)(q - v)))
+			return csod_fail(err, "an unterminated attribute");
+		p = q + 1;
+		if (an_len == attr_len && memcmp(an, attr, an_len) == 0)
+			return unescape(v, q, out, cap, err);
+	}
+}
+
+/* The attribute attr of the first element whose local name is element,
+ * unescaped into out. */
+static int find_attribute(const char *xml, size_t len, const char *element, const char *attr,
+                          char *out, size_t cap, csod_error *err)
+{
+	csod_xml_cursor c = {xml, xml + len};
+	const char *local;
+	size_t n;
+	int rc;
+	while ((rc = csod_xml_next(&c, &local, &n, err)) == 1) {
+		if (n != strlen(element) || memcmp(local, element, n) != 0)
+			continue;
+		csod_error why;
+		rc = csod_xml_attr(&c, attr, out, cap, &why);
+		if (rc == 1)
+			return csod_fail(err, "<%s> has no %s attribute", element, attr);
+		return rc < 0 ? csod_fail(err, "%s in <%s>", why.msg, element) : 0;
+	}
+	return rc < 0 ? -1 : csod_fail(err, "no <%s> element", element);
 }
 
 int csod_appx_publisher(const char *xml, size_t len, char *out, size_t cap, csod_error *err)

@@ -15,6 +15,20 @@
 
 #define CSOD_APPX_NAME_MAX 1024 /* a publisher or a subject, as text */
 
+/* A walk over the start tags of an XML text [p, end), for the block map. */
+typedef struct csod_xml_cursor {
+	const char *p, *end;
+} csod_xml_cursor;
+
+/* The next start tag's local name (no namespace prefix) in *local and
+ * *len: 1, or 0 at the end, -1 on malformed markup. */
+int csod_xml_next(csod_xml_cursor *c, const char **local, size_t *len, csod_error *err);
+
+/* The attribute attr of the tag csod_xml_next last found, unescaped into
+ * out: 0, or 1 when the tag has none, -1 when malformed. */
+int csod_xml_attr(const csod_xml_cursor *c, const char *attr, char *out, size_t cap,
+                  csod_error *err);
+
 /* The Publisher attribute of the first <Identity> element of a manifest
  * (a package's or a bundle's),
  * its XML escapes undone, NUL-terminated in out. */

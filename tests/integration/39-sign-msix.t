@@ -217,6 +217,19 @@ rm -rf bundle && mkdir -p bundle/AppxMetadata && (cd bundle && unzip -q ../app.m
 	echo '<Bundle/>' >AppxMetadata/AppxBundleManifest.xml && zip -q -X -0 -r ../bundle.msix .)
 refused bundle.msix "both AppxManifest.xml and AppxMetadata/AppxBundleManifest.xml" \
 	"a package that is also a bundle"
+# The block map must match the files, as Windows checks when it installs.
+rm -rf parts-badblock && $MKMSIX parts-badblock "$SUBJECT" app.bin=200000 >/dev/null &&
+	printf 'X' | dd of=parts-badblock/app.bin bs=1 seek=70000 conv=notrunc 2>/dev/null &&
+	(cd parts-badblock && zip -q -X -0 -D ../badblock.msix app.bin AppxManifest.xml AppxBlockMap.xml '[Content_Types].xml')
+refused badblock.msix "AppxBlockMap.xml does not match the package: app.bin does not match its block hashes" \
+	"a package whose file differs from its block map"
+cp app.msix unlisted.msix && printf 'x' >extra.bin && zip -q -X -0 unlisted.msix extra.bin
+refused unlisted.msix "AppxBlockMap.xml does not match the package: it does not list extra.bin" \
+	"a package with a file its block map does not list"
+rm -rf parts-lfh && $MKMSIX parts-lfh "$SUBJECT" app.bin=10 >/dev/null &&
+	(cd parts-lfh && zip -q -0 -D ../lfh.msix app.bin AppxManifest.xml AppxBlockMap.xml '[Content_Types].xml')
+refused lfh.msix "it gives app.bin a local header of 37 bytes, the file's has 65" \
+	"a package whose local headers are not the block map's size"
 printf 'not a zip' >junk.msix
 refused junk.msix "junk.msix" "a .msix that is no ZIP"
 
@@ -237,6 +250,7 @@ drop() { runuser -u "$DEV" -- sh -c "cp '$T_DIR/$1' '$SPOOL/inbox/$DEV/.$2.tmp' 
 drop daemon.msix app.msix
 drop wrong.msix wrong.msix
 drop junk.msix junk.msix
+drop badblock.msix badblock.msix
 drop app.msixbundle app.msixbundle
 wait_state app.msix signed 60
 ok $? "a dropped .msix is signed by csodd"
@@ -248,6 +262,10 @@ ok $? "a bundle whose publisher is not the developer's certificate fails"
 wait_state wrong.msix failed 60
 ok $? "a package whose publisher is not the developer's certificate fails"
 like "$(cat "$(request_dir wrong.msix)/ERROR" 2>/dev/null)" "wrong.msix.*publisher .* is not the signing certificate's subject" \
+	"and ERROR says why"
+wait_state badblock.msix failed 60
+ok $? "a package whose block map does not match fails"
+like "$(cat "$(request_dir badblock.msix)/ERROR" 2>/dev/null)" "badblock.msix: AppxBlockMap.xml does not match the package" \
 	"and ERROR says why"
 wait_state junk.msix failed 60
 ok $? "a .msix that is no ZIP fails"

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "../../signers/authenticode/appx_xml.h"
 #include "../../signers/java/zip_write.h"
 #include "../../signers/signer.h"
@@ -56,6 +58,12 @@ static void test_publisher(void **state)
 		            strstr(err.msg, "entity") || strstr(err.msg, "reference"));
 	}
 	csod_error err;
+	/* A '<' as the text's last byte (found by fuzz_appx). */
+	char *lt = malloc(4);
+	memcpy(lt, "abc<", 4);
+	assert_int_equal(csod_appx_publisher(lt, 4, out, sizeof out, &err), -1);
+	assert_non_null(strstr(err.msg, "no <Identity> element"));
+	free(lt);
 	const char *longer = "<Identity Publisher=\"abcdefgh\"/>";
 	assert_int_equal(csod_appx_publisher(longer, strlen(longer), out, 5, &err), -1);
 }
@@ -140,20 +148,42 @@ static void test_content_types(void **state)
 	assert_int_equal(csod_appx_content_types_signed("<Types>", 7, &out, &len, &err), -1);
 }
 
-/* A package written with the project's own ZIP writer. */
-static int package(const char *publisher)
+/* A <File> of a block map for data named name: SHA-256 of each 64 KiB
+ * block, base64; the first block's hash spoilt when bad. */
+static void block_map_file(char *out, size_t cap, const char *name, const unsigned char *data,
+                           size_t len, int bad)
 {
-	char manifest[512];
+	size_t o = (size_t)snprintf(out, cap, "<File Name=\"%s\" Size=\"%zu\" LfhSize=\"%zu\">",
+	                            name, len, 30 + strlen(name));
+	for (size_t at = 0; at < len; at += 65536) {
+		unsigned char h[32], b64[64];
+		SHA256(data + at, len - at < 65536 ? len - at : 65536, h);
+		h[0] ^= bad && at == 0;
+		EVP_EncodeBlock(b64, h, sizeof h);
+		o += (size_t)snprintf(out + o, cap - o, "<Block Hash=\"%s\"/>", b64);
+	}
+	snprintf(out + o, cap - o, "</File>");
+}
+
+/* A package written with the project's own ZIP writer, its block map
+ * right unless bad_block. */
+static int package_with(const char *publisher, int bad_block)
+{
+	char manifest[512], bm[2048], app_file[512], manifest_file[512];
 	snprintf(manifest, sizeof manifest,
 	         "<Package><Identity Name=\"t\" Publisher=\"%s\" Version=\"1.0.0.0\"/></Package>",
 	         publisher);
-	static const char bm[] =
-	    "<BlockMap xmlns=\"http://schemas.microsoft.com/appx/2010/blockmap\" "
-	    "HashMethod=\"http://www.w3.org/2001/04/xmlenc#sha256\"></BlockMap>";
-	static const char ct[] = "<Types><Default Extension=\"bin\" ContentType=\"a/b\"/></Types>";
 	static unsigned char app[70000];
 	for (size_t i = 0; i < sizeof app; i++)
 		app[i] = (unsigned char)(i * 7);
+	block_map_file(app_file, sizeof app_file, "app.bin", app, sizeof app, bad_block);
+	block_map_file(manifest_file, sizeof manifest_file, "AppxManifest.xml",
+	               (const unsigned char *)manifest, strlen(manifest), 0);
+	snprintf(bm, sizeof bm,
+	         "<BlockMap xmlns=\"http://schemas.microsoft.com/appx/2010/blockmap\" "
+	         "HashMethod=\"http://www.w3.org/2001/04/xmlenc#sha256\">%s%s</BlockMap>",
+	         app_file, manifest_file);
+	static const char ct[] = "<Types><Default Extension=\"bin\" ContentType=\"a/b\"/></Types>";
 	int fd = memfd_create("pkg", 0);
 	csod_zip_out o;
 	csod_error err;
@@ -162,9 +192,8 @@ static int package(const char *publisher)
 	assert_int_equal(csod_zip_out_add(&o, "AppxManifest.xml", (unsigned char *)manifest,
 	                                  strlen(manifest), 0, &err),
 	                 0);
-	assert_int_equal(csod_zip_out_add(&o, "AppxBlockMap.xml", (const unsigned char *)bm,
-	                                  strlen(bm), 0, &err),
-	                 0);
+	assert_int_equal(
+	    csod_zip_out_add(&o, "AppxBlockMap.xml", (unsigned char *)bm, strlen(bm), 0, &err), 0);
 	assert_int_equal(csod_zip_out_add(&o, "[Content_Types].xml", (const unsigned char *)ct,
 	                                  strlen(ct), 0, &err),
 	                 0);
@@ -176,6 +205,11 @@ static int package(const char *publisher)
 	csod_buf_free(&tail);
 	csod_zip_out_free(&o);
 	return fd;
+}
+
+static int package(const char *publisher)
+{
+	return package_with(publisher, 0);
 }
 
 static void flip(int fd, off_t at)
@@ -212,6 +246,16 @@ static void test_sign_and_check(void **state)
 	X509_STORE *empty = X509_STORE_new();
 	assert_int_equal(csod_signer_appx.verify(in, out, empty, &err), -1);
 	X509_STORE_free(empty);
+	close(out);
+	close(in);
+
+	/* A block map that does not match its files. */
+	in = package_with("CN=csod unit", 1);
+	assert_int_equal(csod_signer_appx.check(in, "bad.msix", &err), -1);
+	assert_non_null(strstr(err.msg, "bad.msix: AppxBlockMap.xml does not match the package: "
+	                                "app.bin does not match its block hashes"));
+	out = memfd_create("out", 0);
+	assert_int_equal(csod_signer_appx.sign(in, out, &id, &opt, &err), -1);
 	close(out);
 	close(in);
 
