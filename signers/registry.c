@@ -25,6 +25,7 @@ extern const csod_signer csod_signer_powershell_xml;
 extern const csod_signer csod_signer_vbscript;
 extern const csod_signer csod_signer_jscript;
 extern const csod_signer csod_signer_wsf;
+extern const csod_signer csod_signer_appx;
 
 const csod_signer *const csod_signers[] = {
     &csod_signer_hash,
@@ -39,6 +40,7 @@ const csod_signer *const csod_signers[] = {
     &csod_signer_vbscript,
     &csod_signer_jscript,
     &csod_signer_wsf,
+    &csod_signer_appx,
     NULL,
 };
 
@@ -84,6 +86,10 @@ static const struct {
     {"vbs", "authenticode"},
     {"js", "authenticode"},
     {"wsf", "authenticode"},
+    {"msix", "authenticode"},
+    {"appx", "authenticode"},
+    {"msixbundle", "authenticode"},
+    {"appxbundle", "authenticode"},
 };
 
 /* A PE file by content: "MZ", and "PE\0\0" where e_lfanew points. Taken

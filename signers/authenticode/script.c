@@ -106,27 +106,12 @@ static int check_hash(void *ctx, const EVP_MD *md, const unsigned char *digest, 
 	return 0;
 }
 
-/* The signature's SpcIndirectDataContent names this kind's SIP: it opens
- * with SEQUENCE { SEQUENCE { OID SpcSipInfo, the kind's SpcSipInfo } }. */
+/* The signature's SpcIndirectDataContent names this kind's SIP. */
 static int right_sip(PKCS7 *p7, csod_script_kind kind, csod_error *err)
 {
-	static const unsigned char sipinfo_oid[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04,
-	                                            0x01, 0x82, 0x37, 0x02, 0x01, 0x1e};
 	size_t sip_len = 0;
 	const unsigned char *sip = csod_script_sip_info(kind, &sip_len);
-	const ASN1_TYPE *content =
-	    PKCS7_type_is_signed(p7) && p7->d.sign->contents ? p7->d.sign->contents->d.other : NULL;
-	if (!content || content->type != V_ASN1_SEQUENCE)
-		return csod_fail(err, "not an Authenticode signature");
-	const unsigned char *p = ASN1_STRING_get0_data(content->value.sequence);
-	long len = ASN1_STRING_length(content->value.sequence), n;
-	int tag, cls;
-	const unsigned char *end = p + len;
-	if (ASN1_get_object(&p, &n, &tag, &cls, len) & 0x80 || tag != V_ASN1_SEQUENCE ||
-	    ASN1_get_object(&p, &n, &tag, &cls, end - p) & 0x80 || tag != V_ASN1_SEQUENCE ||
-	    (size_t)n != sizeof sipinfo_oid + sip_len ||
-	    memcmp(p, sipinfo_oid, sizeof sipinfo_oid) != 0 ||
-	    memcmp(p + sizeof sipinfo_oid, sip, sip_len) != 0)
+	if (!csod_spc_names_sip(p7, sip, sip_len))
 		return csod_fail(err, "the signature is not for a %s (not its SIP)",
 		                 csod_script_kind_name(kind));
 	return 0;

@@ -245,7 +245,7 @@ typedef struct indirect_signing {
 static PKCS7 *sign_indirect(void *ctx, const EVP_MD *md, csod_error *err)
 {
 	const indirect_signing *s = ctx;
-	unsigned char image_hash[EVP_MAX_MD_SIZE];
+	unsigned char image_hash[CSOD_SPC_MAX_IMAGE_HASH];
 	unsigned hash_len = 0;
 	if (s->hash(s->ctx, md, image_hash, &hash_len, err) < 0)
 		return NULL;

@@ -30,7 +30,12 @@ typedef struct csod_spc_data {
 size_t csod_spc_pe_image_data(unsigned char *out, size_t cap);
 size_t csod_spc_obsolete_link(unsigned char *out, size_t cap);
 
-/* The container's image hash for md, computed by the engine. */
+/* The most an image hash may be: the digest, or for MSIX/APPX a blob of
+ * several digests ("APPX" and five tagged hashes). */
+#define CSOD_SPC_MAX_IMAGE_HASH 512
+
+/* The container's image hash for md, computed by the engine into out
+ * (room for CSOD_SPC_MAX_IMAGE_HASH bytes). */
 typedef int (*csod_spc_hash_fn)(void *ctx, const EVP_MD *md, unsigned char *out, unsigned *out_len,
                                 csod_error *err);
 
@@ -127,6 +132,8 @@ typedef struct csod_spc_checker {
 	int (*check_content)(void *ctx, const unsigned char *content, size_t len, csod_error *err);
 	void *ctx;
 	int checked;    /* signatures checked in full */
+	int blob;       /* the image hash is the format's blob (MSIX), not one digest:
+	                 * its length is check()'s to judge */
 	csod_error why; /* why the last one that did not chain did not */
 } csod_spc_checker;
 
@@ -138,6 +145,10 @@ int csod_spc_check(csod_spc_checker *c, PKCS7 *p7, csod_error *err);
 
 /* Fails, saying why, unless some signature was checked in full. */
 int csod_spc_checker_done(const csod_spc_checker *c, csod_error *err);
+
+/* 1 if p7's SpcIndirectDataContent names SpcSipInfo with exactly this
+ * value (the SIP of a kind of file: MSI, script, package), else 0. */
+int csod_spc_names_sip(PKCS7 *p7, const unsigned char *sip, size_t sip_len);
 
 /* init, csod_spc_check of p7, done. */
 int csod_spc_verify(PKCS7 *p7, X509_STORE *trust, csod_spc_check_fn check, void *ctx,

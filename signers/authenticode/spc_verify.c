@@ -144,7 +144,8 @@ static int check_one(csod_spc_checker *c, PKCS7 *p7, int depth, csod_error *err)
 		return csod_fail(err, "the signed content of %s is empty", what);
 	if (!ctl && claimed_digest(cp, clen, &md, &digest, &digest_len) < 0)
 		return csod_fail(err, "the SpcIndirectDataContent of %s does not parse", what);
-	if (!ctl && digest_len != EVP_MD_get_size(md))
+	if (!ctl &&
+	    (c->blob ? digest_len > CSOD_SPC_MAX_IMAGE_HASH : digest_len != EVP_MD_get_size(md)))
 		return csod_fail(err, "%s claims a %s image hash of %ld bytes", what,
 		                 EVP_MD_get0_name(md), digest_len);
 	STACK_OF(PKCS7_SIGNER_INFO) *infos = PKCS7_get_signer_info(p7);
@@ -200,4 +201,24 @@ int csod_spc_verify(PKCS7 *p7, X509_STORE *trust, csod_spc_check_fn check, void 
 	if (csod_spc_check(&c, p7, err) < 0)
 		return -1;
 	return csod_spc_checker_done(&c, err);
+}
+
+/* SEQUENCE { SEQUENCE { OID SpcSipInfo, sip } ... } */
+int csod_spc_names_sip(PKCS7 *p7, const unsigned char *sip, size_t sip_len)
+{
+	static const unsigned char sipinfo_oid[] = {0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04,
+	                                            0x01, 0x82, 0x37, 0x02, 0x01, 0x1e};
+	const ASN1_TYPE *content =
+	    PKCS7_type_is_signed(p7) && p7->d.sign->contents ? p7->d.sign->contents->d.other : NULL;
+	if (!content || content->type != V_ASN1_SEQUENCE)
+		return 0;
+	const unsigned char *p = ASN1_STRING_get0_data(content->value.sequence);
+	long len = ASN1_STRING_length(content->value.sequence), n;
+	int tag, cls;
+	const unsigned char *end = p + len;
+	return !(ASN1_get_object(&p, &n, &tag, &cls, len) & 0x80) && tag == V_ASN1_SEQUENCE &&
+	       !(ASN1_get_object(&p, &n, &tag, &cls, end - p) & 0x80) && tag == V_ASN1_SEQUENCE &&
+	       (size_t)n == sizeof sipinfo_oid + sip_len &&
+	       memcmp(p, sipinfo_oid, sizeof sipinfo_oid) == 0 &&
+	       memcmp(p + sizeof sipinfo_oid, sip, sip_len) == 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "zip64.h"
 #include "zip_unpack.h"
 
 #define SIG_LOCAL        0x04034b50u
@@ -69,19 +70,24 @@ static int find_eocd(csod_zip *z, csod_error *err)
 		uint32_t cd_size = csod_le32(e + 12), cd_off = csod_le32(e + 16);
 		int zip64 = total == 0xffff || on_disk == 0xffff || cd_size == 0xffffffffu ||
 		            cd_off == 0xffffffffu;
-		if (!zip64 && i >= 20 && csod_le32(tail + i - 20) == SIG_ZIP64_LOC)
-			zip64 = 1;
-		if (zip64) {
+		int located = i >= 20 && csod_le32(tail + i - 20) == SIG_ZIP64_LOC;
+		int rc = 0;
+		if ((zip64 || located) && (!z->allow_zip64 || !located))
+			rc = csod_fail(err, "ZIP64 archives are not supported");
+		else if (located)
+			rc = csod_zip64_end(z, tail + i - 20, z->eocd_offset - 20, err);
+		else if (disk != 0 || cd_disk != 0 || on_disk != total)
+			rc = csod_fail(err, "multi-disk (split) ZIP archives are not supported");
+		if (rc < 0) {
 			free(tail);
-			return csod_fail(err, "ZIP64 archives are not supported");
+			return -1;
 		}
-		if (disk != 0 || cd_disk != 0 || on_disk != total) {
-			free(tail);
-			return csod_fail(err, "multi-disk (split) ZIP archives are not supported");
+		if (!located) {
+			z->n_entries = total;
+			z->cd_size = cd_size;
+			z->cd_offset = cd_off;
+			z->cd_end = z->eocd_offset;
 		}
-		z->n_entries = total;
-		z->cd_size = cd_size;
-		z->cd_offset = cd_off;
 		z->comment_len = csod_le16(e + 20);
 		z->comment = malloc(z->comment_len + 1u);
 		if (!z->comment) {
@@ -174,9 +180,11 @@ static int parse_central(csod_zip *z, const unsigned char *cd, csod_error *err)
 		pos += CENTRAL_LEN + var;
 		if (check_name(e->name, e->name_len, err) < 0)
 			return -1;
-		if (e->csize == 0xffffffffu || e->usize == 0xffffffffu ||
-		    e->local_offset == 0xffffffffu || e->disk_start == 0xffff)
-			return csod_fail(err, "ZIP64 archives are not supported");
+		if ((e->csize == 0xffffffffu || e->usize == 0xffffffffu ||
+		     e->local_offset == 0xffffffffu || e->disk_start == 0xffff) &&
+		    (z->zip64 ? csod_zip64_entry(e, err)
+		              : csod_fail(err, "ZIP64 archives are not supported")) < 0)
+			return -1;
 		if (e->flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCR))
 			return csod_fail(err, "entry '%.200s' is encrypted", e->name);
 		if (e->method != 0 && e->method != 8)
@@ -249,7 +257,12 @@ static int read_local_headers(csod_zip *z, csod_error *err)
 			    csod_zip_pread(z, d, 4, e->data_end, NULL) == 0 &&
 			    csod_le32(d) == SIG_DESCRIPTOR)
 				e->data_end += 4;
-			e->data_end += 12;
+			/* A ZIP64 entry's descriptor has 8-byte sizes. */
+			int wide =
+			    z->zip64 && lextra &&
+			    csod_zip_pread(z, name, lextra, e->data_offset - lextra, NULL) == 0 &&
+			    csod_zip64_in_extra(name, lextra);
+			e->data_end += wide ? 20 : 12;
 		}
 		if (e->data_end > z->entries_end)
 			rc = csod_fail(
@@ -320,9 +333,10 @@ static int find_apk_sig_block(csod_zip *z, csod_error *err)
 	return 0;
 }
 
-int csod_zip_open(csod_zip *z, int fd, const char *name, csod_error *err)
+static int open_archive(csod_zip *z, int fd, const char *name, int allow_zip64, csod_error *err)
 {
 	memset(z, 0, sizeof *z);
+	z->allow_zip64 = allow_zip64;
 	z->fd = fd;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
@@ -332,8 +346,8 @@ int csod_zip_open(csod_zip *z, int fd, const char *name, csod_error *err)
 	csod_error_clear(&e);
 	unsigned char *cd = NULL;
 	int rc = find_eocd(z, &e);
-	if (rc == 0 && (z->cd_size > CSOD_ZIP_MAX_CD_SIZE || z->cd_offset > z->eocd_offset ||
-	                z->cd_size != z->eocd_offset - z->cd_offset))
+	if (rc == 0 && (z->cd_size > CSOD_ZIP_MAX_CD_SIZE || z->cd_offset > z->cd_end ||
+	                z->cd_size != z->cd_end - z->cd_offset))
 		rc = csod_fail(&e, "truncated or inconsistent central directory");
 	if (rc == 0 && !(cd = malloc(z->cd_size ? z->cd_size : 1)))
 		rc = csod_fail(&e, "out of memory");
@@ -355,6 +369,16 @@ int csod_zip_open(csod_zip *z, int fd, const char *name, csod_error *err)
 		return csod_fail(err, "%s: %s", name, e.msg);
 	}
 	return 0;
+}
+
+int csod_zip_open(csod_zip *z, int fd, const char *name, csod_error *err)
+{
+	return open_archive(z, fd, name, 0, err);
+}
+
+int csod_zip_open_zip64(csod_zip *z, int fd, const char *name, csod_error *err)
+{
+	return open_archive(z, fd, name, 1, err);
 }
 
 void csod_zip_close(csod_zip *z)

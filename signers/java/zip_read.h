@@ -49,6 +49,9 @@ typedef struct csod_zip {
 	csod_zip_entry *entries;
 	size_t n_entries;
 	uint64_t cd_offset, cd_size, eocd_offset;
+	uint64_t cd_end; /* where the directory ends: the end record, or the ZIP64 one */
+	int allow_zip64; /* set by csod_zip_open_zip64 */
+	int zip64;       /* the archive has ZIP64 end records */
 	/* Where the entries end: the start of the APK Signing Block if there is
 	 * one, otherwise cd_offset. */
 	uint64_t entries_end;
@@ -65,6 +68,11 @@ typedef struct csod_zip {
  * overlapping entries, zip bomb limits, a corrupt APK Signing Block. */
 int csod_zip_open(csod_zip *z, int fd, const char *name, csod_error *err);
 void csod_zip_close(csod_zip *z);
+
+/* The same, also taking ZIP64 archives whose values all fit 32 bits (no
+ * entry or offset of 4 GiB or more, at most 65535 entries): MSIX packages
+ * are written so. */
+int csod_zip_open_zip64(csod_zip *z, int fd, const char *name, csod_error *err);
 
 /* Index of the entry with this exact name, or -1. */
 long csod_zip_find(const csod_zip *z, const char *name);

@@ -164,6 +164,8 @@ int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_en
 		rc = csod_fail(err, "out of memory");
 	if (rc == 0)
 		rc = csod_zip_pread(z, extra, local_extra, e->data_offset - local_extra, err);
+	if (o->bare)
+		h.cd_extra_len = h.comment_len = 0;
 	if (rc == 0) {
 		local_extra = clean_extra(extra, local_extra);
 		rc = write_headers(o, &h, extra, local_extra, e->method == 0 ? align : 0, err);

@@ -34,6 +34,7 @@ typedef struct csod_zip_out {
 	size_t n_entries;
 	uint16_t dos_time, dos_date; /* for entries we add */
 	unsigned char *copy_buf;     /* one buffer for every copied entry */
+	int bare;                    /* copies drop central extra fields and comments (MSIX) */
 } csod_zip_out;
 
 void csod_zip_out_init(csod_zip_out *o, int fd);

@@ -297,3 +297,20 @@ softhsm_token() {
 	printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T_DIR/tokens" >"$SOFTHSM2_CONF"
 	softhsm2-util --init-token --free --label "$1" --pin "$2" --so-pin "$3" >/dev/null
 }
+
+# start_loopback_tsa: the test time-stamping authority (tests/fixtures/
+# mktsa.sh, served by tsa.py) in $TSA, its URL in $TSA_URL, its root in
+# $TSA/tsaroot.pem; stopped by stop_loopback_tsa, or when the test ends.
+start_loopback_tsa() {
+	TSA=$T_DIR/tsa
+	sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA" >/dev/null 2>&1 || return 1
+	/usr/bin/python3 "$CSOD_TOP/tests/fixtures/tsa.py" "$TSA" "$TSA/port" ok >/dev/null 2>&1 &
+	TSA_PID=$!
+	trap 'stop_loopback_tsa; cleanup' EXIT
+	wait_for 10 test -s "$TSA/port" || return 1
+	TSA_URL="http://127.0.0.1:$(cat "$TSA/port")/tsa"
+}
+stop_loopback_tsa() {
+	[ -n "${TSA_PID:-}" ] && kill "$TSA_PID" 2>/dev/null && wait "$TSA_PID" 2>/dev/null
+	TSA_PID=
+}
