@@ -62,6 +62,9 @@ typedef struct csod_sign_options {
 	const char *alias;       /* JAR signer name (META-INF/<ALIAS>.SF); NULL = "CSOD" */
 	int64_t max_size;        /* refuse inputs larger than this; 0 = no limit of ours */
 	const char *input_name;  /* the input's file name, for engines that take hints from it */
+	/* Where an engine may keep nameless scratch files (the deep engine's
+	 * inner files); NULL: $TMPDIR, else /tmp. */
+	const char *tmp_dir;
 } csod_sign_options;
 
 typedef struct csod_signer {
@@ -123,6 +126,10 @@ int csod_sign_checked(const csod_signer *s, int in_fd, int out_fd, const csod_id
 
 /* The service a file name implies by its extension (DESIGN.md), or NULL. */
 const char *csod_service_for_name(const char *filename);
+
+/* The service a file's content implies (a PE, MSI or CAB file:
+ * "authenticode"), or NULL. */
+const char *csod_service_for_content(int fd);
 
 /* Picks the engine for a file: service may be NULL or "auto" (then it is
  * taken from the extension). For authenticode the container (PE, MSI, CAB)
