@@ -60,12 +60,12 @@ int csod_deep_open(csod_zip *z, int fd, int64_t max_size, csod_error *err)
 			return csod_fail(err, "archive: %s", why.msg);
 		}
 		if (max_size > 0 && total > (uint64_t)max_size) {
+			csod_fail(err,
+			          "archive: entries up to '%.200s' hold more than %lld bytes "
+			          "uncompressed (the limit for a file): refused as a zip bomb",
+			          e->name, (long long)max_size);
 			csod_zip_close(z);
-			return csod_fail(
-			    err,
-			    "archive: entries up to '%.200s' hold more than %lld bytes "
-			    "uncompressed (the limit for a file): refused as a zip bomb",
-			    e->name, (long long)max_size);
+			return -1;
 		}
 	}
 	if (z->has_apk_sig_block) {
