@@ -23,6 +23,12 @@ char *csod_ca_make_csr(EVP_PKEY *key, const csod_subject *s, csod_error *err)
 	if (!req || !exts || !X509_REQ_set_version(req, 0) || !X509_REQ_set_pubkey(req, key))
 		goto out;
 	csod_name_fill(X509_REQ_get_subject_name(req), s);
+	int failed;
+	X509_EXTENSION *contact = csod_contact_ext(s, &failed);
+	if (failed || (contact && !sk_X509_EXTENSION_push(exts, contact))) {
+		X509_EXTENSION_free(contact);
+		goto out;
+	}
 	if (add_request_ext(exts, NID_key_usage, "critical,digitalSignature") < 0 ||
 	    add_request_ext(exts, NID_ext_key_usage, "codeSigning") < 0 ||
 	    !X509_REQ_add_extensions(req, exts) || X509_REQ_sign(req, key, EVP_sha256()) <= 0)

@@ -46,6 +46,32 @@ void csod_name_fill(X509_NAME *name, const csod_subject *s)
 	name_add(name, "emailAddress", s->email);
 }
 
+X509_EXTENSION *csod_contact_ext(const csod_subject *s, int *failed)
+{
+	*failed = 0;
+	if (!s->contact || !*s->contact)
+		return NULL;
+	/* Built as a value, not parsed from "email:..." text: nothing in the
+	 * address can be read as another name. */
+	GENERAL_NAMES *names = GENERAL_NAMES_new();
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *text = ASN1_IA5STRING_new();
+	X509_EXTENSION *ext = NULL;
+	if (names && gn && text && ASN1_STRING_set(text, s->contact, -1)) {
+		GENERAL_NAME_set0_value(gn, GEN_EMAIL, text);
+		text = NULL;
+		if (sk_GENERAL_NAME_push(names, gn)) {
+			gn = NULL;
+			ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names);
+		}
+	}
+	ASN1_IA5STRING_free(text);
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(names);
+	*failed = ext == NULL;
+	return ext;
+}
+
 static X509 *new_cert(EVP_PKEY *key, int years)
 {
 	X509 *cert = X509_new();
@@ -81,6 +107,15 @@ X509 *csod_ca_make_root(EVP_PKEY *key, const char *organization, int years, csod
 	return cert;
 }
 
+static int add_contact(X509 *cert, const csod_subject *s)
+{
+	int failed;
+	X509_EXTENSION *ext = csod_contact_ext(s, &failed);
+	int ok = !failed && (!ext || X509_add_ext(cert, ext, -1));
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
 X509 *csod_ca_issue(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key, const csod_subject *s,
                     int years, csod_error *err)
 {
@@ -96,7 +131,7 @@ X509 *csod_ca_issue(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *subject_key, cons
 	    add_ext(cert, ca_cert, NID_ext_key_usage, "codeSigning") < 0 ||
 	    add_ext(cert, ca_cert, NID_subject_key_identifier, "hash") < 0 ||
 	    add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always") < 0 ||
-	    X509_sign(cert, ca_key, EVP_sha256()) <= 0) {
+	    add_contact(cert, s) < 0 || X509_sign(cert, ca_key, EVP_sha256()) <= 0) {
 		csod_fail_ssl(err, "cannot issue the certificate");
 		X509_free(cert);
 		return NULL;

@@ -14,7 +14,12 @@ X509 *csod_ca_make_root(EVP_PKEY *key, const char *organization, int years, csod
 
 typedef struct csod_subject {
 	const char *country, *organization, *department, *common_name, *email;
+	const char *contact; /* the contact email, when given: subjectAltName rfc822Name */
 } csod_subject;
+
+/* subjectAltName with the contact email as an rfc822Name; NULL (nothing
+ * to add) when there is none, or on failure (*failed set). */
+X509_EXTENSION *csod_contact_ext(const csod_subject *subject, int *failed);
 
 /* Adds the subject's non-empty fields to name (C, O, OU, CN, emailAddress). */
 void csod_name_fill(X509_NAME *name, const csod_subject *subject);

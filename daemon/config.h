@@ -23,6 +23,7 @@ typedef struct csod_developer {
 	char *name; /* full name */
 	char *organization;
 	char *department; /* may be NULL */
+	char **places;    /* further "Organization[/Department]" they belong to; NULL-terminated */
 	char **digests;   /* default digests, NULL-terminated; NULL = "sha256" */
 	char *service;    /* default service; NULL = by extension */
 } csod_developer;

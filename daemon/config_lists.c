@@ -12,6 +12,7 @@
 #include "developers.h"
 #include "email_address.h"
 #include "pki.h"
+#include "places.h"
 
 static int in_list(char **list, const char *value)
 {
@@ -75,6 +76,34 @@ int cfg_read_organizations(cfg_reader *r, const config_setting_t *root, csod_con
 	return 0;
 }
 
+/* Each further place is "Organization/Department" of a department in
+ * organizations or "Organization" alone, named once, and the developer's
+ * email is in a domain of its organization (their certificate there
+ * carries it). */
+static int check_places(cfg_reader *r, const config_setting_t *g, const char *prefix,
+                        const csod_config *c, const csod_developer *d)
+{
+	const config_setting_t *s = config_setting_get_member(g, "places");
+	int n = 0;
+	for (int k = 0; d->places && d->places[k]; k++, n++) {
+		csod_place p;
+		int named = csod_place_resolve(c, d->places[k], &p);
+		if (named != 1)
+			return cfg_fail(r, s, prefix,
+			                named ? "places: \"%s\" names %d places (a '/' in a name "
+			                        "makes it ambiguous); rename one"
+			                      : "places: \"%s\" is not \"Organization/Department\" "
+			                        "or \"Organization\" of organizations",
+			                d->places[k], named);
+		if (!csod_domain_allowed(c, p.organization, d->email))
+			return cfg_fail(r, s, prefix, "places: \"%s\" is not in a domain of \"%s\"",
+			                d->email, p.organization);
+	}
+	if (n + 1 > CSOD_MAX_PLACES)
+		return cfg_fail(r, s, prefix, "places: at most %d places in all", CSOD_MAX_PLACES);
+	return 0;
+}
+
 static int check_developer(cfg_reader *r, const config_setting_t *g, const char *prefix,
                            csod_config *c, const csod_developer *d)
 {
@@ -103,6 +132,8 @@ static int check_developer(cfg_reader *r, const config_setting_t *g, const char 
 		return cfg_fail(r, config_setting_get_member(g, "department"), prefix,
 		                "department \"%s\" is not a department of \"%s\"", d->department,
 		                d->organization);
+	if (check_places(r, g, prefix, c, d) < 0)
+		return -1;
 	for (int k = 0; d->digests && d->digests[k]; k++)
 		if (!csod_digest_by_name(d->digests[k]))
 			return cfg_fail(r, config_setting_get_member(g, "digests"), prefix,
@@ -120,8 +151,9 @@ static int check_developer(cfg_reader *r, const config_setting_t *g, const char 
 
 int cfg_read_developers(cfg_reader *r, const config_setting_t *root, csod_config *c)
 {
-	static const char *const keys[] = {"user",       "email",   "name",    "organization",
-	                                   "department", "digests", "service", NULL};
+	static const char *const keys[] = {"user",         "email",      "name",
+	                                   "organization", "department", "places",
+	                                   "digests",      "service",    NULL};
 	int n, rc;
 	const config_setting_t *list = group_list(r, root, "developers", &n, &rc);
 	if (rc < 0 || !list)
@@ -138,6 +170,7 @@ int cfg_read_developers(cfg_reader *r, const config_setting_t *root, csod_config
 		    cfg_string(r, g, prefix, "name", &d->name) < 0 ||
 		    cfg_string(r, g, prefix, "organization", &d->organization) < 0 ||
 		    cfg_string(r, g, prefix, "department", &d->department) < 0 ||
+		    cfg_strings(r, g, prefix, "places", &d->places) < 0 ||
 		    cfg_strings(r, g, prefix, "digests", &d->digests) < 0 ||
 		    cfg_string(r, g, prefix, "service", &d->service) < 0 ||
 		    check_developer(r, g, prefix, c, d) < 0)
@@ -318,6 +351,7 @@ void cfg_free_lists(csod_config *c)
 		free(d->name);
 		free(d->organization);
 		free(d->department);
+		cfg_free_strings(d->places);
 		cfg_free_strings(d->digests);
 		free(d->service);
 	}

@@ -23,6 +23,7 @@ enum csod_wire_tag {
 	CSOD_WIRE_STDERR = 'e', /* its messages */
 	CSOD_WIRE_FILE =
 	    'f', /* a download's bytes, for the client to write (first frame may be empty) */
+	CSOD_WIRE_NAME = 'n', /* a file of a folder download starts: its name; 'f' frames follow */
 	CSOD_WIRE_EXIT = 'x', /* 4 bytes: the exit status; the last frame */
 };
 

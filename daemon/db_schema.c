@@ -81,6 +81,17 @@ static const char *const migrations[] = {
      * a restart and show in every view. */
     "ALTER TABLE requests ADD COLUMN checks TEXT;"
     "ALTER TABLE requests ADD COLUMN check_results TEXT;",
+
+    /* 6: the seed's certificate view: when a certificate was first
+     * downloaded, and whether mail about it is suspended; the contact
+     * email only when one was given (it goes into the certificate), no
+     * longer a copy of the email; every organization/department a
+     * developer belongs to (JSON [[organization, department], ...], the
+     * first is organization/department), of which each request picks one. */
+    "ALTER TABLE certificates ADD COLUMN downloaded INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN notifications_suspended INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE certificates SET contact_email = NULL WHERE contact_email = email;"
+    "ALTER TABLE developers ADD COLUMN places TEXT;",
 };
 
 int csod_schema_latest(void)

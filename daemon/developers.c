@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,9 +43,20 @@ static void fill_record(sqlite3_stmt *st, csod_dev_record *out)
 	copy_col(st, 4, out->department, sizeof out->department);
 	copy_col(st, 5, out->digests, sizeof out->digests);
 	copy_col(st, 6, out->service, sizeof out->service);
+	/* A row from before places (or one csodctl wrote without them) is in
+	 * its organization/department alone. */
+	out->n_places = csod_places_from_json(csod_db_text(st, 7), out->places);
+	if (out->n_places == 0 || strcmp(out->places[0].organization, out->organization) != 0 ||
+	    strcmp(out->places[0].department, out->department) != 0) {
+		snprintf(out->places[0].organization, sizeof out->places[0].organization, "%s",
+		         out->organization);
+		snprintf(out->places[0].department, sizeof out->places[0].department, "%s",
+		         out->department);
+		out->n_places = 1;
+	}
 }
 
-#define DEV_COLUMNS "user, email, name, organization, department, digests, service"
+#define DEV_COLUMNS "user, email, name, organization, department, digests, service, places"
 
 int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 {
@@ -78,15 +90,19 @@ int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_recor
 int csod_developer_owns_place(const csod_dev_record *dev, const char *organization,
                               const char *department, csod_error *err)
 {
-	const char *what = strcmp(organization, dev->organization) != 0 ? "organization"
-	                   : strcmp(department, dev->department) != 0   ? "department"
-	                                                                : NULL;
-	if (!what)
-		return 0;
-	return csod_fail(err, "request.conf: %s '%s' is not yours (%s is in %s%s%s)", what,
-	                 strcmp(what, "organization") == 0 ? organization : department, dev->user,
-	                 dev->organization, dev->department[0] ? "/" : ", no department",
-	                 dev->department);
+	int org_known = 0;
+	for (int i = 0; i < dev->n_places; i++) {
+		if (strcmp(organization, dev->places[i].organization) != 0)
+			continue;
+		org_known = 1;
+		if (strcmp(department, dev->places[i].department) == 0)
+			return 0;
+	}
+	char places[1024];
+	csod_places_text(dev->places, dev->n_places, places, sizeof places);
+	return csod_fail(err, "request.conf: %s '%s' is not yours (%s is in %s)",
+	                 org_known ? "department" : "organization",
+	                 org_known ? department : organization, dev->user, places);
 }
 
 static void join_list(char **items, char *out, size_t len)
@@ -126,6 +142,20 @@ static int remove_dropped(csod_db *db, csod_error *err)
 	return rc;
 }
 
+/* Every place of a developer of the file: organization/department first,
+ * then places (checked at load). */
+static char *config_places(const csod_config *cfg, const csod_developer *d)
+{
+	csod_place p[CSOD_MAX_PLACES];
+	int n = 1;
+	snprintf(p[0].organization, sizeof p[0].organization, "%s", d->organization);
+	snprintf(p[0].department, sizeof p[0].department, "%s", d->department ? d->department : "");
+	for (int k = 0; d->places && d->places[k] && n < CSOD_MAX_PLACES; k++)
+		if (csod_place_resolve(cfg, d->places[k], &p[n]) == 1)
+			n++;
+	return csod_places_to_json(p, n);
+}
+
 static int seed(csod_db *db, const csod_config *cfg, csod_error *err)
 {
 	/* Everyone the file defined so far is marked -1; those it still
@@ -136,11 +166,11 @@ static int seed(csod_db *db, const csod_config *cfg, csod_error *err)
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO developers(" DEV_COLUMNS ", created, from_config) VALUES(?, ?, ?, ?, ?, "
-	    "?, ?, ?, 1) "
+	    "?, ?, ?, ?, 1) "
 	    "ON CONFLICT(user) DO UPDATE SET email = excluded.email, name = excluded.name, "
 	    "organization = excluded.organization, department = excluded.department, "
-	    "digests = excluded.digests, service = excluded.service, removed = NULL, "
-	    "from_config = 1",
+	    "digests = excluded.digests, service = excluded.service, places = excluded.places, "
+	    "removed = NULL, from_config = 1",
 	    err);
 	if (!st)
 		return -1;
@@ -156,7 +186,10 @@ static int seed(csod_db *db, const csod_config *cfg, csod_error *err)
 		sqlite3_bind_text(st, 5, d->department, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 6, digests, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 7, d->service, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 8, csod_now());
+		char *places = config_places(cfg, d);
+		sqlite3_bind_text(st, 8, places, -1, SQLITE_TRANSIENT);
+		free(places);
+		sqlite3_bind_int64(st, 9, csod_now());
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = csod_fail(err, "database: cannot record developer %s: %s", d->user,
 			               sqlite3_errmsg(db->sql));

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "places.h"
 
 typedef struct csod_dev_record {
 	char user[65];
@@ -15,14 +16,19 @@ typedef struct csod_dev_record {
 	char department[256]; /* "" when none */
 	char digests[128];    /* comma-separated, "" = sha256 */
 	char service[32];     /* "" = by extension */
+	/* Every place they belong to; places[0] is organization/department,
+	 * each request's default. */
+	csod_place places[CSOD_MAX_PLACES];
+	int n_places;
 } csod_dev_record;
 
 /* 0 found, 1 no such (or removed) developer, -1 database error. */
 int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out);
 
 /* Whether organization and department (a request's, after request.conf)
- * are the developer's own: request.conf may repeat them, never change them,
- * since the department decides who approves. 0, or -1 with the reason. */
+ * are one of the developer's own places: request.conf picks among them,
+ * never another, since the department decides who approves. 0, or -1 with
+ * the reason. */
 int csod_developer_owns_place(const csod_dev_record *dev, const char *organization,
                               const char *department, csod_error *err);
 

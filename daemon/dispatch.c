@@ -9,6 +9,7 @@
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "audit.h"
+#include "intake.h"
 #include "sign_job.h"
 #include "space.h"
 #include "workers.h"
@@ -75,15 +76,7 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 		return NULL;
 	}
 	job->trust = csod_pki_trust(d->pki);
-	char buf[sizeof r->digests];
-	snprintf(buf, sizeof buf, "%s", r->digests);
-	char *save = NULL;
-	for (char *tok = strtok_r(buf, ",", &save);
-	     tok && job->options.n_digests < CSOD_MAX_DIGESTS; tok = strtok_r(NULL, ",", &save)) {
-		char *slot = job->digest_names[job->options.n_digests];
-		snprintf(slot, sizeof job->digest_names[0], "%s", tok);
-		job->options.digests[job->options.n_digests++] = slot;
-	}
+	csod_request_sign_options(r, &job->options, job->digest_names);
 	const csod_timestamp_config *ts = &d->cfg->timestamp;
 	csod_timestamp_options *to = &job->options.timestamp;
 	/* Copied: a reload may free the config while the job runs. */
@@ -99,8 +92,6 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	to->legacy = r->options.timestamp_legacy;
 	to->note = csod_sign_job_note;
 	to->note_arg = job;
-	job->options.append = r->options.append;
-	job->options.min_sdk = r->options.min_sdk;
 	/* Strings the job points at must outlive the request struct. */
 	snprintf(job->description, sizeof job->description, "%s", r->options.description);
 	snprintf(job->url, sizeof job->url, "%s", r->options.url);
@@ -121,12 +112,17 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 
 /* The room a request's signing takes: about its files' size again for
  * the signed copies (a detached signature is small: one block), and the
- * certificate chain. */
+ * certificate chain. A hash file may list several files, each getting a
+ * signature of a few KB: counted as 8 KB for every 34 bytes (the shortest
+ * line: an MD5, a space, a one-letter name and a newline). */
 static int64_t sign_need(const csod_request *r, int64_t block)
 {
-	int64_t need = block;
-	for (int i = 0; i < r->n_files; i++)
+	int64_t need = block, signature = (8192 + block - 1) / block * block;
+	for (int i = 0; i < r->n_files; i++) {
 		need += (r->files[i].size + block - 1) / block * block + block;
+		if (strcmp(r->files[i].engine, "hash") == 0)
+			need += r->files[i].size / 34 * signature;
+	}
 	return need;
 }
 

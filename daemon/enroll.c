@@ -69,7 +69,8 @@ static int64_t create_order(csod_pki *pki, const csod_dev_record *dev)
 		sqlite3_bind_text(st, 3, dev->department, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, dev->email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, dev->name[0] ? dev->name : dev->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, dev->email, -1, SQLITE_STATIC);
+	/* No contact email: the certificate carries one only when it is
+	 * given (csodctl cert add --contact-email). */
 	if (at)
 		sqlite3_bind_text(st, 7, at + 1, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 8, ca->term_years);
@@ -125,7 +126,7 @@ int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * ch
 	    pki->db,
 	    "UPDATE certificates SET state = 'issued', collected = ?, not_before = ?, expires = ?,"
 	    " serial = ?, cert_pem = ?, chain_pem = ?, error = NULL WHERE id = ? RETURNING "
-	    "developer, organization, COALESCE(department, '')",
+	    "developer, organization, COALESCE(department, ''), notifications_suspended",
 	    NULL);
 	if (!st)
 		return -1;
@@ -146,6 +147,7 @@ int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * ch
 		snprintf(dev, sizeof dev, "%s", csod_db_text(st, 0));
 		snprintf(org, sizeof org, "%s", csod_db_text(st, 1));
 		snprintf(dept, sizeof dept, "%s", csod_db_text(st, 2));
+		int suspended = sqlite3_column_int(st, 3);
 		snprintf(idtext, sizeof idtext, "%lld", (long long)id);
 		csod_iso_time(expires, when);
 		while (sqlite3_step(st) == SQLITE_ROW)
@@ -156,7 +158,9 @@ int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * ch
 		         dev, org, how);
 		const char *vars[] = {"id", idtext,    "developer", dev, "organization",
 		                      org,  "expires", when,        NULL};
-		csod_notify_admins(pki->db, pki->cfg, "cert_issued", org, dept, vars);
+		/* csodctl cert suspend-notifications: no mail about it. */
+		if (!suspended)
+			csod_notify_admins(pki->db, pki->cfg, "cert_issued", org, dept, vars);
 	}
 	sqlite3_finalize(st);
 	OPENSSL_free(serial);
@@ -169,6 +173,7 @@ int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * ch
 typedef struct order {
 	int64_t id;
 	char developer[80], organization[256], department[256], email[256], name[256];
+	char contact[256];
 	char algorithm[16];
 	int bits, term_years;
 	char order_no[32];
@@ -248,8 +253,8 @@ static int work_order(csod_pki *pki, order *o, csod_error *err)
 	int64_t key_id = csod_keystore_generate(pki->keys, o->algorithm, o->bits, &key, err);
 	if (key_id < 0)
 		return -1;
-	csod_subject subject = {pki->cfg->ca.subject_country, o->organization, o->department,
-	                        o->name[0] ? o->name : o->developer, o->email};
+	csod_subject subject = {pki->cfg->ca.subject_country,        o->organization, o->department,
+	                        o->name[0] ? o->name : o->developer, o->email,        o->contact};
 	int rc;
 	if (strcmp(backend, "local") == 0) {
 		sqlite3_stmt *st = csod_db_prepare(
@@ -278,7 +283,8 @@ void csod_enroll_process(csod_pki *pki)
 		sqlite3_stmt *st = csod_db_prepare(
 		    pki->db,
 		    "SELECT id, developer, organization, COALESCE(department, ''), email,"
-		    " COALESCE(full_name, ''), algorithm, key_bits, term_years FROM certificates"
+		    " COALESCE(full_name, ''), algorithm, key_bits, term_years,"
+		    " COALESCE(contact_email, '') FROM certificates"
 		    " WHERE state = 'init' AND is_ca = 0 ORDER BY id LIMIT 1",
 		    NULL);
 		if (!st)
@@ -298,6 +304,7 @@ void csod_enroll_process(csod_pki *pki)
 				snprintf(fields[i], sizes[i], "%s", v ? v : "");
 			}
 			o.bits = sqlite3_column_int(st, 7);
+			snprintf(o.contact, sizeof o.contact, "%s", csod_db_text(st, 9));
 			o.term_years = sqlite3_column_int(st, 8);
 		}
 		sqlite3_finalize(st);
@@ -316,9 +323,8 @@ typedef struct enroll_pass {
 	csod_error *err;
 } enroll_pass;
 
-static void enroll_if_needed(void *ctx, const csod_dev_record *dev)
+static void enroll_place(enroll_pass *p, const csod_dev_record *dev)
 {
-	enroll_pass *p = ctx;
 	if (has_certificate(p->pki, dev->user, dev->organization))
 		return;
 	if (!csod_domain_allowed(p->pki->cfg, dev->organization, dev->email) && !p->failures++)
@@ -326,6 +332,29 @@ static void enroll_if_needed(void *ctx, const csod_dev_record *dev)
 		          dev->email, dev->organization);
 	if (create_order(p->pki, dev) < 0)
 		csod_log(LOG_ERR, NULL, "cannot record an order for %s", dev->user);
+}
+
+/* A certificate per organization the developer belongs to (a request is
+ * signed with the one of its organization), in the department of their
+ * first place there. */
+static void enroll_if_needed(void *ctx, const csod_dev_record *dev)
+{
+	enroll_pass *p = ctx;
+	csod_dev_record there;
+	for (int i = 0; i < dev->n_places; i++) {
+		int seen = 0;
+		for (int k = 0; k < i; k++)
+			seen |=
+			    strcmp(dev->places[k].organization, dev->places[i].organization) == 0;
+		if (seen)
+			continue;
+		there = *dev;
+		snprintf(there.organization, sizeof there.organization, "%s",
+		         dev->places[i].organization);
+		snprintf(there.department, sizeof there.department, "%s",
+		         dev->places[i].department);
+		enroll_place(p, &there);
+	}
 }
 
 int csod_enroll_developers(csod_pki *pki, csod_error *err)

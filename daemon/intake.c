@@ -131,15 +131,24 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 	return job;
 }
 
-/* A request is filed under its developer's own organization and department
- * (their record); request.conf may repeat them but not change them, or the
- * requester would pick their approver. A refused request is filed back
- * where it belongs. */
+/* A request is filed under one of its developer's own places (their
+ * record; the first unless request.conf picks another): never another,
+ * or the requester would pick their approver. request.conf naming only
+ * the organization gets the developer's first department there; naming
+ * only the department, that department of the default organization. A
+ * refused request is filed back where it belongs by default. */
 static int check_department(csod_daemon *d, csod_request *r, csod_error *err)
 {
 	csod_dev_record dev;
 	if (csod_developer_lookup(d->db, r->developer, &dev) != 0)
 		return csod_fail(err, "developer '%s' is not configured", r->developer);
+	if (r->options.place_given == 1)
+		for (int i = 0; i < dev.n_places; i++)
+			if (strcmp(dev.places[i].organization, r->organization) == 0) {
+				snprintf(r->department, sizeof r->department, "%s",
+				         dev.places[i].department);
+				break;
+			}
 	if (csod_developer_owns_place(&dev, r->organization, r->department, err) == 0)
 		return 0;
 	snprintf(r->organization, sizeof r->organization, "%s", dev.organization);

@@ -38,6 +38,12 @@ int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f, csod_er
  * refused. Errors name the line. */
 int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err);
 
+/* The signing options a request's own settings give (digests, copied
+ * into names, whether request.conf asked for them, append, msi_dse); the
+ * rest of o is left as it is. */
+void csod_request_sign_options(const csod_request *r, csod_sign_options *o,
+                               char names[CSOD_MAX_DIGESTS][16]);
+
 /* Whether an approver is needed: the organization's setting (csodctl
  * auto-approve, else the config's), else the global one. */
 int csod_auto_approve_effective(csod_daemon *d, const char *organization);

@@ -20,6 +20,7 @@
 #include "../signers/signer.h"
 #include "intake.h"
 #include "names.h"
+#include "outputs.h"
 
 /* Names in a folder drop that are instructions, not files to sign. */
 static int is_control_name(const char *name)
@@ -246,30 +247,38 @@ static int take_folder(const csod_intake_job *job, csod_request *r, int dir_fd, 
  * than after an approval. */
 static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 {
-	const csod_sign_options opt = {.append = r->options.append, .min_sdk = r->options.min_sdk};
 	char buf[sizeof r->digests];
 	snprintf(buf, sizeof buf, "%s", r->digests);
 	char *save = NULL;
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 		if (!csod_digest_by_name(tok))
 			return csod_fail(err, "unknown digest '%s'", tok);
-	for (int i = 0; i < r->n_files; i++) {
-		char output[sizeof r->files[i].output];
-		int fd = openat(dir_fd, r->files[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* The outputs' names, to see that no two files publish over each
+	 * other (a request shows none until it is signed), and whether each
+	 * file can be signed as the request asks. */
+	csod_sign_options opt = {0};
+	char names[CSOD_MAX_DIGESTS][16];
+	csod_request_sign_options(r, &opt, names);
+	csod_error why;
+	int rc = 0;
+	for (int i = 0; i < r->n_files && rc == 0; i++) {
+		csod_file *f = &r->files[i];
+		int fd = openat(dir_fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return csod_fail_errno(err, "%s: cannot open the store copy",
-			                       r->files[i].name);
-		const csod_signer *s = csod_signer_for(r->service, r->files[i].name, fd, err);
-		csod_error why;
-		int rc = !s ? -1 : s->check_options ? s->check_options(fd, &opt, &why) : 0;
+			return csod_fail_errno(err, "%s: cannot open the store copy", f->name);
+		const csod_signer *s = csod_signer_for(r->service, f->name, fd, err);
+		rc = s ? csod_outputs_of(s, fd, f->name, f->output, sizeof f->output, err) : -1;
+		if (rc == 0 && s->check_options && s->check_options(fd, f->name, &opt, &why) < 0)
+			rc = csod_fail(err, "%s: %s", f->name, why.msg);
 		close(fd);
-		if (s && rc < 0)
-			return csod_fail(err, "%s: %s", r->files[i].name, why.msg);
-		if (!s || csod_output_name(s, r->files[i].name, output, sizeof output, err) < 0)
-			return -1;
-		snprintf(r->files[i].engine, sizeof r->files[i].engine, "%s", s->name);
+		if (rc == 0)
+			snprintf(f->engine, sizeof f->engine, "%s", s->name);
 	}
-	return 0;
+	if (rc == 0)
+		rc = csod_outputs_check(r->files, r->n_files, err);
+	for (int i = 0; i < r->n_files; i++)
+		r->files[i].output[0] = '\0';
+	return rc;
 }
 
 /* The drop (a file or a folder) inside store/incoming/<id>.<developer>,

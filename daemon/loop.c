@@ -28,6 +28,7 @@
 #include "dispatch.h"
 #include "intake.h"
 #include "mail.h"
+#include "request.h"
 #include "retention.h"
 #include "service.h"
 #include "space.h"
@@ -102,6 +103,20 @@ static int db_changed_elsewhere(csod_daemon *d, int64_t *last)
 	return changed;
 }
 
+static void mark_view(void *ctx, const char *id)
+{
+	csod_views_mark(ctx, id);
+}
+
+/* requests/<id>/files/ of every request waiting for approval is
+ * rewritten for the approvers of now: after a reload, an admin removed or
+ * moved loses access, one added gains it; at a start, a request taken in
+ * by an older csod gets the folder. */
+static void mark_files_views(csod_daemon *d)
+{
+	csod_requests_in_state(d->db, "created", mark_view, d);
+}
+
 static void reload(csod_daemon *d, const char *path, const char *spool_override)
 {
 	csod_error err;
@@ -132,6 +147,7 @@ static void reload(csod_daemon *d, const char *path, const char *spool_override)
 	csod_developers_each(d->db, watch_developer, d);
 	if (csod_approver_dirs_restrict(d->spool, fresh, &err) != 0)
 		csod_log(LOG_ERR, NULL, "%s", err.msg);
+	mark_files_views(d);
 	csod_config_free(old);
 	csod_audit(d->db, "csodd", "config.reload", path,
 	           "configuration reloaded: %d developer(s), %d admin(s)", fresh->n_developers,
@@ -210,6 +226,7 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	csod_log(LOG_NOTICE, NULL, "csodd started on %s", d->spool);
 	/* What a crash or a stop left: outbox views behind the database,
 	 * unfinished intakes, then signing. */
+	mark_files_views(d);
 	csod_views_recover(d);
 	csod_checks_recover(d); /* before intake's: those queue their own */
 	csod_intake_recover(d);

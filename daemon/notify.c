@@ -17,6 +17,7 @@
 #include "email_address.h"
 #include "mail.h"
 #include "roles.h"
+#include "outputs.h"
 #include "request_paths.h"
 
 typedef struct text_buf {
@@ -190,11 +191,14 @@ csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, cons
 		const csod_file *f = &r->files[i];
 		/* The list keeps its newlines (mail_render.c): each name is
 		 * escaped here, so none can start a line of its own. */
-		char name[4 * sizeof f->name + 1], path[PATH_MAX];
+		char name[4 * sizeof f->name + 1], path[PATH_MAX], one[sizeof f->name];
 		if (strcmp(kind, "signed") == 0 && f->output[0]) {
-			shown_in(d, outbox_rel, csod_escape_to(f->output, name, sizeof name), path,
-			         sizeof path);
-			append(&files, "  %s\n", path);
+			const char *pos = f->output;
+			while (csod_outputs_next(&pos, one, sizeof one)) {
+				shown_in(d, outbox_rel, csod_escape_to(one, name, sizeof name),
+				         path, sizeof path);
+				append(&files, "  %s\n", path);
+			}
 		} else
 			append(&files,
 			       "  %s (%lld bytes)\n    MD5 %s\n    SHA-1 %s\n    SHA-256 %s\n",
@@ -204,8 +208,11 @@ csod_notice *csod_notice_build(const csod_daemon *d, const csod_request *r, cons
 	if (r->n_files > 0 && strcmp(kind, "signed") == 0) {
 		/* Quoted: the folder's name holds spaces. */
 		const char *engine = r->files[0].engine;
-		char out[PATH_MAX], chain[PATH_MAX];
-		shown_in(d, outbox_rel, r->files[0].output, out, sizeof out);
+		char out[PATH_MAX], chain[PATH_MAX], first[sizeof r->files[0].name];
+		const char *pos = r->files[0].output;
+		if (!csod_outputs_next(&pos, first, sizeof first))
+			first[0] = '\0';
+		shown_in(d, outbox_rel, first, out, sizeof out);
 		shown_in(d, outbox_rel, "chain.pem", chain, sizeof chain);
 		if (strcmp(engine, "hash") == 0)
 			append(&verify,

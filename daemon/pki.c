@@ -163,13 +163,17 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 }
 
 /* Certificates that expire within 30 days: the admins in scope get one
- * mail each (remembered in settings, so not again every tick). */
+ * mail each (remembered in settings, so not again every tick), unless
+ * notifications about the certificate are suspended (csodctl cert
+ * suspend-notifications; resumed, a certificate still expiring is warned
+ * of at the next tick). */
 static void warn_expiring(csod_pki *pki)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT id, developer, organization, COALESCE(department, ''), expires FROM "
-	    "certificates WHERE is_ca = 0 AND state = 'issued' AND expires < ? AND NOT EXISTS "
+	    "certificates WHERE is_ca = 0 AND state = 'issued' AND expires < ? AND "
+	    "notifications_suspended = 0 AND NOT EXISTS "
 	    "(SELECT 1 FROM settings WHERE key = 'cert_expiring:' || certificates.id)",
 	    NULL);
 	if (!st)

@@ -7,24 +7,35 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "request_files.h"
 
 #define CSOD_MESSAGE_MAX 4096
+#define CSOD_OUTPUTS_MAX 4096
 
 typedef struct csod_file {
 	char name[256];
 	int64_t size;
 	char md5[33], sha1[41], sha256[65];
 	char engine[16];
-	char output[256]; /* signed file's name in the outbox; "" until signed */
+	/* The signed output's name in the outbox; "" until signed. A file
+	 * that splits (a hash file listing several files) has one per part,
+	 * newline-separated (outputs.h): they fit, as each is shorter than
+	 * its line in a digest file of at most 4096 bytes. */
+	char output[CSOD_OUTPUTS_MAX];
 } csod_file;
 
 /* Options a request.conf may set beyond the table's columns. */
 typedef struct csod_request_options {
-	int append; /* keep existing signatures, add ours */
+	int append;        /* keep existing signatures, add ours */
+	int msi_dse;       /* MSI: add MsiDigitalSignatureEx */
+	int digests_given; /* request.conf set digests (not the developer's default) */
 	int min_sdk;
 	int timestamp_legacy; /* timestamp_protocol = "authenticode" */
 	char description[256];
 	char url[256];
+	/* Which of organization (1) and department (2) request.conf named, for
+	 * intake to pick the developer's place (not stored). */
+	int place_given;
 } csod_request_options;
 
 /* What one pre-sign check (checks.h) said of a request's store copy. */
@@ -96,6 +107,7 @@ typedef struct csod_view {
 	char details_dir[PATH_MAX];
 	char tmp_dir[PATH_MAX];
 	char *request_json, *details_json, *error; /* error: failed requests only */
+	csod_files_view files;                     /* requests/<id>/files/ */
 } csod_view;
 
 int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err);

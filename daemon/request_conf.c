@@ -129,20 +129,24 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 				             "or auto");
 		} else if (strcmp(name, "digests") == 0) {
 			rc = take_digests(s, r->digests, sizeof r->digests, err);
+			r->options.digests_given = 1;
 		} else if (strcmp(name, "organization") == 0) {
-			char org[sizeof r->organization];
-			rc = take_string(s, org, sizeof org, err);
-			if (rc == 0 && strcmp(org, r->organization) != 0)
-				rc = fail_at(err, s,
-				             "the developer does not belong to this "
-				             "organization");
+			/* One of the developer's own: intake checks it. */
+			rc = take_string(s, r->organization, sizeof r->organization, err);
+			r->options.place_given |= 1;
 		} else if (strcmp(name, "department") == 0) {
 			rc = take_string(s, r->department, sizeof r->department, err);
+			r->options.place_given |= 2;
 		} else if (strcmp(name, "append") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 				rc = fail_at(err, s, "expected true or false");
 			else
 				r->options.append = config_setting_get_bool(s);
+		} else if (strcmp(name, "msi_dse") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				rc = fail_at(err, s, "expected true or false");
+			else
+				r->options.msi_dse = config_setting_get_bool(s);
 		} else if (strcmp(name, "min_sdk") == 0) {
 			int v = config_setting_get_int(s);
 			if (config_setting_type(s) != CONFIG_TYPE_INT || v < 1 || v > 1000)
@@ -166,7 +170,7 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 		} else {
 			rc = fail_at(err, s,
 			             "unknown setting (known: version service digests "
-			             "organization department append min_sdk "
+			             "organization department append msi_dse min_sdk "
 			             "timestamp_protocol description url)");
 		}
 	}
@@ -174,4 +178,23 @@ out:
 	config_destroy(&cfg);
 	free(text);
 	return rc;
+}
+
+void csod_request_sign_options(const csod_request *r, csod_sign_options *o,
+                               char names[CSOD_MAX_DIGESTS][16])
+{
+	char buf[sizeof r->digests];
+	snprintf(buf, sizeof buf, "%s", r->digests);
+	char *save = NULL;
+	o->n_digests = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok && o->n_digests < CSOD_MAX_DIGESTS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		snprintf(names[o->n_digests], 16, "%s", tok);
+		o->digests[o->n_digests] = names[o->n_digests];
+		o->n_digests++;
+	}
+	o->digests_given = r->options.digests_given;
+	o->append = r->options.append;
+	o->msi_dse = r->options.msi_dse;
+	o->min_sdk = r->options.min_sdk;
 }

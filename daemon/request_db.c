@@ -27,6 +27,8 @@ static void options_from_json(const char *text, csod_request_options *o)
 	if (!j)
 		return;
 	o->append = json_is_true(json_object_get(j, "append"));
+	o->msi_dse = json_is_true(json_object_get(j, "msi_dse"));
+	o->digests_given = json_is_true(json_object_get(j, "digests_given"));
 	o->min_sdk = (int)json_integer_value(json_object_get(j, "min_sdk"));
 	o->timestamp_legacy = json_is_true(json_object_get(j, "timestamp_legacy"));
 	const char *s = json_string_value(json_object_get(j, "description"));
@@ -38,7 +40,8 @@ static void options_from_json(const char *text, csod_request_options *o)
 
 static char *options_to_json(const csod_request_options *o)
 {
-	json_t *j = json_pack("{s:b, s:i, s:s, s:s}", "append", o->append, "min_sdk", o->min_sdk,
+	json_t *j = json_pack("{s:b, s:b, s:b, s:i, s:s, s:s}", "append", o->append, "msi_dse",
+	                      o->msi_dse, "digests_given", o->digests_given, "min_sdk", o->min_sdk,
 	                      "description", o->description, "url", o->url);
 	/* Only when set: rows written before the option existed read the same. */
 	if (j && o->timestamp_legacy)

@@ -19,6 +19,7 @@
 #include "notify.h"
 #include "states.h"
 #include "views.h"
+#include "outputs.h"
 #include "request_paths.h"
 
 /* A view's JSON under construction. A value that is not UTF-8 (only a
@@ -85,6 +86,20 @@ static json_t *digest_list(view_json *vj, const char *digests)
 	return arr;
 }
 
+/* A file's signed output: its name, or for a file that split (a list of
+ * digests) the array of its parts' names, in the order of its lines. */
+static json_t *outputs_json(view_json *vj, const char *list)
+{
+	if (!strchr(list, '\n'))
+		return text(vj, "a signed file's name", list);
+	json_t *names = checked(vj, json_array());
+	const char *pos = list;
+	char name[256];
+	while (csod_outputs_next(&pos, name, sizeof name))
+		append(vj, names, str(vj, "a signed file's name", name));
+	return names;
+}
+
 static json_t *files_json(view_json *vj, const csod_request *r, int for_approvers)
 {
 	json_t *files = checked(vj, json_array());
@@ -98,7 +113,7 @@ static json_t *files_json(view_json *vj, const csod_request *r, int for_approver
 		set(vj, o, "sha256", text(vj, "sha256", f->sha256));
 		if (!for_approvers) {
 			set(vj, o, "engine", text(vj, "engine", f->engine));
-			set(vj, o, "signed", text(vj, "a signed file's name", f->output));
+			set(vj, o, "signed", outputs_json(vj, f->output));
 		}
 		append(vj, files, o);
 	}
@@ -253,11 +268,14 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 			snprintf(v->error, len, "%s\n", shown);
 		free(shown);
 	}
-	if (!v->request_json || !v->details_json || (has_error && !v->error)) {
-		csod_fail(err, "cannot build %s",
-		          !v->request_json   ? "request.json"
-		          : !v->details_json ? "details.json"
-		                             : "ERROR");
+	int files = csod_files_view_render(d, r, &v->files, err);
+	if (files < 0 || !v->request_json || !v->details_json ||
+	    (has_error && !v->error)) {
+		if (files == 0)
+			csod_fail(err, "cannot build %s",
+			          !v->request_json   ? "request.json"
+			          : !v->details_json ? "details.json"
+			                             : "ERROR");
 		csod_view_clear(v);
 		return -1;
 	}
@@ -277,6 +295,10 @@ int csod_view_write(const csod_view *v, csod_error *err)
 		rc = write_text(v->tmp_dir, v->details_dir, "details.json", v->details_json, err);
 		csod_fsync_dir(v->details_dir);
 	}
+	/* The approvers' copy of the files: made while the store copy is
+	 * there, gone once the request is finished. */
+	if (rc == 0)
+		rc = csod_request_files_write(&v->files, v->details_dir, err);
 	return rc;
 }
 
@@ -286,6 +308,7 @@ void csod_view_clear(csod_view *v)
 	free(v->details_json);
 	free(v->error);
 	v->request_json = v->details_json = v->error = NULL;
+	csod_files_view_clear(&v->files);
 }
 
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,

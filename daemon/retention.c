@@ -6,6 +6,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "outputs.h"
 #include "request.h"
 #include "request_paths.h"
 
@@ -21,11 +22,12 @@ static void expire(void *ctx, const char *id)
 	char dir[PATH_MAX], path[PATH_MAX];
 	if (csod_request_outbox(d->spool, &r, dir, sizeof dir) < 0)
 		dir[0] = '\0';
+	char name[256];
 	for (int i = 0; i < r.n_files && dir[0]; i++) {
-		if (!r.files[i].output[0])
-			continue;
-		if (csod_path(path, sizeof path, "%s/%s", dir, r.files[i].output) == 0)
-			unlink(path);
+		const char *pos = r.files[i].output;
+		while (csod_outputs_next(&pos, name, sizeof name))
+			if (csod_path(path, sizeof path, "%s/%s", dir, name) == 0)
+				unlink(path);
 	}
 	if (dir[0] && csod_path(path, sizeof path, "%s/chain.pem", dir) == 0)
 		unlink(path);

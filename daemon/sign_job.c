@@ -9,17 +9,85 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "outputs.h"
 #include "spool_access.h"
-#include "../signers/common/fileio.h"
 
-/* Names the daemon writes itself; a signed output may not take them. */
-static int reserved_name(const char *name)
+/* A signed output in tmp/, checked and fsynced, waiting to be renamed
+ * into the outbox under name. */
+typedef struct staged {
+	char tmp[PATH_MAX];
+	char name[256];
+} staged;
+
+typedef struct staged_list {
+	staged *v;
+	int n, cap;
+} staged_list;
+
+static staged *stage_new(staged_list *l, const char *name, csod_error *err)
 {
-	return strcmp(name, "STATUS") == 0 || strcmp(name, "request.json") == 0 ||
-	       strcmp(name, "ERROR") == 0 || strcmp(name, "chain.pem") == 0;
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 8;
+		staged *grown = realloc(l->v, (size_t)cap * sizeof *grown);
+		if (!grown)
+			return csod_fail(err, "out of memory"), NULL;
+		l->v = grown;
+		l->cap = cap;
+	}
+	staged *st = &l->v[l->n++];
+	st->tmp[0] = '\0';
+	snprintf(st->name, sizeof st->name, "%s", name);
+	if (csod_output_reserved(st->name))
+		return csod_fail(err, "%s: the name is reserved in the outbox", st->name), NULL;
+	return st;
 }
 
-static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_len)
+/* Signs in (a file, or one part of one) into a new file in tmp/, checks it
+ * with the engine's own verifier and fsyncs it; label names it in errors. */
+static int sign_into(csod_sign_job *job, const csod_signer *s, int in, const char *label,
+                     staged *st)
+{
+	int out = csod_tmpfile(job->tmp_dir, "sign", st->tmp, sizeof st->tmp, &job->err);
+	if (out < 0)
+		return -1;
+	csod_error why;
+	int rc = -1;
+	/* The daemon publishes nothing unchecked: no trust store, no signing
+	 * (csod_sign_checked skips the self-check without one). */
+	int signed_rc = !job->trust ? csod_fail(&why, "no trust store to check it against")
+	                            : csod_sign_checked(s, in, out, &job->identity, &job->options,
+	                                                job->trust, &why);
+	int checking = signed_rc == CSOD_CHECK_FAILED;
+	if (signed_rc < 0) {
+		csod_fail(&job->err, "%s: %s%s", label,
+		          checking ? "the signed output failed its self-check: " : "", why.msg);
+		job->err.sys_errno = why.sys_errno; /* a full disk is retried */
+	} else if (fchmod(out, 0644) < 0 || fsync(out) < 0) {
+		csod_fail_errno(&job->err, "%s: cannot finish the output", label);
+	} else {
+		rc = 0;
+	}
+	close(out);
+	if (rc < 0) {
+		unlink(st->tmp);
+		st->tmp[0] = '\0';
+	}
+	return rc;
+}
+
+/* Appends name to the file's list of outputs. */
+static int add_output(csod_file *f, const char *name, csod_error *err)
+{
+	size_t used = strlen(f->output), k = strlen(name);
+	if (used + k + 2 > sizeof f->output)
+		return csod_fail(err, "%s: lists more files than a request can name", f->name);
+	if (used)
+		f->output[used++] = '\n';
+	memcpy(f->output + used, name, k + 1);
+	return 0;
+}
+
+static int sign_one(csod_sign_job *job, csod_file *f, staged_list *out)
 {
 	char in_path[PATH_MAX];
 	if (csod_path(in_path, sizeof in_path, "%s/%s", job->store_dir, f->name) < 0)
@@ -27,47 +95,41 @@ static int sign_one(csod_sign_job *job, csod_file *f, char *tmp_out, size_t tmp_
 	int in = open(in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return csod_fail_errno(&job->err, "%s: cannot open the stored copy", f->name);
-	int rc = -1, out = -1;
+	int rc = -1, n = 0;
+	csod_part *parts = NULL;
+	csod_error why;
+	staged *st;
 	const csod_signer *s = csod_signer_for(job->service, f->name, in, &job->err);
 	if (!s)
 		goto done;
 	snprintf(f->engine, sizeof f->engine, "%s", s->name);
-	if (csod_output_name(s, f->name, f->output, sizeof f->output, &job->err) < 0)
-		goto done;
-	if (reserved_name(f->output)) {
-		csod_fail(&job->err, "%s: the name is reserved in the outbox", f->output);
-		goto done;
-	}
-	out = csod_tmpfile(job->tmp_dir, "sign", tmp_out, tmp_len, &job->err);
-	if (out < 0)
-		goto done;
-	csod_error why;
+	f->output[0] = '\0';
 	job->options.input_name = f->name;
-	/* The daemon publishes nothing unchecked: no trust store, no signing
-	 * (csod_sign_checked skips the self-check without one). */
-	int signed_rc = !job->trust ? csod_fail(&why, "no trust store to check it against")
-	                            : csod_sign_checked(s, in, out, &job->identity, &job->options,
-	                                                job->trust, &why);
-	if (signed_rc == CSOD_SIGN_FAILED) {
+	if (s->split && s->split(in, f->name, &parts, &n, &why) < 0) {
 		csod_fail(&job->err, "%s: %s", f->name, why.msg);
-		job->err.sys_errno = why.sys_errno; /* a full disk is retried */
 		goto done;
 	}
-	if (signed_rc == CSOD_CHECK_FAILED) {
-		csod_fail(&job->err, "%s: the signed output failed its self-check: %s", f->name,
-		          why.msg);
+	if (n == 0) {
+		char name[NAME_MAX + 1];
+		if (csod_output_name(s, f->name, name, sizeof name, &job->err) < 0 ||
+		    !(st = stage_new(out, name, &job->err)) ||
+		    sign_into(job, s, in, f->name, st) < 0)
+			goto done;
+		rc = add_output(f, name, &job->err);
 		goto done;
 	}
-	if (fchmod(out, 0644) < 0 || fsync(out) < 0) {
-		csod_fail_errno(&job->err, "%s: cannot finish the output", f->name);
-		goto done;
+	/* One signature per part, each checked on its own. */
+	for (int i = 0; i < n; i++) {
+		char label[sizeof f->name + sizeof parts[i].output + 2];
+		snprintf(label, sizeof label, "%s: %s", f->name, parts[i].output);
+		if (!(st = stage_new(out, parts[i].output, &job->err)) ||
+		    sign_into(job, s, parts[i].fd, label, st) < 0 ||
+		    add_output(f, parts[i].output, &job->err) < 0)
+			goto done;
 	}
 	rc = 0;
 done:
-	if (out >= 0)
-		close(out);
-	if (rc < 0 && tmp_out[0])
-		unlink(tmp_out);
+	csod_parts_free(parts, n);
 	close(in);
 	return rc;
 }
@@ -84,15 +146,13 @@ void csod_sign_job_note(void *arg, int level, const char *msg)
 void csod_sign_job_run(void *arg)
 {
 	csod_sign_job *job = arg;
-	char(*tmp)[PATH_MAX] = calloc((size_t)job->n_files + 1, PATH_MAX);
-	if (!tmp) {
-		job->failed = 1;
-		csod_fail(&job->err, "out of memory");
-		return;
-	}
+	staged_list out = {0};
 	int i, rc = 0;
 	for (i = 0; i < job->n_files && rc == 0; i++)
-		rc = sign_one(job, &job->files[i], tmp[i], PATH_MAX);
+		rc = sign_one(job, &job->files[i], &out);
+	/* Checked at intake; again here for requests taken before. */
+	if (rc == 0)
+		rc = csod_outputs_check(job->files, job->n_files, &job->err);
 	if (rc == 0) {
 		/* Everything verified and fsynced: publish, each file by an atomic
 		 * rename, then make the renames durable with one directory sync.
@@ -106,38 +166,39 @@ void csod_sign_job_run(void *arg)
 		if (rc == 0)
 			rc = csod_write_file_staged(job->tmp_dir, dest, job->chain_pem,
 			                            strlen(job->chain_pem), 0644, &job->err);
-		for (i = 0; i < job->n_files && rc == 0; i++) {
-			if (csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir,
-			              job->files[i].output) < 0)
+		for (i = 0; i < out.n && rc == 0; i++) {
+			if (csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir, out.v[i].name) <
+			    0)
+				rc = csod_fail(&job->err, "%s: path too long", out.v[i].name);
+			else if (rename(out.v[i].tmp, dest) < 0)
 				rc =
-				    csod_fail(&job->err, "%s: path too long", job->files[i].output);
-			else if (rename(tmp[i], dest) < 0)
-				rc = csod_fail_errno(&job->err, "%s: cannot publish",
-				                     job->files[i].output);
+				    csod_fail_errno(&job->err, "%s: cannot publish", out.v[i].name);
 			else
-				tmp[i][0] = '\0';
+				out.v[i].tmp[0] = '\0';
 		}
 		/* All or nothing: a request is never shown half signed. */
 		if (rc < 0)
 			csod_sign_job_unpublish(job);
 		csod_fsync_dir(job->outbox_dir);
 	}
-	for (i = 0; i < job->n_files; i++)
-		if (tmp[i][0])
-			unlink(tmp[i]);
-	free(tmp);
+	for (i = 0; i < out.n; i++)
+		if (out.v[i].tmp[0])
+			unlink(out.v[i].tmp);
+	free(out.v);
 	job->failed = rc < 0;
 	job->no_space = rc < 0 && csod_error_no_space(&job->err);
 }
 
 void csod_sign_job_unpublish(const csod_sign_job *job)
 {
-	char path[PATH_MAX];
-	for (int i = 0; i < job->n_files; i++)
-		if (job->files[i].output[0] && !reserved_name(job->files[i].output) &&
-		    csod_path(path, sizeof path, "%s/%s", job->outbox_dir, job->files[i].output) ==
-		        0)
-			unlink(path);
+	char path[PATH_MAX], name[256];
+	for (int i = 0; i < job->n_files; i++) {
+		const char *pos = job->files[i].output;
+		while (csod_outputs_next(&pos, name, sizeof name))
+			if (!csod_output_reserved(name) &&
+			    csod_path(path, sizeof path, "%s/%s", job->outbox_dir, name) == 0)
+				unlink(path);
+	}
 	if (csod_path(path, sizeof path, "%s/chain.pem", job->outbox_dir) == 0)
 		unlink(path);
 }

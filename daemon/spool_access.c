@@ -18,8 +18,9 @@
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
-/* One entry: tag, its qualifier (a uid or gid, or NULL), its permissions. */
-static int add_entry(acl_t *acl, acl_tag_t tag, const void *qualifier, int readable, int writable)
+/* One entry: tag, its qualifier (a uid or gid, or NULL), its permissions
+ * (ACL_READ | ACL_WRITE | ACL_EXECUTE). */
+static int add_entry(acl_t *acl, acl_tag_t tag, const void *qualifier, int perms)
 {
 	acl_entry_t e;
 	acl_permset_t ps;
@@ -27,11 +28,17 @@ static int add_entry(acl_t *acl, acl_tag_t tag, const void *qualifier, int reada
 	    (qualifier && acl_set_qualifier(e, qualifier) < 0) || acl_get_permset(e, &ps) < 0 ||
 	    acl_clear_perms(ps) < 0)
 		return -1;
-	if (readable && (acl_add_perm(ps, ACL_READ) < 0 || acl_add_perm(ps, ACL_EXECUTE) < 0))
-		return -1;
-	if (writable && acl_add_perm(ps, ACL_WRITE) < 0)
-		return -1;
+	static const acl_perm_t each[] = {ACL_READ, ACL_WRITE, ACL_EXECUTE};
+	for (size_t i = 0; i < sizeof each / sizeof each[0]; i++)
+		if ((perms & (int)each[i]) && acl_add_perm(ps, each[i]) < 0)
+			return -1;
 	return acl_set_permset(e, ps);
+}
+
+/* r-x for a folder; r-- for a file. */
+static int read_perms(int folder)
+{
+	return folder ? ACL_READ | ACL_EXECUTE : ACL_READ;
 }
 
 static int seen_before(const unsigned *ids, int i)
@@ -43,27 +50,30 @@ static int seen_before(const unsigned *ids, int i)
 }
 
 /* The whole ACL, built from nothing, so that whatever entries were there
- * before (an admin since removed, a group an older csod set) are gone. */
+ * before (an admin since removed, a group an older csod set) are gone. A
+ * file's owner reads it only; a folder's owner has it all. */
 static acl_t build_acl(uid_t owner, const uid_t *uids, int n_uids, int users_write,
-                       const gid_t *gids, int n_gids, int *named)
+                       const gid_t *gids, int n_gids, int folder, int *named)
 {
 	acl_t acl = acl_init(4 + n_uids + n_gids);
+	int user_perms = read_perms(folder) | (users_write ? ACL_WRITE : 0);
 	*named = 0;
-	if (!acl || add_entry(&acl, ACL_USER_OBJ, NULL, 1, 1) < 0 ||
-	    add_entry(&acl, ACL_GROUP_OBJ, NULL, 0, 0) < 0 ||
-	    add_entry(&acl, ACL_OTHER, NULL, 0, 0) < 0)
+	if (!acl ||
+	    add_entry(&acl, ACL_USER_OBJ, NULL,
+	              folder ? ACL_READ | ACL_WRITE | ACL_EXECUTE : ACL_READ) < 0 ||
+	    add_entry(&acl, ACL_GROUP_OBJ, NULL, 0) < 0 || add_entry(&acl, ACL_OTHER, NULL, 0) < 0)
 		goto fail;
 	for (int i = 0; i < n_uids; i++) {
 		if (uids[i] == owner || seen_before(uids, i))
 			continue;
-		if (add_entry(&acl, ACL_USER, &uids[i], 1, users_write) < 0)
+		if (add_entry(&acl, ACL_USER, &uids[i], user_perms) < 0)
 			goto fail;
 		(*named)++;
 	}
 	for (int i = 0; i < n_gids; i++) {
 		if (seen_before(gids, i))
 			continue;
-		if (add_entry(&acl, ACL_GROUP, &gids[i], 1, 0) < 0)
+		if (add_entry(&acl, ACL_GROUP, &gids[i], read_perms(folder)) < 0)
 			goto fail;
 		(*named)++;
 	}
@@ -91,11 +101,12 @@ static int grant_fd(int fd, const char *name, uid_t owner, gid_t group, const ui
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return csod_fail_errno(err, "%s", name);
+	int folder = S_ISDIR(st.st_mode);
 	if ((st.st_uid != owner || st.st_gid != group) && fchown(fd, owner, group) < 0)
 		return csod_fail_errno(err, "cannot give %s to the daemon (uid %u, gid %u)", name,
 		                       (unsigned)owner, (unsigned)group);
 	int named;
-	acl_t acl = build_acl(owner, uids, n_uids, users_write, gids, n_gids, &named);
+	acl_t acl = build_acl(owner, uids, n_uids, users_write, gids, n_gids, folder, &named);
 	if (!acl)
 		return csod_fail_errno(err, "%s: cannot build its ACL", name);
 	/* The ACL sets the permission bits; the sticky bit is the mode's. */
@@ -105,7 +116,7 @@ static int grant_fd(int fd, const char *name, uid_t owner, gid_t group, const ui
 	if (rc == 0)
 		return 0;
 	/* Fail closed: without its ACL nobody but the daemon reads the folder. */
-	if (fchmod(fd, 0700) < 0)
+	if (fchmod(fd, folder ? 0700 : 0400) < 0)
 		return csod_fail_errno(err, "cannot close %s", name);
 	int unsupported = saved == ENOTSUP || saved == EOPNOTSUPP;
 	if (unsupported && !named)
@@ -248,4 +259,13 @@ int csod_outbox_mkdir(const char *request_dir, csod_error *err)
 	if (mkdir(request_dir, 0755) < 0 && errno != EEXIST)
 		return csod_fail_errno(err, "cannot create directory %s", request_dir);
 	return 0;
+}
+
+int csod_grant_readers_fd(int fd, const char *spool, const char *label, const uid_t *uids,
+                          int n_uids, csod_error *err)
+{
+	uid_t owner;
+	gid_t group;
+	csod_spool_owner(spool, &owner, &group);
+	return grant_fd(fd, label, owner, group, uids, n_uids, 0, NULL, 0, err);
 }

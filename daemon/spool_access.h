@@ -43,4 +43,10 @@ void csod_outboxes_restrict(const char *spool);
  * so an admin removed from the config loses access. */
 int csod_approver_dirs_restrict(const char *spool, const csod_config *cfg, csod_error *err);
 
+/* A folder or file the daemon made (fd): the daemon's, readable by the
+ * users uids only (r-x on a folder, r-- on a file; the daemon's own file
+ * read-only). requests/<id>/files/ and what is in it. */
+int csod_grant_readers_fd(int fd, const char *spool, const char *label, const uid_t *uids,
+                          int n_uids, csod_error *err);
+
 #endif

@@ -3,4 +3,4 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 fuzz_target digest 8192 "libcrypto" \
-	signers/hash/digest_parse.c
+	signers/hash/digest_parse.c lib/text.c

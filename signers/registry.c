@@ -251,3 +251,11 @@ int csod_sign_checked(const csod_signer *s, int in_fd, int out_fd, const csod_id
 		return CSOD_CHECK_FAILED;
 	return 0;
 }
+
+void csod_parts_free(csod_part *parts, int n)
+{
+	for (int i = 0; parts && i < n; i++)
+		if (parts[i].fd >= 0)
+			close(parts[i].fd);
+	free(parts);
+}

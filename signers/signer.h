@@ -52,10 +52,17 @@ typedef struct csod_sign_options {
 	 * has them (Authenticode), or another digest where it does not. */
 	const char *digests[CSOD_MAX_DIGESTS];
 	int n_digests;
+	/* The digests were asked for (csod-sign --digest, request.conf
+	 * digests), not defaults: a hash file, whose digest is given, refuses
+	 * any other algorithm rather than ignore it. */
+	int digests_given;
 	csod_timestamp_options timestamp;
 	/* Keep the file's existing signatures and add ours beside (nested in
 	 * Authenticode, another signer in JAR). Off: existing ones are replaced. */
 	int append;
+	/* MSI: add MsiDigitalSignatureEx (the pre-hash of the entries'
+	 * names, sizes and times that Windows checks before the content). */
+	int msi_dse;
 	int min_sdk;             /* Android minSdkVersion; 0: the APK's manifest says */
 	const char *description; /* program name (Authenticode SpcSpOpusInfo) */
 	const char *url;         /* more-info URL (SpcSpOpusInfo) */
@@ -66,6 +73,14 @@ typedef struct csod_sign_options {
 	 * inner files); NULL: $TMPDIR, else /tmp. */
 	const char *tmp_dir;
 } csod_sign_options;
+
+/* One part of an input that holds several things to sign (a hash file of
+ * several lines, each naming a file): signed and self-checked as an input
+ * of its own, into an output of its own. */
+typedef struct csod_part {
+	char output[256]; /* its signed output's name */
+	int fd;           /* the part alone, read by sign() and verify() as an input */
+} csod_part;
 
 typedef struct csod_signer {
 	const char *name;    /* engine: "hash" "pe" "msi" "cab" "jar" "apk" "powershell"... */
@@ -85,15 +100,23 @@ typedef struct csod_signer {
 	int (*sign)(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
 	            csod_error *err);
 
+	/* Optional: the parts of an input that holds several things to sign,
+	 * each to be signed and verified on its own; *n = 0 (and *parts NULL)
+	 * when the input is signed whole. Free with csod_parts_free(). */
+	int (*split)(int fd, const char *name, csod_part **parts, int *n, csod_error *err);
+
 	/* Optional: a closer look than detect(), with the file's name, so that
 	 * a bad input is refused at intake rather than after its approval. */
 	int (*check)(int fd, const char *name, csod_error *err);
 
-	/* Optional: whether the engine can honour these options for the file
-	 * in fd, for what it would refuse only once signing (the daemon asks
-	 * at intake, so that such a request is refused before its approval).
-	 * sign() refuses the same itself. */
-	int (*check_options)(int fd, const csod_sign_options *opt, csod_error *err);
+	/* Optional: whether the options a request asks for can be honoured
+	 * for this file (a hash file's digest against the digests asked for,
+	 * MsiDigitalSignatureEx against nesting, nesting onto an APK), for
+	 * what sign() would refuse only once signing: the daemon asks at
+	 * intake, so that such a request fails before its approval. sign()
+	 * refuses the same itself. */
+	int (*check_options)(int fd, const char *name, const csod_sign_options *opt,
+	                     csod_error *err);
 
 	/* Checks with csod's own code that out_fd carries a valid signature over
 	 * exactly the content of in_fd, from a certificate that chains to a
@@ -143,6 +166,9 @@ const csod_signer *csod_signer_for(const char *service, const char *filename, in
  * signature under the input's own name). */
 int csod_output_name(const csod_signer *s, const char *in_name, char *out, size_t outlen,
                      csod_error *err);
+
+/* Closes the parts' descriptors and frees them. */
+void csod_parts_free(csod_part *parts, int n);
 
 /* Every engine, NULL-terminated. */
 extern const csod_signer *const csod_signers[];

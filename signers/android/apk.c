@@ -75,8 +75,10 @@ static int refuse_append(const csod_sign_options *opt, csod_error *err)
 	                   : 0;
 }
 
-static int apk_check_options(int fd, const csod_sign_options *opt, csod_error *err)
+static int apk_check_options(int fd, const char *name, const csod_sign_options *opt,
+                             csod_error *err)
 {
+	(void)name; /* the caller names the file in the reason */
 	if (refuse_append(opt, err) < 0)
 		return -1;
 	if (opt->min_sdk > 0)

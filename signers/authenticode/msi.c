@@ -4,10 +4,13 @@
  * (msi_hash.c); the signed file is a new compound file holding every
  * original stream unchanged plus that one (cfb_write.c).
  *
- * MsiDigitalSignatureEx (a pre-hash of the entries' metadata, which Windows
- * prepends to the content hash) is never added. Re-signing drops it with
- * the old signature; appending (nesting) to a signature that has it keeps
- * it and prepends its pre-hash to our hashes too, as osslsigncode does. */
+ * MsiDigitalSignatureEx holds a pre-hash of the entries' metadata (names,
+ * sizes, times), which the content hash then starts with, so that Windows
+ * also notices an entry renamed or re-dated. It is added when asked
+ * (msi_dse), with the signature's digest; re-signing replaces it or drops
+ * it with the old signature. Appending (nesting) keeps the one the existing
+ * signature covers, after checking it still matches the file, and never
+ * adds one that signature does not cover: that would break it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,38 +111,129 @@ static int hash_msi(void *ctx, const EVP_MD *md, unsigned char *digest, unsigned
 	return csod_msi_hash(h->cfb, md, h->with_prehash ? pre : NULL, pre_len, digest, len, err);
 }
 
+/* The digest a pre-hash of len bytes was made with: each digest we know
+ * has its own length. */
+static const EVP_MD *md_of_length(size_t len)
+{
+	static const char *const names[] = {"md5", "sha1", "sha256", "sha384", "sha512"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const EVP_MD *md = csod_digest_by_name(names[i]);
+		if (md && (size_t)EVP_MD_get_size(md) == len)
+			return md;
+	}
+	return NULL;
+}
+
+/* The MsiDigitalSignatureEx an existing signature covers must still be the
+ * file's: otherwise that signature is broken and ours would sit beside a
+ * signature Windows rejects. */
+static int check_kept_prehash(const csod_cfb *c, const stream_buf *ex, csod_error *err)
+{
+	const EVP_MD *md = md_of_length(ex->len);
+	unsigned char pre[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	if (!md)
+		return csod_fail(err,
+		                 "the MsiDigitalSignatureEx stream holds %zu bytes, the length of "
+		                 "no digest",
+		                 ex->len);
+	if (csod_msi_prehash(c, md, pre, &len, err) < 0)
+		return -1;
+	if (len != ex->len || memcmp(pre, ex->p, len) != 0)
+		return csod_fail(err, "the MsiDigitalSignatureEx stream does not match the file's "
+		                      "entries: the existing signature no longer holds");
+	return 0;
+}
+
+/* What a signing does with the signature streams, from the file and the
+ * options; refuses what cannot be done as asked. */
+typedef struct msi_plan {
+	uint32_t ds, dse; /* the streams the file has, or CFB_NOSTREAM */
+	int nesting;      /* ours nests in the existing signature */
+	int keep_ex;      /* the existing MsiDigitalSignatureEx stays */
+	int add_ex;       /* a new one is written */
+	const EVP_MD *ex_md;
+} msi_plan;
+
+static int plan_signing(const csod_cfb *c, const csod_sign_options *opt, msi_plan *p,
+                        csod_error *err)
+{
+	p->ds = csod_cfb_find(c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
+	p->dse = csod_cfb_find(c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name);
+	p->nesting = opt->append && p->ds != CFB_NOSTREAM;
+	p->keep_ex = p->nesting && p->dse != CFB_NOSTREAM;
+	p->add_ex = !p->nesting && opt->msi_dse;
+	p->ex_md = NULL;
+	if (p->nesting && opt->msi_dse && !p->keep_ex)
+		return csod_fail(err,
+		                 "the existing signature was made without MsiDigitalSignatureEx "
+		                 "and adding one would break it: re-sign (without nesting) to "
+		                 "add it");
+	if (!p->add_ex)
+		return 0;
+	/* One pre-hash, so one digest for every signature that covers it. */
+	const char *name = opt->n_digests ? opt->digests[0] : "sha256";
+	for (int i = 1; i < opt->n_digests; i++)
+		if (strcmp(opt->digests[i], name) != 0)
+			return csod_fail(err,
+			                 "MsiDigitalSignatureEx holds one pre-hash, made with one "
+			                 "digest: sign with %s or with %s, not both",
+			                 name, opt->digests[i]);
+	if (!(p->ex_md = csod_digest_by_name(name)))
+		return csod_fail(err, "unknown digest '%s'", name);
+	return 0;
+}
+
 static int msi_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
                     csod_error *err)
 {
 	csod_cfb c;
 	if (csod_cfb_open(&c, in, err) < 0)
 		return -1;
-	uint32_t ds = csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
-	uint32_t dse =
-	    csod_cfb_find(&c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name);
 	PKCS7 *existing = NULL;
 	stream_buf ex = {0};
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, pre[EVP_MAX_MD_SIZE];
+	unsigned pre_len = 0;
 	int rc = -1;
-	int keep_ex = opt->append && ds != CFB_NOSTREAM && dse != CFB_NOSTREAM;
-	if (opt->append && ds != CFB_NOSTREAM && !(existing = read_signature(&c, ds, err)))
+	msi_plan p;
+	if (plan_signing(&c, opt, &p, err) < 0)
 		goto out;
-	if (keep_ex && read_small_stream(&c, dse, "MsiDigitalSignatureEx", &ex, err) < 0)
+	if (p.nesting && !(existing = read_signature(&c, p.ds, err)))
 		goto out;
-	hash_ctx h = {&c, keep_ex, ex.len};
+	if (p.keep_ex && (read_small_stream(&c, p.dse, "MsiDigitalSignatureEx", &ex, err) < 0 ||
+	                  check_kept_prehash(&c, &ex, err) < 0))
+		goto out;
+	if (p.add_ex && csod_msi_prehash(&c, p.ex_md, pre, &pre_len, err) < 0)
+		goto out;
+	hash_ctx h = {&c, p.keep_ex || p.add_ex, p.keep_ex ? ex.len : pre_len};
 	int der_len = csod_spc_sign_sip_der(id, opt, msi_sip_info, sizeof msi_sip_info, existing,
 	                                    hash_msi, &h, &der, err);
 	if (der_len < 0)
 		goto out;
 	existing = NULL; /* freed with the signature, if it was used */
-	uint32_t drop[2] = {ds, keep_ex ? CFB_NOSTREAM : dse};
-	csod_cfb_new_stream signature = {csod_msi_signature_name, sizeof csod_msi_signature_name,
-	                                 der, (size_t)der_len};
-	rc = csod_cfb_write(out, &c, drop, 2, &signature, 1, err);
+	uint32_t drop[2] = {p.ds, p.keep_ex ? CFB_NOSTREAM : p.dse};
+	csod_cfb_new_stream add[2] = {
+	    {csod_msi_signature_name, sizeof csod_msi_signature_name, der, (size_t)der_len},
+	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len}};
+	rc = csod_cfb_write(out, &c, drop, 2, add, p.add_ex ? 2 : 1, err);
 out:
 	OPENSSL_free(der);
 	PKCS7_free(existing);
 	free(ex.p);
+	csod_cfb_close(&c);
+	return rc;
+}
+
+/* At intake: what the options ask of the signature streams can be done. */
+static int msi_check_options(int fd, const char *name, const csod_sign_options *opt,
+                             csod_error *err)
+{
+	(void)name;
+	csod_cfb c;
+	msi_plan p;
+	if (csod_cfb_open(&c, fd, err) < 0)
+		return -1;
+	int rc = plan_signing(&c, opt, &p, err);
 	csod_cfb_close(&c);
 	return rc;
 }
@@ -214,6 +308,7 @@ const csod_signer csod_signer_msi = {
     .service = "authenticode",
     .detect = msi_detect,
     .check = msi_check,
+    .check_options = msi_check_options,
     .output_name = NULL,
     .sign = msi_sign,
     .verify = msi_verify,

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/cms.h>
@@ -16,13 +18,22 @@
 #include "../signer.h"
 #include "digest_parse.h"
 
+static int read_text(int fd, char *buf, size_t *len, csod_error *err)
+{
+	ssize_t n = pread(fd, buf, CSOD_DIGEST_FILE_MAX + 1, 0);
+	if (n < 0)
+		return csod_fail_errno(err, "cannot read the digest file");
+	*len = (size_t)n;
+	return 0;
+}
+
 static int read_digest(int fd, const char *name, csod_parsed_digest *d, csod_error *err)
 {
 	char buf[CSOD_DIGEST_FILE_MAX + 1];
-	ssize_t n = pread(fd, buf, sizeof buf, 0);
-	if (n < 0)
-		return csod_fail_errno(err, "cannot read the digest file");
-	return csod_digest_parse(buf, (size_t)n, name, d, err);
+	size_t n = 0;
+	if (read_text(fd, buf, &n, err) < 0)
+		return -1;
+	return csod_digest_parse(buf, n, name, d, err);
 }
 
 /* Whether the first non-blank line holds a run of hex digits as long as
@@ -52,10 +63,78 @@ static int hash_detect(const unsigned char *head, size_t headlen, off_t size)
 	        csod_digest_parse((const char *)head, headlen, NULL, &d, NULL) == 0);
 }
 
+static int write_all(int fd, const unsigned char *data, size_t len, csod_error *err)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n <= 0)
+			return csod_fail_errno(err, "cannot write the signature");
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The file's text and, when it is a list of several files' digests, its
+ * lines (checked); *n below 2 means one digest. */
+static int read_list(int fd, const char *name, char *buf, size_t *len, csod_digest_line **lines,
+                     int *n, csod_error *err)
+{
+	*lines = NULL;
+	*n = 0;
+	if (read_text(fd, buf, len, err) < 0 ||
+	    csod_digest_list(buf, *len, name, lines, n, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int hash_check(int fd, const char *name, csod_error *err)
 {
+	char buf[CSOD_DIGEST_FILE_MAX + 1];
+	size_t len = 0;
+	csod_digest_line *lines;
+	int n;
+	if (read_list(fd, name, buf, &len, &lines, &n, err) < 0)
+		return -1;
+	free(lines);
 	csod_parsed_digest d;
-	return read_digest(fd, name, &d, err);
+	return n > 1 ? 0 : csod_digest_parse(buf, len, name, &d, err);
+}
+
+/* A list: one part per line, each a descriptor holding that line alone (a
+ * digest file of one line), whose signature is named after the file the
+ * line names. */
+static int hash_split(int fd, const char *name, csod_part **parts, int *n, csod_error *err)
+{
+	char buf[CSOD_DIGEST_FILE_MAX + 1];
+	size_t len = 0;
+	csod_digest_line *lines;
+	int count;
+	*parts = NULL;
+	*n = 0;
+	if (read_list(fd, name, buf, &len, &lines, &count, err) < 0)
+		return -1;
+	if (count < 2)
+		return 0;
+	csod_part *p = calloc((size_t)count, sizeof *p);
+	int made = 0, rc = p ? 0 : csod_fail(err, "out of memory");
+	for (; rc == 0 && made < count; made++) {
+		const csod_digest_line *l = &lines[made];
+		snprintf(p[made].output, sizeof p[made].output, "%s.p7s", l->digest.file);
+		p[made].fd = memfd_create("csod-digest-line", MFD_CLOEXEC);
+		if (p[made].fd < 0 ||
+		    write_all(p[made].fd, (const unsigned char *)l->text, l->len, err) < 0 ||
+		    write_all(p[made].fd, (const unsigned char *)"\n", 1, err) < 0)
+			rc = csod_fail_errno(err, "line %d: cannot hold it apart", l->line);
+	}
+	free(lines);
+	if (rc < 0) {
+		csod_parts_free(p, made);
+		return -1;
+	}
+	*parts = p;
+	*n = count;
+	return 0;
 }
 
 static int hash_output_name(const char *in, char *out, size_t len)
@@ -84,16 +163,52 @@ static int add_timestamp(CMS_SignerInfo *si, const EVP_MD *md, const csod_sign_o
 	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
 }
 
-static int write_all(int fd, const unsigned char *data, size_t len, csod_error *err)
+/* The digest was computed by whoever made the file, so the signature's
+ * algorithm is that digest's. Digests asked for must include it (a request
+ * may ask for several, for the other formats it holds); asking only for
+ * others cannot be honoured, and is refused rather than ignored. */
+static int check_asked_digests(const csod_parsed_digest *d, const csod_sign_options *opt,
+                               csod_error *err)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n <= 0)
-			return csod_fail_errno(err, "cannot write the signature");
-		data += n;
-		len -= (size_t)n;
+	if (!opt->digests_given)
+		return 0;
+	char asked[96] = "";
+	for (int i = 0; i < opt->n_digests; i++) {
+		if (strcasecmp(opt->digests[i], d->algorithm) == 0)
+			return 0;
+		size_t used = strlen(asked);
+		snprintf(asked + used, sizeof asked - used, "%s%s", i ? ", " : "", opt->digests[i]);
 	}
-	return 0;
+	return csod_fail(err,
+	                 "holds a %s digest, which is signed as given: the digest asked for "
+	                 "(%s) cannot apply to it; hash the file with that algorithm, or ask "
+	                 "for %s",
+	                 d->algorithm, asked, d->algorithm);
+}
+
+/* Every digest in the file (each line of a list) against the digests
+ * asked for. */
+static int hash_check_options(int fd, const char *name, const csod_sign_options *opt,
+                              csod_error *err)
+{
+	char buf[CSOD_DIGEST_FILE_MAX + 1];
+	size_t len = 0;
+	csod_digest_line *lines;
+	int n, rc = 0;
+	if (read_list(fd, name, buf, &len, &lines, &n, err) < 0)
+		return -1;
+	csod_parsed_digest d;
+	if (n < 2)
+		rc = csod_digest_parse(buf, len, name, &d, err) < 0
+		         ? -1
+		         : check_asked_digests(&d, opt, err);
+	csod_error why;
+	for (int i = 0; i < n && n > 1 && rc == 0; i++)
+		if (check_asked_digests(&lines[i].digest, opt, &why) < 0)
+			rc = csod_fail(err, "line %d (%s): %s", lines[i].line, lines[i].digest.file,
+			               why.msg);
+	free(lines);
+	return rc;
 }
 
 static int hash_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
@@ -102,6 +217,8 @@ static int hash_sign(int in_fd, int out_fd, const csod_identity *id, const csod_
 	csod_parsed_digest d;
 	if (csod_timestamp_rfc3161_only(&opt->timestamp, "hash", err) < 0 ||
 	    read_digest(in_fd, opt->input_name, &d, err) < 0)
+		return -1;
+	if (check_asked_digests(&d, opt, err) < 0)
 		return -1;
 	const EVP_MD *md = csod_digest_by_name(d.algorithm);
 	CMS_ContentInfo *cms =
@@ -220,6 +337,8 @@ const csod_signer csod_signer_hash = {
     .service = "hash",
     .detect = hash_detect,
     .check = hash_check,
+    .split = hash_split,
+    .check_options = hash_check_options,
     .output_name = hash_output_name,
     .sign = hash_sign,
     .verify = hash_verify,

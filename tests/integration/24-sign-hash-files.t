@@ -2,7 +2,7 @@
 # Hash signing with csod-sign of digest files as people name and write them:
 # the vendor manual's own ".sha", ".sha1"…".sha512", ".md5", ".txt", in the
 # formats sha256sum and md5sum --tag write; judged by openssl cms against
-# the original file. A file of several lines is refused with the line.
+# the original file. Several digests without file names are refused with the line.
 . "$(dirname "$0")/lib.sh"
 PKI=$T_DIR/pki
 sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
@@ -31,16 +31,30 @@ done
 ! cms_ok app.sha.p7s "$PKI/root.pem"
 ok $? "and not against another file"
 
-# One digest per file: a second line is refused, naming its line.
-{ sha256sum app.bin; echo; sha256sum "$PKI/root.pem"; } >two.sha
+# Several digests without file names are refused, naming the first line
+# that has none (lists whose lines name files: 36-hash-lists.t).
+{ sha256sum app.bin; echo; sha256sum app.bin | cut -d' ' -f1; } >two.sha
 out=$(sign two.sha two.sha.p7s)
-is "$?" 1 "a file of two digests is refused"
-like "$out" "two.sha: line 3: holds more than one line" "naming the file and the line"
+is "$?" 1 "a file of two digests, one without a file name, is refused"
+like "$out" "two.sha: line 3: names no file, and the file holds more than one digest" \
+	"naming the file and the line"
 check "and nothing is written" test ! -e two.sha.p7s
 # A BSD tag that names another algorithm than the digest's length is refused.
 sed 's/^SHA256/SHA1/' app.sha256 >liar.sha
 out=$(sign liar.sha liar.sha.p7s)
 like "$out" "liar.sha: says SHA1 but holds a 64-digit digest" "a tag that lies about the algorithm is refused"
+# The digest is given, so is its algorithm: another one asked for is
+# refused with the reason, not ignored; the file's own is accepted.
+out=$(run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" \
+	--digest sha1 app.sha256 asked.p7s 2>&1)
+is "$?" 1 "--digest sha1 on a SHA-256 file is refused"
+like "$out" "app.sha256: holds a sha256 digest, which is signed as given: the digest asked for \\(sha1\\) cannot apply" \
+	"with the reason"
+check "and nothing is written" test ! -e asked.p7s
+run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" \
+	--digest sha256 app.sha256 asked.p7s
+ok $? "--digest sha256 on it is its own and signs"
+check "and verifies" cms_ok asked.p7s app.bin
 # Durability is asked for, as with the tools csod-sign replaces: the output
 # appears by an atomic rename either way, and is fsynced only with --sync.
 if command -v strace >/dev/null 2>&1; then

@@ -58,7 +58,7 @@ done
 (cd "$T_DIR/batch" && sha1sum a.bin | cut -d' ' -f1 >c.sha1)
 cat >"$T_DIR/batch/request.conf" <<'CONF'
 version = "2.4.1";
-digests = [ "sha256" ];
+digests = [ "sha256", "sha1" ];
 CONF
 mkdir "$SPOOL/inbox/$DEV/batch"
 cp "$T_DIR/batch/"*.sha256 "$T_DIR/batch/c.sha1" "$T_DIR/batch/request.conf" "$SPOOL/inbox/$DEV/batch/"
@@ -71,6 +71,19 @@ check "file a verifies" verify_p7s "$out/a.sha256.p7s" "$T_DIR/batch/a.bin"
 check "file b verifies" verify_p7s "$out/b.sha256.p7s" "$T_DIR/batch/b.bin"
 check "a bare SHA-1 digest verifies" verify_p7s "$out/c.sha1.p7s" "$T_DIR/batch/a.bin"
 check "READY and request.conf are not signed" test ! -e "$out/READY.p7s" -a ! -e "$out/request.conf.p7s"
+
+# A hash file is signed with its own digest's algorithm: digests asked for
+# in request.conf that do not include it fail the request, not pass unheard.
+mkdir "$T_DIR/asked"
+(cd "$T_DIR/asked" && sha256sum ../batch/a.bin >a.sha256 && printf 'digests = [ "sha1" ];\n' >request.conf)
+mkdir "$SPOOL/inbox/$DEV/asked"
+cp "$T_DIR/asked/"* "$SPOOL/inbox/$DEV/asked/"
+touch "$SPOOL/inbox/$DEV/asked/READY"
+wait_state asked failed
+ok $? "digests = [ \"sha1\" ] on a SHA-256 file fails the request"
+like "$(cat "$(request_dir asked)/ERROR")" "a.sha256: holds a sha256 digest, which is signed as given: the digest asked for \\(sha1\\) cannot apply" \
+	"naming the file and the reason"
+is "$(json_field "$(request_dir asked)/request.json" approved)" "" "at intake, before any approval"
 
 # 4. a folder without READY: taken once quiet
 mkdir "$SPOOL/inbox/$DEV/quiet"

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "../../lib/fsutil.h"
-#include "../../signers/common/fileio.h"
 #include "../../lib/pkcs11_uri.h"
 #include "../../signers/common/curl_runtime.h"
 #include "../../signers/signer.h"
@@ -26,7 +25,7 @@ static void usage(FILE *out)
 	    "usage: csod-sign --cert CERT.pem --key KEY.pem [--chain FILE] [--digest ALG]...\n"
 	    "                 [--timestamp URL]... [--timestamp-ca FILE] [--timestamp-optional]\n"
 	    "                 [--timestamp-legacy] [--verbose]\n"
-	    "                 [--service auto|authenticode|java|android|hash] [--nest]\n"
+	    "                 [--service auto|authenticode|java|android|hash] [--nest] [--msi-dse]\n"
 	    "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
 	    "                 [--no-verify] [--sync] IN OUT\n"
 	    "       csod-sign --help | --version\n");
@@ -84,6 +83,7 @@ static int parse(int argc, char **argv, args *a)
 	    {"verbose", no_argument, NULL, 'b'},
 	    {"service", required_argument, NULL, 's'},
 	    {"nest", no_argument, NULL, 'n'},
+	    {"msi-dse", no_argument, NULL, 'E'},
 	    {"min-sdk", required_argument, NULL, 'm'},
 	    {"alias", required_argument, NULL, 'a'},
 	    {"description", required_argument, NULL, 'D'},
@@ -115,6 +115,7 @@ static int parse(int argc, char **argv, args *a)
 		case 'd':
 			if (add_digests(a, optarg) < 0)
 				return 2;
+			a->opt.digests_given = 1;
 			break;
 		case 't':
 			if (a->opt.timestamp.n_urls == CSOD_MAX_TSA) {
@@ -141,6 +142,9 @@ static int parse(int argc, char **argv, args *a)
 			break;
 		case 'n':
 			a->opt.append = 1;
+			break;
+		case 'E':
+			a->opt.msi_dse = 1;
 			break;
 		case 'm': {
 			/* As request.conf's min_sdk: an API level, never a silent 0. */
@@ -193,6 +197,78 @@ static int parse(int argc, char **argv, args *a)
 	return 0;
 }
 
+/* A signed output written beside its destination and checked, not yet
+ * renamed into place. */
+typedef struct staged {
+	char tmp[PATH_MAX];
+	char dest[PATH_MAX];
+} staged;
+
+/* Signs in (the input, or one part of it) into a temporary file beside
+ * st->dest and, with trust, self-checks it. label names it in errors. */
+static int stage(const csod_signer *s, int in, const char *label, args *a, const csod_identity *id,
+                 X509_STORE *trust, mode_t mode, staged *st, csod_error *err)
+{
+	char dir_buf[PATH_MAX];
+	snprintf(dir_buf, sizeof dir_buf, "%s", st->dest);
+	int out = csod_tmpfile(dirname(dir_buf), "csod-sign", st->tmp, sizeof st->tmp, err);
+	if (out < 0)
+		return -1;
+	csod_error why;
+	int rc = -1, signed_rc = csod_sign_checked(s, in, out, id, &a->opt, trust, &why);
+	int checking = signed_rc == CSOD_CHECK_FAILED;
+	if (signed_rc < 0) {
+		/* Without --chain the certificate is its own trust anchor, so a
+		 * certificate issued by a CA cannot chain: say what is missing. */
+		const char *hint = checking && !a->chain && strstr(why.msg, "does not chain")
+		                       ? " (pass the issuing CA, and any intermediates, with "
+		                         "--chain FILE)"
+		                       : "";
+		csod_fail(err, "%s: %s%s%s", label,
+		          checking ? "the output failed its self-check: " : "", why.msg, hint);
+	} else if (fchmod(out, mode) < 0) {
+		csod_fail_errno(err, "%s: cannot set its mode", st->dest);
+	} else {
+		rc = 0;
+	}
+	close(out);
+	if (rc < 0) {
+		unlink(st->tmp);
+		st->tmp[0] = '\0';
+	}
+	return rc;
+}
+
+/* Atomic either way (a rename); durable, as the daemon publishes, only
+ * when asked: the tools csod-sign replaces do not fsync, and on a slow
+ * disk the fsync alone can cost more than signing. */
+static int publish(const args *a, staged *st, csod_error *err)
+{
+	if (a->sync ? csod_publish(st->tmp, st->dest, err) < 0
+	            : rename(st->tmp, st->dest) < 0 &&
+	                  csod_fail_errno(err, "cannot rename %s to %s", st->tmp, st->dest) < 0)
+		return -1;
+	st->tmp[0] = '\0';
+	return 0;
+}
+
+/* Where the output of an input goes: OUT, or OUT/<name> when OUT is a
+ * folder. */
+static int output_path(const csod_signer *s, const char *name, const char *out, int out_is_dir,
+                       char *path, size_t len, csod_error *err)
+{
+	if (!out_is_dir)
+		return csod_path(path, len, "%s", out) < 0
+		           ? csod_fail(err, "%s: path too long", out)
+		           : 0;
+	char out_name[NAME_MAX + 1];
+	if (csod_output_name(s, name, out_name, sizeof out_name, err) < 0)
+		return -1;
+	if (csod_path(path, len, "%s/%s", out, out_name) < 0)
+		return csod_fail(err, "%s/%s: path too long", out, out_name);
+	return 0;
+}
+
 static int sign_file(args *a, csod_error *err)
 {
 	csod_identity id;
@@ -200,10 +276,12 @@ static int sign_file(args *a, csod_error *err)
 		csod_free_identity(&id);
 		return -1;
 	}
-	int in = open(a->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1, rc = -1;
-	struct stat st;
-	char name_buf[PATH_MAX], out_path[PATH_MAX], dir_buf[PATH_MAX], tmp[PATH_MAX] = "";
+	int in = open(a->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = -1, n_parts = 0, n_staged = 0;
+	struct stat st, ost;
+	char name_buf[PATH_MAX];
 	X509_STORE *trust = NULL;
+	csod_part *parts = NULL;
+	staged *out = NULL;
 	const char *name = NULL;
 	if (csod_path(name_buf, sizeof name_buf, "%s", a->in) == 0)
 		name = basename(name_buf);
@@ -222,62 +300,58 @@ static int sign_file(args *a, csod_error *err)
 	const csod_signer *s = csod_signer_for(a->service, name, in, err);
 	if (!s)
 		goto out;
-	struct stat ost;
-	if (stat(a->out, &ost) == 0 && S_ISDIR(ost.st_mode)) {
-		char out_name[NAME_MAX + 1];
-		if (csod_output_name(s, name, out_name, sizeof out_name, err) < 0)
-			goto out;
-		if (csod_path(out_path, sizeof out_path, "%s/%s", a->out, out_name) < 0) {
-			csod_fail(err, "%s/%s: path too long", a->out, out_name);
-			goto out;
-		}
-	} else if (csod_path(out_path, sizeof out_path, "%s", a->out) < 0) {
-		csod_fail(err, "%s: path too long", a->out);
-		goto out;
-	}
-	snprintf(dir_buf, sizeof dir_buf, "%s", out_path);
-	out = csod_tmpfile(dirname(dir_buf), "csod-sign", tmp, sizeof tmp, err);
-	if (out < 0)
-		goto out;
-	a->opt.input_name = name;
 	csod_error why;
-	if (a->verify && !(trust = csod_trust_for(&id))) {
-		csod_fail(err, "%s: out of memory", a->in);
-		goto out;
-	}
-	int signed_rc = csod_sign_checked(s, in, out, &id, &a->opt, trust, &why);
-	if (signed_rc == CSOD_SIGN_FAILED) {
+	if (s->split && s->split(in, name, &parts, &n_parts, &why) < 0) {
 		csod_fail(err, "%s: %s", a->in, why.msg);
 		goto out;
 	}
-	if (signed_rc == CSOD_CHECK_FAILED) {
-		/* Without --chain the certificate is its own trust anchor, so a
-		 * certificate issued by a CA cannot chain: say what is missing. */
-		const char *hint = !a->chain && strstr(why.msg, "does not chain")
-		                       ? " (pass the issuing CA, and any intermediates, with "
-		                         "--chain FILE)"
-		                       : "";
-		csod_fail(err, "%s: the output failed its self-check: %s%s", a->in, why.msg, hint);
+	int out_is_dir = stat(a->out, &ost) == 0 && S_ISDIR(ost.st_mode);
+	if (n_parts > 0 && !out_is_dir) {
+		csod_fail(err,
+		          "%s: lists %d files, each signed into a file of its own (NAME.p7s): "
+		          "give a folder as OUT",
+		          a->in, n_parts);
 		goto out;
 	}
-	/* Atomic either way (a rename); durable, as the daemon publishes, only
-	 * when asked: the tools csod-sign replaces do not fsync, and on a slow
-	 * disk the fsync alone can cost more than signing. */
-	if (fchmod(out, st.st_mode & 0755) < 0) {
-		csod_fail_errno(err, "%s: cannot set its mode", out_path);
+	if (a->verify && !(trust = csod_trust_for(&id))) {
+		csod_fail_ssl(err, "cannot set up the self-check");
 		goto out;
 	}
-	if (a->sync ? csod_publish(tmp, out_path, err) < 0
-	            : rename(tmp, out_path) < 0 &&
-	                  csod_fail_errno(err, "cannot rename %s to %s", tmp, out_path) < 0)
+	if (!(out = calloc((size_t)n_parts + 1, sizeof *out))) {
+		csod_fail(err, "out of memory");
 		goto out;
-	tmp[0] = '\0';
+	}
+	a->opt.input_name = name;
+	if (n_parts == 0) {
+		if (output_path(s, name, a->out, out_is_dir, out[0].dest, sizeof out[0].dest, err) <
+		        0 ||
+		    stage(s, in, a->in, a, &id, trust, st.st_mode & 0755, &out[0], err) < 0)
+			goto out;
+		n_staged = 1;
+	}
+	/* Every line is signed and checked before any is published. */
+	for (; n_staged < n_parts; n_staged++) {
+		char label[PATH_MAX + 300];
+		snprintf(label, sizeof label, "%s: %s", a->in, parts[n_staged].output);
+		if (csod_path(out[n_staged].dest, sizeof out[n_staged].dest, "%s/%s", a->out,
+		              parts[n_staged].output) < 0) {
+			csod_fail(err, "%s: path too long", label);
+			goto out;
+		}
+		if (stage(s, parts[n_staged].fd, label, a, &id, trust, 0644, &out[n_staged], err) <
+		    0)
+			goto out;
+	}
+	for (int i = 0; i < n_staged; i++)
+		if (publish(a, &out[i], err) < 0)
+			goto out;
 	rc = 0;
 out:
-	if (out >= 0)
-		close(out);
-	if (tmp[0])
-		unlink(tmp);
+	for (int i = 0; out && i < n_staged; i++)
+		if (out[i].tmp[0])
+			unlink(out[i].tmp);
+	free(out);
+	csod_parts_free(parts, n_parts);
 	if (in >= 0)
 		close(in);
 	X509_STORE_free(trust);

@@ -88,7 +88,7 @@ static int record(ctl *c, csod_db *db, const cert_fields *f, const char *action)
 	                       f->dept,
 	                       f->email,
 	                       f->name,
-	                       f->contact ? f->contact : f->email,
+	                       f->contact, /* only when given: it goes into the certificate */
 	                       f->domain ? f->domain
 	                       : at      ? at + 1
 	                                 : NULL};

@@ -15,7 +15,10 @@
 #define CERT_COLUMNS                                                                               \
 	"id, developer, organization, department, email, full_name, order_no, state, serial, "     \
 	"requested, collected, expires, revoked, revoke_reason, term_years, algorithm, "           \
-	"key_bits, csod, is_ca"
+	"key_bits, csod, is_ca, contact_email, domain, downloaded, notifications_suspended, "      \
+	"cert_pem"
+/* Where the columns after is_ca are. */
+enum { COL_CONTACT = 19, COL_DOMAIN, COL_DOWNLOADED, COL_SUSPENDED, COL_PEM, COL_CHAIN };
 
 /* A certificate as cert list --json and cert show --json give it. */
 static json_t *cert_object(ctl *c, sqlite3_stmt *st)
@@ -45,11 +48,22 @@ static json_t *cert_object(ctl *c, sqlite3_stmt *st)
 	              ctl_json_text(ctl_text(c, row, "algorithm", csod_db_text(st, 15))),
 	              "key_bits", sqlite3_column_int(st, 16), "csod", sqlite3_column_int(st, 17),
 	              "ca", sqlite3_column_int(st, 18), "expiring", expiring);
-	if (!o || !rest || json_object_update(o, rest) < 0) {
+	ctl_usages u;
+	ctl_cert_usages(csod_db_text(st, COL_PEM), &u);
+	json_t *seed = json_pack(
+	    "{s:o, s:o, s:o, s:b, s:o*, s:o*}", "contact_email",
+	    ctl_json_text(ctl_text(c, row, "contact_email", csod_db_text(st, COL_CONTACT))),
+	    "domain", ctl_json_text(ctl_text(c, row, "domain", csod_db_text(st, COL_DOMAIN))),
+	    "downloaded", ctl_json_time(sqlite3_column_int64(st, COL_DOWNLOADED)),
+	    "notifications_suspended", sqlite3_column_int(st, COL_SUSPENDED), "key_usage",
+	    ctl_usages_json(&u, 0), "extended_key_usage", ctl_usages_json(&u, 1));
+	if (!o || !rest || !seed || json_object_update(o, rest) < 0 ||
+	    json_object_update(o, seed) < 0) {
 		json_decref(o);
 		o = NULL;
 	}
 	json_decref(rest);
+	json_decref(seed);
 	return o;
 }
 
@@ -131,11 +145,26 @@ static int ctl_print_pkcs7(const char *leaf, const char *chain)
 	return ok ? 0 : ctl_error("cannot make the PKCS#7 bundle");
 }
 
+/* The seed's "Downloaded" date: the first download. */
+static void downloaded(ctl *c, csod_db *db, const char *id)
+{
+	sqlite3_stmt *st = csod_db_prepare(
+	    db, "UPDATE certificates SET downloaded = ? WHERE id = ? AND downloaded IS NULL", NULL);
+	sqlite3_bind_int64(st, 1, csod_now());
+	sqlite3_bind_int64(st, 2, atoll(id));
+	if (!st || sqlite3_step(st) != SQLITE_DONE)
+		ctl_error("certificate %s: cannot record the download: %s", id,
+		          sqlite3_errmsg(db->sql));
+	else if (sqlite3_changes(db->sql) > 0)
+		csod_audit(db, c->user, "cert.downloaded", id, "first download");
+	sqlite3_finalize(st);
+}
+
 static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 {
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
-	    "SELECT " CERT_COLUMNS ", cert_pem, COALESCE(chain_pem, (SELECT c.cert_pem FROM "
+	    "SELECT " CERT_COLUMNS ", COALESCE(chain_pem, (SELECT c.cert_pem FROM "
 	    "certificates c WHERE c.is_ca = 1 ORDER BY c.id DESC LIMIT 1)) FROM certificates "
 	    "WHERE id = ?",
 	    NULL);
@@ -147,13 +176,15 @@ static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 	     !ctl_may_see(c, csod_db_text(st, 1), csod_db_text(st, 2), csod_db_text(st, 3)))) {
 		rc = ctl_error("no certificate %s", id);
 	} else if (download) {
-		const char *pem = csod_db_text(st, 19);
+		const char *pem = csod_db_text(st, COL_PEM);
 		if (!pem)
 			rc = ctl_error("certificate %s is not issued", id);
 		else if (download == 1)
 			fputs(pem, stdout);
 		else
-			rc = ctl_print_pkcs7(pem, csod_db_text(st, 20));
+			rc = ctl_print_pkcs7(pem, csod_db_text(st, COL_CHAIN));
+		if (rc == 0)
+			downloaded(c, db, id);
 	} else if (c->json) {
 		json_t *o = cert_object(c, st);
 		if (!o) {
@@ -167,21 +198,34 @@ static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 		                                     "Order",       "State",     "Serial"};
 		for (int i = 0; i < 9; i++) {
 			const char *v = ctl_text(c, id, labels[i], csod_db_text(st, i));
-			printf("%-13s %s\n", labels[i], *v ? v : "-");
+			printf("%-19s %s\n", labels[i], *v ? v : "-");
+		}
+		static const char *const more[] = {"Contact email", "Domain"};
+		for (int i = 0; i < 2; i++) {
+			const char *v = ctl_text(c, id, more[i], csod_db_text(st, COL_CONTACT + i));
+			printf("%-19s %s\n", more[i], *v ? v : "-");
 		}
 		static const char *const times[] = {"Requested", "Collected", "Expires", "Revoked"};
 		for (int i = 0; i < 4; i++) {
 			char when[32];
 			ctl_time(sqlite3_column_int64(st, 9 + i), when);
-			printf("%-13s %s\n", times[i], when);
+			printf("%-19s %s\n", times[i], when);
 		}
+		char when[32];
+		ctl_time(sqlite3_column_int64(st, COL_DOWNLOADED), when);
+		printf("%-19s %s\n", "Downloaded", when);
 		const char *reason = csod_db_text(st, 13);
 		if (reason)
-			printf("%-13s %s\n", "Reason", ctl_text(c, id, "reason", reason));
-		printf("%-13s %d year(s), %s %d\n", "Term", sqlite3_column_int(st, 14),
+			printf("%-19s %s\n", "Reason", ctl_text(c, id, "reason", reason));
+		printf("%-19s %d year(s), %s %d\n", "Term", sqlite3_column_int(st, 14),
 		       csod_db_text(st, 15) ? ctl_text(c, id, "algorithm", csod_db_text(st, 15))
 		                            : "-",
 		       sqlite3_column_int(st, 16));
+		ctl_usages u;
+		ctl_cert_usages(csod_db_text(st, COL_PEM), &u);
+		ctl_usages_print(&u);
+		printf("%-19s %s\n", "Notifications",
+		       sqlite3_column_int(st, COL_SUSPENDED) ? "suspended" : "on");
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -236,7 +280,8 @@ static int well_formed(int argc, char **argv, int *format)
 	*format = 0;
 	if (strcmp(sub, "list") == 0)
 		return argc == 1;
-	if (strcmp(sub, "show") == 0 || strcmp(sub, "renew") == 0)
+	if (strcmp(sub, "show") == 0 || strcmp(sub, "renew") == 0 ||
+	    strcmp(sub, "suspend-notifications") == 0 || strcmp(sub, "resume-notifications") == 0)
 		return argc == 2;
 	if (strcmp(sub, "download") == 0) {
 		if (argc == 4 && strcmp(argv[2], "--format") == 0 &&
@@ -257,8 +302,7 @@ int cmd_cert(ctl *c, int argc, char **argv)
 		return ctl_usage_error("cert", argc ? argv[0] : NULL);
 	if (!c->is_root && !c->admin)
 		return ctl_error("%s is not an administrator", c->user);
-	int writing = strcmp(argv[0], "revoke") == 0 || strcmp(argv[0], "add") == 0 ||
-	              strcmp(argv[0], "renew") == 0;
+	int writing = strcmp(argv[0], "list") != 0 && strcmp(argv[0], "show") != 0;
 	csod_db *db = ctl_open_db(c, writing);
 	if (!db)
 		return 1;
@@ -273,6 +317,10 @@ int cmd_cert(ctl *c, int argc, char **argv)
 		rc = ctl_cert_add(c, db, argc, argv);
 	else if (strcmp(argv[0], "renew") == 0)
 		rc = ctl_cert_renew(c, db, argv[1]);
+	else if (strcmp(argv[0], "suspend-notifications") == 0)
+		rc = ctl_cert_notifications(c, db, argv[1], 1);
+	else if (strcmp(argv[0], "resume-notifications") == 0)
+		rc = ctl_cert_notifications(c, db, argv[1], 0);
 	else
 		rc = cert_revoke(c, db, argc, argv);
 	csod_db_close(db);

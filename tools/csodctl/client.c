@@ -35,21 +35,77 @@ int ctl_connect(const char *path)
 	return fd;
 }
 
-/* The file a download goes to, from the command as sent ("request
- * download ID FILE [-o PATH]"): the client decides where it writes. */
-static int open_download(int argc, char **argv)
+/* Where a download goes, from the command as sent ("request download ID
+ * FILE [-o PATH]" or "ID --submitted [--to DIR]"): the client decides
+ * where it writes, never csodd. */
+typedef struct download_sink {
+	int parsed;
+	ctl_download dl;
+	int dir_fd; /* --submitted: the folder the files go to */
+	int out;    /* the file being written */
+} download_sink;
+
+static int parse_download(download_sink *s, int argc, char **argv)
 {
-	const char *id, *file, *dest;
+	if (s->parsed)
+		return 0;
 	if (argc < 2 || strcmp(argv[0], "request") != 0 || strcmp(argv[1], "download") != 0) {
 		ctl_error("csodd sent a file for a command that downloads none");
 		return -1;
 	}
-	if (ctl_download_args(argc - 1, argv + 1, &id, &file, &dest) < 0)
+	if (ctl_download_args(argc - 1, argv + 1, &s->dl) < 0)
 		return -1;
-	int fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		ctl_error("%s: %s", dest, strerror(errno));
-	return fd;
+	s->parsed = 1;
+	if (s->dl.submitted &&
+	    (s->dir_fd = open(s->dl.dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		ctl_error("%s: %s", s->dl.dest, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The bytes of one 'f' frame. A single download's file is made at its
+ * first frame; a file of --submitted only after csodd named it. */
+static int sink_data(download_sink *s, int argc, char **argv, const char *buf, size_t len)
+{
+	if (parse_download(s, argc, argv) < 0)
+		return 1;
+	if (s->out < 0 && s->dl.submitted)
+		return ctl_error("csodd sent a file's bytes before its name");
+	if (s->out < 0 &&
+	    (s->out = open(s->dl.dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return ctl_error("%s: %s", s->dl.dest, strerror(errno));
+	if (csod_wire_write_all(s->out, buf, len) < 0)
+		return ctl_error("cannot write the download: %s", strerror(errno));
+	return -1;
+}
+
+static int sink_close(download_sink *s)
+{
+	int rc = s->out >= 0 && close(s->out) < 0
+	             ? ctl_error("cannot write the download: %s", strerror(errno))
+	             : 0;
+	s->out = -1;
+	return rc;
+}
+
+/* A 'n' frame: the next file of --submitted, named by csodd, created in the
+ * caller's folder as a new file (never over one, never through a link). */
+static int sink_name(download_sink *s, int argc, char **argv, char *buf, size_t len)
+{
+	if (parse_download(s, argc, argv) < 0)
+		return 1;
+	if (!s->dl.submitted)
+		return ctl_error("csodd named a file for a download of one file");
+	if (sink_close(s) != 0)
+		return 1;
+	if (!ctl_plain_name(buf, len))
+		return ctl_error("csodd named a file that is not a plain file name");
+	buf[len] = '\0';
+	if ((s->out = ctl_open_new(s->dir_fd, s->dl.dest, buf)) < 0)
+		return 1;
+	printf("%s/%s\n", s->dl.dest, buf);
+	return -1;
 }
 
 int ctl_client(int fd, int json, int argc, char **argv)
@@ -68,8 +124,9 @@ int ctl_client(int fd, int json, int argc, char **argv)
 	 * answer is read even when sending failed. */
 	int send_error = csod_wire_send_request(fd, n, args) < 0 ? errno : 0;
 	shutdown(fd, SHUT_WR);
-	static char buf[CSOD_WIRE_MAX_DATA];
-	int out = -1, status = -1;
+	static char buf[CSOD_WIRE_MAX_DATA + 1];
+	download_sink sink = {.dir_fd = -1, .out = -1};
+	int status = -1;
 	while (status < 0) {
 		int tag;
 		size_t len;
@@ -84,11 +141,9 @@ int ctl_client(int fd, int json, int argc, char **argv)
 			fflush(stdout);
 			fwrite(buf, 1, len, stderr);
 		} else if (tag == CSOD_WIRE_FILE) {
-			if (out < 0 && (out = open_download(argc, argv)) < 0)
-				status = 1;
-			else if (csod_wire_write_all(out, buf, len) < 0)
-				status =
-				    ctl_error("cannot write the download: %s", strerror(errno));
+			status = sink_data(&sink, argc, argv, buf, len);
+		} else if (tag == CSOD_WIRE_NAME) {
+			status = sink_name(&sink, argc, argv, buf, len);
 		} else if (tag == CSOD_WIRE_EXIT && len == 4) {
 			uint32_t v;
 			memcpy(&v, buf, 4);
@@ -97,8 +152,10 @@ int ctl_client(int fd, int json, int argc, char **argv)
 			status = ctl_error("csodd: an answer of unknown kind %d", tag);
 		}
 	}
-	if (out >= 0 && close(out) < 0 && status == 0)
-		status = ctl_error("cannot write the download: %s", strerror(errno));
+	if (sink_close(&sink) != 0 && status == 0)
+		status = 1;
+	if (sink.dir_fd >= 0)
+		close(sink.dir_fd);
 	close(fd);
 	return status;
 }

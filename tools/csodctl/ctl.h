@@ -69,13 +69,38 @@ int ctl_run(ctl *c, int argc, char **argv);
 /* Frees what c holds; the exit status for rc. */
 int ctl_finish(ctl *c, int rc);
 
-/* request download's arguments (argv[0] is "download"): 0, or -1 after
- * saying what is wrong. The client uses it too, to know where to write. */
-int ctl_download_args(int argc, char **argv, const char **id, const char **file, const char **out);
+/* request download's arguments (argv[0] is "download"): "ID FILE [-o
+ * PATH]" (a signed file) or "ID --submitted [--to DIR]" (the submitted
+ * files, the store copy). */
+typedef struct ctl_download {
+	const char *id;
+	const char *file; /* NULL with --submitted */
+	const char *dest; /* where: the file (-o PATH, or FILE), or the folder (--to, ".") */
+	int submitted;
+} ctl_download;
+/* 0, or -1 after saying what is wrong. The client uses it too, to know
+ * where to write. */
+int ctl_download_args(int argc, char **argv, ctl_download *dl);
+
+/* submitted.c: request download ID --submitted, for the approvers whose
+ * scope covers the request (and root): every file of the store copy, the
+ * bytes that are signed, into dl->dest (client side: ctl_open_new). */
+int ctl_download_submitted(ctl *c, csod_db *db, const ctl_download *dl);
+/* Whether name (len bytes, from csodd) is a plain file name to create in
+ * a folder: 1..255 bytes, valid UTF-8, no '/', NUL or control character,
+ * not "." or "..". */
+int ctl_plain_name(const char *name, size_t len);
+/* Creates name in the open folder dir_fd for writing: never an existing
+ * file, never through a symbolic link (O_EXCL|O_NOFOLLOW). -1 after saying
+ * why. */
+int ctl_open_new(int dir_fd, const char *dir, const char *name);
 
 /* Copies a file the caller downloads from in to dest: offline into dest,
  * in server mode to the client, which writes it as the calling user. */
 int ctl_deliver(ctl *c, int in, const char *dest);
+/* The same for one file of several, name in the folder dir (open as
+ * dir_fd offline; the client's own in server mode). */
+int ctl_deliver_named(ctl *c, int in, int dir_fd, const char *dir, const char *name);
 
 /* csodctl --serve (serve.c): the server side of one connection of csodd's
  * control socket (daemon/control.h). */
@@ -125,6 +150,24 @@ int cmd_keys(ctl *c, int argc, char **argv);
 /* csodctl check-config (check_config.c): before any caller or database. */
 int ctl_check_config(const char *path, const char *spool);
 int ctl_cert_add(ctl *c, csod_db *db, int argc, char **argv);
+
+/* cert_view.c: a certificate's key usage (names, as the seed shows them)
+ * and extended key usage (OIDs, with OpenSSL's long name), read from its
+ * PEM; all empty when there is none (not issued yet). */
+#define CTL_MAX_EKU 8
+typedef struct ctl_usages {
+	const char *key_usage[9];
+	int n_key_usage;
+	char eku_oid[CTL_MAX_EKU][80];
+	char eku_name[CTL_MAX_EKU][80];
+	int n_eku;
+} ctl_usages;
+void ctl_cert_usages(const char *pem, ctl_usages *u);
+/* The key usage names (extended 0) or the EKU OIDs (1) as a JSON array. */
+json_t *ctl_usages_json(const ctl_usages *u, int extended);
+void ctl_usages_print(const ctl_usages *u);
+/* cert suspend-notifications / resume-notifications ID. */
+int ctl_cert_notifications(ctl *c, csod_db *db, const char *id, int suspend);
 int ctl_cert_renew(ctl *c, csod_db *db, const char *id);
 
 #endif

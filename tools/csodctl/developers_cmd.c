@@ -13,6 +13,8 @@
 #include "../../daemon/request_paths.h"
 #include "ctl.h"
 
+static int check_email(ctl *c, const char *email, const char *organization);
+
 typedef struct developer_list {
 	ctl *c;
 	json_t *rows; /* NULL: a table */
@@ -21,21 +23,103 @@ typedef struct developer_list {
 static void print_developer(void *ctx, const csod_dev_record *d)
 {
 	developer_list *l = ctx;
-	if (!ctl_may_see(l->c, d->user, d->organization, d->department))
+	/* Seen by the admins of any of their places. */
+	int visible = 0;
+	for (int i = 0; i < d->n_places; i++)
+		visible |=
+		    ctl_may_see(l->c, d->user, d->places[i].organization, d->places[i].department);
+	if (!visible)
 		return;
 	const char *f[5] = {d->user, d->email, d->name, d->organization, d->department};
 	static const char *const names[5] = {"user", "email", "name", "organization", "department"};
 	for (int i = 0; i < 5; i++)
 		f[i] = ctl_text(l->c, d->user, names[i], f[i]);
-	if (l->rows)
+	if (l->rows) {
+		json_t *places = json_array();
+		for (int i = 0; places && i < d->n_places; i++)
+			json_array_append_new(
+			    places, json_pack("{s:s, s:o}", "organization",
+			                      ctl_text(l->c, d->user, "organization",
+			                               d->places[i].organization),
+			                      "department",
+			                      ctl_json_text(ctl_text(l->c, d->user, "department",
+			                                             d->places[i].department))));
 		ctl_append(l->c, l->rows,
-		           json_pack("{s:s, s:o, s:o, s:s, s:o}", "user", f[0], "email",
+		           json_pack("{s:s, s:o, s:o, s:s, s:o, s:o*}", "user", f[0], "email",
 		                     ctl_json_text(f[1]), "name", ctl_json_text(f[2]),
-		                     "organization", f[3], "department", ctl_json_text(f[4])),
+		                     "organization", f[3], "department", ctl_json_text(f[4]),
+		                     "places", places),
 		           f[0]);
-	else
-		printf("%-16s %-32s %-24s %-28s %s\n", f[0], f[1], f[2], f[3],
-		       f[4][0] ? f[4] : "-");
+	} else {
+		printf("%-16s %-32s %-24s %-28s %s", f[0], f[1], f[2], f[3], f[4][0] ? f[4] : "-");
+		for (int i = 1; i < d->n_places; i++)
+			printf("%s%s%s%s", i == 1 ? "  (also " : ", ",
+			       ctl_text(l->c, d->user, "organization", d->places[i].organization),
+			       d->places[i].department[0] ? "/" : "",
+			       ctl_text(l->c, d->user, "department", d->places[i].department));
+		printf("%s\n", d->n_places > 1 ? ")" : "");
+	}
+}
+
+/* The places --organization O [--department D] ... name, in order: each
+ * --organization starts one, a --department names its department. 0, or
+ * 2 (usage) for a --department before any --organization. */
+typedef struct place_args {
+	csod_place places[CSOD_MAX_PLACES];
+	int n;
+	int lone_department; /* a --department with no --organization before it */
+	char department[256];
+} place_args;
+
+static int place_option(place_args *a, int opt, const char *value)
+{
+	if (opt == 'o') {
+		if (a->n == CSOD_MAX_PLACES)
+			return ctl_error("at most %d places", CSOD_MAX_PLACES);
+		memset(&a->places[a->n], 0, sizeof a->places[0]);
+		snprintf(a->places[a->n].organization, sizeof a->places[0].organization, "%s",
+		         value);
+		a->n++;
+	} else if (a->n > 0) {
+		snprintf(a->places[a->n - 1].department, sizeof a->places[0].department, "%s",
+		         value);
+	} else {
+		a->lone_department = 1;
+		snprintf(a->department, sizeof a->department, "%s", value);
+	}
+	return 0;
+}
+
+/* Each place is a department of a configured organization (or the
+ * organization alone), named once, in the caller's scope, and the email
+ * is in a domain of each organization. */
+static int check_places(ctl *c, csod_db *db, const char *email, const csod_place *p, int n,
+                        const char *action)
+{
+	for (int i = 0; i < n; i++) {
+		const csod_organization *o = csod_config_organization(c->cfg, p[i].organization);
+		if (!o)
+			return ctl_error("no organization \"%s\" in the configuration",
+			                 ctl_text(c, NULL, "organization", p[i].organization));
+		int dept_ok = !p[i].department[0];
+		for (int k = 0; p[i].department[0] && o->departments && o->departments[k]; k++)
+			dept_ok |= strcmp(o->departments[k], p[i].department) == 0;
+		if (!dept_ok)
+			return ctl_error("\"%s\" is not a department of %s",
+			                 ctl_text(c, NULL, "department", p[i].department),
+			                 p[i].organization);
+		for (int k = 0; k < i; k++)
+			if (strcmp(p[k].organization, p[i].organization) == 0 &&
+			    strcmp(p[k].department, p[i].department) == 0)
+				return ctl_error("%s%s%s is named twice", p[i].organization,
+				                 p[i].department[0] ? "/" : "", p[i].department);
+		if (check_email(c, email, p[i].organization))
+			return 1;
+		if (ctl_require_admin(c, db, action, p[i].organization,
+		                      p[i].department[0] ? p[i].department : NULL) < 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* An address csodctl records: one plain address (it becomes a mail
@@ -88,45 +172,29 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 	    {"department", required_argument, NULL, 'd'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *name = "", *user = NULL, *org = NULL, *dept = NULL;
+	const char *name = "", *user = NULL;
+	place_args a;
+	memset(&a, 0, sizeof a);
 	int opt;
 	optind = 0; /* 0, not 1: glibc then also resets its internal state */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
+		if (opt == 'n')
 			name = optarg;
-			break;
-		case 'u':
+		else if (opt == 'u')
 			user = optarg;
-			break;
-		case 'o':
-			org = optarg;
-			break;
-		case 'd':
-			dept = optarg;
-			break;
-		default:
+		else if (opt == 'o' || opt == 'd') {
+			if (place_option(&a, opt, optarg))
+				return 1;
+		} else
 			return ctl_usage_error("developer", "add");
-		}
 	}
-	if (optind != argc - 1 || !user || !org)
+	if (optind != argc - 1 || !user || a.n == 0 || a.lone_department)
 		return ctl_usage_error("developer", "add");
 	const char *email = argv[optind];
-	const csod_organization *o = csod_config_organization(c->cfg, org);
 	if (!csod_user_name_ok(user))
 		return ctl_error("%s is not a usable user name (letters, digits, . _ -)",
 		                 ctl_text(c, NULL, "user", user));
-	if (!o)
-		return ctl_error("no organization \"%s\" in the configuration",
-		                 ctl_text(c, NULL, "organization", org));
-	if (check_email(c, email, org))
-		return 1;
-	int dept_ok = !dept;
-	for (int i = 0; dept && o->departments && o->departments[i]; i++)
-		dept_ok |= strcmp(o->departments[i], dept) == 0;
-	if (!dept_ok)
-		return ctl_error("\"%s\" is not a department of %s", dept, org);
-	if (ctl_require_admin(c, db, "add developers", org, dept) < 0)
+	if (check_places(c, db, email, a.places, a.n, "add developers"))
 		return 1;
 	/* Adding over an existing developer would move them without the scope
 	 * check on where they are now; edit makes that check. */
@@ -135,36 +203,41 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 		return ctl_error("developer %s exists (in %s%s%s); use csodctl developer edit",
 		                 user, existing.organization, existing.department[0] ? "/" : "",
 		                 existing.department);
+	char *places = csod_places_to_json(a.places, a.n);
 	sqlite3_stmt *st = csod_db_prepare(
 	    db,
-	    "INSERT INTO developers(user, email, name, organization, department, created) "
-	    "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(user) DO UPDATE SET email = excluded.email, "
-	    "name = excluded.name, organization = excluded.organization, department = "
-	    "excluded.department, removed = NULL",
+	    "INSERT INTO developers(user, email, name, organization, department, places, created) "
+	    "VALUES(?, ?, ?, ?, NULLIF(?, ''), ?, ?) ON CONFLICT(user) DO UPDATE SET email = "
+	    "excluded.email, name = excluded.name, organization = excluded.organization, "
+	    "department = excluded.department, places = excluded.places, removed = NULL",
 	    NULL);
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, dept, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, csod_now());
-	int ok = st && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_bind_text(st, 4, a.places[0].organization, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, a.places[0].department, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, places, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, csod_now());
+	int ok = st && places && sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
+	free(places);
 	if (!ok)
 		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
 	csod_error err;
 	if (csod_developer_make_dirs(c->spool, user, &err) < 0)
 		return ctl_error("%s", err.msg);
 	welcome(c, db, user, name, email);
-	char inbox[PATH_MAX + 80];
+	char inbox[PATH_MAX + 80], text[1024];
 	snprintf(inbox, sizeof inbox, "%s/inbox/%s", c->spool, user);
-	csod_audit(db, c->user, "developer.add", user, "%s, %s%s%s", email, org, dept ? "/" : "",
-	           dept ? dept : "");
+	csod_places_text(a.places, a.n, text, sizeof text);
+	csod_audit(db, c->user, "developer.add", user, "%s, %s", email, text);
 	printf("developer %s added: inbox %s\n", user, inbox);
 	return 0;
 }
 
-/* developer edit USER [--email E] [--name N] [--organization O] [--department D] */
+/* developer edit USER [--email E] [--name N] [--organization O [--department D]]...
+ * Organizations given replace the developer's places (the first becomes
+ * their default); a --department alone changes their first place's. */
 static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -174,62 +247,59 @@ static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 	    {"department", required_argument, NULL, 'd'},
 	    {NULL, 0, NULL, 0},
 	};
-	csod_dev_record d;
+	static csod_dev_record d;
 	if (csod_developer_lookup(db, argv[1], &d) != 0)
 		return ctl_error("no developer %s", argv[1]);
 	if (ctl_require_admin(c, db, "edit developers", d.organization, d.department) < 0)
 		return 1;
 	if (refuse_if_in_config(c, d.user, "change"))
 		return 1;
+	place_args a;
+	memset(&a, 0, sizeof a);
 	int opt;
 	optind = 0;
 	while ((opt = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
-		switch (opt) {
-		case 'e':
+		if (opt == 'e')
 			snprintf(d.email, sizeof d.email, "%s", optarg);
-			break;
-		case 'n':
+		else if (opt == 'n')
 			snprintf(d.name, sizeof d.name, "%s", optarg);
-			break;
-		case 'o':
-			snprintf(d.organization, sizeof d.organization, "%s", optarg);
-			break;
-		case 'd':
-			snprintf(d.department, sizeof d.department, "%s", optarg);
-			break;
-		default:
+		else if (opt == 'o' || opt == 'd') {
+			if (place_option(&a, opt, optarg))
+				return 1;
+		} else
 			return ctl_usage_error("developer", "edit");
-		}
 	}
-	const csod_organization *o = csod_config_organization(c->cfg, d.organization);
-	if (!o)
-		return ctl_error("no organization \"%s\" in the configuration", d.organization);
-	int dept_ok = !d.department[0];
-	for (int i = 0; d.department[0] && o->departments && o->departments[i]; i++)
-		dept_ok |= strcmp(o->departments[i], d.department) == 0;
-	if (!dept_ok)
-		return ctl_error("\"%s\" is not a department of %s", d.department, d.organization);
-	if (check_email(c, d.email, d.organization))
+	if (a.n > 0 && a.lone_department)
+		return ctl_usage_error("developer", "edit");
+	if (a.n > 0) {
+		memcpy(d.places, a.places, sizeof a.places[0] * (size_t)a.n);
+		d.n_places = a.n;
+	} else if (a.lone_department) {
+		snprintf(d.places[0].department, sizeof d.places[0].department, "%s", a.department);
+	}
+	/* The new places must be in the caller's scope too. */
+	if (check_places(c, db, d.email, d.places, d.n_places, "move developers"))
 		return 1;
-	/* The new place must be in the caller's scope too. */
-	if (ctl_require_admin(c, db, "move developers", d.organization, d.department) < 0)
-		return 1;
+	char *places = csod_places_to_json(d.places, d.n_places);
 	sqlite3_stmt *st =
 	    csod_db_prepare(db,
 	                    "UPDATE developers SET email = ?, name = ?, organization = "
-	                    "?, department = NULLIF(?, '') WHERE user = ?",
+	                    "?, department = NULLIF(?, ''), places = ? WHERE user = ?",
 	                    NULL);
 	sqlite3_bind_text(st, 1, d.email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, d.name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, d.organization, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, d.department, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, d.user, -1, SQLITE_STATIC);
-	int ok = st && sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_bind_text(st, 3, d.places[0].organization, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, d.places[0].department, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, places, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, d.user, -1, SQLITE_STATIC);
+	int ok = st && places && sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
+	free(places);
 	if (!ok)
 		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
-	csod_audit(db, c->user, "developer.edit", d.user, "%s, %s%s%s", d.email, d.organization,
-	           d.department[0] ? "/" : "", d.department);
+	char text[1024];
+	csod_places_text(d.places, d.n_places, text, sizeof text);
+	csod_audit(db, c->user, "developer.edit", d.user, "%s, %s", d.email, text);
 	printf("developer %s updated\n", d.user);
 	return 0;
 }

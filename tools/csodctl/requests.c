@@ -415,31 +415,52 @@ static int request_decide(ctl *c, const char *verb, int argc, char **argv)
 	return wait ? await_marker(c, name, &marker) : (printf("%s written\n", dest), 0);
 }
 
-int ctl_download_args(int argc, char **argv, const char **id, const char **file, const char **dest)
+int ctl_download_args(int argc, char **argv, ctl_download *dl)
 {
-	const char *out = NULL;
-	int opt;
+	static const struct option options[] = {
+	    {"submitted", no_argument, NULL, 's'},
+	    {"to", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *out = NULL, *to = NULL;
+	int opt, bad = 0;
+	memset(dl, 0, sizeof *dl);
 	optind = 0; /* 0, not 1: glibc then also resets its internal state */
-	while ((opt = getopt(argc, argv, "o:")) != -1) {
-		if (opt != 'o')
-			break;
-		out = optarg;
+	while ((opt = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+		if (opt == 'o')
+			out = optarg;
+		else if (opt == 's')
+			dl->submitted = 1;
+		else if (opt == 't')
+			to = optarg;
+		else
+			bad = 1;
 	}
-	if (opt != -1 || argc - optind != 2) {
+	/* "ID FILE [-o PATH]" or "ID --submitted [--to DIR]", not a mix. */
+	int want = dl->submitted ? 1 : 2;
+	if (bad || argc - optind != want || (dl->submitted && out) || (!dl->submitted && to)) {
 		ctl_usage_error("request", "download");
 		return -1;
 	}
-	*id = argv[optind];
-	*file = argv[optind + 1];
-	*dest = out ? out : *file;
+	dl->id = argv[optind];
+	dl->file = dl->submitted ? NULL : argv[optind + 1];
+	dl->dest = dl->submitted ? (to ? to : ".") : out ? out : dl->file;
 	return 0;
 }
 
 static int request_download(ctl *c, int argc, char **argv)
 {
-	const char *id, *file, *dest;
-	if (ctl_download_args(argc, argv, &id, &file, &dest) < 0)
+	ctl_download dl;
+	if (ctl_download_args(argc, argv, &dl) < 0)
 		return 2;
+	if (dl.submitted) {
+		/* Writable: the examination is audited. */
+		csod_db *db = ctl_open_db(c, 1);
+		int rc = db ? ctl_download_submitted(c, db, &dl) : 1;
+		csod_db_close(db);
+		return rc;
+	}
+	const char *id = dl.id, *file = dl.file, *dest = dl.dest;
 	if (strchr(file, '/') || file[0] == '.')
 		return ctl_error("%s: not a file name", file);
 	csod_db *db = ctl_open_db(c, 0);

@@ -197,26 +197,53 @@ int ctl_serve(const char *config_path, const char *spool, const char *caller_uid
 	return rc;
 }
 
-int ctl_deliver(ctl *c, int in, const char *dest)
+/* The bytes of in to the client, in 'f' frames. */
+static int stream_file(int in, const char *label)
+{
+	static char buf[CSOD_WIRE_MAX_DATA];
+	ssize_t n = 0;
+	int sent = 0;
+	while (sent == 0 && (n = read(in, buf, sizeof buf)) > 0)
+		sent = csod_wire_send(CONN, CSOD_WIRE_FILE, buf, (size_t)n);
+	if (sent < 0 || n < 0)
+		return ctl_error("%s: %s", label, strerror(errno));
+	return 0;
+}
+
+static int copy_to(int in, int out, const char *label)
 {
 	csod_error err;
+	int rc = csod_copy_fd(in, out, &err) < 0 ? ctl_error("%s", err.msg) : 0;
+	if (close(out) < 0 && rc == 0)
+		rc = ctl_error("%s: %s", label, strerror(errno));
+	return rc;
+}
+
+int ctl_deliver(ctl *c, int in, const char *dest)
+{
 	if (!c->serving) {
 		int out = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (out < 0)
 			return ctl_error("%s: %s", dest, strerror(errno));
-		int rc = csod_copy_fd(in, out, &err) < 0 ? ctl_error("%s", err.msg) : 0;
-		close(out);
-		return rc;
+		return copy_to(in, out, dest);
 	}
 	/* What was printed before comes first; the empty frame has the client
 	 * create the file, also for an empty one. */
 	fflush(stdout);
-	static char buf[CSOD_WIRE_MAX_DATA];
-	ssize_t n = 0;
-	int sent = csod_wire_send(CONN, CSOD_WIRE_FILE, "", 0);
-	while (sent == 0 && (n = read(in, buf, sizeof buf)) > 0)
-		sent = csod_wire_send(CONN, CSOD_WIRE_FILE, buf, (size_t)n);
-	if (sent < 0 || n < 0)
+	if (csod_wire_send(CONN, CSOD_WIRE_FILE, "", 0) < 0)
 		return ctl_error("%s: %s", dest, strerror(errno));
-	return 0;
+	return stream_file(in, dest);
+}
+
+int ctl_deliver_named(ctl *c, int in, int dir_fd, const char *dir, const char *name)
+{
+	if (!c->serving) {
+		int out = ctl_open_new(dir_fd, dir, name);
+		return out < 0 ? 1 : copy_to(in, out, name);
+	}
+	/* The name frame has the client create the file in its folder. */
+	fflush(stdout);
+	if (csod_wire_send(CONN, CSOD_WIRE_NAME, name, strlen(name)) < 0)
+		return ctl_error("%s: %s", name, strerror(errno));
+	return stream_file(in, name);
 }
