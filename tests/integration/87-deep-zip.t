@@ -121,31 +121,64 @@ with zipfile.ZipFile("wide.zip", "w", zipfile.ZIP_DEFLATED) as z:
                    zipfile.ZIP_DEFLATED)
 PY
 
-# --- through the daemon: a real Unix user's drop, auto-approved ----------------
+# --- through the daemon: a real Unix user's drop, approved by an admin ------
 DEV=csodt-zip$$
-useradd -M -N -s /usr/sbin/nologin "$DEV" || exit 1
-trap 'userdel "$DEV" 2>/dev/null; cleanup' EXIT
+APPROVER=csodt-zapp$$
+for u in $DEV $APPROVER; do useradd -M -N -s /usr/sbin/nologin "$u" || exit 1; done
+trap 'for u in $DEV $APPROVER; do userdel "$u" 2>/dev/null; done; cleanup' EXIT
 chmod 755 "$T_DIR"
 chmod 644 "$T_DIR"/*.zip
-MAX_FILE_SIZE=4M write_config
+AUTO_APPROVE=false MAX_FILE_SIZE=4M \
+	ADMINS="{ user = \"$APPROVER\"; email = \"appr@dithercons.com\"; role = \"MRAO\"; }" write_config
 start_daemon || exit 1
 drop() { runuser -u "$DEV" -- sh -c "cp '$T_DIR/$1' '$SPOOL/inbox/$DEV/.$2.tmp' && mv '$SPOOL/inbox/$DEV/.$2.tmp' '$SPOOL/inbox/$DEV/$2'"; }
+approve() { # approve DROP: the admin's marker for its request
+	local id
+	id=$(dir_id "$(request_dir "$1")")
+	runuser -u "$APPROVER" -- sh -c "touch '$SPOOL/approvals/.$id.tmp' && mv '$SPOOL/approvals/.$id.tmp' '$SPOOL/approvals/$id.approve'"
+}
 drop release.zip release.zip
 drop dotdot.zip evil.zip
 drop wide.zip wide.zip
+wait_state release.zip created 60
+ok $? "a dropped release.zip waits for approval"
+ID=$(dir_id "$(request_dir release.zip)")
+DETAILS=$SPOOL/requests/$ID/details.json
+wait_for 30 grep -q '"inner"' "$DETAILS"
+ok $? "details.json lists the files inside release.zip before approval"
+# name signed_by sha256, one line per inner file, in archive order
+inner=$(/usr/bin/python3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))["files"][0]
+for e in f.get("inner", []):
+    print(e["name"], e["signed_by"], e["sha256"], e["size"])' "$DETAILS")
+want=$(for f in README.txt bin/tool.dll setup.exe lib/app.jar; do
+	case $f in *.txt) e=None ;; *.jar) e=jar ;; *) e=pe ;; esac
+	echo "$f $e $(sha256sum "src/$f" | cut -d' ' -f1) $(stat -c %s "src/$f")"
+done)
+is "$inner" "$want" "each inner file with the engine that signs it, its SHA-256 and size"
+check "the approver can read it" runuser -u "$APPROVER" -- grep -q '"signed_by": "pe"' "$DETAILS"
+approve release.zip
 wait_state release.zip signed 90
-ok $? "a dropped release.zip is signed by csodd"
+ok $? "once approved, release.zip is signed by csodd"
 D=$(request_dir release.zip)
 like "$(cat "$D/request.json")" '"engine": "zip"' "request.json names the zip engine"
 keytool -importcert -noprompt -alias csodca -file "$SPOOL/ca/ca.pem" -keystore "$T_DIR/ca.p12" \
 	-storetype pkcs12 -storepass changeit >/dev/null 2>&1
 judge "$D/release.zip" "$SPOOL/ca/ca.pem" "$T_DIR/ca.p12" csodd
+like "$(cat "$LOG")" "release.zip: inner file 'lib/app.jar' signed \(jar\)" "the audit log names each signed inner file"
 wait_state evil.zip failed 60
-ok $? "a drop with ../evil.exe inside fails"
+ok $? "a drop with ../evil.exe inside fails at intake"
 like "$(cat "$(request_dir evil.zip)/ERROR" 2>/dev/null)" "evil.zip: .*entry '../evil.exe' has a '..' path component" \
 	"and ERROR names the entry"
+wait_state wide.zip created 60
+WID=$(dir_id "$(request_dir wide.zip)")
+wait_for 30 grep -q '"inner_error"' "$SPOOL/requests/$WID/details.json"
+like "$(cat "$SPOOL/requests/$WID/details.json")" "entries up to 'part[0-9].bin' hold more than 4194304 bytes" \
+	"details.json says a drop that unpacks past max_file_size is a zip bomb"
+approve wide.zip
 wait_state wide.zip failed 60
-ok $? "a drop that unpacks past max_file_size fails"
+ok $? "and approved all the same, it fails"
 like "$(cat "$(request_dir wide.zip)/ERROR" 2>/dev/null)" "wide.zip: .*entries up to 'part[0-9].bin' hold more than 4194304 bytes uncompressed" \
 	"and ERROR says it unpacks past the limit"
 check "csodd keeps running" daemon_alive
