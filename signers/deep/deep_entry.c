@@ -48,7 +48,7 @@ const csod_signer *csod_deep_signer_for(const csod_zip_entry *e, int fd, csod_er
 	const char *service = csod_service_for_name(base);
 	if (!service)
 		service = csod_service_for_content(fd);
-	if (!service || strcmp(service, "hash") == 0 || strcmp(service, "deep") == 0)
+	if (!service || strcmp(service, "hash") == 0)
 		return NULL;
 	csod_error why;
 	const csod_signer *s = csod_signer_for(service, base, fd, &why);

@@ -28,12 +28,15 @@ int csod_deep_open(csod_zip *z, int fd, int64_t max_size, csod_error *err);
 int csod_deep_extract(const csod_zip *z, const csod_zip_entry *e, const char *tmp_dir,
                       csod_error *err);
 
+/* A drop and the ZIP archives inside it; a ZIP inside those is refused. */
+#define CSOD_DEEP_MAX_DEPTH 2
+
 /* The engine that signs an entry whose content is in fd, by the rules for
- * a file dropped alone (extension, else content), or NULL with err clear
- * for an entry copied as it is: directories, files no engine signs in
- * place (hash files get a detached .p7s, so are not signed inside), and
- * nested ZIP archives (not opened: one level deep). NULL with err set
- * when an entry named as signable is not what its name says. */
+ * a file dropped alone (extension, else content; a nested .zip is the
+ * deep engine again), or NULL with err clear for an entry copied as it
+ * is: directories, and files no engine signs in place (hash files get a
+ * detached .p7s, so are not signed inside). NULL with err set when an
+ * entry named as signable is not what its name says. */
 const csod_signer *csod_deep_signer_for(const csod_zip_entry *e, int fd, csod_error *err);
 
 #endif

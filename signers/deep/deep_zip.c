@@ -3,8 +3,9 @@
  * the request's settings, and the archive is rebuilt around it with the
  * input's entry order, names, times, attributes, extra fields and
  * compression method; every other entry is copied as its compressed
- * bytes. A ZIP has no signature format of its own, so the archive itself
- * is not signed. Inner files live only in nameless scratch files. */
+ * bytes. A ZIP inside is signed the same way, CSOD_DEEP_MAX_DEPTH deep. A ZIP has no signature
+ * format of its own, so the archive itself is not signed. Inner files live only in nameless scratch
+ * files. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,32 @@
 #include "deep_entry.h"
 
 #define COMPARE_CHUNK (64u * 1024u)
+
+/* How deep this thread is in nested archives (0: not in one), and how
+ * much all the levels signed so far unpack to: every level together stays
+ * within the limit for one file, so nesting cannot multiply it. */
+static _Thread_local int depth;
+static _Thread_local uint64_t unpacked;
+
+/* Counts z's content against the budget of the whole drop. */
+static int enter(const csod_zip *z, int64_t max_size, csod_error *err)
+{
+	if (depth >= CSOD_DEEP_MAX_DEPTH)
+		return csod_fail(err, "a ZIP archive nested more than %d deep (refused)",
+		                 CSOD_DEEP_MAX_DEPTH - 1);
+	uint64_t limit = max_size > 0 ? (uint64_t)max_size : CSOD_ZIP_MAX_TOTAL_SIZE;
+	if (depth == 0)
+		unpacked = 0;
+	for (size_t i = 0; i < z->n_entries; i++)
+		unpacked += z->entries[i].usize;
+	if (unpacked > limit)
+		return csod_fail(err,
+		                 "the archives inside unpack to more than %llu bytes in all: "
+		                 "refused as a zip bomb",
+		                 (unsigned long long)limit);
+	depth++;
+	return 0;
+}
 
 static int zip_detect(const unsigned char *head, size_t headlen, off_t size)
 {
@@ -103,11 +130,16 @@ static int zip_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 	if (opt->max_size > 0 && z.size > (uint64_t)opt->max_size)
 		rc = csod_fail(err, "archive is larger than the limit of %lld bytes",
 		               (long long)opt->max_size);
+	int entered = rc == 0 && enter(&z, opt->max_size, err) == 0;
+	if (rc == 0 && !entered)
+		rc = -1;
 	csod_zip_out o;
 	csod_zip_out_init(&o, out_fd);
 	csod_buf eocd = {0};
 	if (rc == 0)
 		rc = write_entries(&z, &o, id, opt, err);
+	if (entered)
+		depth--;
 	uint64_t cd_offset = o.pos;
 	if (rc == 0)
 		rc = csod_zip_out_write(&o, o.cd.p, o.cd.len, err);
@@ -189,12 +221,19 @@ static int zip_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 		csod_zip_close(&in);
 		return -1;
 	}
-	int rc = 0;
-	if (in.n_entries != out.n_entries)
+	int rc = 0, entered = depth < CSOD_DEEP_MAX_DEPTH;
+	if (entered)
+		depth++;
+	else
+		rc = csod_fail(err, "a ZIP archive nested more than %d deep (refused)",
+		               CSOD_DEEP_MAX_DEPTH - 1);
+	if (rc == 0 && in.n_entries != out.n_entries)
 		rc = csod_fail(err, "signed archive has %zu entries where the input has %zu",
 		               out.n_entries, in.n_entries);
 	for (size_t i = 0; rc == 0 && i < in.n_entries; i++)
 		rc = check_entry(&in, &in.entries[i], &out, &out.entries[i], trust, err);
+	if (entered)
+		depth--;
 	if (rc == 0)
 		rc = csod_zip_crosscheck(&out, err);
 	csod_zip_close(&in);

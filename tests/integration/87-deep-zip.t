@@ -55,11 +55,28 @@ judge() { # judge SIGNED.zip ROOT.pem KEYSTORE WHAT: unzip and verify each inner
 # --- csod-sign ---------------------------------------------------------------
 out=$(sign release.zip signed.zip --verbose)
 ok $? "csod-sign deep-signs release.zip"
-like "$out" "inner file 'bin/tool.dll' signed \(pe\)" "and names each inner file it signed"
+like "$(echo "$out" | tr '\n' ' ')" "inner file 'bin/tool.dll' signed \(pe\)" "and names each inner file it signed"
 like "$out" "inner file 'lib/app.jar' signed \(jar\)" "the JAR too"
 is "$(unzip -Z1 signed.zip)" "$(unzip -Z1 release.zip)" "unzip -Z1 lists the same entries in the same order"
 judge "$T_DIR/signed.zip" "$PKI/root.pem" "$TRUST" csod-sign
 check "osslsigncode says the input's setup.exe is unsigned" sh -c "! osslsigncode verify -CAfile '$PKI/root.pem' -in src/setup.exe >/dev/null 2>&1"
+
+# --- a ZIP inside the ZIP is signed the same way, one level down ------------
+mkdir -p nest/plugins
+(cd src && zip -q ../nest/plugins/plugin.zip bin/tool.dll README.txt)
+cp src/setup.exe nest/
+(cd nest && zip -q -r ../nested.zip setup.exe plugins)
+out=$(sign nested.zip nested-signed.zip --verbose)
+ok $? "a ZIP holding a ZIP is signed ($(echo "$out" | tr '\n' ' '))"
+like "$(echo "$out" | tr '\n' ' ')" "inner file 'bin/tool.dll' signed \(pe\).*inner file 'plugins/plugin.zip' signed \(zip\)" \
+	"the inner ZIP's own files first, then the inner ZIP"
+mkdir -p nx && (cd nx && unzip -q ../nested-signed.zip && cd plugins && unzip -q plugin.zip) || fail "unzip nested"
+check "the DLL inside the inner ZIP verifies" osslsigncode verify -CAfile "$PKI/root.pem" -in nx/plugins/bin/tool.dll
+check "the inner ZIP's README.txt is byte-identical" cmp nx/plugins/README.txt src/README.txt
+is "$(unzip -Z1 nx/plugins/plugin.zip)" "$(unzip -Z1 nest/plugins/plugin.zip)" "the inner ZIP keeps its entries and order"
+mkdir -p deep3
+cp src/setup.exe deep3/
+(cd deep3 && zip -q c.zip setup.exe && zip -q b.zip c.zip && zip -q a.zip b.zip && mv a.zip ../deep3.zip)
 
 # --- refusals ------------------------------------------------------------------
 refused() { # refused ZIP PATTERN DESCRIPTION
@@ -99,6 +116,7 @@ zip -q -y link.zip passwd.exe README.txt 2>/dev/null || (cd src && zip -q -y ../
 refused link.zip "entry 'passwd.exe' is a symbolic link" "a symlink entry"
 (cd src && zip -q -P secret ../enc.zip setup.exe)
 refused enc.zip "entry 'setup.exe' is encrypted" "an encrypted entry"
+refused deep3.zip "entry 'b.zip': entry 'c.zip': a ZIP archive nested more than 1 deep" "a ZIP in a ZIP in a ZIP"
 # 1 GB of zeros deflates to about 1 MB.
 /usr/bin/python3 - <<'PY'
 import zipfile
@@ -120,6 +138,9 @@ with zipfile.ZipFile("wide.zip", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(zipfile.ZipInfo("part%d.bin" % i, (2020, 1, 1, 0, 0, 0)), bytes(1 << 20),
                    zipfile.ZIP_DEFLATED)
 PY
+# ZIPs inside, each well under the limit, that unpack past it together.
+mkdir -p nw && seq 1 400000 >nw/numbers.txt
+(cd nw && for i in 1 2 3; do zip -q "p$i.zip" numbers.txt; done && zip -q -0 ../nestwide.zip p1.zip p2.zip p3.zip)
 
 # --- through the daemon: a real Unix user's drop, approved by an admin ------
 DEV=csodt-zip$$
@@ -140,6 +161,7 @@ approve() { # approve DROP: the admin's marker for its request
 drop release.zip release.zip
 drop dotdot.zip evil.zip
 drop wide.zip wide.zip
+drop nestwide.zip nestwide.zip
 wait_state release.zip created 60
 ok $? "a dropped release.zip waits for approval"
 ID=$(dir_id "$(request_dir release.zip)")
@@ -181,6 +203,12 @@ wait_state wide.zip failed 60
 ok $? "and approved all the same, it fails"
 like "$(cat "$(request_dir wide.zip)/ERROR" 2>/dev/null)" "wide.zip: .*entries up to 'part[0-9].bin' hold more than 4194304 bytes uncompressed" \
 	"and ERROR says it unpacks past the limit"
+wait_state nestwide.zip created 60
+approve nestwide.zip
+wait_state nestwide.zip failed 60
+ok $? "a drop whose inner ZIPs together unpack past max_file_size fails"
+like "$(cat "$(request_dir nestwide.zip)/ERROR" 2>/dev/null)" "nestwide.zip: entry 'p[0-9].zip': the archives inside unpack to more than 4194304 bytes in all" \
+	"and ERROR names the inner ZIP"
 check "csodd keeps running" daemon_alive
 stop_daemon
 ok $? "csodd stops cleanly"
