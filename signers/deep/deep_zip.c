@@ -7,6 +7,7 @@
  * format of its own, so the archive itself is not signed. Inner files live only in nameless scratch
  * files. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -158,21 +159,22 @@ static int zip_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 static int same_bytes(const csod_zip *a, const csod_zip_entry *x, const csod_zip *b,
                       const csod_zip_entry *y, csod_error *err)
 {
-	static unsigned char p[COMPARE_CHUNK], q[COMPARE_CHUNK];
 	if (x->csize != y->csize || x->usize != y->usize || x->crc != y->crc)
 		return csod_fail(err, "entry '%.200s' was copied with other content", x->name);
-	for (uint64_t off = 0; off < x->csize;) {
+	unsigned char *p = malloc(2 * COMPARE_CHUNK), *q = p + COMPARE_CHUNK;
+	int rc = p ? 0 : csod_fail(err, "out of memory");
+	for (uint64_t off = 0; rc == 0 && off < x->csize;) {
 		size_t n =
 		    x->csize - off < COMPARE_CHUNK ? (size_t)(x->csize - off) : COMPARE_CHUNK;
 		if (csod_zip_pread(a, p, n, x->data_offset + off, err) < 0 ||
 		    csod_zip_pread(b, q, n, y->data_offset + off, err) < 0)
-			return -1;
-		if (memcmp(p, q, n) != 0)
-			return csod_fail(err, "entry '%.200s' was copied with other bytes",
-			                 x->name);
+			rc = -1;
+		else if (memcmp(p, q, n) != 0)
+			rc = csod_fail(err, "entry '%.200s' was copied with other bytes", x->name);
 		off += n;
 	}
-	return 0;
+	free(p);
+	return rc;
 }
 
 /* Output entry y stands where input entry x stood, as x did. */
