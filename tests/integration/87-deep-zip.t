@@ -61,6 +61,18 @@ is "$(unzip -Z1 signed.zip)" "$(unzip -Z1 release.zip)" "unzip -Z1 lists the sam
 judge "$T_DIR/signed.zip" "$PKI/root.pem" "$TRUST" csod-sign
 check "osslsigncode says the input's setup.exe is unsigned" sh -c "! osslsigncode verify -CAfile '$PKI/root.pem' -in src/setup.exe >/dev/null 2>&1"
 
+# Memory does not grow with the inner files: a 64 MB PE inside (the program
+# with 64 MB of payload after its last section).
+{ cat src/setup.exe; head -c 67108864 /dev/urandom; } >big.exe
+zip -q big.zip big.exe
+rss=$( { /usr/bin/time -f '%M' "$CSOD_BIN/csod-sign" --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" big.zip big-signed.zip; } 2>&1 | tail -1)
+mkdir -p bx && (cd bx && unzip -q ../big-signed.zip) && osslsigncode verify -CAfile "$PKI/root.pem" -in bx/big.exe >/dev/null 2>&1
+ok $? "a ZIP holding a 64 MB PE is signed and the PE verifies"
+diag "peak RSS deep-signing a ZIP holding a 64 MB PE: $rss KB"
+[ "${CSOD_SAN:-0}" = 1 ] || [ "${CSOD_VALGRIND:-0}" = 1 ] || [ "$rss" -lt 65536 ]
+ok $? "peak RSS stays below the inner file's size"
+rm -rf big.exe big.zip big-signed.zip bx
+
 # --- a ZIP inside the ZIP is signed the same way, one level down ------------
 mkdir -p nest/plugins
 (cd src && zip -q ../nest/plugins/plugin.zip bin/tool.dll README.txt)
