@@ -71,7 +71,7 @@ static void tell(const csod_sign_options *opt, const csod_zip_entry *e, const cs
 		return;
 	char msg[400];
 	snprintf(msg, sizeof msg, "inner file '%.200s' signed (%s)", e->name, s->name);
-	opt->timestamp.note(opt->timestamp.note_arg, LOG_NOTICE, msg);
+	opt->timestamp.note(opt->timestamp.note_arg, LOG_INFO, msg);
 }
 
 /* Signs the content in fd with s into a new entry like e. */
