@@ -1,6 +1,7 @@
 #!/bin/bash
 # Authenticode: csod-sign against osslsigncode sign on a ~100 KB PE, a 100 MB
-# PE, a 2 MB compressed CAB and a 100 MB CAB (an MSI once its engine lands); `openssl dgst -sha256` + one copy of the file as the
+# PE, a 112 KB MSI, a 2 MB compressed CAB, a 100 MB CAB and a 3,000-member
+# security catalog; `openssl dgst -sha256` + one copy of the file as the
 # hashing limit on the large PE.
 . "$(dirname "$0")/lib.sh"
 cd "$WORK"
@@ -31,9 +32,12 @@ cat >app.wxs <<'WXS'
 </Wix>
 WXS
 wixl -o app.msi app.wxs 2>/dev/null || echo "wixl failed; MSI skipped"
+# A security catalog of 3,000 members (~0.8 MB, a large driver package's).
+mkdir -p catsrc && for i in $(seq 1 3000); do echo "$i" >"catsrc/f$i.sys"; done
+/usr/bin/python3 "$BENCH_TOP/tests/fixtures/mkcat.py" driver.cat catsrc/*.sys
 
 table_header "Authenticode: csod-sign vs osslsigncode sign (RSA-3072, SHA-256)"
-for f in small.exe large.exe app.msi app.cab large.cab; do
+for f in small.exe large.exe app.msi app.cab large.cab driver.cat; do
 	[ -f "$f" ] || continue
 	ours=$(MEASURE_OUT="out-$f" measure authenticode "$f" csod-sign \
 		"$BIN/csod-sign" --cert pki/rsa.pem --key pki/rsa.key --chain pki/chain.pem "$f" "out-$f") || exit 1

@@ -175,8 +175,9 @@ static void services(const csod_request *r, char *out, size_t len)
 	for (int i = 0; !r->service[0] && i < r->n_files; i++) {
 		const char *s = csod_service_for_name(r->files[i].name);
 		if (!s)
-			s = r->files[i].engine; /* by content: a PE, MSI or CAB */
-		if (strcmp(s, "pe") == 0 || strcmp(s, "msi") == 0 || strcmp(s, "cab") == 0)
+			s = r->files[i].engine; /* by content: a PE, MSI, CAB or catalog */
+		if (strcmp(s, "pe") == 0 || strcmp(s, "msi") == 0 || strcmp(s, "cab") == 0 ||
+		    strcmp(s, "cat") == 0)
 			s = "authenticode";
 		size_t n = strlen(out), k = strlen(s);
 		const char *hit = strstr(out, s);

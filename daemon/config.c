@@ -142,9 +142,9 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 
 static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config *m)
 {
-	static const char *const keys[] = {"transport", "from",  "host",          "port",
-	                                   "starttls",  "user",  "password_file", "timeout",
-	                                   "max_age",   "retry", "ca_file",       NULL};
+	static const char *const keys[] = {
+	    "transport", "from",    "host",  "port",    "starttls",  "user", "password_file",
+	    "timeout",   "max_age", "retry", "ca_file", "templates", NULL};
 	static const char *const transports[] = {"spool", "smtp", "none", NULL};
 	static const char *const tls[] = {"never", "if-available", "required", NULL};
 	int64_t v;
@@ -164,6 +164,7 @@ static int read_mail(cfg_reader *r, const config_setting_t *g, csod_mail_config 
 	TRY(cfg_duration(r, g, "mail", "max_age", &m->max_age_s));
 	TRY(cfg_duration(r, g, "mail", "retry", &m->retry_s));
 	TRY(cfg_string(r, g, "mail", "ca_file", &m->ca_file));
+	TRY(cfg_string(r, g, "mail", "templates", &m->templates));
 	if (strcmp(m->transport, "smtp") == 0 && !m->host)
 		return cfg_fail(r, g, "mail.host", "required when transport is \"smtp\"");
 	csod_error why;
@@ -357,6 +358,7 @@ void csod_config_free(csod_config *c)
 	free(c->mail.ca_file);
 	cfg_free_strings(c->timestamp.urls);
 	free(c->timestamp.ca_file);
+	free(c->mail.templates);
 	free(c->keys.backend);
 	free(c->keys.master_key_file);
 	free(c->keys.pkcs11_module);

@@ -49,6 +49,7 @@ typedef struct csod_mail_config {
 	int64_t max_age_s; /* give up (dead) after this long */
 	int64_t retry_s;   /* first retry after this long, doubling up to an hour */
 	char *ca_file;     /* CAs that vouch for the server's STARTTLS certificate */
+	char *templates;   /* folder of templates; NULL: <config dir>/templates */
 } csod_mail_config;
 
 typedef struct csod_timestamp_config {

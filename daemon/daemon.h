@@ -16,6 +16,7 @@ struct csod_workers;
 struct csod_space;
 struct csod_control;
 struct csod_checks;
+struct csod_pages;
 
 /* A small set of request ids. */
 typedef struct csod_idset {
@@ -46,6 +47,7 @@ typedef struct csod_daemon {
 	struct csod_space *space;     /* work that waits for room on the spool (space.h) */
 	struct csod_control *control; /* csodctl's socket (control.h) */
 	struct csod_checks *checks;   /* pre-sign checks' workers (checks.h) */
+	struct csod_pages *pages;     /* stale status pages (status_page.h) */
 } csod_daemon;
 
 /* Spool sub-paths: csod_spool_path(d, buf, "outbox/%s/%s", dev, id). */

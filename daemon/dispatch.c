@@ -61,6 +61,9 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	}
 	snprintf(job->id, sizeof job->id, "%s", r->id);
 	snprintf(job->service, sizeof job->service, "%s", r->service);
+	snprintf(job->shown.id, sizeof job->shown.id, "%s", r->id);
+	snprintf(job->shown.developer, sizeof job->shown.developer, "%s", r->developer);
+	snprintf(job->shown.drop_name, sizeof job->shown.drop_name, "%s", r->drop_name);
 	if (csod_spool_path(d, job->store_dir, sizeof job->store_dir, "store/%s", r->id) < 0 ||
 	    csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "tmp") < 0 ||
 	    csod_request_outbox(d->spool, r, job->outbox_dir, sizeof job->outbox_dir) < 0) {

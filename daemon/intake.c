@@ -126,6 +126,7 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 		job->incoming[0] = job->work[0] = job->store[0] = '\0';
 		job->rc = csod_fail(&job->err, "%s: path too long", r->drop_name);
 	}
+	snprintf(job->spool, sizeof job->spool, "%s", d->spool);
 	job->max_file_size = d->cfg->max_file_size;
 	job->max_request_files = d->cfg->max_request_files;
 	return job;

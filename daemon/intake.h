@@ -26,8 +26,10 @@ void csod_intake_recover(csod_daemon *d);
 void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, const char *entry);
 
 /* Copies in_fd to out_fd while computing MD5, SHA-1 and SHA-256 into f;
- * refuses more than max bytes (0 = no limit). */
-int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f, csod_error *err);
+ * refuses more than max bytes (0 = no limit). progress (may be NULL) is
+ * told the bytes copied so far after each chunk. */
+int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f,
+                       void (*progress)(void *ctx, int64_t done), void *ctx, csod_error *err);
 
 /* A request.conf larger than this is refused unread. */
 #define CSOD_REQUEST_CONF_MAX 65536

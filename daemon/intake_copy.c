@@ -80,7 +80,9 @@ static void finish_digest(EVP_MD_CTX *ctx, char *out)
 	hex(md, len, out);
 }
 
-int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f, csod_error *err)
+int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f,
+                       void (*progress)(void *ctx, int64_t done), void *progress_ctx,
+                       csod_error *err)
 {
 	const EVP_MD *types[3] = {EVP_md5(), EVP_sha1(), EVP_sha256()};
 	char *outs[3] = {f->md5, f->sha1, f->sha256};
@@ -146,6 +148,8 @@ int csod_copy_and_hash(int in_fd, int out_fd, int64_t max, csod_file *f, csod_er
 			csod_fail_errno(err, "%s: cannot write to the store", f->name);
 			goto out;
 		}
+		if (progress)
+			progress(progress_ctx, total);
 	}
 	f->size = total;
 	if (fsync(out_fd) < 0) {

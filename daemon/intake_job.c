@@ -21,6 +21,7 @@
 #include "intake.h"
 #include "names.h"
 #include "outputs.h"
+#include "request_paths.h"
 
 /* Names in a folder drop that are instructions, not files to sign. */
 static int is_control_name(const char *name)
@@ -114,8 +115,31 @@ static int open_drop_file(const csod_intake_job *job, int dir_fd, const char *na
 	return fd;
 }
 
+static void on_copied(void *ctx, int64_t done)
+{
+	csod_intake_job *job = ctx;
+	csod_progress_set(&job->progress, job->received + done);
+}
+
+/* "receiving" for the names in dir_fd about to be copied: their sizes
+ * (as they are now; a file that grows is refused anyway) are the total. */
+static void begin_progress(csod_intake_job *job, int dir_fd, char **names, int n)
+{
+	char outbox[PATH_MAX], tmp[PATH_MAX];
+	int64_t total = 0;
+	struct stat st;
+	for (int i = 0; i < n; i++)
+		if (fstatat(dir_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			total += st.st_size;
+	if (csod_request_outbox(job->spool, &job->r, outbox, sizeof outbox) < 0 ||
+	    csod_path(tmp, sizeof tmp, "%s/tmp", job->spool) < 0)
+		return;
+	csod_progress_begin(&job->progress, "receiving", &job->r, outbox, tmp, total);
+	job->progress_on = 1;
+}
+
 /* Copies one regular file, name inside dir_fd, into dst_fd's folder. */
-static int take_file(const csod_intake_job *job, csod_request *r, int dir_fd, const char *name,
+static int take_file(csod_intake_job *job, csod_request *r, int dir_fd, const char *name,
                      int dst_fd, csod_error *err)
 {
 	if (csod_name_check(name, err) < 0)
@@ -136,8 +160,10 @@ static int take_file(const csod_intake_job *job, csod_request *r, int dir_fd, co
 	if (rc == 0 && out < 0)
 		rc = csod_fail_errno(err, "%s: cannot create the store copy", name);
 	if (rc == 0)
-		rc =
-		    csod_copy_and_hash(fd, out, job->max_file_size, &r->files[r->n_files - 1], err);
+		rc = csod_copy_and_hash(fd, out, job->max_file_size, &r->files[r->n_files - 1],
+		                        job->progress_on ? on_copied : NULL, job, err);
+	if (rc == 0)
+		job->received += r->files[r->n_files - 1].size;
 	if (out >= 0)
 		close(out);
 	close(fd);
@@ -220,7 +246,7 @@ static int list_folder(int dir_fd, int64_t max, const char *drop, char ***out, i
 
 /* A folder drop: taken over first (see fdtree.h), so that its builder can
  * no longer add, swap or remove entries while it is read. */
-static int take_folder(const csod_intake_job *job, csod_request *r, int dir_fd, int dst_fd,
+static int take_folder(csod_intake_job *job, csod_request *r, int dir_fd, int dst_fd,
                        csod_error *err)
 {
 	if (csod_dir_take_over(dir_fd) < 0)
@@ -231,6 +257,8 @@ static int take_folder(const csod_intake_job *job, csod_request *r, int dir_fd, 
 	char **names = NULL;
 	int n = 0;
 	int rc = list_folder(dir_fd, job->max_request_files, r->drop_name, &names, &n, err);
+	if (rc == 0)
+		begin_progress(job, dir_fd, names, n);
 	for (int i = 0; i < n; i++) {
 		if (rc == 0)
 			rc = take_file(job, r, dir_fd, names[i], dst_fd, err);
@@ -308,6 +336,8 @@ static int take_drop(csod_intake_job *job, int work_fd)
 		if (dir_fd >= 0)
 			close(dir_fd);
 	} else {
+		char *names[1] = {r->drop_name};
+		begin_progress(job, incoming_fd, names, 1);
 		rc = take_file(job, r, incoming_fd, r->drop_name, work_fd, err);
 	}
 	close(incoming_fd);
@@ -345,6 +375,11 @@ void csod_intake_job_run(void *arg)
 		csod_rm_rf(job->work);
 	job->rc = rc;
 	job->no_space = rc < 0 && csod_error_no_space(err);
+	/* Taken or failed, the views write the new state next; a drop that
+	 * waits for room leaves no sign of this attempt. */
+	if (job->progress_on)
+		csod_progress_end(&job->progress, job->no_space ? NULL : "");
+	job->progress_on = 0;
 }
 
 void csod_intake_job_free(void *arg)

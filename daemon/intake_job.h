@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "progress.h"
 #include "request.h"
 
 typedef struct csod_intake_job {
@@ -17,7 +18,11 @@ typedef struct csod_intake_job {
 	char incoming[PATH_MAX]; /* store/incoming/<id>.<developer> */
 	char work[PATH_MAX];     /* tmp/<id>.intake: the copy being made */
 	char store[PATH_MAX];    /* store/<id>: the copy, once complete */
-	uid_t owner;             /* the developer's uid: their inbox's owner */
+	char spool[PATH_MAX];    /* for the request's outbox folder (progress) */
+	csod_progress progress;  /* "receiving": registered while files are copied */
+	int progress_on;
+	int64_t received; /* bytes of the drop's earlier files */
+	uid_t owner;      /* the developer's uid: their inbox's owner */
 	int64_t max_file_size;
 	int64_t max_request_files;
 	int64_t need; /* bytes its copy was counted to take (space.h) */

@@ -36,6 +36,7 @@
 #include "spool_access.h"
 #include "intake_job.h"
 #include "sign_job.h"
+#include "status_page.h"
 #include "views.h"
 #include "workers.h"
 
@@ -357,6 +358,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 		if (watchdog_ms)
 			wait = min_deadline(wait, next_watchdog - now);
 		wait = min_deadline(wait, csod_control_tick(d.control, now));
+		/* Status pages follow work in progress, once a second. */
+		wait = min_deadline(wait, csod_pages_tick(&d));
 		if (next_expiry > 0)
 			wait = min_deadline(wait, (next_expiry - csod_now()) * 1000);
 		if (wait < 0)

@@ -34,6 +34,16 @@ int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, con
 int csod_mail_render(const char *template_dir, const char *kind, const char *const *vars,
                      char **subject, char **body, csod_error *err);
 
+/* The same, looking first for <template_dir>/<organization>/<kind>.txt: an
+ * organization's own wording overrides the global one (organization may
+ * be NULL). */
+int csod_mail_render_for(const char *template_dir, const char *organization, const char *kind,
+                         const char *const *vars, char **subject, char **body, csod_error *err);
+
+/* Where templates are: mail.templates, else <the config file's folder>/
+ * templates (/etc/csod/templates as installed). */
+void csod_mail_template_dir(const csod_config *cfg, char *out, size_t len);
+
 /* A new Date header value (now, UTC) and Message-ID (<time.random@host>). */
 void csod_mail_stamp(char date[64], char message_id[128]);
 

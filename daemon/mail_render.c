@@ -1,4 +1,6 @@
 /* Templates and the message format. */
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@ static const struct {
 } builtin[] = {
     {"approval_needed",
      "Subject: csod: {{developer}} asks to sign {{what}} (request {{id}})\n"
-     "{{developer}} ({{organization}}) asks to sign version {{version}} with {{service}}.\n\n"
+     "{{developer}} asks to sign {{summary}}.\n{{place}}; digests {{digests}}.\n\n"
      "Files:\n{{files}}\n"
      "Pre-sign checks: {{checks}}\n\n"
      "To approve, create {{approve_marker}} (its text is your message),\n"
@@ -36,9 +38,11 @@ static const struct {
                "Request {{id}} could not be signed:\n\n  {{error}}\n\n"
                "Nothing was published. Fix the input and drop it again.\n"},
     {"welcome", "Subject: csod: your code-signing inbox\n"
-                "Welcome, {{name}}.\n\nCopy files to sign into {{inbox}}\n"
+                "Welcome, {{name}}.\n\nMap the share {{share}} (a drive on Windows).\n"
+                "Copy files to sign into {{inbox}}\n"
                 "(one file is one request; a folder is one request with all its files).\n"
-                "Signed files appear in {{outbox}}.\n"
+                "Signed files appear in {{outbox}};\n"
+                "open {{status_page}} in a browser to follow your requests.\n"
                 "A folder may hold a request.conf, for example:\n"
                 "  version = \"1.0\";\n  digests = [ \"sha256\" ];\n"},
     {"cert_issued", "Subject: csod: certificate {{id}} issued\n"
@@ -121,18 +125,48 @@ static char *substitute(const char *text, const char *const *vars)
 	return out;
 }
 
+/* An organization's own folder of templates, <dir>/<organization>/: only
+ * for a name that is one plain path component (organizations are named in
+ * the config, but a '/' or a leading '.' must not reach another folder). */
+static int org_dir_ok(const char *organization)
+{
+	return organization && organization[0] && organization[0] != '.' &&
+	       !strchr(organization, '/');
+}
+
+/* The template's text: the organization's file, the global file, or the
+ * built-in one. *file is what was read (to be freed), path its name. */
+static const char *template_text(const char *template_dir, const char *organization,
+                                 const char *kind, char **file, char *path, size_t len)
+{
+	*file = NULL;
+	path[0] = '\0';
+	if (template_dir && org_dir_ok(organization) &&
+	    csod_path(path, len, "%s/%s/%s.txt", template_dir, organization, kind) == 0 &&
+	    csod_read_file(path, 65536, file, NULL, NULL) == 0)
+		return *file;
+	if (template_dir && csod_path(path, len, "%s/%s.txt", template_dir, kind) == 0 &&
+	    csod_read_file(path, 65536, file, NULL, NULL) == 0)
+		return *file;
+	snprintf(path, len, "(built-in %s template)", kind);
+	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+		if (strcmp(builtin[i].kind, kind) == 0)
+			return builtin[i].text;
+	return NULL;
+}
+
 int csod_mail_render(const char *template_dir, const char *kind, const char *const *vars,
                      char **subject, char **body, csod_error *err)
 {
+	return csod_mail_render_for(template_dir, NULL, kind, vars, subject, body, err);
+}
+
+int csod_mail_render_for(const char *template_dir, const char *organization, const char *kind,
+                         const char *const *vars, char **subject, char **body, csod_error *err)
+{
 	char path[4096], *file = NULL;
-	const char *text = NULL;
-	if (csod_path(path, sizeof path, "%s/%s.txt", template_dir ? template_dir : ".", kind) < 0)
-		return csod_fail(err, "%s: template path too long", kind);
-	if (template_dir && csod_read_file(path, 65536, &file, NULL, NULL) == 0)
-		text = file;
-	for (size_t i = 0; !text && i < sizeof builtin / sizeof builtin[0]; i++)
-		if (strcmp(builtin[i].kind, kind) == 0)
-			text = builtin[i].text;
+	const char *text =
+	    template_text(template_dir, organization, kind, &file, path, sizeof path);
 	if (!text)
 		return csod_fail(err, "no mail template for '%s'", kind);
 	char *rendered = substitute(text, vars);
@@ -272,4 +306,15 @@ enum csod_mail_result csod_mail_send_spool(const char *spool, const char *messag
 	return csod_write_file_atomic(tmp, dest, message, strlen(message), 0640, err) == 0
 	           ? CSOD_MAIL_SENT
 	           : CSOD_MAIL_RETRY;
+}
+
+void csod_mail_template_dir(const csod_config *cfg, char *out, size_t len)
+{
+	if (cfg->mail.templates) {
+		snprintf(out, len, "%s", cfg->mail.templates);
+		return;
+	}
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof copy, "%s", cfg->path ? cfg->path : ".");
+	snprintf(out, len, "%s/templates", dirname(copy));
 }

@@ -36,6 +36,7 @@ static void settings_clear(csod_mail_config *s)
 	free(s->user);
 	free(s->password_file);
 	free(s->ca_file);
+	free(s->templates);
 	memset(s, 0, sizeof *s);
 }
 
@@ -55,6 +56,7 @@ static int settings_copy(csod_mail_config *dst, const csod_mail_config *src)
 	rc |= copy_text(&dst->user, src->user);
 	rc |= copy_text(&dst->password_file, src->password_file);
 	rc |= copy_text(&dst->ca_file, src->ca_file);
+	rc |= copy_text(&dst->templates, src->templates);
 	if (rc == 0 && dst->transport)
 		return 0;
 	settings_clear(dst);

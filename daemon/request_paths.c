@@ -83,3 +83,19 @@ int csod_request_outbox_shown(const csod_config *cfg, const char *spool, const c
 		return -1;
 	return csod_shared_path(cfg, server + strlen(spool) + 1, out, len);
 }
+
+int csod_verify_command(const char *engine, const char *signed_path, const char *chain, char *out,
+                        size_t len)
+{
+	if (strcmp(engine, "hash") == 0)
+		return csod_path(out, len,
+		                 "openssl cms -verify -binary -inform DER -in \"%s\" -content "
+		                 "<your file> -CAfile \"%s\" -purpose any",
+		                 signed_path, chain);
+	if (strcmp(engine, "jar") == 0)
+		return csod_path(out, len, "jarsigner -verify -strict \"%s\"", signed_path);
+	if (strcmp(engine, "apk") == 0)
+		return csod_path(out, len, "apksigner verify -v \"%s\"", signed_path);
+	return csod_path(out, len, "osslsigncode verify -CAfile \"%s\" -in \"%s\"", chain,
+	                 signed_path);
+}

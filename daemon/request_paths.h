@@ -28,4 +28,11 @@ int csod_request_outbox_shown(const csod_config *cfg, const char *spool, const c
  * share_path is not set. */
 int csod_shared_path(const csod_config *cfg, const char *rel, char *out, size_t len);
 
+/* The command that checks a signed file with an independent verifier, by
+ * the engine that signed it (openssl cms for hash signatures, jarsigner,
+ * apksigner, osslsigncode): signed and chain are the paths shown (quoted
+ * in the command, folder names hold spaces). */
+int csod_verify_command(const char *engine, const char *signed_path, const char *chain, char *out,
+                        size_t len);
+
 #endif

@@ -43,6 +43,12 @@ static staged *stage_new(staged_list *l, const char *name, csod_error *err)
 	return st;
 }
 
+static void on_read(void *ctx, uint64_t done)
+{
+	csod_sign_job *job = ctx;
+	csod_progress_set(&job->progress, job->signed_bytes + (int64_t)done);
+}
+
 /* Signs in (a file, or one part of one) into a new file in tmp/, checks it
  * with the engine's own verifier and fsyncs it; label names it in errors. */
 static int sign_into(csod_sign_job *job, const csod_signer *s, int in, const char *label,
@@ -106,6 +112,9 @@ static int sign_one(csod_sign_job *job, csod_file *f, staged_list *out)
 	snprintf(f->engine, sizeof f->engine, "%s", s->name);
 	f->output[0] = '\0';
 	job->options.input_name = f->name;
+	job->options.progress = on_read;
+	job->options.progress_ctx = job;
+	csod_progress_set(&job->progress, job->signed_bytes);
 	if (s->split && s->split(in, f->name, &parts, &n, &why) < 0) {
 		csod_fail(&job->err, "%s: %s", f->name, why.msg);
 		goto done;
@@ -153,8 +162,17 @@ void csod_sign_job_run(void *arg)
 	csod_sign_job *job = arg;
 	staged_list out = {0};
 	int i, rc = 0;
-	for (i = 0; i < job->n_files && rc == 0; i++)
+	int64_t total = 0;
+	for (i = 0; i < job->n_files; i++)
+		total += job->files[i].size;
+	csod_progress_begin(&job->progress, "signing", &job->shown, job->outbox_dir, job->tmp_dir,
+	                    total);
+	for (i = 0; i < job->n_files && rc == 0; i++) {
 		rc = sign_one(job, &job->files[i], &out);
+		job->signed_bytes += job->files[i].size;
+	}
+	/* Back to the state word until the views show the outcome. */
+	csod_progress_end(&job->progress, "in_progress\n");
 	/* Checked at intake; again here for requests taken before. */
 	if (rc == 0)
 		rc = csod_outputs_check(job->files, job->n_files, &job->err);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../signers/signer.h"
+#include "progress.h"
 #include "request.h"
 
 #define CSOD_JOB_NOTES 16
@@ -16,6 +17,9 @@
 typedef struct csod_sign_job {
 	char id[32];
 	char service[32];
+	csod_request shown; /* id, developer, drop name: for progress only */
+	csod_progress progress;
+	int64_t signed_bytes; /* of the files before the one being signed */
 	char store_dir[PATH_MAX];
 	char tmp_dir[PATH_MAX];
 	char outbox_dir[PATH_MAX];

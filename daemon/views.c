@@ -5,6 +5,7 @@
 
 #include "../lib/log.h"
 #include "request.h"
+#include "status_page.h"
 #include "workers.h"
 
 /* One rewrite of one request's views, carried to a publisher thread. */
@@ -145,6 +146,7 @@ void csod_views_flush(csod_daemon *d)
 			 * STATUS until the next start tries again. */
 			csod_log(LOG_ERR, id, "cannot update the outbox: %s", err.msg);
 		} else if (loaded) {
+			csod_pages_mark(d, r.developer);
 			if (d->view_workers && idset_add(&d->views_busy, id) == 0) {
 				csod_workers_submit(d->view_workers, job);
 			} else {
@@ -159,6 +161,7 @@ void csod_views_flush(csod_daemon *d)
 		csod_request_free(&r);
 	}
 	d->views.n = kept;
+	csod_pages_flush(d);
 }
 
 void csod_views_retry(csod_daemon *d)
@@ -173,6 +176,8 @@ void csod_views_retry(csod_daemon *d)
 void csod_views_recover(csod_daemon *d)
 {
 	csod_views_retry(d);
+	/* Pages are not recorded as published: all are written again. */
+	csod_pages_mark_all(d);
 	if (d->views.n)
 		csod_log(LOG_NOTICE, NULL, "rewriting the outbox views of %d request(s)",
 		         d->views.n);
@@ -190,6 +195,7 @@ void csod_views_stop(csod_daemon *d)
 	d->views_busy.n = 0;
 	if (d->db)
 		csod_views_flush(d);
+	csod_pages_stop(d);
 	free(d->views.ids);
 	free(d->views_busy.ids);
 	memset(&d->views, 0, sizeof d->views);

@@ -154,3 +154,90 @@ char *csod_escape_lines(const char *s)
 {
 	return escape_dup(s, 1);
 }
+
+/* The entity for an HTML-special character, or NULL. Quotes are included
+ * so that the result is safe in an attribute value as well as in text. */
+static const char *html_entity(char c)
+{
+	switch (c) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&#39;";
+	default:
+		return NULL;
+	}
+}
+
+char *csod_html_escape(const char *s)
+{
+	char *shown = csod_escape(s);
+	if (!shown)
+		return NULL;
+	size_t len = 1;
+	for (const char *p = shown; *p; p++)
+		len += html_entity(*p) ? strlen(html_entity(*p)) : 1;
+	char *out = malloc(len);
+	if (out) {
+		char *o = out;
+		for (const char *p = shown; *p; p++) {
+			const char *e = html_entity(*p);
+			size_t n = e ? strlen(e) : 1;
+			memcpy(o, e ? e : p, n);
+			o += n;
+		}
+		*o = '\0';
+	}
+	free(shown);
+	return out;
+}
+
+static int url_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+char *csod_url_escape(const char *s)
+{
+	size_t len = 1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		len += url_unreserved(*p) ? 1 : 3;
+	char *out = malloc(len);
+	if (!out)
+		return NULL;
+	char *o = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (url_unreserved(*p))
+			*o++ = (char)*p;
+		else
+			o += sprintf(o, "%%%02X", *p);
+	}
+	*o = '\0';
+	return out;
+}
+
+void csod_size_text(int64_t bytes, char *out, size_t len)
+{
+	static const char *const units[] = {"KB", "MB", "GB", "TB"};
+	if (bytes < 1000) {
+		snprintf(out, len, "%lld bytes", (long long)bytes);
+		return;
+	}
+	double v = (double)bytes / 1000;
+	int u = 0;
+	while (v >= 999.5 && u < 3) {
+		v /= 1000;
+		u++;
+	}
+	if (v < 9.95)
+		snprintf(out, len, "%.1f %s", v, units[u]);
+	else
+		snprintf(out, len, "%.0f %s", v, units[u]);
+}

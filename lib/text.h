@@ -6,6 +6,7 @@
 #define CSOD_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The longest escaped name an error message shows before cutting it with
  * "...": room for the reason in a csod_error. */
@@ -35,5 +36,19 @@ char *csod_escape(const char *s);
 /* The same, keeping the newlines: for a block of lines the caller built
  * from escaped parts. */
 char *csod_escape_lines(const char *s);
+
+/* s as HTML text or attribute value: escaped as above (control characters,
+ * bytes that are not UTF-8), then & < > " ' as entities, so that a name a
+ * developer chose can neither open an element nor leave an attribute.
+ * malloc'd; NULL when out of memory. */
+char *csod_html_escape(const char *s);
+
+/* s as one component of a relative URL: every byte but letters, digits
+ * and - . _ ~ percent-encoded (a '/' too: it cannot add a path level).
+ * malloc'd; NULL when out of memory. */
+char *csod_url_escape(const char *s);
+
+/* A size for people, in decimal units: "512 bytes", "1.5 MB", "14 MB". */
+void csod_size_text(int64_t bytes, char *out, size_t len);
 
 #endif

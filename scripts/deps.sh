@@ -15,7 +15,7 @@ TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc p11-kit-mo
 gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
 openjdk-17-jdk-headless apksigner zipalign aapt android-framework-res python3-aiosmtpd python3-cryptography inotify-tools
 clang libclang-rt-14-dev valgrind procps psmisc time man-db
-libseccomp-dev systemd util-linux acl strace sbsigntool shim-signed clamav-daemon"
+libseccomp-dev systemd util-linux acl strace sbsigntool shim-signed clamav-daemon chromium"
 BENCH="hyperfine time"
 # `make deb`, and `make check`, which builds the package and installs it.
 DEB="debhelper dpkg-dev fakeroot lintian"

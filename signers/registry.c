@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "../lib/text.h"
+#include "authenticode/cat_format.h"
 #include "common/fileio.h"
 
 extern const csod_signer csod_signer_hash;
 extern const csod_signer csod_signer_pe;
 extern const csod_signer csod_signer_msi;
 extern const csod_signer csod_signer_cab;
+extern const csod_signer csod_signer_cat;
 extern const csod_signer csod_signer_jar;
 extern const csod_signer csod_signer_apk;
 extern const csod_signer csod_signer_powershell;
@@ -30,6 +32,7 @@ const csod_signer *const csod_signers[] = {
     &csod_signer_pe,
     &csod_signer_msi,
     &csod_signer_cab,
+    &csod_signer_cat,
     &csod_signer_jar,
     &csod_signer_apk,
     &csod_signer_powershell,
@@ -55,6 +58,7 @@ static const struct {
     {"drv", "authenticode"},
     {"msi", "authenticode"},
     {"cab", "authenticode"},
+    {"cat", "authenticode"},
     {"jar", "java"},
     {"war", "java"},
     {"ear", "java"},
@@ -99,12 +103,13 @@ static int looks_like_pe(int fd, const unsigned char *head, size_t n)
 }
 
 /* The service a file's content implies when its name implies none: only
- * the Authenticode containers say what they are unambiguously enough. */
+ * the Authenticode containers (and catalogs, by their DER's opening OIDs)
+ * say what they are unambiguously enough. */
 static const char *service_by_content(int fd, const unsigned char *head, size_t n)
 {
 	static const unsigned char cfb[8] = {0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1};
 	if (looks_like_pe(fd, head, n) || (n >= 4 && memcmp(head, "MSCF", 4) == 0) ||
-	    (n >= sizeof cfb && memcmp(head, cfb, sizeof cfb) == 0))
+	    (n >= sizeof cfb && memcmp(head, cfb, sizeof cfb) == 0) || csod_cat_sniff(head, n))
 		return "authenticode";
 	return NULL;
 }
@@ -113,7 +118,7 @@ static const char *service_by_content(int fd, const unsigned char *head, size_t 
 static const char *expected_content(const char *service)
 {
 	if (strcmp(service, "authenticode") == 0)
-		return "PE, MSI or CAB file";
+		return "PE, MSI or CAB file, or security catalog";
 	if (strcmp(service, "java") == 0 || strcmp(service, "android") == 0 ||
 	    strcmp(service, "deep") == 0)
 		return "ZIP archive";
@@ -173,7 +178,7 @@ const csod_signer *csod_signer_for(const char *service, const char *filename, in
 		if (!service)
 			return csod_fail(err,
 			                 "%s: unknown file type (no signing service for its "
-			                 "extension, and not a PE, MSI or CAB file)",
+			                 "extension, and not a PE, MSI, CAB or catalog file)",
 			                 filename),
 			       NULL;
 	}

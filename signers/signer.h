@@ -10,6 +10,7 @@
 #define CSOD_SIGNER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <openssl/evp.h>
@@ -72,6 +73,11 @@ typedef struct csod_sign_options {
 	/* Where an engine may keep nameless scratch files (the deep engine's
 	 * inner files); NULL: $TMPDIR, else /tmp. */
 	const char *tmp_dir;
+	/* Told how many bytes of the input have been read, as an engine that
+	 * reads it in one pass goes (Authenticode PE); for people watching a
+	 * long signing. May be NULL; nothing depends on it being called. */
+	void (*progress)(void *ctx, uint64_t done);
+	void *progress_ctx;
 } csod_sign_options;
 
 /* One part of an input that holds several things to sign (a hash file of

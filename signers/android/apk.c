@@ -257,10 +257,11 @@ static int apk_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 	/* Only the v1 (JAR) signature has a place for a timestamp; Android's
 	 * v2 and v3 schemes have none. */
 	if (rc == 0 && min_sdk >= V1_NOT_NEEDED_FROM && csod_timestamp_wanted(&opt->timestamp))
-		csod_timestamp_note(&opt->timestamp, LOG_NOTICE,
-		                    "no timestamp: APK Signature Scheme v2/v3 has no place for one, "
-		                    "and minSdkVersion %d needs no v1 (JAR) signature",
-		                    min_sdk);
+		csod_timestamp_note(
+		    &opt->timestamp, LOG_NOTICE,
+		    "no timestamp: APK Signature Scheme v2/v3 has no place for one, "
+		    "and minSdkVersion %d needs no v1 (JAR) signature",
+		    min_sdk);
 	csod_v1_result v1;
 	csod_v1_builder b;
 	csod_v1_config cfg;

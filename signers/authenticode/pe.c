@@ -64,7 +64,8 @@ static int on_pe_chunk(void *ctx, unsigned char *buf, uint64_t pos, size_t len, 
  * the certificate-table entry, for each of the n digests (zeros past
  * read_end: the padding to 8 bytes), and the checksum's word sum. */
 static int scan_pe(int fd, int out, const csod_pe *pe, uint64_t read_end, uint64_t hash_end,
-                   csod_spc_hashes *h, uint64_t *word_sum, csod_error *err)
+                   csod_spc_hashes *h, uint64_t *word_sum, const csod_sign_options *opt,
+                   csod_error *err)
 {
 	EVP_MD_CTX *md[CSOD_MAX_DIGESTS];
 	pe_reading reading = {pe, out, 0};
@@ -77,7 +78,9 @@ static int scan_pe(int fd, int out, const csod_pe *pe, uint64_t read_end, uint64
 	               .md = md,
 	               .n_md = h->n,
 	               .on_chunk = on_pe_chunk,
-	               .ctx = &reading};
+	               .ctx = &reading,
+	               .progress = opt ? opt->progress : NULL,
+	               .progress_ctx = opt ? opt->progress_ctx : NULL};
 	if (csod_scan_start(md, h->md, h->n, err) < 0)
 		return -1;
 	if (csod_scan_run(&s, err) < 0) {
@@ -173,7 +176,7 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	uint64_t end = pe.cert_table ? pe.cert_table : pe.file_size;
 	uint64_t padded = (end + 7) & ~7ULL, word_sum = 0;
 	static const unsigned char zeros[8];
-	if (scan_pe(in, out, &pe, end, padded, &h, &word_sum, err) < 0)
+	if (scan_pe(in, out, &pe, end, padded, &h, &word_sum, opt, err) < 0)
 		goto out;
 	if (padded > end && csod_pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0)
 		goto out;
@@ -206,7 +209,7 @@ static int check_image_hash(void *ctx, const EVP_MD *md, const unsigned char *di
 	hash_check *c = ctx;
 	csod_spc_hashes h = {.n = 1, .md = {md}};
 	uint64_t sum;
-	if (scan_pe(c->fd, -1, c->pe, c->pe->file_size, c->pe->cert_table, &h, &sum, err) < 0)
+	if (scan_pe(c->fd, -1, c->pe, c->pe->file_size, c->pe->cert_table, &h, &sum, NULL, err) < 0)
 		return -1;
 	if (!c->summed) {
 		c->word_sum = sum;

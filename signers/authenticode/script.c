@@ -5,42 +5,12 @@
  * input and the output, so memory peaks at twice the script's size. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/fileio.h"
 #include "../signer.h"
 #include "script_format.h"
 #include "spc.h"
-
-/* A file read whole; refused past max bytes. */
-static int read_all(int fd, uint64_t max, unsigned char **buf, size_t *len, csod_error *err)
-{
-	struct stat st;
-	*buf = NULL;
-	if (fstat(fd, &st) < 0)
-		return csod_fail_errno(err, "cannot stat the file");
-	if ((uint64_t)st.st_size > max)
-		return csod_fail(err, "%lld bytes: scripts over %llu MiB are not signed",
-		                 (long long)st.st_size, (unsigned long long)(max >> 20));
-	size_t size = (size_t)st.st_size;
-	unsigned char *p = malloc(size ? size : 1);
-	if (!p)
-		return csod_fail(err, "out of memory");
-	size_t got = 0;
-	while (got < size) {
-		ssize_t n = pread(fd, p + got, size - got, (off_t)got);
-		if (n <= 0) {
-			free(p);
-			return n < 0 ? csod_fail_errno(err, "cannot read the file")
-			             : csod_fail(err, "the file shrank while it was read");
-		}
-		got += (size_t)n;
-	}
-	*buf = p;
-	*len = size;
-	return 0;
-}
 
 /* A script read and parsed; free(text) when done. */
 typedef struct script_file {
@@ -51,7 +21,7 @@ typedef struct script_file {
 static int load(int fd, csod_script_kind kind, uint64_t max, script_file *f, csod_error *err)
 {
 	size_t len = 0;
-	if (read_all(fd, max, &f->text, &len, err) < 0)
+	if (csod_read_whole(fd, max, "scripts", &f->text, &len, err) < 0)
 		return -1;
 	if (csod_script_parse(&f->s, kind, f->text, len, err) < 0) {
 		free(f->text);

@@ -8,128 +8,35 @@
 #include <openssl/x509v3.h>
 
 #include "../common/timestamp.h"
+#include "spc_asn1.h"
 #include "spc_opus.h"
 
 #define SPC_INDIRECT_DATA  "1.3.6.1.4.1.311.2.1.4"
 #define SPC_STATEMENT_TYPE "1.3.6.1.4.1.311.2.1.11"
 #define SPC_SP_OPUS_INFO   "1.3.6.1.4.1.311.2.1.12"
-#define SPC_INDIVIDUAL     "1.3.6.1.4.1.311.2.1.21"
 #define SPC_RFC3161        "1.3.6.1.4.1.311.3.3.1"
 
-/* A small DER writer: enough for the fixed shapes Authenticode uses. */
-typedef struct der {
-	unsigned char buf[1024];
-	size_t len;
-} der;
-
-static void der_put(der *d, const void *p, size_t n)
+/* Copies the DER an encoder made into out; 0 (nothing written) when it
+ * failed or does not fit in cap. */
+static size_t copy_encoded(int (*encode)(unsigned char **), unsigned char *out, size_t cap)
 {
-	if (d->len + n <= sizeof d->buf) {
-		memcpy(d->buf + d->len, p, n);
-		d->len += n;
-	}
-}
-
-/* tag, length, then the bytes of inner. */
-static void der_wrap(der *out, unsigned char tag, const der *inner)
-{
-	unsigned char hdr[4] = {tag};
-	size_t h = 1;
-	if (inner->len < 0x80) {
-		hdr[h++] = (unsigned char)inner->len;
-	} else if (inner->len < 0x100) {
-		hdr[h++] = 0x81;
-		hdr[h++] = (unsigned char)inner->len;
-	} else {
-		hdr[h++] = 0x82;
-		hdr[h++] = (unsigned char)(inner->len >> 8);
-		hdr[h++] = (unsigned char)inner->len;
-	}
-	der_put(out, hdr, h);
-	der_put(out, inner->buf, inner->len);
-}
-
-static void der_oid(der *out, const char *dotted)
-{
-	ASN1_OBJECT *obj = OBJ_txt2obj(dotted, 1);
-	unsigned char *p = NULL;
-	int n = i2d_ASN1_OBJECT(obj, &p);
-	if (n > 0)
-		der_put(out, p, (size_t)n);
-	OPENSSL_free(p);
-	ASN1_OBJECT_free(obj);
-}
-
-/* The SpcLink choice file [2] holding the SpcString "<<<Obsolete>>>" as a
- * BMPString, the shape Windows' own signtool writes. */
-static void obsolete_link(der *out)
-{
-	static const char obsolete[] = "<<<Obsolete>>>";
-	der bmp = {.len = 0}, file = {.len = 0};
-	for (const char *c = obsolete; *c; c++) {
-		unsigned char ch[2] = {0, (unsigned char)*c};
-		der_put(&bmp, ch, 2);
-	}
-	der_wrap(&file, 0x80, &bmp); /* [0] IMPLICIT BMPString */
-	der_wrap(out, 0xa2, &file);  /* SpcLink.file [2] EXPLICIT */
-}
-
-/* SpcPeImageData: flags (empty BIT STRING) and the obsolete file link. */
-static void pe_image_data(der *out)
-{
-	der link = {.len = 0}, seq = {.len = 0};
-	obsolete_link(&link);
-	static const unsigned char flags[] = {0x03, 0x01, 0x00};
-	der_put(&seq, flags, sizeof flags);
-	der_wrap(&seq, 0xa0, &link); /* [0] EXPLICIT SpcLink */
-	der_wrap(out, 0x30, &seq);
-}
-
-/* Copies what build writes into out; 0 if it does not fit in cap. */
-static size_t export_der(void (*build)(der *), unsigned char *out, size_t cap)
-{
-	der d = {.len = 0};
-	build(&d);
-	if (d.len > cap)
-		return 0;
-	memcpy(out, d.buf, d.len);
-	return d.len;
+	unsigned char *der = NULL;
+	int n = encode(&der);
+	size_t len = n > 0 && (size_t)n <= cap ? (size_t)n : 0;
+	if (len)
+		memcpy(out, der, len);
+	OPENSSL_free(der);
+	return len;
 }
 
 size_t csod_spc_pe_image_data(unsigned char *out, size_t cap)
 {
-	return export_der(pe_image_data, out, cap);
+	return copy_encoded(csod_spc_encode_pe_image_data, out, cap);
 }
 
 size_t csod_spc_obsolete_link(unsigned char *out, size_t cap)
 {
-	return export_der(obsolete_link, out, cap);
-}
-
-/* SpcIndirectDataContent { SpcAttributeTypeAndOptionalValue, DigestInfo } */
-static void indirect_data(der *out, const csod_spc_data *type, const EVP_MD *md,
-                          const unsigned char *hash, size_t len)
-{
-	der attr = {.len = 0}, data = {.len = 0}, alg = {.len = 0}, algseq = {.len = 0};
-	der dig = {.len = 0}, digest = {.len = 0}, octets = {.len = 0}, content = {.len = 0};
-	der_oid(&data, type->oid);
-	der_put(&data, type->value, type->value_len);
-	der_wrap(&attr, 0x30, &data);
-	unsigned char *oid = NULL;
-	int oid_len = i2d_ASN1_OBJECT(OBJ_nid2obj(EVP_MD_get_type(md)), &oid);
-	if (oid_len > 0)
-		der_put(&alg, oid, (size_t)oid_len);
-	OPENSSL_free(oid);
-	static const unsigned char null[] = {0x05, 0x00};
-	der_put(&alg, null, sizeof null);
-	der_wrap(&algseq, 0x30, &alg);
-	der_put(&dig, algseq.buf, algseq.len);
-	der_put(&octets, hash, len);
-	der_wrap(&dig, 0x04, &octets);
-	der_wrap(&digest, 0x30, &dig);
-	der_put(&content, attr.buf, attr.len);
-	der_put(&content, digest.buf, digest.len);
-	der_wrap(out, 0x30, &content);
+	return copy_encoded(csod_spc_encode_obsolete_link, out, cap);
 }
 
 size_t csod_spc_header_len(const unsigned char *encoded)
@@ -166,19 +73,39 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
                         const csod_spc_data *type, const EVP_MD *md,
                         const unsigned char *image_hash, size_t hash_len, csod_error *err)
 {
-	der content = {.len = 0}, statement = {.len = 0}, stmt_seq = {.len = 0};
-	unsigned char *opus = NULL;
+	unsigned char *content = NULL;
+	/* Encoded whole, or the signing fails: nothing is cut. */
+	int content_len =
+	    type->value_len ? csod_spc_encode_indirect_data(type->oid, type->value, type->value_len,
+	                                                    md, image_hash, hash_len, &content)
+	                    : -1;
+	if (content_len < 0)
+		return csod_fail_ssl(err, "cannot encode the Authenticode content"), NULL;
+	PKCS7 *p7 = csod_spc_sign_content(id, opt, SPC_INDIRECT_DATA, content, (size_t)content_len,
+	                                  md, 0, err);
+	OPENSSL_free(content);
+	return p7;
+}
+
+PKCS7 *csod_spc_sign_content(const csod_identity *id, const csod_sign_options *opt,
+                             const char *content_oid, const unsigned char *content,
+                             size_t content_len, const EVP_MD *md, int signing_time,
+                             csod_error *err)
+{
+	unsigned char *opus = NULL, *statement = NULL;
 	int opus_len = csod_spc_opus_info(opt->description, opt->url, &opus, err);
 	if (opus_len < 0)
 		return NULL;
-	indirect_data(&content, type, md, image_hash, hash_len);
-	der_oid(&statement, SPC_INDIVIDUAL);
-	der_wrap(&stmt_seq, 0x30, &statement);
+	int statement_len = csod_spc_encode_statement_individual(&statement);
+	if (statement_len < 0) {
+		OPENSSL_free(opus);
+		return csod_fail_ssl(err, "cannot encode the statement type"), NULL;
+	}
 	/* messageDigest covers the content's value, without its SEQUENCE header. */
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len = 0;
-	size_t h = csod_spc_header_len(content.buf);
-	EVP_Digest(content.buf + h, content.len - h, digest, &digest_len, md, NULL);
+	size_t h = csod_spc_header_len(content);
+	EVP_Digest(content + h, content_len - h, digest, &digest_len, md, NULL);
 
 	PKCS7 *p7 = PKCS7_new();
 	PKCS7 *inner = PKCS7_new();
@@ -192,19 +119,20 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 		ok = PKCS7_add_certificate(p7, sk_X509_value(id->chain, i));
 	ok = ok &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
-	                                OBJ_txt2obj(SPC_INDIRECT_DATA, 1)) &&
+	                                OBJ_txt2obj(content_oid, 1)) &&
+	     (!signing_time || PKCS7_add0_attrib_signing_time(si, NULL)) &&
 	     add_attr(si, 1, SPC_SP_OPUS_INFO, V_ASN1_SEQUENCE,
 	              sequence_of(opus, (size_t)opus_len)) &&
 	     add_attr(si, 1, SPC_STATEMENT_TYPE, V_ASN1_SEQUENCE,
-	              sequence_of(stmt_seq.buf, stmt_seq.len)) &&
+	              sequence_of(statement, (size_t)statement_len)) &&
 	     ASN1_OCTET_STRING_set(md_value, digest, (int)digest_len) &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING,
 	                                md_value) &&
 	     PKCS7_SIGNER_INFO_sign(si) > 0;
 	if (ok) {
 		md_value = NULL; /* owned by the attribute now */
-		inner->type = OBJ_txt2obj(SPC_INDIRECT_DATA, 1);
-		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content.buf, content.len));
+		inner->type = OBJ_txt2obj(content_oid, 1);
+		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content, content_len));
 		inner->d.other = value;
 		value = NULL;
 		ok = PKCS7_set_content(p7, inner);
@@ -215,6 +143,7 @@ static PKCS7 *sign_data(const csod_identity *id, const csod_sign_options *opt,
 	ASN1_TYPE_free(value);
 	PKCS7_free(inner);
 	OPENSSL_free(opus);
+	OPENSSL_free(statement);
 	if (!ok) {
 		csod_fail_ssl(err, "cannot build the Authenticode signature");
 		PKCS7_free(p7);
@@ -268,24 +197,19 @@ int csod_spc_precomputed_hash(void *ctx, const EVP_MD *md, unsigned char *out, u
 	return csod_fail(err, "no image hash for %s", EVP_MD_get0_name(md));
 }
 
-PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
-                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
-                             void *ctx, csod_error *err)
+PKCS7 *csod_spc_sign_each(const csod_sign_options *opt, PKCS7 *existing, csod_spc_sign_fn sign,
+                          void *ctx, csod_error *err)
 {
 	PKCS7 *primary = existing;
 	int n = opt->n_digests > 0 ? opt->n_digests : 1;
 	for (int i = 0; i < n; i++) {
 		const char *name = opt->n_digests ? opt->digests[i] : "sha256";
 		const EVP_MD *md = csod_digest_by_name(name);
-		unsigned char image_hash[EVP_MAX_MD_SIZE];
-		unsigned hash_len = 0;
 		if (!md) {
 			csod_fail(err, "unknown digest %s", name);
 			goto fail;
 		}
-		if (hash(ctx, md, image_hash, &hash_len, err) < 0)
-			goto fail;
-		PKCS7 *p7 = sign_data(id, opt, type, md, image_hash, hash_len, err);
+		PKCS7 *p7 = sign(ctx, md, err);
 		if (!p7)
 			goto fail;
 		if (csod_timestamp_wanted(&opt->timestamp) &&
@@ -307,6 +231,33 @@ fail:
 	if (primary != existing)
 		PKCS7_free(primary);
 	return NULL;
+}
+
+/* csod_spc_sign_each's signer for csod_spc_sign_digests. */
+typedef struct indirect_signing {
+	const csod_identity *id;
+	const csod_sign_options *opt;
+	const csod_spc_data *type;
+	csod_spc_hash_fn hash;
+	void *ctx;
+} indirect_signing;
+
+static PKCS7 *sign_indirect(void *ctx, const EVP_MD *md, csod_error *err)
+{
+	const indirect_signing *s = ctx;
+	unsigned char image_hash[EVP_MAX_MD_SIZE];
+	unsigned hash_len = 0;
+	if (s->hash(s->ctx, md, image_hash, &hash_len, err) < 0)
+		return NULL;
+	return sign_data(s->id, s->opt, s->type, md, image_hash, hash_len, err);
+}
+
+PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *opt,
+                             const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
+                             void *ctx, csod_error *err)
+{
+	indirect_signing s = {id, opt, type, hash, ctx};
+	return csod_spc_sign_each(opt, existing, sign_indirect, &s, err);
 }
 
 int csod_spc_sign_sip_der(const csod_identity *id, const csod_sign_options *opt,

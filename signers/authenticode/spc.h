@@ -15,6 +15,7 @@
 #define SPC_SIPINFO          "1.3.6.1.4.1.311.2.1.30"
 #define SPC_CAB_DATA         "1.3.6.1.4.1.311.2.1.25"
 #define SPC_NESTED_SIGNATURE "1.3.6.1.4.1.311.2.4.1"
+#define SPC_CTL              "1.3.6.1.4.1.311.10.1" /* szOID_CTL: a catalog's content */
 
 /* The SpcAttributeTypeAndOptionalValue of an SpcIndirectDataContent: what
  * kind of file was hashed (the OID) and the DER value that goes with it. */
@@ -59,6 +60,25 @@ PKCS7 *csod_spc_sign_digests(const csod_identity *id, const csod_sign_options *o
                              const csod_spc_data *type, PKCS7 *existing, csod_spc_hash_fn hash,
                              void *ctx, csod_error *err);
 
+/* One signature with md, not yet timestamped, for csod_spc_sign_each. */
+typedef PKCS7 *(*csod_spc_sign_fn)(void *ctx, const EVP_MD *md, csod_error *err);
+
+/* What csod_spc_sign_digests does, for any content: sign() once per digest
+ * in opt (sha256 when none), each timestamped when opt has a TSA, the
+ * first primary and the others nested in it (in existing, when given). */
+PKCS7 *csod_spc_sign_each(const csod_sign_options *opt, PKCS7 *existing, csod_spc_sign_fn sign,
+                          void *ctx, csod_error *err);
+
+/* A signature (PKCS#7 SignedData, one signer) whose encapsulated content,
+ * of type content_oid, is the DER value content: signed attributes
+ * contentType, SpcSpOpusInfo, SpcStatementType, messageDigest (over the
+ * content's value without its header, as Authenticode has it) and, with
+ * signing_time, the signing time. */
+PKCS7 *csod_spc_sign_content(const csod_identity *id, const csod_sign_options *opt,
+                             const char *content_oid, const unsigned char *content,
+                             size_t content_len, const EVP_MD *md, int signing_time,
+                             csod_error *err);
+
 /* csod_spc_sign_digests for a file its SIP hashes (SpcSipInfo, whose DER
  * is sip), encoded: the DER in *out (OPENSSL_free it), its length
  * returned, or -1. existing is taken over on success only. */
@@ -101,6 +121,10 @@ typedef int (*csod_spc_check_fn)(void *ctx, const EVP_MD *md, const unsigned cha
 typedef struct csod_spc_checker {
 	X509_STORE *trust;
 	csod_spc_check_fn check;
+	/* Optional, set after init: the check of a signature whose content is
+	 * a trust list (SPC_CTL, a catalog's) rather than an image hash: the
+	 * content's DER as signed. Without it such a signature is refused. */
+	int (*check_content)(void *ctx, const unsigned char *content, size_t len, csod_error *err);
 	void *ctx;
 	int checked;    /* signatures checked in full */
 	csod_error why; /* why the last one that did not chain did not */

@@ -1,67 +1,18 @@
 #include "spc_opus.h"
 
+#include "spc_asn1.h"
+
 #include <openssl/asn1.h>
-#include <openssl/asn1t.h>
 #include <openssl/err.h>
 
-/* SpcSpOpusInfo as Authenticode defines it, written by OpenSSL's ASN.1
- * templates so that any length and any BMP character is encoded whole.
- *   SpcSpOpusInfo ::= SEQUENCE { programName [0] EXPLICIT SpcString OPTIONAL,
- *                                moreInfo    [1] EXPLICIT SpcLink OPTIONAL }
- *   SpcString ::= CHOICE { unicode [0] IMPLICIT BMPString,
- *                          ascii   [1] IMPLICIT IA5String }
- *   SpcLink   ::= CHOICE { url [0] IMPLICIT IA5String, ... }
- * Only the url arm of SpcLink is ever written, so only it is declared. */
-typedef struct {
-	int type;
-	union {
-		ASN1_BMPSTRING *unicode;
-		ASN1_IA5STRING *ascii;
-	} value;
-} SpcString;
+/* SpcSpOpusInfo (spc_asn1.h), written by OpenSSL's ASN.1 templates so
+ * that any length and any BMP character is encoded whole. */
 
-typedef struct {
-	int type;
-	union {
-		ASN1_IA5STRING *url;
-	} value;
-} SpcLink;
-
-typedef struct {
-	SpcString *programName;
-	SpcLink *moreInfo;
-} SpcSpOpusInfo;
-
-DECLARE_ASN1_FUNCTIONS(SpcString)
-DECLARE_ASN1_FUNCTIONS(SpcLink)
-DECLARE_ASN1_FUNCTIONS(SpcSpOpusInfo)
-
-ASN1_CHOICE(SpcString) =
-    {
-        ASN1_IMP(SpcString, value.unicode, ASN1_BMPSTRING, 0),
-        ASN1_IMP(SpcString, value.ascii, ASN1_IA5STRING, 1),
-} ASN1_CHOICE_END(SpcString)
-
-        ASN1_CHOICE(SpcLink) =
-            {
-                ASN1_IMP(SpcLink, value.url, ASN1_IA5STRING, 0),
-} ASN1_CHOICE_END(SpcLink)
-
-                ASN1_SEQUENCE(SpcSpOpusInfo) =
-                    {
-                        ASN1_EXP_OPT(SpcSpOpusInfo, programName, SpcString, 0),
-                        ASN1_EXP_OPT(SpcSpOpusInfo, moreInfo, SpcLink, 1),
-} ASN1_SEQUENCE_END(SpcSpOpusInfo)
-
-                        IMPLEMENT_ASN1_FUNCTIONS(SpcString) IMPLEMENT_ASN1_FUNCTIONS(SpcLink)
-                            IMPLEMENT_ASN1_FUNCTIONS(SpcSpOpusInfo)
-
-                    /* UTF-8 text as an ASN.1 string of type mask (B_ASN1_BMPSTRING or
-                     * B_ASN1_IA5STRING); NULL when the text is not valid UTF-8 or has characters
-                     * the type cannot hold (outside the BMP: a BMPString holds UCS-2, and
-                     * Windows shows surrogate pairs inconsistently, so they are refused). */
-                    static ASN1_STRING
-                    * utf8_as(const char *text, unsigned long mask)
+/* UTF-8 text as an ASN.1 string of type mask (B_ASN1_BMPSTRING or
+ * B_ASN1_IA5STRING); NULL when the text is not valid UTF-8 or has characters
+ * the type cannot hold (outside the BMP: a BMPString holds UCS-2, and
+ * Windows shows surrogate pairs inconsistently, so they are refused). */
+static ASN1_STRING *utf8_as(const char *text, unsigned long mask)
 {
 	ASN1_STRING *s = NULL;
 	if (ASN1_mbstring_copy(&s, (const unsigned char *)text, -1, MBSTRING_UTF8, mask) <= 0)
@@ -95,7 +46,7 @@ int csod_spc_opus_info(const char *description, const char *url, unsigned char *
 		info->moreInfo = SpcLink_new();
 		if (!info->moreInfo)
 			goto done;
-		info->moreInfo->type = 0;
+		info->moreInfo->type = SPC_LINK_URL;
 		info->moreInfo->value.url = utf8_as(url, B_ASN1_IA5STRING);
 		if (!info->moreInfo->value.url) {
 			ERR_clear_error();

@@ -133,12 +133,18 @@ static int check_one(csod_spc_checker *c, PKCS7 *p7, int depth, csod_error *err)
 	ASN1_STRING *content = p7->d.sign->contents->d.other->value.sequence;
 	const unsigned char *cp = ASN1_STRING_get0_data(content);
 	long clen = ASN1_STRING_length(content);
-	const EVP_MD *md;
-	const unsigned char *digest;
-	long digest_len;
-	if (clen < 4 || claimed_digest(cp, clen, &md, &digest, &digest_len) < 0)
+	const EVP_MD *md = NULL;
+	const unsigned char *digest = NULL;
+	long digest_len = 0;
+	int ctl_nid = csod_spc_nid(SPC_CTL); /* registered before the lookup below */
+	int ctl = OBJ_obj2nid(p7->d.sign->contents->type) == ctl_nid;
+	if (ctl && !c->check_content)
+		return csod_fail(err, "%s signs a trust list, not this file", what);
+	if (clen < 4)
+		return csod_fail(err, "the signed content of %s is empty", what);
+	if (!ctl && claimed_digest(cp, clen, &md, &digest, &digest_len) < 0)
 		return csod_fail(err, "the SpcIndirectDataContent of %s does not parse", what);
-	if (digest_len != EVP_MD_get_size(md))
+	if (!ctl && digest_len != EVP_MD_get_size(md))
 		return csod_fail(err, "%s claims a %s image hash of %ld bytes", what,
 		                 EVP_MD_get0_name(md), digest_len);
 	STACK_OF(PKCS7_SIGNER_INFO) *infos = PKCS7_get_signer_info(p7);
@@ -155,7 +161,8 @@ static int check_one(csod_spc_checker *c, PKCS7 *p7, int depth, csod_error *err)
 		csod_fail(err, "%s does not carry its signer's certificate", what);
 	else if (!chains(c, signer, p7->d.sign->cert))
 		rc = 0; /* not ours: its structure is all we judge */
-	else if (c->check(c->ctx, md, digest, (size_t)digest_len, err) == 0 &&
+	else if ((ctl ? c->check_content(c->ctx, cp, (size_t)clen, err)
+	              : c->check(c->ctx, md, digest, (size_t)digest_len, err)) == 0 &&
 	         verify_attributes(si, signer, cp, (size_t)clen, err) == 0) {
 		c->checked++;
 		rc = 0;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define COPY_BUF       (1 << 16)
@@ -89,4 +90,35 @@ int csod_anon_file(const char *dir, csod_error *err)
 		return csod_fail_errno(err, "cannot make a scratch file in %s", dir);
 	unlink(path);
 	return fd;
+}
+
+int csod_read_whole(int fd, uint64_t max, const char *what, unsigned char **buf, size_t *len,
+                    csod_error *err)
+{
+	struct stat st;
+	*buf = NULL;
+	if (fstat(fd, &st) < 0)
+		return csod_fail_errno(err, "cannot stat the file");
+	if ((uint64_t)st.st_size > max)
+		return csod_fail(err, "%lld bytes: %s over %llu MiB are not signed",
+		                 (long long)st.st_size, what, (unsigned long long)(max >> 20));
+	size_t size = (size_t)st.st_size;
+	unsigned char *p = malloc(size ? size : 1);
+	if (!p)
+		return csod_fail(err, "out of memory");
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = pread(fd, p + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(p);
+			return n < 0 ? csod_fail_errno(err, "cannot read the file")
+			             : csod_fail(err, "the file shrank while it was read");
+		}
+		got += (size_t)n;
+	}
+	*buf = p;
+	*len = size;
+	return 0;
 }

@@ -34,4 +34,10 @@ int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, cs
  * nothing is ever reached by a name taken from the input. */
 int csod_anon_file(const char *dir, csod_error *err);
 
+/* For formats read whole (scripts, catalogs: small by nature): the file
+ * in *buf (free it) and its size in *len; refused past max bytes, saying
+ * "<size> bytes: <what> over <max> MiB are not signed". */
+int csod_read_whole(int fd, uint64_t max, const char *what, unsigned char **buf, size_t *len,
+                    csod_error *err);
+
 #endif

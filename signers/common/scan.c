@@ -102,6 +102,8 @@ static int run_alone(const csod_scan *s, unsigned char *buf, csod_error *err)
 			return -1;
 		hash_chunk(s, buf, pos, (size_t)n);
 		pos += (uint64_t)n;
+		if (s->progress)
+			s->progress(s->progress_ctx, pos - s->from);
 	}
 	return 0;
 }
@@ -118,6 +120,9 @@ static int run_threaded(ring *r, pthread_t thread, csod_error *err)
 			break;
 		int slot = (int)(r->consumed % SCAN_RING);
 		hash_chunk(r->s, r->buf[slot], r->pos[slot], r->len[slot]);
+		if (r->s->progress)
+			r->s->progress(r->s->progress_ctx,
+			               r->pos[slot] + r->len[slot] - r->s->from);
 		pthread_mutex_lock(&r->lock);
 		r->consumed++;
 		pthread_cond_broadcast(&r->changed);

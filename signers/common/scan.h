@@ -33,6 +33,10 @@ typedef struct csod_scan {
 	int n_md;
 	csod_scan_fn on_chunk; /* may be NULL */
 	void *ctx;
+	/* Told the bytes hashed so far (from `from`), on the calling thread;
+	 * may be NULL. */
+	void (*progress)(void *ctx, uint64_t done);
+	void *progress_ctx;
 } csod_scan;
 
 /* Reads s->fd's [from, to) once; fails if the file ends early. Runs on one

@@ -177,7 +177,7 @@ sed -i "s|^mail = .*|mail = { transport = \"smtp\"; host = \"127.0.0.1\"; port =
 kill -HUP "$DAEMON_PID"
 sleep 1
 csodctl --config "$CONF" developer add blondie@dithercons.com --name Blondie --user blondie \
-	--organization "$ORG" >/dev/null
+	--organization "$ORG" --welcome >/dev/null
 wait_for 20 sh -c "grep -l 'your code-signing inbox' '$AUTHBOX'/new/* 2>/dev/null | grep -q ."
 ok $? "mail goes out through a server that requires AUTH (the new developer's welcome)"
 check "the welcome names the inbox" sh -c "grep -l 'inbox/blondie' '$AUTHBOX'/new/* | grep -q ."

@@ -105,6 +105,10 @@ is "$(field "$details" checks.results.0.verdict)" fail "details.json shows the v
 show=$(as_appr request show "$id")
 like "$show" 'Checks: +fail' "request show: the checks failed"
 like "$show" 'clamav +fail +Csod-Test-Eicar(\.UNOFFICIAL)? FOUND in flagged\.exe' "request show: scanner, signature and file"
+page=$SPOOL/requests/index.html
+wait_for 10 sh -c "runuser -u $APPR -- grep -q 'class=\"checks-fail\"' '$page'"
+ok $? "the approvers' page marks the request whose check failed"
+like "$(runuser -u "$APPR" -- cat "$page")" 'fail \(clamav: fail: Csod-Test-Eicar(\.UNOFFICIAL)? FOUND in flagged\.exe\)' "... with the scanner's finding"
 mail=$(grep -l "request $id" "$SPOOL"/mail/*.eml 2>/dev/null | xargs grep -l "appr@dithercons.com" 2>/dev/null | head -1)
 check "the approver was mailed once the verdict was in" test -n "$mail"
 like "$(tr -d '\r' <"${mail:-/dev/null}")" 'Pre-sign checks: fail \(clamav: fail: Csod-Test-Eicar(\.UNOFFICIAL)? FOUND in flagged\.exe\)' "the mail carries the verdict"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../daemon/mail.h"
@@ -46,6 +47,53 @@ static void test_template_files_win(void **state)
 	assert_non_null(strstr(body, "with STATUS and request.json beside them"));
 	free(subject);
 	free(body);
+}
+
+/* <dir>/<organization>/<kind>.txt wins over <dir>/<kind>.txt; a name that
+ * is not one path component never picks a folder (issue 15). */
+static void test_organization_templates(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/csod-mail-org.XXXXXX", path[128];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/Acme", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/Acme/failed.txt", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Subject: Acme: {{id}}\nAcme's own words\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/failed.txt", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Subject: global: {{id}}\nthe global words\n", f);
+	fclose(f);
+	const char *vars[] = {"id", "X1", NULL};
+	char *subject = NULL, *body = NULL;
+	assert_int_equal(csod_mail_render_for(dir, "Acme", "failed", vars, &subject, &body, NULL),
+	                 0);
+	assert_string_equal(subject, "Acme: X1");
+	free(subject);
+	free(body);
+	const char *others[] = {"Other Org", "../Acme", ".", "", NULL};
+	for (int i = 0; others[i]; i++) {
+		assert_int_equal(
+		    csod_mail_render_for(dir, others[i], "failed", vars, &subject, &body, NULL), 0);
+		assert_string_equal(subject, "global: X1");
+		free(subject);
+		free(body);
+	}
+	assert_int_equal(csod_mail_render_for(dir, NULL, "failed", vars, &subject, &body, NULL), 0);
+	assert_string_equal(subject, "global: X1");
+	free(subject);
+	free(body);
+	snprintf(path, sizeof path, "%s/Acme/failed.txt", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/failed.txt", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/Acme", dir);
+	rmdir(path);
+	rmdir(dir);
 }
 
 static void test_headers_and_crlf(void **state)
@@ -155,6 +203,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_render_substitutes),
 	    cmocka_unit_test(test_template_files_win),
+	    cmocka_unit_test(test_organization_templates),
 	    cmocka_unit_test(test_headers_and_crlf),
 	    cmocka_unit_test(test_utf8_subject_is_encoded),
 	    cmocka_unit_test(test_values_are_escaped),

@@ -138,12 +138,53 @@ static void test_output_names(void **state)
 	                 -1);
 }
 
+static void expect_html(const char *in, const char *want)
+{
+	char *out = csod_html_escape(in);
+	assert_non_null(out);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+/* The status page shows names developers chose (issue 15). */
+static void test_html_escape(void **state)
+{
+	(void)state;
+	expect_html("app.exe", "app.exe");
+	expect_html("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;");
+	expect_html("\"><script>", "&quot;&gt;&lt;script&gt;");
+	expect_html("a&b 'c'", "a&amp;b &#39;c&#39;");
+	expect_html("caf\xc3\xa9\n\xff", "caf\xc3\xa9\\n\\xff");
+	char *url = csod_url_escape("20261202 app 1.0/x?#%.exe");
+	assert_non_null(url);
+	assert_string_equal(url, "20261202%20app%201.0%2Fx%3F%23%25.exe");
+	free(url);
+}
+
+/* Sizes in mail and on the status page: "2 files, 14 MB". */
+static void test_size_text(void **state)
+{
+	(void)state;
+	static const struct {
+		int64_t bytes;
+		const char *text;
+	} cases[] = {{0, "0 bytes"},      {999, "999 bytes"},     {1000, "1.0 KB"},
+	             {115530, "116 KB"},  {999999, "1.0 MB"},     {1500000, "1.5 MB"},
+	             {14000000, "14 MB"}, {1073741824, "1.1 GB"}, {5000000000000, "5.0 TB"}};
+	char out[32];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		csod_size_text(cases[i].bytes, out, sizeof out);
+		assert_string_equal(out, cases[i].text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_utf8_strict),     cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_escape_cut),      cmocka_unit_test(test_text_problem),
 	    cmocka_unit_test(test_names_at_intake), cmocka_unit_test(test_output_names),
+	    cmocka_unit_test(test_html_escape),     cmocka_unit_test(test_size_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

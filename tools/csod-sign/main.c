@@ -25,7 +25,8 @@ static void usage(FILE *out)
 	    "usage: csod-sign --cert CERT.pem --key KEY.pem [--chain FILE] [--digest ALG]...\n"
 	    "                 [--timestamp URL]... [--timestamp-ca FILE] [--timestamp-optional]\n"
 	    "                 [--timestamp-legacy] [--verbose]\n"
-	    "                 [--service auto|authenticode|java|android|hash] [--nest] [--msi-dse]\n"
+	    "                 [--service auto|authenticode|java|android|hash] [--nest] "
+	    "[--msi-dse]\n"
 	    "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
 	    "                 [--no-verify] [--sync] IN OUT\n"
 	    "       csod-sign --help | --version\n");

@@ -9,6 +9,7 @@
 #include "../../daemon/developers.h"
 #include "../../daemon/email_address.h"
 #include "../../daemon/mail.h"
+#include "../../daemon/notify.h"
 #include "../../daemon/pki.h"
 #include "../../daemon/request_paths.h"
 #include "ctl.h"
@@ -134,22 +135,21 @@ static int check_email(ctl *c, const char *email, const char *organization)
 	return 0;
 }
 
-static void welcome(ctl *c, csod_db *db, const char *user, const char *name, const char *email)
+/* The welcome mail (notify.h): how to map the share, the inbox, the
+ * outbox and the status page. 0 queued, else 1 after saying why. */
+static int welcome(ctl *c, csod_db *db, const char *user)
 {
-	char inbox[PATH_MAX], outbox[PATH_MAX], rel[128], *subject = NULL, *body = NULL;
-	/* As the developer will map them: under share_path when it is set. */
-	snprintf(rel, sizeof rel, "inbox/%s", user);
-	csod_shared_path(c->cfg, rel, inbox, sizeof inbox);
-	snprintf(rel, sizeof rel, "outbox/%s", user);
-	csod_shared_path(c->cfg, rel, outbox, sizeof outbox);
-	const char *vars[] = {"name", name[0] ? name : user, "inbox", inbox, "outbox", outbox,
-	                      NULL};
+	csod_dev_record d;
 	csod_error err;
-	if (csod_mail_render(NULL, "welcome", vars, &subject, &body, &err) < 0 ||
-	    csod_mail_enqueue(db, "welcome", NULL, email, subject, body, &err) < 0)
-		ctl_error("the welcome mail was not queued: %s", err.msg);
-	free(subject);
-	free(body);
+	if (csod_developer_lookup(db, user, &d) != 0)
+		return ctl_error("no developer %s", user);
+	if (!d.email[0])
+		return ctl_error("developer %s has no email address", user);
+	if (csod_welcome_queue(c->cfg, db, &d, &err) < 0)
+		return ctl_error("the welcome mail was not queued: %s", err.msg);
+	csod_audit(db, c->user, "developer.welcome", user, "%s", d.email);
+	printf("welcome mail to %s queued to %s\n", user, ctl_text(c, user, "email", d.email));
+	return 0;
 }
 
 /* csod.conf wins over the database (a reload re-applies it), so a change
@@ -170,12 +170,13 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 	    {"user", required_argument, NULL, 'u'},
 	    {"organization", required_argument, NULL, 'o'},
 	    {"department", required_argument, NULL, 'd'},
+	    {"welcome", no_argument, NULL, 'w'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *name = "", *user = NULL;
 	place_args a;
 	memset(&a, 0, sizeof a);
-	int opt;
+	int opt, send_welcome = 0;
 	optind = 0; /* 0, not 1: glibc then also resets its internal state */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (opt == 'n')
@@ -185,7 +186,9 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 		else if (opt == 'o' || opt == 'd') {
 			if (place_option(&a, opt, optarg))
 				return 1;
-		} else
+		} else if (opt == 'w')
+			send_welcome = 1;
+		else
 			return ctl_usage_error("developer", "add");
 	}
 	if (optind != argc - 1 || !user || a.n == 0 || a.lone_department)
@@ -226,13 +229,12 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 	csod_error err;
 	if (csod_developer_make_dirs(c->spool, user, &err) < 0)
 		return ctl_error("%s", err.msg);
-	welcome(c, db, user, name, email);
 	char inbox[PATH_MAX + 80], text[1024];
 	snprintf(inbox, sizeof inbox, "%s/inbox/%s", c->spool, user);
 	csod_places_text(a.places, a.n, text, sizeof text);
 	csod_audit(db, c->user, "developer.add", user, "%s, %s", email, text);
 	printf("developer %s added: inbox %s\n", user, inbox);
-	return 0;
+	return send_welcome ? welcome(c, db, user) : 0;
 }
 
 /* developer edit USER [--email E] [--name N] [--organization O [--department D]]...
@@ -315,11 +317,9 @@ static int developer_reset(ctl *c, csod_db *db, const char *user)
 	csod_error err;
 	if (csod_developer_make_dirs(c->spool, user, &err) < 0)
 		return ctl_error("%s", err.msg);
-	welcome(c, db, user, d.name, d.email);
 	csod_audit(db, c->user, "developer.reset", user, "%s", d.email);
-	printf("developer %s reset: folders re-created, welcome queued to %s\n", user,
-	       ctl_text(c, user, "email", d.email));
-	return 0;
+	printf("developer %s reset: folders re-created\n", user);
+	return welcome(c, db, user);
 }
 
 int cmd_developer(ctl *c, int argc, char **argv)
@@ -347,6 +347,15 @@ int cmd_developer(ctl *c, int argc, char **argv)
 		rc = developer_edit(c, db, argc, argv);
 	} else if (strcmp(argv[0], "reset") == 0 && argc == 2) {
 		rc = developer_reset(c, db, argv[1]);
+	} else if (strcmp(argv[0], "welcome") == 0 && argc == 2) {
+		csod_dev_record d;
+		if (csod_developer_lookup(db, argv[1], &d) != 0)
+			rc = ctl_error("no developer %s", argv[1]);
+		else if (ctl_require_admin(c, db, "welcome developers", d.organization,
+		                           d.department) < 0)
+			rc = 1;
+		else
+			rc = welcome(c, db, argv[1]);
 	} else if (strcmp(argv[0], "remove") == 0 && argc == 2) {
 		csod_dev_record d;
 		if (csod_developer_lookup(db, argv[1], &d) != 0) {

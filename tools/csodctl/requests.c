@@ -14,6 +14,7 @@
 #include "../../daemon/audit.h"
 #include "../../daemon/developers.h"
 #include "../../daemon/mail.h"
+#include "../../daemon/notify.h"
 #include "../../daemon/request.h"
 #include "../../daemon/states.h"
 #include "../../lib/fsutil.h"
@@ -502,36 +503,24 @@ static int request_resend(ctl *c, const char *id)
 		rc = 1;
 	else if (strcmp(r.state, "signed") != 0)
 		rc = ctl_error("request %s is %s; only signed requests have a notice", id, r.state);
-	if (rc == 0) {
-		sqlite3_stmt *st =
-		    csod_db_prepare(db, "SELECT email FROM developers WHERE user = ?", NULL);
-		sqlite3_bind_text(st, 1, r.developer, -1, SQLITE_STATIC);
-		char email[256] = "";
-		if (st && sqlite3_step(st) == SQLITE_ROW)
-			snprintf(email, sizeof email, "%s", csod_db_text(st, 0));
-		sqlite3_finalize(st);
-		char subject[600], body[1024], expires[32], outbox[PATH_MAX + 100];
-		ctl_time(r.expires, expires);
-		csod_request_outbox_shown(c->cfg, c->spool, &r, outbox, sizeof outbox);
-		/* As the daemon's notice says it: what was signed, then the id. */
-		snprintf(subject, sizeof subject, "csod: %s%s%s is signed (request %s)",
-		         r.drop_name[0] ? r.drop_name : r.id, r.version[0] ? " " : "", r.version,
-		         r.id);
-		snprintf(
-		    body, sizeof body,
-		    "Your files are signed and wait in %s until %s UTC.\n(Notice sent again by "
-		    "%s.)\n",
-		    outbox, expires, c->user);
-		csod_error err;
-		if (!email[0])
-			rc = ctl_error("developer %s has no email address", r.developer);
-		else if (csod_mail_enqueue(db, "signed", r.id, email, subject, body, &err) < 0)
-			rc = ctl_error("%s", err.msg);
-		else {
-			csod_audit(db, c->user, "request.resend", r.id, "to %s", email);
-			printf("signed notice for %s queued to %s\n", r.id, email);
-		}
+	/* The daemon's own notice, from the same templates (the
+	 * organization's, else the global ones), recognisably the same text. */
+	csod_notice *notice =
+	    rc == 0 ? csod_notice_build_with(c->cfg, c->spool, db, &r, "signed") : NULL;
+	csod_error err;
+	if (rc == 0 && csod_notice_count(notice) == 0)
+		rc = ctl_error("no notice to send for %s: mail is off, or developer %s has no "
+		               "email address",
+		               id, r.developer);
+	else if (rc == 0 && csod_notice_queue(db, notice, &err) < 0)
+		rc = ctl_error("%s", err.msg);
+	else if (rc == 0) {
+		csod_dev_record dev;
+		const char *to = csod_developer_lookup(db, r.developer, &dev) == 0 ? dev.email : "";
+		csod_audit(db, c->user, "request.resend", r.id, "to %s", to);
+		printf("signed notice for %s queued to %s\n", r.id, ctl_text(c, NULL, "email", to));
 	}
+	csod_notice_free(notice);
 	csod_request_free(&r);
 	csod_db_close(db);
 	return rc;

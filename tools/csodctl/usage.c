@@ -29,15 +29,16 @@ static const verb_usage usages[] = {
     {"request", "resend", "request resend ID"},
     {"approve", NULL, "approve ID [-m MESSAGE] [--no-wait]  (request approve)"},
     {"decline", NULL, "decline ID [-m MESSAGE] [--no-wait]  (request decline)"},
-    {"developer", NULL, "developer list|add|edit|reset|remove ..."},
+    {"developer", NULL, "developer list|add|edit|reset|welcome|remove ..."},
     {"developer", "list", "developer list [--json]"},
     {"developer", "add",
-     "developer add EMAIL --name N --user U --organization O [--department D] ...\n"
+     "developer add EMAIL --name N --user U --organization O [--department D] ... [--welcome]\n"
      "  (--organization again for each further place; the first is the default)"},
     {"developer", "edit",
      "developer edit USER [--email E] [--name N] [--organization O [--department D]]...\n"
      "  (organizations given replace the places; --department alone changes the first)"},
     {"developer", "reset", "developer reset USER"},
+    {"developer", "welcome", "developer welcome USER"},
     {"developer", "remove", "developer remove USER"},
     {"cert", NULL,
      "cert list|show|download|add|renew|revoke|suspend-notifications|resume-notifications ..."},

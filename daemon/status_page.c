@@ -1,0 +1,168 @@
+/* Which status pages are stale, and their writer thread (status_page.h).
+ * One thread writes them in the order they were rendered, so an older page
+ * never lands over a newer one. */
+#include "status_page.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "progress.h"
+#include "spool_access.h"
+#include "workers.h"
+
+typedef struct csod_pages {
+	char (*developers)[65]; /* whose page is stale */
+	int n, cap;
+	int approvers; /* requests/index.html is stale */
+	csod_workers *writer;
+	int stopping; /* write here, start no thread */
+} csod_pages;
+
+typedef struct page_job {
+	char spool[PATH_MAX];
+	char developer[65]; /* "" for the approvers' page */
+	char *html;
+} page_job;
+
+static csod_pages *pages_of(csod_daemon *d)
+{
+	if (!d->pages)
+		d->pages = calloc(1, sizeof *d->pages);
+	return d->pages;
+}
+
+void csod_pages_mark(csod_daemon *d, const char *developer)
+{
+	csod_pages *p = pages_of(d);
+	if (!p)
+		return;
+	p->approvers = 1;
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->developers[i], developer) == 0)
+			return;
+	if (p->n == p->cap) {
+		int cap = p->cap ? 2 * p->cap : 16;
+		char(*grown)[65] = realloc(p->developers, sizeof *grown * (size_t)cap);
+		if (!grown)
+			return; /* written at the next change or start */
+		p->developers = grown;
+		p->cap = cap;
+	}
+	snprintf(p->developers[p->n++], sizeof p->developers[0], "%s", developer);
+}
+
+void csod_pages_mark_all(csod_daemon *d)
+{
+	sqlite3_stmt *st = csod_db_prepare(d->db, "SELECT DISTINCT developer FROM requests", NULL);
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		csod_pages_mark(d, csod_db_text(st, 0));
+	sqlite3_finalize(st);
+	if (pages_of(d))
+		d->pages->approvers = 1;
+}
+
+static void mark_cb(void *ctx, const char *developer)
+{
+	csod_pages_mark(ctx, developer);
+}
+
+int64_t csod_pages_tick(csod_daemon *d)
+{
+	return csod_progress_tick(mark_cb, d);
+}
+
+/* outbox/<developer>/index.html or requests/index.html. */
+static void page_write(void *arg)
+{
+	page_job *job = arg;
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX];
+	csod_error err = {.msg = "path too long"};
+	int rc = -1;
+	if (job->developer[0])
+		csod_path(dir, sizeof dir, "%s/outbox/%s", job->spool, job->developer);
+	else
+		csod_path(dir, sizeof dir, "%s/requests", job->spool);
+	if (csod_path(path, sizeof path, "%s/index.html", dir) == 0 &&
+	    csod_path(tmp, sizeof tmp, "%s/tmp", job->spool) == 0) {
+		/* A developer's folder is made closed, as every outbox is. */
+		if (job->developer[0] && mkdir(dir, 0700) == 0)
+			csod_outbox_restrict(job->spool, job->developer, NULL);
+		rc = csod_write_file_atomic(tmp, path, job->html, strlen(job->html), 0644, &err);
+	}
+	if (rc < 0)
+		csod_log(LOG_ERR, NULL, "cannot write %s/index.html: %s", dir, err.msg);
+}
+
+static void page_free(void *arg)
+{
+	page_job *job = arg;
+	if (job)
+		free(job->html);
+	free(job);
+}
+
+static void submit(csod_daemon *d, const char *developer, char *html)
+{
+	page_job *job = calloc(1, sizeof *job);
+	if (!job || !html) {
+		csod_log(LOG_ERR, NULL, "cannot build the status page of %s",
+		         developer[0] ? developer : "the approvers");
+		free(job);
+		free(html);
+		return;
+	}
+	snprintf(job->spool, sizeof job->spool, "%s", d->spool);
+	snprintf(job->developer, sizeof job->developer, "%s", developer);
+	job->html = html;
+	if (d->pages->writer) {
+		csod_workers_submit(d->pages->writer, job);
+		return;
+	}
+	page_write(job);
+	page_free(job);
+}
+
+void csod_pages_flush(csod_daemon *d)
+{
+	csod_pages *p = d->pages;
+	if (!p)
+		return;
+	void *done;
+	while (p->writer && (done = csod_workers_take_done(p->writer)))
+		page_free(done);
+	if (!p->n && !p->approvers)
+		return;
+	if (!p->writer && !p->stopping)
+		p->writer = csod_workers_start(1, page_write, page_free);
+	int64_t now = csod_now();
+	for (int i = 0; i < p->n; i++)
+		submit(d, p->developers[i], csod_page_developer(d, p->developers[i], now));
+	p->n = 0;
+	if (p->approvers)
+		submit(d, "", csod_page_approvers(d, now));
+	p->approvers = 0;
+}
+
+void csod_pages_stop(csod_daemon *d)
+{
+	csod_pages *p = d->pages;
+	if (!p)
+		return;
+	/* Pages still queued are dropped by the writer's stop: all are
+	 * written once more here, as they are now. */
+	csod_workers_stop(p->writer);
+	p->writer = NULL;
+	p->stopping = 1;
+	if (d->db) {
+		csod_pages_mark_all(d);
+		csod_pages_flush(d);
+	}
+	free(p->developers);
+	free(p);
+	d->pages = NULL;
+}
