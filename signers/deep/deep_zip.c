@@ -82,6 +82,7 @@ static int sign_entry(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *
 	csod_sign_options inner = *opt;
 	const char *base = strrchr(e->name, '/');
 	inner.input_name = base ? base + 1 : e->name;
+	inner.progress = NULL; /* it would count the inner file's bytes as the drop's */
 	csod_error why;
 	int signed_fd = csod_anon_file(opt->tmp_dir, &why), scratch = -1, rc = -1;
 	struct stat st;
