@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "details_inner.h"
 #include "request_files.h"
 
 #define CSOD_MESSAGE_MAX 4096
@@ -108,6 +109,7 @@ typedef struct csod_view {
 	char tmp_dir[PATH_MAX];
 	char *request_json, *details_json, *error; /* error: failed requests only */
 	csod_files_view files;                     /* requests/<id>/files/ */
+	csod_details_inner inner;                  /* ZIP drops' inner files, listed when written */
 } csod_view;
 
 int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err);

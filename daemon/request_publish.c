@@ -243,6 +243,27 @@ static char *details_json(const csod_daemon *d, const csod_request *r, csod_erro
 	return dump(&vj, j);
 }
 
+/* While it waits for approval, which of r's files are ZIP drops to list
+ * the inside of (details_inner.h). */
+static int inner_render(const csod_daemon *d, const csod_request *r, csod_details_inner *di)
+{
+	memset(di, 0, sizeof *di);
+	if (strcmp(r->state, "created") != 0)
+		return 0;
+	for (int i = 0; i < r->n_files; i++) {
+		if (strcmp(r->files[i].engine, "zip") != 0)
+			continue;
+		if (!di->names && !(di->names = calloc((size_t)r->n_files, sizeof *di->names)))
+			return -1;
+		snprintf(di->names[di->n_names++], sizeof di->names[0], "%s", r->files[i].name);
+	}
+	di->max_size = d->cfg->max_file_size;
+	if (di->n_names &&
+	    csod_spool_path(d, di->store_dir, sizeof di->store_dir, "store/%s", r->id) < 0)
+		di->n_names = 0;
+	return 0;
+}
+
 int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err)
 {
 	memset(v, 0, sizeof *v);
@@ -269,6 +290,8 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 		free(shown);
 	}
 	int files = csod_files_view_render(d, r, &v->files, err);
+	if (files == 0 && inner_render(d, r, &v->inner) < 0)
+		files = csod_fail(err, "out of memory");
 	if (files < 0 || !v->request_json || !v->details_json || (has_error && !v->error)) {
 		if (files == 0)
 			csod_fail(err, "cannot build %s",
@@ -290,10 +313,16 @@ int csod_view_write(const csod_view *v, csod_error *err)
 	csod_fsync_dir(v->outbox_dir);
 	if (rc == 0 && csod_mkdir_p(v->details_dir, 0755, err) < 0)
 		rc = -1;
+	char *with_inner = NULL;
+	if (rc == 0 && v->inner.n_names &&
+	    !(with_inner = csod_details_add_inner(v->details_json, &v->inner, v->tmp_dir, err)))
+		rc = -1;
 	if (rc == 0) {
-		rc = write_text(v->tmp_dir, v->details_dir, "details.json", v->details_json, err);
+		rc = write_text(v->tmp_dir, v->details_dir, "details.json",
+		                with_inner ? with_inner : v->details_json, err);
 		csod_fsync_dir(v->details_dir);
 	}
+	free(with_inner);
 	/* The approvers' copy of the files: made while the store copy is
 	 * there, gone once the request is finished. */
 	if (rc == 0)
@@ -308,6 +337,7 @@ void csod_view_clear(csod_view *v)
 	free(v->error);
 	v->request_json = v->details_json = v->error = NULL;
 	csod_files_view_clear(&v->files);
+	csod_details_inner_clear(&v->inner);
 }
 
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,

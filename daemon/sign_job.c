@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
@@ -146,6 +147,10 @@ done:
 void csod_sign_job_note(void *arg, int level, const char *msg)
 {
 	csod_sign_job *job = arg;
+	/* Full (a ZIP drop names each inner file it signs): a warning still
+	 * takes the last place, a lesser note is left out. */
+	if (job->n_notes == CSOD_JOB_NOTES && level > LOG_WARNING)
+		return;
 	int i = job->n_notes < CSOD_JOB_NOTES ? job->n_notes++ : CSOD_JOB_NOTES - 1;
 	snprintf(job->notes[i], sizeof job->notes[i], "%s: %s",
 	         job->options.input_name ? job->options.input_name : "-", msg);

@@ -1,12 +1,14 @@
 /* libFuzzer target for the ZIP central directory reader, entry inflation
  * and the manifest parser: the parsing the jar and apk engines do on
- * untrusted archives before any signing. Build: sh fuzz/build_zip.sh */
+ * untrusted archives before any signing, and the deep engine's rules for
+ * a ZIP drop. Build: sh fuzz/build_zip.sh */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../signers/deep/deep_entry.h"
 #include "../signers/java/manifest.h"
 #include "../signers/java/zip_read.h"
 
@@ -49,6 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(mf);
 		csod_zip_close(&z);
 	}
+	/* The deep engine's own rules for a ZIP drop, on top of the reader's. */
+	if (csod_deep_open(&z, fd, 1 << 20, &err) == 0)
+		csod_zip_close(&z);
 	close(fd);
 	return 0;
 }

@@ -26,22 +26,14 @@ extern const csod_signer csod_signer_vbscript;
 extern const csod_signer csod_signer_jscript;
 extern const csod_signer csod_signer_wsf;
 extern const csod_signer csod_signer_appx;
+extern const csod_signer csod_signer_zip;
 
 const csod_signer *const csod_signers[] = {
-    &csod_signer_hash,
-    &csod_signer_pe,
-    &csod_signer_msi,
-    &csod_signer_cab,
-    &csod_signer_cat,
-    &csod_signer_jar,
-    &csod_signer_apk,
-    &csod_signer_powershell,
-    &csod_signer_powershell_xml,
-    &csod_signer_vbscript,
-    &csod_signer_jscript,
-    &csod_signer_wsf,
-    &csod_signer_appx,
-    NULL,
+    &csod_signer_hash,     &csod_signer_pe,         &csod_signer_msi,
+    &csod_signer_cab,      &csod_signer_cat,        &csod_signer_jar,
+    &csod_signer_apk,      &csod_signer_powershell, &csod_signer_powershell_xml,
+    &csod_signer_vbscript, &csod_signer_jscript,    &csod_signer_wsf,
+    &csod_signer_appx,     &csod_signer_zip,        NULL,
 };
 
 static const struct {
@@ -90,6 +82,7 @@ static const struct {
     {"appx", "authenticode"},
     {"msixbundle", "authenticode"},
     {"appxbundle", "authenticode"},
+    {"zip", "deep"},
 };
 
 /* A PE file by content: "MZ", and "PE\0\0" where e_lfanew points. Taken
@@ -122,7 +115,8 @@ static const char *expected_content(const char *service)
 {
 	if (strcmp(service, "authenticode") == 0)
 		return "PE, MSI or CAB file, or security catalog";
-	if (strcmp(service, "java") == 0 || strcmp(service, "android") == 0)
+	if (strcmp(service, "java") == 0 || strcmp(service, "android") == 0 ||
+	    strcmp(service, "deep") == 0)
 		return "ZIP archive";
 	return "file holding one hexadecimal digest";
 }
@@ -157,6 +151,13 @@ const char *csod_service_for_name(const char *filename)
 		if (strcasecmp(ext, extension_services[i].ext) == 0)
 			return extension_services[i].service;
 	return NULL;
+}
+
+const char *csod_service_for_content(int fd)
+{
+	unsigned char head[4096];
+	ssize_t n = pread(fd, head, sizeof head, 0);
+	return n > 0 ? service_by_content(fd, head, (size_t)n) : NULL;
 }
 
 const csod_signer *csod_signer_for(const char *service, const char *filename, int fd,

@@ -70,6 +70,9 @@ typedef struct csod_sign_options {
 	const char *alias;       /* JAR signer name (META-INF/<ALIAS>.SF); NULL = "CSOD" */
 	int64_t max_size;        /* refuse inputs larger than this; 0 = no limit of ours */
 	const char *input_name;  /* the input's file name, for engines that take hints from it */
+	/* Where an engine may keep nameless scratch files (the deep engine's
+	 * inner files); NULL: $TMPDIR, else /tmp. */
+	const char *tmp_dir;
 	/* Told how many bytes of the input have been read, as an engine that
 	 * reads it in one pass goes (Authenticode PE); for people watching a
 	 * long signing. May be NULL; nothing depends on it being called. */
@@ -152,6 +155,10 @@ int csod_sign_checked(const csod_signer *s, int in_fd, int out_fd, const csod_id
 
 /* The service a file name implies by its extension (DESIGN.md), or NULL. */
 const char *csod_service_for_name(const char *filename);
+
+/* The service a file's content implies (a PE, MSI or CAB file:
+ * "authenticode"), or NULL. */
+const char *csod_service_for_content(int fd);
 
 /* Picks the engine for a file: service may be NULL or "auto" (then it is
  * taken from the extension). For authenticode the container (PE, MSI, CAB)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -68,6 +69,27 @@ int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, cs
 		ooff += n;
 	}
 	return 0;
+}
+
+int csod_anon_file(const char *dir, csod_error *err)
+{
+	if (!dir || !*dir)
+		dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return csod_fail_errno(err, "cannot make a scratch file in %s", dir);
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/.csod-scratch-XXXXXX", dir) >= sizeof path)
+		return csod_fail(err, "%s: path too long", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return csod_fail_errno(err, "cannot make a scratch file in %s", dir);
+	unlink(path);
+	return fd;
 }
 
 int csod_read_whole(int fd, uint64_t max, const char *what, unsigned char **buf, size_t *len,

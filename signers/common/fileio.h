@@ -29,6 +29,11 @@ void csod_write_back_all(int fd);
  * early. */
 int csod_copy_range(int in, off_t in_at, int out, off_t out_at, uint64_t len, csod_error *err);
 
+/* A scratch file with no name, in dir (NULL: $TMPDIR, else /tmp): opened
+ * O_TMPFILE where the filesystem can, else made and unlinked at once, so
+ * nothing is ever reached by a name taken from the input. */
+int csod_anon_file(const char *dir, csod_error *err);
+
 /* For formats read whole (scripts, catalogs: small by nature): the file
  * in *buf (free it) and its size in *len; refused past max bytes, saying
  * "<size> bytes: <what> over <max> MiB are not signed". */

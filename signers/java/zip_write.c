@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -11,6 +12,7 @@
 
 #define LOCAL_LEN       30u
 #define ALIGN_EXTRA_ID  0xd935u /* Android's alignment extra field */
+#define ZIP64_EXTRA_ID  0x0001u
 #define FLAG_DESCRIPTOR 0x0008u
 #define FLAG_UTF8       0x0800u
 #define COPY_CHUNK      (256u * 1024u)
@@ -58,14 +60,14 @@ int csod_zip_out_write(csod_zip_out *o, const void *data, size_t len, csod_error
 
 /* Keeps a local extra field only if it is a well-formed list of fields,
  * dropping an old alignment field (we add our own). */
-static size_t clean_extra(unsigned char *x, size_t len)
+static size_t clean_extra(unsigned char *x, size_t len, int drop_zip64)
 {
 	size_t in = 0, out = 0;
 	while (in + 4 <= len) {
 		uint16_t id = csod_le16(x + in), sz = csod_le16(x + in + 2);
 		if (sz > len - in - 4)
 			return 0;
-		if (id != ALIGN_EXTRA_ID && id != 0) {
+		if (id != ALIGN_EXTRA_ID && id != 0 && !(drop_zip64 && id == ZIP64_EXTRA_ID)) {
 			memmove(x + out, x + in, 4u + sz);
 			out += 4u + sz;
 		}
@@ -167,7 +169,7 @@ int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_en
 	if (o->bare)
 		h.cd_extra_len = h.comment_len = 0;
 	if (rc == 0) {
-		local_extra = clean_extra(extra, local_extra);
+		local_extra = clean_extra(extra, local_extra, 0);
 		rc = write_headers(o, &h, extra, local_extra, e->method == 0 ? align : 0, err);
 	}
 	for (uint64_t off = 0; rc == 0 && off < e->csize;) {
@@ -193,6 +195,107 @@ int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_en
 		off += n;
 	}
 	free(extra);
+	return rc;
+}
+
+/* Deflates (method 8) or just reads (stored) the len bytes of data_fd into
+ * scratch_fd, for their sizes and CRC-32 before the local header. */
+static int pack_content(const csod_zip_entry *e, int data_fd, uint64_t len, int scratch_fd,
+                        unsigned char *buf, uint32_t *crc, uint64_t *csize, csod_error *err)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof zs);
+	int deflating = e->method == 8;
+	if (deflating && deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+	                              Z_DEFAULT_STRATEGY) != Z_OK)
+		return csod_fail(err, "out of memory");
+	unsigned char *zout = buf + COPY_CHUNK / 2;
+	uLong c = crc32(0, NULL, 0);
+	uint64_t off = 0, out = 0;
+	int rc = 0, flush = Z_NO_FLUSH;
+	while (rc == 0 && (off < len || (deflating && flush != Z_FINISH))) {
+		size_t n = len - off < COPY_CHUNK / 2 ? (size_t)(len - off) : COPY_CHUNK / 2;
+		ssize_t got = n ? pread(data_fd, buf, n, (off_t)off) : 0;
+		if (got < 0 || (size_t)got != n) {
+			rc = csod_fail_errno(err, "cannot read the signed inner file");
+			break;
+		}
+		c = crc32(c, buf, (uInt)n);
+		off += n;
+		if (!deflating)
+			continue;
+		flush = off == len ? Z_FINISH : Z_NO_FLUSH;
+		zs.next_in = buf;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = zout;
+			zs.avail_out = COPY_CHUNK / 2;
+			if (deflate(&zs, flush) == Z_STREAM_ERROR) {
+				rc = csod_fail(err, "deflate failed");
+				break;
+			}
+			size_t made = COPY_CHUNK / 2 - zs.avail_out;
+			rc = csod_pwrite_all(scratch_fd, zout, made, (off_t)out, err);
+			out += made;
+		} while (rc == 0 && zs.avail_out == 0);
+	}
+	if (deflating)
+		deflateEnd(&zs);
+	*crc = (uint32_t)c;
+	*csize = deflating ? out : len;
+	return rc;
+}
+
+int csod_zip_out_replace(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e, int data_fd,
+                         uint64_t len, int scratch_fd, csod_error *err)
+{
+	if (!o->copy_buf && !(o->copy_buf = csod_big_alloc(COPY_CHUNK)))
+		return csod_fail(err, "out of memory");
+	uint32_t crc = 0;
+	uint64_t csize = 0;
+	if (pack_content(e, data_fd, len, scratch_fd, o->copy_buf, &crc, &csize, err) < 0)
+		return -1;
+	if (len > 0xfffffffeu || csize > 0xfffffffeu)
+		return csod_fail(err, "entry '%.200s' would need ZIP64, which is not supported",
+		                 e->name);
+	size_t local_extra = (size_t)(e->data_offset - e->local_offset - LOCAL_LEN - e->name_len);
+	unsigned char *extra = malloc(local_extra + 1);
+	unsigned char *cd_extra = malloc(e->cd_extra_len + 1u);
+	int rc = extra && cd_extra ? 0 : csod_fail(err, "out of memory");
+	if (rc == 0)
+		rc = csod_zip_pread(z, extra, local_extra, e->data_offset - local_extra, err);
+	if (rc == 0) {
+		local_extra = clean_extra(extra, local_extra, 1);
+		memcpy(cd_extra, e->cd_extra, e->cd_extra_len);
+		struct entry_header h = {e->name,
+		                         e->name_len,
+		                         e->version_made,
+		                         e->version_needed,
+		                         e->flags,
+		                         e->method,
+		                         e->mtime,
+		                         e->mdate,
+		                         crc,
+		                         (uint32_t)csize,
+		                         (uint32_t)len,
+		                         e->internal_attr,
+		                         e->external_attr,
+		                         cd_extra,
+		                         e->comment,
+		                         (uint16_t)clean_extra(cd_extra, e->cd_extra_len, 1),
+		                         e->comment_len};
+		rc = write_headers(o, &h, extra, local_extra, 0, err);
+	}
+	int src = e->method == 8 ? scratch_fd : data_fd;
+	for (uint64_t off = 0; rc == 0 && off < csize;) {
+		size_t n = csize - off < COPY_CHUNK ? (size_t)(csize - off) : COPY_CHUNK;
+		ssize_t got = pread(src, o->copy_buf, n, (off_t)off);
+		rc = got == (ssize_t)n ? csod_zip_out_write(o, o->copy_buf, n, err)
+		                       : csod_fail_errno(err, "cannot read the signed inner file");
+		off += n;
+	}
+	free(extra);
+	free(cd_extra);
 	return rc;
 }
 

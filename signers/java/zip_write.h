@@ -54,6 +54,13 @@ int csod_zip_out_copy(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *
 int csod_zip_out_copy_seen(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e,
                            unsigned align, csod_zip_sink seen, void *seen_ctx, csod_error *err);
 
+/* Entry e of z again, with new content: the len bytes of data_fd, stored
+ * or deflated (at zlib's default level) as e was, with e's name, times,
+ * attributes, comment and extra fields (but no ZIP64 or alignment field).
+ * scratch_fd, an empty file, holds the deflated bytes meanwhile. */
+int csod_zip_out_replace(csod_zip_out *o, const csod_zip *z, const csod_zip_entry *e, int data_fd,
+                         uint64_t len, int scratch_fd, csod_error *err);
+
 /* Adds a new stored entry holding data. */
 int csod_zip_out_add(csod_zip_out *o, const char *name, const unsigned char *data, size_t len,
                      unsigned align, csod_error *err);

@@ -1,0 +1,26 @@
+/* What a deep signing of a ZIP drop would sign, for people to see before
+ * they approve it: every file inside, with its own hashes and the engine
+ * that would sign it (or none: copied as it is). */
+#ifndef CSOD_DEEP_LIST_H
+#define CSOD_DEEP_LIST_H
+
+#include <stdint.h>
+
+#include "../../lib/error.h"
+
+typedef struct csod_deep_inner {
+	const char *name;   /* as in the archive */
+	uint64_t size;      /* uncompressed */
+	const char *engine; /* the engine that signs it; NULL: copied unsigned */
+	char md5[33], sha1[41], sha256[65];
+} csod_deep_inner;
+
+/* Calls each(ctx, inner) for every entry of the ZIP archive in fd except
+ * directories, in archive order; a nameless scratch file in tmp_dir holds
+ * each entry's content meanwhile. Fails as the deep engine would refuse
+ * the archive (max_size: 0 for the reader's own limits). */
+int csod_deep_list(int fd, int64_t max_size, const char *tmp_dir,
+                   void (*each)(void *ctx, const csod_deep_inner *inner), void *ctx,
+                   csod_error *err);
+
+#endif
