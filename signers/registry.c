@@ -20,6 +20,7 @@ extern const csod_signer csod_signer_cab;
 extern const csod_signer csod_signer_cat;
 extern const csod_signer csod_signer_jar;
 extern const csod_signer csod_signer_apk;
+extern const csod_signer csod_signer_aab;
 extern const csod_signer csod_signer_powershell;
 extern const csod_signer csod_signer_powershell_xml;
 extern const csod_signer csod_signer_vbscript;
@@ -34,6 +35,7 @@ const csod_signer *const csod_signers[] = {
     &csod_signer_cat,
     &csod_signer_jar,
     &csod_signer_apk,
+    &csod_signer_aab,
     &csod_signer_powershell,
     &csod_signer_powershell_xml,
     &csod_signer_vbscript,
@@ -61,6 +63,7 @@ static const struct {
     {"war", "java"},
     {"ear", "java"},
     {"apk", "android"},
+    {"aab", "android"},
     {"sha1", "hash"},
     {"sha256", "hash"},
     {"sha384", "hash"},

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../signer.h"
+#include "jar.h"
 #include "repack.h"
 #include "v1.h"
 #include "zip_read.h"
@@ -38,8 +39,8 @@ static int write_archive(const csod_zip *z, const csod_v1_result *v1, const unsi
 	return rc;
 }
 
-static int jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
-                    csod_error *err)
+int csod_jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
+                  csod_error *err)
 {
 	csod_v1_config cfg;
 	if (csod_v1_config_from(&cfg, opt, err) < 0)
@@ -64,7 +65,7 @@ static int jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 	return rc;
 }
 
-static int jar_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
+int csod_jar_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 {
 	csod_zip out;
 	if (csod_repack_open_signed(in_fd, out_fd, "archive", &out, err) < 0)
@@ -79,6 +80,6 @@ const csod_signer csod_signer_jar = {
     .service = "java",
     .detect = jar_detect,
     .output_name = NULL,
-    .sign = jar_sign,
-    .verify = jar_verify,
+    .sign = csod_jar_sign,
+    .verify = csod_jar_verify,
 };
