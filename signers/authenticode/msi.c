@@ -16,6 +16,7 @@
 
 #include "../signer.h"
 #include "cfb.h"
+#include "detached.h"
 #include "msi_hash.h"
 #include "spc.h"
 
@@ -303,6 +304,48 @@ static int msi_check(int fd, const char *name, csod_error *err)
 	return 0;
 }
 
+/* The \x05DigitalSignature stream, as osslsigncode's extract-signature
+ * gives it. MsiDigitalSignatureEx is not carried: csod never makes a
+ * signature over it, and one that was made over it does not verify once
+ * attached without it (attach refuses it then, as the hash differs). */
+static int msi_extract(int fd, unsigned char **sig, size_t *len, csod_error *err)
+{
+	csod_cfb c;
+	if (csod_cfb_open(&c, fd, err) < 0)
+		return -1;
+	uint32_t ds = csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
+	stream_buf b = {0};
+	int rc = ds == CFB_NOSTREAM
+	             ? csod_fail(err, "the file is not signed (no DigitalSignature stream)")
+	         : read_small_stream(&c, ds, "DigitalSignature", &b, err) < 0
+	             ? -1
+	             : csod_detached_take(b.p, b.len, sig, len, err);
+	free(b.p);
+	csod_cfb_close(&c);
+	return rc;
+}
+
+/* As msi_sign without appending, with the signature given: the input's
+ * streams but its signatures, then this one. */
+static int msi_attach(int in, int out, const unsigned char *sig, size_t len, csod_error *err)
+{
+	if (csod_detached_check(sig, len, err) < 0)
+		return -1;
+	csod_cfb c;
+	if (len > MAX_SIGNATURE)
+		return csod_fail(err, "the signature exceeds %u bytes", MAX_SIGNATURE);
+	if (csod_cfb_open(&c, in, err) < 0)
+		return -1;
+	uint32_t drop[2] = {
+	    csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name),
+	    csod_cfb_find(&c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name)};
+	csod_cfb_new_stream signature = {csod_msi_signature_name, sizeof csod_msi_signature_name,
+	                                 sig, len};
+	int rc = csod_cfb_write(out, &c, drop, 2, &signature, 1, err);
+	csod_cfb_close(&c);
+	return rc;
+}
+
 const csod_signer csod_signer_msi = {
     .name = "msi",
     .service = "authenticode",
@@ -312,4 +355,6 @@ const csod_signer csod_signer_msi = {
     .output_name = NULL,
     .sign = msi_sign,
     .verify = msi_verify,
+    .extract_signature = msi_extract,
+    .attach_signature = msi_attach,
 };

@@ -1,0 +1,97 @@
+#!/bin/bash
+# Detached Authenticode signatures for reproducible builds: csod-sign
+# --extract-signature takes a signed PE, CAB or MSI's PKCS#7 out (DER, as
+# osslsigncode extract-signature writes it) and --attach-signature puts it
+# into a byte-identical copy of the unsigned file: the result is the signed
+# file again, byte for byte, and osslsigncode verify passes. Signatures
+# move both ways between csod and osslsigncode; one attached to another
+# file is refused with the reason, and nothing is written.
+. "$(dirname "$0")/lib.sh"
+for t in osslsigncode x86_64-w64-mingw32-gcc gcab wixl; do
+	command -v $t >/dev/null || skip_all "$t not installed"
+done
+P=$T_DIR/pki
+make_pki "$P"
+cd "$T_DIR"
+
+# --- inputs, made now ---
+printf 'int main(void) { return 0; }\n' >a.c
+printf 'int main(void) { return 1; }\n' >b.c
+x86_64-w64-mingw32-gcc -o app.exe a.c && x86_64-w64-mingw32-gcc -o other.exe b.c || fail "mingw builds the PEs"
+echo "hello from csod" >readme.txt
+head -c 70000 /dev/urandom >data.bin
+gcab -c -z app.cab readme.txt data.bin && gcab -c other.cab readme.txt || fail "gcab builds the cabinets"
+# Product Id="*": each build has its own GUIDs, so the two differ.
+. "$CSOD_TOP/tests/integration/helpers/make_msi.sh"
+make_msi app.msi readme.txt data.bin && make_msi other.msi readme.txt data.bin || fail "wixl builds the installers"
+
+sign() { run_tool csod-sign --cert "$P/rsa.pem" --key "$P/rsa.key" --chain "$P/chain.pem" "$@" 2>&1; }
+cs() { run_tool csod-sign "$@" 2>&1; }
+verify() { osslsigncode verify -CAfile "$P/root.pem" -in "$1" 2>&1; }
+
+for x in exe cab msi; do
+	r=$(sign app.$x signed.$x)
+	ok $? "$x: csod-sign signs it: $r"
+	r=$(cs --extract-signature signed.$x $x.sig)
+	ok $? "$x: --extract-signature: $r"
+	check "$x: the extracted signature is a DER PKCS#7" openssl pkcs7 -inform DER -in $x.sig -noout
+	osslsigncode extract-signature -in signed.$x -out ossl-$x.sig >/dev/null 2>&1
+	check "$x: the same bytes as osslsigncode extract-signature gives" cmp $x.sig ossl-$x.sig
+
+	# The reproducible build: the same unsigned bytes, built again.
+	cp app.$x rebuilt.$x
+	r=$(cs --attach-signature $x.sig --chain "$P/chain.pem" rebuilt.$x attached.$x)
+	ok $? "$x: --attach-signature on the rebuilt file: $r"
+	like "$(verify attached.$x)" "Succeeded" "$x: osslsigncode verify accepts the attached result"
+	check "$x: the attached file is the signed file, byte for byte" cmp signed.$x attached.$x
+
+	# Ours to osslsigncode's attach-signature, and theirs to ours.
+	v=$(osslsigncode attach-signature -sigin $x.sig -CAfile "$P/root.pem" -in app.$x -out ossl-attached.$x 2>&1)
+	like "$v" "Succeeded" "$x: osslsigncode attach-signature takes csod's signature"
+	osslsigncode sign -certs "$P/rsa.pem" -ac "$P/chain.pem" -key "$P/rsa.key" -h sha256 \
+		-in app.$x -out ossl-signed.$x >/dev/null 2>&1 || fail "$x: osslsigncode signs"
+	osslsigncode extract-signature -pem -in ossl-signed.$x -out ossl-$x.pem >/dev/null 2>&1
+	r=$(cs --attach-signature ossl-$x.pem --chain "$P/chain.pem" app.$x from-ossl.$x)
+	ok $? "$x: csod-sign attaches osslsigncode's signature (PEM): $r"
+	like "$(verify from-ossl.$x)" "Succeeded" "$x: osslsigncode verify accepts it"
+
+	# A signature made for another file: refused, with the reason; no output.
+	r=$(cs --attach-signature $x.sig --chain "$P/chain.pem" other.$x wrong.$x)
+	ok $((!$?)) "$x: a signature for another file is refused"
+	like "$r" "other\.$x: the signature in $x\.sig does not verify on it: .*(does not match|differ).*" \
+		"$x: the reason names the file and the mismatch ($r)"
+	[ ! -e wrong.$x ]
+	ok $? "$x: nothing is written"
+done
+
+# Attaching to a signed file replaces its signature, as signing does.
+r=$(cs --attach-signature exe.sig --chain "$P/chain.pem" ossl-signed.exe resigned.exe)
+ok $? "attach to a signed PE replaces its signature: $r"
+check "the result is csod's signed PE, byte for byte" cmp signed.exe resigned.exe
+
+# Bad inputs: each refused with a one-line reason naming the file.
+r=$(cs --extract-signature app.exe x.sig)
+ok $((!$?)) "extract from an unsigned PE is refused"
+like "$r" "app\.exe: the file is not signed" "reason: not signed"
+r=$(cs --extract-signature app.cab x.sig)
+like "$r" "app\.cab: the cabinet is not signed" "unsigned CAB: reason"
+r=$(cs --extract-signature app.msi x.sig)
+like "$r" "app\.msi: the file is not signed" "unsigned MSI: reason"
+head -c 300 /dev/urandom >junk.sig
+r=$(cs --attach-signature junk.sig --chain "$P/chain.pem" app.exe x.exe)
+ok $((!$?)) "a signature file that is not PKCS#7 is refused"
+like "$r" "app\.exe: cannot attach junk\.sig: not a DER-encoded PKCS#7 signature" "reason: not PKCS#7"
+cat exe.sig exe.sig >double.sig
+r=$(cs --attach-signature double.sig --chain "$P/chain.pem" app.exe x.exe)
+like "$r" "bytes follow the PKCS#7 signature" "trailing bytes after the signature are refused"
+r=$(cs --attach-signature exe.sig app.exe x.exe)
+is "$?" 2 "attach without a trust anchor (--cert/--chain) is a usage error"
+r=$(cs --attach-signature exe.sig --no-verify other.exe unchecked.exe)
+ok $? "--no-verify attaches without the self-check"
+like "$(verify unchecked.exe)" "MISMATCH|[Ff]ailed" "... and osslsigncode then rejects the mismatch"
+mkdir j && printf 'x' >j/x.txt && (cd j && zip -q ../app.jar x.txt)
+r=$(cs --extract-signature app.jar x.sig)
+like "$r" "app\.jar: detached signatures are not supported for jar files" "JAR: not supported, said so"
+[ ! -e x.sig ] && [ ! -e x.exe ]
+ok $? "no output from any refused command"
+done_testing
