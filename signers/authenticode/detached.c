@@ -29,15 +29,13 @@ static size_t element_length(const unsigned char *p, size_t n)
 int csod_detached_check(const unsigned char *der, size_t len, csod_error *err)
 {
 	size_t span = element_length(der, len);
-	if (span == 0)
-		return csod_fail(err, "not a DER-encoded PKCS#7 signature");
-	if (span != len)
-		return csod_fail(err, "%zu bytes follow the PKCS#7 signature", len - span);
 	const unsigned char *p = der;
-	PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
+	PKCS7 *p7 = span ? d2i_PKCS7(NULL, &p, (long)span) : NULL;
 	int rc = 0;
-	if (!p7 || p != der + len)
+	if (!p7 || p != der + span)
 		rc = csod_fail(err, "not a DER-encoded PKCS#7 signature");
+	else if (span != len)
+		rc = csod_fail(err, "%zu bytes follow the PKCS#7 signature", len - span);
 	else if (!PKCS7_type_is_signed(p7))
 		rc = csod_fail(err, "the PKCS#7 is not SignedData");
 	PKCS7_free(p7);

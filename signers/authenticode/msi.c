@@ -305,9 +305,8 @@ static int msi_check(int fd, const char *name, csod_error *err)
 }
 
 /* The \x05DigitalSignature stream, as osslsigncode's extract-signature
- * gives it. MsiDigitalSignatureEx is not carried: csod never makes a
- * signature over it, and one that was made over it does not verify once
- * attached without it (attach refuses it then, as the hash differs). */
+ * gives it. MsiDigitalSignatureEx is not carried: attaching makes it anew
+ * when the signature covers it (made_over_prehash). */
 static int msi_extract(int fd, unsigned char **sig, size_t *len, csod_error *err)
 {
 	csod_cfb c;
@@ -325,8 +324,34 @@ static int msi_extract(int fd, unsigned char **sig, size_t *len, csod_error *err
 	return rc;
 }
 
+/* Whether the signature in sig was made over the pre-hash (the signed
+ * file had MsiDigitalSignatureEx): 1 when the hash it claims is the
+ * file's with the pre-hash (pre, *pre_len set), else 0. The pre-hash is
+ * the file's metadata, the same in a byte-identical rebuild, so it is
+ * made anew rather than carried beside the signature, as osslsigncode's
+ * attach-signature -add-msi-dse does. */
+static int made_over_prehash(const csod_cfb *c, const unsigned char *sig, size_t len,
+                             unsigned char *pre, unsigned *pre_len, csod_error *err)
+{
+	const unsigned char *p = sig;
+	PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
+	const EVP_MD *md;
+	unsigned char claimed[EVP_MAX_MD_SIZE], mine[EVP_MAX_MD_SIZE];
+	size_t claimed_len = 0;
+	unsigned mine_len = 0;
+	int with = 0;
+	/* A signature that does not parse is for the self-check to refuse. */
+	if (p7 && csod_spc_claimed_hash(p7, &md, claimed, &claimed_len, err) == 0 &&
+	    csod_msi_prehash(c, md, pre, pre_len, err) == 0 &&
+	    csod_msi_hash(c, md, pre, *pre_len, mine, &mine_len, err) == 0)
+		with = mine_len == claimed_len && memcmp(mine, claimed, mine_len) == 0;
+	PKCS7_free(p7);
+	return with;
+}
+
 /* As msi_sign without appending, with the signature given: the input's
- * streams but its signatures, then this one. */
+ * streams but its signatures, then this one (and MsiDigitalSignatureEx
+ * when the signature covers it). */
 static int msi_attach(int in, int out, const unsigned char *sig, size_t len, csod_error *err)
 {
 	if (csod_detached_check(sig, len, err) < 0)
@@ -339,9 +364,14 @@ static int msi_attach(int in, int out, const unsigned char *sig, size_t len, cso
 	uint32_t drop[2] = {
 	    csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name),
 	    csod_cfb_find(&c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name)};
-	csod_cfb_new_stream signature = {csod_msi_signature_name, sizeof csod_msi_signature_name,
-	                                 sig, len};
-	int rc = csod_cfb_write(out, &c, drop, 2, &signature, 1, err);
+	unsigned char pre[EVP_MAX_MD_SIZE];
+	unsigned pre_len = 0;
+	csod_error why;
+	int with_ex = made_over_prehash(&c, sig, len, pre, &pre_len, &why);
+	csod_cfb_new_stream add[2] = {
+	    {csod_msi_signature_name, sizeof csod_msi_signature_name, sig, len},
+	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len}};
+	int rc = csod_cfb_write(out, &c, drop, 2, add, with_ex ? 2 : 1, err);
 	csod_cfb_close(&c);
 	return rc;
 }

@@ -64,6 +64,23 @@ for x in exe cab msi; do
 	ok $? "$x: nothing is written"
 done
 
+# MSI signed over MsiDigitalSignatureEx (the metadata pre-hash): the
+# detached signature is the DigitalSignature stream alone, and attaching
+# makes the pre-hash anew when the signature covers it.
+r=$(sign app.msi dse.msi --msi-dse)
+ok $? "msi: signed with MsiDigitalSignatureEx: $r"
+cs --extract-signature dse.msi dse.sig >/dev/null
+r=$(cs --attach-signature dse.sig --chain "$P/chain.pem" app.msi dse-attached.msi)
+ok $? "msi: a signature over the pre-hash attaches: $r"
+check "msi: the result is the signed file (with its MsiDigitalSignatureEx), byte for byte" cmp dse.msi dse-attached.msi
+like "$(verify dse-attached.msi)" "Succeeded" "msi: osslsigncode verify accepts it"
+osslsigncode sign -certs "$P/rsa.pem" -ac "$P/chain.pem" -key "$P/rsa.key" -h sha256 -add-msi-dse \
+	-in app.msi -out ossl-dse.msi >/dev/null 2>&1 || fail "osslsigncode signs with -add-msi-dse"
+osslsigncode extract-signature -in ossl-dse.msi -out ossl-dse.sig >/dev/null 2>&1
+r=$(cs --attach-signature ossl-dse.sig --chain "$P/chain.pem" app.msi from-ossl-dse.msi)
+ok $? "msi: osslsigncode's -add-msi-dse signature attaches: $r"
+like "$(verify from-ossl-dse.msi)" "Succeeded" "msi: osslsigncode verify accepts it"
+
 # Attaching to a signed file replaces its signature, as signing does.
 r=$(cs --attach-signature exe.sig --chain "$P/chain.pem" ossl-signed.exe resigned.exe)
 ok $? "attach to a signed PE replaces its signature: $r"
@@ -77,7 +94,7 @@ r=$(cs --extract-signature app.cab x.sig)
 like "$r" "app\.cab: the cabinet is not signed" "unsigned CAB: reason"
 r=$(cs --extract-signature app.msi x.sig)
 like "$r" "app\.msi: the file is not signed" "unsigned MSI: reason"
-head -c 300 /dev/urandom >junk.sig
+printf "not a signature at all\n" >junk.sig
 r=$(cs --attach-signature junk.sig --chain "$P/chain.pem" app.exe x.exe)
 ok $((!$?)) "a signature file that is not PKCS#7 is refused"
 like "$r" "app\.exe: cannot attach junk\.sig: not a DER-encoded PKCS#7 signature" "reason: not PKCS#7"
