@@ -111,4 +111,37 @@ r=$(cs --extract-signature app.jar x.sig)
 like "$r" "app\.jar: detached signatures are not supported for jar files" "JAR: not supported, said so"
 [ ! -e x.sig ] && [ ! -e x.exe ]
 ok $? "no output from any refused command"
+
+# --- csodd: request.conf detached = true publishes <name>.sig beside each
+# signed file; attached to the unsigned original it gives the signed file.
+write_config
+start_daemon || exit 1
+mkdir drop
+cp app.exe app.cab app.msi drop/
+printf 'detached = true;\n' >drop/request.conf
+mv drop "$SPOOL/inbox/$DEV/release"
+wait_state release signed 60
+ok $? "csodd signs a drop with detached = true"
+out=$(request_dir release)
+for x in exe cab msi; do
+	[ -s "$out/app.$x.sig" ]
+	ok $? "$x: the outbox holds app.$x.sig beside app.$x"
+	r=$(cs --attach-signature "$out/app.$x.sig" --chain "$SPOOL/ca/ca.pem" app.$x daemon-attached.$x)
+	ok $? "$x: csodd's detached signature attaches to the unsigned file: $r"
+	check "$x: ... giving csodd's signed file, byte for byte" cmp "$out/app.$x" daemon-attached.$x
+	like "$(osslsigncode verify -CAfile "$SPOOL/ca/ca.pem" -in daemon-attached.$x 2>&1)" "Succeeded" \
+		"$x: osslsigncode verify accepts it"
+done
+like "$(cat "$out/request.json")" '"app\.exe\.sig"' "request.json names the detached signatures"
+# A file with no detached form: refused at intake, before approval.
+mkdir drop2
+cp app.jar drop2/
+printf 'detached = true;\n' >drop2/request.conf
+mv drop2 "$SPOOL/inbox/$DEV/jars"
+wait_state jars failed 60
+ok $? "detached = true with a JAR fails"
+like "$(cat "$(request_dir jars)/ERROR")" "app\.jar: detached = true, but jar files have no detached signature" \
+	"ERROR names the file and the reason"
+stop_daemon
+ok $? "csodd stops cleanly"
 done_testing
