@@ -1,6 +1,6 @@
 #!/bin/bash
 # Detached Authenticode signatures for reproducible builds: csod-sign
-# --extract-signature takes a signed PE, CAB or MSI's PKCS#7 out (DER, as
+# --extract-signature takes a signed PE, CAB, MSI or script's PKCS#7 out (DER, as
 # osslsigncode extract-signature writes it) and --attach-signature puts it
 # into a byte-identical copy of the unsigned file: the result is the signed
 # file again, byte for byte, and osslsigncode verify passes. Signatures
@@ -25,11 +25,15 @@ gcab -c -z app.cab readme.txt data.bin && gcab -c other.cab readme.txt || fail "
 . "$CSOD_TOP/tests/integration/helpers/make_msi.sh"
 make_msi app.msi readme.txt data.bin && make_msi other.msi readme.txt data.bin || fail "wixl builds the installers"
 
+printf 'Write-Host "hello"\r\n' >app.ps1
+printf 'Write-Host "other"\r\n' >other.ps1
+printf 'WScript.Echo "hi"\r\n' >app.vbs
+
 sign() { run_tool csod-sign --cert "$P/rsa.pem" --key "$P/rsa.key" --chain "$P/chain.pem" "$@" 2>&1; }
 cs() { run_tool csod-sign "$@" 2>&1; }
 verify() { osslsigncode verify -CAfile "$P/root.pem" -in "$1" 2>&1; }
 
-for x in exe cab msi; do
+for x in exe cab msi ps1; do
 	r=$(sign app.$x signed.$x)
 	ok $? "$x: csod-sign signs it: $r"
 	r=$(cs --extract-signature signed.$x $x.sig)
@@ -63,6 +67,12 @@ for x in exe cab msi; do
 	[ ! -e wrong.$x ]
 	ok $? "$x: nothing is written"
 done
+
+# VBScript (osslsigncode 2.9 cannot read it): csod's own round trip.
+sign app.vbs signed.vbs >/dev/null
+r=$(cs --extract-signature signed.vbs vbs.sig && cs --attach-signature vbs.sig --chain "$P/chain.pem" app.vbs attached.vbs)
+ok $? "vbs: extract and attach: $r"
+check "vbs: the attached script is the signed one, byte for byte" cmp signed.vbs attached.vbs
 
 # MSI signed over MsiDigitalSignatureEx (the metadata pre-hash): the
 # detached signature is the DigitalSignature stream alone, and attaching
