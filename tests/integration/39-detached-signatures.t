@@ -143,6 +143,11 @@ for x in exe cab msi; do
 		"$x: osslsigncode verify accepts it"
 done
 like "$(cat "$out/request.json")" '"app\.exe\.sig"' "request.json names the detached signatures"
+# The developer's status page links each output on its own.
+wait_for 10 grep -q 'app\.exe\.sig</a>' "$SPOOL/outbox/$DEV/index.html"
+ok $? "the status page links app.exe.sig"
+like "$(cat "$SPOOL/outbox/$DEV/index.html")" '/app\.exe">app\.exe</a><br><a href="[^"]*/app\.exe\.sig">' \
+	"... beside app.exe, each a link of its own"
 # A file with no detached form: refused at intake, before approval.
 mkdir drop2
 cp app.jar drop2/
