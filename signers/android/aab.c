@@ -53,5 +53,7 @@ const csod_signer csod_signer_aab = {
     .output_name = NULL,
     .sign = csod_jar_sign,
     .verify = csod_jar_verify,
+    .extract_signature = csod_jar_extract,
+    .attach_signature = csod_jar_attach,
     .extensions = aab_extensions,
 };

@@ -18,12 +18,15 @@ static int jar_detect(const unsigned char *head, size_t headlen, off_t size)
 	       (memcmp(head, "PK\003\004", 4) == 0 || memcmp(head, "PK\005\006", 4) == 0);
 }
 
-/* Entries, central directory and end record of a re-packed archive. */
-static int write_archive(const csod_zip *z, const csod_v1_result *v1, const unsigned char *drop,
-                         int out_fd, csod_error *err)
+int csod_jar_write_archive(const csod_zip *z, const csod_v1_result *v1, const unsigned char *drop,
+                           const uint16_t *dos_time_date, int out_fd, csod_error *err)
 {
 	csod_zip_out o;
 	csod_zip_out_init(&o, out_fd);
+	if (dos_time_date) {
+		o.dos_time = dos_time_date[0];
+		o.dos_date = dos_time_date[1];
+	}
 	csod_buf eocd = {0};
 	int rc = csod_repack_entries(z, v1, drop, 0, &o, err);
 	uint64_t cd_offset = o.pos;
@@ -59,7 +62,7 @@ int csod_jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sig
 	if (rc == 0)
 		rc = csod_v1_build(&z, id, &cfg, &v1, err);
 	if (rc == 0)
-		rc = write_archive(&z, &v1, v1.drop, out_fd, err);
+		rc = csod_jar_write_archive(&z, &v1, v1.drop, NULL, out_fd, err);
 	csod_v1_result_free(&v1);
 	csod_zip_close(&z);
 	return rc;
@@ -82,4 +85,6 @@ const csod_signer csod_signer_jar = {
     .output_name = NULL,
     .sign = csod_jar_sign,
     .verify = csod_jar_verify,
+    .extract_signature = csod_jar_extract,
+    .attach_signature = csod_jar_attach,
 };

@@ -38,6 +38,13 @@ is "$(unzip -Z1 signed.aab | grep '^META-INF/' | sort | tr '\n' ' ')" \
 head -c 100000 signed.aab | grep -q "APK Sig Block 42"
 ok $((!$?)) "no APK Signing Block (Play takes JAR-signed bundles)"
 
+# Detached, for reproducible builds: the signer's files moved to a rebuild.
+r=$(run_tool csod-sign --extract-signature signed.aab aab.sig 2>&1 &&
+	run_tool csod-sign --attach-signature aab.sig --chain "$P/chain.pem" app.aab attached.aab 2>&1)
+ok $? "extract and attach a bundle's signature: $r"
+check "the attached bundle is the signed one, byte for byte" cmp signed.aab attached.aab
+like "$(jverify trust.p12 attached.aab)" "jar verified\." "jarsigner -verify -strict accepts it"
+
 # Named .aab but not a bundle: refused with the reason, before signing.
 (cd b && zip -q -r "$T_DIR/nobundle.aab" base/dex)
 r=$(sign nobundle.aab out.aab)

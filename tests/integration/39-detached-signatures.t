@@ -74,6 +74,47 @@ r=$(cs --extract-signature signed.vbs vbs.sig && cs --attach-signature vbs.sig -
 ok $? "vbs: extract and attach: $r"
 check "vbs: the attached script is the signed one, byte for byte" cmp signed.vbs attached.vbs
 
+# JAR (and app bundles): the detached form is a small ZIP of the signer's
+# three files (MANIFEST.MF, .SF, block), judged by jarsigner -verify -strict.
+if command -v jarsigner >/dev/null && command -v keytool >/dev/null; then
+	keytool -importcert -noprompt -alias csodroot -file "$P/root.pem" -keystore trust.p12 \
+		-storetype pkcs12 -storepass changeit >/dev/null 2>&1
+	jverify() { jarsigner -verify -strict -keystore trust.p12 -storepass changeit "$1" 2>&1; }
+	mkdir -p j && printf 'x' >j/x.txt && head -c 3000 /dev/urandom >j/y.bin
+	(cd j && zip -q ../app.jar x.txt y.bin) && cp app.jar app.war
+	printf 'y' >j/x.txt && (cd j && zip -q ../other.jar x.txt y.bin)
+	for x in jar war; do
+		sign app.$x signed.$x >/dev/null
+		r=$(cs --extract-signature signed.$x $x.sig)
+		ok $? "$x: --extract-signature: $r"
+		is "$(unzip -Z1 $x.sig | tr '\n' ' ')" "META-INF/MANIFEST.MF META-INF/CSOD.SF META-INF/CSOD.RSA " \
+			"$x: the detached signature holds the signer's three files"
+		cp app.$x rebuilt.$x
+		r=$(cs --attach-signature $x.sig --chain "$P/chain.pem" rebuilt.$x attached.$x)
+		ok $? "$x: --attach-signature: $r"
+		check "$x: the attached archive is the signed one, byte for byte" cmp signed.$x attached.$x
+		like "$(jverify attached.$x)" "jar verified\." "$x: jarsigner -verify -strict accepts it"
+	done
+	r=$(cs --attach-signature jar.sig --chain "$P/chain.pem" other.jar wrong.jar)
+	ok $((!$?)) "jar: a signature for another archive is refused"
+	like "$r" "other\.jar: the signature in jar\.sig does not verify on it: entry 'x\.txt' does not match its manifest digest" \
+		"jar: the reason names the entry"
+	# A signature jarsigner made moves to a rebuild as well.
+	openssl pkcs12 -export -in "$P/rsa.pem" -inkey "$P/rsa.key" -certfile "$P/chain.pem" -name dev \
+		-out dev.p12 -passout pass:changeit
+	cp app.jar js.jar && jarsigner -keystore dev.p12 -storepass changeit js.jar dev >/dev/null 2>&1
+	r=$(cs --extract-signature js.jar js.sig && cs --attach-signature js.sig --chain "$P/chain.pem" app.jar js-attached.jar)
+	ok $? "jar: jarsigner's signature extracted and attached: $r"
+	like "$(jverify js-attached.jar)" "jar verified\." "jar: jarsigner -verify -strict accepts it"
+	# Two signers: a detached signature carries one.
+	jarsigner -keystore dev.p12 -storepass changeit -sigfile TWO signed.jar dev >/dev/null 2>&1
+	r=$(cs --extract-signature signed.jar two.sig)
+	like "$r" "signed\.jar: more than one signer" "jar: two signers are refused with the reason"
+else
+	skip_note="jarsigner not installed"
+	diag "JAR part skipped: $skip_note"
+fi
+
 # MSI signed over MsiDigitalSignatureEx (the metadata pre-hash): the
 # detached signature is the DigitalSignature stream alone, and attaching
 # makes the pre-hash anew when the signature covers it.
@@ -116,9 +157,9 @@ is "$?" 2 "attach without a trust anchor (--cert/--chain) is a usage error"
 r=$(cs --attach-signature exe.sig --no-verify other.exe unchecked.exe)
 ok $? "--no-verify attaches without the self-check"
 like "$(verify unchecked.exe)" "MISMATCH|[Ff]ailed" "... and osslsigncode then rejects the mismatch"
-mkdir j && printf 'x' >j/x.txt && (cd j && zip -q ../app.jar x.txt)
-r=$(cs --extract-signature app.jar x.sig)
-like "$r" "app\.jar: detached signatures are not supported for jar files" "JAR: not supported, said so"
+printf 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n' >app.sha256
+r=$(cs --extract-signature app.sha256 x.sig)
+like "$r" "app\.sha256: detached signatures are not supported for hash files" "hash files: not supported, said so"
 [ ! -e x.sig ] && [ ! -e x.exe ]
 ok $? "no output from any refused command"
 
@@ -127,13 +168,13 @@ ok $? "no output from any refused command"
 write_config
 start_daemon || exit 1
 mkdir drop
-cp app.exe app.cab app.msi drop/
+cp app.exe app.cab app.msi app.ps1 drop/
 printf 'detached = true;\n' >drop/request.conf
 mv drop "$SPOOL/inbox/$DEV/release"
 wait_state release signed 60
 ok $? "csodd signs a drop with detached = true"
 out=$(request_dir release)
-for x in exe cab msi; do
+for x in exe cab msi ps1; do
 	[ -s "$out/app.$x.sig" ]
 	ok $? "$x: the outbox holds app.$x.sig beside app.$x"
 	r=$(cs --attach-signature "$out/app.$x.sig" --chain "$SPOOL/ca/ca.pem" app.$x daemon-attached.$x)
@@ -150,12 +191,12 @@ like "$(cat "$SPOOL/outbox/$DEV/index.html")" '/app\.exe">app\.exe</a><br><a hre
 	"... beside app.exe, each a link of its own"
 # A file with no detached form: refused at intake, before approval.
 mkdir drop2
-cp app.jar drop2/
+cp app.sha256 drop2/
 printf 'detached = true;\n' >drop2/request.conf
-mv drop2 "$SPOOL/inbox/$DEV/jars"
-wait_state jars failed 60
-ok $? "detached = true with a JAR fails"
-like "$(cat "$(request_dir jars)/ERROR")" "app\.jar: detached = true, but jar files have no detached signature" \
+mv drop2 "$SPOOL/inbox/$DEV/hashes"
+wait_state hashes failed 60
+ok $? "detached = true with a hash file fails"
+like "$(cat "$(request_dir hashes)/ERROR")" "app\.sha256: detached = true, but hash files have no detached signature" \
 	"ERROR names the file and the reason"
 stop_daemon
 ok $? "csodd stops cleanly"
