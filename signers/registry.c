@@ -28,20 +28,13 @@ extern const csod_signer csod_signer_jscript;
 extern const csod_signer csod_signer_wsf;
 
 const csod_signer *const csod_signers[] = {
-    &csod_signer_hash,
-    &csod_signer_pe,
-    &csod_signer_msi,
-    &csod_signer_cab,
-    &csod_signer_cat,
-    &csod_signer_jar,
-    &csod_signer_apk,
-    &csod_signer_aab,
-    &csod_signer_powershell,
-    &csod_signer_powershell_xml,
-    &csod_signer_vbscript,
-    &csod_signer_jscript,
-    &csod_signer_wsf,
-    NULL,
+    &csod_signer_hash,       &csod_signer_pe,
+    &csod_signer_msi,        &csod_signer_cab,
+    &csod_signer_cat,        &csod_signer_jar,
+    &csod_signer_apk,        &csod_signer_aab,
+    &csod_signer_powershell, &csod_signer_powershell_xml,
+    &csod_signer_vbscript,   &csod_signer_jscript,
+    &csod_signer_wsf,        NULL,
 };
 
 static const struct {
