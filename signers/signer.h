@@ -142,8 +142,9 @@ typedef struct csod_signer {
 	/* Optional, both or neither: detached signatures, for reproducible
 	 * builds (csod-sign --extract-signature, --attach-signature). extract
 	 * gives the signature of the signed file in fd, as the engine's format
-	 * carries it on its own (Authenticode: the PKCS#7 SignedData in DER,
-	 * byte for byte), in *sig (malloc'ed). attach writes to out_fd (empty,
+	 * carries it on its own, in *sig (malloc'ed): for Authenticode the
+	 * PKCS#7 SignedData in DER, byte for byte; for JAR a small ZIP of the
+	 * signer's MANIFEST.MF, .SF and block. attach writes to out_fd (empty,
 	 * read-write) in_fd with that signature put in as sign() would have
 	 * put it, replacing any the input has; it does not judge the
 	 * signature: verify(in_fd, out_fd) afterwards does. */
