@@ -102,6 +102,7 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	job->options.url = job->url[0] ? job->url : NULL;
 	job->options.max_size = d->cfg->max_file_size;
 	job->options.tmp_dir = job->tmp_dir; /* inner files of a deep-signed drop */
+	job->detached = r->options.detached;
 	job->n_files = r->n_files;
 	job->files = calloc((size_t)r->n_files, sizeof *job->files);
 	if (!job->files) {

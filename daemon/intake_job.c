@@ -296,6 +296,9 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 			return csod_fail_errno(err, "%s: cannot open the store copy", f->name);
 		const csod_signer *s = csod_signer_for(r->service, f->name, fd, err);
 		rc = s ? csod_outputs_of(s, fd, f->name, f->output, sizeof f->output, err) : -1;
+		if (rc == 0 && r->options.detached)
+			rc =
+			    csod_outputs_add_detached(s, f->name, f->output, sizeof f->output, err);
 		if (rc == 0 && s->check_options && s->check_options(fd, f->name, &opt, &why) < 0)
 			rc = csod_fail(err, "%s: %s", f->name, why.msg);
 		close(fd);

@@ -1,5 +1,6 @@
 #include "outputs.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,27 @@ int csod_outputs_of(const csod_signer *s, int fd, const char *name, char *out, s
 	}
 	csod_parts_free(parts, n);
 	return rc;
+}
+
+int csod_outputs_add_detached(const csod_signer *s, const char *name, char *out, size_t len,
+                              csod_error *err)
+{
+	if (!s->extract_signature)
+		return csod_fail(err,
+		                 "%s: detached = true, but %s files have no detached signature "
+		                 "(PE, CAB, MSI, scripts and JARs do)",
+		                 name, s->name);
+	if (strchr(out, '\n'))
+		return csod_fail(err, "%s: detached = true, but it is signed in several parts",
+		                 name);
+	size_t used = strlen(out);
+	if (used + 1 + used + 4 + 1 > len || used + 4 > NAME_MAX)
+		return csod_fail(err, "%s: with detached = true, %s.sig would be too long a name",
+		                 name, out);
+	out[used] = '\n';
+	memcpy(out + used + 1, out, used);
+	memcpy(out + 2 * used + 1, ".sig", 5);
+	return 0;
 }
 
 const char *csod_outputs_next(const char **pos, char *name, size_t len)

@@ -16,6 +16,13 @@
 int csod_outputs_of(const csod_signer *s, int fd, const char *name, char *out, size_t len,
                     csod_error *err);
 
+/* For request.conf's detached = true: adds "<output>.sig" after the
+ * output of the file named name (in out, as csod_outputs_of gives it), or
+ * fails, naming the file, when its engine has no detached signatures or
+ * it splits into several outputs. */
+int csod_outputs_add_detached(const csod_signer *s, const char *name, char *out, size_t len,
+                              csod_error *err);
+
 /* The next name in a list from *pos (NULL at the end), copied into name. */
 const char *csod_outputs_next(const char **pos, char *name, size_t len);
 

@@ -31,6 +31,7 @@ static void options_from_json(const char *text, csod_request_options *o)
 	o->digests_given = json_is_true(json_object_get(j, "digests_given"));
 	o->min_sdk = (int)json_integer_value(json_object_get(j, "min_sdk"));
 	o->timestamp_legacy = json_is_true(json_object_get(j, "timestamp_legacy"));
+	o->detached = json_is_true(json_object_get(j, "detached"));
 	const char *s = json_string_value(json_object_get(j, "description"));
 	snprintf(o->description, sizeof o->description, "%s", s ? s : "");
 	s = json_string_value(json_object_get(j, "url"));
@@ -46,6 +47,8 @@ static char *options_to_json(const csod_request_options *o)
 	/* Only when set: rows written before the option existed read the same. */
 	if (j && o->timestamp_legacy)
 		json_object_set_new(j, "timestamp_legacy", json_true());
+	if (j && o->detached)
+		json_object_set_new(j, "detached", json_true());
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return s;

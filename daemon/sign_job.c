@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/fsutil.h"
+#include "../signers/common/fileio.h"
 #include "outputs.h"
 #include "spool_access.h"
 
@@ -82,6 +83,40 @@ static int sign_into(csod_sign_job *job, const csod_signer *s, int in, const cha
 	return rc;
 }
 
+/* request.conf detached = true: the signature of the signed output in
+ * from (checked already) taken out into a new file in tmp/, published
+ * beside it as <name>.sig. */
+static int detach_into(csod_sign_job *job, const csod_signer *s, const staged *from,
+                       const char *label, staged *st)
+{
+	unsigned char *sig = NULL;
+	size_t len = 0;
+	csod_error why;
+	int rc = -1, in = open(from->tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1;
+	if (in < 0)
+		csod_fail_errno(&job->err, "%s: cannot read the signed output back", label);
+	else if (s->extract_signature(in, &sig, &len, &why) < 0)
+		csod_fail(&job->err, "%s: cannot take its signature out: %s", label, why.msg);
+	else if ((out = csod_tmpfile(job->tmp_dir, "sign", st->tmp, sizeof st->tmp, &job->err)) >=
+	             0 &&
+	         csod_pwrite_all(out, sig, len, 0, &job->err) == 0) {
+		if (fchmod(out, 0644) < 0 || fsync(out) < 0)
+			csod_fail_errno(&job->err, "%s: cannot finish %s", label, st->name);
+		else
+			rc = 0;
+	}
+	if (out >= 0)
+		close(out);
+	if (in >= 0)
+		close(in);
+	if (rc < 0 && st->tmp[0]) {
+		unlink(st->tmp);
+		st->tmp[0] = '\0';
+	}
+	free(sig);
+	return rc;
+}
+
 /* Appends name to the file's list of outputs. */
 static int add_output(csod_file *f, const char *name, csod_error *err)
 {
@@ -92,6 +127,21 @@ static int add_output(csod_file *f, const char *name, csod_error *err)
 		f->output[used++] = '\n';
 	memcpy(f->output + used, name, k + 1);
 	return 0;
+}
+
+/* The signature alone of f's output (the last staged), as <output>.sig;
+ * intake checked that the engine has them and that the name fits. */
+static int detach_one(csod_sign_job *job, const csod_signer *s, csod_file *f, staged_list *out)
+{
+	char name[NAME_MAX + 1];
+	const staged *from = &out->v[out->n - 1];
+	if (snprintf(name, sizeof name, "%s.sig", from->name) >= (int)sizeof name)
+		return csod_fail(&job->err, "%s: %s.sig is too long a name", f->name, from->name);
+	staged *st = stage_new(out, name, &job->err);
+	/* stage_new may have moved the list: find the signed output again. */
+	return !st || detach_into(job, s, &out->v[out->n - 2], f->name, st) < 0
+	           ? -1
+	           : add_output(f, name, &job->err);
 }
 
 static int sign_one(csod_sign_job *job, csod_file *f, staged_list *out)
@@ -123,9 +173,9 @@ static int sign_one(csod_sign_job *job, csod_file *f, staged_list *out)
 		char name[NAME_MAX + 1];
 		if (csod_output_name(s, f->name, name, sizeof name, &job->err) < 0 ||
 		    !(st = stage_new(out, name, &job->err)) ||
-		    sign_into(job, s, in, f->name, st) < 0)
+		    sign_into(job, s, in, f->name, st) < 0 || add_output(f, name, &job->err) < 0)
 			goto done;
-		rc = add_output(f, name, &job->err);
+		rc = job->detached ? detach_one(job, s, f, out) : 0;
 		goto done;
 	}
 	/* One signature per part, each checked on its own. */

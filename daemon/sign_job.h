@@ -36,6 +36,7 @@ typedef struct csod_sign_job {
 	int note_levels[CSOD_JOB_NOTES];
 	int n_notes;
 	csod_sign_options options;
+	int detached; /* request.conf detached: each signature also as <output>.sig */
 	int n_files;
 	csod_file *files; /* name in; engine and output filled in */
 	int64_t need;     /* room claimed for its outputs (space.h) */

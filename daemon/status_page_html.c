@@ -13,6 +13,7 @@
 #include "check_verdicts.h"
 #include "developers.h"
 #include "notify.h"
+#include "outputs.h"
 #include "progress.h"
 #include "request.h"
 #include "request_paths.h"
@@ -208,14 +209,21 @@ static void files_table(FILE *f, int *failed, const csod_daemon *d, const csod_r
 		text(f, failed, file->sha256);
 		fputs("</td><td>", f);
 		if (is_signed && file->output[0]) {
-			/* Relative to this page: <folder>/<file>, each part encoded. */
-			fputs("<a href=\"", f);
-			link_part(f, failed, folder);
-			fputs("/", f);
-			link_part(f, failed, file->output);
-			fputs("\">", f);
-			text(f, failed, file->output);
-			fputs("</a>", f);
+			/* Each of its outputs (outputs.h: a list's signatures, a
+			 * detached .sig), relative to this page: <folder>/<file>,
+			 * each part encoded. */
+			char one[sizeof file->name];
+			const char *pos = file->output;
+			for (int k = 0; csod_outputs_next(&pos, one, sizeof one); k++) {
+				fputs(k ? "<br>" : "", f);
+				fputs("<a href=\"", f);
+				link_part(f, failed, folder);
+				fputs("/", f);
+				link_part(f, failed, one);
+				fputs("\">", f);
+				text(f, failed, one);
+				fputs("</a>", f);
+			}
 		} else {
 			fputs("&ndash;", f);
 		}
@@ -230,9 +238,11 @@ static void files_table(FILE *f, int *failed, const csod_daemon *d, const csod_r
 	csod_path(rel, sizeof rel, "outbox/%s/%s/chain.pem", r->developer, folder);
 	csod_shared_path(d->cfg, rel, chain, sizeof chain);
 	for (int i = 0; i < r->n_files; i++) {
-		if (!r->files[i].output[0] ||
-		    csod_path(rel, sizeof rel, "outbox/%s/%s/%s", r->developer, folder,
-		              r->files[i].output) < 0)
+		/* The first output is the signed file (a .sig follows it). */
+		char first[sizeof r->files[i].name];
+		const char *pos = r->files[i].output;
+		if (!csod_outputs_next(&pos, first, sizeof first) ||
+		    csod_path(rel, sizeof rel, "outbox/%s/%s/%s", r->developer, folder, first) < 0)
 			continue;
 		csod_shared_path(d->cfg, rel, out, sizeof out);
 		if (csod_verify_command(r->files[i].engine, out, chain, command, sizeof command) ==

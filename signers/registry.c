@@ -20,6 +20,7 @@ extern const csod_signer csod_signer_cab;
 extern const csod_signer csod_signer_cat;
 extern const csod_signer csod_signer_jar;
 extern const csod_signer csod_signer_apk;
+extern const csod_signer csod_signer_aab;
 extern const csod_signer csod_signer_powershell;
 extern const csod_signer csod_signer_powershell_xml;
 extern const csod_signer csod_signer_vbscript;
@@ -29,11 +30,14 @@ extern const csod_signer csod_signer_appx;
 extern const csod_signer csod_signer_zip;
 
 const csod_signer *const csod_signers[] = {
-    &csod_signer_hash,     &csod_signer_pe,         &csod_signer_msi,
-    &csod_signer_cab,      &csod_signer_cat,        &csod_signer_jar,
-    &csod_signer_apk,      &csod_signer_powershell, &csod_signer_powershell_xml,
-    &csod_signer_vbscript, &csod_signer_jscript,    &csod_signer_wsf,
-    &csod_signer_appx,     &csod_signer_zip,        NULL,
+    &csod_signer_hash,       &csod_signer_pe,
+    &csod_signer_msi,        &csod_signer_cab,
+    &csod_signer_cat,        &csod_signer_jar,
+    &csod_signer_apk,        &csod_signer_aab,
+    &csod_signer_powershell, &csod_signer_powershell_xml,
+    &csod_signer_vbscript,   &csod_signer_jscript,
+    &csod_signer_wsf,        &csod_signer_appx,
+    &csod_signer_zip,        NULL,
 };
 
 static const struct {
@@ -55,6 +59,7 @@ static const struct {
     {"war", "java"},
     {"ear", "java"},
     {"apk", "android"},
+    {"aab", "android"},
     {"sha1", "hash"},
     {"sha256", "hash"},
     {"sha384", "hash"},

@@ -141,6 +141,19 @@ typedef struct csod_signer {
 	 * file so named goes to this engine whatever it holds, for check() to
 	 * judge (the engine's detect() is not asked). */
 	const char *const *extensions;
+
+	/* Optional, both or neither: detached signatures, for reproducible
+	 * builds (csod-sign --extract-signature, --attach-signature). extract
+	 * gives the signature of the signed file in fd, as the engine's format
+	 * carries it on its own, in *sig (malloc'ed): for Authenticode the
+	 * PKCS#7 SignedData in DER, byte for byte; for JAR a small ZIP of the
+	 * signer's MANIFEST.MF, .SF and block. attach writes to out_fd (empty,
+	 * read-write) in_fd with that signature put in as sign() would have
+	 * put it, replacing any the input has; it does not judge the
+	 * signature: verify(in_fd, out_fd) afterwards does. */
+	int (*extract_signature)(int fd, unsigned char **sig, size_t *len, csod_error *err);
+	int (*attach_signature)(int in_fd, int out_fd, const unsigned char *sig, size_t len,
+	                        csod_error *err);
 } csod_signer;
 
 #define CSOD_SIGN_FAILED  -1 /* signing failed: nothing usable in out_fd */

@@ -11,6 +11,7 @@
 #include "../common/scan.h"
 #include "../signer.h"
 #include "cab_format.h"
+#include "detached.h"
 #include "spc.h"
 
 #define INSERTED (CAB_RESERVE_FIELDS + CAB_SIG_RESERVE)
@@ -178,14 +179,13 @@ static void cab_data_type(csod_spc_data *type)
 	type->value_len = csod_spc_obsolete_link(type->value, sizeof type->value);
 }
 
-/* Appends the signature after the cabinet, padded to 8 bytes, and records
- * its place in the reserved area. */
-static int write_signature(int out, const csod_cab *cab, PKCS7 *p7, csod_error *err)
+/* Appends the signature (a PKCS#7 in DER) after the cabinet, padded to 8
+ * bytes, and records its place in the reserved area. */
+static int write_der(int out, const csod_cab *cab, const unsigned char *der, size_t der_len,
+                     csod_error *err)
 {
-	unsigned char *der = NULL;
-	int der_len = i2d_PKCS7(p7, &der);
-	if (der_len <= 0)
-		return csod_fail(err, "cannot encode the signature");
+	if (der_len > CAB_MAX_SIGNATURE)
+		return csod_fail(err, "the signature exceeds %u bytes", CAB_MAX_SIGNATURE);
 	uint32_t padded = ((uint32_t)der_len + 7) & ~7u;
 	static const unsigned char zeros[8];
 	unsigned char place[8];
@@ -194,13 +194,34 @@ static int write_signature(int out, const csod_cab *cab, PKCS7 *p7, csod_error *
 	int rc = -1;
 	if (padded > CAB_MAX_SIGNATURE || (uint64_t)cab->cb_cabinet + padded > UINT32_MAX)
 		csod_fail(err, "the signature (%u bytes) does not fit in a CAB under 4 GB", padded);
-	else if (csod_pwrite_all(out, der, (size_t)der_len, cab->cb_cabinet, err) == 0 &&
+	else if (csod_pwrite_all(out, der, der_len, cab->cb_cabinet, err) == 0 &&
 	         csod_pwrite_all(out, zeros, padded - (uint32_t)der_len,
-	                         (off_t)cab->cb_cabinet + der_len, err) == 0 &&
+	                         (off_t)(cab->cb_cabinet + der_len), err) == 0 &&
 	         csod_pwrite_all(out, place, sizeof place, CAB_OFF_SIG_OFFSET, err) == 0)
 		rc = 0;
+	return rc;
+}
+
+static int write_signature(int out, const csod_cab *cab, PKCS7 *p7, csod_error *err)
+{
+	unsigned char *der = NULL;
+	int der_len = i2d_PKCS7(p7, &der);
+	int rc = der_len <= 0 ? csod_fail(err, "cannot encode the signature")
+	                      : write_der(out, cab, der, (size_t)der_len, err);
 	OPENSSL_free(der);
 	return rc;
+}
+
+/* The cabinet's layout once signed: the signature area inserted when it
+ * has none (write_head checks that this cannot overflow). */
+static csod_cab signed_layout(const csod_cab *cab)
+{
+	csod_cab out = *cab;
+	if (!cab->has_signature_area) {
+		out.cb_cabinet += INSERTED;
+		out.coff_files += INSERTED;
+	}
+	return out;
 }
 
 static int cab_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
@@ -215,11 +236,7 @@ static int cab_sign(int in, int out, const csod_identity *id, const csod_sign_op
 	if (opt->append && cab.sig_offset && !(existing = read_signature(in, &cab, err)))
 		return -1;
 	int rc = -1;
-	out_cab = cab;
-	if (!cab.has_signature_area) { /* checked by write_head: no overflow */
-		out_cab.cb_cabinet += INSERTED;
-		out_cab.coff_files += INSERTED;
-	}
+	out_cab = signed_layout(&cab);
 	if (csod_spc_hashes_for(opt, &h, err) < 0 ||
 	    write_and_hash(in, &cab, out, &out_cab, &h, err) < 0)
 		goto out;
@@ -410,11 +427,7 @@ static int cab_sign_checked(int in, int out, const csod_identity *id, const csod
 		return CSOD_SIGN_FAILED;
 	if (opt->append && cab.sig_offset && !(existing = read_signature(in, &cab, err)))
 		return CSOD_SIGN_FAILED;
-	out_cab = cab;
-	if (!cab.has_signature_area) { /* checked by write_head: no overflow */
-		out_cab.cb_cabinet += INSERTED;
-		out_cab.coff_files += INSERTED;
-	}
+	out_cab = signed_layout(&cab);
 	int rc = CSOD_SIGN_FAILED, started = 0;
 	read_back rb = {
 	    {out, out_cab.coff_files - cab.coff_files}, malloc(CSOD_SCAN_CHUNK), back_md, 0};
@@ -469,6 +482,38 @@ out:
 	return rc;
 }
 
+/* The PKCS#7 after the cabinet, as osslsigncode's extract-signature gives it. */
+static int cab_extract(int fd, unsigned char **sig, size_t *len, csod_error *err)
+{
+	csod_cab cab;
+	if (csod_cab_parse(fd, &cab, err) < 0)
+		return -1;
+	if (!cab.sig_offset)
+		return csod_fail(err, "the cabinet is not signed");
+	unsigned char *buf = malloc(cab.sig_size);
+	int rc = !buf ? csod_fail(err, "out of memory")
+	         : pread(fd, buf, cab.sig_size, cab.sig_offset) != (ssize_t)cab.sig_size
+	             ? csod_fail_errno(err, "cannot read the signature")
+	             : csod_detached_take(buf, cab.sig_size, sig, len, err);
+	free(buf);
+	return rc;
+}
+
+/* As cab_sign without appending, with the signature given. */
+static int cab_attach(int in, int out, const unsigned char *sig, size_t len, csod_error *err)
+{
+	if (csod_detached_check(sig, len, err) < 0)
+		return -1;
+	csod_cab cab;
+	csod_spc_hashes none = {.n = 0};
+	if (csod_cab_parse(in, &cab, err) < 0)
+		return -1;
+	csod_cab out_cab = signed_layout(&cab);
+	if (write_and_hash(in, &cab, out, &out_cab, &none, err) < 0)
+		return -1;
+	return write_der(out, &out_cab, sig, len, err);
+}
+
 const csod_signer csod_signer_cab = {
     .name = "cab",
     .service = "authenticode",
@@ -478,4 +523,6 @@ const csod_signer csod_signer_cab = {
     .sign = cab_sign,
     .verify = cab_verify,
     .sign_checked = cab_sign_checked,
+    .extract_signature = cab_extract,
+    .attach_signature = cab_attach,
 };

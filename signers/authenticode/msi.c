@@ -16,6 +16,7 @@
 
 #include "../signer.h"
 #include "cfb.h"
+#include "detached.h"
 #include "msi_hash.h"
 #include "spc.h"
 
@@ -303,6 +304,78 @@ static int msi_check(int fd, const char *name, csod_error *err)
 	return 0;
 }
 
+/* The \x05DigitalSignature stream, as osslsigncode's extract-signature
+ * gives it. MsiDigitalSignatureEx is not carried: attaching makes it anew
+ * when the signature covers it (made_over_prehash). */
+static int msi_extract(int fd, unsigned char **sig, size_t *len, csod_error *err)
+{
+	csod_cfb c;
+	if (csod_cfb_open(&c, fd, err) < 0)
+		return -1;
+	uint32_t ds = csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
+	stream_buf b = {0};
+	int rc = ds == CFB_NOSTREAM
+	             ? csod_fail(err, "the file is not signed (no DigitalSignature stream)")
+	         : read_small_stream(&c, ds, "DigitalSignature", &b, err) < 0
+	             ? -1
+	             : csod_detached_take(b.p, b.len, sig, len, err);
+	free(b.p);
+	csod_cfb_close(&c);
+	return rc;
+}
+
+/* Whether the signature in sig was made over the pre-hash (the signed
+ * file had MsiDigitalSignatureEx): 1 when the hash it claims is the
+ * file's with the pre-hash (pre, *pre_len set), else 0. The pre-hash is
+ * the file's metadata, the same in a byte-identical rebuild, so it is
+ * made anew rather than carried beside the signature, as osslsigncode's
+ * attach-signature -add-msi-dse does. */
+static int made_over_prehash(const csod_cfb *c, const unsigned char *sig, size_t len,
+                             unsigned char *pre, unsigned *pre_len, csod_error *err)
+{
+	const unsigned char *p = sig;
+	PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
+	const EVP_MD *md;
+	unsigned char claimed[EVP_MAX_MD_SIZE], mine[EVP_MAX_MD_SIZE];
+	size_t claimed_len = 0;
+	unsigned mine_len = 0;
+	int with = 0;
+	/* A signature that does not parse is for the self-check to refuse. */
+	if (p7 && csod_spc_claimed_hash(p7, &md, claimed, &claimed_len, err) == 0 &&
+	    csod_msi_prehash(c, md, pre, pre_len, err) == 0 &&
+	    csod_msi_hash(c, md, pre, *pre_len, mine, &mine_len, err) == 0)
+		with = mine_len == claimed_len && memcmp(mine, claimed, mine_len) == 0;
+	PKCS7_free(p7);
+	return with;
+}
+
+/* As msi_sign without appending, with the signature given: the input's
+ * streams but its signatures, then this one (and MsiDigitalSignatureEx
+ * when the signature covers it). */
+static int msi_attach(int in, int out, const unsigned char *sig, size_t len, csod_error *err)
+{
+	if (csod_detached_check(sig, len, err) < 0)
+		return -1;
+	csod_cfb c;
+	if (len > MAX_SIGNATURE)
+		return csod_fail(err, "the signature exceeds %u bytes", MAX_SIGNATURE);
+	if (csod_cfb_open(&c, in, err) < 0)
+		return -1;
+	uint32_t drop[2] = {
+	    csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name),
+	    csod_cfb_find(&c, 0, csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name)};
+	unsigned char pre[EVP_MAX_MD_SIZE];
+	unsigned pre_len = 0;
+	csod_error why;
+	int with_ex = made_over_prehash(&c, sig, len, pre, &pre_len, &why);
+	csod_cfb_new_stream add[2] = {
+	    {csod_msi_signature_name, sizeof csod_msi_signature_name, sig, len},
+	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len}};
+	int rc = csod_cfb_write(out, &c, drop, 2, add, with_ex ? 2 : 1, err);
+	csod_cfb_close(&c);
+	return rc;
+}
+
 const csod_signer csod_signer_msi = {
     .name = "msi",
     .service = "authenticode",
@@ -312,4 +385,6 @@ const csod_signer csod_signer_msi = {
     .output_name = NULL,
     .sign = msi_sign,
     .verify = msi_verify,
+    .extract_signature = msi_extract,
+    .attach_signature = msi_attach,
 };

@@ -11,6 +11,7 @@
 #include "../common/fileio.h"
 #include "../common/scan.h"
 #include "../signer.h"
+#include "detached.h"
 #include "pe_certs.h"
 #include "pe_format.h"
 #include "spc.h"
@@ -101,19 +102,19 @@ typedef struct cert_tail {
 	uint32_t len;
 } cert_tail;
 
-/* Appends the WIN_CERTIFICATE holding p7 at padded, then tail (padded to 8
+/* Appends the WIN_CERTIFICATE holding der (a PKCS#7) at padded, then tail (padded to 8
  * bytes), points the certificate-table entry at them and writes the
  * checksum: word_sum (the output's words up to padded, entry and checksum
  * as zero) plus what this writes. */
 static int append_signature(int out, const csod_pe *pe, uint64_t padded, uint64_t word_sum,
-                            PKCS7 *p7, cert_tail tail, csod_error *err)
+                            const unsigned char *der, size_t der_len, cert_tail tail,
+                            csod_error *err)
 {
-	unsigned char *der = NULL;
-	int der_len = i2d_PKCS7(p7, &der);
-	if (der_len <= 0)
-		return csod_fail(err, "cannot encode the signature");
+	if (der_len > CSOD_PE_MAX_CERT_TABLE)
+		return csod_fail(err, "the signature exceeds %u bytes", CSOD_PE_MAX_CERT_TABLE);
 	static const unsigned char zeros[8];
 	uint32_t cert_len = (uint32_t)((8 + (uint64_t)der_len + 7) & ~7ULL);
+	int rc = -1;
 	uint64_t tail_at = padded + cert_len, tail_len = (tail.len + 7ULL) & ~7ULL;
 	unsigned char header[8], entry[8], sum_le[4];
 	put32(header, cert_len);
@@ -124,28 +125,39 @@ static int append_signature(int out, const csod_pe *pe, uint64_t padded, uint64_
 	put32(entry, (uint32_t)padded);
 	put32(entry + 4, (uint32_t)(cert_len + tail_len));
 	word_sum += csod_pe_sum_at(pe->certdir_offset, entry, 8) +
-	            csod_pe_sum_at(padded, header, 8) +
-	            csod_pe_sum_at(padded + 8, der, (size_t)der_len) +
+	            csod_pe_sum_at(padded, header, 8) + csod_pe_sum_at(padded + 8, der, der_len) +
 	            csod_pe_sum_at(tail_at, tail.p, tail.len);
 	put32(sum_le, csod_pe_checksum_of(word_sum, tail_at + tail_len));
-	int rc = -1;
 	if (tail_at + tail_len > UINT32_MAX)
 		csod_fail(err, "the signed file would exceed 4 GB");
 	else if (cert_len + tail_len > CSOD_PE_MAX_CERT_TABLE)
 		csod_fail(err, "the certificate table would exceed %u bytes",
 		          CSOD_PE_MAX_CERT_TABLE);
 	else if (csod_pwrite_all(out, header, 8, (off_t)padded, err) == 0 &&
-	         csod_pwrite_all(out, der, (size_t)der_len, (off_t)padded + 8, err) == 0 &&
+	         csod_pwrite_all(out, der, der_len, (off_t)padded + 8, err) == 0 &&
 	         csod_pwrite_all(out, zeros, cert_len - 8 - (uint32_t)der_len,
-	                         (off_t)padded + 8 + der_len, err) == 0 &&
+	                         (off_t)(padded + 8 + der_len), err) == 0 &&
 	         csod_pwrite_all(out, tail.p, tail.len, (off_t)tail_at, err) == 0 &&
 	         csod_pwrite_all(out, zeros, tail_len - tail.len, (off_t)(tail_at + tail.len),
 	                         err) == 0 &&
 	         csod_pwrite_all(out, entry, 8, pe->certdir_offset, err) == 0 &&
 	         csod_pwrite_all(out, sum_le, 4, pe->checksum_offset, err) == 0)
 		rc = 0;
-	OPENSSL_free(der);
 	return rc;
+}
+
+/* The input up to its signature (if any), padded to 8 bytes, copied to
+ * out: the word sum of what is written, and where the signature goes.
+ * opt (may be NULL) is for its progress reports. */
+static int copy_unsigned(int in, int out, const csod_pe *pe, csod_spc_hashes *h, uint64_t *padded,
+                         uint64_t *word_sum, const csod_sign_options *opt, csod_error *err)
+{
+	uint64_t end = pe->cert_table ? pe->cert_table : pe->file_size;
+	static const unsigned char zeros[8];
+	*padded = (end + 7) & ~7ULL;
+	if (scan_pe(in, out, pe, end, *padded, h, word_sum, opt, err) < 0)
+		return -1;
+	return *padded > end ? csod_pwrite_all(out, zeros, *padded - end, (off_t)end, err) : 0;
 }
 
 /* The output is the input up to its old signature, padded to 8 bytes, then
@@ -173,12 +185,9 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 		tail.p = certs.table + csod_pe_certs_rest(&certs);
 		tail.len = certs.len - csod_pe_certs_rest(&certs);
 	}
-	uint64_t end = pe.cert_table ? pe.cert_table : pe.file_size;
-	uint64_t padded = (end + 7) & ~7ULL, word_sum = 0;
-	static const unsigned char zeros[8];
-	if (scan_pe(in, out, &pe, end, padded, &h, &word_sum, opt, err) < 0)
-		goto out;
-	if (padded > end && csod_pwrite_all(out, zeros, padded - end, (off_t)end, err) < 0)
+	uint64_t padded = 0, word_sum = 0;
+	unsigned char *der = NULL;
+	if (copy_unsigned(in, out, &pe, &h, &padded, &word_sum, opt, err) < 0)
 		goto out;
 	csod_spc_data pe_data = {.oid = SPC_PE_IMAGE_DATA};
 	pe_data.value_len = csod_spc_pe_image_data(pe_data.value, sizeof pe_data.value);
@@ -186,8 +195,12 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	                                 err)))
 		goto out;
 	existing = NULL; /* owned by p7 now, if it was used */
-	rc = append_signature(out, &pe, padded, word_sum, p7, tail, err);
+	int der_len = i2d_PKCS7(p7, &der);
+	rc = der_len <= 0
+	         ? csod_fail(err, "cannot encode the signature")
+	         : append_signature(out, &pe, padded, word_sum, der, (size_t)der_len, tail, err);
 out:
+	OPENSSL_free(der);
 	PKCS7_free(p7);
 	PKCS7_free(existing);
 	csod_pe_certs_free(&certs);
@@ -303,6 +316,45 @@ static int pe_check(int fd, const char *name, csod_error *err)
 	return 0;
 }
 
+/* The first entry's PKCS#7, the one Windows reads (osslsigncode's
+ * extract-signature gives the same). */
+static int pe_extract(int fd, unsigned char **sig, size_t *len, csod_error *err)
+{
+	csod_pe pe;
+	csod_pe_certs certs;
+	if (csod_pe_parse(fd, &pe, err) < 0)
+		return -1;
+	if (!pe.cert_table)
+		return csod_fail(err, "the file is not signed (no certificate table)");
+	if (csod_pe_certs_read(fd, &pe, &certs, err) < 0)
+		return -1;
+	const csod_pe_cert *first = &certs.entry[0];
+	int rc =
+	    first->type != CSOD_WIN_CERT_TYPE_PKCS_SIGNED
+	        ? csod_fail(err,
+	                    "the first certificate table entry is not a PKCS#7 "
+	                    "signature (type %u)",
+	                    first->type)
+	        : csod_detached_take(certs.table + first->at + 8, first->len - 8, sig, len, err);
+	csod_pe_certs_free(&certs);
+	return rc;
+}
+
+/* As pe_sign without appending, with the signature given. */
+static int pe_attach(int in, int out, const unsigned char *sig, size_t len, csod_error *err)
+{
+	if (csod_detached_check(sig, len, err) < 0)
+		return -1;
+	csod_pe pe;
+	csod_spc_hashes none = {.n = 0};
+	static const unsigned char no_tail[1];
+	uint64_t padded = 0, word_sum = 0;
+	if (csod_pe_parse(in, &pe, err) < 0 ||
+	    copy_unsigned(in, out, &pe, &none, &padded, &word_sum, NULL, err) < 0)
+		return -1;
+	return append_signature(out, &pe, padded, word_sum, sig, len, (cert_tail){no_tail, 0}, err);
+}
+
 const csod_signer csod_signer_pe = {
     .name = "pe",
     .service = "authenticode",
@@ -311,4 +363,6 @@ const csod_signer csod_signer_pe = {
     .output_name = NULL,
     .sign = pe_sign,
     .verify = pe_verify,
+    .extract_signature = pe_extract,
+    .attach_signature = pe_attach,
 };

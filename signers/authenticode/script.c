@@ -9,6 +9,7 @@
 
 #include "../common/fileio.h"
 #include "../signer.h"
+#include "detached.h"
 #include "script_format.h"
 #include "spc.h"
 
@@ -55,6 +56,25 @@ static int hash_script(void *ctx, const EVP_MD *md, unsigned char *out, unsigned
 	return csod_script_hash(ctx, md, out, out_len, err);
 }
 
+/* The script with a block holding der in place of any it has. */
+static int write_with_block(const script_file *f, const unsigned char *der, size_t der_len, int out,
+                            csod_error *err)
+{
+	unsigned char *block = NULL;
+	size_t block_len = 0, head_end, tail_at;
+	if (csod_script_block(&f->s, der, der_len, &block, &block_len, err) < 0)
+		return -1;
+	csod_script_around_block(&f->s, &head_end, &tail_at);
+	int rc = csod_pwrite_all(out, f->text, head_end, 0, err) == 0 &&
+	                 csod_pwrite_all(out, block, block_len, (off_t)head_end, err) == 0 &&
+	                 csod_pwrite_all(out, f->text + tail_at, f->s.len - tail_at,
+	                                 (off_t)(head_end + block_len), err) == 0
+	             ? 0
+	             : -1;
+	free(block);
+	return rc;
+}
+
 static int script_sign(csod_script_kind kind, int in, int out, const csod_identity *id,
                        const csod_sign_options *opt, csod_error *err)
 {
@@ -65,8 +85,7 @@ static int script_sign(csod_script_kind kind, int in, int out, const csod_identi
 	if (load(in, kind, max, &f, err) < 0)
 		return -1;
 	PKCS7 *existing = NULL;
-	unsigned char *der = NULL, *block = NULL;
-	size_t block_len = 0, head_end, tail_at;
+	unsigned char *der = NULL;
 	int rc = -1;
 	if (opt->append && f.s.has_block && !(existing = existing_signature(&f.s, err)))
 		goto out;
@@ -77,16 +96,8 @@ static int script_sign(csod_script_kind kind, int in, int out, const csod_identi
 	if (der_len < 0)
 		goto out;
 	existing = NULL; /* freed with the signature, if it was used */
-	if (csod_script_block(&f.s, der, (size_t)der_len, &block, &block_len, err) < 0)
-		goto out;
-	csod_script_around_block(&f.s, &head_end, &tail_at);
-	if (csod_pwrite_all(out, f.text, head_end, 0, err) == 0 &&
-	    csod_pwrite_all(out, block, block_len, (off_t)head_end, err) == 0 &&
-	    csod_pwrite_all(out, f.text + tail_at, f.s.len - tail_at, (off_t)(head_end + block_len),
-	                    err) == 0)
-		rc = 0;
+	rc = write_with_block(&f, der, (size_t)der_len, out, err);
 out:
-	free(block);
 	OPENSSL_free(der);
 	PKCS7_free(existing);
 	free(f.text);
@@ -151,6 +162,37 @@ static int script_check(csod_script_kind kind, int fd, const char *name, csod_er
 	return bad ? csod_fail(err, "%s: %s", name, why.msg) : 0;
 }
 
+/* The PKCS#7 the signature block holds (base64 in the comment lines),
+ * decoded: what osslsigncode's extract-signature gives. */
+static int script_extract(csod_script_kind kind, int fd, unsigned char **sig, size_t *len,
+                          csod_error *err)
+{
+	script_file f;
+	if (load(fd, kind, CSOD_SCRIPT_MAX, &f, err) < 0)
+		return -1;
+	unsigned char *der = NULL;
+	size_t n = 0;
+	int rc = !f.s.has_block ? csod_fail(err, "the script is not signed (no signature block)")
+	         : csod_script_signature(&f.s, &der, &n, err) < 0
+	             ? -1
+	             : csod_detached_take(der, n, sig, len, err);
+	free(der);
+	free(f.text);
+	return rc;
+}
+
+/* As script_sign without appending, with the signature given. */
+static int script_attach(csod_script_kind kind, int in, int out, const unsigned char *sig,
+                         size_t len, csod_error *err)
+{
+	script_file f;
+	if (csod_detached_check(sig, len, err) < 0 || load(in, kind, CSOD_SCRIPT_MAX, &f, err) < 0)
+		return -1;
+	int rc = write_with_block(&f, sig, len, out, err);
+	free(f.text);
+	return rc;
+}
+
 /* Text, as far as the head shows: UTF-16LE by its BOM, else no NUL. The
  * registry takes scripts by name; check() looks closer. */
 static int script_detect(const unsigned char *head, size_t len, off_t size)
@@ -177,6 +219,15 @@ static int script_detect(const unsigned char *head, size_t len, off_t size)
 	{                                                                                          \
 		return script_check(kind, fd, name, err);                                          \
 	}                                                                                          \
+	static int var##_extract(int fd, unsigned char **sig, size_t *len, csod_error *err)        \
+	{                                                                                          \
+		return script_extract(kind, fd, sig, len, err);                                    \
+	}                                                                                          \
+	static int var##_attach(int in, int out, const unsigned char *sig, size_t len,             \
+	                        csod_error *err)                                                   \
+	{                                                                                          \
+		return script_attach(kind, in, out, sig, len, err);                                \
+	}                                                                                          \
 	static const char *const var##_extensions[] = {__VA_ARGS__, NULL};                         \
 	const csod_signer csod_signer_##var = {                                                    \
 	    .name = engine_name,                                                                   \
@@ -187,6 +238,8 @@ static int script_detect(const unsigned char *head, size_t len, off_t size)
 	    .check = var##_check,                                                                  \
 	    .verify = var##_verify,                                                                \
 	    .extensions = var##_extensions,                                                        \
+	    .extract_signature = var##_extract,                                                    \
+	    .attach_signature = var##_attach,                                                      \
 	};
 
 SCRIPT_ENGINE(powershell, "powershell", CSOD_SCRIPT_PS, "ps1", "psm1", "psd1")

@@ -150,6 +150,12 @@ int csod_spc_checker_done(const csod_spc_checker *c, csod_error *err);
  * value (the SIP of a kind of file: MSI, script, package), else 0. */
 int csod_spc_names_sip(PKCS7 *p7, const unsigned char *sip, size_t sip_len);
 
+/* The digest and hash a signature's SpcIndirectDataContent claims for the
+ * file (digest holds EVP_MAX_MD_SIZE), for structure only: nothing is
+ * verified. */
+int csod_spc_claimed_hash(PKCS7 *p7, const EVP_MD **md, unsigned char *digest, size_t *len,
+                          csod_error *err);
+
 /* init, csod_spc_check of p7, done. */
 int csod_spc_verify(PKCS7 *p7, X509_STORE *trust, csod_spc_check_fn check, void *ctx,
                     csod_error *err);

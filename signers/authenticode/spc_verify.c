@@ -122,17 +122,43 @@ static int check_nested(csod_spc_checker *c, PKCS7_SIGNER_INFO *si, int depth, c
 	return 0;
 }
 
-static int check_one(csod_spc_checker *c, PKCS7 *p7, int depth, csod_error *err)
+/* The content p7 signs (an SpcIndirectDataContent, or a CTL), what
+ * naming it in errors. */
+static int signed_content(PKCS7 *p7, const char *what, const unsigned char **cp, long *clen,
+                          csod_error *err)
 {
-	const char *what = depth ? "a nested signature" : "the signature";
 	if (!PKCS7_type_is_signed(p7) || !p7->d.sign->contents ||
 	    OBJ_obj2nid(p7->d.sign->contents->type) == NID_pkcs7_data ||
 	    !p7->d.sign->contents->d.other ||
 	    p7->d.sign->contents->d.other->type != V_ASN1_SEQUENCE)
 		return csod_fail(err, "%s is not an Authenticode signature", what);
 	ASN1_STRING *content = p7->d.sign->contents->d.other->value.sequence;
-	const unsigned char *cp = ASN1_STRING_get0_data(content);
-	long clen = ASN1_STRING_length(content);
+	*cp = ASN1_STRING_get0_data(content);
+	*clen = ASN1_STRING_length(content);
+	return 0;
+}
+
+int csod_spc_claimed_hash(PKCS7 *p7, const EVP_MD **md, unsigned char *digest, size_t *len,
+                          csod_error *err)
+{
+	const unsigned char *cp, *d;
+	long clen, n;
+	if (signed_content(p7, "the signature", &cp, &clen, err) < 0)
+		return -1;
+	if (clen < 4 || claimed_digest(cp, clen, md, &d, &n) < 0 || n != EVP_MD_get_size(*md))
+		return csod_fail(err, "the SpcIndirectDataContent of the signature does not parse");
+	memcpy(digest, d, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+static int check_one(csod_spc_checker *c, PKCS7 *p7, int depth, csod_error *err)
+{
+	const char *what = depth ? "a nested signature" : "the signature";
+	const unsigned char *cp;
+	long clen;
+	if (signed_content(p7, what, &cp, &clen, err) < 0)
+		return -1;
 	const EVP_MD *md = NULL;
 	const unsigned char *digest = NULL;
 	long digest_len = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../signer.h"
+#include "jar.h"
 #include "repack.h"
 #include "v1.h"
 #include "zip_read.h"
@@ -17,12 +18,15 @@ static int jar_detect(const unsigned char *head, size_t headlen, off_t size)
 	       (memcmp(head, "PK\003\004", 4) == 0 || memcmp(head, "PK\005\006", 4) == 0);
 }
 
-/* Entries, central directory and end record of a re-packed archive. */
-static int write_archive(const csod_zip *z, const csod_v1_result *v1, const unsigned char *drop,
-                         int out_fd, csod_error *err)
+int csod_jar_write_archive(const csod_zip *z, const csod_v1_result *v1, const unsigned char *drop,
+                           const uint16_t *dos_time_date, int out_fd, csod_error *err)
 {
 	csod_zip_out o;
 	csod_zip_out_init(&o, out_fd);
+	if (dos_time_date) {
+		o.dos_time = dos_time_date[0];
+		o.dos_date = dos_time_date[1];
+	}
 	csod_buf eocd = {0};
 	int rc = csod_repack_entries(z, v1, drop, 0, &o, err);
 	uint64_t cd_offset = o.pos;
@@ -38,8 +42,8 @@ static int write_archive(const csod_zip *z, const csod_v1_result *v1, const unsi
 	return rc;
 }
 
-static int jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
-                    csod_error *err)
+int csod_jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
+                  csod_error *err)
 {
 	csod_v1_config cfg;
 	if (csod_v1_config_from(&cfg, opt, err) < 0)
@@ -58,13 +62,13 @@ static int jar_sign(int in_fd, int out_fd, const csod_identity *id, const csod_s
 	if (rc == 0)
 		rc = csod_v1_build(&z, id, &cfg, &v1, err);
 	if (rc == 0)
-		rc = write_archive(&z, &v1, v1.drop, out_fd, err);
+		rc = csod_jar_write_archive(&z, &v1, v1.drop, NULL, out_fd, err);
 	csod_v1_result_free(&v1);
 	csod_zip_close(&z);
 	return rc;
 }
 
-static int jar_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
+int csod_jar_verify(int in_fd, int out_fd, X509_STORE *trust, csod_error *err)
 {
 	csod_zip out;
 	if (csod_repack_open_signed(in_fd, out_fd, "archive", &out, err) < 0)
@@ -79,6 +83,8 @@ const csod_signer csod_signer_jar = {
     .service = "java",
     .detect = jar_detect,
     .output_name = NULL,
-    .sign = jar_sign,
-    .verify = jar_verify,
+    .sign = csod_jar_sign,
+    .verify = csod_jar_verify,
+    .extract_signature = csod_jar_extract,
+    .attach_signature = csod_jar_attach,
 };

@@ -62,6 +62,31 @@ void csod_free_identity(csod_identity *id)
 	memset(id, 0, sizeof *id);
 }
 
+X509_STORE *csod_trust_from_files(const char *cert_path, const char *chain_path, csod_error *err)
+{
+	const char *path = chain_path ? chain_path : cert_path;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return csod_fail_errno(err, "%s", path), NULL;
+	X509 *c, *last = NULL;
+	while ((c = PEM_read_X509(f, NULL, NULL, NULL))) {
+		X509_free(last);
+		last = c;
+	}
+	ERR_clear_error();
+	fclose(f);
+	if (!last)
+		return csod_fail(err, "%s: no PEM certificates", path), NULL;
+	X509_STORE *store = X509_STORE_new();
+	if (!store || X509_STORE_add_cert(store, last) != 1) {
+		X509_STORE_free(store);
+		store = NULL;
+		csod_fail(err, "out of memory");
+	}
+	X509_free(last);
+	return store;
+}
+
 X509_STORE *csod_trust_for(const csod_identity *id)
 {
 	X509_STORE *store = X509_STORE_new();

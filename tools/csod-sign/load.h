@@ -13,4 +13,8 @@ void csod_free_identity(csod_identity *id);
  * the signing certificate itself when there is no chain. */
 X509_STORE *csod_trust_for(const csod_identity *id);
 
+/* The same trust from the files alone (no key): the chain's last
+ * certificate, else the certificate. */
+X509_STORE *csod_trust_from_files(const char *cert_path, const char *chain_path, csod_error *err);
+
 #endif

@@ -16,7 +16,9 @@
 #include "../../lib/pkcs11_uri.h"
 #include "../../signers/common/curl_runtime.h"
 #include "../../signers/signer.h"
+#include "detached.h"
 #include "load.h"
+#include "staged.h"
 
 static void usage(FILE *out)
 {
@@ -29,11 +31,16 @@ static void usage(FILE *out)
 	    "[--msi-dse]\n"
 	    "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
 	    "                 [--no-verify] [--sync] IN OUT\n"
+	    "       csod-sign --extract-signature [--service S] [--sync] IN OUT.sig\n"
+	    "       csod-sign --attach-signature SIG [--cert CERT.pem | --chain FILE]\n"
+	    "                 [--no-verify] [--service S] [--sync] IN OUT\n"
 	    "       csod-sign --help | --version\n");
 }
 
 typedef struct args {
 	const char *cert, *key, *chain, *service, *in, *out;
+	int extract;        /* --extract-signature */
+	const char *attach; /* --attach-signature SIG */
 	char digests[CSOD_MAX_DIGESTS][16];
 	int verify;
 	int sync; /* --sync: OUT durable (fsynced) before exit */
@@ -91,6 +98,8 @@ static int parse(int argc, char **argv, args *a)
 	    {"url", required_argument, NULL, 'u'},
 	    {"no-verify", no_argument, NULL, 'V'},
 	    {"sync", no_argument, NULL, 'S'},
+	    {"extract-signature", no_argument, NULL, 'x'},
+	    {"attach-signature", required_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
@@ -176,6 +185,12 @@ static int parse(int argc, char **argv, args *a)
 		case 'S':
 			a->sync = 1;
 			break;
+		case 'x':
+			a->extract = 1;
+			break;
+		case 'X':
+			a->attach = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -187,7 +202,11 @@ static int parse(int argc, char **argv, args *a)
 			return 2;
 		}
 	}
-	if (!a->cert || !a->key || argc - optind != 2) {
+	/* Detached signatures need no key; attaching checks the result against
+	 * the trust --cert or --chain names, unless --no-verify. */
+	int detached = a->extract || a->attach;
+	if ((a->extract && a->attach) || (!detached && (!a->cert || !a->key)) ||
+	    (a->attach && a->verify && !a->cert && !a->chain) || argc - optind != 2) {
 		usage(stderr);
 		return 2;
 	}
@@ -210,9 +229,7 @@ typedef struct staged {
 static int stage(const csod_signer *s, int in, const char *label, args *a, const csod_identity *id,
                  X509_STORE *trust, mode_t mode, staged *st, csod_error *err)
 {
-	char dir_buf[PATH_MAX];
-	snprintf(dir_buf, sizeof dir_buf, "%s", st->dest);
-	int out = csod_tmpfile(dirname(dir_buf), "csod-sign", st->tmp, sizeof st->tmp, err);
+	int out = csod_stage_open(st->dest, st->tmp, sizeof st->tmp, err);
 	if (out < 0)
 		return -1;
 	csod_error why;
@@ -240,17 +257,9 @@ static int stage(const csod_signer *s, int in, const char *label, args *a, const
 	return rc;
 }
 
-/* Atomic either way (a rename); durable, as the daemon publishes, only
- * when asked: the tools csod-sign replaces do not fsync, and on a slow
- * disk the fsync alone can cost more than signing. */
 static int publish(const args *a, staged *st, csod_error *err)
 {
-	if (a->sync ? csod_publish(st->tmp, st->dest, err) < 0
-	            : rename(st->tmp, st->dest) < 0 &&
-	                  csod_fail_errno(err, "cannot rename %s to %s", st->tmp, st->dest) < 0)
-		return -1;
-	st->tmp[0] = '\0';
-	return 0;
+	return csod_stage_publish(st->tmp, st->dest, a->sync, err);
 }
 
 /* Where the output of an input goes: OUT, or OUT/<name> when OUT is a
@@ -373,7 +382,18 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	csod_error err = {.msg = ""};
-	rc = sign_file(&a, &err) < 0 ? 1 : 0;
+	if (a.extract) {
+		rc = csod_extract_to(a.service, a.in, a.out, a.sync, &err) < 0 ? 1 : 0;
+	} else if (a.attach) {
+		X509_STORE *trust = NULL;
+		rc = a.verify && !(trust = csod_trust_from_files(a.cert, a.chain, &err)) ? 1
+		     : csod_attach_to(a.service, a.attach, a.in, a.out, trust, a.sync, &err) < 0
+		         ? 1
+		         : 0;
+		X509_STORE_free(trust);
+	} else {
+		rc = sign_file(&a, &err) < 0 ? 1 : 0;
+	}
 	if (rc)
 		fprintf(stderr, "csod-sign: %s\n", err.msg);
 	csod_pkcs11_unload();
