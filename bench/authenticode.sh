@@ -1,8 +1,9 @@
 #!/bin/bash
 # Authenticode: csod-sign against osslsigncode sign on a ~100 KB PE, a 100 MB
-# PE, a 112 KB MSI, a 2 MB compressed CAB, a 100 MB CAB and a 3,000-member
-# security catalog; `openssl dgst -sha256` + one copy of the file as the
-# hashing limit on the large PE.
+# PE, a 112 KB MSI, a 2 MB compressed CAB, a 100 MB CAB, a 3,000-member
+# security catalog, a 4 MB MSIX package and a 1 MB PowerShell script;
+# `openssl dgst -sha256` + one copy of the file as the hashing limit on the
+# large PE.
 . "$(dirname "$0")/lib.sh"
 cd "$WORK"
 sh "$BENCH_TOP/tests/fixtures/mkpki.sh" pki >/dev/null
@@ -35,9 +36,19 @@ wixl -o app.msi app.wxs 2>/dev/null || echo "wixl failed; MSI skipped"
 # A security catalog of 3,000 members (~0.8 MB, a large driver package's).
 mkdir -p catsrc && for i in $(seq 1 3000); do echo "$i" >"catsrc/f$i.sys"; done
 /usr/bin/python3 "$BENCH_TOP/tests/fixtures/mkcat.py" driver.cat catsrc/*.sys
+# An MSIX package of 4 MB stored (a 4 MB program and a small asset), made
+# like tests/integration/39-sign-msix.t: its publisher is the bench
+# certificate's subject, which csod-sign requires.
+/usr/bin/python3 "$BENCH_TOP/tests/fixtures/mkmsix.py" msixsrc \
+	"CN=Dagwood Bumstead, OU=Software Development, O=Dithers Construction Company, C=US" \
+	app.bin=4000000 Assets/logo.bin=100 &&
+	(cd msixsrc && zip -q -X -0 -D ../app.msix app.bin Assets/logo.bin AppxManifest.xml \
+		AppxBlockMap.xml '[Content_Types].xml') || echo "mkmsix.py failed; MSIX skipped"
+# A 1 MB PowerShell script (CRLF lines, as Windows editors write them).
+awk 'BEGIN { for (i = 1; i <= 22000; i++) printf "Write-Host \"csod bench line %06d of the script\"\r\n", i }' >app.ps1
 
 table_header "Authenticode: csod-sign vs osslsigncode sign (RSA-3072, SHA-256)"
-for f in small.exe large.exe app.msi app.cab large.cab driver.cat; do
+for f in small.exe large.exe app.msi app.cab large.cab driver.cat app.msix app.ps1; do
 	[ -f "$f" ] || continue
 	ours=$(MEASURE_OUT="out-$f" measure authenticode "$f" csod-sign \
 		"$BIN/csod-sign" --cert pki/rsa.pem --key pki/rsa.key --chain pki/chain.pem "$f" "out-$f") || exit 1

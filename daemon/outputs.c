@@ -38,7 +38,7 @@ int csod_outputs_add_detached(const csod_signer *s, const char *name, char *out,
 	if (!s->extract_signature)
 		return csod_fail(err,
 		                 "%s: detached = true, but %s files have no detached signature "
-		                 "(PE, CAB, MSI, scripts and JARs do)",
+		                 "(PE, CAB, MSI, catalogs, scripts and JARs do)",
 		                 name, s->name);
 	if (strchr(out, '\n'))
 		return csod_fail(err, "%s: detached = true, but it is signed in several parts",

@@ -2,7 +2,12 @@
  * signature is the file itself: signing builds a new SignedData around the
  * input's trust list (CTL), byte for byte, with our signer; re-signing
  * drops the old signer; --nest keeps it and adds ours as a nested
- * signature. A catalog is read whole, at most CSOD_CAT_MAX bytes. */
+ * signature. A catalog is read whole, at most CSOD_CAT_MAX bytes.
+ *
+ * Detached, a catalog's signature is the signed catalog itself (what
+ * osslsigncode extract-signature writes for one): attaching it to an
+ * unsigned catalog checks that it signs that catalog's CTL byte for byte
+ * and then writes it as the output. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +167,54 @@ static int cat_verify(int in, int out, X509_STORE *trust, csod_error *err)
 	return rc;
 }
 
+/* The whole signed catalog, as it is in the file. */
+static int cat_extract(int fd, unsigned char **sig, size_t *len, csod_error *err)
+{
+	unsigned char *buf = NULL;
+	size_t n = 0;
+	csod_cat cat;
+	if (csod_read_whole(fd, CSOD_CAT_MAX, "catalogs", &buf, &n, err) < 0)
+		return -1;
+	if (csod_cat_parse_buffer(buf, n, &cat, err) < 0) {
+		free(buf);
+		return -1;
+	}
+	int signers = cat.n_signers;
+	csod_cat_free(&cat);
+	if (signers == 0) {
+		free(buf);
+		return csod_fail(err, "the catalog is not signed");
+	}
+	*sig = buf;
+	*len = n;
+	return 0;
+}
+
+/* The signature must be a signed catalog over exactly the input's CTL:
+ * the same members with the same hashes, byte for byte. */
+static int cat_attach(int in, int out, const unsigned char *sig, size_t len, csod_error *err)
+{
+	csod_cat s, c;
+	csod_error why;
+	if (csod_cat_parse_buffer(sig, len, &s, &why) < 0)
+		return csod_fail(err, "not a catalog signature: %s", why.msg);
+	int rc = -1;
+	if (s.n_signers == 0)
+		csod_fail(err, "the signature file is an unsigned catalog");
+	else if (load(in, CSOD_CAT_MAX, &c, err) == 0) {
+		if (c.ctl_len != s.ctl_len || memcmp(c.ctl, s.ctl, s.ctl_len) != 0)
+			csod_fail(err,
+			          "it signs another catalog (its trust list, %d members, differs "
+			          "from this catalog's, %d members)",
+			          s.n_members, c.n_members);
+		else
+			rc = csod_pwrite_all(out, sig, len, 0, err);
+		csod_cat_free(&c);
+	}
+	csod_cat_free(&s);
+	return rc;
+}
+
 const csod_signer csod_signer_cat = {
     .name = "cat",
     .service = "authenticode",
@@ -171,4 +224,6 @@ const csod_signer csod_signer_cat = {
     .output_name = NULL,
     .sign = cat_sign,
     .verify = cat_verify,
+    .extract_signature = cat_extract,
+    .attach_signature = cat_attach,
 };

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Detached Authenticode signatures for reproducible builds: csod-sign
-# --extract-signature takes a signed PE, CAB, MSI or script's PKCS#7 out (DER, as
+# --extract-signature takes a signed PE, CAB, MSI, catalog or script's PKCS#7 out (DER, as
 # osslsigncode extract-signature writes it) and --attach-signature puts it
 # into a byte-identical copy of the unsigned file: the result is the signed
 # file again, byte for byte, and osslsigncode verify passes. Signatures
@@ -15,6 +15,7 @@ make_pki "$P"
 cd "$T_DIR"
 
 # --- inputs, made now ---
+MKCAT="/usr/bin/python3 $CSOD_TOP/tests/fixtures/mkcat.py"
 printf 'int main(void) { return 0; }\n' >a.c
 printf 'int main(void) { return 1; }\n' >b.c
 x86_64-w64-mingw32-gcc -o app.exe a.c && x86_64-w64-mingw32-gcc -o other.exe b.c || fail "mingw builds the PEs"
@@ -28,6 +29,12 @@ make_msi app.msi readme.txt data.bin && make_msi other.msi readme.txt data.bin |
 printf 'Write-Host "hello"\r\n' >app.ps1
 printf 'Write-Host "other"\r\n' >other.ps1
 printf 'WScript.Echo "hi"\r\n' >app.vbs
+# Security catalogs: the same member names, one member's content (so its
+# hash in the trust list) differs in the other.
+printf 'MZ driver image\n' >driver.sys && printf 'helper\n' >helper.dll
+$MKCAT app.cat driver.sys helper.dll || fail "mkcat.py builds the catalog"
+printf 'MZ driver image, patched\n' >driver.sys
+$MKCAT other.cat driver.sys helper.dll || fail "mkcat.py builds the other catalog"
 
 sign() { run_tool csod-sign --cert "$P/rsa.pem" --key "$P/rsa.key" --chain "$P/chain.pem" "$@" 2>&1; }
 cs() { run_tool csod-sign "$@" 2>&1; }
@@ -67,6 +74,38 @@ for x in exe cab msi ps1; do
 	[ ! -e wrong.$x ]
 	ok $? "$x: nothing is written"
 done
+
+# Security catalogs: the signature is the whole signed catalog (the bytes
+# osslsigncode extract-signature gives; its attach-signature does not take
+# catalogs). Attaching checks that it signs the rebuilt catalog's trust
+# list byte for byte, then writes it.
+sign app.cat signed.cat >/dev/null
+r=$(cs --extract-signature signed.cat cat.sig)
+ok $? "cat: --extract-signature: $r"
+osslsigncode extract-signature -in signed.cat -out ossl-cat.sig >/dev/null 2>&1
+check "cat: the same bytes as osslsigncode extract-signature gives" cmp cat.sig ossl-cat.sig
+cp app.cat rebuilt.cat
+r=$(cs --attach-signature cat.sig --chain "$P/chain.pem" rebuilt.cat attached.cat)
+ok $? "cat: --attach-signature on the rebuilt catalog: $r"
+like "$(verify attached.cat)" "Succeeded" "cat: osslsigncode verify accepts the attached result"
+check "cat: the attached catalog is the signed one, byte for byte" cmp signed.cat attached.cat
+osslsigncode sign -certs "$P/rsa.pem" -ac "$P/chain.pem" -key "$P/rsa.key" -h sha256 \
+	-in app.cat -out ossl-signed.cat >/dev/null 2>&1 || fail "cat: osslsigncode signs"
+osslsigncode extract-signature -pem -in ossl-signed.cat -out ossl-cat.pem >/dev/null 2>&1
+r=$(cs --attach-signature ossl-cat.pem --chain "$P/chain.pem" app.cat from-ossl.cat)
+ok $? "cat: csod-sign attaches osslsigncode's catalog signature (PEM): $r"
+like "$(verify from-ossl.cat)" "Succeeded" "cat: osslsigncode verify accepts it"
+r=$(cs --attach-signature cat.sig --chain "$P/chain.pem" other.cat wrong.cat)
+ok $((!$?)) "cat: a signature for a catalog with another member hash is refused"
+like "$r" "other\.cat: cannot attach cat\.sig: it signs another catalog" \
+	"cat: the reason names the file and the mismatch ($r)"
+r=$(cs --attach-signature exe.sig --chain "$P/chain.pem" app.cat wrong.cat)
+ok $((!$?)) "cat: a PE's signature is refused for a catalog"
+like "$r" "app\.cat: cannot attach exe\.sig: not a catalog signature" "cat: reason: not a catalog signature ($r)"
+r=$(cs --extract-signature app.cat x.sig)
+like "$r" "app\.cat: the catalog is not signed" "cat: extract from an unsigned catalog: reason"
+[ ! -e wrong.cat ] && [ ! -e x.sig ]
+ok $? "cat: nothing is written when refused"
 
 # VBScript (osslsigncode 2.9 cannot read it): csod's own round trip.
 sign app.vbs signed.vbs >/dev/null
@@ -168,13 +207,13 @@ ok $? "no output from any refused command"
 write_config
 start_daemon || exit 1
 mkdir drop
-cp app.exe app.cab app.msi app.ps1 drop/
+cp app.exe app.cab app.msi app.ps1 app.cat drop/
 printf 'detached = true;\n' >drop/request.conf
 mv drop "$SPOOL/inbox/$DEV/release"
 wait_state release signed 60
 ok $? "csodd signs a drop with detached = true"
 out=$(request_dir release)
-for x in exe cab msi ps1; do
+for x in exe cab msi ps1 cat; do
 	[ -s "$out/app.$x.sig" ]
 	ok $? "$x: the outbox holds app.$x.sig beside app.$x"
 	r=$(cs --attach-signature "$out/app.$x.sig" --chain "$SPOOL/ca/ca.pem" app.$x daemon-attached.$x)
