@@ -386,32 +386,42 @@ static int cab_verify(int in, int out, X509_STORE *trust, csod_error *err)
 	return check_output(in, &in_cab, out, NULL, 0, trust, err);
 }
 
-/* The body's copy for sign_checked, on the reader thread: each chunk is
- * written, read back from the output and compared, and the read-back
- * bytes feed the self-check's own hashes of the output. The main thread
- * meanwhile hashes the input's bytes for the signature, so the check's
- * read costs the second core's time, not the signing's. */
+/* The body's pass for sign_checked, split over the two threads so that
+ * neither waits on the other: the reader thread writes each chunk of the
+ * input to the output and hashes it for the signature; the calling
+ * thread then reads that chunk back from the output, compares it with
+ * the input's and feeds the read-back bytes to the self-check's own
+ * hashes. The check's read so costs the second core's time, not a second
+ * pass after signing. */
 typedef struct read_back {
 	body_copy copy;
 	unsigned char *back;
-	EVP_MD_CTX **md;
+	EVP_MD_CTX **md, **back_md; /* the signature's hashes, the check's */
 	int n_md;
 } read_back;
 
-static int copy_and_read_back(void *ctx, unsigned char *buf, uint64_t pos, size_t len,
+static int copy_and_hash(void *ctx, unsigned char *buf, uint64_t pos, size_t len, csod_error *err)
+{
+	read_back *r = ctx;
+	if (csod_pwrite_all(r->copy.out, buf, len, (off_t)(pos + r->copy.shift), err) < 0)
+		return -1;
+	/* From the first file entry on the cabinet hash has no holes. */
+	for (int k = 0; k < r->n_md; k++)
+		if (!EVP_DigestUpdate(r->md[k], buf, len))
+			return csod_fail(err, "the hash failed");
+	return 0;
+}
+
+static int read_back_and_hash(void *ctx, unsigned char *buf, uint64_t pos, size_t len,
                               csod_error *err)
 {
 	read_back *r = ctx;
-	off_t at = (off_t)(pos + r->copy.shift);
-	if (csod_pwrite_all(r->copy.out, buf, len, at, err) < 0)
-		return -1;
-	if (pread(r->copy.out, r->back, len, at) != (ssize_t)len)
+	if (pread(r->copy.out, r->back, len, (off_t)(pos + r->copy.shift)) != (ssize_t)len)
 		return csod_fail_errno(err, "cannot read the output back");
 	if (memcmp(r->back, buf, len) != 0)
 		return csod_fail(err, "the output reads back differently from what was written");
-	/* From the first file entry on the cabinet hash has no holes. */
 	for (int k = 0; k < r->n_md; k++)
-		if (!EVP_DigestUpdate(r->md[k], r->back, len))
+		if (!EVP_DigestUpdate(r->back_md[k], r->back, len))
 			return csod_fail(err, "the read-back hash failed");
 	return 0;
 }
@@ -430,7 +440,7 @@ static int cab_sign_checked(int in, int out, const csod_identity *id, const csod
 	out_cab = signed_layout(&cab);
 	int rc = CSOD_SIGN_FAILED, started = 0;
 	read_back rb = {
-	    {out, out_cab.coff_files - cab.coff_files}, malloc(CSOD_SCAN_CHUNK), back_md, 0};
+	    {out, out_cab.coff_files - cab.coff_files}, malloc(CSOD_SCAN_CHUNK), md, back_md, 0};
 	if (!rb.back) {
 		csod_fail(err, "out of memory");
 		goto out;
@@ -445,13 +455,13 @@ static int cab_sign_checked(int in, int out, const csod_identity *id, const csod
 		goto out;
 	}
 	started = 1;
+	/* Neither hash is the scan's own: each thread feeds its own. */
 	csod_scan body = {.fd = in,
 	                  .from = cab.coff_files,
 	                  .to = cab.cb_cabinet,
 	                  .hash_end = UINT64_MAX,
-	                  .md = md,
-	                  .n_md = h.n,
-	                  .on_chunk = copy_and_read_back,
+	                  .on_chunk = copy_and_hash,
+	                  .after_hash = read_back_and_hash,
 	                  .ctx = &rb};
 	if (csod_scan_run(&body, err) < 0)
 		goto out;

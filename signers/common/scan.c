@@ -16,6 +16,7 @@ typedef struct ring {
 	uint64_t pos[SCAN_RING];
 	uint64_t filled, consumed;
 	int done, failed;
+	int stopped; /* the calling thread's after_hash failed: read no more */
 	csod_error err;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
@@ -65,9 +66,12 @@ static void *reader(void *arg)
 	uint64_t pos = r->s->from;
 	for (uint64_t i = 0; pos < r->s->to; i++) {
 		pthread_mutex_lock(&r->lock);
-		while (i - r->consumed >= SCAN_RING)
+		while (i - r->consumed >= SCAN_RING && !r->stopped)
 			pthread_cond_wait(&r->changed, &r->lock);
+		int stopped = r->stopped;
 		pthread_mutex_unlock(&r->lock);
+		if (stopped)
+			break;
 		int slot = (int)(i % SCAN_RING);
 		csod_error err;
 		ssize_t n = read_chunk(r->s, r->buf[slot], pos, &err);
@@ -101,6 +105,8 @@ static int run_alone(const csod_scan *s, unsigned char *buf, csod_error *err)
 		if (n < 0)
 			return -1;
 		hash_chunk(s, buf, pos, (size_t)n);
+		if (s->after_hash && s->after_hash(s->ctx, buf, pos, (size_t)n, err) < 0)
+			return -1;
 		pos += (uint64_t)n;
 		if (s->progress)
 			s->progress(s->progress_ctx, pos - s->from);
@@ -110,6 +116,7 @@ static int run_alone(const csod_scan *s, unsigned char *buf, csod_error *err)
 
 static int run_threaded(ring *r, pthread_t thread, csod_error *err)
 {
+	int rc = 0;
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
 		while (r->consumed == r->filled && !r->done)
@@ -120,6 +127,15 @@ static int run_threaded(ring *r, pthread_t thread, csod_error *err)
 			break;
 		int slot = (int)(r->consumed % SCAN_RING);
 		hash_chunk(r->s, r->buf[slot], r->pos[slot], r->len[slot]);
+		if (r->s->after_hash && r->s->after_hash(r->s->ctx, r->buf[slot], r->pos[slot],
+		                                         r->len[slot], err) < 0) {
+			pthread_mutex_lock(&r->lock);
+			r->stopped = 1;
+			pthread_cond_broadcast(&r->changed);
+			pthread_mutex_unlock(&r->lock);
+			rc = -1;
+			break;
+		}
 		if (r->s->progress)
 			r->s->progress(r->s->progress_ctx,
 			               r->pos[slot] + r->len[slot] - r->s->from);
@@ -129,9 +145,9 @@ static int run_threaded(ring *r, pthread_t thread, csod_error *err)
 		pthread_mutex_unlock(&r->lock);
 	}
 	pthread_join(thread, NULL);
-	if (r->failed)
+	if (rc == 0 && r->failed)
 		return csod_fail(err, "%s", r->err.msg);
-	return 0;
+	return rc;
 }
 
 int csod_scan_run(const csod_scan *s, csod_error *err)

@@ -32,6 +32,11 @@ typedef struct csod_scan {
 	EVP_MD_CTX **md; /* n_md started digests, updated in file order */
 	int n_md;
 	csod_scan_fn on_chunk; /* may be NULL */
+	/* Called on the calling thread with each chunk once it is hashed, in
+	 * file order (after on_chunk has seen it); may be NULL. Work that
+	 * would otherwise wait on the reader thread goes here. Returns -1
+	 * with err set to stop the scan. */
+	csod_scan_fn after_hash;
 	void *ctx;
 	/* Told the bytes hashed so far (from `from`), on the calling thread;
 	 * may be NULL. */
