@@ -197,6 +197,15 @@ diag "peak RSS signing a 64 MB PE: $rss KB"
 [ "${CSOD_SAN:-0}" = 1 ] || [ "$rss" -lt 65536 ]
 ok $? "peak RSS stays below the input's size"
 
+# An output that exists and is no regular file (a FIFO here; as root,
+# /dev/null) is refused, not replaced by the rename into place.
+mkfifo out.fifo
+out=$(run_tool csod-sign --cert "$PKI/rsa.pem" --key "$PKI/rsa.key" --chain "$PKI/chain.pem" pe64.exe out.fifo 2>&1)
+rc=$?
+ok $((rc == 0)) "an output that is a FIFO is refused ($rc)"
+like "$out" "out.fifo: exists and is not a regular file" "... with the reason"
+check "the FIFO is still a FIFO" test -p out.fifo
+
 # Through the daemon.
 write_config
 start_daemon || exit 1

@@ -3,13 +3,22 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "../../lib/fsutil.h"
 
 int csod_stage_open(const char *dest, char *tmp, size_t tmplen, csod_error *err)
 {
 	char dir[PATH_MAX];
+	struct stat st;
 	tmp[0] = '\0';
+	/* The output is renamed into place: over a device, a FIFO or a socket
+	 * that would replace the node itself (as root, /dev/null). */
+	if (lstat(dest, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return csod_fail(err,
+		                 "%s: exists and is not a regular file (csod-sign replaces "
+		                 "files, never devices, FIFOs or sockets)",
+		                 dest);
 	if (csod_path(dir, sizeof dir, "%s", dest) < 0)
 		return csod_fail(err, "%s: path too long", dest);
 	return csod_tmpfile(dirname(dir), "csod-sign", tmp, tmplen, err);
