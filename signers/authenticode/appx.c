@@ -9,9 +9,11 @@
  * subject, or Windows refuses to install the package; so do we. Bundles are signed the same way,
  * with the bundle SIP and AppxBundleManifest.xml's publisher. One signature only: Windows reads no
  * nested ones from a package. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/fileio.h"
 #include "../java/zip_write.h"
 #include "../signer.h"
 #include "appx_blockmap.h"
@@ -87,10 +89,31 @@ static int publisher_fits(const csod_appx *a, X509 *cert, csod_error *err)
 	return 0;
 }
 
+/* The self-check's own hash of the written entries, [0, end) of the
+ * output read back on the second core while the signing hashes the same
+ * bytes (those bytes are final: only the signature and the directory
+ * follow). The self-check takes it when the finished output, parsed on
+ * its own, puts its signature at end. */
+typedef struct read_back {
+	int fd, rc;
+	uint64_t end;
+	const EVP_MD *md;
+	unsigned char pc[EVP_MAX_MD_SIZE];
+	csod_error err;
+} read_back;
+
+static void *read_back_thread(void *arg)
+{
+	read_back *r = arg;
+	r->rc = csod_appx_hash_range(r->fd, 0, r->end, r->md, r->pc, &r->err);
+	return NULL;
+}
+
 /* Every entry but an old signature, [Content_Types].xml replaced by ct;
- * then the blob over what was written. */
+ * then the blob over what was written (and, given rb, the self-check's
+ * hash of it beside). */
 static int write_entries(const csod_appx *a, const unsigned char *ct, size_t ct_len,
-                         csod_zip_out *o, blob *b, csod_error *err)
+                         csod_zip_out *o, blob *b, read_back *rb, csod_error *err)
 {
 	for (size_t i = 0; i < a->z.n_entries; i++) {
 		const csod_zip_entry *e = &a->z.entries[i];
@@ -104,7 +127,16 @@ static int write_entries(const csod_appx *a, const unsigned char *ct, size_t ct_
 	}
 	unsigned char pc[EVP_MAX_MD_SIZE], cd[EVP_MAX_MD_SIZE], cth[EVP_MAX_MD_SIZE];
 	b->md = a->md;
-	if (csod_appx_hash_range(o->fd, 0, o->pos, a->md, pc, err) < 0 ||
+	pthread_t t;
+	int threaded = 0;
+	if (rb) {
+		*rb = (read_back){.fd = o->fd, .rc = -1, .end = o->pos, .md = a->md};
+		threaded = pthread_create(&t, NULL, read_back_thread, rb) == 0;
+	}
+	int hashed = csod_appx_hash_range(o->fd, 0, o->pos, a->md, pc, err);
+	if (threaded)
+		pthread_join(t, NULL);
+	if (hashed < 0 ||
 	    csod_appx_dir_hash(a->md, o->cd.p, o->cd.len, o->n_entries, o->pos, a->z.comment,
 	                       a->z.comment_len, cd, err) < 0 ||
 	    !EVP_Digest(ct, ct_len, cth, NULL, a->md, NULL))
@@ -113,8 +145,8 @@ static int write_entries(const csod_appx *a, const unsigned char *ct, size_t ct_
 	return 0;
 }
 
-static int appx_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
-                     csod_error *err)
+static int sign_into(int in, int out, const csod_identity *id, const csod_sign_options *opt,
+                     read_back *rb, csod_error *err)
 {
 	csod_appx a;
 	if (csod_appx_open(&a, in, "the package", err) < 0)
@@ -128,10 +160,10 @@ static int appx_sign(int in, int out, const csod_identity *id, const csod_sign_o
 	blob *b = calloc(1, sizeof *b);
 	int der_len = -1, rc = -1;
 	if (!b || options_fit(&a, opt, err) < 0 || publisher_fits(&a, id->cert, err) < 0 ||
-	    csod_appx_check_block_map(&a, err) < 0 ||
+	    (!csod_appx_block_map_remembered(&a) && csod_appx_check_block_map(&a, err) < 0) ||
 	    csod_appx_content_types_signed((const char *)a.content_types, a.content_types_len, &ct,
 	                                   &ct_len, err) < 0 ||
-	    write_entries(&a, ct, ct_len, &o, b, err) < 0)
+	    write_entries(&a, ct, ct_len, &o, b, rb, err) < 0)
 		goto out;
 	der_len = csod_spc_sign_sip_der(id, opt, a.bundle ? bundle_sip_info : appx_sip_info,
 	                                sizeof appx_sip_info, NULL, blob_hash, b, &der, err);
@@ -159,6 +191,12 @@ out:
 	return rc;
 }
 
+static int appx_sign(int in, int out, const csod_identity *id, const csod_sign_options *opt,
+                     csod_error *err)
+{
+	return sign_into(in, out, id, opt, NULL, err);
+}
+
 /* The signature names the SIP of the package's kind. */
 static int right_sip(PKCS7 *p7, int bundle, csod_error *err)
 {
@@ -171,6 +209,7 @@ static int right_sip(PKCS7 *p7, int bundle, csod_error *err)
 typedef struct verify_ctx {
 	const csod_appx *in, *out;
 	const csod_zip_entry *sig;
+	const read_back *known; /* NULL: hash the output here */
 } verify_ctx;
 
 /* The blob recomputed from the signed package must be the signed one. */
@@ -189,7 +228,11 @@ static int check_blob(void *ctx, const EVP_MD *md, const unsigned char *digest, 
 	blob b;
 	int rc = dir ? csod_zip_pread(z, dir, cd_len, z->cd_offset, err)
 	             : csod_fail(err, "out of memory");
-	if (rc == 0)
+	const read_back *k = v->known;
+	if (rc == 0 && k && k->rc == 0 && k->end == v->sig->local_offset &&
+	    EVP_MD_get_type(k->md) == EVP_MD_get_type(md))
+		memcpy(pc, k->pc, sizeof pc);
+	else if (rc == 0)
 		rc = csod_appx_hash_range(z->fd, 0, v->sig->local_offset, md, pc, err);
 	if (rc == 0)
 		rc = csod_appx_dir_hash(md, dir, cd_len, z->n_entries - 1, v->sig->local_offset,
@@ -262,7 +305,7 @@ static PKCS7 *read_signature(const csod_appx *a, const csod_zip_entry **sig, cso
 	return p7;
 }
 
-static int appx_verify(int in, int out, X509_STORE *trust, csod_error *err)
+static int verify_known(int in, int out, X509_STORE *trust, const read_back *known, csod_error *err)
 {
 	csod_appx a_in, a_out;
 	if (csod_appx_open(&a_out, out, "the signed package", err) < 0)
@@ -271,7 +314,7 @@ static int appx_verify(int in, int out, X509_STORE *trust, csod_error *err)
 		csod_appx_close(&a_out);
 		return -1;
 	}
-	verify_ctx v = {&a_in, &a_out, NULL};
+	verify_ctx v = {&a_in, &a_out, NULL, known};
 	int rc = -1;
 	PKCS7 *p7 = read_signature(&a_out, &v.sig, err);
 	if (p7 && right_sip(p7, a_out.bundle, err) == 0 && same_content(&v, err) == 0) {
@@ -286,6 +329,28 @@ static int appx_verify(int in, int out, X509_STORE *trust, csod_error *err)
 	return rc;
 }
 
+static int appx_verify(int in, int out, X509_STORE *trust, csod_error *err)
+{
+	return verify_known(in, out, trust, NULL, err);
+}
+
+/* sign() then verify(), with the verify's hash of the output's entries
+ * taken while signing (read_back). */
+static int appx_sign_checked(int in, int out, const csod_identity *id, const csod_sign_options *opt,
+                             X509_STORE *trust, csod_error *err)
+{
+	read_back *rb = calloc(1, sizeof *rb);
+	int rc = !rb ? (csod_fail(err, "out of memory"), CSOD_SIGN_FAILED)
+	         : sign_into(in, out, id, opt, rb, err) < 0 ? CSOD_SIGN_FAILED
+	                                                    : 0;
+	if (rc == 0) {
+		csod_write_back_all(out);
+		rc = verify_known(in, out, trust, rb, err) < 0 ? CSOD_CHECK_FAILED : 0;
+	}
+	free(rb);
+	return rc;
+}
+
 static int appx_check(int fd, const char *name, csod_error *err)
 {
 	csod_appx a;
@@ -293,6 +358,8 @@ static int appx_check(int fd, const char *name, csod_error *err)
 	if (csod_appx_open(&a, fd, name, err) < 0)
 		return -1;
 	int rc = csod_appx_check_block_map(&a, &why);
+	if (rc == 0)
+		csod_appx_block_map_remember(&a);
 	csod_appx_close(&a);
 	return rc < 0 ? csod_fail(err, "%s: %s", name, why.msg) : 0;
 }
@@ -327,5 +394,6 @@ const csod_signer csod_signer_appx = {
     .check = appx_check,
     .check_options = appx_check_options,
     .verify = appx_verify,
+    .sign_checked = appx_sign_checked,
     .extensions = appx_extensions,
 };

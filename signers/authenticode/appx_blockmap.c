@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define BLOCK          65536u
 #define MAX_BLOCK_MAP  (64u << 20)
@@ -209,4 +210,52 @@ int csod_appx_check_block_map(const csod_appx *a, csod_error *err)
 	EVP_MD_CTX_free(f.ctx);
 	return rc < 0 ? csod_fail(err, "AppxBlockMap.xml does not match the package: %s", why.msg)
 	              : 0;
+}
+
+/* The file a check passed on, as fstat and the block map's hash saw it. */
+typedef struct checked_file {
+	int valid;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	unsigned char bm[EVP_MAX_MD_SIZE];
+} checked_file;
+
+static _Thread_local checked_file last_checked;
+
+static int describe(const csod_appx *a, checked_file *c)
+{
+	struct stat st;
+	memset(c, 0, sizeof *c);
+	if (fstat(a->z.fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	c->valid = 1;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	c->size = st.st_size;
+	c->mtime = st.st_mtim;
+	c->ctime = st.st_ctim;
+	memcpy(c->bm, a->bm, sizeof c->bm);
+	return 0;
+}
+
+void csod_appx_block_map_remember(const csod_appx *a)
+{
+	if (describe(a, &last_checked) < 0)
+		memset(&last_checked, 0, sizeof last_checked);
+}
+
+int csod_appx_block_map_remembered(const csod_appx *a)
+{
+	checked_file now;
+	int same = last_checked.valid && describe(a, &now) == 0 && now.dev == last_checked.dev &&
+	           now.ino == last_checked.ino && now.size == last_checked.size &&
+	           now.mtime.tv_sec == last_checked.mtime.tv_sec &&
+	           now.mtime.tv_nsec == last_checked.mtime.tv_nsec &&
+	           now.ctime.tv_sec == last_checked.ctime.tv_sec &&
+	           now.ctime.tv_nsec == last_checked.ctime.tv_nsec &&
+	           memcmp(now.bm, last_checked.bm, sizeof now.bm) == 0;
+	memset(&last_checked, 0, sizeof last_checked);
+	return same;
 }

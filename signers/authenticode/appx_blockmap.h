@@ -12,4 +12,14 @@
 
 int csod_appx_check_block_map(const csod_appx *a, csod_error *err);
 
+/* Every signing first runs the engine's check() on the same descriptor
+ * (csod_signer_for), which checks the block map in full; signing would
+ * read and hash the whole package again for the same answer. So a
+ * successful check is remembered (on this thread) for the file as it was:
+ * device, inode, size, change and modification times, and the block map's
+ * hash. remembered() answers whether a was checked so and forgets it; a
+ * file changed since, another file or another thread is checked anew. */
+void csod_appx_block_map_remember(const csod_appx *a);
+int csod_appx_block_map_remembered(const csod_appx *a);
+
 #endif
