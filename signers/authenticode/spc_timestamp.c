@@ -32,19 +32,7 @@ static int add_unsigned(PKCS7_SIGNER_INFO *si, int nid, const unsigned char *der
 
 static int rfc3161(PKCS7_SIGNER_INFO *si, const csod_timestamp_options *t, csod_error *err)
 {
-	unsigned char *token = NULL;
-	size_t token_len = 0;
-	int rc = csod_timestamp_rfc3161(t, EVP_sha256(), ASN1_STRING_get0_data(si->enc_digest),
-	                                (size_t)ASN1_STRING_length(si->enc_digest), &token,
-	                                &token_len, err);
-	if (rc <= 0)
-		return rc;
-	int nid = OBJ_txt2nid(SPC_RFC3161);
-	if (nid == NID_undef)
-		nid = OBJ_create(SPC_RFC3161, NULL, NULL);
-	int ok = add_unsigned(si, nid, token, token_len);
-	free(token);
-	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
+	return csod_timestamp_signer_info(si, csod_spc_nid(SPC_RFC3161), t, err);
 }
 
 /* The TSA's signer info as our counter-signature, its certificates beside

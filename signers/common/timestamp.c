@@ -1,6 +1,7 @@
 /* RFC 3161 time-stamping over HTTP; see timestamp.h. */
 #include "timestamp.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,4 +175,24 @@ int csod_timestamp_rfc3161(const csod_timestamp_options *t, const EVP_MD *md,
 	OPENSSL_free(a.query);
 	TS_REQ_free(a.req);
 	return rc;
+}
+
+int csod_timestamp_signer_info(PKCS7_SIGNER_INFO *si, int nid, const csod_timestamp_options *t,
+                               csod_error *err)
+{
+	unsigned char *token = NULL;
+	size_t token_len = 0;
+	int rc = csod_timestamp_rfc3161(t, EVP_sha256(), ASN1_STRING_get0_data(si->enc_digest),
+	                                (size_t)ASN1_STRING_length(si->enc_digest), &token,
+	                                &token_len, err);
+	if (rc <= 0)
+		return rc;
+	/* The token's DER as the attribute's SEQUENCE value, as it is. */
+	ASN1_STRING *value = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	int ok = value && token_len <= INT_MAX && ASN1_STRING_set(value, token, (int)token_len) &&
+	         PKCS7_add_attribute(si, nid, V_ASN1_SEQUENCE, value);
+	if (!ok)
+		ASN1_STRING_free(value);
+	free(token);
+	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
 }

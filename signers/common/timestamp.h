@@ -42,6 +42,13 @@ int csod_timestamp_rfc3161(const csod_timestamp_options *t, const EVP_MD *md,
                            const unsigned char *data, size_t len, unsigned char **token_der,
                            size_t *token_len, csod_error *err);
 
+/* The RFC 3161 token over si's signature value (SHA-256 imprint) added to
+ * si as the unsigned attribute nid: Authenticode's (1.3.6.1.4.1.311.3.3.1)
+ * or signatureTimeStampToken (JAR). 0 when added, or when none was had and
+ * none is required (t records why); -1 with err set. */
+int csod_timestamp_signer_info(PKCS7_SIGNER_INFO *si, int nid, const csod_timestamp_options *t,
+                               csod_error *err);
+
 /* Legacy Authenticode: the TSA's PKCS#7 SignedData over sig (a signer
  * info's signature value), whose one signer info becomes that signer
  * info's counter-signature. The reply must carry sig as its content and be

@@ -286,23 +286,7 @@ static int build_sf(const csod_manifest *mf, const csod_v1_config *c, csod_v1_re
 static int add_timestamp(PKCS7 *p7, const csod_timestamp_options *t, csod_error *err)
 {
 	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7), 0);
-	unsigned char *token = NULL;
-	size_t token_len = 0;
-	int rc = csod_timestamp_rfc3161(t, EVP_sha256(), ASN1_STRING_get0_data(si->enc_digest),
-	                                (size_t)ASN1_STRING_length(si->enc_digest), &token,
-	                                &token_len, err);
-	if (rc <= 0)
-		return rc;
-	const unsigned char *p = token;
-	ASN1_TYPE *value = d2i_ASN1_TYPE(NULL, &p, (long)token_len);
-	ASN1_STRING *seq = value && value->type == V_ASN1_SEQUENCE ? value->value.sequence : NULL;
-	int ok =
-	    seq && PKCS7_add_attribute(si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, seq);
-	if (ok)
-		value->value.sequence = NULL; /* the attribute owns it now */
-	ASN1_TYPE_free(value);
-	free(token);
-	return ok ? 0 : csod_fail_ssl(err, "cannot add the timestamp");
+	return csod_timestamp_signer_info(si, NID_id_smime_aa_timeStampToken, t, err);
 }
 
 /* PKCS#7 SignedData, detached, over the .SF; only EVP calls on the key so
