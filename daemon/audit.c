@@ -83,13 +83,12 @@ static int audit_record(csod_db *db, int level, const char *actor, const char *a
 	/* Outside a transaction: take the write lock first, so that csodd and
 	 * csodctl appending at once queue up instead of forking the chain.
 	 * Inside one, a savepoint nests in the caller's. */
-	int own = sqlite3_get_autocommit(db->sql);
+	int own = !csod_db_in_transaction(db);
 	if (csod_db_exec(db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT audit", NULL) < 0)
 		return -1;
 	char prev[65] = GENESIS;
-	sqlite3_stmt *st =
-	    csod_db_cached(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", NULL);
-	if (st && sqlite3_step(st) == SQLITE_ROW)
+	csod_stmt *st = csod_db_cached(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", NULL);
+	if (st && csod_db_step(st) == CSOD_DB_ROW)
 		snprintf(prev, sizeof prev, "%s", csod_db_text(st, 0));
 	csod_db_release(st);
 	int64_t now = csod_now();
@@ -98,26 +97,29 @@ static int audit_record(csod_db *db, int level, const char *actor, const char *a
 	st =
 	    csod_db_cached(db,
 	                   "INSERT INTO audit(time, actor, action, object, detail, prev_hash, hash)"
-	                   " VALUES(?, ?, ?, ?, ?, ?, ?)",
+	                   " VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id",
 	                   NULL);
 	int rc = -1;
+	int64_t id = 0;
 	if (st) {
-		sqlite3_bind_int64(st, 1, now);
-		sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, object, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, prev, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, hash, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		csod_db_bind_int64(st, 1, now);
+		csod_db_bind_text(st, 2, actor);
+		csod_db_bind_text(st, 3, action);
+		csod_db_bind_text(st, 4, object);
+		csod_db_bind_text(st, 5, detail);
+		csod_db_bind_text(st, 6, prev);
+		csod_db_bind_text(st, 7, hash);
+		if (csod_db_step(st) == CSOD_DB_ROW) {
+			id = csod_db_column_int64(st, 0);
+			rc = 0;
+		}
 		csod_db_release(st);
 	}
 	if (rc == 0) {
 		/* The head, kept apart: deleting the newest rows leaves a chain that
 		 * is intact in itself, but no longer ends where the head says. */
 		char head[128];
-		snprintf(head, sizeof head, "%lld:%s",
-		         (long long)sqlite3_last_insert_rowid(db->sql), hash);
+		snprintf(head, sizeof head, "%lld:%s", (long long)id, hash);
 		if (csod_db_setting_set(db, "audit_head", head, NULL) < 0)
 			rc = -1;
 	}
@@ -129,8 +131,8 @@ static int audit_record(csod_db *db, int level, const char *actor, const char *a
 		/* The reason before the rollback's own message replaces it; and
 		 * nothing to undo when SQLite already rolled back (a full disk). */
 		csod_log(LOG_ERR, NULL, "audit: cannot record %s %s: %s", action,
-		         object ? object : "-", sqlite3_errmsg(db->sql));
-		if (!sqlite3_get_autocommit(db->sql))
+		         object ? object : "-", csod_db_errmsg(db));
+		if (!!csod_db_in_transaction(db))
 			csod_db_exec(db, own ? "ROLLBACK" : "ROLLBACK TO audit; RELEASE audit",
 			             NULL);
 	}
@@ -139,7 +141,7 @@ static int audit_record(csod_db *db, int level, const char *actor, const char *a
 
 int csod_audit_verify(csod_db *db, long *rows, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, time, actor, action, object, detail, prev_hash, hash FROM audit "
 	    "ORDER BY id",
@@ -149,12 +151,12 @@ int csod_audit_verify(csod_db *db, long *rows, csod_error *err)
 	char prev[65] = GENESIS;
 	long n = 0, last_id = 0;
 	int rc = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		long id = (long)sqlite3_column_int64(st, 0);
+	while (csod_db_step(st) == CSOD_DB_ROW) {
+		long id = (long)csod_db_column_int64(st, 0);
 		const char *stored_prev = csod_db_text(st, 6);
 		const char *stored = csod_db_text(st, 7);
 		char hash[65];
-		entry_hash(prev, sqlite3_column_int64(st, 1), csod_db_text(st, 2),
+		entry_hash(prev, csod_db_column_int64(st, 1), csod_db_text(st, 2),
 		           csod_db_text(st, 3), csod_db_text(st, 4), csod_db_text(st, 5), hash);
 		if (!stored_prev || strcmp(stored_prev, prev) != 0) {
 			rc = csod_fail(err,
@@ -171,7 +173,7 @@ int csod_audit_verify(csod_db *db, long *rows, csod_error *err)
 		last_id = id;
 		n++;
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (rows)
 		*rows = n;
 	char head[128], expected[128];

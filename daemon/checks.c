@@ -139,13 +139,12 @@ void csod_checks_rerun(csod_daemon *d, csod_request *r)
 static int save_with_mail(csod_daemon *d, csod_request *r, const char *notice, csod_error *err)
 {
 	csod_notice *mail = csod_notice_build(d, r, notice);
-	int rc = csod_db_begin(d->db) < 0
-	             ? csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql))
-	             : csod_request_update(d->db, r, err);
+	int rc = csod_db_begin(d->db) < 0 ? csod_fail(err, "database: %s", csod_db_errmsg(d->db))
+	                                  : csod_request_update(d->db, r, err);
 	if (rc == 0)
 		rc = csod_notice_queue(d->db, mail, err);
 	if (rc == 0 && csod_db_commit(d->db) < 0)
-		rc = csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
+		rc = csod_fail(err, "database: %s", csod_db_errmsg(d->db));
 	if (rc < 0)
 		csod_db_rollback(d->db);
 	else if (csod_notice_count(mail) > 0 && d->mailer)

@@ -28,13 +28,13 @@ int csod_user_name_ok(const char *user)
 	return 1;
 }
 
-static void copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
+static void copy_col(csod_stmt *st, int col, char *out, size_t len)
 {
 	const char *s = csod_db_text(st, col);
 	snprintf(out, len, "%s", s ? s : "");
 }
 
-static void fill_record(sqlite3_stmt *st, csod_dev_record *out)
+static void fill_record(csod_stmt *st, csod_dev_record *out)
 {
 	copy_col(st, 0, out->user, sizeof out->user);
 	copy_col(st, 1, out->email, sizeof out->email);
@@ -60,30 +60,30 @@ static void fill_record(sqlite3_stmt *st, csod_dev_record *out)
 
 int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 {
-	sqlite3_stmt *st = csod_db_cached(
+	csod_stmt *st = csod_db_cached(
 	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE user = ? AND removed IS NULL", NULL);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	csod_db_bind_text(st, 1, user);
+	int rc = csod_db_step(st);
+	if (rc == CSOD_DB_ROW)
 		fill_record(st, out);
 	csod_db_release(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+	return rc == CSOD_DB_ROW ? 0 : rc == CSOD_DB_DONE ? 1 : -1;
 }
 
 int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev), void *ctx)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE removed IS NULL ORDER BY user", NULL);
 	if (!st)
 		return -1;
 	csod_dev_record rec;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		fill_record(st, &rec);
 		fn(ctx, &rec);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	return 0;
 }
 
@@ -119,14 +119,14 @@ static void join_list(char **items, char *out, size_t len)
  * each: the file wins, also when it drops someone. */
 static int remove_dropped(csod_db *db, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT user FROM developers WHERE from_config = -1 AND removed IS NULL", err);
 	if (!st)
 		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (csod_db_step(st) == CSOD_DB_ROW)
 		csod_audit(db, "csodd", "developer.remove", csod_db_text(st, 0),
 		           "no longer in the configuration file");
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	st =
 	    csod_db_prepare(db,
 	                    "UPDATE developers SET removed = COALESCE(removed, ?), from_config = 0 "
@@ -134,11 +134,11 @@ static int remove_dropped(csod_db *db, csod_error *err)
 	                    err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, csod_now());
-	int rc = sqlite3_step(st) == SQLITE_DONE
+	csod_db_bind_int64(st, 1, csod_now());
+	int rc = csod_db_step(st) == CSOD_DB_DONE
 	             ? 0
-	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
-	sqlite3_finalize(st);
+	             : csod_fail(err, "database: %s", csod_db_errmsg(db));
+	csod_db_finalize(st);
 	return rc;
 }
 
@@ -163,7 +163,7 @@ static int seed(csod_db *db, const csod_config *cfg, csod_error *err)
 	if (csod_db_exec(db, "UPDATE developers SET from_config = -1 WHERE from_config = 1", err) <
 	    0)
 		return -1;
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO developers(" DEV_COLUMNS ", created, from_config) VALUES(?, ?, ?, ?, ?, "
 	    "?, ?, ?, ?, 1) "
@@ -179,36 +179,36 @@ static int seed(csod_db *db, const csod_config *cfg, csod_error *err)
 		const csod_developer *d = &cfg->developers[i];
 		char digests[128];
 		join_list(d->digests, digests, sizeof digests);
-		sqlite3_bind_text(st, 1, d->user, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, d->email ? d->email : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, d->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, d->organization, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, d->department, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, digests, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 7, d->service, -1, SQLITE_STATIC);
+		csod_db_bind_text(st, 1, d->user);
+		csod_db_bind_text(st, 2, d->email ? d->email : "");
+		csod_db_bind_text(st, 3, d->name);
+		csod_db_bind_text(st, 4, d->organization);
+		csod_db_bind_text(st, 5, d->department);
+		csod_db_bind_text(st, 6, digests);
+		csod_db_bind_text(st, 7, d->service);
 		char *places = config_places(cfg, d);
-		sqlite3_bind_text(st, 8, places, -1, SQLITE_TRANSIENT);
+		csod_db_bind_text(st, 8, places);
 		free(places);
-		sqlite3_bind_int64(st, 9, csod_now());
-		if (sqlite3_step(st) != SQLITE_DONE)
+		csod_db_bind_int64(st, 9, csod_now());
+		if (csod_db_step(st) != CSOD_DB_DONE)
 			rc = csod_fail(err, "database: cannot record developer %s: %s", d->user,
-			               sqlite3_errmsg(db->sql));
-		sqlite3_reset(st);
+			               csod_db_errmsg(db));
+		csod_db_reset(st);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	return rc < 0 ? rc : remove_dropped(db, err);
 }
 
 int csod_developers_seed(csod_db *db, const csod_config *cfg, csod_error *err)
 {
 	if (csod_db_begin(db) < 0)
-		return csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+		return csod_fail(err, "database: %s", csod_db_errmsg(db));
 	if (seed(db, cfg, err) < 0) {
 		csod_db_rollback(db);
 		return -1;
 	}
 	if (csod_db_commit(db) < 0)
-		return csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+		return csod_fail(err, "database: %s", csod_db_errmsg(db));
 	return 0;
 }
 

@@ -37,59 +37,59 @@ int csod_domain_allowed(const csod_config *cfg, const char *organization, const 
  * cannot sign with it. */
 static int has_certificate(csod_pki *pki, const char *developer, const char *organization)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT 1 FROM certificates WHERE is_ca = 0 AND developer = ? AND organization = ? "
 	    "AND csod = 1 AND state IN ('init', 'requested', 'issued', 'revoked', 'failed')",
 	    NULL);
 	if (!st)
 		return 1;
-	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, organization, -1, SQLITE_STATIC);
-	int found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	csod_db_bind_text(st, 1, developer);
+	csod_db_bind_text(st, 2, organization);
+	int found = csod_db_step(st) == CSOD_DB_ROW;
+	csod_db_finalize(st);
 	return found;
 }
 
 static int64_t create_order(csod_pki *pki, const csod_dev_record *dev)
 {
 	const csod_ca_config *ca = &pki->cfg->ca;
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "INSERT INTO certificates(developer, organization, department, email, full_name,"
 	    " contact_email, domain, term_years, algorithm, key_bits, csod, state) VALUES(?, ?,"
-	    " ?, ?, ?, ?, ?, ?, ?, ?, 1, 'init')",
+	    " ?, ?, ?, ?, ?, ?, ?, ?, 1, 'init') RETURNING id",
 	    NULL);
 	if (!st)
 		return -1;
 	const char *at = strrchr(dev->email, '@');
-	sqlite3_bind_text(st, 1, dev->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, dev->organization, -1, SQLITE_STATIC);
+	csod_db_bind_text(st, 1, dev->user);
+	csod_db_bind_text(st, 2, dev->organization);
 	if (dev->department[0])
-		sqlite3_bind_text(st, 3, dev->department, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, dev->email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, dev->name[0] ? dev->name : dev->user, -1, SQLITE_STATIC);
+		csod_db_bind_text(st, 3, dev->department);
+	csod_db_bind_text(st, 4, dev->email);
+	csod_db_bind_text(st, 5, dev->name[0] ? dev->name : dev->user);
 	/* No contact email: the certificate carries one only when it is
 	 * given (csodctl cert add --contact-email). */
 	if (at)
-		sqlite3_bind_text(st, 7, at + 1, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 8, ca->term_years);
-	sqlite3_bind_text(st, 9, ca->key_algorithm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 10, ca->key_bits);
-	int64_t id = sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(pki->db->sql) : -1;
-	sqlite3_finalize(st);
+		csod_db_bind_text(st, 7, at + 1);
+	csod_db_bind_int(st, 8, ca->term_years);
+	csod_db_bind_text(st, 9, ca->key_algorithm);
+	csod_db_bind_int(st, 10, ca->key_bits);
+	int64_t id = csod_db_step(st) == CSOD_DB_ROW ? csod_db_column_int64(st, 0) : -1;
+	csod_db_finalize(st);
 	return id;
 }
 
 void csod_order_failed(csod_pki *pki, int64_t id, const char *reason)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db, "UPDATE certificates SET state = 'failed', error = ? WHERE id = ?", NULL);
 	if (st) {
-		sqlite3_bind_text(st, 1, reason, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, id);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
+		csod_db_bind_text(st, 1, reason);
+		csod_db_bind_int64(st, 2, id);
+		csod_db_step(st);
+		csod_db_finalize(st);
 	}
 	char idtext[32];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -122,7 +122,7 @@ static int64_t asn1_epoch(const ASN1_TIME *t)
 int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * chain,
                       const char *how)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "UPDATE certificates SET state = 'issued', collected = ?, not_before = ?, expires = ?,"
 	    " serial = ?, cert_pem = ?, chain_pem = ?, error = NULL WHERE id = ? RETURNING "
@@ -134,23 +134,23 @@ int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * ch
 	char *serial = bn ? BN_bn2hex(bn) : NULL;
 	char *pem = csod_x509_pem(cert), *chain_pem = chain_text(chain);
 	int64_t expires = asn1_epoch(X509_get0_notAfter(cert));
-	sqlite3_bind_int64(st, 1, csod_now());
-	sqlite3_bind_int64(st, 2, asn1_epoch(X509_get0_notBefore(cert)));
-	sqlite3_bind_int64(st, 3, expires);
-	sqlite3_bind_text(st, 4, serial ? serial : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, pem, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, chain_pem, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, id);
-	int ok = sqlite3_step(st) == SQLITE_ROW;
+	csod_db_bind_int64(st, 1, csod_now());
+	csod_db_bind_int64(st, 2, asn1_epoch(X509_get0_notBefore(cert)));
+	csod_db_bind_int64(st, 3, expires);
+	csod_db_bind_text(st, 4, serial ? serial : "");
+	csod_db_bind_text(st, 5, pem);
+	csod_db_bind_text(st, 6, chain_pem);
+	csod_db_bind_int64(st, 7, id);
+	int ok = csod_db_step(st) == CSOD_DB_ROW;
 	if (ok) {
 		char idtext[32], when[32], dev[80], org[256], dept[256];
 		snprintf(dev, sizeof dev, "%s", csod_db_text(st, 0));
 		snprintf(org, sizeof org, "%s", csod_db_text(st, 1));
 		snprintf(dept, sizeof dept, "%s", csod_db_text(st, 2));
-		int suspended = sqlite3_column_int(st, 3);
+		int suspended = csod_db_column_int(st, 3);
 		snprintf(idtext, sizeof idtext, "%lld", (long long)id);
 		csod_iso_time(expires, when);
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (csod_db_step(st) == CSOD_DB_ROW)
 			;
 		csod_audit(pki->db, "csodd", "cert.issued", idtext, "%s (%s), %s, serial %s", dev,
 		           org, how, serial ? serial : "");
@@ -162,7 +162,7 @@ int csod_order_issued(csod_pki *pki, int64_t id, X509 *cert, STACK_OF(X509) * ch
 		if (!suspended)
 			csod_notify_admins(pki->db, pki->cfg, "cert_issued", org, dept, vars);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	OPENSSL_free(serial);
 	BN_free(bn);
 	free(pem);
@@ -196,20 +196,20 @@ static int issue_local(csod_pki *pki, const order *o, EVP_PKEY *key, const csod_
 
 static int csr_sent(csod_pki *pki, const order *o, int64_t key_id, const char *csr)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "UPDATE certificates SET state = 'requested', key_id = ?, order_no = ?, csr_pem = ?,"
 	    " requested = ? WHERE id = ?",
 	    NULL);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, key_id);
-	sqlite3_bind_text(st, 2, o->order_no, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, csr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, csod_now());
-	sqlite3_bind_int64(st, 5, o->id);
-	int ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	csod_db_bind_int64(st, 1, key_id);
+	csod_db_bind_text(st, 2, o->order_no);
+	csod_db_bind_text(st, 3, csr);
+	csod_db_bind_int64(st, 4, csod_now());
+	csod_db_bind_int64(st, 5, o->id);
+	int ok = csod_db_step(st) == CSOD_DB_DONE;
+	csod_db_finalize(st);
 	return ok ? 0 : -1;
 }
 
@@ -221,7 +221,7 @@ static int request_external(csod_pki *pki, const order *o, EVP_PKEY *key, int64_
 		return -1;
 	int rc = csr_sent(pki, o, key_id, csr);
 	if (rc < 0) {
-		csod_fail(err, "database: %s", sqlite3_errmsg(pki->db->sql));
+		csod_fail(err, "database: %s", csod_db_errmsg(pki->db));
 	} else if (strcmp(pki->cfg->ca.backend, "directory") == 0) {
 		char path[PATH_MAX + 64], tmp[PATH_MAX + 8];
 		if (csod_path(path, sizeof path, "%s/ca/pending/%s.csr", pki->spool, o->order_no) <
@@ -257,17 +257,17 @@ static int work_order(csod_pki *pki, order *o, csod_error *err)
 	                        o->name[0] ? o->name : o->developer, o->email,        o->contact};
 	int rc;
 	if (strcmp(backend, "local") == 0) {
-		sqlite3_stmt *st = csod_db_prepare(
+		csod_stmt *st = csod_db_prepare(
 		    pki->db,
 		    "UPDATE certificates SET key_id = ?, order_no = ?, requested = ? WHERE id = ?",
 		    err);
 		if (st) {
-			sqlite3_bind_int64(st, 1, key_id);
-			sqlite3_bind_text(st, 2, o->order_no, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, csod_now());
-			sqlite3_bind_int64(st, 4, o->id);
-			sqlite3_step(st);
-			sqlite3_finalize(st);
+			csod_db_bind_int64(st, 1, key_id);
+			csod_db_bind_text(st, 2, o->order_no);
+			csod_db_bind_int64(st, 3, csod_now());
+			csod_db_bind_int64(st, 4, o->id);
+			csod_db_step(st);
+			csod_db_finalize(st);
 		}
 		rc = issue_local(pki, o, key, &subject, err);
 	} else {
@@ -280,7 +280,7 @@ static int work_order(csod_pki *pki, order *o, csod_error *err)
 void csod_enroll_process(csod_pki *pki)
 {
 	for (;;) {
-		sqlite3_stmt *st = csod_db_prepare(
+		csod_stmt *st = csod_db_prepare(
 		    pki->db,
 		    "SELECT id, developer, organization, COALESCE(department, ''), email,"
 		    " COALESCE(full_name, ''), algorithm, key_bits, term_years,"
@@ -291,9 +291,9 @@ void csod_enroll_process(csod_pki *pki)
 			return;
 		order o;
 		memset(&o, 0, sizeof o);
-		int found = sqlite3_step(st) == SQLITE_ROW;
+		int found = csod_db_step(st) == CSOD_DB_ROW;
 		if (found) {
-			o.id = sqlite3_column_int64(st, 0);
+			o.id = csod_db_column_int64(st, 0);
 			char *fields[] = {o.developer, o.organization, o.department,
 			                  o.email,     o.name,         o.algorithm};
 			size_t sizes[] = {sizeof o.developer,  sizeof o.organization,
@@ -303,11 +303,11 @@ void csod_enroll_process(csod_pki *pki)
 				const char *v = csod_db_text(st, i + 1);
 				snprintf(fields[i], sizes[i], "%s", v ? v : "");
 			}
-			o.bits = sqlite3_column_int(st, 7);
+			o.bits = csod_db_column_int(st, 7);
 			snprintf(o.contact, sizeof o.contact, "%s", csod_db_text(st, 9));
-			o.term_years = sqlite3_column_int(st, 8);
+			o.term_years = csod_db_column_int(st, 8);
 		}
-		sqlite3_finalize(st);
+		csod_db_finalize(st);
 		if (!found)
 			return;
 		csod_error err;
@@ -409,10 +409,10 @@ void csod_pki_collect(csod_pki *pki)
 {
 	if (strcmp(pki->cfg->ca.backend, "directory") != 0)
 		return;
-	sqlite3_stmt *st = csod_db_prepare(pki->db,
-	                                   "SELECT id, order_no, csr_pem FROM certificates WHERE "
-	                                   "state = 'requested' AND order_no IS NOT NULL",
-	                                   NULL);
+	csod_stmt *st = csod_db_prepare(pki->db,
+	                                "SELECT id, order_no, csr_pem FROM certificates WHERE "
+	                                "state = 'requested' AND order_no IS NOT NULL",
+	                                NULL);
 	typedef struct pending {
 		int64_t id;
 		char order_no[32];
@@ -420,14 +420,14 @@ void csod_pki_collect(csod_pki *pki)
 	} pending;
 	pending list[64];
 	int n = 0;
-	while (st && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
-		list[n].id = sqlite3_column_int64(st, 0);
+	while (st && n < 64 && csod_db_step(st) == CSOD_DB_ROW) {
+		list[n].id = csod_db_column_int64(st, 0);
 		snprintf(list[n].order_no, sizeof list[n].order_no, "%s", csod_db_text(st, 1));
 		const char *csr = csod_db_text(st, 2);
 		list[n].csr = strdup(csr ? csr : "");
 		n++;
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	for (int i = 0; i < n; i++) {
 		if (list[i].csr)
 			collect_order(pki, list[i].id, list[i].order_no, list[i].csr);

@@ -29,14 +29,14 @@ void csod_enroll_command_resume(csod_pki *pki)
 	if (pki->resumed || strcmp(pki->cfg->ca.backend, "command") != 0 || !pki->cfg->ca.command)
 		return;
 	pki->resumed = 1;
-	sqlite3_stmt *st =
+	csod_stmt *st =
 	    csod_db_prepare(pki->db,
 	                    "SELECT id, order_no, csr_pem, COALESCE(email, '') FROM "
 	                    "certificates WHERE is_ca = 0 AND state = 'requested' "
 	                    "AND csr_pem IS NOT NULL AND " COMMAND_ORDERS " ORDER BY id",
 	                    NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
+	while (st && csod_db_step(st) == CSOD_DB_ROW) {
+		int64_t id = csod_db_column_int64(st, 0);
 		const char *order_no = csod_db_text(st, 1);
 		csod_error err;
 		csod_log(LOG_NOTICE, NULL,
@@ -47,20 +47,20 @@ void csod_enroll_command_resume(csod_pki *pki)
 		                               csod_db_text(st, 3), &err) < 0)
 			csod_order_failed(pki, id, err.msg);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 }
 
 /* An answer counts only for an order still waiting for it: an
  * administrator may have revoked or deleted it meanwhile. */
 static int still_requested(csod_pki *pki, int64_t id)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db, "SELECT 1 FROM certificates WHERE id = ? AND state = 'requested'", NULL);
 	if (!st)
 		return 0;
-	sqlite3_bind_int64(st, 1, id);
-	int found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	csod_db_bind_int64(st, 1, id);
+	int found = csod_db_step(st) == CSOD_DB_ROW;
+	csod_db_finalize(st);
 	return found;
 }
 

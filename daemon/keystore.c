@@ -20,10 +20,10 @@
 /* How many private keys the database holds sealed under the master key. */
 static int sealed_keys(csod_db *db)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT count(*) FROM keys WHERE backend = 'database' AND blob IS NOT NULL", NULL);
-	int n = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
+	int n = st && csod_db_step(st) == CSOD_DB_ROW ? csod_db_column_int(st, 0) : 0;
+	csod_db_finalize(st);
 	return n;
 }
 
@@ -100,18 +100,20 @@ static void token_id(int64_t id, char *out, size_t len)
 static int64_t insert_row(csod_keystore *ks, const char *backend, const char *algorithm, int bits,
                           csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
-	    ks->db, "INSERT INTO keys(backend, algorithm, bits, created) VALUES(?, ?, ?, ?)", err);
+	csod_stmt *st = csod_db_prepare(
+	    ks->db,
+	    "INSERT INTO keys(backend, algorithm, bits, created) VALUES(?, ?, ?, ?) RETURNING id",
+	    err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, backend, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, algorithm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, bits);
-	sqlite3_bind_int64(st, 4, csod_now());
-	int64_t id = sqlite3_step(st) == SQLITE_DONE ? sqlite3_last_insert_rowid(ks->db->sql) : -1;
+	csod_db_bind_text(st, 1, backend);
+	csod_db_bind_text(st, 2, algorithm);
+	csod_db_bind_int(st, 3, bits);
+	csod_db_bind_int64(st, 4, csod_now());
+	int64_t id = csod_db_step(st) == CSOD_DB_ROW ? csod_db_column_int64(st, 0) : -1;
 	if (id < 0)
-		csod_fail(err, "database: %s", sqlite3_errmsg(ks->db->sql));
-	sqlite3_finalize(st);
+		csod_fail(err, "database: %s", csod_db_errmsg(ks->db));
+	csod_db_finalize(st);
 	return id;
 }
 
@@ -120,17 +122,24 @@ static int update_row(csod_keystore *ks, int64_t id, const char *column, const v
 {
 	char sql[64];
 	snprintf(sql, sizeof sql, "UPDATE keys SET %s = ? WHERE id = ?", column);
-	sqlite3_stmt *st = csod_db_prepare(ks->db, sql, err);
+	csod_stmt *st = csod_db_prepare(ks->db, sql, err);
 	if (!st)
 		return -1;
 	if (strcmp(column, "blob") == 0)
-		sqlite3_bind_blob(st, 1, value, len, SQLITE_STATIC);
-	else
-		sqlite3_bind_text(st, 1, value, len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, id);
-	int ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
-	return ok ? 0 : csod_fail(err, "database: %s", sqlite3_errmsg(ks->db->sql));
+		csod_db_bind_blob(st, 1, value, len);
+	else {
+		char *text = strndup(value, (size_t)len);
+		if (!text) {
+			csod_db_finalize(st);
+			return csod_fail(err, "out of memory");
+		}
+		csod_db_bind_text(st, 1, text);
+		free(text);
+	}
+	csod_db_bind_int64(st, 2, id);
+	int ok = csod_db_step(st) == CSOD_DB_DONE;
+	csod_db_finalize(st);
+	return ok ? 0 : csod_fail(err, "database: %s", csod_db_errmsg(ks->db));
 }
 
 static int64_t generate_on_token(csod_keystore *ks, const char *algorithm, int bits, EVP_PKEY **out,
@@ -153,11 +162,11 @@ static int64_t generate_on_token(csod_keystore *ks, const char *algorithm, int b
 	    (out &&
 	     !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err)))) {
 		/* No row for a key that is not there (a full token, say). */
-		sqlite3_stmt *st = csod_db_prepare(ks->db, "DELETE FROM keys WHERE id = ?", NULL);
+		csod_stmt *st = csod_db_prepare(ks->db, "DELETE FROM keys WHERE id = ?", NULL);
 		if (st) {
-			sqlite3_bind_int64(st, 1, id);
-			sqlite3_step(st);
-			sqlite3_finalize(st);
+			csod_db_bind_int64(st, 1, id);
+			csod_db_step(st);
+			csod_db_finalize(st);
 		}
 		return -1;
 	}
@@ -258,13 +267,12 @@ EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err)
 	EVP_PKEY *hit = cached(ks, id);
 	if (hit)
 		return hit;
-	sqlite3_stmt *st =
-	    csod_db_prepare(ks->db, "SELECT backend, blob FROM keys WHERE id = ?", err);
+	csod_stmt *st = csod_db_prepare(ks->db, "SELECT backend, blob FROM keys WHERE id = ?", err);
 	if (!st)
 		return NULL;
-	sqlite3_bind_int64(st, 1, id);
+	csod_db_bind_int64(st, 1, id);
 	EVP_PKEY *key = NULL;
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (csod_db_step(st) != CSOD_DB_ROW) {
 		csod_fail(err, "key %lld is not in the keystore", (long long)id);
 	} else if (strcmp(csod_db_text(st, 0), "pkcs11") == 0) {
 		char label[64];
@@ -279,10 +287,10 @@ EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err)
 		csod_fail(err, "key %lld is sealed in the database but there is no master key file",
 		          (long long)id);
 	} else {
-		key = open_blob(ks->master.key, id, sqlite3_column_blob(st, 1),
-		                sqlite3_column_bytes(st, 1), err);
+		key = open_blob(ks->master.key, id, csod_db_column_blob(st, 1),
+		                csod_db_column_bytes(st, 1), err);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (key)
 		remember(ks, id, key);
 	return key;

@@ -54,18 +54,18 @@ int csod_keystore_recover_rotation(csod_db *db, const char *master_path, csod_er
 		ks_sealer_free(&fresh);
 		return -1;
 	}
-	sqlite3_stmt *st = csod_db_prepare(db,
-	                                   "SELECT id, blob FROM keys WHERE backend = 'database' "
-	                                   "AND blob IS NOT NULL ORDER BY id LIMIT 1",
-	                                   err);
+	csod_stmt *st = csod_db_prepare(db,
+	                                "SELECT id, blob FROM keys WHERE backend = 'database' "
+	                                "AND blob IS NOT NULL ORDER BY id LIMIT 1",
+	                                err);
 	if (!st) {
 		ks_sealer_free(&fresh);
 		return -1;
 	}
-	int committed = sqlite3_step(st) == SQLITE_ROW &&
-	                opens(fresh.key, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
-	                      sqlite3_column_bytes(st, 1));
-	sqlite3_finalize(st);
+	int committed = csod_db_step(st) == CSOD_DB_ROW &&
+	                opens(fresh.key, csod_db_column_int64(st, 0), csod_db_column_blob(st, 1),
+	                      csod_db_column_bytes(st, 1));
+	csod_db_finalize(st);
 	ks_sealer_free(&fresh);
 	if (committed) {
 		csod_log(LOG_WARNING, NULL,
@@ -85,16 +85,16 @@ int csod_keystore_recover_rotation(csod_db *db, const char *master_path, csod_er
 static int reseal(csod_db *db, int64_t id, const unsigned char *old_key,
                   const unsigned char *new_key, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(db, "SELECT blob FROM keys WHERE id = ?", err);
+	csod_stmt *st = csod_db_prepare(db, "SELECT blob FROM keys WHERE id = ?", err);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int len = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_bytes(st, 0) : 0;
+	csod_db_bind_int64(st, 1, id);
+	int len = csod_db_step(st) == CSOD_DB_ROW ? csod_db_column_bytes(st, 0) : 0;
 	unsigned char *plain = len > 0 ? ks_secure_alloc((size_t)len) : NULL;
 	unsigned char *blob = len > 0 ? malloc((size_t)len + NONCE_LEN + TAG_LEN) : NULL;
 	int plain_len = 0, blob_len = 0, rc = -1;
 	if (!plain || !blob ||
-	    ks_unseal(old_key, id, sqlite3_column_blob(st, 0), len, plain, &plain_len) < 0) {
+	    ks_unseal(old_key, id, csod_db_column_blob(st, 0), len, plain, &plain_len) < 0) {
 		csod_fail(err,
 		          "key %lld cannot be unsealed with the current master key (wrong master "
 		          "key?): nothing was changed",
@@ -104,16 +104,16 @@ static int reseal(csod_db *db, int64_t id, const unsigned char *old_key,
 	} else {
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	ks_secure_free(plain, (size_t)len);
 	if (rc == 0) {
 		st = csod_db_prepare(db, "UPDATE keys SET blob = ? WHERE id = ?", err);
 		if (st) {
-			sqlite3_bind_blob(st, 1, blob, blob_len, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, id);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
-			sqlite3_finalize(st);
+			csod_db_bind_blob(st, 1, blob, blob_len);
+			csod_db_bind_int64(st, 2, id);
+			if (csod_db_step(st) != CSOD_DB_DONE)
+				rc = csod_fail(err, "database: %s", csod_db_errmsg(db));
+			csod_db_finalize(st);
 		} else {
 			rc = -1;
 		}
@@ -125,26 +125,26 @@ static int reseal(csod_db *db, int64_t id, const unsigned char *old_key,
 static int reseal_all(csod_db *db, const unsigned char *old_key, const unsigned char *new_key,
                       int *count, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT id FROM keys WHERE backend = 'database' AND blob IS NOT NULL", err);
 	if (!st)
 		return -1;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			int64_t *grown = realloc(ids, cap * sizeof *ids);
 			if (!grown) {
 				free(ids);
-				sqlite3_finalize(st);
+				csod_db_finalize(st);
 				return csod_fail(err, "out of memory");
 			}
 			ids = grown;
 		}
-		ids[n++] = sqlite3_column_int64(st, 0);
+		ids[n++] = csod_db_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = reseal(db, ids[i], old_key, new_key, err);
@@ -181,13 +181,13 @@ int csod_keystore_rotate_master(const csod_config *cfg, const char *spool, csod_
 		goto out;
 	if (ks_sealer_load(&fresh, new_path, 0, err) < 0 || csod_db_begin(db) < 0) {
 		if (!err->msg[0])
-			csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+			csod_fail(err, "database: %s", csod_db_errmsg(db));
 		unlink(new_path);
 		goto out;
 	}
 	if (reseal_all(db, ks->master.key, fresh.key, count, err) < 0 || csod_db_commit(db) < 0) {
 		if (!err->msg[0])
-			csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+			csod_fail(err, "database: %s", csod_db_errmsg(db));
 		csod_db_rollback(db);
 		unlink(new_path);
 		goto out;

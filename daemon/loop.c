@@ -94,11 +94,11 @@ static int log_level(const char *name)
  * commits, so this costs one cheap query when nothing happened. */
 static int db_changed_elsewhere(csod_daemon *d, int64_t *last)
 {
-	sqlite3_stmt *st = csod_db_prepare(d->db, "PRAGMA data_version", NULL);
+	csod_stmt *st = csod_db_prepare(d->db, "PRAGMA data_version", NULL);
 	int64_t v = 0;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (st && csod_db_step(st) == CSOD_DB_ROW)
+		v = csod_db_column_int64(st, 0);
+	csod_db_finalize(st);
 	int changed = v != *last;
 	*last = v;
 	return changed;

@@ -23,7 +23,7 @@ int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, con
 	 * line (an address recorded before addresses were checked). */
 	if (csod_email_check(recipient, err) < 0)
 		return -1;
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO mail_queue(created, kind, request_id, recipient, subject, body, "
 	    "next_attempt, date, message_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -33,19 +33,19 @@ int csod_mail_enqueue(csod_db *db, const char *kind, const char *request_id, con
 	char date[64], message_id[128];
 	csod_mail_stamp(date, message_id);
 	int64_t now = csod_now();
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, recipient, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, body, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, now);
-	sqlite3_bind_text(st, 8, date, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, message_id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st) == SQLITE_DONE
+	csod_db_bind_int64(st, 1, now);
+	csod_db_bind_text(st, 2, kind);
+	csod_db_bind_text(st, 3, request_id);
+	csod_db_bind_text(st, 4, recipient);
+	csod_db_bind_text(st, 5, subject);
+	csod_db_bind_text(st, 6, body);
+	csod_db_bind_int64(st, 7, now);
+	csod_db_bind_text(st, 8, date);
+	csod_db_bind_text(st, 9, message_id);
+	int rc = csod_db_step(st) == CSOD_DB_DONE
 	             ? 0
-	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
-	sqlite3_finalize(st);
+	             : csod_fail(err, "database: %s", csod_db_errmsg(db));
+	csod_db_finalize(st);
 	return rc;
 }
 
@@ -55,7 +55,7 @@ typedef struct due_mail {
 	char *kind, *recipient, *subject, *body, *request_id, *date, *message_id;
 } due_mail;
 
-static char *column(sqlite3_stmt *st, int i)
+static char *column(csod_stmt *st, int i)
 {
 	const char *s = csod_db_text(st, i);
 	return s ? strdup(s) : NULL;
@@ -76,7 +76,7 @@ static void due_free(due_mail *m)
 static int load_due(csod_db *db, due_mail *m)
 {
 	memset(m, 0, sizeof *m);
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, created, attempts, kind, recipient, subject, body, request_id, date, "
 	    "message_id FROM mail_queue WHERE state = 'queued' AND next_attempt <= ? "
@@ -84,12 +84,12 @@ static int load_due(csod_db *db, due_mail *m)
 	    NULL);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, csod_now());
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		m->id = sqlite3_column_int64(st, 0);
-		m->created = sqlite3_column_int64(st, 1);
-		m->attempts = sqlite3_column_int(st, 2);
+	csod_db_bind_int64(st, 1, csod_now());
+	int rc = csod_db_step(st);
+	if (rc == CSOD_DB_ROW) {
+		m->id = csod_db_column_int64(st, 0);
+		m->created = csod_db_column_int64(st, 1);
+		m->attempts = csod_db_column_int(st, 2);
 		m->kind = column(st, 3);
 		m->recipient = column(st, 4);
 		m->subject = column(st, 5);
@@ -98,12 +98,12 @@ static int load_due(csod_db *db, due_mail *m)
 		m->date = column(st, 8);
 		m->message_id = column(st, 9);
 	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW && (!m->kind || !m->recipient || !m->subject || !m->body)) {
+	csod_db_finalize(st);
+	if (rc == CSOD_DB_ROW && (!m->kind || !m->recipient || !m->subject || !m->body)) {
 		due_free(m);
 		return -1;
 	}
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == CSOD_DB_ROW ? 1 : rc == CSOD_DB_DONE ? 0 : -1;
 }
 
 /* A row queued before messages kept their Date and Message-ID gets them
@@ -118,17 +118,17 @@ static int stamp_if_missing(csod_db *db, due_mail *m)
 	free(m->message_id);
 	m->date = strdup(date);
 	m->message_id = strdup(message_id);
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "UPDATE mail_queue SET date = ?, message_id = ? WHERE id = ?", NULL);
 	if (!st || !m->date || !m->message_id) {
-		sqlite3_finalize(st);
+		csod_db_finalize(st);
 		return -1;
 	}
-	sqlite3_bind_text(st, 1, date, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, m->id);
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
+	csod_db_bind_text(st, 1, date);
+	csod_db_bind_text(st, 2, message_id);
+	csod_db_bind_int64(st, 3, m->id);
+	int rc = csod_db_step(st) == CSOD_DB_DONE ? 0 : -1;
+	csod_db_finalize(st);
 	return rc;
 }
 
@@ -139,22 +139,22 @@ static int record(csod_db *db, const due_mail *m, const char *state, int64_t nex
 {
 	if (csod_db_begin(db) < 0)
 		return -1;
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "UPDATE mail_queue SET state = ?, attempts = ?, next_attempt = ?, last_error = ?, "
 	    "sent = CASE WHEN ? = 'sent' THEN ? ELSE sent END WHERE id = ?",
 	    NULL);
 	int rc = -1;
 	if (st) {
-		sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, m->attempts + 1);
-		sqlite3_bind_int64(st, 3, next);
-		sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, csod_now());
-		sqlite3_bind_int64(st, 7, m->id);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
+		csod_db_bind_text(st, 1, state);
+		csod_db_bind_int(st, 2, m->attempts + 1);
+		csod_db_bind_int64(st, 3, next);
+		csod_db_bind_text(st, 4, error);
+		csod_db_bind_text(st, 5, state);
+		csod_db_bind_int64(st, 6, csod_now());
+		csod_db_bind_int64(st, 7, m->id);
+		rc = csod_db_step(st) == CSOD_DB_DONE ? 0 : -1;
+		csod_db_finalize(st);
 	}
 	if (rc == 0 && audit_action)
 		rc = csod_audit_at(db, LOG_ERR, "csodd", audit_action,
@@ -229,17 +229,17 @@ static int deliver(csod_db *db, due_mail *m, const csod_mail_config *mc, const c
 
 static int64_t seconds_to_next(csod_db *db)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT MIN(next_attempt) FROM mail_queue WHERE state = 'queued'", NULL);
 	int64_t next = 60;
-	if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		next = sqlite3_column_int64(st, 0) - csod_now();
+	if (st && csod_db_step(st) == CSOD_DB_ROW && !csod_db_column_is_null(st, 0)) {
+		next = csod_db_column_int64(st, 0) - csod_now();
 		if (next < 1)
 			next = 1; /* due now, but it just failed: not a busy loop */
 		if (next > 60)
 			next = 60;
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	return next;
 }
 

@@ -103,18 +103,18 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 {
 	if (pki->ca_cert)
 		return 0;
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT cert_pem, key_id FROM certificates WHERE is_ca = 1 AND state = 'issued' "
 	    "ORDER BY id DESC LIMIT 1",
 	    err);
 	if (!st)
 		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (csod_db_step(st) == CSOD_DB_ROW) {
 		pki->ca_cert = csod_x509_from_pem(csod_db_text(st, 0));
-		pki->ca_key_id = sqlite3_column_int64(st, 1);
+		pki->ca_key_id = csod_db_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (!pki->ca_cert) {
 		if (strcmp(pki->cfg->ca.backend, "local") != 0)
 			return 0; /* trust comes from the issued chains */
@@ -138,13 +138,13 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 		int ok = st != NULL;
 		if (st) {
 			int64_t now = csod_now();
-			sqlite3_bind_int64(st, 1, key_id);
-			sqlite3_bind_int64(st, 2, now);
-			sqlite3_bind_int64(st, 3, now);
-			sqlite3_bind_int64(st, 4, now + 10LL * 365 * 86400);
-			sqlite3_bind_text(st, 5, pem, -1, SQLITE_STATIC);
-			ok = sqlite3_step(st) == SQLITE_DONE;
-			sqlite3_finalize(st);
+			csod_db_bind_int64(st, 1, key_id);
+			csod_db_bind_int64(st, 2, now);
+			csod_db_bind_int64(st, 3, now);
+			csod_db_bind_int64(st, 4, now + 10LL * 365 * 86400);
+			csod_db_bind_text(st, 5, pem);
+			ok = csod_db_step(st) == CSOD_DB_DONE;
+			csod_db_finalize(st);
 		}
 		free(pem);
 		if (!ok) {
@@ -169,7 +169,7 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
  * of at the next tick). */
 static void warn_expiring(csod_pki *pki)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT id, developer, organization, COALESCE(department, ''), expires FROM "
 	    "certificates WHERE is_ca = 0 AND state = 'issued' AND expires < ? AND "
@@ -178,11 +178,11 @@ static void warn_expiring(csod_pki *pki)
 	    NULL);
 	if (!st)
 		return;
-	sqlite3_bind_int64(st, 1, csod_now() + 30 * 86400);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	csod_db_bind_int64(st, 1, csod_now() + 30 * 86400);
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		char id[32], key[64], expires[32];
-		snprintf(id, sizeof id, "%lld", (long long)sqlite3_column_int64(st, 0));
-		csod_iso_time(sqlite3_column_int64(st, 4), expires);
+		snprintf(id, sizeof id, "%lld", (long long)csod_db_column_int64(st, 0));
+		csod_iso_time(csod_db_column_int64(st, 4), expires);
 		const char *vars[] = {"id",
 		                      id,
 		                      "developer",
@@ -199,21 +199,21 @@ static void warn_expiring(csod_pki *pki)
 		csod_log(LOG_WARNING, NULL, "certificate %s of %s expires on %s", id,
 		         csod_db_text(st, 1), expires);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 }
 
 int csod_pki_tick(csod_pki *pki, csod_error *err)
 {
 	if (ensure_ca(pki, err) < 0)
 		return -1;
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "UPDATE certificates SET state = 'expired' WHERE state = 'issued' AND expires <= ?",
 	    err);
 	if (st) {
-		sqlite3_bind_int64(st, 1, csod_now());
-		sqlite3_step(st);
-		sqlite3_finalize(st);
+		csod_db_bind_int64(st, 1, csod_now());
+		csod_db_step(st);
+		csod_db_finalize(st);
 	}
 	warn_expiring(pki);
 	int refused = pki->cfg->ca.auto_enroll ? csod_enroll_developers(pki, err) : 0;
@@ -232,7 +232,7 @@ int csod_pki_tick(csod_pki *pki, csod_error *err)
 static int no_identity(csod_pki *pki, const char *developer, const char *organization,
                        csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT id, state, expires, revoke_reason, error, csod FROM certificates WHERE is_ca = "
 	    "0 AND developer = ? AND organization = ? ORDER BY csod DESC, id DESC LIMIT 1",
@@ -240,32 +240,32 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 	if (!st)
 		return -1;
 	int on_order = 0;
-	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, organization, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	csod_db_bind_text(st, 1, developer);
+	csod_db_bind_text(st, 2, organization);
+	if (csod_db_step(st) != CSOD_DB_ROW) {
 		csod_fail(err, "no certificate for developer %s in organization %s", developer,
 		          organization);
-	} else if (!sqlite3_column_int(st, 5)) {
+	} else if (!csod_db_column_int(st, 5)) {
 		csod_fail(err,
 		          "no certificate of developer %s in organization %s is enabled for code "
 		          "signing on demand (certificate %lld is not; csodctl cert add --csod "
 		          "orders one that is)",
-		          developer, organization, (long long)sqlite3_column_int64(st, 0));
+		          developer, organization, (long long)csod_db_column_int64(st, 0));
 	} else {
 		const char *state = csod_db_text(st, 1);
 		/* Past its expiry but not yet marked by the periodic pass. */
-		if (strcmp(state, "issued") == 0 && sqlite3_column_int64(st, 2) <= csod_now())
+		if (strcmp(state, "issued") == 0 && csod_db_column_int64(st, 2) <= csod_now())
 			state = "expired";
 		const char *reason = csod_db_text(st, 3);
 		const char *error = csod_db_text(st, 4);
 		char when[32] = "";
-		time_t t = (time_t)sqlite3_column_int64(st, 2);
+		time_t t = (time_t)csod_db_column_int64(st, 2);
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof when, "%Y-%m-%d", &tm);
 		on_order = strcmp(state, "init") == 0 || strcmp(state, "requested") == 0;
 		csod_fail(err, "certificate %lld of %s (%s) is %s%s%s%s%s",
-		          (long long)sqlite3_column_int64(st, 0), developer, organization, state,
+		          (long long)csod_db_column_int64(st, 0), developer, organization, state,
 		          strcmp(state, "expired") == 0 ? " since " : "",
 		          strcmp(state, "expired") == 0 ? when : "",
 		          reason  ? ": "
@@ -275,7 +275,7 @@ static int no_identity(csod_pki *pki, const char *developer, const char *organiz
 		          : error ? error
 		                  : "");
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	return on_order ? 1 : -1;
 }
 
@@ -341,7 +341,7 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
                       csod_error *err)
 {
 	memset(out, 0, sizeof *out);
-	sqlite3_stmt *st = csod_db_cached(
+	csod_stmt *st = csod_db_cached(
 	    pki->db,
 	    "SELECT id, key_id, cert_pem, chain_pem FROM certificates WHERE is_ca = 0 AND "
 	    "developer = ? "
@@ -350,14 +350,14 @@ int csod_pki_identity(csod_pki *pki, const char *developer, const char *organiza
 	    err);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, organization ? organization : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, csod_now());
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	csod_db_bind_text(st, 1, developer);
+	csod_db_bind_text(st, 2, organization ? organization : "");
+	csod_db_bind_int64(st, 3, csod_now());
+	if (csod_db_step(st) != CSOD_DB_ROW) {
 		csod_db_release(st);
 		return no_identity(pki, developer, organization ? organization : "", err);
 	}
-	int64_t id = sqlite3_column_int64(st, 0), key_id = sqlite3_column_int64(st, 1);
+	int64_t id = csod_db_column_int64(st, 0), key_id = csod_db_column_int64(st, 1);
 	struct pki_cached *c = NULL;
 	for (unsigned i = 0; i < PKI_CACHE_SLOTS && !c; i++)
 		if (pki->cache[i].cert && pki->cache[i].id == id)

@@ -12,7 +12,7 @@
 #include "check_verdicts.h"
 #include "notify.h"
 
-static void col(sqlite3_stmt *st, int i, char *out, size_t len)
+static void col(csod_stmt *st, int i, char *out, size_t len)
 {
 	const char *s = csod_db_text(st, i);
 	snprintf(out, len, "%s", s ? s : "");
@@ -62,15 +62,15 @@ static char *options_to_json(const csod_request_options *o)
 int csod_request_load(csod_db *db, const char *id, csod_request *r)
 {
 	memset(r, 0, sizeof *r);
-	sqlite3_stmt *st =
+	csod_stmt *st =
 	    csod_db_cached(db, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?", NULL);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
+	csod_db_bind_text(st, 1, id);
+	int rc = csod_db_step(st);
+	if (rc != CSOD_DB_ROW) {
 		csod_db_release(st);
-		return rc == SQLITE_DONE ? 1 : -1;
+		return rc == CSOD_DB_DONE ? 1 : -1;
 	}
 	col(st, 0, r->id, sizeof r->id);
 	col(st, 1, r->developer, sizeof r->developer);
@@ -81,15 +81,15 @@ int csod_request_load(csod_db *db, const char *id, csod_request *r)
 	col(st, 6, r->digests, sizeof r->digests);
 	options_from_json(csod_db_text(st, 7), &r->options);
 	col(st, 8, r->state, sizeof r->state);
-	r->created = sqlite3_column_int64(st, 9);
-	r->updated = sqlite3_column_int64(st, 10);
-	r->approved = sqlite3_column_int64(st, 11);
+	r->created = csod_db_column_int64(st, 9);
+	r->updated = csod_db_column_int64(st, 10);
+	r->approved = csod_db_column_int64(st, 11);
 	col(st, 12, r->approver, sizeof r->approver);
 	col(st, 13, r->message, sizeof r->message);
 	col(st, 14, r->error, sizeof r->error);
-	r->signed_at = sqlite3_column_int64(st, 15);
-	r->expires = sqlite3_column_int64(st, 16);
-	r->certificate_id = sqlite3_column_int64(st, 17);
+	r->signed_at = csod_db_column_int64(st, 15);
+	r->expires = csod_db_column_int64(st, 16);
+	r->certificate_id = csod_db_column_int64(st, 17);
 	col(st, 18, r->drop_name, sizeof r->drop_name);
 	col(st, 19, r->checks, sizeof r->checks);
 	csod_verdicts_from_json(csod_db_text(st, 20), r);
@@ -101,8 +101,8 @@ int csod_request_load(csod_db *db, const char *id, csod_request *r)
 	                    NULL);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	csod_db_bind_text(st, 1, id);
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		csod_file *grown = realloc(r->files, sizeof *grown * (size_t)(r->n_files + 1));
 		if (!grown) {
 			csod_db_release(st);
@@ -112,7 +112,7 @@ int csod_request_load(csod_db *db, const char *id, csod_request *r)
 		csod_file *f = &r->files[r->n_files++];
 		memset(f, 0, sizeof *f);
 		col(st, 0, f->name, sizeof f->name);
-		f->size = sqlite3_column_int64(st, 1);
+		f->size = csod_db_column_int64(st, 1);
 		col(st, 2, f->md5, sizeof f->md5);
 		col(st, 3, f->sha1, sizeof f->sha1);
 		col(st, 4, f->sha256, sizeof f->sha256);
@@ -130,25 +130,25 @@ void csod_request_free(csod_request *r)
 	r->n_files = 0;
 }
 
-static void bind_nonempty(sqlite3_stmt *st, int i, const char *s)
+static void bind_nonempty(csod_stmt *st, int i, const char *s)
 {
 	if (s && *s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+		csod_db_bind_text(st, i, s);
 	else
-		sqlite3_bind_null(st, i);
+		csod_db_bind_null(st, i);
 }
 
-static void bind_time(sqlite3_stmt *st, int i, int64_t t)
+static void bind_time(csod_stmt *st, int i, int64_t t)
 {
 	if (t)
-		sqlite3_bind_int64(st, i, t);
+		csod_db_bind_int64(st, i, t);
 	else
-		sqlite3_bind_null(st, i);
+		csod_db_bind_null(st, i);
 }
 
 static int save_files(csod_db *db, const csod_request *r, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_cached(
+	csod_stmt *st = csod_db_cached(
 	    db,
 	    "INSERT OR REPLACE INTO files(request_id, idx, name, size, md5, sha1, sha256, engine,"
 	    " output) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -158,18 +158,18 @@ static int save_files(csod_db *db, const csod_request *r, csod_error *err)
 	int rc = 0;
 	for (int i = 0; i < r->n_files && rc == 0; i++) {
 		const csod_file *f = &r->files[i];
-		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, i);
-		sqlite3_bind_text(st, 3, f->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, f->size);
+		csod_db_bind_text(st, 1, r->id);
+		csod_db_bind_int(st, 2, i);
+		csod_db_bind_text(st, 3, f->name);
+		csod_db_bind_int64(st, 4, f->size);
 		bind_nonempty(st, 5, f->md5);
 		bind_nonempty(st, 6, f->sha1);
 		bind_nonempty(st, 7, f->sha256);
 		bind_nonempty(st, 8, f->engine);
 		bind_nonempty(st, 9, f->output);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
-		sqlite3_reset(st);
+		if (csod_db_step(st) != CSOD_DB_DONE)
+			rc = csod_fail(err, "database: %s", csod_db_errmsg(db));
+		csod_db_reset(st);
 	}
 	csod_db_release(st);
 	return rc;
@@ -179,28 +179,27 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
                         csod_error *err)
 {
 	if (csod_db_begin(db) < 0)
-		return csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
-	sqlite3_stmt *st =
-	    csod_db_cached(db,
-	                   "INSERT INTO requests(" REQUEST_COLUMNS ") VALUES(?, ?, ?, "
-	                   "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	                   err);
+		return csod_fail(err, "database: %s", csod_db_errmsg(db));
+	csod_stmt *st = csod_db_cached(db,
+	                               "INSERT INTO requests(" REQUEST_COLUMNS ") VALUES(?, ?, ?, "
+	                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                               err);
 	if (!st) {
 		csod_db_rollback(db);
 		return -1;
 	}
 	char *options = options_to_json(&r->options);
-	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->developer, -1, SQLITE_STATIC);
+	csod_db_bind_text(st, 1, r->id);
+	csod_db_bind_text(st, 2, r->developer);
 	bind_nonempty(st, 3, r->organization);
 	bind_nonempty(st, 4, r->department);
 	bind_nonempty(st, 5, r->version);
 	bind_nonempty(st, 6, r->service);
-	sqlite3_bind_text(st, 7, r->digests, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, options, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, r->state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 10, r->created);
-	sqlite3_bind_int64(st, 11, r->updated);
+	csod_db_bind_text(st, 7, r->digests);
+	csod_db_bind_text(st, 8, options);
+	csod_db_bind_text(st, 9, r->state);
+	csod_db_bind_int64(st, 10, r->created);
+	csod_db_bind_int64(st, 11, r->updated);
 	bind_time(st, 12, r->approved);
 	bind_nonempty(st, 13, r->approver);
 	bind_nonempty(st, 14, r->message);
@@ -208,14 +207,14 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 	bind_time(st, 16, r->signed_at);
 	bind_time(st, 17, r->expires);
 	bind_time(st, 18, r->certificate_id);
-	sqlite3_bind_text(st, 19, r->drop_name, -1, SQLITE_STATIC);
+	csod_db_bind_text(st, 19, r->drop_name);
 	bind_nonempty(st, 20, r->checks);
 	char *verdicts = csod_verdicts_to_json(r);
 	bind_nonempty(st, 21, verdicts);
-	int rc = sqlite3_step(st) == SQLITE_DONE
+	int rc = csod_db_step(st) == CSOD_DB_DONE
 	             ? 0
 	             : csod_fail(err, "database: cannot record request %s: %s", r->id,
-	                         sqlite3_errmsg(db->sql));
+	                         csod_db_errmsg(db));
 	csod_db_release(st);
 	free(options);
 	free(verdicts);
@@ -224,7 +223,7 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 	if (rc == 0)
 		rc = csod_notice_queue(db, mail, err);
 	if (rc == 0 && csod_db_commit(db) < 0)
-		rc = csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+		rc = csod_fail(err, "database: %s", csod_db_errmsg(db));
 	if (rc < 0)
 		csod_db_rollback(db);
 	return rc;
@@ -232,7 +231,7 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 
 int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 {
-	sqlite3_stmt *st = csod_db_cached(
+	csod_stmt *st = csod_db_cached(
 	    db,
 	    "UPDATE requests SET state = ?, updated = ?, approved = ?, approver = ?, message = ?,"
 	    " error = ?, signed = ?, expires = ?, certificate_id = ?, checks = ?,"
@@ -241,8 +240,8 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 	if (!st)
 		return -1;
 	char *verdicts = csod_verdicts_to_json(r);
-	sqlite3_bind_text(st, 1, r->state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, r->updated);
+	csod_db_bind_text(st, 1, r->state);
+	csod_db_bind_int64(st, 2, r->updated);
 	bind_time(st, 3, r->approved);
 	bind_nonempty(st, 4, r->approver);
 	bind_nonempty(st, 5, r->message);
@@ -252,10 +251,10 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 	bind_time(st, 9, r->certificate_id);
 	bind_nonempty(st, 10, r->checks);
 	bind_nonempty(st, 11, verdicts);
-	sqlite3_bind_text(st, 12, r->id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st) == SQLITE_DONE
+	csod_db_bind_text(st, 12, r->id);
+	int rc = csod_db_step(st) == CSOD_DB_DONE
 	             ? 0
-	             : csod_fail(err, "database: %s", sqlite3_errmsg(db->sql));
+	             : csod_fail(err, "database: %s", csod_db_errmsg(db));
 	csod_db_release(st);
 	free(verdicts);
 	return rc == 0 ? save_files(db, r, err) : rc;
@@ -264,22 +263,22 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 int csod_requests_in_state(csod_db *db, const char *state, void (*fn)(void *ctx, const char *id),
                            void *ctx)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT id FROM requests WHERE state = ? ORDER BY created, id", NULL);
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	csod_db_bind_text(st, 1, state);
 	/* Collect first: fn may write to the database. */
 	char(*ids)[32] = NULL;
 	size_t n = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		char(*grown)[32] = realloc(ids, sizeof *ids * (n + 1));
 		if (!grown)
 			break;
 		ids = grown;
 		snprintf(ids[n++], 32, "%s", csod_db_text(st, 0));
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	for (size_t i = 0; i < n; i++)
 		fn(ctx, ids[i]);
 	free(ids);

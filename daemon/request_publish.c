@@ -358,9 +358,8 @@ int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *st
 	r->updated = csod_now();
 	/* Rendered before the transaction: templates are files. */
 	csod_notice *mail = notice ? csod_notice_build(d, r, notice) : NULL;
-	int rc = csod_db_begin(d->db) < 0
-	             ? csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql))
-	             : csod_request_update(d->db, r, err);
+	int rc = csod_db_begin(d->db) < 0 ? csod_fail(err, "database: %s", csod_db_errmsg(d->db))
+	                                  : csod_request_update(d->db, r, err);
 	/* The change, the mail that announces it and its audit row are one
 	 * transaction: no state change goes unaudited or unannounced, on a full
 	 * disk none is kept. */
@@ -372,7 +371,7 @@ int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *st
 	                             r->error[0] && failed ? ": " : "", failed ? r->error : "") < 0)
 		rc = csod_fail(err, "database: cannot audit the change (the log says why)");
 	if (rc == 0 && csod_db_commit(d->db) < 0)
-		rc = csod_fail(err, "database: %s", sqlite3_errmsg(d->db->sql));
+		rc = csod_fail(err, "database: %s", csod_db_errmsg(d->db));
 	if (rc < 0) {
 		/* The caller still holds the state the database holds. */
 		csod_db_rollback(d->db);

@@ -40,16 +40,16 @@ static void expire(void *ctx, const char *id)
 int64_t csod_retention_run(csod_daemon *d)
 {
 	int64_t now = csod_now();
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    d->db, "SELECT id FROM requests WHERE state = 'signed' AND expires <= ?", NULL);
 	if (!st)
 		return 0;
-	sqlite3_bind_int64(st, 1, now);
+	csod_db_bind_int64(st, 1, now);
 	char ids[64][32];
 	int n = 0;
-	while (n < 64 && sqlite3_step(st) == SQLITE_ROW)
+	while (n < 64 && csod_db_step(st) == CSOD_DB_ROW)
 		snprintf(ids[n++], sizeof ids[0], "%s", csod_db_text(st, 0));
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	for (int i = 0; i < n; i++)
 		expire(d, ids[i]);
 	if (n == 64)
@@ -57,9 +57,9 @@ int64_t csod_retention_run(csod_daemon *d)
 	st = csod_db_prepare(d->db, "SELECT MIN(expires) FROM requests WHERE state = 'signed'",
 	                     NULL);
 	int64_t next = 0;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		next = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (st && csod_db_step(st) == CSOD_DB_ROW)
+		next = csod_db_column_int64(st, 0);
+	csod_db_finalize(st);
 	/* Due but not expired: the database could not record it (a full
 	 * disk). Try again in a while, not in a busy loop. */
 	if (next && next <= now)

@@ -64,9 +64,9 @@ static int has_published_requests(const char *spool)
 
 static int count_requests(csod_db *db)
 {
-	sqlite3_stmt *st = csod_db_prepare(db, "SELECT count(*) FROM requests", NULL);
-	int n = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
+	csod_stmt *st = csod_db_prepare(db, "SELECT count(*) FROM requests", NULL);
+	int n = st && csod_db_step(st) == CSOD_DB_ROW ? csod_db_column_int(st, 0) : 0;
+	csod_db_finalize(st);
 	return n;
 }
 

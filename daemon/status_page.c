@@ -61,10 +61,10 @@ void csod_pages_mark(csod_daemon *d, const char *developer)
 
 void csod_pages_mark_all(csod_daemon *d)
 {
-	sqlite3_stmt *st = csod_db_prepare(d->db, "SELECT DISTINCT developer FROM requests", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
+	csod_stmt *st = csod_db_prepare(d->db, "SELECT DISTINCT developer FROM requests", NULL);
+	while (st && csod_db_step(st) == CSOD_DB_ROW)
 		csod_pages_mark(d, csod_db_text(st, 0));
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (pages_of(d))
 		d->pages->approvers = 1;
 }

@@ -361,13 +361,13 @@ char *csod_page_developer(const csod_daemon *d, const char *developer, int64_t n
 		fputs("</section>\n", f);
 	}
 	id_list ids = {0};
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    d->db, "SELECT id FROM requests WHERE developer = ? ORDER BY id DESC LIMIT ?", NULL);
-	sqlite3_bind_text(st, 1, developer, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, PAGE_MAX_REQUESTS);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
+	csod_db_bind_text(st, 1, developer);
+	csod_db_bind_int(st, 2, PAGE_MAX_REQUESTS);
+	while (st && csod_db_step(st) == CSOD_DB_ROW)
 		add_id(&ids, csod_db_text(st, 0));
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (!st)
 		failed = 1;
 	if (ids.n == 0 && work.n == 0)
@@ -431,16 +431,16 @@ static void waiting_row(FILE *f, int *failed, const csod_daemon *d, const csod_r
  * first; filtered on the row's place before any request is loaded. */
 static int waiting_for(const csod_daemon *d, const csod_admin *who, id_list *ids)
 {
-	sqlite3_stmt *st = csod_db_prepare(d->db,
-	                                   "SELECT id, organization, department FROM requests "
-	                                   "WHERE state = 'created' ORDER BY created, id",
-	                                   NULL);
+	csod_stmt *st = csod_db_prepare(d->db,
+	                                "SELECT id, organization, department FROM requests "
+	                                "WHERE state = 'created' ORDER BY created, id",
+	                                NULL);
 	if (!st)
 		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (csod_db_step(st) == CSOD_DB_ROW)
 		if (!who || csod_admin_covers(who, csod_db_text(st, 1), csod_db_text(st, 2)))
 			add_id(ids, csod_db_text(st, 0));
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	return 0;
 }
 

@@ -82,7 +82,7 @@ int csod_views_fd(const csod_daemon *d)
 
 static void record_published(csod_daemon *d, view_job **jobs, int n)
 {
-	sqlite3_stmt *st =
+	csod_stmt *st =
 	    csod_db_cached(d->db, "UPDATE requests SET published = ? WHERE id = ?", NULL);
 	int in_tx = csod_db_begin(d->db) == 0;
 	for (int i = 0; st && i < n; i++) {
@@ -94,11 +94,13 @@ static void record_published(csod_daemon *d, view_job **jobs, int n)
 			continue;
 		}
 		/* STATUS's text without its newline. */
-		const char *state = jobs[i]->view.state;
-		sqlite3_bind_text(st, 1, state, (int)strcspn(state, "\n"), SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, jobs[i]->view.id, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		sqlite3_reset(st);
+		char state[sizeof jobs[i]->view.state];
+		snprintf(state, sizeof state, "%.*s", (int)strcspn(jobs[i]->view.state, "\n"),
+		         jobs[i]->view.state);
+		csod_db_bind_text(st, 1, state);
+		csod_db_bind_text(st, 2, jobs[i]->view.id);
+		csod_db_step(st);
+		csod_db_reset(st);
 	}
 	csod_db_release(st);
 	if (in_tx && csod_db_commit(d->db) < 0)
@@ -166,11 +168,11 @@ void csod_views_flush(csod_daemon *d)
 
 void csod_views_retry(csod_daemon *d)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    d->db, "SELECT id FROM requests WHERE published IS NOT state ORDER BY id", NULL);
-	while (st && sqlite3_step(st) == SQLITE_ROW)
+	while (st && csod_db_step(st) == CSOD_DB_ROW)
 		csod_views_mark(d, csod_db_text(st, 0));
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 }
 
 void csod_views_recover(csod_daemon *d)

@@ -154,12 +154,12 @@ static void test_round_trip_and_transitions(void **state)
 	csod_request_free(&r);
 	assert_int_equal(csod_request_load(f->d.db, "no-such-id", &back), 1);
 	csod_request_free(&back);
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    f->d.db, "SELECT count(*) FROM requests WHERE published IS NOT state", NULL);
 	assert_non_null(st);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 0);
-	sqlite3_finalize(st);
+	assert_int_equal(csod_db_step(st), CSOD_DB_ROW);
+	assert_int_equal(csod_db_column_int(st, 0), 0);
+	csod_db_finalize(st);
 	csod_views_stop(&f->d);
 }
 

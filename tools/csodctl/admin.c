@@ -43,23 +43,29 @@ int cmd_audit(ctl *c, int argc, char **argv)
 		return 1;
 	/* root and MRAOs see it all; other admins what they did and what
 	 * concerns the requests, developers and certificates of their scope. */
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, time, actor, action, object, detail FROM audit a WHERE time >= ?1 AND "
-	    "(?2 OR actor = ?3 OR EXISTS (SELECT 1 FROM requests r WHERE r.id = a.object AND "
-	    "ctl_visible(r.developer, r.organization, r.department)) OR EXISTS (SELECT 1 FROM "
-	    "developers d WHERE d.user = a.object AND ctl_visible(d.user, d.organization, "
-	    "d.department)) OR (a.action LIKE 'cert.%' AND EXISTS (SELECT 1 FROM certificates c "
-	    "WHERE CAST(c.id AS TEXT) = a.object AND ctl_visible(c.developer, c.organization, "
-	    "c.department)))) ORDER BY id",
+	    "(?2 OR actor = ?3 OR EXISTS (SELECT 1 FROM requests r WHERE r.id = a.object "
+	    "AND " CTL_VISIBLE(
+	        "r.developer", "r.organization",
+	        "r.department") ") OR EXISTS (SELECT 1 FROM "
+	                        "developers d WHERE d.user = a.object AND " CTL_VISIBLE(
+	                            "d.user", "d.organization",
+	                            "d.department") ") OR (a.action LIKE 'cert.%' AND EXISTS "
+	                                            "(SELECT 1 FROM certificates c "
+	                                            "WHERE CAST(c.id AS TEXT) = a.object "
+	                                            "AND " CTL_VISIBLE(
+	                                                "c.developer", "c.organization",
+	                                                "c.department") "))) ORDER BY id",
 	    NULL);
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int(st, 2, ctl_sees_all(c));
-	sqlite3_bind_text(st, 3, c->user, -1, SQLITE_STATIC);
+	csod_db_bind_int64(st, 1, since);
+	csod_db_bind_int(st, 2, ctl_sees_all(c));
+	csod_db_bind_text(st, 3, c->user);
 	json_t *rows = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		char row[32];
-		snprintf(row, sizeof row, "audit %lld", (long long)sqlite3_column_int64(st, 0));
+		snprintf(row, sizeof row, "audit %lld", (long long)csod_db_column_int64(st, 0));
 		static const char *const fields[4] = {"actor", "action", "object", "detail"};
 		const char *f[4];
 		ctl_columns(c, row, st, 2, fields, 4, f);
@@ -67,20 +73,20 @@ int cmd_audit(ctl *c, int argc, char **argv)
 		if (c->json) {
 			ctl_append(c, rows,
 			           json_pack("{s:I, s:o, s:s, s:s, s:o, s:o}", "id",
-			                     (json_int_t)sqlite3_column_int64(st, 0), "time",
-			                     ctl_json_time(sqlite3_column_int64(st, 1)), "actor",
+			                     (json_int_t)csod_db_column_int64(st, 0), "time",
+			                     ctl_json_time(csod_db_column_int64(st, 1)), "actor",
 			                     actor, "action", action, "object", ctl_json_text(obj),
 			                     "detail", ctl_json_text(detail)),
 			           row);
 		} else {
 			char when[32];
-			ctl_time(sqlite3_column_int64(st, 1), when);
+			ctl_time(csod_db_column_int64(st, 1), when);
 			printf("%6lld %s %-12s %-22s %s %s\n",
-			       (long long)sqlite3_column_int64(st, 0), when, actor, action,
+			       (long long)csod_db_column_int64(st, 0), when, actor, action,
 			       *obj ? obj : "-", detail);
 		}
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	ctl_print_json(c, rows);
 	csod_db_close(db);
 	return 0;

@@ -61,13 +61,13 @@ static int valid(ctl *c, csod_db *db, cert_fields *f)
 		return 1;
 	if (ctl_require_admin(c, db, "enroll certificates", f->org, f->dept) < 0)
 		return 1;
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT user FROM developers WHERE email = ? AND removed IS NULL", NULL);
-	sqlite3_bind_text(st, 1, f->email, -1, SQLITE_STATIC);
-	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	csod_db_bind_text(st, 1, f->email);
+	int found = st && csod_db_step(st) == CSOD_DB_ROW;
 	if (found)
 		snprintf(f->user, sizeof f->user, "%s", csod_db_text(st, 0));
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (!found)
 		return ctl_error("no developer with email %s (csodctl developer add first)",
 		                 f->email);
@@ -77,11 +77,11 @@ static int valid(ctl *c, csod_db *db, cert_fields *f)
 static int record(ctl *c, csod_db *db, const cert_fields *f, const char *action)
 {
 	const char *at = strrchr(f->email, '@');
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO certificates(developer, organization, department, email, full_name,"
 	    " contact_email, domain, term_years, algorithm, key_bits, csod, state) VALUES(?, ?,"
-	    " ?, ?, ?, ?, ?, ?, ?, ?, ?, 'init')",
+	    " ?, ?, ?, ?, ?, ?, ?, ?, ?, 'init') RETURNING id",
 	    NULL);
 	const char *texts[] = {f->user,
 	                       f->org,
@@ -93,17 +93,17 @@ static int record(ctl *c, csod_db *db, const cert_fields *f, const char *action)
 	                       : at      ? at + 1
 	                                 : NULL};
 	for (int i = 0; st && i < 7; i++)
-		sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 8, f->term);
-	sqlite3_bind_text(st, 9, strcmp(f->alg, "rsa") == 0 ? "rsa" : "ec", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 10, f->bits);
-	sqlite3_bind_int(st, 11, f->csod);
-	int ok = st && sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
-	if (!ok)
-		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+		csod_db_bind_text(st, i + 1, texts[i]);
+	csod_db_bind_int(st, 8, f->term);
+	csod_db_bind_text(st, 9, strcmp(f->alg, "rsa") == 0 ? "rsa" : "ec");
+	csod_db_bind_int(st, 10, f->bits);
+	csod_db_bind_int(st, 11, f->csod);
+	int ok = st && csod_db_step(st) == CSOD_DB_ROW;
 	char id[32];
-	snprintf(id, sizeof id, "%lld", (long long)sqlite3_last_insert_rowid(db->sql));
+	snprintf(id, sizeof id, "%lld", ok ? (long long)csod_db_column_int64(st, 0) : -1LL);
+	csod_db_finalize(st);
+	if (!ok)
+		return ctl_error("database: %s", csod_db_errmsg(db));
 	csod_audit(db, c->user, action, id, "%s, %s", f->email, f->org);
 	printf("certificate %s ordered for %s: csodd enrolls it (csodctl cert show %s)\n", id,
 	       f->user, id);
@@ -172,15 +172,15 @@ int ctl_cert_add(ctl *c, csod_db *db, int argc, char **argv)
 
 int ctl_cert_renew(ctl *c, csod_db *db, const char *id)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT email, COALESCE(full_name, ''), organization, department, domain, "
 	    "contact_email, term_years, algorithm, key_bits, csod FROM certificates WHERE id = ? "
 	    "AND is_ca = 0",
 	    NULL);
-	sqlite3_bind_int64(st, 1, atoll(id));
-	if (!st || sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	csod_db_bind_int64(st, 1, atoll(id));
+	if (!st || csod_db_step(st) != CSOD_DB_ROW) {
+		csod_db_finalize(st);
 		return ctl_error("no certificate %s", id);
 	}
 	char text[6][256];
@@ -194,11 +194,11 @@ int ctl_cert_renew(ctl *c, csod_db *db, const char *id)
 	                 text[4][0] ? text[4] : NULL,
 	                 text[5][0] ? text[5] : NULL,
 	                 strcmp(csod_db_text(st, 7), "rsa") == 0 ? "rsa" : "ecdsa",
-	                 sqlite3_column_int(st, 6),
-	                 sqlite3_column_int(st, 8),
-	                 sqlite3_column_int(st, 9),
+	                 csod_db_column_int(st, 6),
+	                 csod_db_column_int(st, 8),
+	                 csod_db_column_int(st, 9),
 	                 ""};
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	int rc = valid(c, db, &f);
 	return rc ? rc : record(c, db, &f, "cert.renew");
 }

@@ -78,19 +78,19 @@ void ctl_usages_print(const ctl_usages *u)
 
 int ctl_cert_notifications(ctl *c, csod_db *db, const char *id, int suspend)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT organization, COALESCE(department, '') FROM certificates WHERE id = ? AND "
 	    "is_ca = 0",
 	    NULL);
-	sqlite3_bind_int64(st, 1, atoll(id));
+	csod_db_bind_int64(st, 1, atoll(id));
 	char org[256] = "", dept[256] = "";
-	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	int found = st && csod_db_step(st) == CSOD_DB_ROW;
 	if (found) {
 		snprintf(org, sizeof org, "%s", csod_db_text(st, 0) ? csod_db_text(st, 0) : "");
 		snprintf(dept, sizeof dept, "%s", csod_db_text(st, 1));
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (!found || !ctl_may_see(c, "", org, dept))
 		return ctl_error("no certificate %s", id);
 	if (ctl_require_admin(c, db, suspend ? "suspend notifications" : "resume notifications",
@@ -98,12 +98,12 @@ int ctl_cert_notifications(ctl *c, csod_db *db, const char *id, int suspend)
 		return 1;
 	st = csod_db_prepare(db, "UPDATE certificates SET notifications_suspended = ? WHERE id = ?",
 	                     NULL);
-	sqlite3_bind_int(st, 1, suspend);
-	sqlite3_bind_int64(st, 2, atoll(id));
-	int ok = st && sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	csod_db_bind_int(st, 1, suspend);
+	csod_db_bind_int64(st, 2, atoll(id));
+	int ok = st && csod_db_step(st) == CSOD_DB_DONE;
+	csod_db_finalize(st);
 	if (!ok)
-		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+		return ctl_error("database: %s", csod_db_errmsg(db));
 	csod_audit(db, c->user,
 	           suspend ? "cert.notifications_suspended" : "cert.notifications_resumed", id,
 	           "%s", suspend ? "no mail about it until resumed" : "mail about it again");

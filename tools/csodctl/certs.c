@@ -21,13 +21,13 @@
 enum { COL_CONTACT = 19, COL_DOMAIN, COL_DOWNLOADED, COL_SUSPENDED, COL_PEM, COL_CHAIN };
 
 /* A certificate as cert list --json and cert show --json give it. */
-static json_t *cert_object(ctl *c, sqlite3_stmt *st)
+static json_t *cert_object(ctl *c, csod_stmt *st)
 {
 	static const char *const names[] = {"developer", "organization", "department", "email",
 	                                    "name",      "order",        "state",      "serial"};
 	char row[32];
-	snprintf(row, sizeof row, "certificate %lld", (long long)sqlite3_column_int64(st, 0));
-	json_t *o = json_pack("{s:I}", "id", (json_int_t)sqlite3_column_int64(st, 0));
+	snprintf(row, sizeof row, "certificate %lld", (long long)csod_db_column_int64(st, 0));
+	json_t *o = json_pack("{s:I}", "id", (json_int_t)csod_db_column_int64(st, 0));
 	for (int i = 0; o && i < 8; i++)
 		if (json_object_set_new(
 		        o, names[i],
@@ -36,26 +36,26 @@ static json_t *cert_object(ctl *c, sqlite3_stmt *st)
 	static const char *const times[] = {"requested", "collected", "expires", "revoked"};
 	for (int i = 0; o && i < 4; i++)
 		if (json_object_set_new(o, times[i],
-		                        ctl_json_time(sqlite3_column_int64(st, 9 + i))) < 0)
+		                        ctl_json_time(csod_db_column_int64(st, 9 + i))) < 0)
 			json_decref(o), o = NULL;
-	int64_t expires = sqlite3_column_int64(st, 11);
+	int64_t expires = csod_db_column_int64(st, 11);
 	int expiring = strcmp(csod_db_text(st, 7), "issued") == 0 && expires &&
 	               expires < csod_now() + 30 * 86400;
 	json_t *rest =
 	    json_pack("{s:o, s:i, s:o, s:i, s:b, s:b, s:b}", "revoke_reason",
 	              ctl_json_text(ctl_text(c, row, "revoke_reason", csod_db_text(st, 13))),
-	              "term_years", sqlite3_column_int(st, 14), "algorithm",
+	              "term_years", csod_db_column_int(st, 14), "algorithm",
 	              ctl_json_text(ctl_text(c, row, "algorithm", csod_db_text(st, 15))),
-	              "key_bits", sqlite3_column_int(st, 16), "csod", sqlite3_column_int(st, 17),
-	              "ca", sqlite3_column_int(st, 18), "expiring", expiring);
+	              "key_bits", csod_db_column_int(st, 16), "csod", csod_db_column_int(st, 17),
+	              "ca", csod_db_column_int(st, 18), "expiring", expiring);
 	ctl_usages u;
 	ctl_cert_usages(csod_db_text(st, COL_PEM), &u);
 	json_t *seed = json_pack(
 	    "{s:o, s:o, s:o, s:b, s:o*, s:o*}", "contact_email",
 	    ctl_json_text(ctl_text(c, row, "contact_email", csod_db_text(st, COL_CONTACT))),
 	    "domain", ctl_json_text(ctl_text(c, row, "domain", csod_db_text(st, COL_DOMAIN))),
-	    "downloaded", ctl_json_time(sqlite3_column_int64(st, COL_DOWNLOADED)),
-	    "notifications_suspended", sqlite3_column_int(st, COL_SUSPENDED), "key_usage",
+	    "downloaded", ctl_json_time(csod_db_column_int64(st, COL_DOWNLOADED)),
+	    "notifications_suspended", csod_db_column_int(st, COL_SUSPENDED), "key_usage",
 	    ctl_usages_json(&u, 0), "extended_key_usage", ctl_usages_json(&u, 1));
 	if (!o || !rest || !seed || json_object_update(o, rest) < 0 ||
 	    json_object_update(o, seed) < 0) {
@@ -69,19 +69,19 @@ static json_t *cert_object(ctl *c, sqlite3_stmt *st)
 
 static int cert_list_json(ctl *c, csod_db *db)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
-	    "SELECT " CERT_COLUMNS " FROM certificates WHERE is_ca = 1 OR ctl_visible(developer, "
-	    "organization, department) ORDER BY id",
+	    "SELECT " CERT_COLUMNS " FROM certificates WHERE is_ca = 1 OR " CTL_VISIBLE(
+	        "developer", "organization", "department") " ORDER BY id",
 	    NULL);
 	json_t *rows = json_array();
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
+	while (st && csod_db_step(st) == CSOD_DB_ROW) {
 		char row[32];
 		snprintf(row, sizeof row, "certificate %lld",
-		         (long long)sqlite3_column_int64(st, 0));
+		         (long long)csod_db_column_int64(st, 0));
 		ctl_append(c, rows, cert_object(c, st), row);
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	ctl_print_json(c, rows);
 	return 0;
 }
@@ -90,34 +90,34 @@ static int cert_list(ctl *c, csod_db *db)
 {
 	if (c->json)
 		return cert_list_json(c, db);
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, COALESCE(full_name, ''), COALESCE(email, ''), COALESCE(order_no, ''), "
 	    "state, COALESCE(organization, ''), COALESCE(department, ''), COALESCE(expires, 0), "
-	    "csod, is_ca FROM certificates WHERE is_ca = 1 OR ctl_visible(developer, "
-	    "organization, department) ORDER BY id",
+	    "csod, is_ca FROM certificates WHERE is_ca = 1 OR " CTL_VISIBLE(
+	        "developer", "organization", "department") " ORDER BY id",
 	    NULL);
 	int64_t soon = csod_now() + 30 * 86400;
 	printf("%-4s %-24s %-28s %-8s %-9s %-28s %-16s %-16s %s\n", "ID", "NAME", "EMAIL", "ORDER",
 	       "STATE", "ORGANIZATION", "DEPARTMENT", "EXPIRES", "CSOD");
 	static const char *const fields[7] = {"name",         "email",      "order",  "state",
 	                                      "organization", "department", "expires"};
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
+	while (st && csod_db_step(st) == CSOD_DB_ROW) {
 		const char *f[7];
 		char row[32];
 		snprintf(row, sizeof row, "certificate %lld",
-		         (long long)sqlite3_column_int64(st, 0));
+		         (long long)csod_db_column_int64(st, 0));
 		ctl_columns(c, row, st, 1, fields, 7, f);
-		int64_t expires = sqlite3_column_int64(st, 7);
+		int64_t expires = csod_db_column_int64(st, 7);
 		int expiring = strcmp(f[3], "issued") == 0 && expires && expires < soon;
 		char when[32];
 		ctl_time(expires, when);
 		printf("%-4lld %-24.24s %-28.28s %-8s %-9s %-28.28s %-16.16s %-16s %s%s\n",
-		       (long long)sqlite3_column_int64(st, 0), f[0], f[1], f[2], f[3], f[4],
-		       f[5][0] ? f[5] : "-", when, sqlite3_column_int(st, 8) ? "yes" : "no",
+		       (long long)csod_db_column_int64(st, 0), f[0], f[1], f[2], f[3], f[4],
+		       f[5][0] ? f[5] : "-", when, csod_db_column_int(st, 8) ? "yes" : "no",
 		       expiring ? "  (expires within 30 days)" : "");
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	return 0;
 }
 
@@ -148,31 +148,30 @@ static int ctl_print_pkcs7(const char *leaf, const char *chain)
 /* The seed's "Downloaded" date: the first download. */
 static void downloaded(ctl *c, csod_db *db, const char *id)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "UPDATE certificates SET downloaded = ? WHERE id = ? AND downloaded IS NULL", NULL);
-	sqlite3_bind_int64(st, 1, csod_now());
-	sqlite3_bind_int64(st, 2, atoll(id));
-	if (!st || sqlite3_step(st) != SQLITE_DONE)
-		ctl_error("certificate %s: cannot record the download: %s", id,
-		          sqlite3_errmsg(db->sql));
-	else if (sqlite3_changes(db->sql) > 0)
+	csod_db_bind_int64(st, 1, csod_now());
+	csod_db_bind_int64(st, 2, atoll(id));
+	if (!st || csod_db_step(st) != CSOD_DB_DONE)
+		ctl_error("certificate %s: cannot record the download: %s", id, csod_db_errmsg(db));
+	else if (csod_db_changes(db) > 0)
 		csod_audit(db, c->user, "cert.downloaded", id, "first download");
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 }
 
 static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 {
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT " CERT_COLUMNS ", COALESCE(chain_pem, (SELECT c.cert_pem FROM "
 	    "certificates c WHERE c.is_ca = 1 ORDER BY c.id DESC LIMIT 1)) FROM certificates "
 	    "WHERE id = ?",
 	    NULL);
-	sqlite3_bind_int64(st, 1, atoll(id));
+	csod_db_bind_int64(st, 1, atoll(id));
 	int rc = 0;
 	/* Out of the caller's scope is as good as not there. */
-	if (!st || sqlite3_step(st) != SQLITE_ROW ||
-	    (!sqlite3_column_int(st, 18) &&
+	if (!st || csod_db_step(st) != CSOD_DB_ROW ||
+	    (!csod_db_column_int(st, 18) &&
 	     !ctl_may_see(c, csod_db_text(st, 1), csod_db_text(st, 2), csod_db_text(st, 3)))) {
 		rc = ctl_error("no certificate %s", id);
 	} else if (download) {
@@ -208,26 +207,26 @@ static int cert_show(ctl *c, csod_db *db, const char *id, int download)
 		static const char *const times[] = {"Requested", "Collected", "Expires", "Revoked"};
 		for (int i = 0; i < 4; i++) {
 			char when[32];
-			ctl_time(sqlite3_column_int64(st, 9 + i), when);
+			ctl_time(csod_db_column_int64(st, 9 + i), when);
 			printf("%-19s %s\n", times[i], when);
 		}
 		char when[32];
-		ctl_time(sqlite3_column_int64(st, COL_DOWNLOADED), when);
+		ctl_time(csod_db_column_int64(st, COL_DOWNLOADED), when);
 		printf("%-19s %s\n", "Downloaded", when);
 		const char *reason = csod_db_text(st, 13);
 		if (reason)
 			printf("%-19s %s\n", "Reason", ctl_text(c, id, "reason", reason));
-		printf("%-19s %d year(s), %s %d\n", "Term", sqlite3_column_int(st, 14),
+		printf("%-19s %d year(s), %s %d\n", "Term", csod_db_column_int(st, 14),
 		       csod_db_text(st, 15) ? ctl_text(c, id, "algorithm", csod_db_text(st, 15))
 		                            : "-",
-		       sqlite3_column_int(st, 16));
+		       csod_db_column_int(st, 16));
 		ctl_usages u;
 		ctl_cert_usages(csod_db_text(st, COL_PEM), &u);
 		ctl_usages_print(&u);
 		printf("%-19s %s\n", "Notifications",
-		       sqlite3_column_int(st, COL_SUSPENDED) ? "suspended" : "on");
+		       csod_db_column_int(st, COL_SUSPENDED) ? "suspended" : "on");
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	return rc;
 }
 
@@ -238,17 +237,17 @@ static int cert_revoke(ctl *c, csod_db *db, int argc, char **argv)
 		reason = argv[3];
 	else if (argc != 2)
 		return ctl_usage_error("cert", "revoke");
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db, "SELECT organization, department, state FROM certificates WHERE id = ?", NULL);
-	sqlite3_bind_int64(st, 1, atoll(argv[1]));
+	csod_db_bind_int64(st, 1, atoll(argv[1]));
 	char org[256] = "", dept[256] = "", state[16] = "";
-	int found = st && sqlite3_step(st) == SQLITE_ROW;
+	int found = st && csod_db_step(st) == CSOD_DB_ROW;
 	if (found) {
 		snprintf(org, sizeof org, "%s", csod_db_text(st, 0) ? csod_db_text(st, 0) : "");
 		snprintf(dept, sizeof dept, "%s", csod_db_text(st, 1) ? csod_db_text(st, 1) : "");
 		snprintf(state, sizeof state, "%s", csod_db_text(st, 2));
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	if (!found)
 		return ctl_error("no certificate %s", argv[1]);
 	if (strcmp(state, "issued") != 0)
@@ -260,13 +259,13 @@ static int cert_revoke(ctl *c, csod_db *db, int argc, char **argv)
 	    "UPDATE certificates SET state = 'revoked', revoked = ?, revoke_reason = ? "
 	    "WHERE id = ? AND state = 'issued'",
 	    NULL);
-	sqlite3_bind_int64(st, 1, csod_now());
-	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, atoll(argv[1]));
-	int ok = st && sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	csod_db_bind_int64(st, 1, csod_now());
+	csod_db_bind_text(st, 2, reason);
+	csod_db_bind_int64(st, 3, atoll(argv[1]));
+	int ok = st && csod_db_step(st) == CSOD_DB_DONE;
+	csod_db_finalize(st);
 	if (!ok)
-		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+		return ctl_error("database: %s", csod_db_errmsg(db));
 	csod_audit(db, c->user, "cert.revoked", argv[1], "%s", reason);
 	printf("certificate %s revoked (%s)\n", argv[1], ctl_text(c, argv[1], "reason", reason));
 	return 0;

@@ -41,10 +41,15 @@ void ctl_set_caller(ctl *c, uid_t uid);
 
 /* Whether the caller may see a request (or certificate) of developer in
  * organization/department: root everything; an admin what their scope
- * covers; anyone their own. ctl_open_db makes it the SQL function
- * ctl_visible(developer, organization, department), for listings. */
+ * covers; anyone their own. For listings, ctl_open_db fills the temporary
+ * table ctl_scope that CTL_VISIBLE(developer, organization, department)
+ * reads: plain SQL, so that it runs on either database backend. */
 int ctl_may_see(const ctl *c, const char *developer, const char *organization,
                 const char *department);
+#define CTL_VISIBLE(developer, organization, department)                                           \
+	"EXISTS (SELECT 1 FROM ctl_scope s WHERE s.kind = 'all' OR (s.kind = 'user' AND "          \
+	"s.name = " developer ") OR (s.kind = 'org' AND s.name = " organization ") OR "            \
+	"(s.kind = 'dept' AND s.name = " organization " AND s.department = " department "))"
 /* root and MRAOs see everything (also what belongs to no request). */
 int ctl_sees_all(const ctl *c);
 
@@ -132,7 +137,7 @@ int ctl_print_json(ctl *c, json_t *value);
 const char *ctl_text(ctl *c, const char *row, const char *field, const char *s);
 
 /* ctl_text of n columns of st from column first, named fields, into out. */
-void ctl_columns(ctl *c, const char *row, sqlite3_stmt *st, int first, const char *const *fields,
+void ctl_columns(ctl *c, const char *row, csod_stmt *st, int first, const char *const *fields,
                  int n, const char **out);
 
 /* Appends a row built with json_pack to rows; a row that could not be

@@ -207,25 +207,25 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 		                 user, existing.organization, existing.department[0] ? "/" : "",
 		                 existing.department);
 	char *places = csod_places_to_json(a.places, a.n);
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "INSERT INTO developers(user, email, name, organization, department, places, created) "
 	    "VALUES(?, ?, ?, ?, NULLIF(?, ''), ?, ?) ON CONFLICT(user) DO UPDATE SET email = "
 	    "excluded.email, name = excluded.name, organization = excluded.organization, "
 	    "department = excluded.department, places = excluded.places, removed = NULL",
 	    NULL);
-	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, a.places[0].organization, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, a.places[0].department, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, places, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, csod_now());
-	int ok = st && places && sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	csod_db_bind_text(st, 1, user);
+	csod_db_bind_text(st, 2, email);
+	csod_db_bind_text(st, 3, name);
+	csod_db_bind_text(st, 4, a.places[0].organization);
+	csod_db_bind_text(st, 5, a.places[0].department);
+	csod_db_bind_text(st, 6, places);
+	csod_db_bind_int64(st, 7, csod_now());
+	int ok = st && places && csod_db_step(st) == CSOD_DB_DONE;
+	csod_db_finalize(st);
 	free(places);
 	if (!ok)
-		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+		return ctl_error("database: %s", csod_db_errmsg(db));
 	csod_error err;
 	if (csod_developer_make_dirs(c->spool, user, &err) < 0)
 		return ctl_error("%s", err.msg);
@@ -283,22 +283,21 @@ static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 	if (check_places(c, db, d.email, d.places, d.n_places, "move developers"))
 		return 1;
 	char *places = csod_places_to_json(d.places, d.n_places);
-	sqlite3_stmt *st =
-	    csod_db_prepare(db,
-	                    "UPDATE developers SET email = ?, name = ?, organization = "
-	                    "?, department = NULLIF(?, ''), places = ? WHERE user = ?",
-	                    NULL);
-	sqlite3_bind_text(st, 1, d.email, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, d.name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, d.places[0].organization, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, d.places[0].department, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, places, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, d.user, -1, SQLITE_STATIC);
-	int ok = st && places && sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_finalize(st);
+	csod_stmt *st = csod_db_prepare(db,
+	                                "UPDATE developers SET email = ?, name = ?, organization = "
+	                                "?, department = NULLIF(?, ''), places = ? WHERE user = ?",
+	                                NULL);
+	csod_db_bind_text(st, 1, d.email);
+	csod_db_bind_text(st, 2, d.name);
+	csod_db_bind_text(st, 3, d.places[0].organization);
+	csod_db_bind_text(st, 4, d.places[0].department);
+	csod_db_bind_text(st, 5, places);
+	csod_db_bind_text(st, 6, d.user);
+	int ok = st && places && csod_db_step(st) == CSOD_DB_DONE;
+	csod_db_finalize(st);
 	free(places);
 	if (!ok)
-		return ctl_error("database: %s", sqlite3_errmsg(db->sql));
+		return ctl_error("database: %s", csod_db_errmsg(db));
 	char text[1024];
 	csod_places_text(d.places, d.n_places, text, sizeof text);
 	csod_audit(db, c->user, "developer.edit", d.user, "%s, %s", d.email, text);
@@ -366,12 +365,12 @@ int cmd_developer(ctl *c, int argc, char **argv)
 		} else if (refuse_if_in_config(c, argv[1], "remove")) {
 			rc = 1;
 		} else {
-			sqlite3_stmt *st = csod_db_prepare(
+			csod_stmt *st = csod_db_prepare(
 			    db, "UPDATE developers SET removed = ? WHERE user = ?", NULL);
-			sqlite3_bind_int64(st, 1, csod_now());
-			sqlite3_bind_text(st, 2, argv[1], -1, SQLITE_STATIC);
-			sqlite3_step(st);
-			sqlite3_finalize(st);
+			csod_db_bind_int64(st, 1, csod_now());
+			csod_db_bind_text(st, 2, argv[1]);
+			csod_db_step(st);
+			csod_db_finalize(st);
 			csod_audit(db, c->user, "developer.remove", argv[1], "%s", d.email);
 			printf("developer %s removed\n", argv[1]);
 		}

@@ -54,14 +54,51 @@ int ctl_may_see(const ctl *c, const char *developer, const char *organization,
 	return developer && strcmp(developer, c->user) == 0;
 }
 
-static void visible_sql(sqlite3_context *cx, int n, sqlite3_value **v)
+static int scope_row(csod_db *db, const char *kind, const char *name, const char *department)
 {
-	(void)n;
-	const ctl *c = sqlite3_user_data(cx);
-	const char *text[3];
-	for (int i = 0; i < 3; i++)
-		text[i] = (const char *)sqlite3_value_text(v[i]);
-	sqlite3_result_int(cx, ctl_may_see(c, text[0], text[1], text[2]));
+	csod_stmt *st = csod_db_prepare(
+	    db, "INSERT INTO ctl_scope(kind, name, department) VALUES(?, ?, ?)", NULL);
+	if (!st)
+		return -1;
+	csod_db_bind_text(st, 1, kind);
+	csod_db_bind_text(st, 2, name);
+	csod_db_bind_text(st, 3, department);
+	int rc = csod_db_step(st) == CSOD_DB_DONE ? 0 : -1;
+	csod_db_finalize(st);
+	return rc;
+}
+
+/* What CTL_VISIBLE reads: the caller's own requests, and what their role
+ * covers (roles.c's csod_admin_covers, as rows). */
+static int fill_scope(const ctl *c, csod_db *db)
+{
+	if (csod_db_exec(db,
+	                 "CREATE TEMPORARY TABLE ctl_scope(kind TEXT NOT NULL, name TEXT, "
+	                 "department TEXT)",
+	                 NULL) < 0 ||
+	    scope_row(db, "user", c->user, NULL) < 0)
+		return -1;
+	if (c->is_root || (c->admin && c->admin->role == CSOD_ROLE_MRAO))
+		return scope_row(db, "all", NULL, NULL);
+	if (!c->admin)
+		return 0;
+	if (c->admin->role == CSOD_ROLE_RAO)
+		for (int i = 0; c->admin->organizations && c->admin->organizations[i]; i++)
+			if (scope_row(db, "org", c->admin->organizations[i], NULL) < 0)
+				return -1;
+	if (c->admin->role == CSOD_ROLE_DRAO)
+		for (int i = 0; c->admin->departments && c->admin->departments[i]; i++) {
+			const char *pair = c->admin->departments[i];
+			const char *slash = strchr(pair, '/');
+			if (!slash)
+				continue; /* the config refuses these */
+			char *org = strndup(pair, (size_t)(slash - pair));
+			int rc = org ? scope_row(db, "dept", org, slash + 1) : -1;
+			free(org);
+			if (rc < 0)
+				return -1;
+		}
+	return 0;
 }
 
 csod_db *ctl_open_db(ctl *c, int writable)
@@ -74,10 +111,8 @@ csod_db *ctl_open_db(ctl *c, int writable)
 		ctl_error("%s", err.msg);
 		return NULL;
 	}
-	if (sqlite3_create_function(db->sql, "ctl_visible", 3,
-	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, c,
-	                            visible_sql, NULL, NULL) != SQLITE_OK) {
-		ctl_error("database: %s", sqlite3_errmsg(db->sql));
+	if (fill_scope(c, db) < 0) {
+		ctl_error("database: %s", csod_db_errmsg(db));
 		csod_db_close(db);
 		return NULL;
 	}
@@ -182,7 +217,7 @@ const char *ctl_text(ctl *c, const char *row, const char *field, const char *s)
 	return shown;
 }
 
-void ctl_columns(ctl *c, const char *row, sqlite3_stmt *st, int first, const char *const *fields,
+void ctl_columns(ctl *c, const char *row, csod_stmt *st, int first, const char *const *fields,
                  int n, const char **out)
 {
 	for (int i = 0; i < n; i++)

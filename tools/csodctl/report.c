@@ -6,7 +6,7 @@
 
 #include "ctl.h"
 
-#define VISIBLE "ctl_visible(developer, organization, department)"
+#define VISIBLE CTL_VISIBLE("developer", "organization", "department")
 
 /* How a section's rows become JSON: a count per state (an object keyed by
  * the state word), a list of {key: name, "requests": n}, one object of two
@@ -26,8 +26,8 @@ static const struct section {
      "SELECT developer, COUNT(*) FROM requests WHERE " VISIBLE " GROUP BY 1 ORDER BY 1", PER_NAME},
     {"signed_last_30_days", "Signed in the last 30 days (files, bytes)", NULL,
      "SELECT COUNT(*), COALESCE(SUM(f.size), 0) FROM files f JOIN requests r ON r.id = "
-     "f.request_id WHERE r.signed >= strftime('%s', 'now') - 30 * 86400 AND "
-     "ctl_visible(r.developer, r.organization, r.department)",
+     "f.request_id WHERE r.signed >= strftime('%s', 'now') - 30 * 86400 AND " CTL_VISIBLE(
+         "r.developer", "r.organization", "r.department") "",
      PAIR},
     {"mean_seconds_to_approval", "Mean time to approval (seconds)", NULL,
      "SELECT 'mean', CAST(AVG(approved - created) AS INTEGER) FROM requests WHERE "
@@ -39,15 +39,15 @@ static const struct section {
      EXPIRING},
 };
 
-static json_t *count(sqlite3_stmt *st, int col)
+static json_t *count(csod_stmt *st, int col)
 {
-	return sqlite3_column_type(st, col) == SQLITE_NULL
+	return csod_db_column_is_null(st, col)
 	           ? json_null()
-	           : json_integer((json_int_t)sqlite3_column_int64(st, col));
+	           : json_integer((json_int_t)csod_db_column_int64(st, col));
 }
 
 /* One row of a section: printed, or added to its JSON value. */
-static void row(ctl *c, const struct section *s, sqlite3_stmt *st, json_t *value)
+static void row(ctl *c, const struct section *s, csod_stmt *st, json_t *value)
 {
 	const char *a = ctl_text(c, s->title, "name", csod_db_text(st, 0));
 	if (!c->json) {
@@ -55,7 +55,7 @@ static void row(ctl *c, const struct section *s, sqlite3_stmt *st, json_t *value
 		const char *b = ctl_text(c, s->title, "value", csod_db_text(st, 1));
 		if (s->shape == EXPIRING) {
 			snprintf(name, sizeof name, "%s (%s)", a, b);
-			ctl_time(sqlite3_column_int64(st, 2), when);
+			ctl_time(csod_db_column_int64(st, 2), when);
 			a = name;
 			b = when;
 		}
@@ -84,7 +84,7 @@ static void row(ctl *c, const struct section *s, sqlite3_stmt *st, json_t *value
 		    json_pack(
 		        "{s:o, s:o, s:o}", "developer", ctl_json_text(a), "organization",
 		        ctl_json_text(ctl_text(c, s->title, "organization", csod_db_text(st, 1))),
-		        "expires", ctl_json_time(sqlite3_column_int64(st, 2))));
+		        "expires", ctl_json_time(csod_db_column_int64(st, 2))));
 		break;
 	}
 	if (failed) {
@@ -106,20 +106,20 @@ int cmd_report(ctl *c, int argc, char **argv)
 	json_t *report = json_object();
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
 		const struct section *s = &sections[i];
-		sqlite3_stmt *st = csod_db_prepare(db, s->sql, NULL);
+		csod_stmt *st = csod_db_prepare(db, s->sql, NULL);
 		json_t *value = s->shape == PER_NAME || s->shape == EXPIRING ? json_array()
 		                : s->shape == ONE                            ? json_null()
 		                                                             : json_object();
 		if (!c->json)
 			printf("%s:\n", s->title);
-		while (st && sqlite3_step(st) == SQLITE_ROW) {
+		while (st && csod_db_step(st) == CSOD_DB_ROW) {
 			if (s->shape == ONE) {
 				json_decref(value);
 				value = count(st, 1);
 			}
 			row(c, s, st, value);
 		}
-		sqlite3_finalize(st);
+		csod_db_finalize(st);
 		json_object_set_new(report, s->key, value);
 	}
 	ctl_print_json(c, report);

@@ -52,10 +52,10 @@ static json_t *request_object(ctl *c, const csod_request *r)
 }
 
 /* The rows of a listing as request objects; st's first column is the id. */
-static json_t *request_objects(ctl *c, csod_db *db, sqlite3_stmt *st)
+static json_t *request_objects(ctl *c, csod_db *db, csod_stmt *st)
 {
 	json_t *rows = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		csod_request r;
 		const char *id = csod_db_text(st, 0);
 		if (csod_request_load(db, id, &r) != 0) {
@@ -121,21 +121,21 @@ static int request_list(ctl *c, int argc, char **argv)
 		return 1;
 	}
 	/* Only what the caller's scope covers (ctl_may_see). */
-	sqlite3_stmt *st = csod_db_prepare(
+	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, developer, organization, department, version, digests, service, "
 	    "created, state, checks FROM requests WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL "
 	    "OR "
-	    "developer = ?2) AND (?3 IS NULL OR organization = ?3) AND created >= ?4 AND "
-	    "ctl_visible(developer, organization, department) ORDER BY created, id",
+	    "developer = ?2) AND (?3 IS NULL OR organization = ?3) AND created >= ?4 "
+	    "AND " CTL_VISIBLE("developer", "organization", "department") " ORDER BY created, id",
 	    NULL);
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, developer, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, organization, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, since);
+	csod_db_bind_text(st, 1, state);
+	csod_db_bind_text(st, 2, developer);
+	csod_db_bind_text(st, 3, organization);
+	csod_db_bind_int64(st, 4, since);
 	if (c->json) {
 		ctl_print_json(c, request_objects(c, db, st));
-		sqlite3_finalize(st);
+		csod_db_finalize(st);
 		csod_db_close(db);
 		return 0;
 	}
@@ -147,16 +147,16 @@ static int request_list(ctl *c, int argc, char **argv)
 	static const char *const fields[10] = {"id",      "developer", "organization", "department",
 	                                       "version", "digests",   "service",      "created",
 	                                       "state",   "checks"};
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (csod_db_step(st) == CSOD_DB_ROW) {
 		const char *f[10];
 		ctl_columns(c, csod_db_text(st, 0), st, 0, fields, 10, f);
 		char created[32];
-		ctl_time(sqlite3_column_int64(st, 7), created);
+		ctl_time(csod_db_column_int64(st, 7), created);
 		printf("%-21s %-12s %-24.24s %-16.16s %-10.10s %-14s %-12s %-16s %-11s %s\n", f[0],
 		       f[1], f[2], f[3][0] ? f[3] : "-", f[4][0] ? f[4] : "-", f[5],
 		       f[6][0] ? f[6] : "auto", created, f[8], f[9][0] ? f[9] : "-");
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 	csod_db_close(db);
 	return 0;
 }
@@ -181,19 +181,19 @@ static int load_visible(ctl *c, csod_db *db, const char *id, csod_request *r)
  * without one. */
 static void show_timestamps(ctl *c, csod_db *db, const char *id)
 {
-	sqlite3_stmt *st = csod_db_prepare(db,
-	                                   "SELECT detail FROM audit WHERE action = "
-	                                   "'request.timestamp' AND object = ?1 ORDER BY id",
-	                                   NULL);
+	csod_stmt *st = csod_db_prepare(db,
+	                                "SELECT detail FROM audit WHERE action = "
+	                                "'request.timestamp' AND object = ?1 ORDER BY id",
+	                                NULL);
 	if (!st)
 		return;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	for (int n = 0; sqlite3_step(st) == SQLITE_ROW; n++) {
+	csod_db_bind_text(st, 1, id);
+	for (int n = 0; csod_db_step(st) == CSOD_DB_ROW; n++) {
 		const char *detail = csod_db_text(st, 0);
 		printf("%s  %s\n", n ? "" : "Timestamps:\n",
 		       ctl_text(c, id, "timestamp", detail ? detail : ""));
 	}
-	sqlite3_finalize(st);
+	csod_db_finalize(st);
 }
 
 /* The pre-sign checks' verdicts (checks.h), one line each. */
