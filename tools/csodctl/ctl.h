@@ -47,9 +47,12 @@ void ctl_set_caller(ctl *c, uid_t uid);
 int ctl_may_see(const ctl *c, const char *developer, const char *organization,
                 const char *department);
 #define CTL_VISIBLE(developer, organization, department)                                           \
-	"EXISTS (SELECT 1 FROM ctl_scope s WHERE s.kind = 'all' OR (s.kind = 'user' AND "          \
-	"s.name = " developer ") OR (s.kind = 'org' AND s.name = " organization ") OR "            \
-	"(s.kind = 'dept' AND s.name = " organization " AND s.department = " department "))"
+	"EXISTS (SELECT 1 FROM ctl_scope s WHERE s.scope_kind = 'all' OR (s.scope_kind = 'user' "  \
+	"AND "                                                                                     \
+	"s.scope_name = " developer ") OR (s.scope_kind = 'org' AND s.scope_name = " organization  \
+	") OR "                                                                                    \
+	"(s.scope_kind = 'dept' AND s.scope_name = " organization                                  \
+	" AND s.scope_department = " department "))"
 /* root and MRAOs see everything (also what belongs to no request). */
 int ctl_sees_all(const ctl *c);
 

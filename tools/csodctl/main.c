@@ -57,7 +57,8 @@ int ctl_may_see(const ctl *c, const char *developer, const char *organization,
 static int scope_row(csod_db *db, const char *kind, const char *name, const char *department)
 {
 	csod_stmt *st = csod_db_prepare(
-	    db, "INSERT INTO ctl_scope(kind, name, department) VALUES(?, ?, ?)", NULL);
+	    db, "INSERT INTO ctl_scope(scope_kind, scope_name, scope_department) VALUES(?, ?, ?)",
+	    NULL);
 	if (!st)
 		return -1;
 	csod_db_bind_text(st, 1, kind);
@@ -72,10 +73,11 @@ static int scope_row(csod_db *db, const char *kind, const char *name, const char
  * covers (roles.c's csod_admin_covers, as rows). */
 static int fill_scope(const ctl *c, csod_db *db)
 {
-	if (csod_db_exec(db,
-	                 "CREATE TEMPORARY TABLE ctl_scope(kind TEXT NOT NULL, name TEXT, "
-	                 "department TEXT)",
-	                 NULL) < 0 ||
+	if (csod_db_exec(
+	        db,
+	        "CREATE TEMPORARY TABLE ctl_scope(scope_kind TEXT NOT NULL, scope_name TEXT, "
+	        "scope_department TEXT)",
+	        NULL) < 0 ||
 	    scope_row(db, "user", c->user, NULL) < 0)
 		return -1;
 	if (c->is_root || (c->admin && c->admin->role == CSOD_ROLE_MRAO))
