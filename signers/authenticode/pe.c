@@ -175,6 +175,8 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 	if (csod_pe_parse(in, &pe, err) < 0 || csod_spc_hashes_for(opt, &h, err) < 0)
 		return -1;
 	PKCS7 *existing = NULL, *p7 = NULL;
+	/* Before the first goto: freed at out whichever way it is reached. */
+	unsigned char *der = NULL;
 	static const unsigned char no_tail[1];
 	cert_tail tail = {no_tail, 0};
 	int rc = -1;
@@ -186,7 +188,6 @@ static int pe_sign(int in, int out, const csod_identity *id, const csod_sign_opt
 		tail.len = certs.len - csod_pe_certs_rest(&certs);
 	}
 	uint64_t padded = 0, word_sum = 0;
-	unsigned char *der = NULL;
 	if (copy_unsigned(in, out, &pe, &h, &padded, &word_sum, opt, err) < 0)
 		goto out;
 	csod_spc_data pe_data = {.oid = SPC_PE_IMAGE_DATA};
