@@ -57,7 +57,7 @@ static int add_attr(PKCS7_SIGNER_INFO *si, int is_signed, const char *oid, int t
 	                 : PKCS7_add_attribute(si, nid, type, value);
 }
 
-static ASN1_STRING *sequence_of(const unsigned char *der_bytes, size_t len)
+ASN1_STRING *csod_spc_sequence_of(const unsigned char *der_bytes, size_t len)
 {
 	ASN1_STRING *s = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
 	if (s && !ASN1_STRING_set(s, der_bytes, (int)len)) {
@@ -122,9 +122,9 @@ PKCS7 *csod_spc_sign_content(const csod_identity *id, const csod_sign_options *o
 	                                OBJ_txt2obj(content_oid, 1)) &&
 	     (!signing_time || PKCS7_add0_attrib_signing_time(si, NULL)) &&
 	     add_attr(si, 1, SPC_SP_OPUS_INFO, V_ASN1_SEQUENCE,
-	              sequence_of(opus, (size_t)opus_len)) &&
+	              csod_spc_sequence_of(opus, (size_t)opus_len)) &&
 	     add_attr(si, 1, SPC_STATEMENT_TYPE, V_ASN1_SEQUENCE,
-	              sequence_of(statement, (size_t)statement_len)) &&
+	              csod_spc_sequence_of(statement, (size_t)statement_len)) &&
 	     ASN1_OCTET_STRING_set(md_value, digest, (int)digest_len) &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING,
 	                                md_value) &&
@@ -132,7 +132,7 @@ PKCS7 *csod_spc_sign_content(const csod_identity *id, const csod_sign_options *o
 	if (ok) {
 		md_value = NULL; /* owned by the attribute now */
 		inner->type = OBJ_txt2obj(content_oid, 1);
-		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, sequence_of(content, content_len));
+		ASN1_TYPE_set(value, V_ASN1_SEQUENCE, csod_spc_sequence_of(content, content_len));
 		inner->d.other = value;
 		value = NULL;
 		ok = PKCS7_set_content(p7, inner);
@@ -168,7 +168,7 @@ int csod_spc_nest(PKCS7 *outer, PKCS7 *inner, csod_error *err)
 	int ok = n > 0 && si &&
 	         (existing ? X509_ATTRIBUTE_set1_data(existing, V_ASN1_SEQUENCE, der_bytes, n)
 	                   : add_attr(si, 0, SPC_NESTED_SIGNATURE, V_ASN1_SEQUENCE,
-	                              sequence_of(der_bytes, (size_t)n)));
+	                              csod_spc_sequence_of(der_bytes, (size_t)n)));
 	OPENSSL_free(der_bytes);
 	return ok ? 0 : csod_fail_ssl(err, "cannot nest the signature");
 }

@@ -105,6 +105,9 @@ int csod_spc_timestamp(PKCS7 *p7, const csod_sign_options *opt, csod_error *err)
 /* OpenSSL knows the Authenticode OIDs only by number: the NID of oid,
  * registered on first use. */
 int csod_spc_nid(const char *oid);
+/* An attribute value holding DER that OpenSSL encoded (a token, a signer
+ * info, an SpcSpOpusInfo), as a SEQUENCE the attribute carries as it is. */
+ASN1_STRING *csod_spc_sequence_of(const unsigned char *der_bytes, size_t len);
 
 /* The length of the tag and length octets of the DER value at encoded. */
 size_t csod_spc_header_len(const unsigned char *encoded);

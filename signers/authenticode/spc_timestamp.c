@@ -9,21 +9,9 @@
 
 #define SPC_RFC3161 "1.3.6.1.4.1.311.3.3.1"
 
-/* An attribute value holding DER that OpenSSL encoded (a token, a signer
- * info), as a SEQUENCE the attribute carries as it is. */
-static ASN1_STRING *sequence_of(const unsigned char *der_bytes, size_t len)
-{
-	ASN1_STRING *s = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
-	if (s && !ASN1_STRING_set(s, der_bytes, (int)len)) {
-		ASN1_STRING_free(s);
-		return NULL;
-	}
-	return s;
-}
-
 static int add_unsigned(PKCS7_SIGNER_INFO *si, int nid, const unsigned char *der, size_t len)
 {
-	ASN1_STRING *value = sequence_of(der, len);
+	ASN1_STRING *value = csod_spc_sequence_of(der, len);
 	if (value && PKCS7_add_attribute(si, nid, V_ASN1_SEQUENCE, value))
 		return 1;
 	ASN1_STRING_free(value);
