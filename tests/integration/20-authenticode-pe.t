@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v x86_64-w64-mingw32-gcc >/dev/null || skip_all "mingw-w64 not installed"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 cat >hello.c <<'C'
 #include <stdio.h>

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 PKI=$T_DIR/pki
 TSA=$T_DIR/tsa
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA"
 start_tsa() { # start_tsa MODE -> sets TSA_URL, TSA_PID
 	rm -f "$TSA/port"

@@ -8,7 +8,7 @@
 command -v gcab >/dev/null || skip_all "gcab not installed"
 PKI=$T_DIR/pki
 TSA=$T_DIR/tsa
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 echo "hello from csod" >hello.txt
 head -c 70000 /dev/urandom >random.bin

@@ -10,7 +10,7 @@ command -v wixl >/dev/null || skip_all "wixl not installed"
 command -v gsf >/dev/null || skip_all "gsf (libgsf-bin) not installed"
 PKI=$T_DIR/pki
 TSA=$T_DIR/tsa
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA"
 TSA_PID=
 stop_tsa() { [ -n "$TSA_PID" ] && kill "$TSA_PID" 2>/dev/null && wait "$TSA_PID" 2>/dev/null; TSA_PID=; }

@@ -5,7 +5,7 @@
 # the original file. Several digests without file names are refused with the line.
 . "$(dirname "$0")/lib.sh"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 head -c 5000 /dev/urandom >app.bin
 sign() { # sign IN OUT

@@ -10,7 +10,7 @@
 command -v x86_64-w64-mingw32-gcc >/dev/null || skip_all "mingw-w64 not installed"
 command -v osslsigncode >/dev/null || skip_all "osslsigncode not installed"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 
 # Two unrelated third parties, each a root and a code-signing leaf.

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v jarsigner >/dev/null || skip_all "jarsigner not installed"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 
 mkdir -p src/com/example src/res

@@ -10,11 +10,7 @@ for t in jar jarsigner keytool zip apksigner zipalign openssl /usr/bin/python3; 
 	command -v "$t" >/dev/null || skip_all "needs $t (JDK 17, apksigner, zip, openssl, python3)"
 done
 P=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$P" || {
-	fail "tests/fixtures/mkpki.sh makes the test PKI"
-	done_testing
-	exit 1
-}
+make_pki "$P"
 tsa_make tsa
 tsa_start tsa ok
 trap 'tsa_stop_all; cleanup' EXIT

@@ -11,11 +11,7 @@ for t in openssl sqlite3 /usr/bin/python3; do
 	command -v "$t" >/dev/null || skip_all "needs $t"
 done
 P=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$P" || {
-	fail "tests/fixtures/mkpki.sh makes the test PKI"
-	done_testing
-	exit 1
-}
+make_pki "$P"
 tsa_make good
 tsa_clone good badnonce # good's keys: only the nonce is wrong
 tsa_make stranger       # its own root, which the configuration does not name

@@ -11,11 +11,7 @@ for t in osslsigncode x86_64-w64-mingw32-gcc openssl /usr/bin/python3; do
 	command -v "$t" >/dev/null || skip_all "needs $t"
 done
 P=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$P" || {
-	fail "tests/fixtures/mkpki.sh makes the test PKI"
-	done_testing
-	exit 1
-}
+make_pki "$P"
 tsa_make tsa
 tsa_make stranger
 tsa_start tsa ok

@@ -9,7 +9,7 @@
 command -v wixl >/dev/null || skip_all "wixl not installed"
 command -v msiextract >/dev/null || skip_all "msiextract (msitools) not installed"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 
 . "$CSOD_TOP/tests/integration/helpers/make_msi.sh"

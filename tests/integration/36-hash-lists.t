@@ -7,7 +7,7 @@
 # refused naming the first bad line, and nothing is written.
 . "$(dirname "$0")/lib.sh"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 head -c 5000 /dev/urandom >a.bin
 head -c 7000 /dev/urandom >"b c.bin"

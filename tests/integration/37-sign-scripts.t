@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to create users"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI" >/dev/null 2>&1
+make_pki "$PKI"
 WSH_VERIFY="/usr/bin/python3 $CSOD_TOP/tests/fixtures/wsh_verify.py"
 cd "$T_DIR"
 
@@ -108,13 +108,8 @@ verify triple.ps1
 is "$(nsig)" 3 "--nest keeps both and adds ours"
 
 # A timestamp from the loopback TSA.
-TSA=$T_DIR/tsa
-sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA" >/dev/null 2>&1
-/usr/bin/python3 "$CSOD_TOP/tests/fixtures/tsa.py" "$TSA" "$TSA/port" ok >/dev/null 2>&1 &
-TSA_PID=$!
-trap 'kill $TSA_PID 2>/dev/null; wait $TSA_PID 2>/dev/null; cleanup' EXIT
-wait_for 10 test -s "$TSA/port"
-sign mod.psm1 stamped.psm1 --timestamp-ca "$TSA/tsaroot.pem" --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
+start_loopback_tsa || fail "the loopback TSA starts"
+sign mod.psm1 stamped.psm1 --timestamp-ca "$TSA/tsaroot.pem" --timestamp "$TSA_URL"
 ok $? "a .psm1 signed with a timestamp"
 osslsigncode verify -CAfile "$PKI/root.pem" -TSA-CAfile "$TSA/tsaroot.pem" -in stamped.psm1 >verify.out 2>&1
 ok $? "osslsigncode verifies it"
@@ -181,7 +176,7 @@ refused huge.ps1 "scripts over 64 MiB are not signed" "a 65 MiB script"
 # 7. Through the daemon, dropped by a real Unix user, auto-approved.
 DEV=csodt-scr$$
 useradd -M -N -s /usr/sbin/nologin "$DEV" || exit 1
-trap 'userdel "$DEV" 2>/dev/null; cleanup' EXIT
+trap 'stop_loopback_tsa; userdel "$DEV" 2>/dev/null; cleanup' EXIT
 chmod 755 "$T_DIR"
 chmod 644 "$T_DIR"/*.ps1 "$T_DIR"/*.vbs "$T_DIR"/*.wsf
 write_config

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to create users"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI" >/dev/null 2>&1
+make_pki "$PKI"
 MKCAT="/usr/bin/python3 $CSOD_TOP/tests/fixtures/mkcat.py"
 cd "$T_DIR"
 
@@ -84,13 +84,8 @@ like "$(cat verify.out)" "Signature Index: 1" "osslsigncode finds the nested sig
 like "$(sed -n '/Signature Index: 1/,$p' verify.out)" "Signature verification: ok" "and verifies ours"
 
 # A timestamp from the loopback TSA.
-TSA=$T_DIR/tsa
-sh "$CSOD_TOP/tests/fixtures/mktsa.sh" "$TSA" >/dev/null 2>&1
-/usr/bin/python3 "$CSOD_TOP/tests/fixtures/tsa.py" "$TSA" "$TSA/port" ok >/dev/null 2>&1 &
-TSA_PID=$!
-trap 'kill $TSA_PID 2>/dev/null; wait $TSA_PID 2>/dev/null; cleanup' EXIT
-wait_for 10 test -s "$TSA/port"
-sign driver.cat stamped.cat --timestamp-ca "$TSA/tsaroot.pem" --timestamp "http://127.0.0.1:$(cat "$TSA/port")/tsa"
+start_loopback_tsa || fail "the loopback TSA starts"
+sign driver.cat stamped.cat --timestamp-ca "$TSA/tsaroot.pem" --timestamp "$TSA_URL"
 ok $? "a catalog signed with a timestamp"
 osslsigncode verify -CAfile "$PKI/root.pem" -TSA-CAfile "$TSA/tsaroot.pem" -in stamped.cat >verify.out 2>&1
 ok $? "osslsigncode verifies it"
@@ -151,7 +146,7 @@ ok $? "and verifies"
 # 5. Through the daemon, dropped by a real Unix user, auto-approved.
 DEV=csodt-cat$$
 useradd -M -N -s /usr/sbin/nologin "$DEV" || exit 1
-trap 'userdel "$DEV" 2>/dev/null; cleanup' EXIT
+trap 'stop_loopback_tsa; userdel "$DEV" 2>/dev/null; cleanup' EXIT
 chmod 755 "$T_DIR"
 chmod 644 "$T_DIR"/*.cat
 write_config

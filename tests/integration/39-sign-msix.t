@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to create users"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI" >/dev/null 2>&1
+make_pki "$PKI"
 MKMSIX="/usr/bin/python3 $CSOD_TOP/tests/fixtures/mkmsix.py"
 SUBJECT="CN=Dagwood Bumstead, OU=Software Development, O=Dithers Construction Company, C=US"
 cd "$T_DIR"

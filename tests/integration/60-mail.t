@@ -97,7 +97,7 @@ ok $? "request resend sends the signed notice again"
 
 # STARTTLS: a server with a certificate from a test CA, required by csod.
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 openssl req -new -newkey rsa:2048 -nodes -keyout "$T_DIR/smtp.key" -subj "/CN=localhost" \
 	-out "$T_DIR/smtp.csr" 2>/dev/null
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T_DIR/smtp.ext"

@@ -13,7 +13,7 @@ like "$attrs" "sensitive" "and sensitive"
 
 # A certificate for the token's public key, from the test CA.
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 p11 --read-object --type pubkey --id 01 -o "$T_DIR/pub.der" >/dev/null 2>&1
 openssl pkey -pubin -inform DER -in "$T_DIR/pub.der" -out "$T_DIR/pub.pem"
 openssl req -new -key "$PKI/other.key" -subj "/CN=token signer" -out "$T_DIR/req.csr" 2>/dev/null

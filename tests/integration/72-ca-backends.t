@@ -7,7 +7,7 @@
 # loop: a slow one holds up no signing, and a stop kills it at once.
 . "$(dirname "$0")/lib.sh"
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 CA=$T_DIR/ca
 mkdir -p "$CA/db"
 : >"$CA/db/index.txt"

@@ -10,7 +10,7 @@ for t in x86_64-w64-mingw32-gcc osslsigncode jar jarsigner keytool zip unzip zip
 	command -v "$t" >/dev/null || skip_all "needs $t"
 done
 PKI=$T_DIR/pki
-sh "$CSOD_TOP/tests/fixtures/mkpki.sh" "$PKI"
+make_pki "$PKI"
 cd "$T_DIR"
 
 # --- release.zip, made now ---------------------------------------------------
