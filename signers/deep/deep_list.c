@@ -1,4 +1,4 @@
-/* Listing a ZIP drop's inner files; see deep_list.h. */
+/* Listing the inner files of a ZIP drop, a JAR or a cabinet; see deep_list.h. */
 #include "deep_list.h"
 
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "../common/fileio.h"
+#include "deep_cab_read.h"
 #include "deep_entry.h"
 
 static void hex(const unsigned char *md, unsigned len, char *out)
@@ -16,8 +17,8 @@ static void hex(const unsigned char *md, unsigned len, char *out)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* The entry's three hashes, from a read of its scratch copy. */
-static int hash_fd(int fd, uint64_t size, csod_deep_inner *in, csod_error *err)
+/* The entry's three hashes, from a read of size bytes of fd at off. */
+static int hash_fd(int fd, uint64_t at, uint64_t size, csod_deep_inner *in, csod_error *err)
 {
 	const EVP_MD *md[3] = {EVP_md5(), EVP_sha1(), EVP_sha256()};
 	char *out[3] = {in->md5, in->sha1, in->sha256};
@@ -29,7 +30,7 @@ static int hash_fd(int fd, uint64_t size, csod_deep_inner *in, csod_error *err)
 	unsigned char buf[64 * 1024];
 	for (uint64_t off = 0; rc == 0 && off < size;) {
 		size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
-		if (pread(fd, buf, n, (off_t)off) != (ssize_t)n)
+		if (pread(fd, buf, n, (off_t)(at + off)) != (ssize_t)n)
 			rc = csod_fail_errno(err, "entry '%.200s': cannot read its scratch copy",
 			                     in->name);
 		for (int k = 0; rc == 0 && k < 3; k++)
@@ -46,19 +47,52 @@ static int hash_fd(int fd, uint64_t size, csod_deep_inner *in, csod_error *err)
 	return rc;
 }
 
-int csod_deep_list(int fd, int64_t max_size, const char *tmp_dir,
-                   void (*each)(void *ctx, const csod_deep_inner *inner), void *ctx,
-                   csod_error *err)
+typedef struct lister {
+	int64_t max_size;
+	const char *tmp_dir;
+	void (*each)(void *ctx, const csod_deep_inner *inner);
+	void *ctx;
+} lister;
+
+static int list_zip(const lister *l, int fd, const char *within, csod_error *err);
+
+/* One inner file whose content is alone in efd: hashed, its engine named,
+ * reported; a ZIP in the drop then has its own files listed. */
+static int report(const lister *l, csod_deep_inner *in, int efd, const char *within,
+                  csod_error *err)
+{
+	const csod_signer *s = csod_deep_signer_named(in->name, efd, err);
+	if (!s && err->msg[0])
+		return -1;
+	in->engine = s ? s->name : NULL;
+	in->within = within;
+	if (hash_fd(efd, 0, in->size, in, err) < 0)
+		return -1;
+	l->each(l->ctx, in);
+	if (!s || strcmp(s->name, "zip") != 0)
+		return 0;
+	if (within) /* as the signing refuses it */
+		return csod_fail(err,
+		                 "entry '%.200s': entry '%.200s': a ZIP archive nested more "
+		                 "than %d deep (refused)",
+		                 within, in->name, CSOD_DEEP_MAX_DEPTH - 1);
+	csod_error why;
+	return list_zip(l, efd, in->name, &why) < 0
+	           ? csod_fail(err, "entry '%.200s': %s", in->name, why.msg)
+	           : 0;
+}
+
+static int list_zip(const lister *l, int fd, const char *within, csod_error *err)
 {
 	csod_zip z;
-	if (csod_deep_open(&z, fd, max_size, err) < 0)
+	if (csod_deep_open(&z, fd, l->max_size, err) < 0)
 		return -1;
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < z.n_entries; i++) {
 		const csod_zip_entry *e = &z.entries[i];
 		if (e->name[e->name_len - 1] == '/')
 			continue;
-		int efd = csod_deep_extract(&z, e, tmp_dir, err);
+		int efd = csod_deep_extract(&z, e, l->tmp_dir, err);
 		if (efd < 0) {
 			rc = -1;
 			break;
@@ -67,17 +101,59 @@ int csod_deep_list(int fd, int64_t max_size, const char *tmp_dir,
 		memset(&in, 0, sizeof in);
 		in.name = e->name;
 		in.size = e->usize;
-		const csod_signer *s = csod_deep_signer_for(e, efd, err);
-		if (!s && err->msg[0])
-			rc = -1;
+		if (e->usize == 0) /* no engine signs an empty file */
+			rc = hash_fd(efd, 0, 0, &in, err) < 0 ? -1 : (l->each(l->ctx, &in), 0);
 		else
-			in.engine = s ? s->name : NULL;
-		if (rc == 0)
-			rc = hash_fd(efd, e->usize, &in, err);
+			rc = report(l, &in, efd, within, err);
 		close(efd);
-		if (rc == 0)
-			each(ctx, &in);
 	}
 	csod_zip_close(&z);
 	return rc;
+}
+
+/* A cabinet's files, folder by folder. */
+static int list_cab(const lister *l, int fd, csod_error *err)
+{
+	csod_dcab c;
+	if (csod_dcab_open(&c, fd, l->max_size, err) < 0)
+		return -1;
+	int rc = 0;
+	size_t k = 0;
+	for (uint16_t i = 0; rc == 0 && i < c.cab.n_folders; i++) {
+		int content = csod_anon_file(l->tmp_dir, err);
+		rc = content < 0 ? -1 : csod_dcab_unpack(&c, i, content, err);
+		for (; rc == 0 && k < c.cab.n_files && c.files[k].folder == i; k++) {
+			const csod_dcab_file *f = &c.files[k];
+			int efd = csod_anon_file(l->tmp_dir, err);
+			csod_deep_inner in;
+			memset(&in, 0, sizeof in);
+			in.name = f->name;
+			in.size = f->size;
+			if (efd < 0 ||
+			    csod_copy_range(content, f->offset, efd, 0, f->size, err) < 0)
+				rc = -1;
+			else if (f->size == 0)
+				rc = hash_fd(efd, 0, 0, &in, err) < 0 ? -1
+				                                      : (l->each(l->ctx, &in), 0);
+			else
+				rc = report(l, &in, efd, NULL, err);
+			if (efd >= 0)
+				close(efd);
+		}
+		if (content >= 0)
+			close(content);
+	}
+	csod_dcab_close(&c);
+	return rc;
+}
+
+int csod_deep_list(int fd, int64_t max_size, const char *tmp_dir,
+                   void (*each)(void *ctx, const csod_deep_inner *inner), void *ctx,
+                   csod_error *err)
+{
+	lister l = {max_size, tmp_dir, each, ctx};
+	unsigned char head[4];
+	if (pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && memcmp(head, "MSCF", 4) == 0)
+		return list_cab(&l, fd, err);
+	return list_zip(&l, fd, NULL, err);
 }
