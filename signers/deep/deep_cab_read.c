@@ -184,10 +184,17 @@ static int check_files(const csod_dcab *c, int64_t max_size, csod_error *err)
 		end[f->folder] = (uint64_t)f->offset + f->size;
 	}
 	free(end);
+	uint64_t unpacked = 0;
 	for (uint16_t i = 0; rc == 0 && i < c->cab.n_folders; i++) {
 		const csod_dcab_folder *fo = &c->folders[i];
-		if (fo->usize > MEGABYTE &&
-		    fo->usize / (fo->csize ? fo->csize : 1u) > CSOD_DEEP_MAX_RATIO)
+		unpacked += fo->usize;
+		if (max_size > 0 && unpacked > (uint64_t)max_size)
+			rc = csod_fail(err,
+			               "folders up to %u unpack to more than %lld bytes (the limit "
+			               "for a file): refused as a cabinet bomb",
+			               i + 1, (long long)max_size);
+		else if (fo->usize > MEGABYTE &&
+		         fo->usize / (fo->csize ? fo->csize : 1u) > CSOD_DEEP_MAX_RATIO)
 			rc = csod_fail(err,
 			               "folder %u shrinks more than %u:1 when compressed: refused "
 			               "as a cabinet bomb",
@@ -202,6 +209,8 @@ int csod_dcab_open(csod_dcab *c, int fd, int64_t max_size, csod_error *err)
 	c->fd = fd;
 	if (csod_cab_parse(fd, &c->cab, err) < 0)
 		return -1;
+	if (c->cab.n_files == 0)
+		return csod_fail(err, "the cabinet holds no files");
 	unsigned char h[CAB_HEADER_SIZE];
 	if (read_at(fd, h, sizeof h, 0, err) < 0)
 		return -1;
@@ -280,6 +289,8 @@ int csod_dcab_unpack(const csod_dcab *c, uint16_t i, int out_fd, csod_error *err
 			rc = -1;
 		if (rc == 0 && csod_pwrite_all(out_fd, out, ulen, (off_t)at, err) < 0)
 			rc = -1;
+		if (rc < 0)
+			break;
 		memcpy(prev, out, ulen);
 		prev_len = ulen;
 		at += ulen;

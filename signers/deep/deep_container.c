@@ -7,6 +7,8 @@
 
 #include "../common/fileio.h"
 #include "deep_cab.h"
+#include "deep_cab_read.h"
+#include "deep_entry.h"
 
 extern const csod_signer csod_signer_zip;
 
@@ -18,6 +20,8 @@ typedef struct container {
 	int (*rebuild)(int in_fd, int out_fd, const csod_identity *id, const csod_sign_options *opt,
 	               csod_error *err);
 	int (*verify)(int in_fd, int copy_fd, X509_STORE *trust, csod_error *err);
+	/* At intake: the rules the rebuild would refuse the inside by. */
+	int (*check)(int fd, csod_error *err);
 } container;
 
 /* A JAR is a ZIP archive: its inner files are signed as a ZIP drop's are
@@ -29,10 +33,28 @@ static int zip_rebuild(int in_fd, int out_fd, const csod_identity *id, const cso
 	return csod_signer_zip.sign(in_fd, out_fd, id, opt, err);
 }
 
+static int zip_rules(int fd, csod_error *err)
+{
+	csod_zip z;
+	if (csod_deep_open(&z, fd, 0, err) < 0)
+		return -1;
+	csod_zip_close(&z);
+	return 0;
+}
+
+static int cab_rules(int fd, csod_error *err)
+{
+	csod_dcab c;
+	if (csod_dcab_open(&c, fd, 0, err) < 0)
+		return -1;
+	csod_dcab_close(&c);
+	return 0;
+}
+
 static const container containers[] = {
-    {"jar", zip_rebuild, NULL},
-    {"aab", zip_rebuild, NULL},
-    {"cab", csod_deep_cab_rebuild, csod_deep_cab_verify},
+    {"jar", zip_rebuild, NULL, zip_rules},
+    {"aab", zip_rebuild, NULL, zip_rules},
+    {"cab", csod_deep_cab_rebuild, csod_deep_cab_verify, cab_rules},
 };
 
 static const container *container_of(const csod_signer *s)
@@ -55,12 +77,14 @@ static int refuse(const csod_signer *s, csod_error *err)
 	                 s->name);
 }
 
-int csod_deep_container_check(const csod_signer *s, const char *name, csod_error *err)
+int csod_deep_container_check(const csod_signer *s, int fd, const char *name, csod_error *err)
 {
 	csod_error why;
-	if (strcmp(s->name, "zip") == 0 || container_of(s))
+	const container *c = container_of(s);
+	if (strcmp(s->name, "zip") == 0 || (c && c->check(fd, &why) == 0))
 		return 0;
-	refuse(s, &why);
+	if (!c)
+		refuse(s, &why);
 	return csod_fail(err, "%s: %s", name, why.msg);
 }
 

@@ -9,9 +9,11 @@
 
 #include "../signer.h"
 
-/* 0 when engine s can be signed deep; else fails, naming the file, with
- * the reason (a PE file has no inner files; MSI is not done yet). */
-int csod_deep_container_check(const csod_signer *s, const char *name, csod_error *err);
+/* 0 when the file in fd, for engine s, can be signed deep; else fails,
+ * naming the file, with the reason (a PE file has no inner files; MSI is
+ * not done yet; the inside breaks a rule: path tricks, duplicates, a
+ * bomb...). For intake, before an approval. */
+int csod_deep_container_check(const csod_signer *s, int fd, const char *name, csod_error *err);
 
 /* csod_sign_checked for opt->deep: the inner files signed into a nameless
  * rebuilt copy, that copy checked inner file by inner file against in_fd

@@ -147,9 +147,10 @@ mkdir -p web cabs pe plugins/nest/plugins
 cp app.war web/ && printf 'deep = true;\n' >web/request.conf
 cp mszip.cab cabs/setup.cab && printf 'deep = true;\n' >cabs/request.conf
 cp hello.exe pe/ && printf 'deep = true;\n' >pe/request.conf
+mkdir badcab && cp dotdot.cab badcab/ && printf 'deep = true;\n' >badcab/request.conf
 (cd cab && zip -q ../plugins/nest/plugins/plugin.zip setup.exe README.txt)
 cp hello.exe plugins/nest/ && (cd plugins/nest && zip -q -r ../release.zip hello.exe plugins) && rm -r plugins/nest
-chmod -R a+rX web cabs pe plugins
+chmod -R a+rX web cabs pe badcab plugins
 AUTO_APPROVE=false ADMINS="{ user = \"$APPROVER\"; email = \"appr@dithercons.com\"; role = \"MRAO\"; }" write_config
 start_daemon || exit 1
 drop() { runuser -u "$DEV" -- sh -c "cp -r '$T_DIR/$1' '$SPOOL/inbox/$DEV/.$1.tmp' && mv '$SPOOL/inbox/$DEV/.$1.tmp' '$SPOOL/inbox/$DEV/$1'"; }
@@ -169,11 +170,15 @@ for f in json.load(open(sys.argv[1]))["files"]:
             print(e["name"] + "!" + n["name"], n["signed_by"], n["sha256"])' "$1"
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-for d in web cabs pe plugins; do drop $d; done
+for d in web cabs pe badcab plugins; do drop $d; done
 wait_state pe failed 60
 ok $? "deep = true on a PE fails at intake"
 like "$(cat "$(request_dir pe)/ERROR" 2>/dev/null)" "hello.exe: deep signing asked for, but a pe file has no inner files to sign" \
 	"and ERROR says why"
+wait_state badcab failed 60
+ok $? "deep = true on a cabinet holding ..\\evil.exe fails at intake, before approval"
+like "$(cat "$(request_dir badcab)/ERROR" 2>/dev/null)" "dotdot.cab: file '..\\\\evil.exe' has an empty, '.' or '..' path component" \
+	"and ERROR names the file inside"
 for d in web cabs plugins; do
 	wait_state $d created 60
 	ok $? "$d waits for approval"
