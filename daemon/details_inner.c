@@ -111,7 +111,7 @@ int csod_details_inner_lists(const char *engine, int deep)
 {
 	return strcmp(engine, "zip") == 0 ||
 	       (deep && (strcmp(engine, "jar") == 0 || strcmp(engine, "aab") == 0 ||
-	                 strcmp(engine, "cab") == 0));
+	                 strcmp(engine, "cab") == 0 || strcmp(engine, "msi") == 0));
 }
 
 void csod_details_inner_clear(csod_details_inner *di)

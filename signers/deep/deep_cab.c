@@ -127,3 +127,12 @@ int csod_deep_cab_rebuild(int in_fd, int out_fd, const csod_identity *id,
 	csod_dcab_close(&c);
 	return rc;
 }
+
+int csod_deep_cab_rules(int fd, csod_error *err)
+{
+	csod_dcab c;
+	if (csod_dcab_open(&c, fd, 0, err) < 0)
+		return -1;
+	csod_dcab_close(&c);
+	return 0;
+}

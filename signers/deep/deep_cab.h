@@ -19,4 +19,7 @@ int csod_deep_cab_rebuild(int in_fd, int out_fd, const csod_identity *id,
  * rest byte-identical. */
 int csod_deep_cab_verify(int in_fd, int copy_fd, X509_STORE *trust, csod_error *err);
 
+/* At intake: the cabinet in fd within the rules above. */
+int csod_deep_cab_rules(int fd, csod_error *err);
+
 #endif

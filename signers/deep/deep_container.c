@@ -7,7 +7,7 @@
 
 #include "../common/fileio.h"
 #include "deep_cab.h"
-#include "deep_cab_read.h"
+#include "deep_msi.h"
 #include "deep_entry.h"
 
 extern const csod_signer csod_signer_zip;
@@ -42,19 +42,11 @@ static int zip_rules(int fd, csod_error *err)
 	return 0;
 }
 
-static int cab_rules(int fd, csod_error *err)
-{
-	csod_dcab c;
-	if (csod_dcab_open(&c, fd, 0, err) < 0)
-		return -1;
-	csod_dcab_close(&c);
-	return 0;
-}
-
 static const container containers[] = {
     {"jar", zip_rebuild, NULL, zip_rules},
     {"aab", zip_rebuild, NULL, zip_rules},
-    {"cab", csod_deep_cab_rebuild, csod_deep_cab_verify, cab_rules},
+    {"cab", csod_deep_cab_rebuild, csod_deep_cab_verify, csod_deep_cab_rules},
+    {"msi", csod_deep_msi_rebuild, csod_deep_msi_verify, csod_deep_msi_check},
 };
 
 static const container *container_of(const csod_signer *s)
@@ -68,12 +60,9 @@ static const container *container_of(const csod_signer *s)
 /* Why s cannot be signed deep. */
 static int refuse(const csod_signer *s, csod_error *err)
 {
-	if (strcmp(s->name, "msi") == 0)
-		return csod_fail(err, "deep signing of MSI packages (the files in their "
-		                      "embedded cabinets) is not supported yet");
 	return csod_fail(err,
 	                 "deep signing asked for, but a %s file has no inner files to sign "
-	                 "(deep takes ZIP, JAR, WAR, EAR, AAB and CAB files)",
+	                 "(deep takes ZIP, JAR, WAR, EAR, AAB, CAB and MSI files)",
 	                 s->name);
 }
 

@@ -1,4 +1,5 @@
-/* Listing the inner files of a ZIP drop, a JAR or a cabinet; see deep_list.h. */
+/* Listing the inner files of a ZIP drop, a JAR, a cabinet or an MSI's
+ * cabinets; see deep_list.h. */
 #include "deep_list.h"
 
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "../common/fileio.h"
 #include "deep_cab_read.h"
 #include "deep_entry.h"
+#include "deep_msi.h"
 
 static void hex(const unsigned char *md, unsigned len, char *out)
 {
@@ -147,13 +149,21 @@ static int list_cab(const lister *l, int fd, csod_error *err)
 	return rc;
 }
 
+static int list_one_cab(void *ctx, int cab_fd, csod_error *err)
+{
+	return list_cab(ctx, cab_fd, err);
+}
+
 int csod_deep_list(int fd, int64_t max_size, const char *tmp_dir,
                    void (*each)(void *ctx, const csod_deep_inner *inner), void *ctx,
                    csod_error *err)
 {
 	lister l = {max_size, tmp_dir, each, ctx};
 	unsigned char head[4];
-	if (pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && memcmp(head, "MSCF", 4) == 0)
+	int n = (int)pread(fd, head, sizeof head, 0);
+	if (n == (int)sizeof head && memcmp(head, "MSCF", 4) == 0)
 		return list_cab(&l, fd, err);
+	if (n == (int)sizeof head && memcmp(head, "\xd0\xcf\x11\xe0", 4) == 0)
+		return csod_deep_msi_cabinets(fd, tmp_dir, list_one_cab, &l, err);
 	return list_zip(&l, fd, NULL, err);
 }

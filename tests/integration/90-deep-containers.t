@@ -1,16 +1,17 @@
 #!/bin/bash
 # deep = true (request.conf) / csod-sign --deep on a container with a
-# signature of its own: a WAR's inner JAR and PE and a cabinet's PE files
-# are signed first, the container rebuilt around them (same order, names,
+# signature of its own: a WAR's inner JAR and PE, a cabinet's PE files and
+# the PE in an MSI's embedded cabinet (File.FileSize and MsiFileHash
+# rewritten to match) are signed first, the container rebuilt around them (same order, names,
 # times, compression), then the container itself is signed. Judged after
 # unpacking: jarsigner -verify -strict on the inner JAR and the WAR,
 # osslsigncode verify on the inner PEs and the cabinet, gcab -x (which
 # checks every block's checksum). Before approval details.json lists the
 # inner files with their hashes, and a ZIP drop's inner ZIP's own files.
-# Refused, naming the entry: deep on a PE or MSI, over-deep nesting, path
+# Refused, naming the entry: deep on a PE, over-deep nesting, path
 # tricks, duplicates, LZX, a cabinet bomb.
 . "$(dirname "$0")/lib.sh"
-for t in x86_64-w64-mingw32-gcc osslsigncode jar jarsigner keytool zip unzip gcab /usr/bin/python3 wixl; do
+for t in x86_64-w64-mingw32-gcc osslsigncode jar jarsigner keytool zip unzip gcab /usr/bin/python3 wixl msiextract msiinfo; do
 	command -v "$t" >/dev/null || skip_all "needs $t"
 done
 PKI=$T_DIR/pki
@@ -96,6 +97,34 @@ for c in mszip stored; do
 	ok $? "csod-sign --deep signs $c.cab ($(echo "$out" | tr '\n' ' '))"
 	judge_cab "$T_DIR/deep-$c.cab" $c.cab "$PKI/root.pem" "csod-sign $c"
 done
+# An MSI made by wixl: its embedded cabinet's PE signed, File.FileSize and
+# MsiFileHash rewritten to the signed file's, then the MSI signed.
+. "$CSOD_TOP/tests/integration/helpers/make_msi.sh"
+mkdir -p msi && cp hello.exe msi/setup.exe && printf 'readme\r\n' >msi/README.txt
+(cd msi && make_msi ../app.msi setup.exe README.txt >/dev/null 2>&1) || fail "wixl builds the MSI"
+judge_msi() { # judge_msi SIGNED ROOT WHAT
+	local m=$1 root=$2 what=$3 x
+	x=$(mktemp -d "$T_DIR/x.XXXXXX")
+	check "$what: osslsigncode verifies the MSI" ov "$m" "$root"
+	msiextract -C "$x" "$m" >/dev/null
+	ok $? "$what: msiextract unpacks it"
+	check "$what: setup.exe inside verifies" ov "$x/Program Files/csodtest/setup.exe" "$root"
+	check "$what: README.txt inside is byte-identical" cmp "$x/Program Files/csodtest/README.txt" msi/README.txt
+	is "$(msiinfo export "$m" File | tr -d "\r" | awk -F'\t' '$3 == "setup.exe" {print $4}')" \
+		"$(stat -c %s "$x/Program Files/csodtest/setup.exe")" "$what: File.FileSize is the signed setup.exe's size"
+	# MsiFileHash: the MD5 as four little-endian signed 32-bit numbers
+	want=$(/usr/bin/python3 -c 'import hashlib, struct, sys
+print(" ".join(str(v) for v in struct.unpack("<4i", hashlib.md5(open(sys.argv[1], "rb").read()).digest())))' \
+		"$x/Program Files/csodtest/setup.exe")
+	is "$(msiinfo export "$m" MsiFileHash | tr -d "\r" | awk -F'\t' '$1 == "f1" {print $3, $4, $5, $6}')" "$want" \
+		"$what: MsiFileHash holds the signed setup.exe's MD5"
+	is "$(msiinfo export "$m" MsiFileHash | tr -d "\r" | awk -F'\t' '$1 == "f2"')" "$(msiinfo export app.msi MsiFileHash | tr -d "\r" | awk -F'\t' '$1 == "f2"')" \
+		"$what: README.txt's row is unchanged"
+}
+out=$(sign app.msi deep.msi --deep --verbose)
+ok $? "csod-sign --deep signs the MSI ($(echo "$out" | tr '\n' ' '))"
+like "$out" "inner file 'f1' signed \(pe\)" "naming the inner file by its File table key"
+judge_msi "$T_DIR/deep.msi" "$PKI/root.pem" csod-sign
 sign mszip.cab plain.cab >/dev/null
 mkdir pc && (cd pc && gcab -x ../plain.cab >/dev/null)
 check "without --deep a cabinet's PE stays unsigned" sh -c "! osslsigncode verify -CAfile '$PKI/root.pem' -in pc/setup.exe >/dev/null 2>&1"
@@ -112,9 +141,6 @@ refused() { # refused IN PATTERN DESCRIPTION
 	ok $? "and no output is left"
 }
 refused hello.exe "a pe file has no inner files to sign" "--deep on a PE"
-. "$CSOD_TOP/tests/integration/helpers/make_msi.sh"
-make_msi app.msi hello.exe >/dev/null 2>&1 || fail "wixl"
-refused app.msi "deep signing of MSI packages .* is not supported yet" "--deep on an MSI"
 mkdir -p n3 && cp hello.exe n3/ && (cd n3 && zip -q b.zip hello.exe && zip -q a.zip b.zip && cp -r ../war/* . && jar cf ../nest.war index.html a.zip)
 refused nest.war "entry 'a.zip': entry 'b.zip': a ZIP archive nested more than 1 deep" "a ZIP in a ZIP in a WAR"
 /usr/bin/python3 - <<'PY'
@@ -147,10 +173,11 @@ mkdir -p web cabs pe plugins/nest/plugins
 cp app.war web/ && printf 'deep = true;\n' >web/request.conf
 cp mszip.cab cabs/setup.cab && printf 'deep = true;\n' >cabs/request.conf
 cp hello.exe pe/ && printf 'deep = true;\n' >pe/request.conf
+mkdir msis && cp app.msi msis/ && printf 'deep = true;\n' >msis/request.conf
 mkdir badcab && cp dotdot.cab badcab/ && printf 'deep = true;\n' >badcab/request.conf
 (cd cab && zip -q ../plugins/nest/plugins/plugin.zip setup.exe README.txt)
 cp hello.exe plugins/nest/ && (cd plugins/nest && zip -q -r ../release.zip hello.exe plugins) && rm -r plugins/nest
-chmod -R a+rX web cabs pe badcab plugins
+chmod -R a+rX web cabs msis pe badcab plugins
 AUTO_APPROVE=false ADMINS="{ user = \"$APPROVER\"; email = \"appr@dithercons.com\"; role = \"MRAO\"; }" write_config
 start_daemon || exit 1
 drop() { runuser -u "$DEV" -- sh -c "cp -r '$T_DIR/$1' '$SPOOL/inbox/$DEV/.$1.tmp' && mv '$SPOOL/inbox/$DEV/.$1.tmp' '$SPOOL/inbox/$DEV/$1'"; }
@@ -170,7 +197,7 @@ for f in json.load(open(sys.argv[1]))["files"]:
             print(e["name"] + "!" + n["name"], n["signed_by"], n["sha256"])' "$1"
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-for d in web cabs pe badcab plugins; do drop $d; done
+for d in web cabs msis pe badcab plugins; do drop $d; done
 wait_state pe failed 60
 ok $? "deep = true on a PE fails at intake"
 like "$(cat "$(request_dir pe)/ERROR" 2>/dev/null)" "hello.exe: deep signing asked for, but a pe file has no inner files to sign" \
@@ -179,7 +206,7 @@ wait_state badcab failed 60
 ok $? "deep = true on a cabinet holding ..\\evil.exe fails at intake, before approval"
 like "$(cat "$(request_dir badcab)/ERROR" 2>/dev/null)" "dotdot.cab: file '..\\\\evil.exe' has an empty, '.' or '..' path component" \
 	"and ERROR names the file inside"
-for d in web cabs plugins; do
+for d in web cabs msis plugins; do
 	wait_state $d created 60
 	ok $? "$d waits for approval"
 	wait_for 30 grep -q '"inner"' "$SPOOL/requests/$(dir_id "$(request_dir $d)")/details.json"
@@ -198,8 +225,11 @@ is "$(inner_of "$SPOOL/requests/$(dir_id "$(request_dir plugins)")/details.json"
 	"$(printf '%s\n' "hello.exe pe $(sha hello.exe)" "plugins/plugin.zip zip $(unzip -p plugins/release.zip plugins/plugin.zip | sha256sum | cut -d' ' -f1)" \
 		"plugins/plugin.zip!setup.exe pe $(sha cab/setup.exe)" "plugins/plugin.zip!README.txt None $(sha cab/README.txt)")" \
 	"a ZIP drop's inner ZIP lists its own files"
-for d in web cabs plugins; do approve $d; done
-for d in web cabs plugins; do
+is "$(inner_of "$SPOOL/requests/$(dir_id "$(request_dir msis)")/details.json")" \
+	"$(printf '%s\n' "f1 pe $(sha msi/setup.exe)" "f2 None $(sha msi/README.txt)")" \
+	"the MSI's cabinet files, the engine for each and their SHA-256"
+for d in web cabs msis plugins; do approve $d; done
+for d in web cabs msis plugins; do
 	wait_state $d signed 90
 	ok $? "once approved, $d is signed"
 done
@@ -207,6 +237,7 @@ keytool -importcert -noprompt -alias csodca -file "$SPOOL/ca/ca.pem" -keystore "
 	-storetype pkcs12 -storepass changeit >/dev/null 2>&1
 judge_war "$(request_dir web)/app.war" "$SPOOL/ca/ca.pem" "$T_DIR/ca.p12" csodd
 judge_cab "$(request_dir cabs)/setup.cab" mszip.cab "$SPOOL/ca/ca.pem" csodd
+judge_msi "$(request_dir msis)/app.msi" "$SPOOL/ca/ca.pem" csodd
 like "$(cat "$LOG")" "setup.cab: inner file 'sub.tool.exe' signed \(pe\)" "the audit log names each signed inner file"
 check "csodd keeps running" daemon_alive
 stop_daemon
