@@ -2,16 +2,17 @@
  * a signature of its own: the signable files inside it are signed first,
  * with the request's settings, the container is rebuilt around them, and
  * then the container itself is signed. JAR, WAR, EAR and AAB (their inner
- * JARs, PE files and scripts, as the deep engine signs a ZIP drop's) and
- * CAB (the PE files in its folders). A ZIP drop is always signed deep. */
+ * JARs, PE files and scripts, as the deep engine signs a ZIP drop's), CAB
+ * (the PE files in its folders) and MSI (those of its embedded cabinets).
+ * A ZIP drop is always signed deep. */
 #ifndef CSOD_DEEP_CONTAINER_H
 #define CSOD_DEEP_CONTAINER_H
 
 #include "../signer.h"
 
 /* 0 when the file in fd, for engine s, can be signed deep; else fails,
- * naming the file, with the reason (a PE file has no inner files; MSI is
- * not done yet; the inside breaks a rule: path tricks, duplicates, a
+ * naming the file, with the reason (a PE file has no inner files; the
+ * inside breaks a rule: path tricks, duplicates, an MSI without a cabinet, a
  * bomb...). For intake, before an approval. */
 int csod_deep_container_check(const csod_signer *s, int fd, const char *name, csod_error *err);
 
