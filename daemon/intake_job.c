@@ -301,7 +301,7 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 			rc =
 			    csod_outputs_add_detached(s, f->name, f->output, sizeof f->output, err);
 		if (rc == 0 && opt.deep)
-			rc = csod_deep_container_check(s, fd, f->name, err);
+			rc = csod_deep_container_check(s, fd, f->name, &opt, err);
 		if (rc == 0 && s->check_options && s->check_options(fd, f->name, &opt, &why) < 0)
 			rc = csod_fail(err, "%s: %s", f->name, why.msg);
 		close(fd);

@@ -66,10 +66,23 @@ static int refuse(const csod_signer *s, csod_error *err)
 	                 s->name);
 }
 
-int csod_deep_container_check(const csod_signer *s, int fd, const char *name, csod_error *err)
+/* The container's own signatures cover the inner files as they were:
+ * kept beside ours, they would no longer verify. */
+static int refuse_append(csod_error *err)
+{
+	return csod_fail(err, "deep signing changes the files inside, so the container's "
+	                      "existing signatures cannot be kept (append/--nest refused)");
+}
+
+int csod_deep_container_check(const csod_signer *s, int fd, const char *name,
+                              const csod_sign_options *opt, csod_error *err)
 {
 	csod_error why;
 	const container *c = container_of(s);
+	if (c && opt->append) {
+		refuse_append(&why);
+		return csod_fail(err, "%s: %s", name, why.msg);
+	}
 	if (strcmp(s->name, "zip") == 0 || (c && c->check(fd, &why) == 0))
 		return 0;
 	if (!c)
@@ -85,8 +98,11 @@ int csod_deep_sign_checked(const csod_signer *s, int in_fd, int out_fd, const cs
 	if (strcmp(s->name, "zip") == 0) /* a drop is always deep; it has no signature */
 		return csod_sign_checked(s, in_fd, out_fd, id, &plain, trust, err);
 	const container *c = container_of(s);
-	if (!c) {
-		refuse(s, err);
+	if (!c || opt->append) {
+		if (c)
+			refuse_append(err);
+		else
+			refuse(s, err);
 		return CSOD_SIGN_FAILED;
 	}
 	csod_error why;

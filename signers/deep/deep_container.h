@@ -13,8 +13,10 @@
 /* 0 when the file in fd, for engine s, can be signed deep; else fails,
  * naming the file, with the reason (a PE file has no inner files; the
  * inside breaks a rule: path tricks, duplicates, an MSI without a cabinet, a
- * bomb...). For intake, before an approval. */
-int csod_deep_container_check(const csod_signer *s, int fd, const char *name, csod_error *err);
+ * bomb...; opt asks to keep the container's existing signatures, which the
+ * changed inner files would break). For intake, before an approval. */
+int csod_deep_container_check(const csod_signer *s, int fd, const char *name,
+                              const csod_sign_options *opt, csod_error *err);
 
 /* csod_sign_checked for opt->deep: the inner files signed into a nameless
  * rebuilt copy, that copy checked inner file by inner file against in_fd

@@ -141,6 +141,9 @@ refused() { # refused IN PATTERN DESCRIPTION
 	ok $? "and no output is left"
 }
 refused hello.exe "a pe file has no inner files to sign" "--deep on a PE"
+out=$(sign mszip.cab nest.cab --deep --nest)
+is "$?:$out" "1:csod-sign: mszip.cab: deep signing changes the files inside, so the container's existing signatures cannot be kept (append/--nest refused)" \
+	"--deep with --nest is refused in one line"
 mkdir -p n3 && cp hello.exe n3/ && (cd n3 && zip -q b.zip hello.exe && zip -q a.zip b.zip && cp -r ../war/* . && jar cf ../nest.war index.html a.zip)
 refused nest.war "entry 'a.zip': entry 'b.zip': a ZIP archive nested more than 1 deep" "a ZIP in a ZIP in a WAR"
 /usr/bin/python3 - <<'PY'
@@ -174,10 +177,11 @@ cp app.war web/ && printf 'deep = true;\n' >web/request.conf
 cp mszip.cab cabs/setup.cab && printf 'deep = true;\n' >cabs/request.conf
 cp hello.exe pe/ && printf 'deep = true;\n' >pe/request.conf
 mkdir msis && cp app.msi msis/ && printf 'deep = true;\n' >msis/request.conf
+mkdir nestdeep && cp mszip.cab nestdeep/setup.cab && printf 'deep = true;\nappend = true;\n' >nestdeep/request.conf
 mkdir badcab && cp dotdot.cab badcab/ && printf 'deep = true;\n' >badcab/request.conf
 (cd cab && zip -q ../plugins/nest/plugins/plugin.zip setup.exe README.txt)
 cp hello.exe plugins/nest/ && (cd plugins/nest && zip -q -r ../release.zip hello.exe plugins) && rm -r plugins/nest
-chmod -R a+rX web cabs msis pe badcab plugins
+chmod -R a+rX web cabs msis pe nestdeep badcab plugins
 AUTO_APPROVE=false ADMINS="{ user = \"$APPROVER\"; email = \"appr@dithercons.com\"; role = \"MRAO\"; }" write_config
 start_daemon || exit 1
 drop() { runuser -u "$DEV" -- sh -c "cp -r '$T_DIR/$1' '$SPOOL/inbox/$DEV/.$1.tmp' && mv '$SPOOL/inbox/$DEV/.$1.tmp' '$SPOOL/inbox/$DEV/$1'"; }
@@ -197,10 +201,14 @@ for f in json.load(open(sys.argv[1]))["files"]:
             print(e["name"] + "!" + n["name"], n["signed_by"], n["sha256"])' "$1"
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-for d in web cabs msis pe badcab plugins; do drop $d; done
+for d in web cabs msis pe nestdeep badcab plugins; do drop $d; done
 wait_state pe failed 60
 ok $? "deep = true on a PE fails at intake"
 like "$(cat "$(request_dir pe)/ERROR" 2>/dev/null)" "hello.exe: deep signing asked for, but a pe file has no inner files to sign" \
+	"and ERROR says why"
+wait_state nestdeep failed 60
+ok $? "deep = true with append = true fails at intake"
+like "$(cat "$(request_dir nestdeep)/ERROR" 2>/dev/null)" "setup.cab: deep signing changes the files inside, so the container's existing signatures cannot be kept" \
 	"and ERROR says why"
 wait_state badcab failed 60
 ok $? "deep = true on a cabinet holding ..\\evil.exe fails at intake, before approval"
