@@ -177,7 +177,7 @@ int csod_deep_msi_rebuild(int in_fd, int out_fd, const csod_identity *id,
 	}
 	if (rc == 0)
 		rc = csod_cfb_write(out_fd, &c, drop, n + n_tabs, add, n + n_tabs, err);
-	for (size_t t = 0; rc == 0 && t < n_tabs; t++)
+	for (size_t t = 0; t < n_tabs; t++)
 		free(tabs[t].data);
 	for (size_t i = 0; i < k; i++)
 		close(signed_fd[i]);

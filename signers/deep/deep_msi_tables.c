@@ -52,15 +52,16 @@ size_t csod_msi_stream_name(const char *name, int table, unsigned char out[64])
 
 typedef struct mem {
 	unsigned char *p;
-	size_t len;
+	size_t len, cap;
 } mem;
 
 static int to_mem(void *ctx, const unsigned char *p, size_t n, csod_error *err)
 {
 	mem *m = ctx;
+	if (n > m->cap - m->len)
+		return csod_fail(err, "a table stream is longer than its size");
 	memcpy(m->p + m->len, p, n);
 	m->len += n;
-	(void)err;
 	return 0;
 }
 
@@ -79,6 +80,7 @@ static int load(const csod_cfb *c, const char *name, int table, mem *m, uint32_t
 		return csod_fail(err, "the MSI's %s table is over 64 MiB", name);
 	if (!(m->p = malloc(size + 1u)))
 		return csod_fail(err, "out of memory");
+	m->cap = size;
 	if (csod_cfb_read_stream(c, *id, to_mem, m, err) < 0 || m->len != size) {
 		free(m->p);
 		m->p = NULL;
@@ -319,9 +321,11 @@ int csod_msi_fix_tables(const csod_cfb *c, const csod_msi_file_fix *fixes, size_
 					               "the File table",
 					               fixes[i].key);
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		for (size_t i = 0; i < *n_out; i++)
 			free(out[i].data);
+		*n_out = 0;
+	}
 	free(cols.p);
 	free_pool(&sp);
 	free(found);
