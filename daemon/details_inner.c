@@ -52,7 +52,8 @@ static void add_one(void *ctx, const csod_deep_inner *in)
 	    json_object_set_new(o, "sha1", json_string(in->sha1)) < 0 ||
 	    json_object_set_new(o, "sha256", json_string(in->sha256)) < 0 ||
 	    json_object_set_new(o, "signed_by",
-	                        in->engine ? json_string(in->engine) : json_null()) < 0)
+	                        in->engine ? json_string(in->engine) : json_null()) < 0 ||
+	    (in->file_name && json_object_set_new(o, "file_name", name_value(in->file_name)) < 0))
 		l->failed = 1;
 }
 

@@ -24,7 +24,8 @@ int csod_details_inner_lists(const char *engine, int deep);
 
 /* details_json with, in each listed file's object, "inner": [{name, size,
  * md5, sha1, sha256, signed_by (the engine, or null: copied as it is)}]
- * (a ZIP inside a ZIP drop with its own "inner" list of the same), or
+ * (a ZIP inside a ZIP drop with its own "inner" list of the same; an MSI's
+ * files with "file_name", the File table's long name), or
  * "inner_error" with the reason an archive cannot be listed; malloc'd, or
  * NULL (err says why). */
 char *csod_details_add_inner(const char *details_json, const csod_details_inner *di,

@@ -1,15 +1,24 @@
 /* libFuzzer target for the MSI table reader of deep signing: the string
  * pool, _Columns and the File and MsiFileHash tables read from a compound
- * file and rewritten for a signed file keyed "f1" (wixl's first file), and
+ * file and rewritten for a signed file keyed "f1" (wixl's first file), the
+ * File table's keys and names, and
  * an MSI stream name encoded. Build: sh fuzz/build_msitables.sh */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "../signers/common/fileio.h"
 #include "../signers/deep/deep_msi_tables.h"
+
+static void seen(void *ctx, const char *key, const char *name)
+{
+	(void)ctx;
+	if (strlen(key) >= CSOD_MSI_NAME_MAX || strlen(name) >= CSOD_MSI_NAME_MAX)
+		abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (csod_msi_fix_tables(&c, &fix, 1, out, &n, &err) == 0)
 			for (size_t i = 0; i < n; i++)
 				free(out[i].data);
+		csod_msi_file_names(&c, seen, NULL, &err);
 		csod_cfb_close(&c);
 	}
 	unsigned char name[64];

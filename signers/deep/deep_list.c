@@ -3,6 +3,7 @@
 #include "deep_list.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "deep_cab_read.h"
 #include "deep_entry.h"
 #include "deep_msi.h"
+#include "deep_msi_tables.h"
 
 static void hex(const unsigned char *md, unsigned len, char *out)
 {
@@ -49,12 +51,50 @@ static int hash_fd(int fd, uint64_t at, uint64_t size, csod_deep_inner *in, csod
 	return rc;
 }
 
+/* An MSI's File keys and long names, to show beside the cabinet's names. */
+typedef struct names {
+	char (*key)[CSOD_MSI_NAME_MAX];
+	char (*name)[CSOD_MSI_NAME_MAX];
+	size_t n, cap;
+	int failed;
+} names;
+
 typedef struct lister {
 	int64_t max_size;
 	const char *tmp_dir;
 	void (*each)(void *ctx, const csod_deep_inner *inner);
 	void *ctx;
+	const names *msi;
 } lister;
+
+static void add_name(void *ctx, const char *key, const char *name)
+{
+	names *m = ctx;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		void *k = realloc(m->key, cap * sizeof *m->key),
+		     *v = k ? realloc(m->name, cap * sizeof *m->name) : NULL;
+		if (k)
+			m->key = k;
+		if (!k || !v) {
+			m->failed = 1;
+			return;
+		}
+		m->name = v;
+		m->cap = cap;
+	}
+	snprintf(m->key[m->n], sizeof m->key[0], "%s", key);
+	snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
+	m->n++;
+}
+
+static const char *msi_name_of(const lister *l, const char *key)
+{
+	for (size_t i = 0; l->msi && i < l->msi->n; i++)
+		if (strcmp(l->msi->key[i], key) == 0)
+			return l->msi->name[i];
+	return NULL;
+}
 
 static int list_zip(const lister *l, int fd, const char *within, csod_error *err);
 
@@ -68,6 +108,7 @@ static int report(const lister *l, csod_deep_inner *in, int efd, const char *wit
 		return -1;
 	in->engine = s ? s->name : NULL;
 	in->within = within;
+	in->file_name = msi_name_of(l, in->name);
 	if (hash_fd(efd, 0, in->size, in, err) < 0)
 		return -1;
 	l->each(l->ctx, in);
@@ -158,12 +199,22 @@ int csod_deep_list(int fd, int64_t max_size, const char *tmp_dir,
                    void (*each)(void *ctx, const csod_deep_inner *inner), void *ctx,
                    csod_error *err)
 {
-	lister l = {max_size, tmp_dir, each, ctx};
+	lister l = {max_size, tmp_dir, each, ctx, NULL};
 	unsigned char head[4];
 	int n = (int)pread(fd, head, sizeof head, 0);
 	if (n == (int)sizeof head && memcmp(head, "MSCF", 4) == 0)
 		return list_cab(&l, fd, err);
-	if (n == (int)sizeof head && memcmp(head, "\xd0\xcf\x11\xe0", 4) == 0)
-		return csod_deep_msi_cabinets(fd, tmp_dir, list_one_cab, &l, err);
+	if (n == (int)sizeof head && memcmp(head, "\xd0\xcf\x11\xe0", 4) == 0) {
+		names m = {0};
+		int rc = csod_deep_msi_file_names(fd, add_name, &m, err);
+		if (rc == 0 && m.failed)
+			rc = csod_fail(err, "out of memory");
+		l.msi = &m;
+		if (rc == 0)
+			rc = csod_deep_msi_cabinets(fd, tmp_dir, list_one_cab, &l, err);
+		free(m.key);
+		free(m.name);
+		return rc;
+	}
 	return list_zip(&l, fd, NULL, err);
 }

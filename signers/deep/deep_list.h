@@ -17,6 +17,9 @@ typedef struct csod_deep_inner {
 	/* NULL, or the name of the ZIP inside the drop that holds this file
 	 * (reported just after that ZIP itself). */
 	const char *within;
+	/* NULL, or for a file of an MSI's cabinet (named by its File key) the
+	 * File table's long file name. */
+	const char *file_name;
 } csod_deep_inner;
 
 /* Calls each(ctx, inner) for every entry of the ZIP archive (or cabinet)

@@ -325,3 +325,14 @@ int csod_deep_msi_cabinets(int fd, const char *tmp_dir,
 	csod_cfb_close(&c);
 	return rc;
 }
+
+int csod_deep_msi_file_names(int fd, void (*each)(void *ctx, const char *key, const char *name),
+                             void *ctx, csod_error *err)
+{
+	csod_cfb c;
+	if (csod_cfb_open(&c, fd, err) < 0)
+		return -1;
+	int rc = csod_msi_file_names(&c, each, ctx, err);
+	csod_cfb_close(&c);
+	return rc;
+}

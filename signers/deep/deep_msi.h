@@ -26,4 +26,9 @@ int csod_deep_msi_cabinets(int fd, const char *tmp_dir,
                            int (*each)(void *ctx, int cab_fd, csod_error *err), void *ctx,
                            csod_error *err);
 
+/* Calls each(ctx, key, name) for every file the MSI in fd lists: its key
+ * (its name in the cabinet) and its long file name. */
+int csod_deep_msi_file_names(int fd, void (*each)(void *ctx, const char *key, const char *name),
+                             void *ctx, csod_error *err);
+
 #endif

@@ -331,3 +331,51 @@ int csod_msi_fix_tables(const csod_cfb *c, const csod_msi_file_fix *fixes, size_
 	free(found);
 	return rc;
 }
+
+/* String id's text, NUL-terminated and cut to fit out. */
+static void str_copy(const pool *sp, uint32_t id, char *out, size_t len)
+{
+	size_t n = id > 0 && id < sp->n ? sp->len[id] : 0;
+	if (n >= len)
+		n = len - 1;
+	if (n)
+		memcpy(out, sp->data.p + sp->off[id], n);
+	out[n] = '\0';
+}
+
+int csod_msi_file_names(const csod_cfb *c,
+                        void (*each)(void *ctx, const char *key, const char *name), void *ctx,
+                        csod_error *err)
+{
+	pool sp;
+	mem cols, file;
+	uint32_t id;
+	columns t;
+	if (load_pool(c, &sp, err) < 0) {
+		free_pool(&sp);
+		return -1;
+	}
+	int rc = load(c, "_Columns", 1, &cols, &id, err);
+	if (rc == 0)
+		rc = load(c, "File", 1, &file, &id, err);
+	if (rc == 0 && (!cols.p || !file.p))
+		rc = csod_fail(err, "the MSI has no File table");
+	if (rc == 0)
+		rc = load_columns(&cols, &sp, "File", &t, err);
+	int key = rc == 0 ? column(&t, &sp, "File") : -1,
+	    name = rc == 0 ? column(&t, &sp, "FileName") : -1;
+	if (rc == 0 && (key < 0 || name < 0 || !t.row || file.len % t.row))
+		rc = csod_fail(err, "the MSI's File table is not as expected");
+	size_t rows = rc == 0 ? file.len / t.row : 0;
+	for (size_t i = 0; i < rows; i++) {
+		char k[CSOD_MSI_NAME_MAX], n[CSOD_MSI_NAME_MAX];
+		str_copy(&sp, le(cell(&t, file.p, rows, key, i), t.width[key]), k, sizeof k);
+		str_copy(&sp, le(cell(&t, file.p, rows, name, i), t.width[name]), n, sizeof n);
+		const char *bar = strchr(n, '|'); /* "SHORT~1.EXE|long name.exe" */
+		each(ctx, k, bar ? bar + 1 : n);
+	}
+	free(cols.p);
+	free(file.p);
+	free_pool(&sp);
+	return rc;
+}

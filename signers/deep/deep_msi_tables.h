@@ -41,4 +41,12 @@ int csod_msi_fix_tables(const csod_cfb *c, const csod_msi_file_fix *fixes, size_
  * its length in bytes, or 0 when it does not fit. */
 size_t csod_msi_stream_name(const char *name, int table, unsigned char out[64]);
 
+#define CSOD_MSI_NAME_MAX 256
+
+/* Calls each(ctx, key, name) for every File table row: its key (the name
+ * of its file in the cabinet) and its long file name. */
+int csod_msi_file_names(const csod_cfb *c,
+                        void (*each)(void *ctx, const char *key, const char *name), void *ctx,
+                        csod_error *err);
+
 #endif

@@ -190,13 +190,13 @@ approve() {
 	id=$(dir_id "$(request_dir "$1")")
 	runuser -u "$APPROVER" -- sh -c "touch '$SPOOL/approvals/.$id.tmp' && mv '$SPOOL/approvals/.$id.tmp' '$SPOOL/approvals/$id.approve'"
 }
-# name signed_by sha256 of each inner file (nested ones as ZIP!name)
+# name signed_by sha256 [file_name] of each inner file (nested ones as ZIP!name)
 inner_of() {
 	/usr/bin/python3 -c '
 import json, sys
 for f in json.load(open(sys.argv[1]))["files"]:
     for e in f.get("inner", []):
-        print(e["name"], e["signed_by"], e["sha256"])
+        print(e["name"], e["signed_by"], e["sha256"], *([e["file_name"]] if "file_name" in e else []))
         for n in e.get("inner", []):
             print(e["name"] + "!" + n["name"], n["signed_by"], n["sha256"])' "$1"
 }
@@ -234,8 +234,8 @@ is "$(inner_of "$SPOOL/requests/$(dir_id "$(request_dir plugins)")/details.json"
 		"plugins/plugin.zip!setup.exe pe $(sha cab/setup.exe)" "plugins/plugin.zip!README.txt None $(sha cab/README.txt)")" \
 	"a ZIP drop's inner ZIP lists its own files"
 is "$(inner_of "$SPOOL/requests/$(dir_id "$(request_dir msis)")/details.json")" \
-	"$(printf '%s\n' "f1 pe $(sha msi/setup.exe)" "f2 None $(sha msi/README.txt)")" \
-	"the MSI's cabinet files, the engine for each and their SHA-256"
+	"$(printf '%s\n' "f1 pe $(sha msi/setup.exe) setup.exe" "f2 None $(sha msi/README.txt) README.txt")" \
+	"the MSI's cabinet files, the engine for each, their SHA-256 and File table names"
 for d in web cabs msis plugins; do approve $d; done
 for d in web cabs msis plugins; do
 	wait_state $d signed 90
