@@ -1,4 +1,5 @@
-/* Inner files of ZIP drops in details.json; see details_inner.h. */
+/* Inner files of ZIP drops and deep-signed containers in details.json;
+ * see details_inner.h. */
 #include "details_inner.h"
 
 #include <fcntl.h>
@@ -27,18 +28,32 @@ static json_t *name_value(const char *name)
 	return v;
 }
 
+/* Where an inner file goes: the list, or for a file of a ZIP inside the
+ * drop, that ZIP's own "inner" list (it was the last one added). */
+static json_t *list_for(inner_list *l, const csod_deep_inner *in)
+{
+	if (!in->within)
+		return l->array;
+	json_t *zip = json_array_get(l->array, json_array_size(l->array) - 1);
+	json_t *list = json_object_get(zip, "inner");
+	if (!list && zip && json_object_set_new(zip, "inner", list = json_array()) < 0)
+		return NULL;
+	return list;
+}
+
 static void add_one(void *ctx, const csod_deep_inner *in)
 {
 	inner_list *l = ctx;
-	json_t *o = json_object();
-	if (!o || json_array_append_new(l->array, o) < 0 ||
+	json_t *o = json_object(), *list = list_for(l, in);
+	if (!o || !list || json_array_append_new(list, o) < 0 ||
 	    json_object_set_new(o, "name", name_value(in->name)) < 0 ||
 	    json_object_set_new(o, "size", json_integer((json_int_t)in->size)) < 0 ||
 	    json_object_set_new(o, "md5", json_string(in->md5)) < 0 ||
 	    json_object_set_new(o, "sha1", json_string(in->sha1)) < 0 ||
 	    json_object_set_new(o, "sha256", json_string(in->sha256)) < 0 ||
 	    json_object_set_new(o, "signed_by",
-	                        in->engine ? json_string(in->engine) : json_null()) < 0)
+	                        in->engine ? json_string(in->engine) : json_null()) < 0 ||
+	    (in->file_name && json_object_set_new(o, "file_name", name_value(in->file_name)) < 0))
 		l->failed = 1;
 }
 
@@ -91,6 +106,13 @@ char *csod_details_add_inner(const char *details_json, const csod_details_inner 
 	if (!text)
 		csod_fail(err, "details.json: out of memory listing the files inside ZIP drops");
 	return text;
+}
+
+int csod_details_inner_lists(const char *engine, int deep)
+{
+	return strcmp(engine, "zip") == 0 ||
+	       (deep && (strcmp(engine, "jar") == 0 || strcmp(engine, "aab") == 0 ||
+	                 strcmp(engine, "cab") == 0 || strcmp(engine, "msi") == 0));
 }
 
 void csod_details_inner_clear(csod_details_inner *di)

@@ -17,6 +17,7 @@
 #include "../lib/fdtree.h"
 #include "../lib/fsutil.h"
 #include "../lib/text.h"
+#include "../signers/deep/deep_container.h"
 #include "../signers/signer.h"
 #include "intake.h"
 #include "names.h"
@@ -299,6 +300,8 @@ static int check_signable(csod_request *r, int dir_fd, csod_error *err)
 		if (rc == 0 && r->options.detached)
 			rc =
 			    csod_outputs_add_detached(s, f->name, f->output, sizeof f->output, err);
+		if (rc == 0 && opt.deep)
+			rc = csod_deep_container_check(s, fd, f->name, &opt, err);
 		if (rc == 0 && s->check_options && s->check_options(fd, f->name, &opt, &why) < 0)
 			rc = csod_fail(err, "%s: %s", f->name, why.msg);
 		close(fd);

@@ -30,6 +30,7 @@ typedef struct csod_request_options {
 	int append;        /* keep existing signatures, add ours */
 	int msi_dse;       /* MSI: add MsiDigitalSignatureEx */
 	int detached;      /* also publish each signature alone, <output>.sig */
+	int deep;          /* sign the files inside a JAR/CAB first (deep_container.h) */
 	int digests_given; /* request.conf set digests (not the developer's default) */
 	int min_sdk;
 	int timestamp_legacy; /* timestamp_protocol = "authenticode" */

@@ -152,6 +152,11 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 				rc = fail_at(err, s, "expected true or false");
 			else
 				r->options.detached = config_setting_get_bool(s);
+		} else if (strcmp(name, "deep") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+				rc = fail_at(err, s, "expected true or false");
+			else
+				r->options.deep = config_setting_get_bool(s);
 		} else if (strcmp(name, "min_sdk") == 0) {
 			int v = config_setting_get_int(s);
 			if (config_setting_type(s) != CONFIG_TYPE_INT || v < 1 || v > 1000)
@@ -175,7 +180,7 @@ int csod_request_conf_parse_fd(int fd, csod_request *r, csod_error *err)
 		} else {
 			rc = fail_at(err, s,
 			             "unknown setting (known: version service digests "
-			             "organization department append msi_dse detached min_sdk "
+			             "organization department append msi_dse detached deep min_sdk "
 			             "timestamp_protocol description url)");
 		}
 	}
@@ -202,4 +207,5 @@ void csod_request_sign_options(const csod_request *r, csod_sign_options *o,
 	o->append = r->options.append;
 	o->msi_dse = r->options.msi_dse;
 	o->min_sdk = r->options.min_sdk;
+	o->deep = r->options.deep;
 }

@@ -32,6 +32,7 @@ static void options_from_json(const char *text, csod_request_options *o)
 	o->min_sdk = (int)json_integer_value(json_object_get(j, "min_sdk"));
 	o->timestamp_legacy = json_is_true(json_object_get(j, "timestamp_legacy"));
 	o->detached = json_is_true(json_object_get(j, "detached"));
+	o->deep = json_is_true(json_object_get(j, "deep"));
 	const char *s = json_string_value(json_object_get(j, "description"));
 	snprintf(o->description, sizeof o->description, "%s", s ? s : "");
 	s = json_string_value(json_object_get(j, "url"));
@@ -49,6 +50,8 @@ static char *options_to_json(const csod_request_options *o)
 		json_object_set_new(j, "timestamp_legacy", json_true());
 	if (j && o->detached)
 		json_object_set_new(j, "detached", json_true());
+	if (j && o->deep)
+		json_object_set_new(j, "deep", json_true());
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return s;

@@ -243,15 +243,15 @@ static char *details_json(const csod_daemon *d, const csod_request *r, csod_erro
 	return dump(&vj, j);
 }
 
-/* While it waits for approval, which of r's files are ZIP drops to list
- * the inside of (details_inner.h). */
+/* While it waits for approval, which of r's files are ZIP drops or deep
+ * containers to list the inside of (details_inner.h). */
 static int inner_render(const csod_daemon *d, const csod_request *r, csod_details_inner *di)
 {
 	memset(di, 0, sizeof *di);
 	if (strcmp(r->state, "created") != 0)
 		return 0;
 	for (int i = 0; i < r->n_files; i++) {
-		if (strcmp(r->files[i].engine, "zip") != 0)
+		if (!csod_details_inner_lists(r->files[i].engine, r->options.deep))
 			continue;
 		if (!di->names && !(di->names = calloc((size_t)r->n_files, sizeof *di->names)))
 			return -1;

@@ -35,8 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		csod_msi_prehash(&c, EVP_sha256(), digest, &len, &err);
 		int out = memfd_create("fuzz-msi-out", MFD_CLOEXEC);
 		static const unsigned char sig[300] = {0x30};
-		csod_cfb_new_stream add = {csod_msi_signature_name, sizeof csod_msi_signature_name,
-		                           sig, sizeof sig};
+		csod_cfb_new_stream add = {csod_msi_signature_name,
+		                           sizeof csod_msi_signature_name,
+		                           sig,
+		                           sizeof sig,
+		                           0,
+		                           -1};
 		uint32_t drop =
 		    csod_cfb_find(&c, 0, csod_msi_signature_name, sizeof csod_msi_signature_name);
 		if (out >= 0) {

@@ -12,6 +12,7 @@
 #include "../lib/text.h"
 #include "authenticode/cat_format.h"
 #include "common/fileio.h"
+#include "deep/deep_container.h"
 
 extern const csod_signer csod_signer_hash;
 extern const csod_signer csod_signer_pe;
@@ -246,6 +247,8 @@ int csod_output_name(const csod_signer *s, const char *in_name, char *out, size_
 int csod_sign_checked(const csod_signer *s, int in_fd, int out_fd, const csod_identity *id,
                       const csod_sign_options *opt, X509_STORE *trust, csod_error *err)
 {
+	if (opt->deep)
+		return csod_deep_sign_checked(s, in_fd, out_fd, id, opt, trust, err);
 	if (trust && s->sign_checked)
 		return s->sign_checked(in_fd, out_fd, id, opt, trust, err);
 	if (s->sign(in_fd, out_fd, id, opt, err) < 0)

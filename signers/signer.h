@@ -64,6 +64,10 @@ typedef struct csod_sign_options {
 	/* MSI: add MsiDigitalSignatureEx (the pre-hash of the entries'
 	 * names, sizes and times that Windows checks before the content). */
 	int msi_dse;
+	/* Sign the files inside the container first (JAR/WAR/AAB, CAB), then
+	 * the container: signers/deep/deep_container.h. A ZIP drop is always
+	 * signed deep. */
+	int deep;
 	int min_sdk;             /* Android minSdkVersion; 0: the APK's manifest says */
 	const char *description; /* program name (Authenticode SpcSpOpusInfo) */
 	const char *url;         /* more-info URL (SpcSpOpusInfo) */

@@ -87,12 +87,16 @@ uint32_t csod_cfb_find(const csod_cfb *c, uint32_t parent, const unsigned char *
  * number. */
 const uint32_t *csod_cfb_children(const csod_cfb *c, uint32_t id, uint32_t *n);
 
-/* A stream to add to the written file, from memory, in the root storage. */
+/* A stream to add to the written file, in the root storage: from memory,
+ * or (from_fd set) the first len bytes of fd, for a large one (the
+ * cabinet of an MSI signed deep). */
 typedef struct csod_cfb_new_stream {
 	const unsigned char *name; /* UTF-16LE with its NUL */
 	size_t name_len;
 	const unsigned char *data;
 	size_t len;
+	int from_fd;
+	int fd;
 } csod_cfb_new_stream;
 
 /* Writes to out (empty, read-write) a compound file with the same sector

@@ -266,8 +266,10 @@ static int write_streams(int out, const csod_cfb *src, const out_entry *all, uin
 		                        ? sector_at(l, e->start)
 		                        : sector_at(l, l->mini_first) +
 		                              (uint64_t)e->start * CFB_MINI_SECTOR};
-		int rc = e->added ? write_chunk(&s, e->added->data, e->added->len, err)
-		                  : csod_cfb_read_stream(src, e->src, write_chunk, &s, err);
+		int rc = !e->added ? csod_cfb_read_stream(src, e->src, write_chunk, &s, err)
+		         : e->added->from_fd ? csod_copy_range(e->added->fd, 0, out, (off_t)s.at,
+		                                               e->added->len, err)
+		                             : write_chunk(&s, e->added->data, e->added->len, err);
 		if (rc < 0)
 			return -1;
 	}

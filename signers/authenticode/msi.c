@@ -214,8 +214,8 @@ static int msi_sign(int in, int out, const csod_identity *id, const csod_sign_op
 	existing = NULL; /* freed with the signature, if it was used */
 	uint32_t drop[2] = {p.ds, p.keep_ex ? CFB_NOSTREAM : p.dse};
 	csod_cfb_new_stream add[2] = {
-	    {csod_msi_signature_name, sizeof csod_msi_signature_name, der, (size_t)der_len},
-	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len}};
+	    {csod_msi_signature_name, sizeof csod_msi_signature_name, der, (size_t)der_len, 0, -1},
+	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len, 0, -1}};
 	rc = csod_cfb_write(out, &c, drop, 2, add, p.add_ex ? 2 : 1, err);
 out:
 	OPENSSL_free(der);
@@ -369,8 +369,8 @@ static int msi_attach(int in, int out, const unsigned char *sig, size_t len, cso
 	csod_error why;
 	int with_ex = made_over_prehash(&c, sig, len, pre, &pre_len, &why);
 	csod_cfb_new_stream add[2] = {
-	    {csod_msi_signature_name, sizeof csod_msi_signature_name, sig, len},
-	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len}};
+	    {csod_msi_signature_name, sizeof csod_msi_signature_name, sig, len, 0, -1},
+	    {csod_msi_signature_ex_name, sizeof csod_msi_signature_ex_name, pre, pre_len, 0, -1}};
 	int rc = csod_cfb_write(out, &c, drop, 2, add, with_ex ? 2 : 1, err);
 	csod_cfb_close(&c);
 	return rc;

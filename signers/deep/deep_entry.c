@@ -43,8 +43,15 @@ const csod_signer *csod_deep_signer_for(const csod_zip_entry *e, int fd, csod_er
 	csod_error_clear(err);
 	if (e->usize == 0 || e->name[e->name_len - 1] == '/')
 		return NULL;
-	const char *base = strrchr(e->name, '/');
-	base = base ? base + 1 : e->name;
+	return csod_deep_signer_named(e->name, fd, err);
+}
+
+const csod_signer *csod_deep_signer_named(const char *name, int fd, csod_error *err)
+{
+	csod_error_clear(err);
+	const char *base = name + strlen(name);
+	while (base > name && base[-1] != '/' && base[-1] != '\\')
+		base--;
 	const char *service = csod_service_for_name(base);
 	if (!service)
 		service = csod_service_for_content(fd);
@@ -53,6 +60,6 @@ const csod_signer *csod_deep_signer_for(const csod_zip_entry *e, int fd, csod_er
 	csod_error why;
 	const csod_signer *s = csod_signer_for(service, base, fd, &why);
 	if (!s)
-		csod_fail(err, "entry '%.200s': %s", e->name, why.msg);
+		csod_fail(err, "entry '%.200s': %s", name, why.msg);
 	return s;
 }

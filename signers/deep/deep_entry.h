@@ -39,4 +39,8 @@ int csod_deep_extract(const csod_zip *z, const csod_zip_entry *e, const char *tm
  * entry named as signable is not what its name says. */
 const csod_signer *csod_deep_signer_for(const csod_zip_entry *e, int fd, csod_error *err);
 
+/* The same for a non-empty file named name (its folders separated by '/'
+ * or '\\') inside some other container (a cabinet). */
+const csod_signer *csod_deep_signer_named(const char *name, int fd, csod_error *err);
+
 #endif

@@ -93,7 +93,13 @@ static void write_and_read_back(uint32_t sector_size)
 		data[i] = malloc(len + 1);
 		for (size_t k = 0; k < len; k++)
 			data[i][k] = (unsigned char)(k * 7 + (size_t)i);
-		add[i] = (csod_cfb_new_stream){names[i], (size_t)(2 * n + 2), data[i], len};
+		add[i] = (csod_cfb_new_stream){names[i], (size_t)(2 * n + 2), data[i], len, 0, -1};
+		if (i % 3 == 2) { /* from a file, as a deep-signed MSI's cabinet is */
+			add[i].from_fd = 1;
+			add[i].fd = memfd_create("cfb-stream", 0);
+			assert_true(add[i].fd >= 0);
+			assert_int_equal(pwrite(add[i].fd, data[i], len, 0), (ssize_t)len);
+		}
 	}
 	csod_cfb src;
 	csod_cfb_entry root;
@@ -122,6 +128,8 @@ static void write_and_read_back(uint32_t sector_size)
 		assert_memory_equal(got.p, data[i], add[i].len);
 		free(got.p);
 		free(data[i]);
+		if (add[i].from_fd)
+			close(add[i].fd);
 	}
 	if (sector_size == 512) {
 		unsigned char h[512];

@@ -28,7 +28,7 @@ static void usage(FILE *out)
 	    "                 [--timestamp URL]... [--timestamp-ca FILE] [--timestamp-optional]\n"
 	    "                 [--timestamp-legacy] [--verbose]\n"
 	    "                 [--service auto|authenticode|java|android|hash] [--nest] "
-	    "[--msi-dse]\n"
+	    "[--msi-dse] [--deep]\n"
 	    "                 [--min-sdk N] [--alias NAME] [--description TEXT] [--url URL]\n"
 	    "                 [--no-verify] [--sync] IN OUT\n"
 	    "       csod-sign --extract-signature [--service S] [--sync] IN OUT.sig\n"
@@ -92,6 +92,7 @@ static int parse(int argc, char **argv, args *a)
 	    {"service", required_argument, NULL, 's'},
 	    {"nest", no_argument, NULL, 'n'},
 	    {"msi-dse", no_argument, NULL, 'E'},
+	    {"deep", no_argument, NULL, 'P'},
 	    {"min-sdk", required_argument, NULL, 'm'},
 	    {"alias", required_argument, NULL, 'a'},
 	    {"description", required_argument, NULL, 'D'},
@@ -155,6 +156,9 @@ static int parse(int argc, char **argv, args *a)
 			break;
 		case 'E':
 			a->opt.msi_dse = 1;
+			break;
+		case 'P':
+			a->opt.deep = 1;
 			break;
 		case 'm': {
 			/* As request.conf's min_sdk: an API level, never a silent 0. */
