@@ -57,7 +57,7 @@ int ctl_may_see(const ctl *c, const char *developer, const char *organization,
 static int scope_row(csod_db *db, const char *kind, const char *name, const char *department)
 {
 	csod_stmt *st = csod_db_prepare(
-	    db, "INSERT INTO ctl_scope(kind, name, department) VALUES(?, ?, ?)", NULL);
+	    db, "INSERT INTO ctl_scope(kind, name, scope_department) VALUES(?, ?, ?)", NULL);
 	if (!st)
 		return -1;
 	csod_db_bind_text(st, 1, kind);
@@ -74,7 +74,7 @@ static int fill_scope(const ctl *c, csod_db *db)
 {
 	if (csod_db_exec(db,
 	                 "CREATE TEMPORARY TABLE ctl_scope(kind TEXT NOT NULL, name TEXT, "
-	                 "department TEXT)",
+	                 "scope_department TEXT)",
 	                 NULL) < 0 ||
 	    scope_row(db, "user", c->user, NULL) < 0)
 		return -1;
