@@ -29,14 +29,16 @@ static const char *const watched[] = {"developers", "certificates", "mail_queue"
 
 typedef struct pg_link {
 	PGconn *c;
-	int64_t others; /* notifications from other connections seen so far */
-	unsigned names; /* for the prepared statements' names */
+	int64_t others;      /* notifications from other connections seen so far */
+	unsigned names;      /* for the prepared statements' names */
+	unsigned generation; /* counts reconnections: prepared statements die with a session */
 } pg_link;
 
 typedef struct pg_stmt {
 	csod_stmt base;
 	char *sql; /* with $n placeholders */
 	char name[24];
+	unsigned generation; /* the session name was prepared in */
 	int nparams;
 	char **values;
 	int *lengths, *formats;
@@ -84,9 +86,60 @@ static int result_ok(csod_db *db, PGresult *r)
 	return rc;
 }
 
+static int session_setup(csod_db *db);
+
+/* A lost connection (the server restarted, a network cut) is made again
+ * before the next statement, so that a long-running csodd carries on; the
+ * statement that met the loss failed, and its transaction is gone. */
+static int connected(csod_db *db)
+{
+	pg_link *l = link_of(db);
+	if (PQstatus(l->c) == CONNECTION_OK)
+		return 0;
+	PQreset(l->c);
+	if (PQstatus(l->c) != CONNECTION_OK)
+		return note(db, PQerrorMessage(l->c));
+	l->generation++;
+	/* Notifications sent meanwhile are lost: count a change. */
+	l->others++;
+	return session_setup(db);
+}
+
+static int prepare_named(struct pg_stmt *s);
+
+/* Runs the statement s (or sql, without parameters) once. */
+static PGresult *run_once(csod_db *db, struct pg_stmt *s, const char *sql)
+{
+	if (connected(db) < 0)
+		return NULL;
+	if (!s)
+		return PQexec(conn(db), sql);
+	if (s->name[0] && s->generation != link_of(db)->generation && prepare_named(s) < 0)
+		return NULL;
+	const char *const *values = (const char *const *)s->values;
+	if (s->name[0])
+		return PQexecPrepared(conn(db), s->name, s->nparams, values, s->lengths, s->formats,
+		                      0);
+	return PQexecParams(conn(db), s->sql, s->nparams, NULL, values, s->lengths, s->formats, 0);
+}
+
+/* A statement sent outside a transaction on a connection found dead is
+ * sent again on a new one: the server never ran it. In a transaction it
+ * fails, as the transaction is lost. */
+static PGresult *run(csod_db *db, struct pg_stmt *s, const char *sql)
+{
+	int idle = PQtransactionStatus(conn(db)) == PQTRANS_IDLE;
+	PGresult *r = run_once(db, s, sql);
+	if (idle && PQstatus(conn(db)) == CONNECTION_BAD) {
+		PQclear(r);
+		r = run_once(db, s, sql);
+	}
+	return r;
+}
+
 static int pg_exec(csod_db *db, const char *sql)
 {
-	PGresult *r = PQexec(conn(db), sql);
+	PGresult *r = run(db, NULL, sql);
 	/* COMMIT of a transaction that failed earlier answers ROLLBACK: the
 	 * caller must hear that nothing was written. */
 	if (PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "ROLLBACK") == 0 &&
@@ -105,17 +158,22 @@ static int pg_open(csod_db *db, const csod_db_location *loc, int readonly, csod_
 		return csod_fail(err, "out of memory");
 	db->conn = l;
 	l->c = PQconnectdb(loc->conninfo ? loc->conninfo : "");
+	/* Not the conninfo in the message: it may hold a password. */
 	if (PQstatus(l->c) != CONNECTION_OK) {
 		note(db, PQerrorMessage(l->c));
-		return csod_fail(err, "cannot connect to the database (%s): %s",
-		                 loc->conninfo ? loc->conninfo : "", db->message);
+		return csod_fail(err, "cannot connect to the database: %s", db->message);
 	}
 	/* Quiet NOTICEs (CREATE ... IF NOT EXISTS) instead of stderr lines. */
 	PQsetNoticeProcessor(l->c, NULL, NULL);
-	if (pg_exec(db, "SET client_min_messages = warning; SET TIME ZONE 'UTC'") < 0 ||
-	    pg_exec(db, "LISTEN csod_changed") < 0)
+	if (session_setup(db) < 0)
 		return csod_fail(err, "database: %s", db->message);
 	return 0;
+}
+
+static int session_setup(csod_db *db)
+{
+	return pg_exec(db, "SET client_min_messages = warning; SET TIME ZONE 'UTC'; "
+	                   "LISTEN csod_changed");
 }
 
 static void pg_close(csod_db *db)
@@ -173,6 +231,16 @@ static void pg_finalize(csod_stmt *st)
 	free(s);
 }
 
+/* The server-side statement of a cached one, in this session. */
+static int prepare_named(pg_stmt *s)
+{
+	csod_db *db = s->base.db;
+	if (connected(db) < 0)
+		return -1;
+	s->generation = link_of(db)->generation;
+	return result_ok(db, PQprepare(conn(db), s->name, s->sql, s->nparams, NULL));
+}
+
 static csod_stmt *pg_prepare(csod_db *db, const char *sql, int keep)
 {
 	pg_stmt *s = calloc(1, sizeof *s);
@@ -194,7 +262,7 @@ static csod_stmt *pg_prepare(csod_db *db, const char *sql, int keep)
 	}
 	if (keep) {
 		snprintf(s->name, sizeof s->name, "csod_%u", ++link_of(db)->names);
-		if (result_ok(db, PQprepare(conn(db), s->name, s->sql, s->nparams, NULL)) < 0) {
+		if (prepare_named(s) < 0) {
 			s->name[0] = '\0';
 			pg_finalize(&s->base);
 			return NULL;
@@ -270,11 +338,7 @@ static int pg_step(csod_stmt *st)
 	pg_stmt *s = pgs(st);
 	csod_db *db = st->db;
 	if (!s->res) {
-		const char *const *values = (const char *const *)s->values;
-		PGresult *r = s->name[0] ? PQexecPrepared(conn(db), s->name, s->nparams, values,
-		                                          s->lengths, s->formats, 0)
-		                         : PQexecParams(conn(db), s->sql, s->nparams, NULL, values,
-		                                        s->lengths, s->formats, 0);
+		PGresult *r = run(db, s, NULL);
 		ExecStatusType status = PQresultStatus(r);
 		if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
 			note(db, r ? PQresultErrorMessage(r) : PQerrorMessage(conn(db)));

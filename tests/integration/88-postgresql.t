@@ -59,12 +59,22 @@ drop_by_rename b.sha256 blondie
 wait_state b.sha256 signed 30 blondie
 ok $? "the new developer's drop is signed without a restart"
 
+# The server restarts under a running csodd: it connects again and goes on.
+runuser -u csod-pg -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w restart \
+	-o "-k $PG_DIR -c listen_addresses='' -c fsync=off" -l "$PG_DIR/server.log" >/dev/null
+ok $? "the server restarts"
+make_hash_drop c.sha256
+drop_by_rename c.sha256
+wait_state c.sha256 signed 30
+ok $? "a drop after the restart is signed"
+check "csodd is still running" daemon_alive
+
 ca_before=$(openssl x509 -in "$SPOOL/ca/ca.pem" -noout -fingerprint)
 stop_daemon
 ok $? "csodd stops cleanly"
 start_daemon || exit 1
 is "$(openssl x509 -in "$SPOOL/ca/ca.pem" -noout -fingerprint)" "$ca_before" "a restart keeps the CA"
-is "$(db_sql "SELECT count(*) FROM requests WHERE state = 'signed'")" 2 "and the requests"
+is "$(db_sql "SELECT count(*) FROM requests WHERE state = 'signed'")" 3 "and the requests"
 check "and the audit chain" ctl audit verify
 stop_daemon
 
