@@ -18,9 +18,9 @@ int cfg_read_database(cfg_reader *r, const config_setting_t *root, csod_config *
 		return 0;
 	if (!config_setting_is_group(g))
 		return cfg_fail(r, g, "database", "expected a group { backend = ...; }");
-	if (cfg_only_keys(r, g, "database.", keys) < 0 ||
-	    cfg_choice(r, g, "database.", "backend", backends, &c->database.backend) < 0 ||
-	    cfg_string(r, g, "database.", "conninfo", &c->database.conninfo) < 0)
+	if (cfg_only_keys(r, g, "database", keys) < 0 ||
+	    cfg_choice(r, g, "database", "backend", backends, &c->database.backend) < 0 ||
+	    cfg_string(r, g, "database", "conninfo", &c->database.conninfo) < 0)
 		return -1;
 	int pg = c->database.backend && strcmp(c->database.backend, "postgresql") == 0;
 	if (pg && !c->database.conninfo)
