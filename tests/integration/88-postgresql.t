@@ -88,4 +88,20 @@ ok $(($? == 0)) "csodd refuses a fresh database on a used spool"
 like "$out" "not this spool's database" "the spool identity check names it"
 check "and keeps the conninfo out of the message" sh -c "! printf '%s' \"\$1\" | grep -q dbname=other" - "$out"
 
+# Nodes that start together on a new database migrate it once: each waits
+# for the others' migration (the write lock) and then finds it done.
+psql_admin "CREATE DATABASE race"
+EXTRA="database = { backend = \"postgresql\"; conninfo = \"${PG_CONNINFO/dbname=postgres/dbname=race}\"; };"
+write_config
+for i in 1 2 3 4; do
+	csodctl --config "$CONF" --offline auto-approve on >"$T_DIR/race.$i" 2>&1 &
+done
+raced=0
+for i in 1 2 3 4; do wait %$i || raced=1; done
+ok $((raced)) "four csodctl migrating one new database at once all succeed"
+[ "$raced" = 0 ] || sed 's/^/#   /' "$T_DIR"/race.*
+is "$("$PG_BIN/psql" -AtXq -d "${PG_CONNINFO/dbname=postgres/dbname=race}" -c \
+	"SELECT count(*) || ' ' || max(version) FROM schema_version")" \
+	"1 $(grep -c '^    /\* [0-9]*:' "$CSOD_TOP/daemon/db_schema.c")" "and the schema is at the latest version, once"
+
 done_testing
