@@ -3,7 +3,8 @@
 #   make            build build/bin/{csodd,csodctl,csod-sign}
 #   make check      install missing Debian packages, build, run every test
 #                   (unit tests and the integration suite under ASan/UBSan,
-#                   the core daemon tests under valgrind)
+#                   the core daemon tests again on PostgreSQL, and under
+#                   valgrind)
 #   make valgrind   the whole integration suite under valgrind (slow)
 #   make demo       run the daemon on its embedded default, sign a sample
 #   make bench      benchmarks against the peers (bench/README.md)

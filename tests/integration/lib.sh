@@ -363,6 +363,8 @@ test_db_config() {
 # Started here, not in the $(...) of test_db_config (a subshell), so that
 # PG_DIR reaches cleanup.
 if [ "${CSOD_TEST_DB:-sqlite}" = postgresql ]; then
+	[ -x "$PG_BIN/initdb" ] || skip_all "no PostgreSQL server installed (Debian postgresql)"
+	[ "$(id -u)" = 0 ] || skip_all "PostgreSQL tests need root (the server runs as its own user)"
 	start_postgresql || { echo "not ok 1 - cannot start PostgreSQL"; exit 1; }
 fi
 
