@@ -3,7 +3,8 @@
 #   make            build build/bin/{csodd,csodctl,csod-sign}
 #   make check      install missing Debian packages, build, run every test
 #                   (unit tests and the integration suite under ASan/UBSan,
-#                   the core daemon tests under valgrind)
+#                   the core daemon tests again on PostgreSQL, and under
+#                   valgrind)
 #   make valgrind   the whole integration suite under valgrind (slow)
 #   make demo       run the daemon on its embedded default, sign a sample
 #   make bench      benchmarks against the peers (bench/README.md)
@@ -22,7 +23,7 @@ SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
-PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 p11-kit-1 libesmtp-1.0 jansson libacl libsystemd
+PKGS := libcrypto libssl libconfig sqlite3 libzip zlib libdeflate libcurl libp11 p11-kit-1 libesmtp-1.0 jansson libacl libsystemd libpq
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is loaded at run time, only for timestamps (signers/common/curl_runtime.c):
@@ -64,7 +65,7 @@ LIBCSOD := $(B)/libcsod.a
 BINS := $(B)/bin/csodd $(B)/bin/csodctl $(B)/bin/csod-sign
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit integration demo bench fuzz install deb clean format format-check valgrind valgrind-core
+.PHONY: all deps check unit integration integration-postgresql demo bench fuzz install deb clean format format-check valgrind valgrind-core
 all: $(BINS)
 
 $(OBJ)/%.o: %.c
@@ -105,6 +106,7 @@ check: deps
 	$(SAN_MAKE) all unit-bins
 	$(SAN_MAKE) unit
 	$(SAN_MAKE) integration
+	$(SAN_MAKE) integration-postgresql
 	$(MAKE) --no-print-directory valgrind-core
 	FUZZ_SECONDS=15 sh fuzz/build.sh
 	$(MAKE) --no-print-directory clang-check
@@ -126,6 +128,14 @@ unit: $(UNIT_BINS)
 
 integration: $(BINS)
 	CSOD_SAN=$(if $(findstring sanitize,$(CFLAGS)),1,0) CSOD_BIN=$(abspath $(B)/bin) CSOD_TOP=$(CURDIR) prove -v --timer tests/integration/
+
+# The daemon tests once more with the state database on PostgreSQL: each
+# test starts a private server on a Unix socket (tests/integration/lib.sh,
+# CSOD_TEST_DB); two at a time, as they mostly wait.
+PG_TESTS := 40-daemon-hash 41-daemon-restart 42-daemon-approval 50-csodctl 51-roles \
+            59-control-socket 60-mail 71-keys-certs 74-rotate-master
+integration-postgresql: $(BINS)
+	CSOD_TEST_DB=postgresql CSOD_SAN=$(if $(findstring sanitize,$(CFLAGS)),1,0) CSOD_BIN=$(abspath $(B)/bin) CSOD_TOP=$(CURDIR) prove -v --timer -j2 $(PG_TESTS:%=tests/integration/%.t)
 
 # Valgrind runs on the plain build (it cannot run ASan binaries). `make check`
 # runs the core daemon tests this way (under two minutes); `make valgrind` runs

@@ -84,7 +84,7 @@ static int audit_record(csod_db *db, int level, const char *actor, const char *a
 	 * csodctl appending at once queue up instead of forking the chain.
 	 * Inside one, a savepoint nests in the caller's. */
 	int own = !csod_db_in_transaction(db);
-	if (csod_db_exec(db, own ? "BEGIN IMMEDIATE" : "SAVEPOINT audit", NULL) < 0)
+	if ((own ? csod_db_begin(db) : csod_db_exec(db, "SAVEPOINT audit", NULL)) < 0)
 		return -1;
 	char prev[65] = GENESIS;
 	csod_stmt *st = csod_db_cached(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", NULL);

@@ -101,6 +101,7 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "admins",
 	                                   "approvers_group",
 	                                   "checks",
+	                                   "database",
 	                                   NULL};
 	static const char *const levels[] = {"debug", "info", "notice", "warning", "error", NULL};
 	int64_t v;
@@ -310,7 +311,7 @@ csod_config *csod_config_load(const char *path, const char *spool_override, csod
 		goto out;
 	if (apply_ca_defaults(&r, config_setting_get_member(root, "ca"), &c->ca) < 0)
 		goto out;
-	if (cfg_read_checks(&r, root, c) < 0)
+	if (cfg_read_checks(&r, root, c) < 0 || cfg_read_database(&r, root, c) < 0)
 		goto out;
 	if (cfg_read_organizations(&r, root, c) < 0 || cfg_read_developers(&r, root, c) < 0 ||
 	    cfg_read_admins(&r, root, c) < 0)
@@ -370,6 +371,7 @@ void csod_config_free(csod_config *c)
 	free(c->ca.subject_country);
 	cfg_free_lists(c);
 	cfg_free_checks(c);
+	cfg_free_database(c);
 	free(c);
 }
 

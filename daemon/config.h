@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "../lib/error.h"
+#include "db.h"
 
 enum csod_role { CSOD_ROLE_MRAO, CSOD_ROLE_RAO, CSOD_ROLE_DRAO };
 
@@ -112,6 +113,11 @@ typedef struct csod_config {
 	csod_keys_config keys;
 	csod_ca_config ca;
 	csod_checks_config checks;
+	/* database { }: NULL backend = sqlite at <state_dir>/csod.db */
+	struct {
+		char *backend;  /* "sqlite" or "postgresql" */
+		char *conninfo; /* postgresql: libpq's connection string */
+	} database;
 	/* csodctl's way in (control.h); NULL: <spool>/run/csod.sock */
 	char *control_socket;
 	csod_organization *organizations;
@@ -127,6 +133,14 @@ typedef struct csod_config {
  * (LoadCredential=master.key:PATH, so in $CREDENTIALS_DIRECTORY) takes its
  * place: *credential is then set, and the file is read, never created. */
 int csod_config_master_key(const csod_config *c, char *buf, size_t len, int *credential);
+
+/* Where the state database is (database { }): fills loc, with path (len
+ * bytes) holding <state_dir>/csod.db, the SQLite file and the name the
+ * lock and messages use. */
+int csod_config_db_location(const csod_config *c, csod_db_location *loc, char *path, size_t len);
+/* The database as messages name it: the file, or "the PostgreSQL
+ * database" (a conninfo may hold a password). */
+const char *csod_config_db_name(const csod_db_location *loc);
 
 /* Parses path. spool_override (may be NULL) replaces the file's `spool`.
  * Every error names the file, the line and the key, and what was expected. */

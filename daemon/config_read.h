@@ -53,4 +53,8 @@ void cfg_free_lists(struct csod_config *c);
 int cfg_read_checks(cfg_reader *r, const config_setting_t *root, struct csod_config *c);
 void cfg_free_checks(struct csod_config *c);
 
+/* The database { } block (config_database.c). */
+int cfg_read_database(cfg_reader *r, const config_setting_t *root, struct csod_config *c);
+void cfg_free_database(struct csod_config *c);
+
 #endif

@@ -230,7 +230,10 @@ csod_db *csod_db_open_at(const csod_db_location *loc, int readonly, csod_error *
 		int have = csod_db_schema_version(db);
 		csod_fail(err,
 		          "database %s has schema %d, expected %d (start csodd once to migrate)",
-		          loc->path ? loc->path : "", have, csod_schema_latest());
+		          backend == &csod_db_postgresql ? "on the PostgreSQL server"
+		          : loc->path                    ? loc->path
+		                                         : "",
+		          have, csod_schema_latest());
 		csod_db_close(db);
 		return NULL;
 	}

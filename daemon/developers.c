@@ -56,12 +56,13 @@ static void fill_record(csod_stmt *st, csod_dev_record *out)
 	}
 }
 
-#define DEV_COLUMNS "user, email, name, organization, department, digests, service, places"
+#define DEV_COLUMNS "\"user\", email, name, organization, department, digests, service, places"
 
 int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 {
 	csod_stmt *st = csod_db_cached(
-	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE user = ? AND removed IS NULL", NULL);
+	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE \"user\" = ? AND removed IS NULL",
+	    NULL);
 	if (!st)
 		return -1;
 	csod_db_bind_text(st, 1, user);
@@ -75,7 +76,8 @@ int csod_developer_lookup(csod_db *db, const char *user, csod_dev_record *out)
 int csod_developers_each(csod_db *db, void (*fn)(void *ctx, const csod_dev_record *dev), void *ctx)
 {
 	csod_stmt *st = csod_db_prepare(
-	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE removed IS NULL ORDER BY user", NULL);
+	    db, "SELECT " DEV_COLUMNS " FROM developers WHERE removed IS NULL ORDER BY \"user\"",
+	    NULL);
 	if (!st)
 		return -1;
 	csod_dev_record rec;
@@ -120,7 +122,7 @@ static void join_list(char **items, char *out, size_t len)
 static int remove_dropped(csod_db *db, csod_error *err)
 {
 	csod_stmt *st = csod_db_prepare(
-	    db, "SELECT user FROM developers WHERE from_config = -1 AND removed IS NULL", err);
+	    db, "SELECT \"user\" FROM developers WHERE from_config = -1 AND removed IS NULL", err);
 	if (!st)
 		return -1;
 	while (csod_db_step(st) == CSOD_DB_ROW)
@@ -167,7 +169,7 @@ static int seed(csod_db *db, const csod_config *cfg, csod_error *err)
 	    db,
 	    "INSERT INTO developers(" DEV_COLUMNS ", created, from_config) VALUES(?, ?, ?, ?, ?, "
 	    "?, ?, ?, ?, 1) "
-	    "ON CONFLICT(user) DO UPDATE SET email = excluded.email, name = excluded.name, "
+	    "ON CONFLICT(\"user\") DO UPDATE SET email = excluded.email, name = excluded.name, "
 	    "organization = excluded.organization, department = excluded.department, "
 	    "digests = excluded.digests, service = excluded.service, places = excluded.places, "
 	    "removed = NULL, from_config = 1",

@@ -11,7 +11,7 @@
 #include "pki_internal.h"
 
 /* An order of the command backend has a number starting with 'C'. */
-#define COMMAND_ORDERS "order_no LIKE 'C%'"
+#define COMMAND_ORDERS "substr(order_no, 1, 1) = 'C'"
 
 int csod_enroll_command_submit(csod_pki *pki, int64_t id, const char *order_no, const char *csr,
                                const char *email, csod_error *err)

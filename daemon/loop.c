@@ -89,16 +89,13 @@ static int log_level(const char *name)
 	return LOG_INFO;
 }
 
-/* Another process (csodctl) committed to the database: developers may have
- * been added. PRAGMA data_version changes only for other connections'
- * commits, so this costs one cheap query when nothing happened. */
+/* Another process (csodctl, another node) committed to the database:
+ * developers may have been added. The data version changes only for other
+ * connections' commits, so this costs one cheap query when nothing
+ * happened. */
 static int db_changed_elsewhere(csod_daemon *d, int64_t *last)
 {
-	csod_stmt *st = csod_db_prepare(d->db, "PRAGMA data_version", NULL);
-	int64_t v = 0;
-	if (st && csod_db_step(st) == CSOD_DB_ROW)
-		v = csod_db_column_int64(st, 0);
-	csod_db_finalize(st);
+	int64_t v = csod_db_data_version(d->db);
 	int changed = v != *last;
 	*last = v;
 	return changed;
@@ -196,10 +193,12 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	csod_rm_rf(path);
 	if (csod_mkdir_p(path, 0700, err) < 0)
 		return -1;
-	csod_path(path, sizeof path, "%s/csod.db", d->cfg->state_dir);
-	if (!(d->db = csod_db_open(path, 0, err)))
+	csod_db_location where;
+	if (csod_config_db_location(d->cfg, &where, path, sizeof path) < 0)
+		return csod_fail(err, "state_dir path too long: %s", d->cfg->state_dir);
+	if (!(d->db = csod_db_open_at(&where, 0, err)))
 		return -1;
-	if (csod_spool_identity_check(d->spool, path, d->db, err) < 0)
+	if (csod_spool_identity_check(d->spool, csod_config_db_name(&where), d->db, err) < 0)
 		return -1;
 	if (csod_developers_seed(d->db, d->cfg, err) < 0)
 		return -1;
@@ -221,8 +220,7 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 		return csod_fail(err, "cannot start the workers or the watcher");
 	if (csod_approvals_watch(d, err) < 0)
 		return -1;
-	csod_path(path, sizeof path, "%s/csod.db", d->cfg->state_dir);
-	if (!(d->mailer = csod_mailer_start(d->cfg, path, err)))
+	if (!(d->mailer = csod_mailer_start(d->cfg, &where, err)))
 		return -1;
 	csod_developers_each(d->db, watch_developer, d);
 	csod_audit(d->db, "csodd", "daemon.start", d->spool, "pid %d", (int)getpid());

@@ -126,7 +126,7 @@ static int monotonic_cond(pthread_cond_t *c)
 	return rc;
 }
 
-csod_mailer *csod_mailer_start(const csod_config *cfg, const char *db_path, csod_error *err)
+csod_mailer *csod_mailer_start(const csod_config *cfg, const csod_db_location *db, csod_error *err)
 {
 	csod_mailer *mr = calloc(1, sizeof *mr);
 	if (!mr || settings_copy(&mr->settings, &cfg->mail) < 0) {
@@ -140,7 +140,7 @@ csod_mailer *csod_mailer_start(const csod_config *cfg, const char *db_path, csod
 	monotonic_cond(&mr->wake);
 	monotonic_cond(&mr->exited_cond);
 	csod_mail_abort_init(&mr->abort);
-	if (!(mr->db = csod_db_open(db_path, 0, err))) {
+	if (!(mr->db = csod_db_open_at(db, 0, err))) {
 		mailer_free(mr);
 		return NULL;
 	}

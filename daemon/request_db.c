@@ -153,8 +153,10 @@ static int save_files(csod_db *db, const csod_request *r, csod_error *err)
 {
 	csod_stmt *st = csod_db_cached(
 	    db,
-	    "INSERT OR REPLACE INTO files(request_id, idx, name, size, md5, sha1, sha256, engine,"
-	    " output) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "INSERT INTO files(request_id, idx, name, size, md5, sha1, sha256, engine, output) "
+	    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id, idx) DO UPDATE SET "
+	    "name = excluded.name, size = excluded.size, md5 = excluded.md5, sha1 = excluded.sha1, "
+	    "sha256 = excluded.sha256, engine = excluded.engine, output = excluded.output",
 	    err);
 	if (!st)
 		return -1;

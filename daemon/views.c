@@ -169,7 +169,8 @@ void csod_views_flush(csod_daemon *d)
 void csod_views_retry(csod_daemon *d)
 {
 	csod_stmt *st = csod_db_prepare(
-	    d->db, "SELECT id FROM requests WHERE published IS NOT state ORDER BY id", NULL);
+	    d->db, "SELECT id FROM requests WHERE published IS DISTINCT FROM state ORDER BY id",
+	    NULL);
 	while (st && csod_db_step(st) == CSOD_DB_ROW)
 		csod_views_mark(d, csod_db_text(st, 0));
 	csod_db_finalize(st);

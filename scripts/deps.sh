@@ -10,12 +10,12 @@ set -eu
 # Debian's shimx64.efi.signed (tests/integration/25), listed by sbverify.
 BUILD="gcc make pkg-config libssl-dev libconfig-dev libsqlite3-dev libzip-dev
 libesmtp-dev libcurl4-openssl-dev libcurl4 libp11-dev libp11-kit-dev libjansson-dev libdeflate-dev
-libsystemd-dev libacl1-dev"
+libsystemd-dev libacl1-dev libpq-dev"
 TEST="libcmocka-dev perl openssl sqlite3 osslsigncode softhsm2 opensc p11-kit-modules
 gcc-mingw-w64-x86-64 gcc-mingw-w64-i686 msitools wixl libgsf-bin gir1.2-gsf-1 python3-gi gcab zip unzip
 openjdk-17-jdk-headless apksigner zipalign aapt android-framework-res python3-aiosmtpd python3-cryptography inotify-tools
 clang libclang-rt-14-dev valgrind procps psmisc time man-db
-libseccomp-dev systemd util-linux acl strace sbsigntool shim-signed clamav-daemon chromium"
+libseccomp-dev systemd util-linux acl strace sbsigntool shim-signed clamav-daemon chromium postgresql"
 BENCH="hyperfine time"
 # `make deb`, and `make check`, which builds the package and installs it.
 DEB="debhelper dpkg-dev fakeroot lintian"

@@ -117,7 +117,7 @@ marker $SELF "$id" approve
 wait_for 10 test -f "$SPOOL/approvals/$id.approve.rejected"
 ok $? "an admin cannot approve their own request"
 like "$(cat "$SPOOL/approvals/$id.approve.reason")" "own request" "and is told why"
-check "the attempt is audited" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT detail FROM audit WHERE action='approval.rejected'\" | grep -q 'own request'"
+check "the attempt is audited" sh -c "db_sql \"SELECT detail FROM audit WHERE action='approval.rejected'\" | grep -q 'own request'"
 
 # What is approved is what is signed: a developer who kept a descriptor of
 # the dropped file open writes another digest through it while the request

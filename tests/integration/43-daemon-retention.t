@@ -15,7 +15,7 @@ ok $? "the request expires after the retention time"
 check "the signed output is removed" test ! -e "$out/r.sha256.p7s"
 check "chain.pem is removed" test ! -e "$out/chain.pem"
 is "$(json_field "$out/request.json" state)" expired "request.json says expired"
-is "$(sqlite3 "$SPOOL/state/csod.db" "SELECT state FROM requests WHERE id='$(dir_id "$out")'")" expired \
+is "$(db_sql "SELECT state FROM requests WHERE id='$(dir_id "$out")'")" expired \
 	"the database record is kept"
 
 # Expiry is driven by the database: it survives a restart.

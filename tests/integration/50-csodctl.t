@@ -90,13 +90,12 @@ fi
 like "$(ctl report)" "Requests per state" "report prints its sections"
 check "audit verify passes on an untouched log" ctl audit verify
 like "$(ctl audit list)" "settings.auto_approve" "audit list shows admin actions"
-cp "$SPOOL/state/csod.db" "$T_DIR/before-delete.db"
-sqlite3 "$SPOOL/state/csod.db" "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)"
+db_sql "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)"
 out=$(ctl audit verify 2>&1)
 is "$?" 1 "audit verify fails after the newest row is deleted"
 like "$out" "rows were deleted from the end" "saying so"
-sqlite3 "$SPOOL/state/csod.db" "UPDATE settings SET value = (SELECT id || ':' || hash FROM audit ORDER BY id DESC LIMIT 1) WHERE key = 'audit_head'"
-sqlite3 "$SPOOL/state/csod.db" "UPDATE audit SET detail = 'forged' WHERE id = 3"
+db_sql "UPDATE settings SET value = (SELECT id || ':' || hash FROM audit ORDER BY id DESC LIMIT 1) WHERE key = 'audit_head'"
+db_sql "UPDATE audit SET detail = 'forged' WHERE id = 3"
 out=$(ctl audit verify 2>&1)
 is "$?" 1 "audit verify fails after a row is edited"
 like "$out" "row 3 was altered" "naming the row"

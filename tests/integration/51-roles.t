@@ -29,6 +29,7 @@ admins = (
   { user = "csr-rao$S"; email = "r@x"; role = "RAO"; organizations = [ "$A" ]; },
   { user = "csr-drao$S"; email = "q@x"; role = "DRAO"; departments = [ "$A/QA" ]; }
 );
+$(test_db_config)
 CONF
 	chmod 644 "$CONF"
 }
@@ -37,7 +38,7 @@ start_daemon || exit 1
 # As in a deployment where the admins share the daemon's group: they may
 # write the database (csodctl audits their commands there).
 chmod 1777 "$SPOOL/state"
-chmod 666 "$SPOOL"/state/csod.db*
+[ "${CSOD_TEST_DB:-sqlite}" = postgresql ] || chmod 666 "$SPOOL"/state/csod.db*
 as() { local u=$1; shift; runuser -u "csr-$u$S" -- "$@"; }
 drop_for() { # drop_for DEVUSER NAME -> prints the request id once created
 	make_hash_drop "$2"
@@ -87,7 +88,7 @@ like "$(cat "$SPOOL/approvals/$id4".*.reason)" "not waiting for approval" "the l
 out=$(as rao csodctl --config "$CONF" developer add x@x --user csr-x$S --organization "$B" 2>&1)
 is "$?" 1 "an RAO may not add developers to another organization"
 like "$out" "may not add developers in $B" "and is told so"
-check "the refusal is audited" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT action FROM audit WHERE actor='csr-rao$S'\" | grep -q csodctl.refused"
+check "the refusal is audited" sh -c "db_sql \"SELECT action FROM audit WHERE actor='csr-rao$S'\" | grep -q csodctl.refused"
 out=$(as rao csodctl --config "$CONF" cert add --email c@x --name C --organization "$B" 2>&1)
 is "$?" 1 "an RAO may not enroll certificates in another organization"
 like "$out" "may not enroll certificates in $B" "and is told so"

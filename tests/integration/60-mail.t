@@ -78,15 +78,15 @@ make_hash_drop d.sha256
 drop_by_rename d.sha256
 wait_state d.sha256 signed
 idd=$(dir_id "$(request_dir d.sha256)")
-wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT attempts FROM mail_queue WHERE request_id='$idd' AND state='queued' AND attempts > 0\" | grep -q ."
+wait_for 20 sh -c "db_sql \"SELECT attempts FROM mail_queue WHERE request_id='$idd' AND state='queued' AND attempts > 0\" | grep -q ."
 ok $? "with the server down, the signed notice stays queued and is retried"
-check "the reason is recorded" sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idd'\" | grep -q smtp"
+check "the reason is recorded" sh -c "db_sql \"SELECT last_error FROM mail_queue WHERE request_id='$idd'\" | grep -q smtp"
 start_smtp
 wait_for 30 got_mail dagwood@dithercons.com "is signed \\(request $idd\\)"
 ok $? "once the server is back the queued mail arrives"
 
 # A certificate about to expire: the admins hear of it once.
-sqlite3 "$SPOOL/state/csod.db" "UPDATE certificates SET expires = strftime('%s','now') + 5 * 86400 WHERE developer = '$DEV'"
+db_sql "UPDATE certificates SET expires = $(($(date +%s) + 5 * 86400)) WHERE developer = '$DEV'"
 wait_for 90 got_mail root@dithercons.com "certificate [0-9]+ expires on"
 ok $? "admins are warned of a certificate that expires within 30 days"
 
@@ -125,9 +125,9 @@ ok $? "mail goes out over STARTTLS, the server's certificate checked against mai
 # the timeout (now and then: a race). Each of these goes out at once.
 for i in $(seq 1 30); do csodctl --config "$CONF" request resend "$idt" >/dev/null; done
 wait_for 60 sh -c "[ \$(grep -l 'is signed (request $idt)' '$TLSBOX'/new/* 2>/dev/null | wc -l) -ge 31 ] &&
-	sqlite3 '$SPOOL/state/csod.db' \"SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND state != 'sent'\" | grep -qx 0"
+	db_sql \"SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND state != 'sent'\" | grep -qx 0"
 ok $? "30 more messages over STARTTLS are delivered"
-is "$(sqlite3 "$SPOOL/state/csod.db" "SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND attempts != 1")" 0 \
+is "$(db_sql "SELECT count(*) FROM mail_queue WHERE request_id='$idt' AND attempts != 1")" 0 \
 	"each at its first attempt"
 
 # A server certificate that mail.ca_file does not vouch for (the daemon's
@@ -140,9 +140,9 @@ make_hash_drop v.sha256
 drop_by_rename v.sha256
 wait_state v.sha256 signed
 idv=$(dir_id "$(request_dir v.sha256)")
-wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idv' AND state='queued'\" | grep -q ."
+wait_for 20 sh -c "db_sql \"SELECT last_error FROM mail_queue WHERE request_id='$idv' AND state='queued'\" | grep -q ."
 ok $? "a server certificate not from mail.ca_file: the mail stays queued"
-like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$idv'")" "session ended early \\(STARTTLS" \
+like "$(db_sql "SELECT last_error FROM mail_queue WHERE request_id='$idv'")" "session ended early \\(STARTTLS" \
 	"with the reason recorded"
 is "$(count_mail "$TLSBOX" "is signed \\(request $idv\\)")" 0 "and the server got nothing"
 sed -i "s|ca_file = \"$SPOOL/ca/ca.pem\"|ca_file = \"$PKI/root.pem\"|" "$CONF"
@@ -155,9 +155,9 @@ make_hash_drop n.sha256
 drop_by_rename n.sha256
 wait_state n.sha256 signed
 idn=$(dir_id "$(request_dir n.sha256)")
-wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idn' AND state='queued'\" | grep -q ."
+wait_for 20 sh -c "db_sql \"SELECT last_error FROM mail_queue WHERE request_id='$idn' AND state='queued'\" | grep -q ."
 ok $? "when TLS is required but not offered, the mail stays queued"
-like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$idn'")" "smtp" \
+like "$(db_sql "SELECT last_error FROM mail_queue WHERE request_id='$idn'")" "smtp" \
 	"with the reason recorded"
 check "no message went out in the clear" sh -c "! grep -l 'is signed (request $idn)' '$MBOX'/new/* 2>/dev/null | grep -q ."
 like "$(csodctl --config "$CONF" mail list)" "queued .*$idn" "csodctl mail list shows it waiting"
@@ -186,7 +186,7 @@ make_hash_drop p.sha256
 drop_by_rename p.sha256
 wait_state p.sha256 signed
 idp=$(dir_id "$(request_dir p.sha256)")
-wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT last_error FROM mail_queue WHERE request_id='$idp' AND state='failed'\" | grep -q 550"
+wait_for 20 sh -c "db_sql \"SELECT last_error FROM mail_queue WHERE request_id='$idp' AND state='failed'\" | grep -q 550"
 ok $? "a recipient the server rejects (550): the mail fails with the server's answer"
 like "$(csodctl --config "$CONF" mail list)" "failed .*$idp" "csodctl mail list shows it failed"
 # A slow server: the configured timeout ends the attempt; the mail waits.
@@ -204,9 +204,9 @@ make_hash_drop s.sha256
 drop_by_rename s.sha256
 wait_state s.sha256 signed
 ids=$(dir_id "$(request_dir s.sha256)")
-wait_for 20 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT attempts FROM mail_queue WHERE request_id='$ids' AND state='queued'\" | grep -q '^[1-9]'"
+wait_for 20 sh -c "db_sql \"SELECT attempts FROM mail_queue WHERE request_id='$ids' AND state='queued'\" | grep -q '^[1-9]'"
 ok $? "a server slower than mail.timeout: the attempt ends, the mail stays queued"
-like "$(sqlite3 "$SPOOL/state/csod.db" "SELECT last_error FROM mail_queue WHERE request_id='$ids'")" \
+like "$(db_sql "SELECT last_error FROM mail_queue WHERE request_id='$ids'")" \
 	"no answer to the message within 2 s" "with the reason: where the server went quiet"
 make_hash_drop s2.sha256
 drop_by_rename s2.sha256
@@ -218,7 +218,7 @@ sed -i 's|retry = \"30s\"; };|retry = \"30s\"; max_age = \"2s\"; };|' "$CONF"
 kill -HUP "$DAEMON_PID"
 sleep 2
 like "$(csodctl --config "$CONF" mail retry)" "[1-9][0-9]* message\(s\) queued again" "csodctl mail retry queues waiting and failed mail again"
-wait_for 30 sh -c "sqlite3 '$SPOOL/state/csod.db' \"SELECT state FROM mail_queue WHERE request_id='$ids'\" | grep -qx dead"
+wait_for 30 sh -c "db_sql \"SELECT state FROM mail_queue WHERE request_id='$ids'\" | grep -qx dead"
 ok $? "undeliverable mail is marked dead after mail.max_age"
 like "$(csodctl --config "$CONF" mail list)" "dead .*$ids" "csodctl mail list shows it dead"
 check "the password is not in the log" sh -c "! grep -q s3cret '$LOG'"

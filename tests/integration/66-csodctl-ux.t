@@ -54,7 +54,7 @@ make_hash_drop a.sha256
 drop_by_rename a.sha256
 wait_state a.sha256 created
 id=$(dir_id "$(request_dir a.sha256)")
-wait_for 30 sh -c "[ \"\$(sqlite3 '$SPOOL/state/csod.db' \"SELECT COUNT(*) FROM certificates WHERE state = 'issued' AND is_ca = 0\")\" -ge 1 ]"
+wait_for 30 sh -c "[ \"\$(db_sql \"SELECT COUNT(*) FROM certificates WHERE state = 'issued' AND is_ca = 0\")\" -ge 1 ]"
 
 before=$(ctl --json request list)
 after=$(ctl request list --json)
@@ -113,7 +113,7 @@ out=$(ctl cert list --json | schema certs 'isinstance(doc, list) and len(doc) >=
 	'all(isinstance(c["csod"], bool) for c in doc)')
 ok $? "cert list --json: ISO times, null for none, booleans"
 [ -z "$out" ] || diag "$out"
-cid=$(sqlite3 "$SPOOL/state/csod.db" "SELECT id FROM certificates WHERE is_ca = 0 AND state = 'issued' LIMIT 1")
+cid=$(db_sql "SELECT id FROM certificates WHERE is_ca = 0 AND state = 'issued' LIMIT 1")
 out=$(ctl cert show "$cid" --json | schema cert 'doc["id"] == '"$cid" 'ISO.match(doc["expires"])' 'doc["revoked"] is None')
 ok $? "cert show --json: the same object"
 [ -z "$out" ] || diag "$out"

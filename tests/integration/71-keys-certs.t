@@ -6,13 +6,21 @@ write_config
 start_daemon || exit 1
 stop_daemon
 DB=$SPOOL/state/csod.db
+if [ "${CSOD_TEST_DB:-sqlite}" = postgresql ]; then
+	# The server's rows as a file for the checks below: a dump, and the
+	# keys' blobs as their bytes (a dump shows them in hex).
+	DB=$T_DIR/db-dump
+	"$PG_BIN/pg_dump" -d "$PG_CONNINFO" >"$DB"
+	db_sql "SELECT encode(blob, 'hex') FROM keys WHERE blob IS NOT NULL" |
+		/usr/bin/python3 -c 'import sys; [sys.stdout.buffer.write(bytes.fromhex(l.strip())) for l in sys.stdin]' >>"$DB"
+fi
 KEY=$SPOOL/state/master.key
 is "$(stat -c %a "$KEY")" 400 "the master key file is created with mode 0400"
 is "$(stat -c %s "$KEY")" 32 "and holds 32 random bytes"
 check "the database holds no PEM private key" sh -c "! grep -a -q 'PRIVATE KEY' '$DB'"
 # The developer key's modulus, from its certificate: in a PKCS#8 key in the
 # clear it would appear as raw bytes.
-sqlite3 "$DB" "SELECT cert_pem FROM certificates WHERE developer='$DEV'" >"$T_DIR/dev.pem"
+db_sql "SELECT cert_pem FROM certificates WHERE developer='$DEV'" >"$T_DIR/dev.pem"
 mod=$(openssl x509 -in "$T_DIR/dev.pem" -noout -modulus | cut -d= -f2)
 /usr/bin/python3 - "$DB" "$mod" <<'PY'
 import sys
@@ -26,7 +34,7 @@ modulus = bytes.fromhex(sys.argv[2])
 sys.exit(1 if modulus[:32] in db else 0)
 PY
 ok $? "the key's modulus is nowhere in the database files (sealed)"
-check "keys are stored with their algorithm, sealed" sh -c "sqlite3 '$DB' \"SELECT COUNT(*) FROM keys WHERE length(blob) > 100\" | grep -qv '^0$'"
+check "keys are stored with their algorithm, sealed" sh -c "db_sql \"SELECT COUNT(*) FROM keys WHERE length(blob) > 100\" | grep -qv '^0$'"
 
 chmod 0440 "$KEY"
 csodd --config "$CONF" --foreground 2>"$T_DIR/loose.log"
@@ -52,7 +60,7 @@ wait_state a.sha256 signed
 ok $? "with the right master key it signs again"
 ctl() { csodctl --config "$CONF" "$@"; }
 like "$(ctl cert list)" "issued .*$ORG" "cert list shows the issued certificate"
-cid=$(sqlite3 "$DB" "SELECT id FROM certificates WHERE developer='$DEV' AND state='issued'")
+cid=$(db_sql "SELECT id FROM certificates WHERE developer='$DEV' AND state='issued'")
 like "$(ctl cert show "$cid")" "State +issued" "cert show gives its state"
 ctl cert download "$cid" >"$T_DIR/dl.pem"
 check "cert download gives the certificate" openssl x509 -in "$T_DIR/dl.pem" -noout
@@ -63,9 +71,9 @@ drop_by_rename b.sha256
 wait_state b.sha256 failed
 ok $? "a request after the revocation fails"
 sleep 2
-is "$(sqlite3 "$DB" "SELECT COUNT(*) FROM certificates WHERE developer='$DEV' AND state='issued'")" 0 "and no new certificate is enrolled behind the revocation"
+is "$(db_sql "SELECT COUNT(*) FROM certificates WHERE developer='$DEV' AND state='issued'")" 0 "and no new certificate is enrolled behind the revocation"
 like "$(cat "$(request_dir b.sha256)/ERROR")" "is revoked: keyCompromise" "naming the revocation"
-check "the revocation is audited" sh -c "sqlite3 '$DB' \"SELECT action FROM audit\" | grep -qx cert.revoked"
+check "the revocation is audited" sh -c "db_sql \"SELECT action FROM audit\" | grep -qx cert.revoked"
 
 # cert add, renew, download as PKCS#7.
 out=$(ctl cert add --email dagwood@elsewhere.com --organization "$ORG" 2>&1)
@@ -77,7 +85,7 @@ out=$(ctl cert add --email dagwood@dithercons.com --name "Dagwood Bumstead" --or
 	--department "Software Development" --algorithm ecdsa --key-size 384 --term 2 --csod)
 ok $? "cert add orders an ECDSA P-384 certificate"
 nid=$(printf '%s' "$out" | sed -n 's/^certificate \([0-9]*\) ordered.*/\1/p')
-wait_for 20 sh -c "sqlite3 '$DB' \"SELECT state FROM certificates WHERE id=$nid\" | grep -qx issued"
+wait_for 20 sh -c "db_sql \"SELECT state FROM certificates WHERE id=$nid\" | grep -qx issued"
 ok $? "csodd issues it"
 ctl cert download "$nid" --format pkcs7 >"$T_DIR/dl.p7b"
 like "$(openssl pkcs7 -in "$T_DIR/dl.p7b" -print_certs -noout 2>&1)" "subject=.*Dagwood Bumstead" "cert download --format pkcs7 gives a PKCS#7 bundle"
@@ -90,9 +98,9 @@ ok $? "the new certificate signs"
 out=$(ctl cert renew "$nid")
 ok $? "cert renew orders a new certificate"
 rid=$(printf '%s' "$out" | sed -n 's/^certificate \([0-9]*\) ordered.*/\1/p')
-wait_for 20 sh -c "sqlite3 '$DB' \"SELECT state FROM certificates WHERE id=$rid\" | grep -qx issued"
+wait_for 20 sh -c "db_sql \"SELECT state FROM certificates WHERE id=$rid\" | grep -qx issued"
 ok $? "with the same fields, issued"
-is "$(sqlite3 "$DB" "SELECT algorithm || key_bits || term_years FROM certificates WHERE id=$rid")" "ec3842" "same algorithm, size and term"
+is "$(db_sql "SELECT algorithm || key_bits || term_years FROM certificates WHERE id=$rid")" "ec3842" "same algorithm, size and term"
 stop_daemon
 ok $? "csodd stops cleanly"
 done_testing

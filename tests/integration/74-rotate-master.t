@@ -5,9 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 write_config
 ctl() { csodctl --config "$CONF" "$@"; }
-DB=$SPOOL/state/csod.db
 KEY=$SPOOL/state/master.key
-blobs() { sqlite3 "$DB" "SELECT hex(blob) FROM keys WHERE backend='database' ORDER BY id"; }
+# hex() is SQLite's, encode() PostgreSQL's
+hexblob="hex(blob)"
+[ "${CSOD_TEST_DB:-sqlite}" = postgresql ] && hexblob="encode(blob, 'hex')"
+blobs() { db_sql "SELECT $hexblob FROM keys WHERE backend='database' ORDER BY id"; }
 
 start_daemon || exit 1
 make_hash_drop a.sha256
@@ -36,7 +38,7 @@ fi
 
 cp "$KEY" "$T_DIR/key.1"
 before=$(blobs)
-nkeys=$(sqlite3 "$DB" "SELECT COUNT(*) FROM keys WHERE backend='database'")
+nkeys=$(db_sql "SELECT COUNT(*) FROM keys WHERE backend='database'")
 out=$(ctl keys rotate-master 2>&1)
 ok $? "csodctl keys rotate-master"
 like "$out" "$nkeys key\\(s\\) resealed" "every key ($nkeys) is resealed"
@@ -49,7 +51,7 @@ check "every sealed blob changed" /usr/bin/python3 -c '
 import sys
 a, b = sys.argv[1].split(), sys.argv[2].split()
 sys.exit(0 if len(a) == len(b) and len(a) > 0 and all(x != y for x, y in zip(a, b)) else 1)' "$before" "$after"
-check "the rotation is audited" sh -c "sqlite3 '$DB' 'SELECT action FROM audit' | grep -qx keys.rotate_master"
+check "the rotation is audited" sh -c "db_sql 'SELECT action FROM audit' | grep -qx keys.rotate_master"
 
 start_daemon || exit 1
 make_hash_drop b.sha256

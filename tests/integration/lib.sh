@@ -3,7 +3,8 @@
 #   . "$(dirname "$0")/lib.sh"
 # Environment: CSOD_BIN (the binaries, set by make), CSOD_TOP (the source
 # tree). CSOD_VALGRIND=1 runs csodd, csodctl and csod-sign under valgrind
-# (see "valgrind" below).
+# (see "valgrind" below). CSOD_TEST_DB=postgresql puts the daemon's state
+# database on a private PostgreSQL server (see "postgresql" below).
 
 set -u
 : "${CSOD_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -153,6 +154,7 @@ run_tool() { "$@"; }
 
 cleanup() {
 	[ -n "${DAEMON_PID:-}" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+	stop_postgresql
 	[ "$T_KEEP" = 1 ] || rm -rf "$T_DIR"
 }
 trap cleanup EXIT
@@ -191,6 +193,7 @@ admins = (
   $admins
 );
 ${EXTRA:-}
+$(test_db_config)
 CONF
 }
 
@@ -314,3 +317,69 @@ stop_loopback_tsa() {
 	[ -n "${TSA_PID:-}" ] && kill "$TSA_PID" 2>/dev/null && wait "$TSA_PID" 2>/dev/null
 	TSA_PID=
 }
+
+# --- postgresql --------------------------------------------------------------
+# start_postgresql: a private PostgreSQL server for this test, listening on a
+# Unix socket in its own directory only (no TCP port, so parallel tests do
+# not meet), run by the Unix user csod-pg because PostgreSQL refuses to run
+# as root; trust authentication, so that csodctl run as any test user gets
+# in. Sets PG_CONNINFO; stopped and removed when the test ends.
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PG_DIR=
+PG_CONNINFO=
+start_postgresql() {
+	[ -n "$PG_CONNINFO" ] && return 0
+	[ -x "$PG_BIN/initdb" ] || { diag "no PostgreSQL server installed"; return 1; }
+	id csod-pg >/dev/null 2>&1 ||
+		useradd -M -N -s /usr/sbin/nologin csod-pg 2>/dev/null || id csod-pg >/dev/null 2>&1 ||
+		return 1
+	PG_DIR=$(mktemp -d /tmp/csod-pg.XXXXXX) || return 1
+	chmod 755 "$PG_DIR" && chown csod-pg "$PG_DIR" || return 1
+	runuser -u csod-pg -- "$PG_BIN/initdb" -D "$PG_DIR/data" -U csod --auth=trust -E UTF8 \
+		--no-sync >"$PG_DIR/initdb.log" 2>&1 || { sed 's/^/#   /' "$PG_DIR/initdb.log"; return 1; }
+	# fsync off: a test's database need not survive a power cut.
+	runuser -u csod-pg -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+		-o "-k $PG_DIR -c listen_addresses='' -c fsync=off" start >/dev/null ||
+		{ sed 's/^/#   /' "$PG_DIR/server.log"; return 1; }
+	PG_CONNINFO="host=$PG_DIR dbname=postgres user=csod"
+	echo "$PG_CONNINFO" >"$T_DIR/pg.conninfo"
+}
+
+stop_postgresql() {
+	[ -n "${PG_DIR:-}" ] || return 0
+	runuser -u csod-pg -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
+	rm -rf "$PG_DIR"
+	PG_DIR=
+	PG_CONNINFO=
+}
+
+# test_db_config: the database { } line of a test's csod.conf: none (the
+# SQLite default) unless CSOD_TEST_DB=postgresql, which starts the server.
+test_db_config() {
+	[ "${CSOD_TEST_DB:-sqlite}" = postgresql ] || return 0
+	start_postgresql >&2 || { echo "# cannot start PostgreSQL" >&2; return 1; }
+	echo "database = { backend = \"postgresql\"; conninfo = \"$PG_CONNINFO\"; };"
+}
+# Started here, not in the $(...) of test_db_config (a subshell), so that
+# PG_DIR reaches cleanup.
+if [ "${CSOD_TEST_DB:-sqlite}" = postgresql ]; then
+	[ -x "$PG_BIN/initdb" ] || skip_all "no PostgreSQL server installed (Debian postgresql)"
+	[ "$(id -u)" = 0 ] || skip_all "PostgreSQL tests need root (the server runs as its own user)"
+	start_postgresql || { echo "not ok 1 - cannot start PostgreSQL"; exit 1; }
+fi
+
+# db_sql SQL: runs SQL on the test daemon's state database (SQLite's file
+# under $SPOOL/state, or the PostgreSQL server) and prints the rows as
+# sqlite3 does (columns joined by |). A command on PATH, so that the
+# `sh -c` of wait_for and check can use it; CSOD_TEST_SQLITE names another
+# file.
+mkdir -p "$T_DIR/tbin"
+cat >"$T_DIR/tbin/db_sql" <<DBSQL
+#!/bin/sh
+if [ -s "$T_DIR/pg.conninfo" ]; then
+	exec "$PG_BIN/psql" -AtXq -v ON_ERROR_STOP=1 -d "\$(cat "$T_DIR/pg.conninfo")" -c "\$1"
+fi
+exec sqlite3 "\${CSOD_TEST_SQLITE:-$SPOOL/state/csod.db}" "\$1"
+DBSQL
+chmod 755 "$T_DIR/tbin/db_sql"
+export PATH="$T_DIR/tbin:$PATH"

@@ -244,6 +244,37 @@ static void test_durations_and_sizes(void **state)
 	assert_int_equal(csod_parse_size("lots"), -1);
 }
 
+/* database { }: SQLite in state_dir unless PostgreSQL is named, with its
+ * conninfo; the location csodd, its mailer and csodctl all open. */
+static void test_database(void **state)
+{
+	(void)state;
+	csod_error err;
+	char path[256];
+	csod_db_location loc;
+	csod_config *cfg = load_text("state_dir = \"/srv/state\";\n", &err);
+	assert_non_null(cfg);
+	assert_int_equal(csod_config_db_location(cfg, &loc, path, sizeof path), 0);
+	assert_string_equal(loc.backend, "sqlite");
+	assert_string_equal(loc.path, "/srv/state/csod.db");
+	assert_null(loc.conninfo);
+	assert_string_equal(csod_config_db_name(&loc), "/srv/state/csod.db");
+	csod_config_free(cfg);
+	cfg = load_text("database = { backend = \"postgresql\"; conninfo = \"dbname=csod "
+	                "password=secret\"; };\n",
+	                &err);
+	assert_non_null(cfg);
+	assert_int_equal(csod_config_db_location(cfg, &loc, path, sizeof path), 0);
+	assert_string_equal(loc.backend, "postgresql");
+	assert_string_equal(loc.conninfo, "dbname=csod password=secret");
+	assert_null(strstr(csod_config_db_name(&loc), "secret"));
+	csod_config_free(cfg);
+	expect_error("database = { backend = \"postgresql\"; };\n", "1: database.conninfo");
+	expect_error("database = { conninfo = \"dbname=csod\"; };\n", "1: database.conninfo");
+	expect_error("database = { backend = \"mysql\"; };\n", "1: database.backend");
+	expect_error("database = { backend = \"sqlite\"; path = \"/x\"; };\n", "1: database");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +286,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timestamp_servers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_approve_precedence, setup, teardown),
 	    cmocka_unit_test(test_durations_and_sizes),
+	    cmocka_unit_test_setup_teardown(test_database, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,13 +45,13 @@ int cmd_audit(ctl *c, int argc, char **argv)
 	 * concerns the requests, developers and certificates of their scope. */
 	csod_stmt *st = csod_db_prepare(
 	    db,
-	    "SELECT id, time, actor, action, object, detail FROM audit a WHERE time >= ?1 AND "
-	    "(?2 OR actor = ?3 OR EXISTS (SELECT 1 FROM requests r WHERE r.id = a.object "
+	    "SELECT id, time, actor, action, object, detail FROM audit a WHERE time >= ? AND "
+	    "(? = 1 OR actor = ? OR EXISTS (SELECT 1 FROM requests r WHERE r.id = a.object "
 	    "AND " CTL_VISIBLE(
 	        "r.developer", "r.organization",
 	        "r.department") ") OR EXISTS (SELECT 1 FROM "
-	                        "developers d WHERE d.user = a.object AND " CTL_VISIBLE(
-	                            "d.user", "d.organization",
+	                        "developers d WHERE d.\"user\" = a.object AND " CTL_VISIBLE(
+	                            "d.\"user\"", "d.organization",
 	                            "d.department") ") OR (a.action LIKE 'cert.%' AND EXISTS "
 	                                            "(SELECT 1 FROM certificates c "
 	                                            "WHERE CAST(c.id AS TEXT) = a.object "

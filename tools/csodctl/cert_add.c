@@ -62,7 +62,7 @@ static int valid(ctl *c, csod_db *db, cert_fields *f)
 	if (ctl_require_admin(c, db, "enroll certificates", f->org, f->dept) < 0)
 		return 1;
 	csod_stmt *st = csod_db_prepare(
-	    db, "SELECT user FROM developers WHERE email = ? AND removed IS NULL", NULL);
+	    db, "SELECT \"user\" FROM developers WHERE email = ? AND removed IS NULL", NULL);
 	csod_db_bind_text(st, 1, f->email);
 	int found = st && csod_db_step(st) == CSOD_DB_ROW;
 	if (found)

@@ -43,7 +43,10 @@ void ctl_set_caller(ctl *c, uid_t uid);
  * organization/department: root everything; an admin what their scope
  * covers; anyone their own. For listings, ctl_open_db fills the temporary
  * table ctl_scope that CTL_VISIBLE(developer, organization, department)
- * reads: plain SQL, so that it runs on either database backend. */
+ * reads: plain SQL, so that it runs on either database backend. Its
+ * columns are named apart from the tables' (scope_department, not
+ * department): an unqualified column of the caller's query would otherwise
+ * resolve to ctl_scope's own. */
 int ctl_may_see(const ctl *c, const char *developer, const char *organization,
                 const char *department);
 #define CTL_VISIBLE(developer, organization, department)                                           \

@@ -209,8 +209,9 @@ static int developer_add(ctl *c, csod_db *db, int argc, char **argv)
 	char *places = csod_places_to_json(a.places, a.n);
 	csod_stmt *st = csod_db_prepare(
 	    db,
-	    "INSERT INTO developers(user, email, name, organization, department, places, created) "
-	    "VALUES(?, ?, ?, ?, NULLIF(?, ''), ?, ?) ON CONFLICT(user) DO UPDATE SET email = "
+	    "INSERT INTO developers(\"user\", email, name, organization, department, places, "
+	    "created) "
+	    "VALUES(?, ?, ?, ?, NULLIF(?, ''), ?, ?) ON CONFLICT(\"user\") DO UPDATE SET email = "
 	    "excluded.email, name = excluded.name, organization = excluded.organization, "
 	    "department = excluded.department, places = excluded.places, removed = NULL",
 	    NULL);
@@ -283,10 +284,11 @@ static int developer_edit(ctl *c, csod_db *db, int argc, char **argv)
 	if (check_places(c, db, d.email, d.places, d.n_places, "move developers"))
 		return 1;
 	char *places = csod_places_to_json(d.places, d.n_places);
-	csod_stmt *st = csod_db_prepare(db,
-	                                "UPDATE developers SET email = ?, name = ?, organization = "
-	                                "?, department = NULLIF(?, ''), places = ? WHERE user = ?",
-	                                NULL);
+	csod_stmt *st =
+	    csod_db_prepare(db,
+	                    "UPDATE developers SET email = ?, name = ?, organization = "
+	                    "?, department = NULLIF(?, ''), places = ? WHERE \"user\" = ?",
+	                    NULL);
 	csod_db_bind_text(st, 1, d.email);
 	csod_db_bind_text(st, 2, d.name);
 	csod_db_bind_text(st, 3, d.places[0].organization);
@@ -366,7 +368,7 @@ int cmd_developer(ctl *c, int argc, char **argv)
 			rc = 1;
 		} else {
 			csod_stmt *st = csod_db_prepare(
-			    db, "UPDATE developers SET removed = ? WHERE user = ?", NULL);
+			    db, "UPDATE developers SET removed = ? WHERE \"user\" = ?", NULL);
 			csod_db_bind_int64(st, 1, csod_now());
 			csod_db_bind_text(st, 2, argv[1]);
 			csod_db_step(st);

@@ -16,8 +16,8 @@ static int mail_list(ctl *c, csod_db *db)
 	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, state, kind, request_id, recipient, attempts, created, "
-	    "COALESCE(last_error, '') FROM mail_queue m WHERE (state != 'sent' OR sent > ?1) AND "
-	    "(?2 OR " MAIL_IN_SCOPE ") ORDER BY id",
+	    "COALESCE(last_error, '') FROM mail_queue m WHERE (state != 'sent' OR sent > ?) AND "
+	    "(? = 1 OR " MAIL_IN_SCOPE ") ORDER BY id",
 	    NULL);
 	csod_db_bind_int64(st, 1, csod_now() - 86400);
 	csod_db_bind_int(st, 2, ctl_sees_all(c));
@@ -57,11 +57,11 @@ static int mail_list(ctl *c, csod_db *db)
  * older than mail.max_age gets one more attempt, not another max_age. */
 static int mail_retry(ctl *c, csod_db *db)
 {
-	csod_stmt *st =
-	    csod_db_prepare(db,
-	                    "UPDATE mail_queue AS m SET state = 'queued', next_attempt = 0 WHERE "
-	                    "state IN ('queued', 'dead', 'failed') AND (?1 OR " MAIL_IN_SCOPE ")",
-	                    NULL);
+	csod_stmt *st = csod_db_prepare(
+	    db,
+	    "UPDATE mail_queue AS m SET state = 'queued', next_attempt = 0 WHERE "
+	    "state IN ('queued', 'dead', 'failed') AND (? = 1 OR " MAIL_IN_SCOPE ")",
+	    NULL);
 	csod_db_bind_int(st, 1, ctl_sees_all(c));
 	int ok = st && csod_db_step(st) == CSOD_DB_DONE;
 	csod_db_finalize(st);

@@ -106,9 +106,13 @@ static int fill_scope(const ctl *c, csod_db *db)
 csod_db *ctl_open_db(ctl *c, int writable)
 {
 	char path[PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/csod.db", c->cfg->state_dir);
+	csod_db_location where;
 	csod_error err;
-	csod_db *db = csod_db_open(path, !writable, &err);
+	if (csod_config_db_location(c->cfg, &where, path, sizeof path) < 0) {
+		ctl_error("state_dir path too long: %s", c->cfg->state_dir);
+		return NULL;
+	}
+	csod_db *db = csod_db_open_at(&where, !writable, &err);
 	if (!db) {
 		ctl_error("%s", err.msg);
 		return NULL;

@@ -26,7 +26,7 @@ static const struct section {
      "SELECT developer, COUNT(*) FROM requests WHERE " VISIBLE " GROUP BY 1 ORDER BY 1", PER_NAME},
     {"signed_last_30_days", "Signed in the last 30 days (files, bytes)", NULL,
      "SELECT COUNT(*), COALESCE(SUM(f.size), 0) FROM files f JOIN requests r ON r.id = "
-     "f.request_id WHERE r.signed >= strftime('%s', 'now') - 30 * 86400 AND " CTL_VISIBLE(
+     "f.request_id WHERE r.signed >= ? - 30 * 86400 AND " CTL_VISIBLE(
          "r.developer", "r.organization", "r.department") "",
      PAIR},
     {"mean_seconds_to_approval", "Mean time to approval (seconds)", NULL,
@@ -35,7 +35,7 @@ static const struct section {
      ONE},
     {"certificates_expiring", "Certificates expiring within 30 days", NULL,
      "SELECT developer, organization, expires FROM certificates WHERE is_ca = 0 AND state = "
-     "'issued' AND expires < strftime('%s', 'now') + 30 * 86400 AND " VISIBLE,
+     "'issued' AND expires < ? + 30 * 86400 AND " VISIBLE,
      EXPIRING},
 };
 
@@ -107,6 +107,9 @@ int cmd_report(ctl *c, int argc, char **argv)
 	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
 		const struct section *s = &sections[i];
 		csod_stmt *st = csod_db_prepare(db, s->sql, NULL);
+		/* the sections that look at a time window take now */
+		if (st && strchr(s->sql, '?'))
+			csod_db_bind_int64(st, 1, csod_now());
 		json_t *value = s->shape == PER_NAME || s->shape == EXPIRING ? json_array()
 		                : s->shape == ONE                            ? json_null()
 		                                                             : json_object();

@@ -124,15 +124,17 @@ static int request_list(ctl *c, int argc, char **argv)
 	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, developer, organization, department, version, digests, service, "
-	    "created, state, checks FROM requests WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL "
-	    "OR "
-	    "developer = ?2) AND (?3 IS NULL OR organization = ?3) AND created >= ?4 "
+	    "created, state, checks FROM requests WHERE (CAST(? AS TEXT) IS NULL OR state = ?) "
+	    "AND (CAST(? AS TEXT) IS NULL OR developer = ?) AND (CAST(? AS TEXT) IS NULL OR "
+	    "organization = ?) AND created >= ? "
 	    "AND " CTL_VISIBLE("developer", "organization", "department") " ORDER BY created, id",
 	    NULL);
-	csod_db_bind_text(st, 1, state);
-	csod_db_bind_text(st, 2, developer);
-	csod_db_bind_text(st, 3, organization);
-	csod_db_bind_int64(st, 4, since);
+	const char *filters[] = {state, developer, organization};
+	for (int i = 0; i < 3; i++) {
+		csod_db_bind_text(st, 2 * i + 1, filters[i]);
+		csod_db_bind_text(st, 2 * i + 2, filters[i]);
+	}
+	csod_db_bind_int64(st, 7, since);
 	if (c->json) {
 		ctl_print_json(c, request_objects(c, db, st));
 		csod_db_finalize(st);
@@ -183,7 +185,7 @@ static void show_timestamps(ctl *c, csod_db *db, const char *id)
 {
 	csod_stmt *st = csod_db_prepare(db,
 	                                "SELECT detail FROM audit WHERE action = "
-	                                "'request.timestamp' AND object = ?1 ORDER BY id",
+	                                "'request.timestamp' AND object = ? ORDER BY id",
 	                                NULL);
 	if (!st)
 		return;
