@@ -68,7 +68,12 @@ static int rename_all(csod_sign_job *job, csod_group_sync *g)
 			st->tmp[0] = '\0';
 	}
 	if (rc < 0) {
+		/* What was renamed: chain.pem and the outputs before this one. */
 		csod_sign_job_unpublish(job);
+		for (int i = 0; i < job->n_staged && !job->staged[i].tmp[0]; i++)
+			if (csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir,
+			              job->staged[i].name) == 0)
+				unlink(dest);
 		job_fail(job, &err);
 	}
 	job->n_staged = 0;
