@@ -217,6 +217,7 @@ void csod_pages_stop(csod_daemon *d)
 	 * written once more here, as they are now. */
 	csod_workers_stop(p->writer);
 	p->writer = NULL;
+	p->queued = 0;
 	p->stopping = 1;
 	if (d->db) {
 		csod_pages_mark_all(d);
