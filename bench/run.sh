@@ -15,7 +15,7 @@ rm -f "$results/results.md" "$results/results.csv"
 	echo "Run: $(date -u +%FT%TZ), median of ${RUNS:-5} runs, peak RSS of one run."
 } >"$results/results.md"
 status=0
-for part in "$here"/limits.sh "$here"/authenticode.sh "$here"/jar_apk.sh "$here"/daemon.sh; do
+for part in "$here"/limits.sh "$here"/authenticode.sh "$here"/jar_apk.sh "$here"/daemon.sh "$here"/burst.sh; do
 	[ -x "$part" ] || continue
 	echo "== $(basename "$part")"
 	if [ "$(basename "$part")" = jar_apk.sh ]; then

@@ -17,6 +17,7 @@ struct csod_space;
 struct csod_control;
 struct csod_checks;
 struct csod_pages;
+struct csod_sign_batches;
 
 /* A small set of request ids. */
 typedef struct csod_idset {
@@ -31,8 +32,9 @@ typedef struct csod_daemon {
 	csod_db *db;
 	csod_pki *pki;
 	csod_watcher *watcher;
-	struct csod_workers *workers;        /* signing */
-	struct csod_workers *intake_workers; /* copying and hashing drops */
+	struct csod_workers *workers;           /* signing */
+	struct csod_sign_batches *sign_batches; /* publishing what was signed (sign_publish.h) */
+	struct csod_workers *intake_workers;    /* copying and hashing drops */
 	struct csod_mailer *mailer;
 	int approvals_fd; /* inotify on approvals/ */
 	int lock_fd;      /* flock: one daemon per spool */

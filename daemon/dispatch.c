@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "intake.h"
 #include "sign_job.h"
+#include "sign_publish.h"
 #include "space.h"
 #include "workers.h"
 #include "request_paths.h"
@@ -257,8 +258,19 @@ void csod_dispatch_collect(csod_daemon *d)
 	csod_sign_job *job;
 	while ((job = csod_workers_take_done(d->workers))) {
 		d->in_flight--;
-		finish(d, job);
-		csod_sign_job_free(job);
+		/* Published with the others that finished about now, recorded
+		 * when the batch comes back (csod_dispatch_published). */
+		csod_sign_batches_add(d, job);
+	}
+}
+
+void csod_dispatch_published(csod_daemon *d)
+{
+	csod_sign_batch *b;
+	while ((b = csod_sign_batches_take(d))) {
+		for (int i = 0; i < b->n; i++)
+			finish(d, b->jobs[i]);
+		csod_sign_batch_free(b);
 	}
 }
 

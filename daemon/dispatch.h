@@ -13,8 +13,13 @@ void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver
 /* Hands an approved (or, after a restart, in_progress) request to a worker. */
 void csod_dispatch(csod_daemon *d, const char *id);
 
-/* Called when the workers' eventfd is readable: publishes finished jobs. */
+/* Called when the workers' eventfd is readable: finished jobs join the
+ * next batch to publish (sign_publish.h). */
 void csod_dispatch_collect(csod_daemon *d);
+
+/* Called when a published batch is back: records each request's outcome
+ * (signed, failed, or waiting for room). */
+void csod_dispatch_published(csod_daemon *d);
 
 /* Approved requests that wait for their certificate to be issued: tries
  * them again (after each certificate event and on the periodic scan). */

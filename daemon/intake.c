@@ -463,15 +463,21 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 	}
 	char id[32], dir[PATH_MAX];
 	struct stat st;
-	do {
+	for (;;) {
 		csod_request_new_id(id);
 		csod_spool_path(d, dir, sizeof dir, "store/%s", id);
-	} while (lstat(dir, &st) == 0);
-	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0)
-		return;
-	if (mkdir(dir, 0700) < 0) {
-		not_taken(d, id, developer, entry, errno);
-		return;
+		if (lstat(dir, &st) == 0)
+			continue;
+		if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0)
+			return;
+		if (mkdir(dir, 0700) == 0)
+			break;
+		/* EEXIST: another drop of this second, still being taken, drew the
+		 * same id (a burst takes hundreds a second): draw again. */
+		if (errno != EEXIST) {
+			not_taken(d, id, developer, entry, errno);
+			return;
+		}
 	}
 	uid_t owner;
 	csod_error refused;

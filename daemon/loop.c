@@ -36,6 +36,7 @@
 #include "spool_access.h"
 #include "intake_job.h"
 #include "sign_job.h"
+#include "sign_publish.h"
 #include "status_page.h"
 #include "views.h"
 #include "workers.h"
@@ -212,6 +213,8 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	    csod_workers_start(INTAKE_THREADS, csod_intake_job_run, csod_intake_job_free);
 	if (csod_checks_start(d) < 0)
 		return csod_fail(err, "cannot start the pre-sign check threads");
+	if (csod_sign_batches_start(d) < 0)
+		return csod_fail(err, "cannot start the publisher thread");
 	if (csod_views_start(d, VIEW_THREADS) < 0)
 		return csod_fail(err, "cannot start the publisher threads");
 	csod_watcher_config wc = watcher_config(d->cfg);
@@ -226,12 +229,14 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	csod_audit(d->db, "csodd", "daemon.start", d->spool, "pid %d", (int)getpid());
 	csod_log(LOG_NOTICE, NULL, "csodd started on %s", d->spool);
 	/* What a crash or a stop left: outbox views behind the database,
-	 * unfinished intakes, then signing. */
+	 * signing, then unfinished intakes. */
 	mark_files_views(d);
 	csod_views_recover(d);
 	csod_checks_recover(d); /* before intake's: those queue their own */
-	csod_intake_recover(d);
+	/* Signing before intake's: an intake finished here dispatches its
+	 * request itself, which would then be in_progress and signed twice. */
 	csod_dispatch_recover(d);
+	csod_intake_recover(d);
 	csod_approvals_scan(d);
 	csod_watcher_scan(d->watcher, csod_monotonic_ms());
 	return 0;
@@ -244,6 +249,7 @@ static void stop(csod_daemon *d)
 	csod_workers_stop(d->intake_workers);
 	csod_checks_stop(d);
 	csod_workers_stop(d->workers);
+	csod_sign_batches_stop(d);
 	csod_views_stop(d);
 	csod_space_stop(d);
 	if (d->mailer)
@@ -299,6 +305,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 	add_fd(ep, d.approvals_fd);
 	add_fd(ep, sig_fd);
 	add_fd(ep, csod_workers_fd(d.workers));
+	add_fd(ep, csod_sign_batches_fd(&d));
 	add_fd(ep, csod_workers_fd(d.intake_workers));
 	add_fd(ep, csod_checks_fd(&d));
 	add_fd(ep, csod_views_fd(&d));
@@ -366,6 +373,7 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 			wait = 0;
 		/* Everything this turn changed, shown once before sleeping. */
 		csod_views_flush(&d);
+		wait = min_deadline(wait, csod_pages_held_ms(&d));
 		struct epoll_event events[8];
 		int n = epoll_wait(ep, events, 8, (int)(wait > 60000 ? 60000 : wait));
 		if (n < 0 && errno != EINTR) {
@@ -386,6 +394,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 				csod_checks_collect(&d);
 			} else if (fd == csod_workers_fd(d.workers)) {
 				csod_dispatch_collect(&d);
+			} else if (fd == csod_sign_batches_fd(&d)) {
+				csod_dispatch_published(&d);
 				/* A new signed request may expire before the known next. */
 				next_expiry = 0;
 			} else if (fd == csod_control_fd(d.control)) {

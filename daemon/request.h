@@ -115,8 +115,10 @@ typedef struct csod_view {
 } csod_view;
 
 int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, csod_error *err);
-/* Each file is written in tmp/, fsynced and renamed; STATUS last. */
-int csod_view_write(const csod_view *v, csod_error *err);
+/* Writes n views as one group (view_write.c, group_sync.h): each file in
+ * tmp/, all of them made durable at once, then renamed (STATUS last in
+ * each outbox folder); rc[i] and err[i] say how view i went. */
+void csod_views_write_group(const csod_view *v, int n, int *rc, csod_error *err);
 void csod_view_clear(csod_view *v);
 
 /* request.json as a malloc'd string; NULL when it cannot be built. A value

@@ -185,47 +185,6 @@ char *csod_request_json(const csod_daemon *d, const csod_request *r, csod_error 
 	return dump(&vj, j);
 }
 
-/* Each file is complete (fsynced) before its rename; the directory is
- * synced once for all of them. */
-static int write_text(const char *tmp_dir, const char *dir, const char *name, const char *text,
-                      csod_error *err)
-{
-	char path[PATH_MAX];
-	if (csod_path(path, sizeof path, "%s/%s", dir, name) < 0)
-		return csod_fail(err, "%s/%s: path too long", dir, name);
-	return csod_write_file_staged(tmp_dir, path, text, strlen(text), 0644, err);
-}
-
-/* The outbox's files of one view, all written before any is renamed into
- * place (STATUS last): a full disk fails the writing and leaves the old
- * view whole, never a new request.json beside an old STATUS. */
-static int write_outbox(const csod_view *v, csod_error *err)
-{
-	const char *names[3] = {"request.json", "ERROR", "STATUS"};
-	const char *texts[3] = {v->request_json, v->error, v->state};
-	char tmp[3][PATH_MAX] = {"", "", ""};
-	int rc = 0;
-	for (int i = 0; i < 3 && rc == 0; i++)
-		if (texts[i])
-			rc = csod_write_tmpfile(v->tmp_dir, texts[i], strlen(texts[i]), 0644,
-			                        tmp[i], sizeof tmp[i], err);
-	for (int i = 0; i < 3 && rc == 0; i++) {
-		char path[PATH_MAX];
-		if (!tmp[i][0])
-			continue;
-		if (csod_path(path, sizeof path, "%s/%s", v->outbox_dir, names[i]) < 0)
-			rc = csod_fail(err, "%s/%s: path too long", v->outbox_dir, names[i]);
-		else if (rename(tmp[i], path) < 0)
-			rc = csod_fail_errno(err, "cannot rename into %s", path);
-		else
-			tmp[i][0] = '\0';
-	}
-	for (int i = 0; i < 3; i++)
-		if (tmp[i][0])
-			unlink(tmp[i]);
-	return rc;
-}
-
 static char *details_json(const csod_daemon *d, const csod_request *r, csod_error *note)
 {
 	view_json vj = {note, 0};
@@ -302,32 +261,6 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 		return -1;
 	}
 	return 0;
-}
-
-int csod_view_write(const csod_view *v, csod_error *err)
-{
-	if (csod_outbox_mkdir(v->outbox_dir, err) < 0)
-		return -1;
-	/* STATUS last: a script that waits for it finds request.json current. */
-	int rc = write_outbox(v, err);
-	csod_fsync_dir(v->outbox_dir);
-	if (rc == 0 && csod_mkdir_p(v->details_dir, 0755, err) < 0)
-		rc = -1;
-	char *with_inner = NULL;
-	if (rc == 0 && v->inner.n_names &&
-	    !(with_inner = csod_details_add_inner(v->details_json, &v->inner, v->tmp_dir, err)))
-		rc = -1;
-	if (rc == 0) {
-		rc = write_text(v->tmp_dir, v->details_dir, "details.json",
-		                with_inner ? with_inner : v->details_json, err);
-		csod_fsync_dir(v->details_dir);
-	}
-	free(with_inner);
-	/* The approvers' copy of the files: made while the store copy is
-	 * there, gone once the request is finished. */
-	if (rc == 0)
-		rc = csod_request_files_write(&v->files, v->details_dir, err);
-	return rc;
 }
 
 void csod_view_clear(csod_view *v)

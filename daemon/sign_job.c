@@ -14,29 +14,17 @@
 #include "outputs.h"
 #include "spool_access.h"
 
-/* A signed output in tmp/, checked and fsynced, waiting to be renamed
- * into the outbox under name. */
-typedef struct staged {
-	char tmp[PATH_MAX];
-	char name[256];
-} staged;
-
-typedef struct staged_list {
-	staged *v;
-	int n, cap;
-} staged_list;
-
-static staged *stage_new(staged_list *l, const char *name, csod_error *err)
+static csod_staged *stage_new(csod_sign_job *job, const char *name, csod_error *err)
 {
-	if (l->n == l->cap) {
-		int cap = l->cap ? 2 * l->cap : 8;
-		staged *grown = realloc(l->v, (size_t)cap * sizeof *grown);
+	if (job->n_staged == job->cap_staged) {
+		int cap = job->cap_staged ? 2 * job->cap_staged : 8;
+		csod_staged *grown = realloc(job->staged, (size_t)cap * sizeof *grown);
 		if (!grown)
 			return csod_fail(err, "out of memory"), NULL;
-		l->v = grown;
-		l->cap = cap;
+		job->staged = grown;
+		job->cap_staged = cap;
 	}
-	staged *st = &l->v[l->n++];
+	csod_staged *st = &job->staged[job->n_staged++];
 	st->tmp[0] = '\0';
 	snprintf(st->name, sizeof st->name, "%s", name);
 	if (csod_output_reserved(st->name))
@@ -50,10 +38,11 @@ static void on_read(void *ctx, uint64_t done)
 	csod_progress_set(&job->progress, job->signed_bytes + (int64_t)done);
 }
 
-/* Signs in (a file, or one part of one) into a new file in tmp/, checks it
- * with the engine's own verifier and fsyncs it; label names it in errors. */
+/* Signs in (a file, or one part of one) into a new file in tmp/ and checks
+ * it with the engine's own verifier; label names it in errors. It is made
+ * durable with the rest of its publishing group (sign_publish.h). */
 static int sign_into(csod_sign_job *job, const csod_signer *s, int in, const char *label,
-                     staged *st)
+                     csod_staged *st)
 {
 	int out = csod_tmpfile(job->tmp_dir, "sign", st->tmp, sizeof st->tmp, &job->err);
 	if (out < 0)
@@ -70,7 +59,7 @@ static int sign_into(csod_sign_job *job, const csod_signer *s, int in, const cha
 		csod_fail(&job->err, "%s: %s%s", label,
 		          checking ? "the signed output failed its self-check: " : "", why.msg);
 		job->err.sys_errno = why.sys_errno; /* a full disk is retried */
-	} else if (fchmod(out, 0644) < 0 || fsync(out) < 0) {
+	} else if (fchmod(out, 0644) < 0) {
 		csod_fail_errno(&job->err, "%s: cannot finish the output", label);
 	} else {
 		rc = 0;
@@ -86,8 +75,8 @@ static int sign_into(csod_sign_job *job, const csod_signer *s, int in, const cha
 /* request.conf detached = true: the signature of the signed output in
  * from (checked already) taken out into a new file in tmp/, published
  * beside it as <name>.sig. */
-static int detach_into(csod_sign_job *job, const csod_signer *s, const staged *from,
-                       const char *label, staged *st)
+static int detach_into(csod_sign_job *job, const csod_signer *s, const csod_staged *from,
+                       const char *label, csod_staged *st)
 {
 	unsigned char *sig = NULL;
 	size_t len = 0;
@@ -100,7 +89,7 @@ static int detach_into(csod_sign_job *job, const csod_signer *s, const staged *f
 	else if ((out = csod_tmpfile(job->tmp_dir, "sign", st->tmp, sizeof st->tmp, &job->err)) >=
 	             0 &&
 	         csod_pwrite_all(out, sig, len, 0, &job->err) == 0) {
-		if (fchmod(out, 0644) < 0 || fsync(out) < 0)
+		if (fchmod(out, 0644) < 0)
 			csod_fail_errno(&job->err, "%s: cannot finish %s", label, st->name);
 		else
 			rc = 0;
@@ -131,20 +120,20 @@ static int add_output(csod_file *f, const char *name, csod_error *err)
 
 /* The signature alone of f's output (the last staged), as <output>.sig;
  * intake checked that the engine has them and that the name fits. */
-static int detach_one(csod_sign_job *job, const csod_signer *s, csod_file *f, staged_list *out)
+static int detach_one(csod_sign_job *job, const csod_signer *s, csod_file *f)
 {
 	char name[NAME_MAX + 1];
-	const staged *from = &out->v[out->n - 1];
+	const csod_staged *from = &job->staged[job->n_staged - 1];
 	if (snprintf(name, sizeof name, "%s.sig", from->name) >= (int)sizeof name)
 		return csod_fail(&job->err, "%s: %s.sig is too long a name", f->name, from->name);
-	staged *st = stage_new(out, name, &job->err);
+	csod_staged *st = stage_new(job, name, &job->err);
 	/* stage_new may have moved the list: find the signed output again. */
-	return !st || detach_into(job, s, &out->v[out->n - 2], f->name, st) < 0
+	return !st || detach_into(job, s, &job->staged[job->n_staged - 2], f->name, st) < 0
 	           ? -1
 	           : add_output(f, name, &job->err);
 }
 
-static int sign_one(csod_sign_job *job, csod_file *f, staged_list *out)
+static int sign_one(csod_sign_job *job, csod_file *f)
 {
 	char in_path[PATH_MAX];
 	if (csod_path(in_path, sizeof in_path, "%s/%s", job->store_dir, f->name) < 0)
@@ -155,7 +144,7 @@ static int sign_one(csod_sign_job *job, csod_file *f, staged_list *out)
 	int rc = -1, n = 0;
 	csod_part *parts = NULL;
 	csod_error why;
-	staged *st;
+	csod_staged *st;
 	const csod_signer *s = csod_signer_for(job->service, f->name, in, &job->err);
 	if (!s)
 		goto done;
@@ -172,17 +161,17 @@ static int sign_one(csod_sign_job *job, csod_file *f, staged_list *out)
 	if (n == 0) {
 		char name[NAME_MAX + 1];
 		if (csod_output_name(s, f->name, name, sizeof name, &job->err) < 0 ||
-		    !(st = stage_new(out, name, &job->err)) ||
+		    !(st = stage_new(job, name, &job->err)) ||
 		    sign_into(job, s, in, f->name, st) < 0 || add_output(f, name, &job->err) < 0)
 			goto done;
-		rc = job->detached ? detach_one(job, s, f, out) : 0;
+		rc = job->detached ? detach_one(job, s, f) : 0;
 		goto done;
 	}
 	/* One signature per part, each checked on its own. */
 	for (int i = 0; i < n; i++) {
 		char label[sizeof f->name + sizeof parts[i].output + 2];
 		snprintf(label, sizeof label, "%s: %s", f->name, parts[i].output);
-		if (!(st = stage_new(out, parts[i].output, &job->err)) ||
+		if (!(st = stage_new(job, parts[i].output, &job->err)) ||
 		    sign_into(job, s, parts[i].fd, label, st) < 0 ||
 		    add_output(f, parts[i].output, &job->err) < 0)
 			goto done;
@@ -210,7 +199,6 @@ void csod_sign_job_note(void *arg, int level, const char *msg)
 void csod_sign_job_run(void *arg)
 {
 	csod_sign_job *job = arg;
-	staged_list out = {0};
 	int i, rc = 0;
 	int64_t total = 0;
 	for (i = 0; i < job->n_files; i++)
@@ -218,7 +206,7 @@ void csod_sign_job_run(void *arg)
 	csod_progress_begin(&job->progress, "signing", &job->shown, job->outbox_dir, job->tmp_dir,
 	                    total);
 	for (i = 0; i < job->n_files && rc == 0; i++) {
-		rc = sign_one(job, &job->files[i], &out);
+		rc = sign_one(job, &job->files[i]);
 		job->signed_bytes += job->files[i].size;
 	}
 	/* Back to the state word until the views show the outcome. */
@@ -226,40 +214,27 @@ void csod_sign_job_run(void *arg)
 	/* Checked at intake; again here for requests taken before. */
 	if (rc == 0)
 		rc = csod_outputs_check(job->files, job->n_files, &job->err);
-	if (rc == 0) {
-		/* Everything verified and fsynced: publish, each file by an atomic
-		 * rename, then make the renames durable with one directory sync.
-		 * The outbox folder may not be there yet: views are written at
-		 * the end of the loop's turn, which can come after this. */
-		char dest[PATH_MAX];
-		if (csod_path(dest, sizeof dest, "%s/chain.pem", job->outbox_dir) < 0)
-			rc = csod_fail(&job->err, "%s: path too long", job->outbox_dir);
-		if (rc == 0)
-			rc = csod_outbox_mkdir(job->outbox_dir, &job->err);
-		if (rc == 0)
-			rc = csod_write_file_staged(job->tmp_dir, dest, job->chain_pem,
-			                            strlen(job->chain_pem), 0644, &job->err);
-		for (i = 0; i < out.n && rc == 0; i++) {
-			if (csod_path(dest, sizeof dest, "%s/%s", job->outbox_dir, out.v[i].name) <
-			    0)
-				rc = csod_fail(&job->err, "%s: path too long", out.v[i].name);
-			else if (rename(out.v[i].tmp, dest) < 0)
-				rc =
-				    csod_fail_errno(&job->err, "%s: cannot publish", out.v[i].name);
-			else
-				out.v[i].tmp[0] = '\0';
-		}
-		/* All or nothing: a request is never shown half signed. */
-		if (rc < 0)
-			csod_sign_job_unpublish(job);
-		csod_fsync_dir(job->outbox_dir);
-	}
-	for (i = 0; i < out.n; i++)
-		if (out.v[i].tmp[0])
-			unlink(out.v[i].tmp);
-	free(out.v);
+	/* Everything verified: chain.pem beside the outputs, and the job goes
+	 * to be published with its group (sign_publish.h). */
+	if (rc == 0)
+		rc = csod_write_tmpfile_unsynced(job->tmp_dir, job->chain_pem,
+		                                 strlen(job->chain_pem), 0644, job->chain_tmp,
+		                                 sizeof job->chain_tmp, &job->err);
+	if (rc < 0)
+		csod_sign_job_drop_staged(job);
 	job->failed = rc < 0;
 	job->no_space = rc < 0 && csod_error_no_space(&job->err);
+}
+
+void csod_sign_job_drop_staged(csod_sign_job *job)
+{
+	for (int i = 0; i < job->n_staged; i++)
+		if (job->staged[i].tmp[0])
+			unlink(job->staged[i].tmp);
+	job->n_staged = 0;
+	if (job->chain_tmp[0])
+		unlink(job->chain_tmp);
+	job->chain_tmp[0] = '\0';
 }
 
 void csod_sign_job_unpublish(const csod_sign_job *job)
@@ -281,7 +256,9 @@ void csod_sign_job_free(void *arg)
 	csod_sign_job *job = arg;
 	if (!job)
 		return;
+	csod_sign_job_drop_staged(job);
 	csod_identity_release(&job->identity);
+	free(job->staged);
 	free(job->chain_pem);
 	free(job->files);
 	free(job);

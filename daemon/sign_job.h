@@ -1,7 +1,8 @@
 /* One request's signing, as a worker thread does it: everything it needs is
  * in the job, so it shares nothing with the event loop. Outputs are signed
- * into tmp/, checked with the engine's own verifier, and only when every
- * file passed are they renamed into the outbox. */
+ * into tmp/ and checked with the engine's own verifier; only when every
+ * file passed does the job go on to be published, with the other jobs that
+ * finished about the same time (sign_publish.h). */
 #ifndef CSOD_SIGN_JOB_H
 #define CSOD_SIGN_JOB_H
 
@@ -13,6 +14,13 @@
 #include "request.h"
 
 #define CSOD_JOB_NOTES 16
+
+/* A signed output in tmp/, checked but not yet on disk, waiting to be
+ * renamed into the outbox under name (sign_publish.h). */
+typedef struct csod_staged {
+	char tmp[PATH_MAX];
+	char name[256];
+} csod_staged;
 
 typedef struct csod_sign_job {
 	char id[32];
@@ -40,6 +48,11 @@ typedef struct csod_sign_job {
 	int n_files;
 	csod_file *files; /* name in; engine and output filled in */
 	int64_t need;     /* room claimed for its outputs (space.h) */
+	/* What the worker leaves for publishing: the outputs and chain.pem,
+	 * written in tmp/, not yet fsynced or renamed. */
+	csod_staged *staged;
+	int n_staged, cap_staged;
+	char chain_tmp[PATH_MAX];
 	int failed;
 	int no_space; /* failed because the spool was full: to be tried again */
 	csod_error err;
@@ -49,6 +62,8 @@ void csod_sign_job_run(void *job);
 /* The timestamp options' note callback: keeps msg in the job. */
 void csod_sign_job_note(void *job, int level, const char *msg);
 void csod_sign_job_free(void *job);
+/* Removes what the job left in tmp/ (its outputs not published). */
+void csod_sign_job_drop_staged(csod_sign_job *job);
 
 /* Removes what the job published in the outbox (its outputs and
  * chain.pem), for a request whose signing could not be recorded: the

@@ -21,6 +21,7 @@ typedef struct csod_pages {
 	int n, cap;
 	int approvers; /* requests/index.html is stale */
 	csod_workers *writer;
+	int queued;   /* pages handed to the writer, not yet written */
 	int stopping; /* write here, start no thread */
 } csod_pages;
 
@@ -80,9 +81,18 @@ static void mark_cb(void *ctx, const char *developer)
 	csod_pages_mark(ctx, developer);
 }
 
+/* How long stale pages wait for the writer to finish the last ones. */
+#define PAGES_WAIT_MS 50
+
 int64_t csod_pages_tick(csod_daemon *d)
 {
 	return csod_progress_tick(mark_cb, d);
+}
+
+int64_t csod_pages_held_ms(const csod_daemon *d)
+{
+	const csod_pages *p = d->pages;
+	return p && p->queued && (p->n || p->approvers) ? PAGES_WAIT_MS : -1;
 }
 
 /* outbox/<developer>/index.html or requests/index.html. */
@@ -163,6 +173,7 @@ static void submit(csod_daemon *d, const char *developer, char *html, int64_t no
 	snprintf(job->developer, sizeof job->developer, "%s", developer);
 	job->html = html;
 	if (d->pages->writer) {
+		d->pages->queued++;
 		csod_workers_submit(d->pages->writer, job);
 		return;
 	}
@@ -176,9 +187,15 @@ void csod_pages_flush(csod_daemon *d)
 	if (!p)
 		return;
 	void *done;
-	while (p->writer && (done = csod_workers_take_done(p->writer)))
+	while (p->writer && (done = csod_workers_take_done(p->writer))) {
 		page_free(done);
-	if (!p->n && !p->approvers)
+		p->queued--;
+	}
+	/* While the writer still has pages of an earlier turn, stale pages
+	 * wait (csod_pages_held_ms wakes the loop for them): in a burst a page is
+	 * rendered and written once per round of the writer, not once per
+	 * turn, each time with every change so far. */
+	if ((!p->n && !p->approvers) || p->queued > 0)
 		return;
 	if (!p->writer && !p->stopping)
 		p->writer = csod_workers_start(1, page_write, page_free);
@@ -200,6 +217,7 @@ void csod_pages_stop(csod_daemon *d)
 	 * written once more here, as they are now. */
 	csod_workers_stop(p->writer);
 	p->writer = NULL;
+	p->queued = 0;
 	p->stopping = 1;
 	if (d->db) {
 		csod_pages_mark_all(d);

@@ -27,8 +27,14 @@ void csod_pages_mark_all(csod_daemon *d);
  * milliseconds until this is worth calling again, or -1. */
 int64_t csod_pages_tick(csod_daemon *d);
 
+/* When pages are held back because the writer is still busy with earlier
+ * ones (csod_pages_flush): the milliseconds until the loop should flush
+ * again, else -1. */
+int64_t csod_pages_held_ms(const csod_daemon *d);
+
 /* Renders the marked pages and hands them to the writer thread (or
- * writes them here when it cannot be started). */
+ * writes them here when it cannot be started); while the writer still has
+ * earlier pages to write, they wait, gathering every change meanwhile. */
 void csod_pages_flush(csod_daemon *d);
 
 /* Writes what is pending and stops the writer thread. */

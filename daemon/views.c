@@ -8,11 +8,14 @@
 #include "status_page.h"
 #include "workers.h"
 
-/* One rewrite of one request's views, carried to a publisher thread. */
+/* The views rendered in one turn, carried to a publisher thread and
+ * written there as one group (csod_views_write_group). */
+#define VIEW_BATCH 128
 typedef struct view_job {
-	csod_view view; /* view.state is the state shown, recorded once written */
-	int rc;
-	csod_error err;
+	csod_view views[VIEW_BATCH]; /* state: the state shown, recorded once written */
+	int rc[VIEW_BATCH];
+	csod_error err[VIEW_BATCH];
+	int n;
 } view_job;
 
 static int idset_has(const csod_idset *s, const char *id)
@@ -58,14 +61,14 @@ void csod_views_mark(csod_daemon *d, const char *id)
 static void view_job_run(void *arg)
 {
 	view_job *job = arg;
-	job->rc = csod_view_write(&job->view, &job->err);
+	csod_views_write_group(job->views, job->n, job->rc, job->err);
 }
 
 static void view_job_free(void *arg)
 {
 	view_job *job = arg;
-	if (job)
-		csod_view_clear(&job->view);
+	for (int i = 0; job && i < job->n; i++)
+		csod_view_clear(&job->views[i]);
 	free(job);
 }
 
@@ -80,25 +83,24 @@ int csod_views_fd(const csod_daemon *d)
 	return d->view_workers ? csod_workers_fd(d->view_workers) : -1;
 }
 
-static void record_published(csod_daemon *d, view_job **jobs, int n)
+static void record_published(csod_daemon *d, view_job *job)
 {
 	csod_stmt *st =
 	    csod_db_cached(d->db, "UPDATE requests SET published = ? WHERE id = ?", NULL);
 	int in_tx = csod_db_begin(d->db) == 0;
-	for (int i = 0; st && i < n; i++) {
-		if (jobs[i]->rc < 0) {
-			csod_log(LOG_ERR, jobs[i]->view.id, "cannot update the outbox: %s",
-			         jobs[i]->err.msg);
+	for (int i = 0; st && i < job->n; i++) {
+		const csod_view *v = &job->views[i];
+		if (job->rc[i] < 0) {
+			csod_log(LOG_ERR, v->id, "cannot update the outbox: %s", job->err[i].msg);
 			/* Written again when the spool has room (space.h). */
 			d->views_failed = 1;
 			continue;
 		}
 		/* STATUS's text without its newline. */
-		char state[sizeof jobs[i]->view.state];
-		snprintf(state, sizeof state, "%.*s", (int)strcspn(jobs[i]->view.state, "\n"),
-		         jobs[i]->view.state);
+		char state[sizeof v->state];
+		snprintf(state, sizeof state, "%.*s", (int)strcspn(v->state, "\n"), v->state);
 		csod_db_bind_text(st, 1, state);
-		csod_db_bind_text(st, 2, jobs[i]->view.id);
+		csod_db_bind_text(st, 2, v->id);
 		csod_db_step(st);
 		csod_db_reset(st);
 	}
@@ -109,27 +111,38 @@ static void record_published(csod_daemon *d, view_job **jobs, int n)
 
 void csod_views_collect(csod_daemon *d)
 {
-	view_job *batch[64];
-	int n = 0;
 	view_job *job;
 	while (d->view_workers && (job = csod_workers_take_done(d->view_workers))) {
-		idset_remove(&d->views_busy, job->view.id);
-		batch[n++] = job;
-		if (n == (int)(sizeof batch / sizeof batch[0])) {
-			record_published(d, batch, n);
-			for (int i = 0; i < n; i++)
-				view_job_free(batch[i]);
-			n = 0;
-		}
+		for (int i = 0; i < job->n; i++)
+			idset_remove(&d->views_busy, job->views[i].id);
+		record_published(d, job);
+		view_job_free(job);
 	}
-	record_published(d, batch, n);
-	for (int i = 0; i < n; i++)
-		view_job_free(batch[i]);
+}
+
+/* Hands a group to a publisher thread, or writes it here when there is
+ * none (start-up, stop, tests). */
+static void send(csod_daemon *d, view_job *job)
+{
+	if (!job || !job->n) {
+		free(job);
+		return;
+	}
+	if (d->view_workers) {
+		csod_workers_submit(d->view_workers, job);
+		return;
+	}
+	view_job_run(job);
+	for (int i = 0; i < job->n; i++)
+		idset_remove(&d->views_busy, job->views[i].id);
+	record_published(d, job);
+	view_job_free(job);
 }
 
 void csod_views_flush(csod_daemon *d)
 {
 	int kept = 0;
+	view_job *job = NULL;
 	for (int i = 0; i < d->views.n; i++) {
 		const char *id = d->views.ids[i];
 		/* One rewrite of a request at a time, so an older state can never
@@ -138,30 +151,33 @@ void csod_views_flush(csod_daemon *d)
 			memmove(d->views.ids[kept++], id, sizeof d->views.ids[0]);
 			continue;
 		}
+		if (!job && !(job = calloc(1, sizeof *job))) {
+			csod_log(LOG_ERR, id, "cannot update the outbox: out of memory");
+			continue;
+		}
 		csod_request r;
-		view_job *job = NULL;
-		csod_error err = {.msg = "out of memory"};
-		int loaded = csod_request_load(d->db, id, &r) == 0;
-		if (loaded && (!(job = calloc(1, sizeof *job)) ||
-		               csod_view_render(d, &r, &job->view, &err) < 0)) {
+		csod_error err;
+		if (csod_request_load(d->db, id, &r) != 0) {
+			csod_request_free(&r);
+			continue;
+		}
+		if (csod_view_render(d, &r, &job->views[job->n], &err) < 0) {
 			/* Said, never silently skipped: the request has no current
 			 * STATUS until the next start tries again. */
 			csod_log(LOG_ERR, id, "cannot update the outbox: %s", err.msg);
-		} else if (loaded) {
+		} else if (idset_add(&d->views_busy, id) < 0) {
+			csod_log(LOG_ERR, id, "cannot update the outbox: out of memory");
+			csod_view_clear(&job->views[job->n]);
+		} else {
 			csod_pages_mark(d, r.developer);
-			if (d->view_workers && idset_add(&d->views_busy, id) == 0) {
-				csod_workers_submit(d->view_workers, job);
-			} else {
-				/* No publisher threads (start-up, tests): write here. */
-				view_job_run(job);
-				record_published(d, &job, 1);
-				view_job_free(job);
+			if (++job->n == VIEW_BATCH) {
+				send(d, job);
+				job = NULL;
 			}
-			job = NULL;
 		}
-		free(job);
 		csod_request_free(&r);
 	}
+	send(d, job);
 	d->views.n = kept;
 	csod_pages_flush(d);
 }

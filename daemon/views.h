@@ -11,7 +11,9 @@
 
 #include "daemon.h"
 
-/* Starts the threads that write views (they only fsync and rename). */
+/* Starts the threads that write views: each writes the views of one turn
+ * as one group (csod_views_write_group), so they only write, sync and
+ * rename. */
 int csod_views_start(csod_daemon *d, int threads);
 /* Readable when written views are to be collected (csod_views_collect). */
 int csod_views_fd(const csod_daemon *d);

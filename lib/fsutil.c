@@ -104,8 +104,9 @@ int csod_write_file_staged(const char *tmpdir, const char *dest, const void *dat
 	return 0;
 }
 
-int csod_write_tmpfile(const char *tmpdir, const void *data, size_t len, mode_t mode, char *tmp,
-                       size_t tmplen, csod_error *err)
+/* Writes data to a new file in tmpdir; fsyncs it when sync is set. */
+static int write_tmp(const char *tmpdir, const void *data, size_t len, mode_t mode, char *tmp,
+                     size_t tmplen, int sync, csod_error *err)
 {
 	int fd = csod_tmpfile(tmpdir, "w", tmp, tmplen, err);
 	if (fd < 0)
@@ -123,7 +124,7 @@ int csod_write_tmpfile(const char *tmpdir, const void *data, size_t len, mode_t 
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
 		csod_fail_errno(err, "cannot finish %s", tmp);
 		goto fail;
 	}
@@ -133,6 +134,30 @@ fail:
 	close(fd);
 	unlink(tmp);
 	return -1;
+}
+
+int csod_write_tmpfile(const char *tmpdir, const void *data, size_t len, mode_t mode, char *tmp,
+                       size_t tmplen, csod_error *err)
+{
+	return write_tmp(tmpdir, data, len, mode, tmp, tmplen, 1, err);
+}
+
+int csod_write_tmpfile_unsynced(const char *tmpdir, const void *data, size_t len, mode_t mode,
+                                char *tmp, size_t tmplen, csod_error *err)
+{
+	return write_tmp(tmpdir, data, len, mode, tmp, tmplen, 0, err);
+}
+
+int csod_syncfs(const char *dir, csod_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return csod_fail_errno(err, "cannot open %s", dir);
+	int rc = syncfs(fd);
+	if (rc < 0)
+		csod_fail_errno(err, "cannot write the files of %s to disk", dir);
+	close(fd);
+	return rc;
 }
 
 int csod_open_secret(const char *path, const char *what, off_t *size, csod_error *err)

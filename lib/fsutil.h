@@ -31,6 +31,17 @@ int csod_write_file_staged(const char *tmpdir, const char *dest, const void *dat
 int csod_write_tmpfile(const char *tmpdir, const void *data, size_t len, mode_t mode, char *tmp,
                        size_t tmplen, csod_error *err);
 
+/* The same without the fsync, for a caller that makes many files durable
+ * at once (csod_syncfs) before renaming them into place. */
+int csod_write_tmpfile_unsynced(const char *tmpdir, const void *data, size_t len, mode_t mode,
+                                char *tmp, size_t tmplen, csod_error *err);
+
+/* syncfs(2) on the filesystem that holds dir: every file written there so
+ * far, data and metadata (renames included), is on disk when it returns 0;
+ * one round for a group of files instead of an fsync each. It also waits
+ * for whatever else is dirty on that filesystem. */
+int csod_syncfs(const char *dir, csod_error *err);
+
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int csod_read_file(const char *path, size_t max, char **data, size_t *len, csod_error *err);
 
