@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "../lib/error.h"
+#include "db.h"
 
 enum csod_role { CSOD_ROLE_MRAO, CSOD_ROLE_RAO, CSOD_ROLE_DRAO };
 
@@ -112,6 +113,16 @@ typedef struct csod_config {
 	csod_keys_config keys;
 	csod_ca_config ca;
 	csod_checks_config checks;
+	/* Cluster (docs/DESIGN.md "Cluster"): this node's name (NULL: one node,
+	 * named for the host), how long its claims outlive its last heartbeat,
+	 * and the database every node shares. */
+	char *node;
+	int64_t node_lease_s;
+	struct {
+		char *backend;  /* "sqlite" (default) | "postgresql" */
+		char *path;     /* sqlite; NULL: <state_dir>/csod.db */
+		char *conninfo; /* postgresql */
+	} database;
 	/* csodctl's way in (control.h); NULL: <spool>/run/csod.sock */
 	char *control_socket;
 	csod_organization *organizations;
@@ -126,6 +137,14 @@ typedef struct csod_config {
  * <state_dir>/master.key. Under systemd, a credential named master.key
  * (LoadCredential=master.key:PATH, so in $CREDENTIALS_DIRECTORY) takes its
  * place: *credential is then set, and the file is read, never created. */
+/* Where the database is (database { }, else <state_dir>/csod.db); buf
+ * holds a path made up. */
+int csod_config_db_location(const csod_config *c, csod_db_location *loc, char *buf, size_t len);
+/* The node's name: node, else the host's name up to its first dot. */
+#define CSOD_NODE_MAX 40
+void csod_config_node_name(const csod_config *c, char *out, size_t len);
+int csod_node_name_ok(const char *name);
+
 int csod_config_master_key(const csod_config *c, char *buf, size_t len, int *credential);
 
 /* Parses path. spool_override (may be NULL) replaces the file's `spool`.

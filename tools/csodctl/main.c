@@ -104,9 +104,13 @@ static int fill_scope(const ctl *c, csod_db *db)
 csod_db *ctl_open_db(ctl *c, int writable)
 {
 	char path[PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/csod.db", c->cfg->state_dir);
+	csod_db_location loc;
 	csod_error err;
-	csod_db *db = csod_db_open(path, !writable, &err);
+	if (csod_config_db_location(c->cfg, &loc, path, sizeof path) < 0) {
+		ctl_error("state_dir path too long: %s", c->cfg->state_dir);
+		return NULL;
+	}
+	csod_db *db = csod_db_open_at(&loc, !writable, &err);
 	if (!db) {
 		ctl_error("%s", err.msg);
 		return NULL;
@@ -247,6 +251,8 @@ int ctl_run(ctl *c, int argc, char **argv)
 		return cmd_developer(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "mail") == 0)
 		return cmd_mail(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "node") == 0)
+		return cmd_node(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "cert") == 0)
 		return cmd_cert(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "keys") == 0)
