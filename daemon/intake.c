@@ -469,21 +469,30 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		csod_space_done(d, CSOD_WAIT_DROP, NULL, developer, entry);
 		return;
 	}
-	/* The id is reserved by making store/<id>, which fails for an id
-	 * taken (by this node or another): unique on the shared spool. The
-	 * intake's copy replaces the empty folder. */
-	char id[32], dir[PATH_MAX], reserved[PATH_MAX];
-	int tries = 0;
-	do {
+	/* A node of a cluster reserves the id by making store/<id>, which
+	 * fails for an id taken by any node: unique on the shared spool (the
+	 * intake's copy replaces the empty folder). One csodd only looks. */
+	char id[32], dir[PATH_MAX], reserved[PATH_MAX] = "";
+	struct stat st;
+	for (int tries = 0;; tries++) {
 		csod_request_new_id(id);
-		if (csod_spool_path(d, reserved, sizeof reserved, "store/%s", id) < 0)
+		if (csod_spool_path(d, dir, sizeof dir, "store/%s", id) < 0)
 			return;
-	} while (mkdir(reserved, 0700) < 0 && errno == EEXIST && ++tries < 1000);
+		if (!d->cfg->node ? lstat(dir, &st) < 0 : mkdir(dir, 0700) == 0)
+			break;
+		if (d->cfg->node && (errno != EEXIST || tries >= 1000)) {
+			not_taken(d, id, developer, entry, errno);
+			return;
+		}
+	}
+	if (d->cfg->node)
+		snprintf(reserved, sizeof reserved, "%s", dir);
 	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s%s.%s", id, d->node_tag,
 	                    developer) < 0 ||
 	    mkdir(dir, 0700) < 0) {
 		int e = errno;
-		rmdir(reserved);
+		if (reserved[0])
+			rmdir(reserved);
 		not_taken(d, id, developer, entry, e);
 		return;
 	}
@@ -493,7 +502,8 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 	if (moved == -1) {
 		int e = errno;
 		rmdir(dir);
-		rmdir(reserved);
+		if (reserved[0])
+			rmdir(reserved);
 		not_taken(d, id, developer, entry, e);
 		return;
 	}

@@ -13,7 +13,7 @@ static int node_list(ctl *c, csod_db *db)
 	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT n.name, COALESCE(n.host, ''), n.pid, n.started, n.heartbeat, n.lease_until,"
-	    " n.intakes, n.stopped IS NOT NULL,"
+	    " n.intakes, CASE WHEN n.stopped IS NULL THEN 0 ELSE 1 END,"
 	    " (SELECT COUNT(*) FROM requests r WHERE r.claimed_by = n.name"
 	    "  AND r.state IN ('approved', 'in_progress')),"
 	    " (SELECT COUNT(*) FROM mail_queue m WHERE m.claimed_by = n.name"
