@@ -81,7 +81,7 @@ static void reject(csod_daemon *d, const char *name, const char *actor, const ch
 	int named = csod_path(dest_name, sizeof dest_name, "%s.rejected", name) == 0 &&
 	            csod_path(reason_name, sizeof reason_name, "%s.reason", name) == 0 &&
 	            csod_path(reason_path, sizeof reason_path, "%s/%s", dir, reason_name) == 0 &&
-	            csod_spool_path(d, tmp, sizeof tmp, "tmp") == 0;
+	            csod_spool_path(d, tmp, sizeof tmp, "%s", d->tmp_rel) == 0;
 	struct stat st;
 	if (named && fstatat(dir_fd, reason_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode))
@@ -97,23 +97,37 @@ static void reject(csod_daemon *d, const char *name, const char *actor, const ch
 	csod_audit_at(d->db, LOG_WARNING, actor, "approval.rejected", id, "%s: %s", name, reason);
 }
 
-static void archive(csod_daemon *d, const char *name)
+/* Moves the marker to approvals/done/: 1 when this node did, 0 when it was
+ * gone (another node of a cluster took it first, and acts on it). The
+ * marker is first renamed to a name of this node's own, so that over NFS,
+ * where a retransmitted RENAME may report ENOENT to the node whose rename
+ * was done, the node can tell by that name whether it won. */
+static int archive(csod_daemon *d, const char *name)
 {
-	char path[PATH_MAX], dest[PATH_MAX];
-	int rc = csod_spool_path(d, path, sizeof path, "approvals/%s", name);
-	if (rc == 0)
-		rc = csod_spool_path(d, dest, sizeof dest, "approvals/done/%s", name);
+	char path[PATH_MAX], mine[PATH_MAX], dest[PATH_MAX];
 	struct stat st;
-	if (rc == 0 && lstat(dest, &st) == 0) {
+	if (csod_spool_path(d, path, sizeof path, "approvals/%s", name) < 0 ||
+	    csod_spool_path(d, mine, sizeof mine, "approvals/done/.%s.%s", name, d->node) < 0 ||
+	    csod_spool_path(d, dest, sizeof dest, "approvals/done/%s", name) < 0) {
+		csod_log(LOG_ERR, NULL, "marker %s: path too long to archive", name);
+		return 1;
+	}
+	if (rename(path, mine) < 0) {
+		if (errno == ENOENT)
+			return lstat(mine, &st) == 0;
+		/* Cannot be archived (a name too long with the node's): taken
+		 * by whoever removes it. */
+		return unlink(path) == 0 || errno != ENOENT;
+	}
+	if (lstat(dest, &st) == 0) {
 		/* The same marker name again (a resend): keep both. */
 		char stamp[32];
 		csod_iso_time(csod_now(), stamp);
-		rc = csod_spool_path(d, dest, sizeof dest, "approvals/done/%s.%s", name, stamp);
+		csod_spool_path(d, dest, sizeof dest, "approvals/done/%s.%s", name, stamp);
 	}
-	if (rc < 0)
-		csod_log(LOG_ERR, NULL, "marker %s: path too long to archive", name);
-	else if (rename(path, dest) < 0)
-		unlink(path);
+	if (rename(mine, dest) < 0)
+		unlink(mine);
+	return 1;
 }
 
 static void process_marker(csod_daemon *d, const char *name)
@@ -200,7 +214,10 @@ static void process_marker(csod_daemon *d, const char *name)
 		csod_request_free(&r);
 		return;
 	}
-	archive(d, name);
+	if (!archive(d, name)) {
+		csod_request_free(&r);
+		return;
+	}
 	/* What the approver was shown goes on record with their decision. */
 	char checks[640] = "", line[600];
 	csod_verdicts_line(&r, line, sizeof line);

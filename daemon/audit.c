@@ -86,6 +86,14 @@ static int audit_record(csod_db *db, int level, const char *actor, const char *a
 	int own = !csod_db_in_transaction(db);
 	if ((own ? csod_db_begin(db) : csod_db_exec(db, "SAVEPOINT audit", NULL)) < 0)
 		return -1;
+	/* PostgreSQL takes no table lock for the read below: every appender,
+	 * on every node, queues on one transaction-scoped advisory lock, so
+	 * that the chain stays one chain. SQLite's write lock does that. */
+	if (csod_db_is_postgresql(db) &&
+	    csod_db_exec(db, "SELECT pg_advisory_xact_lock(7366307)", NULL) < 0) {
+		csod_db_exec(db, own ? "ROLLBACK" : "ROLLBACK TO audit", NULL);
+		return -1;
+	}
 	char prev[65] = GENESIS;
 	csod_stmt *st = csod_db_cached(db, "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", NULL);
 	if (st && csod_db_step(st) == CSOD_DB_ROW)

@@ -111,7 +111,8 @@ void csod_checks_submit(csod_daemon *d, const csod_request *r)
 	if (csod_spool_path(d, job->store, sizeof job->store, "store/%s", r->id) < 0 ||
 	    /* Not tmp/<id>.files: requests/<id>/files is built (and first
 	     * removed) there while the checks run. */
-	    csod_spool_path(d, job->list, sizeof job->list, "tmp/%s.check-list", r->id) < 0) {
+	    csod_spool_path(d, job->list, sizeof job->list, "%s/%s.check-list", d->tmp_rel, r->id) <
+	        0) {
 		csod_log(LOG_ERR, r->id, "spool path too long for the pre-sign checks");
 		csod_check_job_free(job);
 		return;

@@ -18,12 +18,6 @@
 #include "developers.h"
 #include "email_address.h"
 
-#define TRY(expr)                                                                                  \
-	do {                                                                                       \
-		if ((expr) < 0)                                                                    \
-			return -1;                                                                 \
-	} while (0)
-
 static void set_defaults(csod_config *c)
 {
 	c->spool = strdup("/var/spool/csod");
@@ -55,6 +49,7 @@ static void set_defaults(csod_config *c)
 	c->ca.term_years = 1;
 	c->checks.clamav_timeout_s = 120;
 	c->checks.policy_timeout_s = 60;
+	c->node_lease_s = 30;
 }
 
 /* min_free_space: a size, or a share of the spool's filesystem ("1%"). */
@@ -101,6 +96,8 @@ static int read_top(cfg_reader *r, const config_setting_t *root, csod_config *c)
 	                                   "admins",
 	                                   "approvers_group",
 	                                   "checks",
+	                                   "node",
+	                                   "node_lease",
 	                                   "database",
 	                                   NULL};
 	static const char *const levels[] = {"debug", "info", "notice", "warning", "error", NULL};
@@ -311,7 +308,8 @@ csod_config *csod_config_load(const char *path, const char *spool_override, csod
 		goto out;
 	if (apply_ca_defaults(&r, config_setting_get_member(root, "ca"), &c->ca) < 0)
 		goto out;
-	if (cfg_read_checks(&r, root, c) < 0 || cfg_read_database(&r, root, c) < 0)
+	if (cfg_read_checks(&r, root, c) < 0 || cfg_read_database(&r, root, c) < 0 ||
+	    cfg_read_cluster(&r, root, c) < 0)
 		goto out;
 	if (cfg_read_organizations(&r, root, c) < 0 || cfg_read_developers(&r, root, c) < 0 ||
 	    cfg_read_admins(&r, root, c) < 0)
@@ -372,6 +370,7 @@ void csod_config_free(csod_config *c)
 	cfg_free_lists(c);
 	cfg_free_checks(c);
 	cfg_free_database(c);
+	cfg_free_cluster(c);
 	free(c);
 }
 

@@ -113,9 +113,15 @@ typedef struct csod_config {
 	csod_keys_config keys;
 	csod_ca_config ca;
 	csod_checks_config checks;
-	/* database { }: NULL backend = sqlite at <state_dir>/csod.db */
+	/* Cluster (docs/DESIGN.md "Cluster"): this node's name (NULL: one node,
+	 * named for the host), how long its claims outlive its last heartbeat,
+	 * and the database every node shares (database { }: NULL backend =
+	 * sqlite at <state_dir>/csod.db). */
+	char *node;
+	int64_t node_lease_s;
 	struct {
 		char *backend;  /* "sqlite" or "postgresql" */
+		char *path;     /* sqlite; NULL: <state_dir>/csod.db */
 		char *conninfo; /* postgresql: libpq's connection string */
 	} database;
 	/* csodctl's way in (control.h); NULL: <spool>/run/csod.sock */
@@ -134,13 +140,16 @@ typedef struct csod_config {
  * place: *credential is then set, and the file is read, never created. */
 int csod_config_master_key(const csod_config *c, char *buf, size_t len, int *credential);
 
-/* Where the state database is (database { }): fills loc, with path (len
- * bytes) holding <state_dir>/csod.db, the SQLite file and the name the
- * lock and messages use. */
+/* Where the state database is (database { }): fills loc; for SQLite, path
+ * (len bytes) holds database.path or <state_dir>/csod.db. */
 int csod_config_db_location(const csod_config *c, csod_db_location *loc, char *path, size_t len);
 /* The database as messages name it: the file, or "the PostgreSQL
  * database" (a conninfo may hold a password). */
 const char *csod_config_db_name(const csod_db_location *loc);
+/* The node's name: node, else the host's name up to its first dot. */
+#define CSOD_NODE_MAX 40
+void csod_config_node_name(const csod_config *c, char *out, size_t len);
+int csod_node_name_ok(const char *name);
 
 /* Parses path. spool_override (may be NULL) replaces the file's `spool`.
  * Every error names the file, the line and the key, and what was expected. */

@@ -11,7 +11,7 @@
 
 int cfg_read_database(cfg_reader *r, const config_setting_t *root, csod_config *c)
 {
-	static const char *const keys[] = {"backend", "conninfo", NULL};
+	static const char *const keys[] = {"backend", "path", "conninfo", NULL};
 	static const char *const backends[] = {"sqlite", "postgresql", NULL};
 	const config_setting_t *g = config_setting_get_member(root, "database");
 	if (!g)
@@ -20,6 +20,7 @@ int cfg_read_database(cfg_reader *r, const config_setting_t *root, csod_config *
 		return cfg_fail(r, g, "database", "expected a group { backend = ...; }");
 	if (cfg_only_keys(r, g, "database", keys) < 0 ||
 	    cfg_choice(r, g, "database", "backend", backends, &c->database.backend) < 0 ||
+	    cfg_string(r, g, "database", "path", &c->database.path) < 0 ||
 	    cfg_string(r, g, "database", "conninfo", &c->database.conninfo) < 0)
 		return -1;
 	int pg = c->database.backend && strcmp(c->database.backend, "postgresql") == 0;
@@ -30,12 +31,16 @@ int cfg_read_database(cfg_reader *r, const config_setting_t *root, csod_config *
 	if (!pg && c->database.conninfo)
 		return cfg_fail(r, config_setting_get_member(g, "conninfo"), "database.conninfo",
 		                "only for backend \"postgresql\"");
+	if (pg && c->database.path)
+		return cfg_fail(r, config_setting_get_member(g, "path"), "database.path",
+		                "only for backend \"sqlite\"");
 	return 0;
 }
 
 void cfg_free_database(csod_config *c)
 {
 	free(c->database.backend);
+	free(c->database.path);
 	free(c->database.conninfo);
 }
 
@@ -44,7 +49,11 @@ int csod_config_db_location(const csod_config *c, csod_db_location *loc, char *p
 	memset(loc, 0, sizeof *loc);
 	loc->backend = c->database.backend ? c->database.backend : "sqlite";
 	loc->conninfo = c->database.conninfo;
-	if (csod_path(path, len, "%s/csod.db", c->state_dir) < 0)
+	/* Nodes of a cluster on SQLite share one file (on a local disk:
+	 * SQLite's locks do not hold on NFS); one node keeps its own. */
+	int made = c->database.path ? csod_path(path, len, "%s", c->database.path)
+	                            : csod_path(path, len, "%s/csod.db", c->state_dir);
+	if (made < 0)
 		return -1;
 	loc->path = path;
 	return 0;

@@ -8,6 +8,12 @@
 
 #include "../lib/error.h"
 
+#define TRY(expr)                                                                                  \
+	do {                                                                                       \
+		if ((expr) < 0)                                                                    \
+			return -1;                                                                 \
+	} while (0)
+
 typedef struct cfg_reader {
 	const char *file;
 	csod_error *err;
@@ -52,6 +58,9 @@ void cfg_free_lists(struct csod_config *c);
 /* The checks { } block (config_checks.c). */
 int cfg_read_checks(cfg_reader *r, const config_setting_t *root, struct csod_config *c);
 void cfg_free_checks(struct csod_config *c);
+/* node, node_lease, database { } (config_cluster.c). */
+int cfg_read_cluster(cfg_reader *r, const config_setting_t *root, struct csod_config *c);
+void cfg_free_cluster(struct csod_config *c);
 
 /* The database { } block (config_database.c). */
 int cfg_read_database(cfg_reader *r, const config_setting_t *root, struct csod_config *c);

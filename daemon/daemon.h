@@ -29,6 +29,14 @@ struct csod_mailer;
 typedef struct csod_daemon {
 	csod_config *cfg;
 	char spool[PATH_MAX]; /* absolute */
+	/* Cluster (cluster.h): the node's name; "@<node>" in its
+	 * store/incoming names when a node is configured, else ""; its scratch
+	 * under the spool, tmp/<node> or tmp. */
+	char node[CSOD_NODE_MAX + 1];
+	char node_tag[CSOD_NODE_MAX + 2];
+	char tmp_rel[CSOD_NODE_MAX + 8];
+	int64_t next_heartbeat_ms;
+	int intakes_running;
 	csod_db *db;
 	csod_pki *pki;
 	csod_watcher *watcher;

@@ -92,6 +92,20 @@ static const char *const migrations[] = {
     "ALTER TABLE certificates ADD COLUMN notifications_suspended INTEGER NOT NULL DEFAULT 0;"
     "UPDATE certificates SET contact_email = NULL WHERE contact_email = email;"
     "ALTER TABLE developers ADD COLUMN places TEXT;",
+
+    /* 7: cluster mode (docs/DESIGN.md "Cluster"): the nodes sharing the
+     * spool and this database, each with its heartbeat and lease; the
+     * node that holds a request's signing or a message's sending, until
+     * when (a conditional UPDATE claims it; an expired lease is taken
+     * over). */
+    "CREATE TABLE nodes("
+    " name TEXT PRIMARY KEY, host TEXT, pid INTEGER NOT NULL, started INTEGER NOT NULL,"
+    " heartbeat INTEGER NOT NULL, lease_until INTEGER NOT NULL,"
+    " intakes INTEGER NOT NULL DEFAULT 0, stopped INTEGER, recovered INTEGER);"
+    "ALTER TABLE requests ADD COLUMN claimed_by TEXT;"
+    "ALTER TABLE requests ADD COLUMN lease_until INTEGER;"
+    "ALTER TABLE mail_queue ADD COLUMN claimed_by TEXT;"
+    "ALTER TABLE mail_queue ADD COLUMN lease_until INTEGER;",
 };
 
 int csod_schema_latest(void)

@@ -1,6 +1,8 @@
 #include "dispatch.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "audit.h"
+#include "cluster.h"
 #include "intake.h"
 #include "sign_job.h"
 #include "sign_publish.h"
@@ -66,7 +69,7 @@ static csod_sign_job *make_job(csod_daemon *d, csod_request *r, int *on_order, c
 	snprintf(job->shown.developer, sizeof job->shown.developer, "%s", r->developer);
 	snprintf(job->shown.drop_name, sizeof job->shown.drop_name, "%s", r->drop_name);
 	if (csod_spool_path(d, job->store_dir, sizeof job->store_dir, "store/%s", r->id) < 0 ||
-	    csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "tmp") < 0 ||
+	    csod_spool_path(d, job->tmp_dir, sizeof job->tmp_dir, "%s", d->tmp_rel) < 0 ||
 	    csod_request_outbox(d->spool, r, job->outbox_dir, sizeof job->outbox_dir) < 0) {
 		csod_fail(err, "spool path too long");
 		csod_sign_job_free(job);
@@ -145,6 +148,16 @@ void csod_dispatch(csod_daemon *d, const char *id)
 		csod_request_free(&r);
 		return;
 	}
+	/* One node signs it (cluster.h): the claim is this node's, or another
+	 * live node holds it and this one leaves it alone. */
+	int claimed = csod_cluster_claim_request(d, id);
+	if (claimed <= 0) {
+		if (claimed < 0)
+			csod_log(LOG_ERR, id, "cannot claim it for signing: %s",
+			         csod_db_errmsg(d->db));
+		csod_request_free(&r);
+		return;
+	}
 	csod_room room;
 	char why[512];
 	int64_t need = 0;
@@ -171,9 +184,13 @@ void csod_dispatch(csod_daemon *d, const char *id)
 		csod_request_free(&r);
 		return;
 	}
-	if (strcmp(r.state, "in_progress") != 0 &&
-	    csod_request_transition(d, &r, "in_progress", "csodd", &err) < 0) {
-		if (!wait_for_room(d, id, err.msg))
+	int moved = strcmp(r.state, "in_progress") == 0
+	                ? 0
+	                : csod_request_transition(d, &r, "in_progress", "csodd", &err);
+	if (moved < 0) {
+		if (moved == -2)
+			csod_log(LOG_INFO, id, "%s", err.msg);
+		else if (!wait_for_room(d, id, err.msg))
 			csod_log(LOG_ERR, id, "%s", err.msg);
 		csod_sign_job_free(job);
 		csod_request_free(&r);
@@ -194,7 +211,13 @@ void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver
 	snprintf(r->message, sizeof r->message, "%s", message ? message : "");
 	r->approved = csod_now();
 	csod_error err;
-	if (csod_request_transition(d, r, "approved", approver, &err) < 0) {
+	int rc = csod_request_transition(d, r, "approved", approver, &err);
+	if (rc == -2) {
+		/* Approved or declined by another node first. */
+		csod_log(LOG_INFO, r->id, "%s", err.msg);
+		return;
+	}
+	if (rc < 0) {
 		/* A full database: the approval is recorded once there is room. */
 		csod_space_wait_approval(d, r->id, approver, r->message, err.msg);
 		return;
@@ -239,7 +262,13 @@ static void finish(csod_daemon *d, csod_sign_job *job)
 	csod_error err;
 	/* The notice is queued with the state: once signed is committed, the
 	 * originals can go. */
-	if (csod_request_transition_mail(d, &r, "signed", "csodd", "signed", &err) < 0) {
+	int rc = csod_request_transition_mail(d, &r, "signed", "csodd", "signed", &err);
+	if (rc == -2) {
+		/* This node's lease ran out while it signed (a long pause) and
+		 * another node signed it: its outputs, published under the same
+		 * names, are the ones recorded; nothing is taken back. */
+		csod_log(LOG_WARNING, r.id, "%s", err.msg);
+	} else if (rc < 0) {
 		/* Not recorded (a full database): take the outputs back, so that
 		 * the outbox never shows signed files of a request that is not
 		 * signed, and sign again once there is room. */
@@ -295,9 +324,16 @@ static void tidy_store(csod_daemon *d)
 			continue;
 		csod_request r;
 		int found = csod_request_load(d->db, e->d_name, &r);
-		int finished = found == 1 || (found == 0 && strcmp(r.state, "created") != 0 &&
-		                              strcmp(r.state, "approved") != 0 &&
-		                              strcmp(r.state, "in_progress") != 0);
+		/* Of a cluster, a folder with no request yet may be another node's
+		 * intake under way (or its reserved id): only an old one is left
+		 * over. */
+		struct stat st;
+		int orphan = found == 1 && (!d->cfg->node || (fstatat(dirfd(dh), e->d_name, &st,
+		                                                      AT_SYMLINK_NOFOLLOW) == 0 &&
+		                                              st.st_mtime < csod_now() - 86400));
+		int finished = orphan || (found == 0 && strcmp(r.state, "created") != 0 &&
+		                          strcmp(r.state, "approved") != 0 &&
+		                          strcmp(r.state, "in_progress") != 0);
 		csod_request_free(&r);
 		if (finished)
 			remove_store(d, e->d_name);

@@ -14,6 +14,7 @@
 #include "../lib/log.h"
 #include "audit.h"
 #include "ca_external.h"
+#include "cluster.h"
 #include "developers.h"
 #include "notify.h"
 #include "pki_internal.h"
@@ -35,6 +36,9 @@ int csod_domain_allowed(const csod_config *cfg, const char *organization, const 
  * an administrator's matter that a new order must not silently undo. A
  * certificate outside code signing on demand does not count: the service
  * cannot sign with it. */
+/* How long an order claimed by a node stays its own while not issued. */
+#define ORDER_CLAIM_S 600
+
 static int has_certificate(csod_pki *pki, const char *developer, const char *organization)
 {
 	csod_stmt *st = csod_db_prepare(
@@ -249,6 +253,24 @@ static int work_order(csod_pki *pki, order *o, csod_error *err)
 	const char *backend = pki->cfg->ca.backend;
 	snprintf(o->order_no, sizeof o->order_no, "%c%06lld", (char)(backend[0] - 'a' + 'A'),
 	         (long long)o->id);
+	/* Claimed before its key is made: of several nodes (cluster.h) one
+	 * works the order; one claimed long ago by a node that died is free
+	 * again. */
+	csod_stmt *claim = csod_db_prepare(
+	    pki->db,
+	    "UPDATE certificates SET order_no = ?, requested = ? WHERE id = ? AND state = 'init'"
+	    " AND (order_no IS NULL OR requested IS NULL OR requested < ?)",
+	    err);
+	if (!claim)
+		return -1;
+	csod_db_bind_text(claim, 1, o->order_no);
+	csod_db_bind_int64(claim, 2, csod_now());
+	csod_db_bind_int64(claim, 3, o->id);
+	csod_db_bind_int64(claim, 4, csod_now() - ORDER_CLAIM_S);
+	int claimed = csod_db_step(claim) == CSOD_DB_DONE ? csod_db_changes(pki->db) : -1;
+	csod_db_finalize(claim);
+	if (claimed != 1)
+		return claimed < 0 ? csod_fail(err, "database: %s", csod_db_errmsg(pki->db)) : 1;
 	EVP_PKEY *key = NULL;
 	int64_t key_id = csod_keystore_generate(pki->keys, o->algorithm, o->bits, &key, err);
 	if (key_id < 0)
@@ -285,10 +307,13 @@ void csod_enroll_process(csod_pki *pki)
 		    "SELECT id, developer, organization, COALESCE(department, ''), email,"
 		    " COALESCE(full_name, ''), algorithm, key_bits, term_years,"
 		    " COALESCE(contact_email, '') FROM certificates"
-		    " WHERE state = 'init' AND is_ca = 0 ORDER BY id LIMIT 1",
+		    " WHERE state = 'init' AND is_ca = 0"
+		    " AND (order_no IS NULL OR requested IS NULL OR requested < ?) ORDER BY id "
+		    "LIMIT 1",
 		    NULL);
 		if (!st)
 			return;
+		csod_db_bind_int64(st, 1, csod_now() - ORDER_CLAIM_S);
 		order o;
 		memset(&o, 0, sizeof o);
 		int found = csod_db_step(st) == CSOD_DB_ROW;
@@ -330,8 +355,21 @@ static void enroll_place(enroll_pass *p, const csod_dev_record *dev)
 	if (!csod_domain_allowed(p->pki->cfg, dev->organization, dev->email) && !p->failures++)
 		csod_fail(p->err, "enrollment of %s: email %s is not in a domain of %s", dev->user,
 		          dev->email, dev->organization);
-	if (create_order(p->pki, dev) < 0)
+	/* Looked at again under the write lock: of several nodes enrolling
+	 * the same developer at once, one places the order (cluster.h). */
+	csod_db *db = p->pki->db;
+	if (csod_db_begin(db) < 0 || csod_cluster_lock(db) < 0) {
+		csod_db_rollback(db);
+		return;
+	}
+	if (has_certificate(p->pki, dev->user, dev->organization)) {
+		csod_db_rollback(db);
+		return;
+	}
+	if (create_order(p->pki, dev) < 0 || csod_db_commit(db) < 0) {
+		csod_db_rollback(db);
 		csod_log(LOG_ERR, NULL, "cannot record an order for %s", dev->user);
+	}
 }
 
 /* A certificate per organization the developer belongs to (a request is

@@ -63,7 +63,7 @@ static int open_inbox(csod_daemon *d, const char *developer)
 /* The owner of inbox/<developer>: the developer (or the daemon, for a
  * developer without a Unix account). inbox/ is the daemon's, so the entry
  * cannot be swapped. (uid_t)-1, which owns nothing, when it is missing. */
-static uid_t inbox_owner(csod_daemon *d, const char *developer)
+uid_t csod_inbox_owner(csod_daemon *d, const char *developer)
 {
 	char inbox[PATH_MAX];
 	struct stat st;
@@ -75,10 +75,11 @@ static uid_t inbox_owner(csod_daemon *d, const char *developer)
 
 /* store/incoming/<id>.<developer>, removed as its developer could have:
  * a folder of another user they moved in is left whole (and said so). */
-static void remove_incoming(csod_daemon *d, const char *id, const char *developer, uid_t owner)
+void csod_intake_remove_incoming(csod_daemon *d, const char *id, const char *developer, uid_t owner)
 {
 	char path[PATH_MAX];
-	if (csod_spool_path(d, path, sizeof path, "store/incoming/%s.%s", id, developer) < 0 ||
+	if (csod_spool_path(d, path, sizeof path, "store/incoming/%s%s.%s", id, d->node_tag,
+	                    developer) < 0 ||
 	    csod_tree_remove_owned(path, owner) == 0)
 		return;
 	if (errno == EPERM)
@@ -118,9 +119,9 @@ static csod_intake_job *make_job(csod_daemon *d, const char *id, const char *dev
 		job->rc = csod_fail(&job->err, "%s: developer '%s' is not configured", r->drop_name,
 		                    developer);
 	}
-	if (csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s.%s", id,
-	                    developer) < 0 ||
-	    csod_spool_path(d, job->work, sizeof job->work, "tmp/%s.intake", id) < 0 ||
+	if (csod_spool_path(d, job->incoming, sizeof job->incoming, "store/incoming/%s%s.%s", id,
+	                    d->node_tag, developer) < 0 ||
+	    csod_spool_path(d, job->work, sizeof job->work, "%s/%s.intake", d->tmp_rel, id) < 0 ||
 	    csod_spool_path(d, job->store, sizeof job->store, "store/%s", id) < 0) {
 		/* Nothing may be removed under a cut path. */
 		job->incoming[0] = job->work[0] = job->store[0] = '\0';
@@ -187,6 +188,7 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 {
 	csod_request *r = &job->r;
 	const char *id = r->id;
+	d->intakes_running--;
 	csod_space_release(d, job->need);
 	if (job->rc < 0 && job->no_space && wait_for_room(d, job, job->err.msg))
 		return;
@@ -225,7 +227,7 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, "csodd", "request.created", id,
 	              "%s/%s: %d file(s)%s%s", r->developer, r->drop_name, r->n_files,
 	              failed ? "; failed: " : "", failed ? r->error : "");
-	remove_incoming(d, id, r->developer, job->owner);
+	csod_intake_remove_incoming(d, id, r->developer, job->owner);
 	csod_views_mark(d, id);
 	if (checking)
 		csod_checks_submit(d, r);
@@ -245,14 +247,15 @@ void csod_intake_collect(csod_daemon *d)
 /* Hands drop `id` to an intake thread; inline when there is no pool (at
  * start-up recovery, before the loop runs). A refusal (may be NULL) fails
  * it without reading it; need is the room its copy was counted to take. */
-static void intake_start(csod_daemon *d, const char *id, const char *developer, const char *entry,
-                         uid_t owner, int inline_run, const char *refusal, int64_t need)
+void csod_intake_start(csod_daemon *d, const char *id, const char *developer, const char *entry,
+                       uid_t owner, int inline_run, const char *refusal, int64_t need)
 {
 	csod_intake_job *job = make_job(d, id, developer, entry, owner);
 	if (!job) {
 		csod_log(LOG_ERR, id, "out of memory; the drop stays in store/incoming");
 		return;
 	}
+	d->intakes_running++;
 	if (refusal && job->rc == 0)
 		job->rc = csod_fail(&job->err, "%s", refusal);
 	job->need = job->rc == 0 ? need : 0;
@@ -274,7 +277,7 @@ static void report_unknown_inbox(csod_daemon *d, const char *developer, const ch
 	if (!csod_user_name_ok(developer) ||
 	    csod_spool_path(d, dir, sizeof dir, "outbox/%s", developer) < 0 ||
 	    csod_path(path, sizeof path, "%s/ERROR", dir) < 0 ||
-	    csod_spool_path(d, tmp, sizeof tmp, "tmp") < 0)
+	    csod_spool_path(d, tmp, sizeof tmp, "%s", d->tmp_rel) < 0)
 		return;
 	/* Closed like every outbox: readable by that user alone, if one exists. */
 	if (mkdir(dir, 0700) == 0)
@@ -378,9 +381,14 @@ static int move_out_of_inbox(csod_daemon *d, const char *developer, const char *
 		rc = -2;
 	else if (rc == 0 && S_ISDIR(st.st_mode))
 		take_over_in_inbox(inbox_fd, entry, &st);
-	/* What is renamed may have been swapped since: intake checks it again. */
-	if (rc == 0)
-		rc = renameat(inbox_fd, entry, dir_fd, entry);
+	/* What is renamed may have been swapped since: intake checks it again.
+	 * Nodes of a cluster race for the drop here: the first rename wins,
+	 * the others find it gone (ENOENT). Over NFS a retransmitted RENAME
+	 * can report ENOENT to the winner too: the drop in this node's own
+	 * fresh folder says who won. */
+	if (rc == 0 && renameat(inbox_fd, entry, dir_fd, entry) < 0)
+		rc = errno == ENOENT && fstatat(dir_fd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0
+		                                                                              : -1;
 	int saved = errno;
 	if (inbox_fd >= 0)
 		close(inbox_fd);
@@ -461,21 +469,40 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		csod_space_done(d, CSOD_WAIT_DROP, NULL, developer, entry);
 		return;
 	}
-	char id[32], dir[PATH_MAX];
+	/* A node of a cluster reserves the id by making store/<id>, which
+	 * fails for an id taken by any node: unique on the shared spool (the
+	 * intake's copy replaces the empty folder). One csodd only looks. */
+	char id[32], dir[PATH_MAX], reserved[PATH_MAX] = "";
 	struct stat st;
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		csod_request_new_id(id);
-		csod_spool_path(d, dir, sizeof dir, "store/%s", id);
-		if (lstat(dir, &st) == 0)
-			continue;
-		if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0)
+		if (csod_spool_path(d, dir, sizeof dir, "store/%s", id) < 0)
 			return;
+		if (d->cfg->node ? mkdir(dir, 0700) < 0 : lstat(dir, &st) == 0) {
+			if (d->cfg->node && (errno != EEXIST || tries >= 1000)) {
+				not_taken(d, id, developer, entry, errno);
+				return;
+			}
+			continue;
+		}
+		reserved[0] = '\0';
+		if (d->cfg->node)
+			snprintf(reserved, sizeof reserved, "%s", dir);
+		if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s%s.%s", id, d->node_tag,
+		                    developer) < 0) {
+			if (reserved[0])
+				rmdir(reserved);
+			return;
+		}
 		if (mkdir(dir, 0700) == 0)
 			break;
+		int e = errno;
+		if (reserved[0])
+			rmdir(reserved);
 		/* EEXIST: another drop of this second, still being taken, drew the
 		 * same id (a burst takes hundreds a second): draw again. */
-		if (errno != EEXIST) {
-			not_taken(d, id, developer, entry, errno);
+		if (e != EEXIST || tries >= 1000) {
+			not_taken(d, id, developer, entry, e);
 			return;
 		}
 	}
@@ -485,6 +512,8 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 	if (moved == -1) {
 		int e = errno;
 		rmdir(dir);
+		if (reserved[0])
+			rmdir(reserved);
 		not_taken(d, id, developer, entry, e);
 		return;
 	}
@@ -496,8 +525,8 @@ void csod_intake_drop(csod_daemon *d, const char *developer, const char *entry, 
 		snprintf(reason, sizeof reason, "%s", refused.msg);
 	else if (room < 0)
 		snprintf(reason, sizeof reason, "%s: %s", entry, refusal);
-	intake_start(d, id, developer, entry, owner, 0, moved == -2 || room < 0 ? reason : NULL,
-	             need);
+	csod_intake_start(d, id, developer, entry, owner, 0,
+	                  moved == -2 || room < 0 ? reason : NULL, need);
 }
 
 void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, const char *entry)
@@ -505,7 +534,8 @@ void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, c
 	char dir[PATH_MAX], refusal[512];
 	csod_room room;
 	int64_t need = 0, held = 0;
-	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s.%s", id, developer) < 0 ||
+	if (csod_spool_path(d, dir, sizeof dir, "store/incoming/%s%s.%s", id, d->node_tag,
+	                    developer) < 0 ||
 	    csod_room_read(d, &room) < 0)
 		return;
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -525,65 +555,8 @@ void csod_intake_resume(csod_daemon *d, const char *id, const char *developer, c
 	csod_log(LOG_NOTICE, id, "%s/%s: taking it again", developer, entry);
 	char reason[sizeof refusal + 300];
 	snprintf(reason, sizeof reason, "%s: %s", entry, refusal);
-	intake_start(d, id, developer, entry, inbox_owner(d, developer), 0,
-	             fits < 0 ? reason : NULL, need);
-}
-
-/* What a crash left in store/incoming: <id>.<developer>/<entry>. */
-static void recover_one(csod_daemon *d, const char *name)
-{
-	char id[32], developer[72], dir[PATH_MAX];
-	const char *dot = strchr(name, '.');
-	if (!dot || dot - name >= (long)sizeof id || strlen(dot + 1) >= sizeof developer)
-		return;
-	snprintf(id, sizeof id, "%.*s", (int)(dot - name), name);
-	snprintf(developer, sizeof developer, "%s", dot + 1);
-	csod_request existing;
-	int have = csod_request_load(d->db, id, &existing);
-	csod_request_free(&existing);
-	/* The drop is the folder's one entry. */
-	char entry[256] = "";
-	csod_spool_path(d, dir, sizeof dir, "store/incoming/%s", name);
-	DIR *dh = opendir(dir);
-	struct dirent *e;
-	while (dh && (e = readdir(dh)))
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			snprintf(entry, sizeof entry, "%s", e->d_name);
-	if (dh)
-		closedir(dh);
-	uid_t owner = inbox_owner(d, developer);
-	if (have == 0 || !entry[0]) {
-		/* Already recorded, or the rename never happened. */
-		remove_incoming(d, id, developer, owner);
-		return;
-	}
-	csod_log(LOG_NOTICE, id, "finishing the intake of %s/%s after a restart", developer, entry);
-	intake_start(d, id, developer, entry, owner, 1, NULL, 0);
-}
-
-void csod_intake_recover(csod_daemon *d)
-{
-	char dir[PATH_MAX];
-	csod_spool_path(d, dir, sizeof dir, "store/incoming");
-	DIR *dh = opendir(dir);
-	if (!dh)
-		return;
-	struct dirent *e;
-	char(*names)[128] = NULL;
-	int n = 0;
-	while ((e = readdir(dh))) {
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= 128)
-			continue;
-		char(*grown)[128] = realloc(names, sizeof *names * (size_t)(n + 1));
-		if (!grown)
-			break;
-		names = grown;
-		snprintf(names[n++], 128, "%s", e->d_name);
-	}
-	closedir(dh);
-	for (int i = 0; i < n; i++)
-		recover_one(d, names[i]);
-	free(names);
+	csod_intake_start(d, id, developer, entry, csod_inbox_owner(d, developer), 0,
+	                  fits < 0 ? reason : NULL, need);
 }
 
 int csod_auto_approve_effective(csod_daemon *d, const char *organization)

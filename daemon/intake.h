@@ -20,6 +20,17 @@ void csod_intake_collect(csod_daemon *d);
 
 /* At start-up: finishes intakes that a crash interrupted. */
 void csod_intake_recover(csod_daemon *d);
+/* Within intake (intake.c, intake_recover.c): starts the copy of a drop
+ * already in store/incoming (inline: on this thread, at start-up); the
+ * owner of an inbox; the removal of an intake's store/incoming folder. */
+void csod_intake_start(csod_daemon *d, const char *id, const char *developer, const char *entry,
+                       uid_t owner, int inline_run, const char *refusal, int64_t need);
+uid_t csod_inbox_owner(csod_daemon *d, const char *developer);
+void csod_intake_remove_incoming(csod_daemon *d, const char *id, const char *developer,
+                                 uid_t owner);
+/* Intakes that nodes whose lease ran out left in store/incoming: each is
+ * renamed to this node's name (the first rename wins) and finished. */
+void csod_intake_take_over(csod_daemon *d);
 
 /* Tries again an intake that ran out of space (store/incoming/<id>.
  * <developer>/<entry>), if the spool now has room for it. */

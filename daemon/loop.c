@@ -22,6 +22,7 @@
 #include "approvals.h"
 #include "audit.h"
 #include "checks.h"
+#include "cluster.h"
 #include "control.h"
 #include "daemon.h"
 #include "developers.h"
@@ -189,8 +190,9 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 	 * connections wait in the backlog until the loop runs. */
 	if (!(d->control = csod_control_open(d->cfg, d->spool, config_path, spool_override, err)))
 		return -1;
-	/* Scratch left by a crash: nothing in tmp/ was ever published. */
-	csod_spool_path(d, path, sizeof path, "tmp");
+	/* Scratch left by a crash: nothing in tmp/ was ever published. A node
+	 * of a cluster has its own, tmp/<node>: the others' is in use. */
+	csod_spool_path(d, path, sizeof path, "%s", d->tmp_rel);
 	csod_rm_rf(path);
 	if (csod_mkdir_p(path, 0700, err) < 0)
 		return -1;
@@ -199,7 +201,8 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 		return csod_fail(err, "state_dir path too long: %s", d->cfg->state_dir);
 	if (!(d->db = csod_db_open_at(&where, 0, err)))
 		return -1;
-	if (csod_spool_identity_check(d->spool, csod_config_db_name(&where), d->db, err) < 0)
+	if (csod_spool_identity_check(d->spool, csod_config_db_name(&where), d->db, err) < 0 ||
+	    csod_cluster_join(d, err) < 0)
 		return -1;
 	if (csod_developers_seed(d->db, d->cfg, err) < 0)
 		return -1;
@@ -223,7 +226,7 @@ static int start(csod_daemon *d, const char *config_path, const char *spool_over
 		return csod_fail(err, "cannot start the workers or the watcher");
 	if (csod_approvals_watch(d, err) < 0)
 		return -1;
-	if (!(d->mailer = csod_mailer_start(d->cfg, &where, err)))
+	if (!(d->mailer = csod_mailer_start(d->cfg, &where, d->node, err)))
 		return -1;
 	csod_developers_each(d->db, watch_developer, d);
 	csod_audit(d->db, "csodd", "daemon.start", d->spool, "pid %d", (int)getpid());
@@ -258,8 +261,10 @@ static void stop(csod_daemon *d)
 	if (d->approvals_fd >= 0)
 		close(d->approvals_fd);
 	csod_pki_close(d->pki);
-	if (d->db)
+	if (d->db) {
 		csod_audit(d->db, "csodd", "daemon.stop", d->spool, "pid %d", (int)getpid());
+		csod_cluster_leave(d);
+	}
 	csod_db_close(d->db);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
@@ -284,6 +289,11 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 	d.cfg = cfg;
 	d.approvals_fd = -1;
 	d.lock_fd = -1;
+	csod_config_node_name(cfg, d.node, sizeof d.node);
+	snprintf(d.node_tag, sizeof d.node_tag, "%s%s", cfg->node ? "@" : "",
+	         cfg->node ? d.node : "");
+	snprintf(d.tmp_rel, sizeof d.tmp_rel, "tmp%s%s", cfg->node ? "/" : "",
+	         cfg->node ? d.node : "");
 	csod_log_open("csodd", csod_log_target(), log_level(cfg->log_level));
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
@@ -362,6 +372,8 @@ int csod_daemon_run(csod_config *cfg, const char *config_path, const char *spool
 		wait = min_deadline(wait, csod_space_tick(&d, now));
 		wait = min_deadline(wait, next_scan - now);
 		wait = min_deadline(wait, next_pki - now);
+		/* The node's heartbeat, and what dead nodes left. */
+		wait = min_deadline(wait, csod_cluster_tick(&d, now));
 		if (watchdog_ms)
 			wait = min_deadline(wait, next_watchdog - now);
 		wait = min_deadline(wait, csod_control_tick(d.control, now));

@@ -13,7 +13,8 @@ typedef struct csod_mailer csod_mailer;
 
 /* Starts the sender thread with its own connection to the database at
  * db_path. */
-csod_mailer *csod_mailer_start(const csod_config *cfg, const csod_db_location *db, csod_error *err);
+csod_mailer *csod_mailer_start(const csod_config *cfg, const csod_db_location *loc,
+                               const char *node, csod_error *err);
 void csod_mailer_wake(csod_mailer *m);
 /* Takes a copy of cfg's mail settings for the next message; never waits
  * for a message being sent. */

@@ -72,19 +72,22 @@ static void due_free(due_mail *m)
 	free(m->message_id);
 }
 
-/* 1 with the oldest due message in m, 0 for none, -1 on error. */
-static int load_due(csod_db *db, due_mail *m)
+/* 1 with the oldest due message no live node holds in m, 0 for none, -1
+ * on error. */
+static int load_due(csod_db *db, const char *node, due_mail *m)
 {
 	memset(m, 0, sizeof *m);
 	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "SELECT id, created, attempts, kind, recipient, subject, body, request_id, date, "
 	    "message_id FROM mail_queue WHERE state = 'queued' AND next_attempt <= ? "
-	    "ORDER BY id LIMIT 1",
+	    "AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?) ORDER BY id LIMIT 1",
 	    NULL);
 	if (!st)
 		return -1;
 	csod_db_bind_int64(st, 1, csod_now());
+	csod_db_bind_text(st, 2, node);
+	csod_db_bind_int64(st, 3, csod_now());
 	int rc = csod_db_step(st);
 	if (rc == CSOD_DB_ROW) {
 		m->id = csod_db_column_int64(st, 0);
@@ -132,6 +135,31 @@ static int stamp_if_missing(csod_db *db, due_mail *m)
 	return rc;
 }
 
+/* Claims message id for node (cluster.h): 1 when this node may send it, 0
+ * when another took it first, -1 on error. The claim ends with the
+ * attempt's record, or when its lease runs out (the node died mid-send:
+ * the message is sent again, its Message-ID the same). */
+static int claim(csod_db *db, int64_t id, const char *node, int64_t lease_s)
+{
+	csod_stmt *st =
+	    csod_db_prepare(db,
+	                    "UPDATE mail_queue SET claimed_by = ?, lease_until = ? WHERE id = ? "
+	                    "AND state = 'queued'"
+	                    " AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?)",
+	                    NULL);
+	if (!st)
+		return -1;
+	int64_t now = csod_now();
+	csod_db_bind_text(st, 1, node);
+	csod_db_bind_int64(st, 2, now + lease_s);
+	csod_db_bind_int64(st, 3, id);
+	csod_db_bind_text(st, 4, node);
+	csod_db_bind_int64(st, 5, now);
+	int rc = csod_db_step(st) == CSOD_DB_DONE ? csod_db_changes(db) == 1 : -1;
+	csod_db_finalize(st);
+	return rc;
+}
+
 /* Records an attempt; with audit_action (giving up), audits it in the
  * same transaction, the audit's log line (an error) saying why. */
 static int record(csod_db *db, const due_mail *m, const char *state, int64_t next,
@@ -142,7 +170,8 @@ static int record(csod_db *db, const due_mail *m, const char *state, int64_t nex
 	csod_stmt *st = csod_db_prepare(
 	    db,
 	    "UPDATE mail_queue SET state = ?, attempts = ?, next_attempt = ?, last_error = ?, "
-	    "sent = CASE WHEN ? = 'sent' THEN ? ELSE sent END WHERE id = ?",
+	    "claimed_by = NULL, lease_until = NULL, sent = CASE WHEN ? = 'sent' THEN ? ELSE sent "
+	    "END WHERE id = ?",
 	    NULL);
 	int rc = -1;
 	if (st) {
@@ -244,12 +273,20 @@ static int64_t seconds_to_next(csod_db *db)
 }
 
 int64_t csod_mail_send_next(csod_db *db, const csod_mail_config *mc, const char *spool,
-                            csod_mail_abort *abort)
+                            const char *node, int64_t lease_s, csod_mail_abort *abort)
 {
 	due_mail m;
-	int found = load_due(db, &m);
+	int found = load_due(db, node, &m);
 	if (found == 0)
 		return seconds_to_next(db);
+	if (found > 0) {
+		int mine = claim(db, m.id, node, lease_s);
+		if (mine <= 0) {
+			/* Another node took it between the look and the claim. */
+			due_free(&m);
+			return mine == 0 ? 0 : 5;
+		}
+	}
 	/* A database that fails now may work in a moment; a row that could not
 	 * be updated must not be tried again at once, and again. */
 	int rc = found > 0 ? deliver(db, &m, mc, spool, abort) : -1;

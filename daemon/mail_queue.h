@@ -11,7 +11,10 @@
  * records what came of it (unless abort was set meanwhile and the message
  * was not taken: it stays as it was). Returns 0 to be called again at once,
  * else the seconds until the next message is due (at most 60). */
+/* node names this node's claim on the message while it is sent (mail
+ * claimed by a live node is left to it; lease_s: how long the claim holds
+ * unless the node's heartbeat renews it). */
 int64_t csod_mail_send_next(csod_db *db, const csod_mail_config *mc, const char *spool,
-                            csod_mail_abort *abort);
+                            const char *node, int64_t lease_s, csod_mail_abort *abort);
 
 #endif

@@ -25,6 +25,8 @@ struct csod_mailer {
 	csod_mail_abort abort;
 	csod_db *db;
 	char spool[PATH_MAX];
+	char node[64]; /* whose claim a message carries while it is sent */
+	int64_t lease_s;
 };
 
 static void settings_clear(csod_mail_config *s)
@@ -96,7 +98,8 @@ static void *mailer_main(void *arg)
 			break;
 		int64_t wait = 5;
 		if (copied == 0) {
-			wait = csod_mail_send_next(mr->db, &now, mr->spool, &mr->abort);
+			wait = csod_mail_send_next(mr->db, &now, mr->spool, mr->node, mr->lease_s,
+			                           &mr->abort);
 			settings_clear(&now);
 		}
 		pthread_mutex_lock(&mr->lock);
@@ -126,7 +129,8 @@ static int monotonic_cond(pthread_cond_t *c)
 	return rc;
 }
 
-csod_mailer *csod_mailer_start(const csod_config *cfg, const csod_db_location *db, csod_error *err)
+csod_mailer *csod_mailer_start(const csod_config *cfg, const csod_db_location *loc,
+                               const char *node, csod_error *err)
 {
 	csod_mailer *mr = calloc(1, sizeof *mr);
 	if (!mr || settings_copy(&mr->settings, &cfg->mail) < 0) {
@@ -140,7 +144,9 @@ csod_mailer *csod_mailer_start(const csod_config *cfg, const csod_db_location *d
 	monotonic_cond(&mr->wake);
 	monotonic_cond(&mr->exited_cond);
 	csod_mail_abort_init(&mr->abort);
-	if (!(mr->db = csod_db_open_at(db, 0, err))) {
+	snprintf(mr->node, sizeof mr->node, "%s", node);
+	mr->lease_s = cfg->node_lease_s;
+	if (!(mr->db = csod_db_open_at(loc, 0, err))) {
 		mailer_free(mr);
 		return NULL;
 	}

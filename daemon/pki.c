@@ -98,11 +98,9 @@ static int publish_ca(csod_pki *pki, const char *pem, csod_error *err)
 	return csod_write_file_atomic(tmp, path, pem, strlen(pem), 0644, err);
 }
 
-/* Loads the CA (creating it on first use) into pki->ca_cert and trust. */
-static int ensure_ca(csod_pki *pki, csod_error *err)
+/* The CA recorded in the database, if any, into pki. */
+static int load_ca(csod_pki *pki, csod_error *err)
 {
-	if (pki->ca_cert)
-		return 0;
 	csod_stmt *st = csod_db_prepare(
 	    pki->db,
 	    "SELECT cert_pem, key_id FROM certificates WHERE is_ca = 1 AND state = 'issued' "
@@ -115,6 +113,16 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 		pki->ca_key_id = csod_db_column_int64(st, 1);
 	}
 	csod_db_finalize(st);
+	return 0;
+}
+
+/* Loads the CA (creating it on first use) into pki->ca_cert and trust. */
+static int ensure_ca(csod_pki *pki, csod_error *err)
+{
+	if (pki->ca_cert)
+		return 0;
+	if (load_ca(pki, err) < 0)
+		return -1;
 	if (!pki->ca_cert) {
 		if (strcmp(pki->cfg->ca.backend, "local") != 0)
 			return 0; /* trust comes from the issued chains */
@@ -129,7 +137,7 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 		if (!cert)
 			return -1;
 		char *pem = csod_x509_pem(cert);
-		st = csod_db_prepare(
+		csod_stmt *st = csod_db_prepare(
 		    pki->db,
 		    "INSERT INTO certificates(is_ca, key_id, state, order_no, "
 		    "requested, collected, expires, cert_pem, full_name) VALUES(1, ?, "
@@ -149,9 +157,16 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 		free(pem);
 		if (!ok) {
 			X509_free(cert);
-			return csod_fail(err, "database: cannot record the CA");
+			/* Its order number ('CA') is unique: another node of a
+			 * cluster made the CA first, and that one is everyone's. */
+			if (load_ca(pki, err) < 0 || !pki->ca_cert)
+				return csod_fail(err, "database: cannot record the CA");
+			csod_log(LOG_NOTICE, NULL, "another node created the local CA first");
+			key_id = pki->ca_key_id;
+			cert = pki->ca_cert;
+		} else {
+			csod_audit(pki->db, "csodd", "ca.created", "local", "local CA created");
 		}
-		csod_audit(pki->db, "csodd", "ca.created", "local", "local CA created");
 		pki->ca_cert = cert;
 		pki->ca_key_id = key_id;
 	}

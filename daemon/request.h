@@ -88,11 +88,16 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 /* Saves the mutable part of r (state, approver, message, error, times,
  * file outputs) without side effects; csod_request_transition uses it. */
 int csod_request_update(csod_db *db, const csod_request *r, csod_error *err);
+/* The same while the request is still in state from: -2 (with err) when
+ * it is not, another node having moved it on first. */
+int csod_request_update_from(csod_db *db, const csod_request *r, const char *from, csod_error *err);
 
 /* Moves r to state (updating the fields r carries: approver, message, error,
  * times, outputs), records it in the database and the audit log (actor is
  * who caused it); the outbox's STATUS and request.json (and ERROR for
- * failed) are rewritten at the end of the loop's turn (views.h). */
+ * failed) are rewritten at the end of the loop's turn (views.h). -2 when
+ * another node moved the request on first (nothing written), -1 on other
+ * failures. */
 int csod_request_transition(csod_daemon *d, csod_request *r, const char *state, const char *actor,
                             csod_error *err);
 /* The same, and the mail of kind notice (notify.h) that announces the new

@@ -234,14 +234,17 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 	return rc;
 }
 
-int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
+/* The UPDATE of csod_request_update, only while the row is still in state
+ * from when from is given. */
+#define REQUEST_UPDATE                                                                             \
+	"UPDATE requests SET state = ?, updated = ?, approved = ?, approver = ?, message = ?,"     \
+	" error = ?, signed = ?, expires = ?, certificate_id = ?, checks = ?,"                     \
+	" check_results = ? WHERE id = ?"
+
+int csod_request_update_from(csod_db *db, const csod_request *r, const char *from, csod_error *err)
 {
-	csod_stmt *st = csod_db_cached(
-	    db,
-	    "UPDATE requests SET state = ?, updated = ?, approved = ?, approver = ?, message = ?,"
-	    " error = ?, signed = ?, expires = ?, certificate_id = ?, checks = ?,"
-	    " check_results = ? WHERE id = ?",
-	    err);
+	csod_stmt *st = from ? csod_db_cached(db, REQUEST_UPDATE " AND state = ?", err)
+	                     : csod_db_cached(db, REQUEST_UPDATE, err);
 	if (!st)
 		return -1;
 	char *verdicts = csod_verdicts_to_json(r);
@@ -257,12 +260,24 @@ int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
 	bind_nonempty(st, 10, r->checks);
 	bind_nonempty(st, 11, verdicts);
 	csod_db_bind_text(st, 12, r->id);
+	if (from)
+		csod_db_bind_text(st, 13, from);
 	int rc = csod_db_step(st) == CSOD_DB_DONE
 	             ? 0
 	             : csod_fail(err, "database: %s", csod_db_errmsg(db));
+	/* Another node moved it on first (cluster.h): nothing is written. */
+	if (rc == 0 && from && csod_db_changes(db) != 1)
+		rc = -2;
 	csod_db_release(st);
 	free(verdicts);
+	if (rc == -2)
+		csod_fail(err, "request %s is no longer %s: another node changed it", r->id, from);
 	return rc == 0 ? save_files(db, r, err) : rc;
+}
+
+int csod_request_update(csod_db *db, const csod_request *r, csod_error *err)
+{
+	return csod_request_update_from(db, r, NULL, err);
 }
 
 int csod_requests_in_state(csod_db *db, const char *state, void (*fn)(void *ctx, const char *id),

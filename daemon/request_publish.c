@@ -231,7 +231,7 @@ int csod_view_render(const csod_daemon *d, const csod_request *r, csod_view *v, 
 	if (csod_request_outbox(d->spool, r, v->outbox_dir, sizeof v->outbox_dir) < 0 ||
 	    csod_spool_path(d, v->details_dir, sizeof v->details_dir, "requests/%s", r->id) < 0)
 		return csod_fail(err, "outbox path too long");
-	csod_spool_path(d, v->tmp_dir, sizeof v->tmp_dir, "tmp");
+	csod_spool_path(d, v->tmp_dir, sizeof v->tmp_dir, "%s", d->tmp_rel);
 	csod_error note = {.msg = ""};
 	v->request_json = csod_request_json(d, r, &note);
 	v->details_json = details_json(d, r, &note);
@@ -291,8 +291,10 @@ int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *st
 	r->updated = csod_now();
 	/* Rendered before the transaction: templates are files. */
 	csod_notice *mail = notice ? csod_notice_build(d, r, notice) : NULL;
+	/* Only from the state this node saw: of two nodes moving a request on
+	 * at once (cluster.h), the second changes nothing and gets -2. */
 	int rc = csod_db_begin(d->db) < 0 ? csod_fail(err, "database: %s", csod_db_errmsg(d->db))
-	                                  : csod_request_update(d->db, r, err);
+	                                  : csod_request_update_from(d->db, r, from, err);
 	/* The change, the mail that announces it and its audit row are one
 	 * transaction: no state change goes unaudited or unannounced, on a full
 	 * disk none is kept. */
@@ -311,7 +313,7 @@ int csod_request_transition_mail(csod_daemon *d, csod_request *r, const char *st
 		snprintf(r->state, sizeof r->state, "%s", from);
 		r->updated = updated;
 		csod_notice_free(mail);
-		return -1;
+		return rc == -2 ? -2 : -1;
 	}
 	csod_views_mark(d, r->id);
 	if (csod_notice_count(mail) > 0 && d->mailer)

@@ -32,7 +32,8 @@ static void expire(void *ctx, const char *id)
 	if (dir[0] && csod_path(path, sizeof path, "%s/chain.pem", dir) == 0)
 		unlink(path);
 	csod_error err;
-	if (csod_request_transition(d, &r, "expired", "csodd", &err) < 0)
+	/* -2: another node of a cluster expired it first. */
+	if (csod_request_transition(d, &r, "expired", "csodd", &err) == -1)
 		csod_log(LOG_ERR, id, "%s", err.msg);
 	csod_request_free(&r);
 }

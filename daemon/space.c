@@ -355,7 +355,7 @@ static int write_note(csod_daemon *d, const char *developer)
 		unlink(path);
 		return 0;
 	}
-	csod_spool_path(d, tmp, sizeof tmp, "tmp");
+	csod_spool_path(d, tmp, sizeof tmp, "%s", d->tmp_rel);
 	csod_error err;
 	int rc = csod_write_file_atomic(tmp, path, text, len, 0644, &err);
 	free(text);

@@ -157,6 +157,7 @@ int cmd_developer(ctl *c, int argc, char **argv);
 int cmd_report(ctl *c, int argc, char **argv);
 int cmd_cert(ctl *c, int argc, char **argv);
 int cmd_mail(ctl *c, int argc, char **argv);
+int cmd_node(ctl *c, int argc, char **argv);
 int cmd_keys(ctl *c, int argc, char **argv);
 /* csodctl check-config (check_config.c): before any caller or database. */
 int ctl_check_config(const char *path, const char *spool);

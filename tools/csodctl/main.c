@@ -253,6 +253,8 @@ int ctl_run(ctl *c, int argc, char **argv)
 		return cmd_developer(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "mail") == 0)
 		return cmd_mail(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "node") == 0)
+		return cmd_node(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "cert") == 0)
 		return cmd_cert(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "keys") == 0)

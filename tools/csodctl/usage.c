@@ -60,6 +60,8 @@ static const verb_usage usages[] = {
     {"mail", NULL, "mail list|retry"},
     {"mail", "list", "mail list [--json]"},
     {"mail", "retry", "mail retry"},
+    {"node", NULL, "node list"},
+    {"node", "list", "node list [--json]  (cluster nodes, heartbeats, what each holds)"},
     {"auto-approve", NULL, "auto-approve on|off|status [--organization O] [--json]"},
     {"audit", NULL, "audit list|verify ..."},
     {"audit", "list", "audit list [--since T] [--json]"},
