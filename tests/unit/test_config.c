@@ -272,7 +272,17 @@ static void test_database(void **state)
 	expect_error("database = { backend = \"postgresql\"; };\n", "1: database.conninfo");
 	expect_error("database = { conninfo = \"dbname=csod\"; };\n", "1: database.conninfo");
 	expect_error("database = { backend = \"mysql\"; };\n", "1: database.backend");
-	expect_error("database = { backend = \"sqlite\"; path = \"/x\"; };\n", "1: database");
+	expect_error("database = { backend = \"postgresql\"; conninfo = \"dbname=csod\"; path = "
+	             "\"/x\"; };\n",
+	             "1: database.path");
+	expect_error("database = { user = \"x\"; };\n", "1: database");
+	/* Nodes of a cluster on one machine share a SQLite file. */
+	cfg = load_text("database = { path = \"/srv/shared/csod.db\"; };\n", &err);
+	assert_non_null(cfg);
+	assert_int_equal(csod_config_db_location(cfg, &loc, path, sizeof path), 0);
+	assert_string_equal(loc.backend, "sqlite");
+	assert_string_equal(loc.path, "/srv/shared/csod.db");
+	csod_config_free(cfg);
 }
 
 int main(void)
