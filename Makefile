@@ -131,9 +131,10 @@ integration: $(BINS)
 
 # The daemon tests once more with the state database on PostgreSQL: each
 # test starts a private server on a Unix socket (tests/integration/lib.sh,
-# CSOD_TEST_DB); two at a time, as they mostly wait.
+# CSOD_TEST_DB); two at a time, as they mostly wait. 89-cluster runs its
+# three nodes on one server here, on one shared SQLite file in `integration`.
 PG_TESTS := 40-daemon-hash 41-daemon-restart 42-daemon-approval 50-csodctl 51-roles \
-            59-control-socket 60-mail 71-keys-certs 74-rotate-master
+            59-control-socket 60-mail 71-keys-certs 74-rotate-master 89-cluster
 integration-postgresql: $(BINS)
 	CSOD_TEST_DB=postgresql CSOD_SAN=$(if $(findstring sanitize,$(CFLAGS)),1,0) CSOD_BIN=$(abspath $(B)/bin) CSOD_TOP=$(CURDIR) prove -v --timer -j2 $(PG_TESTS:%=tests/integration/%.t)
 
