@@ -27,5 +27,8 @@ for part in "$here"/limits.sh "$here"/authenticode.sh "$here"/jar_apk.sh "$here"
 		"$part" || { echo "$(basename "$part") failed"; status=1; }
 	fi
 done
+# The same burst on a cluster of three nodes on this machine (bench/burst.sh).
+echo "== burst.sh, three nodes"
+BENCH_NODES=3 "$here"/burst.sh || { echo "burst.sh (three nodes) failed"; status=1; }
 cat "$results/results.md"
 exit $status
