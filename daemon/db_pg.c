@@ -170,10 +170,13 @@ static int pg_open(csod_db *db, const csod_db_location *loc, int readonly, csod_
 	return 0;
 }
 
+/* lock_timeout: a writer waits for the write lock (an advisory lock) or a
+ * row at most as long as SQLite's busy timeout (db_sqlite.c), then fails
+ * with a reason, instead of hanging behind a stuck csodctl or node. */
 static int session_setup(csod_db *db)
 {
 	return pg_exec(db, "SET client_min_messages = warning; SET TIME ZONE 'UTC'; "
-	                   "LISTEN csod_changed");
+	                   "SET lock_timeout = '5s'; LISTEN csod_changed");
 }
 
 static void pg_close(csod_db *db)

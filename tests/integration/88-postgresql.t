@@ -102,4 +102,21 @@ is "$("$PG_BIN/psql" -AtXq -d "${PG_CONNINFO/dbname=postgres/dbname=race}" -c \
 	"SELECT count(*) || ' ' || max(version) FROM schema_version")" \
 	"1 $(grep -c '^    /\* [0-9]*:' "$CSOD_TOP/daemon/db_schema.c")" "and the schema is at the latest version, once"
 
+# A writer that holds the write lock (a stuck csodctl, a node in a long
+# transaction) makes the others wait as long as SQLite's busy timeout, then
+# fail with a reason: no csodd hangs behind it.
+RACE=${PG_CONNINFO/dbname=postgres/dbname=race}
+"$PG_BIN/psql" -AtXq -d "$RACE" -c "BEGIN; SELECT pg_advisory_xact_lock(7305316180245616387); SELECT pg_sleep(20); COMMIT;" >/dev/null 2>&1 &
+HOLDER=$!
+sleep 1
+t0=$(date +%s)
+out=$(timeout 60 csodctl --config "$CONF" --offline auto-approve off 2>&1)
+rc=$?
+t1=$(date +%s)
+ok $((rc == 0 || rc == 124)) "a write behind a held lock fails instead of waiting for it"
+like "$out" "lock timeout" "with the reason"
+ok $((t1 - t0 >= 15)) "after the lock timeout, not the holder's 20 s ($((t1 - t0)) s)"
+kill "$HOLDER" 2>/dev/null
+wait "$HOLDER" 2>/dev/null
+
 done_testing
