@@ -220,13 +220,14 @@ static void finish(csod_daemon *d, csod_check_job *job)
 		fail_tampered(d, &r, job->tamper_reason);
 	} else if (csod_auto_approve_effective(d, r.organization) &&
 	           strcmp(r.checks, "pass") == 0) {
-		/* Recorded first: an approval that waits for room in the database
-		 * (space.h) reloads the request, verdicts included. */
-		if (csod_request_update(d->db, &r, &err) < 0)
+		/* The verdicts go in with the approval, one transaction: a crash
+		 * cannot leave a request that passed waiting for an approver. An
+		 * approval that waits for room in the database (space.h) reloads
+		 * the request: the verdicts are recorded for it, if they can be. */
+		if (csod_dispatch_approve(d, &r, "auto-approve", "") == -1 &&
+		    csod_request_update(d->db, &r, &err) < 0)
 			csod_log(LOG_ERR, id, "%s; the checks run again at the next start",
 			         err.msg);
-		else
-			csod_dispatch_approve(d, &r, "auto-approve", "");
 	} else if (csod_auto_approve_effective(d, r.organization) &&
 	           strcmp(r.checks, "fail") == 0) {
 		decline(d, &r);

@@ -204,8 +204,8 @@ void csod_dispatch(csod_daemon *d, const char *id)
 	csod_request_free(&r);
 }
 
-void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver,
-                           const char *message)
+int csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver,
+                          const char *message)
 {
 	snprintf(r->approver, sizeof r->approver, "%s", approver);
 	snprintf(r->message, sizeof r->message, "%s", message ? message : "");
@@ -215,15 +215,16 @@ void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver
 	if (rc == -2) {
 		/* Approved or declined by another node first. */
 		csod_log(LOG_INFO, r->id, "%s", err.msg);
-		return;
+		return -2;
 	}
 	if (rc < 0) {
 		/* A full database: the approval is recorded once there is room. */
 		csod_space_wait_approval(d, r->id, approver, r->message, err.msg);
-		return;
+		return -1;
 	}
 	csod_space_done(d, CSOD_WAIT_APPROVE, r->id, NULL, NULL);
 	csod_dispatch(d, r->id);
+	return 0;
 }
 
 static void finish(csod_daemon *d, csod_sign_job *job)

@@ -6,9 +6,12 @@
 #include "daemon.h"
 #include "request.h"
 
-/* Marks r approved (by approver, with message) and hands it to a worker. */
-void csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver,
-                           const char *message);
+/* Marks r approved (by approver, with message: only while it is still
+ * created) and hands it to a worker: 0; -2 when another node decided
+ * first; -1 when the database is full (then the approval is recorded once
+ * there is room, space.h). */
+int csod_dispatch_approve(csod_daemon *d, csod_request *r, const char *approver,
+                          const char *message);
 
 /* Hands an approved (or, after a restart, in_progress) request to a worker. */
 void csod_dispatch(csod_daemon *d, const char *id);

@@ -211,8 +211,8 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 	csod_notice *mail = failed                     ? csod_notice_build(d, r, "failed")
 	                    : auto_approve || checking ? NULL
 	                                               : csod_notice_build(d, r, "approval_needed");
-	csod_error dberr;
-	int rc = csod_request_insert(d->db, r, mail, &dberr);
+	csod_error dberr = {.msg = ""};
+	int rc = csod_intake_record(d, r, mail, auto_approve, &dberr);
 	if (rc == 0 && csod_notice_count(mail) > 0 && d->mailer)
 		csod_mailer_wake(d->mailer);
 	csod_notice_free(mail);
@@ -224,15 +224,15 @@ static void intake_finish(csod_daemon *d, csod_intake_job *job)
 		return;
 	}
 	csod_space_done(d, CSOD_WAIT_INTAKE, id, r->developer, r->drop_name);
-	csod_audit_at(d->db, failed ? LOG_WARNING : LOG_NOTICE, "csodd", "request.created", id,
-	              "%s/%s: %d file(s)%s%s", r->developer, r->drop_name, r->n_files,
-	              failed ? "; failed: " : "", failed ? r->error : "");
-	csod_intake_remove_incoming(d, id, r->developer, job->owner);
 	csod_views_mark(d, id);
+	/* Claimed for signing before the incoming folder goes: a node that
+	 * dies in between leaves the folder, and whoever finishes it
+	 * (intake_recover.c) signs the request. */
+	if (auto_approve)
+		csod_dispatch(d, id);
+	csod_intake_remove_incoming(d, id, r->developer, job->owner);
 	if (checking)
 		csod_checks_submit(d, r);
-	if (auto_approve)
-		csod_dispatch_approve(d, r, "auto-approve", "");
 }
 
 void csod_intake_collect(csod_daemon *d)

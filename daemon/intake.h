@@ -28,6 +28,13 @@ void csod_intake_start(csod_daemon *d, const char *id, const char *developer, co
 uid_t csod_inbox_owner(csod_daemon *d, const char *developer);
 void csod_intake_remove_incoming(csod_daemon *d, const char *id, const char *developer,
                                  uid_t owner);
+/* Records a new request (and its auto-approval, when auto_approve: then
+ * r leaves approved) in one transaction with their audit rows; mail (may
+ * be NULL) is queued with it. On failure nothing is recorded and r is as
+ * it came. */
+struct csod_notice;
+int csod_intake_record(csod_daemon *d, csod_request *r, const struct csod_notice *mail,
+                       int auto_approve, csod_error *err);
 /* Intakes that nodes whose lease ran out left in store/incoming: each is
  * renamed to this node's name (the first rename wins) and finished. */
 void csod_intake_take_over(csod_daemon *d);

@@ -58,13 +58,13 @@ static void recover_one(csod_daemon *d, const incoming_name *n, int inline_run)
 		closedir(dh);
 	uid_t owner = csod_inbox_owner(d, n->developer);
 	if (have == 0 || !entry[0]) {
-		/* Already recorded, or the rename never happened. A node that
-		 * died between recording an auto-approved request and approving
-		 * it left it waiting: approved now, as it would have been. */
+		/* Already recorded (an auto-approval with it: intake_record.c), or
+		 * the rename never happened. A node that died before claiming an
+		 * auto-approved request for signing left it to whoever finishes
+		 * its intake; at a restart csod_dispatch_recover has queued it. */
+		if (have == 0 && !inline_run && strcmp(existing.state, "approved") == 0)
+			csod_dispatch(d, n->id);
 		csod_intake_remove_incoming(d, n->id, n->developer, owner);
-		if (have == 0 && strcmp(existing.state, "created") == 0 && !existing.checks[0] &&
-		    csod_auto_approve_effective(d, existing.organization))
-			csod_dispatch_approve(d, &existing, "auto-approve", "");
 		csod_request_free(&existing);
 		return;
 	}

@@ -81,7 +81,7 @@ void csod_request_free(csod_request *r);
 struct csod_notice;
 
 /* Inserts a new request with its files and queues mail (notify.h; may be
- * NULL): one transaction. */
+ * NULL): one transaction, or part of the caller's when one is open. */
 int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_notice *mail,
                         csod_error *err);
 

@@ -183,14 +183,18 @@ static int save_files(csod_db *db, const csod_request *r, csod_error *err)
 int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_notice *mail,
                         csod_error *err)
 {
-	if (csod_db_begin(db) < 0)
+	/* Inside the caller's transaction when one is open (the intake records
+	 * an auto-approval with it): then committing is the caller's. */
+	int own = !csod_db_in_transaction(db);
+	if (own && csod_db_begin(db) < 0)
 		return csod_fail(err, "database: %s", csod_db_errmsg(db));
 	csod_stmt *st = csod_db_cached(db,
 	                               "INSERT INTO requests(" REQUEST_COLUMNS ") VALUES(?, ?, ?, "
 	                               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                               err);
 	if (!st) {
-		csod_db_rollback(db);
+		if (own)
+			csod_db_rollback(db);
 		return -1;
 	}
 	char *options = options_to_json(&r->options);
@@ -227,9 +231,9 @@ int csod_request_insert(csod_db *db, const csod_request *r, const struct csod_no
 		rc = save_files(db, r, err);
 	if (rc == 0)
 		rc = csod_notice_queue(db, mail, err);
-	if (rc == 0 && csod_db_commit(db) < 0)
+	if (own && rc == 0 && csod_db_commit(db) < 0)
 		rc = csod_fail(err, "database: %s", csod_db_errmsg(db));
-	if (rc < 0)
+	if (own && rc < 0)
 		csod_db_rollback(db);
 	return rc;
 }
