@@ -170,7 +170,9 @@ static EVP_PKEY *find_key(PKCS11_TOKEN *token, const unsigned char *id, size_t i
 	unsigned int n = 0;
 	if (PKCS11_enumerate_keys(token, &keys, &n) < 0)
 		n = 0;
-	for (unsigned int i = 0; i < n; i++)
+	/* The newest of one id: libp11 appends the keys this process makes,
+	 * and may still list one it removed (csod_token_remove). */
+	for (unsigned int i = n; i-- > 0;)
 		if (keys[i].isPrivate && keys[i].id_len == id_len &&
 		    memcmp(keys[i].id, id, id_len) == 0) {
 			*found = 1;
@@ -228,26 +230,19 @@ EVP_PKEY *csod_token_key(csod_token *t, const unsigned char *id, size_t id_len, 
 	return key;
 }
 
-/* Removes every object with CKA_ID id of one kind; 0 when none is left. */
+/* Removes every object with CKA_ID id of one kind, in one pass over
+ * libp11's list (which may still list a removed key afterwards: find_key
+ * takes the newest of one id). */
 static int remove_with_id(PKCS11_TOKEN *token, int public, const unsigned char *id, size_t id_len)
 {
-	for (;;) {
-		PKCS11_KEY *keys = NULL;
-		unsigned int n = 0;
-		int rc = public ? PKCS11_enumerate_public_keys(token, &keys, &n)
-		                : PKCS11_enumerate_keys(token, &keys, &n);
-		if (rc < 0)
-			return -1;
-		PKCS11_KEY *hit = NULL;
-		for (unsigned int i = 0; i < n && !hit; i++)
-			if (keys[i].id_len == id_len && memcmp(keys[i].id, id, id_len) == 0)
-				hit = &keys[i];
-		if (!hit)
-			return 0;
-		/* One at a time: removing one changes libp11's list. */
-		if (PKCS11_remove_key(hit) < 0)
-			return -1;
-	}
+	PKCS11_KEY *keys = NULL;
+	unsigned int n = 0;
+	int rc = public ? PKCS11_enumerate_public_keys(token, &keys, &n)
+	                : PKCS11_enumerate_keys(token, &keys, &n);
+	for (unsigned int i = 0; rc == 0 && i < n; i++)
+		if (keys[i].id_len == id_len && memcmp(keys[i].id, id, id_len) == 0)
+			rc = PKCS11_remove_key(&keys[i]) < 0 ? -1 : 0;
+	return rc;
 }
 
 int csod_token_remove(csod_token *t, const unsigned char *id, size_t id_len)
