@@ -15,6 +15,7 @@
 
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
+#include "cluster.h"
 #include "keystore_pkcs11.h"
 #include "keystore_seal.h"
 
@@ -159,23 +160,39 @@ static int64_t generate_on_token(csod_keystore *ks, const char *algorithm, int b
 	if (strcmp(algorithm, "rsa") != 0)
 		return csod_fail(err, "keys.backend \"pkcs11\" generates RSA keys only, not %s",
 		                 algorithm);
+	/* One node of a cluster at a time makes a key on the shared token, and
+	 * has the module read the token first (csod_token_refresh says why);
+	 * the lock is the database's write lock, held to the commit. */
+	int own = !csod_db_in_transaction(ks->db);
+	if (own && (csod_db_begin(ks->db) < 0 || csod_cluster_lock(ks->db) < 0)) {
+		csod_db_rollback(ks->db);
+		return csod_fail(err, "database: %s", csod_db_errmsg(ks->db));
+	}
+	csod_token_refresh(ks->token);
 	int64_t id = insert_row(ks, "pkcs11", algorithm, bits, err);
-	if (id < 0)
-		return -1;
 	char label[64], uri[PATH_MAX];
 	token_id(id, label, sizeof label);
 	/* The URI names the key for people (csod-sign --key, pkcs11-tool). */
 	snprintf(uri, sizeof uri, "pkcs11:token=%s;object=%s;type=private",
 	         csod_token_label(ks->token), label);
-	if (csod_token_generate(ks->token, bits, (unsigned char *)label, strlen(label), label,
-	                        err) < 0) {
-		/* No row for a key that is not there (a full token, say). */
-		delete_row(ks, id);
+	int made = id >= 0 && csod_token_generate(ks->token, bits, (unsigned char *)label,
+	                                          strlen(label), label, err) == 0;
+	int ok = made && update_row(ks, id, "uri", uri, -1, err) == 0 &&
+	         (!own || csod_db_commit(ks->db) == 0 ||
+	          csod_fail(err, "database: %s", csod_db_errmsg(ks->db)) == 0);
+	if (!ok) {
+		/* No row for a key that is not there (a full token, say), and
+		 * no key on the token without its row. */
+		if (made)
+			csod_keystore_discard(ks, id);
+		else if (id >= 0)
+			delete_row(ks, id);
+		if (own)
+			csod_db_rollback(ks->db);
 		return -1;
 	}
-	if (update_row(ks, id, "uri", uri, -1, err) < 0 ||
-	    (out &&
-	     !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err)))) {
+	if (out &&
+	    !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err))) {
 		csod_keystore_discard(ks, id);
 		return -1;
 	}

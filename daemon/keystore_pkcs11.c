@@ -33,7 +33,7 @@ struct rescan {
 	PKCS11_SLOT *slot;
 	struct rescan *next;
 };
-#define MAX_RESCANS 256
+#define MAX_RESCANS 4096
 
 static int read_pin(const char *path, char *pin, size_t cap, csod_error *err)
 {
@@ -181,12 +181,10 @@ static EVP_PKEY *find_key(PKCS11_TOKEN *token, const unsigned char *id, size_t i
 	return NULL;
 }
 
-/* libp11 lists a token's keys once and afterwards adds only those this
- * process makes: a key another node of a cluster made on the shared token
- * is not in that list. A fresh list of the slots has its own, read from the
- * token now. Its session shares the login (PKCS#11 logs in the whole
- * application). Kept only if the key is there. */
-static EVP_PKEY *find_key_rescan(csod_token *t, const unsigned char *id, size_t id_len, int *found)
+/* A fresh list of the token's slot, kept (libp11 releases a slot list
+ * with C_CloseAllSessions, which would also end the daemon's own session
+ * and its login), or NULL. */
+static struct rescan *rescan(csod_token *t)
 {
 	if (t->n_rescans >= MAX_RESCANS)
 		return NULL;
@@ -201,16 +199,31 @@ static EVP_PKEY *find_key_rescan(csod_token *t, const unsigned char *id, size_t 
 	for (unsigned int i = 0; i < r->n_slots && !r->slot; i++)
 		if (r->slots[i].token && PKCS11_get_slotid_from_slot(&r->slots[i]) == want)
 			r->slot = &r->slots[i];
-	EVP_PKEY *key = r->slot ? find_key(r->slot->token, id, id_len, found) : NULL;
-	if (!*found) {
-		PKCS11_release_all_slots(t->ctx, r->slots, r->n_slots);
-		free(r);
-		return NULL;
-	}
 	r->next = t->rescans;
 	t->rescans = r;
 	t->n_rescans++;
-	return key;
+	return r->slot ? r : NULL;
+}
+
+/* libp11 lists a token's keys once and afterwards adds only those this
+ * process makes: a key another node of a cluster made on the shared token
+ * is not in that list. A fresh list of the slots has its own, read from the
+ * token now. Its session shares the login (PKCS#11 logs in the whole
+ * application). */
+static EVP_PKEY *find_key_rescan(csod_token *t, const unsigned char *id, size_t id_len, int *found)
+{
+	struct rescan *r = rescan(t);
+	return r ? find_key(r->slot->token, id, id_len, found) : NULL;
+}
+
+void csod_token_refresh(csod_token *t)
+{
+	/* A fresh list is searched on the token (C_FindObjects). */
+	struct rescan *r = rescan(t);
+	PKCS11_KEY *keys = NULL;
+	unsigned int n = 0;
+	if (r)
+		PKCS11_enumerate_keys(r->slot->token, &keys, &n);
 }
 
 EVP_PKEY *csod_token_key(csod_token *t, const unsigned char *id, size_t id_len, csod_error *err)
