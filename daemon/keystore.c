@@ -14,6 +14,8 @@
 #include <openssl/x509.h>
 
 #include "../lib/fsutil.h"
+#include "../lib/log.h"
+#include "cluster.h"
 #include "keystore_pkcs11.h"
 #include "keystore_seal.h"
 
@@ -142,35 +144,81 @@ static int update_row(csod_keystore *ks, int64_t id, const char *column, const v
 	return ok ? 0 : csod_fail(err, "database: %s", csod_db_errmsg(ks->db));
 }
 
+static void delete_row(csod_keystore *ks, int64_t id)
+{
+	csod_stmt *st = csod_db_prepare(ks->db, "DELETE FROM keys WHERE id = ?", NULL);
+	if (st) {
+		csod_db_bind_int64(st, 1, id);
+		csod_db_step(st);
+		csod_db_finalize(st);
+	}
+}
+
 static int64_t generate_on_token(csod_keystore *ks, const char *algorithm, int bits, EVP_PKEY **out,
                                  csod_error *err)
 {
 	if (strcmp(algorithm, "rsa") != 0)
 		return csod_fail(err, "keys.backend \"pkcs11\" generates RSA keys only, not %s",
 		                 algorithm);
+	/* One node of a cluster at a time makes a key on the shared token, and
+	 * has the module read the token first (csod_token_refresh says why);
+	 * the lock is the database's write lock, held to the commit. */
+	int own = !csod_db_in_transaction(ks->db);
+	if (own && (csod_db_begin(ks->db) < 0 || csod_cluster_lock(ks->db) < 0)) {
+		csod_db_rollback(ks->db);
+		return csod_fail(err, "database: %s", csod_db_errmsg(ks->db));
+	}
+	csod_token_refresh(ks->token);
 	int64_t id = insert_row(ks, "pkcs11", algorithm, bits, err);
-	if (id < 0)
-		return -1;
 	char label[64], uri[PATH_MAX];
 	token_id(id, label, sizeof label);
 	/* The URI names the key for people (csod-sign --key, pkcs11-tool). */
 	snprintf(uri, sizeof uri, "pkcs11:token=%s;object=%s;type=private",
 	         csod_token_label(ks->token), label);
-	if (csod_token_generate(ks->token, bits, (unsigned char *)label, strlen(label), label,
-	                        err) < 0 ||
-	    update_row(ks, id, "uri", uri, -1, err) < 0 ||
-	    (out &&
-	     !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err)))) {
-		/* No row for a key that is not there (a full token, say). */
-		csod_stmt *st = csod_db_prepare(ks->db, "DELETE FROM keys WHERE id = ?", NULL);
-		if (st) {
-			csod_db_bind_int64(st, 1, id);
-			csod_db_step(st);
-			csod_db_finalize(st);
-		}
+	int made = id >= 0 && csod_token_generate(ks->token, bits, (unsigned char *)label,
+	                                          strlen(label), label, err) == 0;
+	int ok = made && update_row(ks, id, "uri", uri, -1, err) == 0 &&
+	         (!own || csod_db_commit(ks->db) == 0 ||
+	          csod_fail(err, "database: %s", csod_db_errmsg(ks->db)) == 0);
+	if (!ok) {
+		/* No row for a key that is not there (a full token, say), and
+		 * no key on the token without its row. */
+		if (made)
+			csod_keystore_discard(ks, id);
+		else if (id >= 0)
+			delete_row(ks, id);
+		if (own)
+			csod_db_rollback(ks->db);
+		return -1;
+	}
+	if (out &&
+	    !(*out = csod_token_key(ks->token, (unsigned char *)label, strlen(label), err))) {
+		csod_keystore_discard(ks, id);
 		return -1;
 	}
 	return id;
+}
+
+void csod_keystore_discard(csod_keystore *ks, int64_t id)
+{
+	for (unsigned i = 0; i < KS_CACHE_SLOTS; i++)
+		if (ks->cache[i].key && ks->cache[i].id == id) {
+			EVP_PKEY_free(ks->cache[i].key);
+			ks->cache[i].key = NULL;
+		}
+	/* The token's object goes with its row: the row's id may be given
+	 * again (the largest id of a deleted row is), and a second object
+	 * with its label would make the key it names ambiguous. */
+	if (ks->token) {
+		char label[64];
+		token_id(id, label, sizeof label);
+		if (csod_token_remove(ks->token, (unsigned char *)label, strlen(label)) < 0)
+			csod_log(LOG_WARNING, NULL,
+			         "token \"%s\": cannot remove the unused key %s; remove it by "
+			         "hand before its id is given again",
+			         csod_token_label(ks->token), label);
+	}
+	delete_row(ks, id);
 }
 
 int64_t csod_keystore_generate(csod_keystore *ks, const char *algorithm, int bits, EVP_PKEY **out,

@@ -28,6 +28,11 @@ void csod_keystore_close(csod_keystore *ks);
 int64_t csod_keystore_generate(csod_keystore *ks, const char *algorithm, int bits, EVP_PKEY **out,
                                csod_error *err);
 
+/* Removes key id, made but not used (the local CA's key of a node that
+ * lost the race to record its CA): its row, and with the pkcs11 backend
+ * its objects on the token, so that the token holds only keys in use. */
+void csod_keystore_discard(csod_keystore *ks, int64_t id);
+
 /* Unseals key id (or finds it on the token). */
 EVP_PKEY *csod_keystore_load(csod_keystore *ks, int64_t id, csod_error *err);
 

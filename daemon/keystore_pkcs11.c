@@ -20,7 +20,20 @@ struct csod_token {
 	PKCS11_SLOT *slot;
 	int loaded; /* unloading a module that failed to load double-frees */
 	char module[1024];
+	struct rescan *rescans; /* newest first */
+	int n_rescans;
 };
+
+/* A fresh list of the module's slots, read to find a key another process
+ * made (below); kept until the token is closed, since keys taken from it
+ * refer to it. */
+struct rescan {
+	PKCS11_SLOT *slots;
+	unsigned int n_slots;
+	PKCS11_SLOT *slot;
+	struct rescan *next;
+};
+#define MAX_RESCANS 4096
 
 static int read_pin(const char *path, char *pin, size_t cap, csod_error *err)
 {
@@ -110,6 +123,12 @@ void csod_token_close(csod_token *t)
 {
 	if (!t)
 		return;
+	while (t->rescans) {
+		struct rescan *r = t->rescans;
+		t->rescans = r->next;
+		PKCS11_release_all_slots(t->ctx, r->slots, r->n_slots);
+		free(r);
+	}
 	if (t->slots)
 		PKCS11_release_all_slots(t->ctx, t->slots, t->n_slots);
 	if (t->loaded)
@@ -143,22 +162,105 @@ int csod_token_generate(csod_token *t, int bits, const unsigned char *id, size_t
 	return 0;
 }
 
-EVP_PKEY *csod_token_key(csod_token *t, const unsigned char *id, size_t id_len, csod_error *err)
+/* The private key with CKA_ID id among token's keys, or NULL; *found
+ * says whether there is one (its EVP_PKEY may still fail). */
+static EVP_PKEY *find_key(PKCS11_TOKEN *token, const unsigned char *id, size_t id_len, int *found)
 {
 	PKCS11_KEY *keys = NULL;
 	unsigned int n = 0;
-	if (PKCS11_enumerate_keys(t->slot->token, &keys, &n) < 0)
+	if (PKCS11_enumerate_keys(token, &keys, &n) < 0)
 		n = 0;
-	for (unsigned int i = 0; i < n; i++)
+	/* The newest of one id: libp11 appends the keys this process makes,
+	 * and may still list one it removed (csod_token_remove). */
+	for (unsigned int i = n; i-- > 0;)
 		if (keys[i].isPrivate && keys[i].id_len == id_len &&
 		    memcmp(keys[i].id, id, id_len) == 0) {
-			EVP_PKEY *key = PKCS11_get_private_key(&keys[i]);
-			if (!key)
-				csod_fail(err, "token \"%s\": cannot use key %.*s",
-				          csod_token_label(t), (int)id_len, (const char *)id);
-			return key;
+			*found = 1;
+			return PKCS11_get_private_key(&keys[i]);
 		}
-	csod_fail(err, "token \"%s\" has no private key %.*s", csod_token_label(t), (int)id_len,
-	          (const char *)id);
 	return NULL;
+}
+
+/* A fresh list of the token's slot, kept (libp11 releases a slot list
+ * with C_CloseAllSessions, which would also end the daemon's own session
+ * and its login), or NULL. */
+static struct rescan *rescan(csod_token *t)
+{
+	if (t->n_rescans >= MAX_RESCANS)
+		return NULL;
+	struct rescan *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	unsigned long want = PKCS11_get_slotid_from_slot(t->slot);
+	if (PKCS11_enumerate_slots(t->ctx, &r->slots, &r->n_slots) < 0) {
+		free(r);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < r->n_slots && !r->slot; i++)
+		if (r->slots[i].token && PKCS11_get_slotid_from_slot(&r->slots[i]) == want)
+			r->slot = &r->slots[i];
+	r->next = t->rescans;
+	t->rescans = r;
+	t->n_rescans++;
+	return r->slot ? r : NULL;
+}
+
+/* libp11 lists a token's keys once and afterwards adds only those this
+ * process makes: a key another node of a cluster made on the shared token
+ * is not in that list. A fresh list of the slots has its own, read from the
+ * token now. Its session shares the login (PKCS#11 logs in the whole
+ * application). */
+static EVP_PKEY *find_key_rescan(csod_token *t, const unsigned char *id, size_t id_len, int *found)
+{
+	struct rescan *r = rescan(t);
+	return r ? find_key(r->slot->token, id, id_len, found) : NULL;
+}
+
+void csod_token_refresh(csod_token *t)
+{
+	/* A fresh list is searched on the token (C_FindObjects). */
+	struct rescan *r = rescan(t);
+	PKCS11_KEY *keys = NULL;
+	unsigned int n = 0;
+	if (r)
+		PKCS11_enumerate_keys(r->slot->token, &keys, &n);
+}
+
+EVP_PKEY *csod_token_key(csod_token *t, const unsigned char *id, size_t id_len, csod_error *err)
+{
+	int found = 0;
+	EVP_PKEY *key = find_key(t->slot->token, id, id_len, &found);
+	for (struct rescan *r = t->rescans; !found && r; r = r->next)
+		key = find_key(r->slot->token, id, id_len, &found);
+	if (!found)
+		key = find_key_rescan(t, id, id_len, &found);
+	if (!found)
+		csod_fail(err, "token \"%s\" has no private key %.*s", csod_token_label(t),
+		          (int)id_len, (const char *)id);
+	else if (!key)
+		csod_fail(err, "token \"%s\": cannot use key %.*s", csod_token_label(t),
+		          (int)id_len, (const char *)id);
+	return key;
+}
+
+/* Removes every object with CKA_ID id of one kind, in one pass over
+ * libp11's list (which may still list a removed key afterwards: find_key
+ * takes the newest of one id). */
+static int remove_with_id(PKCS11_TOKEN *token, int public, const unsigned char *id, size_t id_len)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int n = 0;
+	int rc = public ? PKCS11_enumerate_public_keys(token, &keys, &n)
+	                : PKCS11_enumerate_keys(token, &keys, &n);
+	for (unsigned int i = 0; rc == 0 && i < n; i++)
+		if (keys[i].id_len == id_len && memcmp(keys[i].id, id, id_len) == 0)
+			rc = PKCS11_remove_key(&keys[i]) < 0 ? -1 : 0;
+	return rc;
+}
+
+int csod_token_remove(csod_token *t, const unsigned char *id, size_t id_len)
+{
+	int a = remove_with_id(t->slot->token, 0, id, id_len);
+	int b = remove_with_id(t->slot->token, 1, id, id_len);
+	return a < 0 || b < 0 ? -1 : 0;
 }

@@ -28,6 +28,18 @@ int csod_token_generate(csod_token *t, int bits, const unsigned char *id, size_t
  * the token). */
 EVP_PKEY *csod_token_key(csod_token *t, const unsigned char *id, size_t id_len, csod_error *err);
 
+/* Makes the module read the token's objects again (a search on a fresh
+ * session). SoftHSM2 notes other processes' writes by a counter in the
+ * token's directory that its own next write overwrites: a process that
+ * writes a key without having looked since another wrote one never sees
+ * that one. Called before a key is made, under the cluster's write lock. */
+void csod_token_refresh(csod_token *t);
+
+/* Removes the key pair with CKA_ID id from the token (a key made for a row
+ * that was then not recorded, or lost a race): no object outlives its row,
+ * whose id a later key may get again. */
+int csod_token_remove(csod_token *t, const unsigned char *id, size_t id_len);
+
 const char *csod_token_label(const csod_token *t);
 
 #endif

@@ -162,6 +162,8 @@ static int ensure_ca(csod_pki *pki, csod_error *err)
 			if (load_ca(pki, err) < 0 || !pki->ca_cert)
 				return csod_fail(err, "database: cannot record the CA");
 			csod_log(LOG_NOTICE, NULL, "another node created the local CA first");
+			/* Its key would otherwise stay on the token for good. */
+			csod_keystore_discard(pki->keys, key_id);
 			key_id = pki->ca_key_id;
 			cert = pki->ca_cert;
 		} else {
