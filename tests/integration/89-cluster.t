@@ -42,7 +42,7 @@ head -c 32 /dev/urandom >"$T_DIR/shared/master.key"
 chmod 600 "$T_DIR/shared/master.key"
 for n in a b c; do
 	mkdir -p "$T_DIR/state-$n"
-	EXTRA="node = \"$n\"; node_lease = \"10s\"; max_request_files = 5000; state_dir = \"$T_DIR/state-$n\";
+	EXTRA="node = \"$n\"; node_lease = \"30s\"; max_request_files = 5000; state_dir = \"$T_DIR/state-$n\";
 control_socket = \"$T_DIR/state-$n/csod.sock\"; $DB_CONF"
 	write_config
 	# A second organization, approved by hand.
@@ -170,7 +170,7 @@ signer=$(ctl node list --json | /usr/bin/python3 -c 'import json,sys; print(" ".
 is "$(echo "$signer" | wc -w)" 1 "one node holds its signing ($signer)"
 [ "$(echo "$signer" | wc -w)" = 1 ] || bail
 kill_node "$signer"
-wait_for 40 sh -c "csodctl --config '$T_DIR/a.conf' --offline node list | grep -q '^$signer .* dead '"
+wait_for 90 sh -c "csodctl --config '$T_DIR/a.conf' --offline node list | grep -q '^$signer .* dead '"
 ok $? "node list shows node $signer dead once its lease ran out"
 out=$(grep -l '"drop": "slowsign"' "$SPOOL/outbox/$D2/"*/request.json | xargs -d '\n' dirname)
 wait_for 180 sh -c "grep -qx signed '$out/STATUS'"

@@ -33,7 +33,7 @@ F1=csr-f1$$ F2=csr-f2$$
 NODES="a b c"
 node_conf() { # node_conf NAME: $T_DIR/NAME.conf, with DEVELOPERS_EXTRA as set
 	mkdir -p "$T_DIR/state-$1"
-	EXTRA="node = \"$1\"; node_lease = \"10s\"; max_request_files = 5000; state_dir = \"$T_DIR/state-$1\";
+	EXTRA="node = \"$1\"; node_lease = \"30s\"; max_request_files = 5000; state_dir = \"$T_DIR/state-$1\";
 control_socket = \"$T_DIR/state-$1/csod.sock\";
 database = { backend = \"sqlite\"; path = \"$DB\"; };"
 	write_config
