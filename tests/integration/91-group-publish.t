@@ -50,7 +50,10 @@ published=$(grep -E 'f(data)?sync\(' "$T_DIR/sync.trace" |
 	grep -Ec "<$SPOOL/(tmp/\.|outbox/|requests)")
 diag "during the burst: $syncs syncfs, $published fsyncs of published files and folders"
 ok $((syncs > 0 ? 0 : 1)) "the burst is published in groups (syncfs rounds)"
-ok $((published < 120 ? 0 : 1)) "fewer than 2 fsyncs per request for publishing ($published for 60)"
+# Batches are as large as the burst's timing makes them (an ASan build on a
+# busy machine finishes its jobs further apart): ~1.7 a request when they
+# are large, somewhat more when small, never the ~14.5 of one by one.
+ok $((published < 240 ? 0 : 1)) "fewer than 4 fsyncs per request for publishing ($published for 60)"
 
 # kill -9 in the middle of a burst, while batches are being published.
 burst b 120
