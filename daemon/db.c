@@ -152,11 +152,6 @@ int64_t csod_db_data_version(csod_db *db)
 	return db->backend->data_version(db);
 }
 
-const char *csod_db_backend_name(const csod_db *db)
-{
-	return db->backend->name;
-}
-
 int csod_db_is_postgresql(const csod_db *db)
 {
 	return db->backend == &csod_db_postgresql;

@@ -48,8 +48,6 @@ csod_db *csod_db_open(const char *path, int readonly, csod_error *err);
 csod_db *csod_db_open_at(const csod_db_location *loc, int readonly, csod_error *err);
 void csod_db_close(csod_db *db);
 int csod_db_schema_version(csod_db *db);
-/* "sqlite" or "postgresql" */
-const char *csod_db_backend_name(const csod_db *db);
 int csod_db_is_postgresql(const csod_db *db);
 
 /* A write transaction; on SQLite it takes the write lock at once (BEGIN
